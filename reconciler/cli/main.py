@@ -1,0 +1,62 @@
+"""Entry point of the ``reconciler`` console script.
+
+Commands are imported only when invoked (heavy libraries such as kubernetes and dvc are
+never imported for ``--help``). Exit codes: 0 ok, 1 error, 2 changes pending (plan, review).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from reconciler import __version__
+
+# command name -> (module under reconciler.cli, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "Check that every environment renders; errors as file:line:col: field."),
+    "render": ("render", "Print the objects an environment should have."),
+    "schema": ("schema", "Print the JSON Schema of Pipeline and Environment."),
+    "plan": ("plan", "Show what sync would change (server-side dry run)."),
+    "sync": ("sync", "Reconcile one environment once."),
+    "status": ("status", "Per pipeline: commit, run, serving model, health."),
+    "history": ("history", "Runs of a pipeline from its provenance branch."),
+    "retry": ("retry", "Start a new attempt of a pipeline's current run."),
+    "review": ("review", "Pull-request report for BASE..HEAD."),
+    "run": ("run", "Run the reconciler daemon."),
+    "sandbox": ("sandbox", "Start the local Kubernetes API emulator."),
+    "demo": ("demo", "The whole loop on the bundled example, in the sandbox."),
+    "manifests": ("manifests", "Print the in-cluster install (Deployment, RBAC, Lease)."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(f"reconciler.cli.{entry[0]}")
+        cmd: click.Command = module.command
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+def cli() -> None:
+    """reconciler: GitOps for ML pipelines (GPU training runs and model serving from Git)."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI (the console script's entry point)."""
+    return cli.main(args=argv, prog_name="reconciler")
