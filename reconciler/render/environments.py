@@ -1,0 +1,197 @@
+"""Render one environment instance: overlay output + dataset facts + run state -> objects.
+
+A *target* is an environment instance: the environment, the concrete branch it renders
+from, and its namespace (a branch pattern such as ``exp/*`` has one target per matching
+branch, each in its own namespace). ``prepare`` does the I/O-bound part (Kustomize, DVC);
+``render_objects`` is a pure function of its inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.render import datasets as datasets_mod
+from reconciler.render import overlays, serving, steps
+from reconciler.render.runplans import RunPlan, plan_run
+from reconciler.specs import validation
+from reconciler.specs.models import Environment
+from reconciler.structs import labels
+from reconciler.structs.errors import SpecError
+from reconciler.structs.manifests import Manifest
+from reconciler.structs.runs import RunState, ServedModel
+
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "ClusterQueue",
+        "ResourceFlavor",
+        "WorkloadPriorityClass",
+        "PriorityClass",
+        "StorageClass",
+        "PersistentVolume",
+    }
+)
+POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """An environment instance: environment name, concrete branch, namespace."""
+
+    env: str
+    branch: str
+    namespace: str
+    pattern: bool = False
+
+    @property
+    def key(self) -> str:
+        """The work-item key: ``env`` or, for a branch pattern, ``env@branch``."""
+        return f"{self.env}@{self.branch}" if self.pattern else self.env
+
+
+def target_for(env: Environment, branch: str) -> Target:
+    """Return the target of an environment on a branch (ValueError if it does not match)."""
+    if env.is_pattern:
+        return Target(env.name, branch, validation.namespace_for_branch(env, branch), True)
+    return Target(env.name, branch, env.namespace, False)
+
+
+@dataclass
+class Prepared:
+    """An environment instance after Kustomize and DVC: run plans, errors, plain objects."""
+
+    target: Target
+    overlay: overlays.Overlay
+    plans: dict[str, RunPlan] = field(default_factory=dict)
+    errors: list[SpecError] = field(default_factory=list)
+    failed_pipelines: set[str] = field(default_factory=set)
+
+    @property
+    def env(self) -> Environment:
+        """The Environment (prepare guarantees it parsed)."""
+        assert self.overlay.env is not None
+        return self.overlay.env
+
+
+def prepare(
+    root: Path,
+    overlay: overlays.Overlay,
+    target: Target,
+    *,
+    check_remote: bool = False,
+) -> Prepared:
+    """Resolve every pipeline's datasets and compute its run plan.
+
+    A pipeline whose dataset pointers do not resolve joins ``failed_pipelines`` (its live
+    objects are kept); the others are planned.
+    """
+    assert overlay.env is not None
+    prepared = Prepared(target=target, overlay=overlay)
+    prepared.errors.extend(overlay.errors)
+    prepared.failed_pipelines |= overlay.failed_pipelines
+    for pipeline in overlay.pipelines:
+        facts, errors = datasets_mod.resolve_datasets(
+            root, dict(pipeline.datasets), check_remote=check_remote
+        )
+        if errors:
+            prepared.errors.extend(
+                SpecError(e.path, e.line, e.column, e.field, e.message)
+                if e.path
+                else SpecError(pipeline.path, 0, 0, "spec.datasets", e.message)
+                for e in errors
+            )
+            prepared.failed_pipelines.add(pipeline.name)
+            continue
+        prepared.plans[pipeline.name] = plan_run(
+            env=overlay.env, namespace=target.namespace, pipeline=pipeline, datasets=facts
+        )
+    return prepared
+
+
+def namespace_object(target: Target) -> Manifest:
+    """Return the environment's Namespace, enforcing Pod Security "restricted"."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": target.namespace,
+            "labels": {
+                labels.MANAGED_BY: labels.MANAGED_BY_VALUE,
+                labels.ENV: target.env,
+                POD_SECURITY_ENFORCE: "restricted",
+            },
+        },
+    }
+
+
+def overlay_object(obj: Manifest, target: Target) -> Manifest:
+    """Return a copy of a plain overlay object in the target's namespace, with our labels."""
+    out: dict[str, Any] = {**obj, "metadata": dict(obj.get("metadata") or {})}
+    meta = out["metadata"]
+    if obj.get("kind") not in CLUSTER_SCOPED_KINDS:
+        meta["namespace"] = target.namespace
+    meta["labels"] = {
+        **(meta.get("labels") or {}),
+        labels.MANAGED_BY: labels.MANAGED_BY_VALUE,
+        labels.ENV: target.env,
+    }
+    return out
+
+
+def pipeline_objects(
+    plan: RunPlan, state: RunState | None, *, all_steps: bool = False
+) -> list[Manifest]:
+    """Return a pipeline's step and serving objects for its run state.
+
+    Steps: every step object that already exists, plus (unless the run is recorded final
+    or failed) each step whose ``needs`` have all succeeded. With no state, the run is new:
+    its root steps (or every step with ``all_steps``). Serving: only in environments with
+    ``serve: true``, for the model the state names (none: no serving).
+    """
+    attempt = state.attempt if state else 1
+    out: list[Manifest] = []
+    for step in plan.ordered_steps():
+        if state is None:
+            include = all_steps or not step.needs
+        else:
+            include = step.name in state.live_steps or (
+                not state.recorded and not state.failed and set(step.needs) <= state.succeeded_steps
+            )
+        if include:
+            out.append(steps.step_object(plan, step, attempt))
+    if plan.env.serve and state is not None and state.serving is not None:
+        out.extend(serving.serving_objects(plan, state.serving))
+    return out
+
+
+def render_objects(
+    prepared: Prepared,
+    states: Mapping[str, RunState] | None = None,
+    *,
+    all_steps: bool = False,
+    models: Mapping[str, ServedModel] | None = None,
+) -> list[Manifest]:
+    """Return every object the environment instance should have, Namespace first.
+
+    ``states`` maps pipeline name to its RunState (None: render as if nothing ran yet; then
+    ``models`` may name the model each pipeline serves).
+    """
+    target = prepared.target
+    objs: list[Manifest] = [namespace_object(target)]
+    objs.extend(overlay_object(o, target) for o in prepared.overlay.objects)
+    for name in sorted(prepared.plans):
+        plan = prepared.plans[name]
+        state = states.get(name) if states is not None else None
+        if state is None and models and name in models:
+            objs.extend(pipeline_objects(plan, None, all_steps=all_steps))
+            if plan.env.serve:
+                objs.extend(serving.serving_objects(plan, models[name]))
+            continue
+        objs.extend(pipeline_objects(plan, state, all_steps=all_steps))
+    return objs

@@ -1,0 +1,209 @@
+"""Overlays: turn one environment's Kustomize output into an Environment, Pipelines and objects.
+
+Kustomize output has no line numbers, so each Pipeline is validated after the overlay's
+patches and its errors are pointed back at the pipeline's source file
+(``pipelines/<file>.yaml``, matched by ``metadata.name``) wherever the field exists there.
+A pipeline that fails validation is reported in ``failed_pipelines`` (its live objects are
+kept); the others still render.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.render import kustomize
+from reconciler.specs import loading, validation
+from reconciler.specs.models import Environment, Pipeline
+from reconciler.structs.errors import SpecError, SpecErrors
+from reconciler.structs.manifests import Manifest
+
+OVERLAYS_DIR = "overlays"
+PIPELINES_DIR = "pipelines"
+ENVIRONMENT_FILE = "environment.yaml"
+SPEC_KINDS = ("Pipeline", "Environment")
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+@dataclass(frozen=True)
+class PipelineSource:
+    """A pipeline's source file: path, sha256 of its bytes, and a Locator for positions."""
+
+    name: str
+    path: str
+    sha256: str
+    locator: loading.Locator | None
+
+
+@dataclass
+class Overlay:
+    """One environment's overlay output, parsed.
+
+    ``env`` is None when the Environment itself is broken (then nothing renders).
+    ``objects`` are the overlay's plain Kubernetes objects (quotas, queues, policies...).
+    """
+
+    name: str
+    path: str
+    env: Environment | None
+    pipelines: list[Pipeline] = field(default_factory=list)
+    objects: list[Manifest] = field(default_factory=list)
+    errors: list[SpecError] = field(default_factory=list)
+    failed_pipelines: set[str] = field(default_factory=set)
+
+
+def environment_names(root: Path) -> list[str]:
+    """Return the names of the overlay directories (``overlays/<env>/kustomization.yaml``)."""
+    base = root / OVERLAYS_DIR
+    if not base.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in base.iterdir()
+        if p.is_dir() and any((p / k).is_file() for k in KUSTOMIZATION_FILES)
+    )
+
+
+def pipeline_sources(root: Path) -> tuple[dict[str, PipelineSource], list[SpecError]]:
+    """Index ``pipelines/*.yaml`` by ``metadata.name``; errors for unreadable or duplicate files."""
+    out: dict[str, PipelineSource] = {}
+    errors: list[SpecError] = []
+    base = root / PIPELINES_DIR
+    if not base.is_dir():
+        return out, errors
+    for f in sorted(base.glob("*.y*ml")):
+        if f.name.startswith("kustomization."):
+            continue
+        rel = f.relative_to(root).as_posix()
+        content = f.read_bytes()
+        try:
+            doc = loading.load_document(content, path=rel)
+        except SpecErrors as e:
+            errors.extend(e.errors)
+            continue
+        if not isinstance(doc, dict) or doc.get("kind") != "Pipeline":
+            continue
+        meta = doc.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in out:
+            line, col = loading.Locator.of(doc).position("metadata.name")
+            errors.append(
+                SpecError(
+                    rel,
+                    line,
+                    col,
+                    "metadata.name",
+                    f"duplicate pipeline name {name!r} (also in {out[name].path})",
+                )
+            )
+            continue
+        out[name] = PipelineSource(
+            name=name,
+            path=rel,
+            sha256=hashlib.sha256(content).hexdigest(),
+            locator=loading.Locator.of(doc),
+        )
+    return out, errors
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def load_overlay(root: Path, name: str) -> Overlay:
+    """Build ``overlays/<name>`` with Kustomize and parse its Environment and Pipelines.
+
+    Raises RenderError if Kustomize fails (then nothing of the environment renders and
+    nothing is pruned). Spec errors are collected in ``Overlay.errors``.
+    """
+    overlay_dir = root / OVERLAYS_DIR / name
+    rel_dir = f"{OVERLAYS_DIR}/{name}"
+    docs = kustomize.build_overlay(overlay_dir)
+    sources, source_errors = pipeline_sources(root)
+    overlay = Overlay(name=name, path=rel_dir, env=None)
+    envs = [d for d in docs if d.get("kind") == "Environment"]
+    env_path = f"{rel_dir}/{ENVIRONMENT_FILE}"
+    env_locator = None
+    env_file = overlay_dir / ENVIRONMENT_FILE
+    if env_file.is_file():
+        try:
+            env_locator = loading.Locator.of(
+                loading.load_document(env_file.read_bytes(), path=env_path)
+            )
+        except SpecErrors as e:
+            overlay.errors.extend(e.errors)
+    if len(envs) != 1:
+        what = "no Environment" if not envs else f"{len(envs)} Environments"
+        overlay.errors.append(
+            SpecError(
+                f"{rel_dir}/kustomization.yaml",
+                0,
+                0,
+                "resources",
+                f"the overlay must produce exactly one Environment; it produced {what}",
+            )
+        )
+    else:
+        try:
+            env = validation.parse_environment(_plain(envs[0]), path=env_path, locator=env_locator)
+            if env.name != name:
+                line, col = env_locator.position("metadata.name") if env_locator else (0, 0)
+                overlay.errors.append(
+                    SpecError(
+                        env_path,
+                        line,
+                        col,
+                        "metadata.name",
+                        f"Environment {env.name!r} must be named like its overlay "
+                        f"directory {name!r}",
+                    )
+                )
+            else:
+                overlay.env = env
+        except SpecErrors as e:
+            overlay.errors.extend(e.errors)
+    seen_errors = set(source_errors)
+    overlay.errors.extend(source_errors)
+    for doc in docs:
+        kind = doc.get("kind")
+        if kind == "Environment":
+            continue
+        if kind != "Pipeline":
+            overlay.objects.append(_plain(doc))
+            continue
+        meta = doc.get("metadata") or {}
+        pname = str(meta.get("name", ""))
+        src = sources.get(pname)
+        path = src.path if src else f"{rel_dir} (kustomize output)"
+        try:
+            pipeline = validation.parse_pipeline(
+                _plain(doc),
+                path=path,
+                sha256=src.sha256 if src else "",
+                locator=src.locator if src else None,
+            )
+        except SpecErrors as e:
+            overlay.failed_pipelines.add(pname)
+            for err in e.errors:
+                if err not in seen_errors:
+                    seen_errors.add(err)
+                    overlay.errors.append(err)
+            continue
+        overlay.pipelines.append(pipeline)
+    if overlay.env is not None:
+        for err in validation.check_pipeline_set(overlay.pipelines, overlay.env):
+            if err not in seen_errors:
+                overlay.errors.append(err)
+                for p in overlay.pipelines:
+                    if p.path == err.path:
+                        overlay.failed_pipelines.add(p.name)
+        overlay.pipelines = [p for p in overlay.pipelines if p.name not in overlay.failed_pipelines]
+    return overlay

@@ -1,0 +1,56 @@
+"""Run ids: the short hash that makes a run never repeat for the same inputs.
+
+design.md: run id = short hash of the environment name, every step after the overlay
+(image, command, args, env, resources, workers, runtime, needs) plus params and the md5 of
+every dataset. The hash is of a canonical JSON document, so it is stable across runs,
+machines and Python versions, and a ``git revert`` of a spec finds the earlier run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.specs.models import Pipeline, Step
+
+RUN_ID_LENGTH = 8
+
+
+def step_identity(step: Step) -> dict[str, Any]:
+    """Return the fields of a step that define a run (design.md's list, nothing else)."""
+    r = step.resources
+    return {
+        "name": step.name,
+        "image": step.image,
+        "command": list(step.command),
+        "args": list(step.args),
+        "env": {k: v for k, v in step.env},
+        "resources": {"cpu": r.cpu, "memory": r.memory, "gpus": r.gpus, "gpuType": r.gpu_type},
+        "workers": step.workers,
+        "runtime": step.runtime,
+        "needs": sorted(step.needs),
+    }
+
+
+def run_inputs(
+    env_name: str, pipeline: Pipeline, dataset_md5s: Mapping[str, str]
+) -> dict[str, Any]:
+    """Return the canonical document a run id is the hash of.
+
+    ``dataset_md5s`` maps each dataset name of the pipeline to its md5.
+    """
+    return {
+        "env": env_name,
+        "steps": [step_identity(s) for s in sorted(pipeline.steps, key=lambda s: s.name)],
+        "params": {k: v for k, v in pipeline.params},
+        "datasets": {name: dataset_md5s[name] for name in sorted(dataset_md5s)},
+    }
+
+
+def run_id(env_name: str, pipeline: Pipeline, dataset_md5s: Mapping[str, str]) -> str:
+    """Return the run id: the first 8 hex digits of sha256 over the canonical inputs."""
+    doc = run_inputs(env_name, pipeline, dataset_md5s)
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:RUN_ID_LENGTH]

@@ -1,0 +1,75 @@
+"""Run data shared by render, runs, provenance and the CLI (design.md, "Runs").
+
+A *run id* is the short hash of a run's inputs (see ``reconciler.render.runids``); a *run
+name* is the run id for the first attempt and ``<run-id>-<N>`` for attempt N >= 2 (made by
+``reconciler retry``). Object names and provenance paths use the run name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """The state of a run; the last three are final and recorded in provenance."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True for Succeeded, Failed and Cancelled."""
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class StepPhase(StrEnum):
+    """The phase of one step object, as health reads it from the cluster."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+def run_name(run_id: str, attempt: int) -> str:
+    """Return the run name of an attempt: the id itself for attempt 1, ``<id>-<N>`` after."""
+    return run_id if attempt <= 1 else f"{run_id}-{attempt}"
+
+
+def split_run_name(name: str) -> tuple[str, int]:
+    """Return ``(run_id, attempt)`` of a run name (inverse of :func:`run_name`)."""
+    head, _, tail = name.rpartition("-")
+    if head and tail.isdigit():
+        return head, int(tail)
+    return name, 1
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The model a pipeline serves in an environment: the run it came from and its URI."""
+
+    run: str
+    model_uri: str
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What render needs to know about a pipeline's current run, derived from cluster + records.
+
+    ``recorded`` is True once a provenance record exists for ``run`` (the run is final and
+    is never started again). ``live_steps`` are the step objects that exist in the cluster,
+    ``succeeded_steps`` those among them that succeeded, ``failed`` whether any step failed.
+    ``serving`` is the model the pipeline should serve, or None for no serving.
+    """
+
+    run: str
+    attempt: int = 1
+    recorded: bool = False
+    live_steps: frozenset[str] = field(default_factory=frozenset)
+    succeeded_steps: frozenset[str] = field(default_factory=frozenset)
+    failed: bool = False
+    serving: ServedModel | None = None
