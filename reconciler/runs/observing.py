@@ -1,0 +1,158 @@
+"""Fold live step objects and provenance records into run states and runs to record.
+
+Called by the engine once per pipeline per reconcile. Pure: the engine lists the objects
+and looks up the records; this module decides.
+
+Rules (design.md, "Runs"):
+- A run with a record (Succeeded, Failed or Cancelled) is final: it is never started again.
+- A run whose step failed is Failed; nothing after the failed step starts.
+- A run whose steps all succeeded is Succeeded.
+- A live, unfinished run of an older spec is superseded: recorded Cancelled, then pruned.
+- Serving follows the newest promoted attempt of the current run; until there is one it
+  stays on the model the live serving object has; with neither, there is no serving.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from reconciler.render.runplans import RunPlan
+from reconciler.structs import labels
+from reconciler.structs.manifests import Manifest
+from reconciler.structs.runs import RunState, RunStatus, ServedModel, StepPhase
+
+PhaseFn = Callable[[Manifest], StepPhase]
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """What the engine needs from a provenance record: status and promotion."""
+
+    run: str
+    status: RunStatus
+    promoted: bool
+    model_uri: str
+
+
+@dataclass
+class Finishing:
+    """A run that has just finished (or must be cancelled) and has no record yet."""
+
+    run: str
+    status: RunStatus
+    reason: str
+    objects: dict[str, Manifest]
+    phases: dict[str, StepPhase]
+    current: bool
+
+
+@dataclass
+class Observation:
+    """The result for one pipeline: its state, and the runs to record before pruning."""
+
+    state: RunState
+    finishing: list[Finishing] = field(default_factory=list)
+    in_flight: bool = False
+    protected: set[str] = field(default_factory=set)
+    """Object names that must not be pruned this reconcile (unrecorded older runs)."""
+
+
+def group_by_run(objs: Sequence[Manifest]) -> dict[str, dict[str, Manifest]]:
+    """Group a pipeline's live step objects as ``{run name: {step: object}}``."""
+    out: dict[str, dict[str, Manifest]] = defaultdict(dict)
+    for o in objs:
+        lab = (o.get("metadata") or {}).get("labels") or {}
+        run, step = lab.get(labels.RUN), lab.get(labels.STEP)
+        if run and step:
+            out[run][step] = o
+    return dict(out)
+
+
+def run_status(plan_steps: Sequence[str], phases: Mapping[str, StepPhase]) -> tuple[RunStatus, str]:
+    """Return the status of a run from its steps' phases, and a reason."""
+    failed = sorted(s for s, p in phases.items() if p == StepPhase.FAILED)
+    if failed:
+        return RunStatus.FAILED, f"step {failed[0]} failed"
+    if plan_steps and all(phases.get(s) == StepPhase.SUCCEEDED for s in plan_steps):
+        return RunStatus.SUCCEEDED, "all steps succeeded"
+    if any(p in (StepPhase.RUNNING, StepPhase.SUCCEEDED) for p in phases.values()):
+        return RunStatus.RUNNING, "running"
+    return RunStatus.PENDING, "pending"
+
+
+def serving_of(obj: Manifest | None) -> ServedModel | None:
+    """Return the model a live serving object serves (run label, model annotation)."""
+    if obj is None:
+        return None
+    meta = obj.get("metadata") or {}
+    run = (meta.get("labels") or {}).get(labels.RUN)
+    model = (meta.get("annotations") or {}).get(labels.MODEL)
+    if run and model:
+        return ServedModel(run=run, model_uri=model)
+    return None
+
+
+def observe(
+    plan: RunPlan,
+    *,
+    attempt: int,
+    live_steps: Sequence[Manifest],
+    record_of: Callable[[str], RecordedRun | None],
+    phase_of: PhaseFn,
+    live_serving: Manifest | None,
+) -> Observation:
+    """Decide a pipeline's run state and what to record.
+
+    ``live_steps`` are the pipeline's step objects in the cluster (any run);
+    ``record_of(run_name)`` looks a run up in provenance.
+    """
+    current = plan.run_name(attempt)
+    by_run = group_by_run(live_steps)
+    step_names = [s.name for s in plan.pipeline.steps]
+    obs = Observation(state=RunState(run=current, attempt=attempt))
+    # Older runs of this pipeline still in the cluster.
+    for run, objs in sorted(by_run.items()):
+        if run == current:
+            continue
+        phases = {s: phase_of(o) for s, o in objs.items()}
+        if record_of(run) is not None:
+            continue  # already final: prune freely
+        status, reason = run_status(sorted(objs), phases)
+        if not status.finished:
+            status, reason = RunStatus.CANCELLED, "superseded by a newer run"
+        obs.finishing.append(Finishing(run, status, reason, objs, phases, current=False))
+        obs.protected |= {(o.get("metadata") or {}).get("name", "") for o in objs.values()}
+    # The current run.
+    objs = by_run.get(current, {})
+    phases = {s: phase_of(o) for s, o in objs.items()}
+    rec = record_of(current)
+    succeeded = frozenset(s for s, p in phases.items() if p == StepPhase.SUCCEEDED)
+    failed = any(p == StepPhase.FAILED for p in phases.values())
+    recorded = rec is not None
+    if not recorded:
+        status, reason = run_status(step_names, phases)
+        if status.finished:
+            obs.finishing.append(Finishing(current, status, reason, objs, phases, current=True))
+        else:
+            obs.in_flight = True
+    # Serving: newest promoted attempt of the current run id, else what is live.
+    serving: ServedModel | None = None
+    for n in range(attempt, 0, -1):
+        r = rec if n == attempt else record_of(plan.run_name(n))
+        if r is not None and r.status == RunStatus.SUCCEEDED and r.promoted:
+            serving = ServedModel(run=r.run, model_uri=r.model_uri)
+            break
+    if serving is None:
+        serving = serving_of(live_serving)
+    obs.state = RunState(
+        run=current,
+        attempt=attempt,
+        recorded=recorded,
+        live_steps=frozenset(objs),
+        succeeded_steps=succeeded,
+        failed=failed,
+        serving=serving,
+    )
+    return obs
