@@ -10,12 +10,26 @@ The daemon schedules ``reconcile``; the one-shot commands (``plan``, ``sync``, `
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from reconciler import health
+from reconciler.provenance import records as prov_records
 from reconciler.render import environments, overlays
+from reconciler.render.runplans import RunPlan
+from reconciler.runs import observing
+from reconciler.runs import records as run_records
 from reconciler.source import repos
-from reconciler.specs import validation
-from reconciler.structs.errors import ReconcilerError, SpecErrors
+from reconciler.specs import loading, validation
+from reconciler.specs.models import Environment
+from reconciler.structs import labels
+from reconciler.structs.changesets import ChangeSet
+from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
+from reconciler.structs.manifests import Manifest
+from reconciler.structs.runs import RunState, RunStatus, ServedModel
 
 
 def branch_hint(repo: Path, ref: str | None) -> str | None:
@@ -59,3 +73,409 @@ def prepare_target(
     else:
         target = environments.target_for(env, env.branch)
     return environments.prepare(root, overlay, target, check_remote=check_remote)
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
+STEP_KINDS = (("batch", "Job"), ("kubeflow.org", "PyTorchJob"))
+SERVING_KINDS = (("apps", "Deployment"), ("serving.kserve.io", "InferenceService"))
+RETRY_ANNOTATION_PREFIX = "reconciler.ml/retry."
+REQUEUE_IN_FLIGHT = 2.0
+
+
+def provenance_branch(template: str, *, pipeline: str, source: str) -> str:
+    """Resolve an Environment's provenanceBranch (``{pipeline}``, ``{source}``)."""
+    return template.replace("{pipeline}", pipeline).replace("{source}", source)
+
+
+def trigger_of(repo: Path, commit: repos.Commit) -> prov_records.Trigger:
+    """Return why a commit starts a run: revert, dataset-change (only .dvc files) or push."""
+    if commit.subject.startswith('Revert "'):
+        return prov_records.Trigger.REVERT
+    paths = [p for p in repos.changed_paths(repo, commit.sha) if not p.startswith("runs/")]
+    if paths and all(p.endswith(".dvc") for p in paths):
+        return prov_records.Trigger.DATASET_CHANGE
+    return prov_records.Trigger.PUSH
+
+
+@dataclass
+class PipelineStatus:
+    """One pipeline after a reconcile: its current run, run status, serving model, health."""
+
+    name: str
+    run: str
+    status: str
+    serving: ServedModel | None
+    health: str
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form used by ``status`` and logs."""
+        return {
+            "pipeline": self.name,
+            "run": self.run,
+            "status": self.status,
+            "serving": None
+            if self.serving is None
+            else {"run": self.serving.run, "model": self.serving.model_uri},
+            "health": self.health,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Outcome:
+    """The result of one reconcile of one environment instance."""
+
+    target: environments.Target
+    commit: str
+    changeset: ChangeSet = field(default_factory=ChangeSet)
+    pipelines: list[PipelineStatus] = field(default_factory=list)
+    errors: list[SpecError] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
+    missing_operators: list[str] = field(default_factory=list)
+    in_flight: bool = False
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True if the environment rendered and synced without any failure."""
+        return not self.errors and not self.changeset.failed and not self.missing_operators
+
+    def runs_by_state(self) -> dict[str, int]:
+        """Count pipelines by run status."""
+        out: dict[str, int] = {}
+        for p in self.pipelines:
+            out[p.status] = out.get(p.status, 0) + 1
+        return out
+
+
+@dataclass
+class Context:
+    """What a reconcile needs from outside: the repository, clusters and provenance.
+
+    ``manager_for(context)`` returns the ResourceManager for a kubeconfig context (None: the
+    default context); ``provenance`` is a ProvenanceStore on the same repository.
+    """
+
+    repo: Path
+    manager_for: Callable[[str | None], Any]
+    provenance: Any
+    check_remote: bool = False
+
+
+def _labels(obj: Manifest) -> dict[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _gk(obj: Manifest) -> tuple[str, str]:
+    api = str(obj.get("apiVersion", ""))
+    return (api.split("/", 1)[0] if "/" in api else "", str(obj.get("kind", "")))
+
+
+def _kinds(objs: Iterable[Manifest], prepared: environments.Prepared) -> set[tuple[str, str]]:
+    kinds = {_gk(o) for o in objs}
+    kinds.add(("batch", "Job"))
+    for plan in prepared.plans.values():
+        if any(s.runtime == "kubeflow" for s in plan.pipeline.steps):
+            kinds.add(("kubeflow.org", "PyTorchJob"))
+        if plan.pipeline.serve is not None and prepared.env.serve:
+            if plan.pipeline.serve.runtime == "kserve":
+                kinds.add(("serving.kserve.io", "InferenceService"))
+            else:
+                kinds.add(("apps", "Deployment"))
+    return kinds
+
+
+def retry_attempts(parent: Manifest | None) -> dict[str, tuple[str, int]]:
+    """Read ``reconciler retry`` requests from the ApplySet parent's annotations.
+
+    Returns ``{pipeline: (run_id, attempt)}``.
+    """
+    out: dict[str, tuple[str, int]] = {}
+    ann = ((parent or {}).get("metadata") or {}).get("annotations") or {}
+    for key, value in ann.items():
+        if key.startswith(RETRY_ANNOTATION_PREFIX) and ":" in str(value):
+            rid, _, n = str(value).partition(":")
+            if n.isdigit():
+                out[key[len(RETRY_ANNOTATION_PREFIX) :]] = (rid, int(n))
+    return out
+
+
+def _record_of(
+    ctx: Context, branch: str, env: str, pipeline: str
+) -> Callable[[str], observing.RecordedRun | None]:
+    def lookup(run: str) -> observing.RecordedRun | None:
+        r = ctx.provenance.get(branch, env, pipeline, run)
+        if r is None:
+            return None
+        return observing.RecordedRun(
+            run=r.run_name, status=r.status, promoted=r.promoted, model_uri=r.model_output or ""
+        )
+
+    return lookup
+
+
+def reconcile(
+    ctx: Context,
+    env_name: str,
+    branch: str | None = None,
+    *,
+    dry_run: bool = False,
+    allow_empty: bool = False,
+) -> Outcome:
+    """Reconcile one environment instance once: render, record finished runs, apply, prune.
+
+    ``branch`` is the concrete branch (required for a branch-pattern environment; default
+    the environment's own branch). Raises SpecErrors/RenderError when the environment
+    itself does not render: then nothing is applied and nothing is pruned. A pipeline that
+    fails to render keeps its live objects. Records are written (to the outbox, then git)
+    before any object of a finished run is pruned; with ``dry_run`` nothing is written.
+    """
+    from reconciler.apply import applysets
+    from reconciler.apply import sync as sync_mod
+    from reconciler.cluster import clients
+
+    started = time.monotonic()
+    root_repo = repos.find_root(ctx.repo)
+    if branch is None:
+        branch = default_branch(root_repo, env_name)
+    commit = repos.spec_commit(root_repo, repos.branch_ref(root_repo, branch))
+    with repos.checkout_tree(root_repo, commit.sha) as (root, _):
+        prepared = prepare_target(root, env_name, branch=branch, check_remote=ctx.check_remote)
+    env = prepared.env
+    target = prepared.target
+    outcome = Outcome(target=target, commit=commit.sha, errors=list(prepared.errors))
+    manager = ctx.manager_for(env.cluster_context)
+    applyset = applysets.applyset_for(target.key, target.namespace)
+    server = clients.server_url(manager.client)
+    # Live state: one list per kind, selected by the ApplySet.
+    skeleton = environments.render_objects(prepared, all_steps=True)
+    live = manager.list_live(applyset, _kinds(skeleton, prepared))
+    parent = manager.get_parent(applyset) if hasattr(manager, "get_parent") else None
+    attempts = retry_attempts(parent)
+    source = run_records.SourceFacts(
+        repo=repos.remote_url(root_repo) or str(root_repo.name),
+        ref=branch,
+        commit=commit.sha,
+        trigger=trigger_of(root_repo, commit),
+    )
+    live_objs = list(live.values())
+    by_pipeline: dict[str, list[Manifest]] = {}
+    serving_live: dict[str, Manifest] = {}
+    for obj in live_objs:
+        pname = _labels(obj).get(labels.PIPELINE)
+        if not pname:
+            continue
+        if _gk(obj) in STEP_KINDS:
+            by_pipeline.setdefault(pname, []).append(obj)
+        elif _gk(obj) in SERVING_KINDS and (obj.get("metadata") or {}).get("name") == pname:
+            serving_live[pname] = obj
+    pods_cache: dict[str, list[Manifest]] | None = None
+
+    def pods() -> dict[str, list[Manifest]]:
+        nonlocal pods_cache
+        if pods_cache is None:
+            listed = manager.list("v1", "Pod", namespace=target.namespace, label_selector="")
+            pods_cache = run_records.pods_by_job(listed)
+        return pods_cache
+
+    protected: set[str] = set()
+    states: dict[str, RunState] = {}
+    recorded_status: dict[str, str] = {}
+
+    def observe(plan: RunPlan, attempt: int, pbranch: str) -> observing.Observation:
+        return observing.observe(
+            plan,
+            attempt=attempt,
+            live_steps=by_pipeline.get(plan.pipeline.name, []),
+            record_of=_record_of(ctx, pbranch, env.name, plan.pipeline.name),
+            phase_of=health.step_phase,
+            live_serving=serving_live.get(plan.pipeline.name),
+        )
+
+    for name, plan in sorted(prepared.plans.items()):
+        pbranch = provenance_branch(env.provenance_branch, pipeline=name, source=branch)
+        rid, n = attempts.get(name, ("", 1))
+        attempt = n if rid == plan.run_id else 1
+        obs = observe(plan, attempt, pbranch)
+        if obs.finishing and not dry_run:
+            for fin in obs.finishing:
+                record = run_records.build_record(
+                    fin,
+                    env=env.name,
+                    pipeline=name,
+                    plan=plan if fin.current else None,
+                    pods=pods(),
+                    source=source,
+                    server=server,
+                    namespace=target.namespace,
+                    superseded_by=commit.sha,
+                )
+                try:
+                    ctx.provenance.write(pbranch, record)
+                    outcome.records.append(record.path)
+                except Exception as e:
+                    outcome.errors.append(SpecError(record.path, 0, 0, "", f"provenance: {e}"))
+                    protected |= {
+                        str((o.get("metadata") or {}).get("name", "")) for o in fin.objects.values()
+                    }
+            obs = observe(plan, attempt, pbranch)
+        elif obs.finishing:
+            protected |= obs.protected
+        states[name] = obs.state
+        found = (
+            _record_of(ctx, pbranch, env.name, name)(obs.state.run) if obs.state.recorded else None
+        )
+        recorded_status[name] = str(found.status) if found else ""
+        outcome.in_flight = outcome.in_flight or obs.in_flight
+    # Pipelines no longer declared: their unfinished runs are recorded Cancelled, then pruned.
+    for pname, objs in sorted(by_pipeline.items()):
+        if pname in prepared.plans or pname in prepared.failed_pipelines:
+            continue
+        pbranch = provenance_branch(env.provenance_branch, pipeline=pname, source=branch)
+        lookup = _record_of(ctx, pbranch, env.name, pname)
+        for run, steps in observing.group_by_run(objs).items():
+            if lookup(run) is not None:
+                continue
+            phases = {s: health.step_phase(o) for s, o in steps.items()}
+            status, reason = observing.run_status(sorted(steps), phases)
+            if not status.finished:
+                status, reason = RunStatus.CANCELLED, "pipeline removed from the environment"
+            fin = observing.Finishing(run, status, reason, steps, phases, current=False)
+            names = {str((o.get("metadata") or {}).get("name", "")) for o in steps.values()}
+            if dry_run:
+                protected |= names
+                continue
+            record = run_records.build_record(
+                fin,
+                env=env.name,
+                pipeline=pname,
+                plan=None,
+                pods=pods(),
+                source=source,
+                server=server,
+                namespace=target.namespace,
+                superseded_by=commit.sha,
+            )
+            try:
+                ctx.provenance.write(pbranch, record)
+                outcome.records.append(record.path)
+            except Exception as e:
+                protected |= names
+                outcome.errors.append(SpecError(record.path, 0, 0, "", f"provenance: {e}"))
+    desired = environments.render_objects(prepared, states)
+    keep_names = frozenset(protected)
+
+    def keep(obj: Manifest) -> bool:
+        return str((obj.get("metadata") or {}).get("name", "")) in keep_names
+
+    result = sync_mod.sync_objects(
+        manager,
+        applyset=applyset,
+        desired=desired,
+        options=sync_mod.SyncOptions(
+            dry_run=dry_run,
+            allow_empty=allow_empty,
+            failed_pipelines=frozenset(prepared.failed_pipelines),
+            keep=keep,
+            annotations={labels.COMMIT: commit.sha},
+        ),
+    )
+    outcome.changeset = result.changeset
+    outcome.missing_operators = list(result.missing_operators)
+    after = result.live
+    for name, plan in sorted(prepared.plans.items()):
+        state = states[name]
+        outcome.pipelines.append(_pipeline_status(plan, state, recorded_status[name], after))
+    outcome.duration = time.monotonic() - started
+    return outcome
+
+
+def environments_at(repo: Path, ref: str = "HEAD") -> list[Environment]:
+    """Return the Environments declared at a commit (``overlays/<env>/environment.yaml``).
+
+    Broken or missing Environment files are skipped here; ``validate`` reports them.
+    """
+    out: list[Environment] = []
+    sha = repos.resolve(repo, ref)
+    listing = repos.git(repo, "ls-tree", "--name-only", f"{sha}:{overlays.OVERLAYS_DIR}")
+    for name in sorted(listing.decode().split()):
+        path = f"{overlays.OVERLAYS_DIR}/{name}/{overlays.ENVIRONMENT_FILE}"
+        content = repos.read_file(repo, sha, path)
+        if content is None:
+            continue
+        try:
+            doc = loading.load_document(content, path=path)
+            out.append(validation.parse_environment(doc, path=path))
+        except SpecErrors:
+            continue
+    return out
+
+
+def default_branch(repo: Path, env_name: str, ref: str = "HEAD") -> str:
+    """Return the branch a fixed-branch environment renders from, as HEAD declares it."""
+    for env in environments_at(repo, ref):
+        if env.name == env_name:
+            if env.is_pattern:
+                raise ReconcilerError(
+                    f"environment {env_name!r} is for branches {env.branch!r}: name the branch"
+                )
+            return env.branch
+    raise ReconcilerError(
+        f"no environment {env_name!r} at {ref} (overlays/{env_name}/environment.yaml)"
+    )
+
+
+def discover_targets(
+    repo: Path, *, only: Iterable[str] | None = None, ref: str = "HEAD"
+) -> list[environments.Target]:
+    """Return every environment instance to reconcile: one per fixed-branch environment,
+    one per matching branch for a branch pattern (environments declared at ``ref``)."""
+    wanted = set(only) if only else None
+    out: list[environments.Target] = []
+    for env in environments_at(repo, ref):
+        if wanted is not None and env.name not in wanted:
+            continue
+        if env.is_pattern:
+            for b in repos.branches(repo):
+                if validation.branch_matches(env, b):
+                    try:
+                        out.append(environments.target_for(env, b))
+                    except ValueError:
+                        continue
+        else:
+            out.append(environments.target_for(env, env.branch))
+    return out
+
+
+def _pipeline_status(
+    plan: RunPlan, state: RunState, recorded: str, live: dict[Any, Manifest]
+) -> PipelineStatus:
+    by_name = {
+        (str(o.get("kind")), str((o.get("metadata") or {}).get("name"))): o for o in live.values()
+    }
+    phases = {}
+    for s in plan.pipeline.steps:
+        kind = "PyTorchJob" if s.runtime == "kubeflow" else "Job"
+        obj = by_name.get((kind, plan.object_name(s.name, state.attempt)))
+        if obj is not None:
+            phases[s.name] = health.step_phase(obj)
+    if recorded:
+        status = recorded
+    else:
+        st, _ = observing.run_status([s.name for s in plan.pipeline.steps], phases)
+        status = str(st)
+    serving_health = health.HealthStatus(health.Health.HEALTHY, "no serving")
+    if plan.pipeline.serve is not None and plan.env.serve and state.serving is not None:
+        kind = "InferenceService" if plan.pipeline.serve.runtime == "kserve" else "Deployment"
+        serving_health = health.health_of(by_name.get((kind, plan.pipeline.name)))
+    return PipelineStatus(
+        name=plan.pipeline.name,
+        run=plan.run_name(state.attempt),
+        status=status,
+        serving=state.serving,
+        health=str(serving_health.status),
+        reason=serving_health.reason,
+    )
