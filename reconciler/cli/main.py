@@ -15,7 +15,10 @@ from reconciler import __version__
 
 # command name -> (module under reconciler.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "validate": ("validate", "Check that every environment renders; errors as file:line:col: field."),
+    "validate": (
+        "validate",
+        "Check that every environment renders; errors as file:line:col: field.",
+    ),
     "render": ("render", "Print the objects an environment should have."),
     "schema": ("schema", "Print the JSON Schema of Pipeline and Environment."),
     "plan": ("plan", "Show what sync would change (server-side dry run)."),

