@@ -184,7 +184,7 @@ def test_next_step_renders_once_its_needs_succeeded_and_never_after_a_failure() 
 
 @pytest.mark.parametrize(("env", "branch"), TARGETS)
 def test_overlay_objects_equal_kustomize_output(env: str, branch: str | None) -> None:
-    prepared, objs = render(env, branch)
+    _prepared, objs = render(env, branch)
     out = subprocess.run(
         [kustomize.kubectl_binary(), "kustomize", str(ROOT / "overlays" / env)],
         capture_output=True,
