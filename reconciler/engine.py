@@ -188,13 +188,16 @@ def _kinds(objs: Iterable[Manifest], prepared: environments.Prepared) -> set[tup
     return kinds
 
 
-def retry_attempts(parent: Manifest | None) -> dict[str, tuple[str, int]]:
-    """Read ``reconciler retry`` requests from the ApplySet parent's annotations.
+def retry_attempts(namespace: Manifest | None) -> dict[str, tuple[str, int]]:
+    """Read ``reconciler retry`` requests from the environment Namespace's annotations.
+
+    ``reconciler retry`` writes ``reconciler.ml/retry.<pipeline>: <run-id>:<attempt>`` with
+    its own field manager, so the reconciler's apply never removes it.
 
     Returns ``{pipeline: (run_id, attempt)}``.
     """
     out: dict[str, tuple[str, int]] = {}
-    ann = ((parent or {}).get("metadata") or {}).get("annotations") or {}
+    ann = ((namespace or {}).get("metadata") or {}).get("annotations") or {}
     for key, value in ann.items():
         if key.startswith(RETRY_ANNOTATION_PREFIX) and ":" in str(value):
             rid, _, n = str(value).partition(":")
@@ -224,6 +227,7 @@ def reconcile(
     *,
     dry_run: bool = False,
     allow_empty: bool = False,
+    diff: bool = False,
 ) -> Outcome:
     """Reconcile one environment instance once: render, record finished runs, apply, prune.
 
@@ -253,8 +257,16 @@ def reconcile(
     # Live state: one list per kind, selected by the ApplySet.
     skeleton = environments.render_objects(prepared, all_steps=True)
     live = manager.list_live(applyset, _kinds(skeleton, prepared))
-    parent = manager.get_parent(applyset) if hasattr(manager, "get_parent") else None
-    attempts = retry_attempts(parent)
+    namespace_obj = next(
+        (
+            o
+            for o in live.values()
+            if o.get("kind") == "Namespace"
+            and (o.get("metadata") or {}).get("name") == target.namespace
+        ),
+        None,
+    )
+    attempts = retry_attempts(namespace_obj)
     source = run_records.SourceFacts(
         repo=repos.remote_url(root_repo) or str(root_repo.name),
         ref=branch,
@@ -365,7 +377,7 @@ def reconcile(
             except Exception as e:
                 protected |= names
                 outcome.errors.append(SpecError(record.path, 0, 0, "", f"provenance: {e}"))
-    desired = environments.render_objects(prepared, states)
+    desired = environments.render_objects(prepared, states, commit=commit.sha)
     keep_names = frozenset(protected)
 
     def keep(obj: Manifest) -> bool:
@@ -378,9 +390,9 @@ def reconcile(
         options=sync_mod.SyncOptions(
             dry_run=dry_run,
             allow_empty=allow_empty,
+            diff=diff,
             failed_pipelines=frozenset(prepared.failed_pipelines),
             keep=keep,
-            annotations={labels.COMMIT: commit.sha},
         ),
     )
     outcome.changeset = result.changeset

@@ -95,28 +95,26 @@ def prepare(
     prepared = Prepared(target=target, overlay=overlay)
     prepared.errors.extend(overlay.errors)
     prepared.failed_pipelines |= overlay.failed_pipelines
-    for pipeline in overlay.pipelines:
-        facts, errors = datasets_mod.resolve_datasets(
-            root, dict(pipeline.datasets), check_remote=check_remote
-        )
-        if errors:
-            prepared.errors.extend(
-                SpecError(e.path, e.line, e.column, e.field, e.message)
-                if e.path
-                else SpecError(pipeline.path, 0, 0, "spec.datasets", e.message)
-                for e in errors
+    with datasets_mod.DatasetResolver(root, check_remote=check_remote) as resolver:
+        for pipeline in overlay.pipelines:
+            facts, errors = resolver.resolve_all(dict(pipeline.datasets))
+            if errors:
+                prepared.errors.extend(errors)
+                prepared.failed_pipelines.add(pipeline.name)
+                continue
+            prepared.plans[pipeline.name] = plan_run(
+                env=overlay.env, namespace=target.namespace, pipeline=pipeline, datasets=facts
             )
-            prepared.failed_pipelines.add(pipeline.name)
-            continue
-        prepared.plans[pipeline.name] = plan_run(
-            env=overlay.env, namespace=target.namespace, pipeline=pipeline, datasets=facts
-        )
     return prepared
 
 
-def namespace_object(target: Target) -> Manifest:
-    """Return the environment's Namespace, enforcing Pod Security "restricted"."""
-    return {
+def namespace_object(target: Target, commit: str | None = None) -> Manifest:
+    """Return the environment's Namespace, enforcing Pod Security "restricted".
+
+    ``commit`` (the spec commit applied) goes into the ``reconciler.ml/commit`` annotation,
+    which ``status`` reads.
+    """
+    ns: Manifest = {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
@@ -128,6 +126,9 @@ def namespace_object(target: Target) -> Manifest:
             },
         },
     }
+    if commit:
+        ns["metadata"]["annotations"] = {labels.COMMIT: commit}
+    return ns
 
 
 def overlay_object(obj: Manifest, target: Target) -> Manifest:
@@ -176,6 +177,7 @@ def render_objects(
     *,
     all_steps: bool = False,
     models: Mapping[str, ServedModel] | None = None,
+    commit: str | None = None,
 ) -> list[Manifest]:
     """Return every object the environment instance should have, Namespace first.
 
@@ -183,7 +185,7 @@ def render_objects(
     ``models`` may name the model each pipeline serves).
     """
     target = prepared.target
-    objs: list[Manifest] = [namespace_object(target)]
+    objs: list[Manifest] = [namespace_object(target, commit)]
     objs.extend(overlay_object(o, target) for o in prepared.overlay.objects)
     for name in sorted(prepared.plans):
         plan = prepared.plans[name]
