@@ -50,6 +50,8 @@ class PushStatus(StrEnum):
     """How a push ended."""
 
     PUSHED = "pushed"
+    UP_TO_DATE = "up-to-date"
+    """The remote already had exactly this commit (an identical commit by another writer)."""
     REJECTED = "rejected"
     """The remote refused the update (the branch moved: non-fast-forward, or a lost race)."""
     UNREACHABLE = "unreachable"
@@ -338,6 +340,8 @@ class GitRepo:
             if len(fields) >= 3 and fields[1].endswith(f":refs/heads/{branch}"):
                 if fields[0] == "!":
                     return PushResult(PushStatus.REJECTED, redact_url(fields[2]))
+                if fields[0] == "=":
+                    return PushResult(PushStatus.UP_TO_DATE, redact_url(fields[2]))
                 return PushResult(PushStatus.PUSHED, redact_url(fields[2]))
         if proc.returncode == 0:
             return PushResult(PushStatus.PUSHED)

@@ -28,6 +28,7 @@ visible and a run is never started twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -81,6 +82,8 @@ class WriteResult:
     outcome: Outcome
     commit: str | None = None
     message: str = ""
+    attempts: int = 1
+    """Fetch-commit-push cycles it took (more than 1: the branch moved under a push)."""
 
     @property
     def pending(self) -> bool:
@@ -128,7 +131,7 @@ class RetryPolicy:
     The n-th wait is uniform in ``[0, min(maximum, initial * 2**n)]`` seconds.
     """
 
-    attempts: int = 8
+    attempts: int = 10
     initial: float = 0.05
     maximum: float = 2.0
 
@@ -267,7 +270,7 @@ class ProvenanceStore:
                         ref, tip, base, message="reconciler: provenance"
                     ):
                         raise _Retry(f"{ref} moved while committing")
-                    return results
+                    return _with_attempts(results, attempt.retry_state.attempt_number)
         except _Retry as exc:
             return [_pending(branch, e, f"gave up after retries: {exc}") for e in entries]
         raise AssertionError("unreachable")  # pragma: no cover
@@ -289,17 +292,29 @@ class ProvenanceStore:
                     tip, results = self._commit_on(branch, base, entries)
                     if tip is None:
                         self._advance_local(branch, base)
-                        return results
+                        return _with_attempts(results, attempt.retry_state.attempt_number)
                     pushed = self.git.push(remote, tip, branch)
                     if pushed.status == PushStatus.REJECTED:
+                        log.info(
+                            "provenance: push of %s rejected (%s), retrying", branch, pushed.message
+                        )
                         raise _Retry(f"push to {remote} rejected: {pushed.message}")
                     if pushed.status == PushStatus.UNREACHABLE:
                         return [_pending(branch, e, pushed.message) for e in entries]
+                    if pushed.status == PushStatus.UP_TO_DATE:
+                        # Another writer made the very same commits (same parent, record,
+                        # author and second) and pushed them first: they are not ours.
+                        results = [
+                            dataclasses.replace(r, outcome=Outcome.UNCHANGED)
+                            if r.outcome == Outcome.WRITTEN
+                            else r
+                            for r in results
+                        ]
                     current = self.git.tip(tracking)
                     if current != tip:
                         self.git.update_ref(tracking, tip, current, message="reconciler: pushed")
                     self._advance_local(branch, tip)
-                    return results
+                    return _with_attempts(results, attempt.retry_state.attempt_number)
         except RemoteUnreachable as exc:
             return [_pending(branch, e, str(exc)) for e in entries]
         except _Retry as exc:
@@ -452,6 +467,10 @@ class ProvenanceStore:
         if entry is not None:
             return RunRecord.from_yaml(entry.text, path=f"outbox:{path}")
         return None
+
+
+def _with_attempts(results: list[WriteResult], attempts: int) -> list[WriteResult]:
+    return [dataclasses.replace(r, attempts=attempts) for r in results]
 
 
 def _pending(branch: str, entry: OutboxEntry, message: str) -> WriteResult:
