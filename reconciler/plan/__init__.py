@@ -1,1 +1,8 @@
-"""TODO: stage package."""
+"""Plan: what a sync would do, from server-side dry-run apply, and how to print it.
+
+Called by the ``plan`` and ``review`` commands. ``plans.plan_objects`` runs the sync data
+path in dry-run mode (``dryRun=All``: defaulted fields make no noise) and returns a
+ChangeSet whose actions mean "would be", with a unified diff of the changed fields of
+every update; ``formatting`` renders a ChangeSet as plain text, markdown (a PR comment)
+or JSON. Secret values never appear: they are masked before any diff is made.
+"""

@@ -1,0 +1,331 @@
+"""Field-level work on manifests: the applied hash, cheap drift checks, diffs, secret masking.
+
+Called by the resource manager (hash and drift decide whether an object needs a request at
+all) and by the plan (diffs). Pure functions, no I/O.
+
+Drift without a request: every field present in our desired object must equal the live
+value. Fields the server adds (defaults, status, other managers' fields) are ignored;
+quantities compare by value (``"1000m" == "1"``, ``"1Gi" == "1073741824"``); an absent field
+equals ``None``/``""``/``{}``/``[]``/``False`` (the API server drops empty values); lists of
+named items (containers, env, ports, volumes) match by ``name`` when positions differ.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import difflib
+import hashlib
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+
+from reconciler.structs import labels
+from reconciler.structs.manifests import Manifest, split_api_version
+
+SERVER_METADATA = (
+    "managedFields",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "uid",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+"""Metadata the server owns; dropped before comparing or diffing."""
+
+NOISY_ANNOTATIONS = (labels.SPEC_HASH, "kubectl.kubernetes.io/last-applied-configuration")
+"""Annotations that are bookkeeping, not desired state; dropped from diffs."""
+
+MASK = "***"
+
+_EMPTY: tuple[Any, ...] = (None, "", False)
+
+_QUANTITY = re.compile(
+    r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$"
+)
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+}
+QUANTITY_PARENTS = frozenset(
+    {
+        "requests",
+        "limits",
+        "hard",
+        "used",
+        "capacity",
+        "allocatable",
+        "overhead",
+        "default",
+        "defaultRequest",
+        "max",
+        "min",
+        "maxLimitRequestRatio",
+    }
+)
+"""Map keys whose values are resource quantities (container resources, quotas, limit ranges)."""
+
+
+def parse_quantity(value: Any) -> Decimal | None:
+    """Return the value of a Kubernetes quantity (``"500m"``, ``"2Gi"``, ``4``), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    m = _QUANTITY.match(value.strip())
+    if m is None:
+        return None
+    try:
+        num = Decimal(m.group("num"))
+    except InvalidOperation:
+        return None
+    suffix = m.group("suffix") or ""
+    if suffix in _BINARY:
+        return num * _BINARY[suffix]
+    if suffix in _DECIMAL:
+        return num * _DECIMAL[suffix]
+    if suffix:
+        return num * (Decimal(10) ** int(suffix[1:]))
+    return num
+
+
+def _is_empty(value: Any) -> bool:
+    return value in _EMPTY or value == {} or value == []
+
+
+def _scalar_equal(desired: Any, live: Any, quantity: bool) -> bool:
+    if desired == live and type(desired) is type(live):
+        return True
+    if isinstance(desired, bool) or isinstance(live, bool):
+        return desired == live and isinstance(desired, bool) and isinstance(live, bool)
+    if isinstance(desired, int | float) and isinstance(live, int | float):
+        return float(desired) == float(live)
+    if quantity:
+        a, b = parse_quantity(desired), parse_quantity(live)
+        return a is not None and a == b
+    return False
+
+
+def _named(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(i, dict) and "name" in i for i in items)
+
+
+def contains(desired: Any, live: Any, *, _quantity: bool = False) -> bool:
+    """Return True if every field set in ``desired`` has the same value in ``live``.
+
+    Maps: each desired key must match (absent and empty are equal). Lists: same length and
+    each item contained positionally; for lists of named items, each desired item must match
+    the live item of the same name (other live items are someone else's). Scalars: equal,
+    numbers by value, and under resource maps quantities by value.
+    """
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return _is_empty(desired) and _is_empty(live)
+        for key, value in desired.items():
+            if key not in live:
+                if _is_empty(value):
+                    continue
+                return False
+            if not contains(value, live[key], _quantity=_quantity or key in QUANTITY_PARENTS):
+                return False
+        return True
+    if isinstance(desired, list):
+        if not isinstance(live, list):
+            return _is_empty(desired) and _is_empty(live)
+        if len(desired) == len(live) and all(
+            contains(d, v, _quantity=_quantity) for d, v in zip(desired, live, strict=True)
+        ):
+            return True
+        if _named(desired) and _named(live):
+            by_name = {item["name"]: item for item in live}
+            return all(
+                d["name"] in by_name and contains(d, by_name[d["name"]], _quantity=_quantity)
+                for d in desired
+            )
+        return False
+    if live is None:
+        return _is_empty(desired)
+    return _scalar_equal(desired, live, _quantity)
+
+
+def _secret_string_data_as_data(obj: Manifest) -> Manifest:
+    """Return a Secret with ``stringData`` folded into ``data`` (base64), as the server stores it."""
+    if obj.get("kind") != "Secret" or split_api_version(str(obj.get("apiVersion", "")))[0]:
+        return obj
+    string_data = obj.get("stringData")
+    if not isinstance(string_data, dict) or not string_data:
+        return obj
+    out = dict(obj)
+    data = dict(out.get("data") or {})
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    out["data"] = data
+    del out["stringData"]
+    return out
+
+
+def drifted(desired: Manifest, live: Manifest) -> bool:
+    """Return True if the live object no longer has a value we desire (or lacks a field).
+
+    ``status`` is ignored (the controller owns it); a Secret's ``stringData`` is compared as
+    the ``data`` the server stores.
+    """
+    want = {k: v for k, v in _secret_string_data_as_data(desired).items() if k != "status"}
+    return not contains(want, live)
+
+
+def desired_hash(obj: Manifest) -> str:
+    """Return a short stable hash of a desired object (the applied-hash annotation value).
+
+    The annotation itself is left out, so the hash of an object that carries it is the
+    same as before it was added.
+    """
+    clean = copy.deepcopy(obj)
+    annotations = (clean.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(labels.SPEC_HASH, None)
+    text = json.dumps(clean, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def applied_hash(obj: Manifest | None) -> str:
+    """Return the applied-hash annotation of a live object ("" if none)."""
+    if obj is None:
+        return ""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(labels.SPEC_HASH, ""))
+
+
+def strip_server_fields(obj: Manifest) -> Manifest:
+    """Return a deep copy without server-owned metadata, status and bookkeeping annotations."""
+    out = copy.deepcopy(obj)
+    out.pop("status", None)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for key in SERVER_METADATA:
+            meta.pop(key, None)
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            for key in NOISY_ANNOTATIONS:
+                annotations.pop(key, None)
+            if not annotations:
+                del meta["annotations"]
+    return out
+
+
+def _changed(before: Any, after: Any) -> tuple[Any, Any] | None:
+    """Return the parts of ``before`` and ``after`` that differ, or None if equal.
+
+    Maps keep only differing keys; lists of named items keep only differing items (with
+    their name); other lists and scalars are kept whole.
+    """
+    if before == after:
+        return None
+    if isinstance(before, dict) and isinstance(after, dict):
+        b_out: dict[str, Any] = {}
+        a_out: dict[str, Any] = {}
+        for key in list(before) + [k for k in after if k not in before]:
+            if key in before and key in after:
+                sub = _changed(before[key], after[key])
+                if sub is not None:
+                    b_out[key], a_out[key] = sub
+            elif key in before:
+                b_out[key] = before[key]
+            else:
+                a_out[key] = after[key]
+        return b_out, a_out
+    if isinstance(before, list) and isinstance(after, list) and _named(before) and _named(after):
+        b_items = {i["name"]: i for i in before}
+        a_items = {i["name"]: i for i in after}
+        if list(b_items) == list(a_items) or set(b_items) == set(a_items):
+            b_list: list[Any] = []
+            a_list: list[Any] = []
+            for name in a_items:
+                sub = _changed(b_items[name], a_items[name])
+                if sub is not None:
+                    b_sub, a_sub = sub
+                    b_list.append({"name": name, **b_sub})
+                    a_list.append({"name": name, **a_sub})
+            if list(b_items) == list(a_items) or b_list:
+                return b_list, a_list
+    return before, after
+
+
+def mask_secret(before: Manifest | None, after: Manifest | None) -> tuple[Any, Any]:
+    """Return copies of a Secret's two versions with every value of ``data``/``stringData``
+    replaced by ``***`` (a changed value shows as ``*** (changed)``); others untouched."""
+
+    def is_secret(obj: Manifest | None) -> bool:
+        return (
+            obj is not None
+            and obj.get("kind") == "Secret"
+            and not split_api_version(str(obj.get("apiVersion", "")))[0]
+        )
+
+    if not is_secret(before) and not is_secret(after):
+        return before, after
+    b = copy.deepcopy(before)
+    a = copy.deepcopy(after)
+    for field in ("data", "stringData"):
+        b_vals = (b or {}).get(field) if isinstance((b or {}).get(field), dict) else None
+        a_vals = (a or {}).get(field) if isinstance((a or {}).get(field), dict) else None
+        if b_vals is not None:
+            for key in b_vals:
+                b_vals[key] = MASK
+        if a_vals is not None:
+            old = (before or {}).get(field) or {}
+            for key in a_vals:
+                same = isinstance(old, dict) and key in old and old[key] == a_vals[key]
+                a_vals[key] = MASK if same or key not in (b_vals or {}) else f"{MASK} (changed)"
+    return b, a
+
+
+def to_yaml(obj: Any) -> str:
+    """Return block-style YAML of ``obj`` in insertion order ("" for None)."""
+    if obj is None:
+        return ""
+    return str(yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=100))
+
+
+def diff_objects(before: Manifest | None, after: Manifest | None, *, name: str = "") -> str:
+    """Return a unified diff of the YAML of the fields that differ ("" if none).
+
+    Both sides are stripped of server-owned fields first; Secret values are masked; a
+    missing side (create, delete) diffs against nothing.
+    """
+    b = strip_server_fields(before) if before is not None else None
+    a = strip_server_fields(after) if after is not None else None
+    b, a = mask_secret(b, a)
+    if b is not None and a is not None:
+        changed = _changed(b, a)
+        if changed is None:
+            return ""
+        b, a = changed
+    lines = difflib.unified_diff(
+        to_yaml(b).splitlines(keepends=True),
+        to_yaml(a).splitlines(keepends=True),
+        fromfile=f"live/{name}" if name else "live",
+        tofile=f"desired/{name}" if name else "desired",
+    )
+    return "".join(lines)
+
+
+def same_state(before: Manifest, after: Manifest) -> bool:
+    """Return True if two versions of an object differ only in server-owned fields."""
+    return strip_server_fields(before) == strip_server_fields(after)

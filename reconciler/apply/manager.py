@@ -1,0 +1,294 @@
+"""The resource manager: every read and write the reconciler makes to a cluster.
+
+Called by :mod:`reconciler.apply.sync` and :mod:`reconciler.plan.plans` (and the engine for
+single reads). Modelled on Flux's ``ssa.ResourceManager``: each verb has a single and a set
+form, split by verb into ``manager_apply`` (apply, apply_all) and ``manager_delete``
+(delete, delete_all); reads (get, list, list_live) live here. Every result is a
+:class:`~reconciler.structs.changesets.ChangeSetEntry` or an error whose message starts with
+the object's identity (``Kind/namespace/name``).
+
+Requests are counted in :attr:`ResourceManager.stats`; resource paths come from the
+per-client discovery cache, so no object costs a discovery request.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s_client
+
+from reconciler.apply import manager_apply, manager_delete
+from reconciler.apply.applysets import ApplySet
+from reconciler.cluster import api, discovery
+from reconciler.structs import labels
+from reconciler.structs.changesets import ChangeSet, ChangeSetEntry
+from reconciler.structs.errors import ClusterError, MissingCRDError
+from reconciler.structs.manifests import Manifest, ObjectRef, split_api_version
+
+Key = tuple[str, str, str, str]
+"""``ObjectRef.key``: (group, kind, namespace, name), version-independent."""
+
+
+@dataclass
+class ListFailure:
+    """A kind whose live state could not be listed (so nothing of it may be pruned)."""
+
+    group: str
+    kind: str
+    error: ClusterError
+
+
+@dataclass
+class LiveState:
+    """The members of an ApplySet found by one label-selected LIST per kind and namespace.
+
+    ``objects`` by key; ``missing`` the kinds the cluster does not serve (their CRD is gone);
+    ``failures`` the kinds whose list failed.
+    """
+
+    objects: dict[Key, Manifest]
+    missing: dict[tuple[str, str], MissingCRDError]
+    failures: list[ListFailure]
+
+
+class ResourceManager:
+    """Reads and writes objects of one cluster with one field manager.
+
+    ``workers`` bounds the concurrent requests of ``apply_all``/``delete_all`` (objects of
+    one rank of the reconcile order go in parallel; ranks go one after another).
+    """
+
+    def __init__(
+        self,
+        client: k8s_client.ApiClient,
+        *,
+        field_manager: str = labels.FIELD_MANAGER,
+        retry: api.RetryPolicy = api.DEFAULT_RETRY,
+        workers: int = 8,
+    ) -> None:
+        self.client = client
+        self.field_manager = field_manager
+        self.retry = retry
+        self.workers = max(1, workers)
+        self.stats = api.RequestStats()
+        self.discovery = discovery.discovery_for(client)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, Any]] = (),
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> api.Response:
+        """Perform one API call with this manager's retry policy, counted in ``stats``."""
+        return api.call(
+            self.client,
+            method,
+            path,
+            query=query,
+            body=body,
+            content_type=content_type,
+            policy=self.retry,
+            stats=self.stats,
+        )
+
+    def resource_for(self, group: str, version: str, kind: str) -> discovery.ApiResource:
+        """Return how a kind is served (``version`` "" means the group's preferred one).
+
+        Raises MissingCRDError (naming the operator) if the cluster does not serve it.
+        """
+        if version:
+            return self.discovery.resource(group, version, kind)
+        return self.discovery.resource_for_group_kind(group, kind)
+
+    def resource_of(self, obj: Manifest | ObjectRef) -> discovery.ApiResource:
+        """Return how the kind of an object (or reference) is served."""
+        ref = obj if isinstance(obj, ObjectRef) else ObjectRef.of(obj)
+        return self.resource_for(ref.group, ref.version, ref.kind)
+
+    def request_count(self) -> int:
+        """Return every request made so far through this manager and its discovery cache."""
+        return self.stats.total + self.discovery.stats.total
+
+    # -- reads ------------------------------------------------------------------------
+
+    def get(self, ref: ObjectRef) -> Manifest | None:
+        """Return the live object, or None if it (or its kind) does not exist.
+
+        Raises ClusterError (starting with the identity) for any other failure.
+        """
+        try:
+            resource = self.resource_of(ref)
+        except MissingCRDError:
+            return None
+        try:
+            data = self.call("GET", resource.path(ref.namespace, ref.name)).data
+        except api.ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise ClusterError(f"{ref}: {exc}", status=exc.status, reason=exc.reason) from exc
+        return resource.typed(dict(data or {}))
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        namespace: str = "",
+        label_selector: str = "",
+    ) -> builtins.list[Manifest]:
+        """Return the live objects of a kind (in ``namespace``, or all) matching a selector.
+
+        Follows ``continue`` tokens if the server pages the list. Raises MissingCRDError if
+        the kind is not served, ClusterError for other failures.
+        """
+        group, version = split_api_version(api_version)
+        resource = self.resource_for(group, version, kind)
+        return self.list_resource(resource, namespace=namespace, label_selector=label_selector)
+
+    def list_resource(
+        self, resource: discovery.ApiResource, *, namespace: str, label_selector: str
+    ) -> builtins.list[Manifest]:
+        """Return the objects of a resolved kind (one request unless the server pages)."""
+        items: builtins.list[Manifest] = []
+        token = ""
+        while True:
+            query: builtins.list[tuple[str, Any]] = []
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            try:
+                data = self.call("GET", resource.path(namespace), query=query).data or {}
+            except api.ApiError as exc:
+                where = f"{resource.kind} in {namespace}" if namespace else resource.kind
+                if exc.status == 404 and not namespace:
+                    self.discovery.invalidate(resource.group)
+                    raise discovery.missing_kind_error(
+                        resource.group, resource.version, resource.kind
+                    ) from exc
+                raise ClusterError(
+                    f"list {where}: {exc}", status=exc.status, reason=exc.reason
+                ) from exc
+            items.extend(resource.typed(dict(i)) for i in data.get("items") or [])
+            token = str((data.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return items
+
+    def list_kinds(
+        self,
+        kinds: Iterable[tuple[str, str]],
+        *,
+        namespaces: Iterable[str],
+        label_selector: str,
+        versions: Mapping[tuple[str, str], str] | None = None,
+    ) -> LiveState:
+        """List every kind with one request per kind (per namespace for namespaced kinds).
+
+        ``kinds`` are ``(group, kind)`` pairs; ``versions`` pins the version to list a kind
+        at (the desired objects' version, so fields compare like for like), else the
+        group's preferred version. Kinds the cluster does not serve are reported in
+        ``missing``, failed lists in ``failures``; neither raises.
+        """
+        versions = versions or {}
+        namespaces = sorted({ns for ns in namespaces if ns})
+        state = LiveState(objects={}, missing={}, failures=[])
+        for group, kind in sorted(set(kinds)):
+            try:
+                resource = self.resource_for(group, versions.get((group, kind), ""), kind)
+                scopes = namespaces if resource.namespaced else [""]
+                for ns in scopes:
+                    for obj in self.list_resource(
+                        resource, namespace=ns, label_selector=label_selector
+                    ):
+                        state.objects[ObjectRef.of(obj).key] = obj
+            except MissingCRDError as exc:
+                state.missing[(group, kind)] = exc
+            except ClusterError as exc:
+                state.failures.append(ListFailure(group, kind, exc))
+        return state
+
+    def list_live(
+        self,
+        applyset: ApplySet,
+        kinds: Iterable[tuple[str, str]],
+        *,
+        namespaces: Iterable[str] = (),
+        versions: Mapping[tuple[str, str], str] | None = None,
+    ) -> dict[Key, Manifest]:
+        """Return the live members of ``applyset`` of the given ``(group, kind)`` kinds.
+
+        One label-selected LIST per kind and namespace (the set's own namespace plus
+        ``namespaces``). Kinds the cluster does not serve have no members. Raises the first
+        ClusterError if a list fails (a partial view must not drive a prune).
+        """
+        state = self.list_kinds(
+            kinds,
+            namespaces=[applyset.namespace, *namespaces],
+            label_selector=applyset.selector,
+            versions=versions,
+        )
+        if state.failures:
+            raise state.failures[0].error
+        return state.objects
+
+    # -- writes (see manager_apply, manager_delete) -------------------------------------
+
+    def apply(
+        self,
+        obj: Manifest,
+        *,
+        live: Manifest | None = None,
+        dry_run: bool = False,
+        applyset: ApplySet | None = None,
+    ) -> ChangeSetEntry:
+        """Server-side apply one object; see :func:`manager_apply.apply_one`.
+
+        Without ``live`` the object is read first (one GET), so that an object of the same
+        name we do not own is reported as a conflict, never taken over.
+        """
+        if applyset is not None:
+            obj = manager_apply.prepare(obj, applyset)
+        if live is None:
+            live = self.get(ObjectRef.of(obj))
+        return manager_apply.apply_one(self, obj, live=live, dry_run=dry_run).entry
+
+    def apply_all(
+        self,
+        objs: Iterable[Manifest],
+        *,
+        applyset: ApplySet,
+        live: Mapping[Key, Manifest],
+        dry_run: bool = False,
+    ) -> ChangeSet:
+        """Apply many objects, staged (CRDs and Namespaces first); see ``manager_apply``."""
+        prepared = [manager_apply.prepare(o, applyset) for o in objs]
+        applied = manager_apply.apply_staged(
+            self, prepared, applyset=applyset, live=live, dry_run=dry_run
+        )
+        return ChangeSet([a.entry for a in applied])
+
+    def delete(self, obj_or_ref: Manifest | ObjectRef, *, dry_run: bool = False) -> ChangeSetEntry:
+        """Delete one object (background propagation); see :func:`manager_delete.delete_one`."""
+        obj = obj_or_ref if isinstance(obj_or_ref, dict) else None
+        ref = ObjectRef.of(obj_or_ref) if isinstance(obj_or_ref, dict) else obj_or_ref
+        return manager_delete.delete_one(self, ref, live=obj, dry_run=dry_run)
+
+    def delete_all(
+        self, objs: Iterable[Manifest | ObjectRef], *, dry_run: bool = False
+    ) -> ChangeSet:
+        """Delete many objects in reverse reconcile order; see ``manager_delete``."""
+        return manager_delete.delete_all(self, list(objs), dry_run=dry_run)
+
+
+def deep_copy(obj: Manifest) -> Manifest:
+    """Return a deep copy of a manifest (callers' dicts are never mutated)."""
+    return copy.deepcopy(obj)

@@ -1,0 +1,358 @@
+"""Apply: server-side apply of one object or many, with ownership and the minimum of requests.
+
+Called by :class:`~reconciler.apply.manager.ResourceManager` (``apply``, ``apply_all``) and by
+:mod:`reconciler.apply.sync`. The rules:
+
+- One field manager; ``force=true`` only when the live object is ours (it carries our
+  ApplySet's part-of label). An object of the same name that is not ours is a CONFLICT
+  (naming its managers from managedFields) and is left alone.
+- No request at all for an object whose applied-hash annotation equals the desired hash
+  and whose live fields still hold every desired value (no drift): it is UNCHANGED.
+- A 409 is a CONFLICT, a 422 (an immutable field, an invalid object) a FAILED with the
+  server's message: never delete-and-recreate. 403, 404 and 5xx are FAILED; the other
+  objects still apply.
+- A kind the cluster does not serve is FAILED with one message per kind naming its operator.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import TYPE_CHECKING, Any
+
+from reconciler.apply import fields, ordering
+from reconciler.apply.applysets import ApplySet
+from reconciler.cluster import api, discovery
+from reconciler.structs import labels
+from reconciler.structs.changesets import Action, ChangeSetEntry
+from reconciler.structs.errors import ClusterError, MissingCRDError
+from reconciler.structs.manifests import Manifest, ObjectRef
+
+if TYPE_CHECKING:
+    from reconciler.apply.manager import Key, ResourceManager
+
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+@dataclass
+class Applied:
+    """The outcome of applying one object: its entry and the object as it now is.
+
+    ``live`` is the server's answer (the dry-run result in a dry run), the unchanged live
+    object, or None when nothing is there (a failed create, a conflict: the other object).
+    """
+
+    entry: ChangeSetEntry
+    live: Manifest | None
+
+
+@dataclass
+class StageContext:
+    """What one sync knows across stages.
+
+    ``planned_namespaces`` and ``planned_kinds``: in a dry run, Namespaces and CRDs that
+    would be created, so objects inside them are reported as created without a request
+    the server could only answer with 404. ``missing``: kinds found not served.
+    """
+
+    dry_run: bool = False
+    diff: bool = False
+    planned_namespaces: set[str] = field(default_factory=set)
+    planned_kinds: set[tuple[str, str]] = field(default_factory=set)
+    missing: dict[tuple[str, str], MissingCRDError] = field(default_factory=dict)
+
+
+def prepare(obj: Manifest, applyset: ApplySet) -> Manifest:
+    """Return a copy of ``obj`` labelled as a member of ``applyset``, with its applied hash.
+
+    The caller's dict is not modified. The hash covers everything we send (labels
+    included), so any change to the desired object changes it.
+    """
+    out = copy.deepcopy(obj)
+    meta = out.setdefault("metadata", {})
+    meta.setdefault("labels", {})[labels.APPLYSET_PART_OF] = applyset.id
+    annotations = meta.setdefault("annotations", {})
+    annotations.pop(labels.SPEC_HASH, None)
+    annotations[labels.SPEC_HASH] = fields.desired_hash(out)
+    return out
+
+
+def needs_apply(obj: Manifest, live: Manifest | None) -> bool:
+    """Return True unless ``live`` already is what we last applied and has not drifted."""
+    if live is None:
+        return True
+    if fields.applied_hash(live) != fields.applied_hash(obj):
+        return True
+    return fields.drifted(obj, live)
+
+
+def owners(live: Manifest) -> str:
+    """Describe who owns a live object we do not: its managers and ApplySet, if any."""
+    meta = live.get("metadata") or {}
+    managers: list[str] = []
+    for entry in meta.get("managedFields") or []:
+        name = str((entry or {}).get("manager") or "")
+        if name and name not in managers and (entry or {}).get("subresource") != "status":
+            managers.append(name)
+    obj_labels = meta.get("labels") or {}
+    parts = []
+    if managers:
+        parts.append("managed by " + ", ".join(managers))
+    if obj_labels.get(labels.APPLYSET_PART_OF):
+        owner = f"ApplySet {obj_labels[labels.APPLYSET_PART_OF]}"
+        if obj_labels.get(labels.ENV):
+            owner += f" of environment {obj_labels[labels.ENV]!r}"
+        parts.append("part of " + owner)
+    return "; ".join(parts) if parts else "no field manager recorded"
+
+
+def conflict_entry(ref: ObjectRef, live: Manifest) -> ChangeSetEntry:
+    """Return the CONFLICT entry for an object of the same name that we do not own."""
+    return ChangeSetEntry(
+        ref,
+        Action.CONFLICT,
+        f"exists and is not owned by this environment ({owners(live)}); left alone",
+    )
+
+
+def _retried(n: int) -> str:
+    return f"retried {n} time{'s' if n != 1 else ''}" if n else ""
+
+
+def failure_entry(manager: ResourceManager, ref: ObjectRef, exc: api.ApiError) -> ChangeSetEntry:
+    """Map an API error on one object to its entry (409 conflict, others failed).
+
+    A 404 for the resource itself (not for a namespace) means the kind is no longer served:
+    the discovery cache forgets its group.
+    """
+    message = str(exc)
+    if exc.status == 409:
+        return ChangeSetEntry(ref, Action.CONFLICT, f"conflict: {message}")
+    if (
+        exc.status == 404
+        and (exc.details or {}).get("kind") != "namespaces"
+        and "could not find the requested resource" in message
+    ):
+        manager.discovery.invalidate(ref.group)
+        message = str(discovery.missing_kind_error(ref.group, ref.version, ref.kind))
+    labels_ = {403: "forbidden", 422: "invalid", 404: "not found"}
+    prefix = labels_.get(exc.status, f"HTTP {exc.status}" if exc.status else "")
+    text = f"{prefix}: {message}" if prefix and not message.lower().startswith(prefix) else message
+    return ChangeSetEntry(ref, Action.FAILED, text)
+
+
+def apply_one(
+    manager: ResourceManager,
+    obj: Manifest,
+    *,
+    live: Manifest | None,
+    dry_run: bool = False,
+    diff: bool = False,
+    resource: discovery.ApiResource | None = None,
+) -> Applied:
+    """Server-side apply one prepared object; ``live`` is what is in the cluster (or None).
+
+    ``force`` only if ``live`` is ours (same part-of label, or, without one, our field
+    manager applied it); a live object that is not ours is a CONFLICT and no request is
+    made. In a dry run the server computes the result (``dryRun=All``) and nothing is
+    stored; ``diff`` fills the entry's diff for updates. The action is CREATED without a
+    live object, CONFIGURED if the result differs from live in more than server-owned
+    fields and bookkeeping, else UNCHANGED.
+    """
+    ref = ObjectRef.of(obj)
+    if resource is None:
+        try:
+            resource = manager.resource_of(obj)
+        except MissingCRDError as exc:
+            return Applied(ChangeSetEntry(ref, Action.FAILED, str(exc)), None)
+    if live is not None and not _ours(manager, obj, live):
+        return Applied(conflict_entry(ref, live), live)
+    query: list[tuple[str, Any]] = [
+        ("fieldManager", manager.field_manager),
+        ("force", "true" if live is not None else "false"),
+    ]
+    if dry_run:
+        query.append(("dryRun", "All"))
+    namespace = ref.namespace if resource.namespaced else ""
+    try:
+        resp = manager.call(
+            "PATCH",
+            resource.path(namespace, ref.name),
+            query=query,
+            body=obj,
+            content_type=APPLY_PATCH,
+        )
+    except api.ApiError as exc:
+        return Applied(failure_entry(manager, ref, exc), live)
+    result = resource.typed(dict(resp.data or {}))
+    message = _retried(resp.retries)
+    if live is None:
+        return Applied(ChangeSetEntry(ref, Action.CREATED, message), result)
+    if fields.same_state(live, result):
+        return Applied(ChangeSetEntry(ref, Action.UNCHANGED, message), result)
+    text = fields.diff_objects(live, result, name=str(ref)) if diff else ""
+    return Applied(ChangeSetEntry(ref, Action.CONFIGURED, message, text), result)
+
+
+def _ours(manager: ResourceManager, obj: Manifest, live: Manifest) -> bool:
+    part_of = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.APPLYSET_PART_OF)
+    live_labels = (live.get("metadata") or {}).get("labels") or {}
+    if part_of:
+        return bool(live_labels.get(labels.APPLYSET_PART_OF) == part_of)
+    return any(
+        (e or {}).get("manager") == manager.field_manager and (e or {}).get("operation") == "Apply"
+        for e in (live.get("metadata") or {}).get("managedFields") or []
+    )
+
+
+def normalise_scope(obj: Manifest, resource: discovery.ApiResource, default_ns: str) -> Manifest:
+    """Give a namespaced object without a namespace ``default_ns``; drop a cluster-scoped
+    object's namespace (the server would ignore it, but keys must match live objects)."""
+    meta = obj.setdefault("metadata", {})
+    if resource.namespaced and not meta.get("namespace"):
+        meta["namespace"] = default_ns
+    elif not resource.namespaced and "namespace" in meta:
+        del meta["namespace"]
+    return obj
+
+
+def find_unowned(
+    manager: ResourceManager,
+    objs: Iterable[tuple[Manifest, discovery.ApiResource]],
+    applyset: ApplySet,
+) -> dict[Key, Manifest]:
+    """Return live objects that share a name with ``objs`` but are not members of the set.
+
+    One LIST per kind and namespace with the selector ``part-of!=<id>`` (objects without the
+    label or with another set's), only for kinds and namespaces that have new objects.
+    A failed list is not fatal: the apply itself then meets whatever is there.
+    """
+    wanted: dict[tuple[discovery.ApiResource, str], set[Key]] = {}
+    for obj, resource in objs:
+        ref = ObjectRef.of(obj)
+        wanted.setdefault((resource, ref.namespace if resource.namespaced else ""), set()).add(
+            ref.key
+        )
+    found: dict[Key, Manifest] = {}
+    for (resource, namespace), keys in wanted.items():
+        try:
+            items = manager.list_resource(
+                resource, namespace=namespace, label_selector=applyset.not_member_selector
+            )
+        except ClusterError:  # best effort: the apply itself reports real errors
+            continue
+        for item in items:
+            key = ObjectRef.of(item).key
+            if key in keys:
+                found[key] = item
+    return found
+
+
+def apply_stage(
+    manager: ResourceManager,
+    objs: list[Manifest],
+    *,
+    applyset: ApplySet,
+    live: Mapping[Key, Manifest],
+    ctx: StageContext,
+) -> list[Applied]:
+    """Apply one stage of prepared objects in reconcile order; return one Applied each.
+
+    Objects of one rank of :data:`~reconciler.apply.ordering.RECONCILE_ORDER` are applied
+    concurrently (``manager.workers``); ranks one after another. Only objects that are new,
+    changed (hash) or drifted cost a request; new objects first cost one LIST per kind and
+    namespace to find same-named objects we do not own.
+    """
+    resolved: list[tuple[Manifest, discovery.ApiResource | None]] = []
+    for obj in sorted(objs, key=ordering.sort_key):
+        ref = ObjectRef.of(obj)
+        try:
+            resource = manager.resource_of(obj)
+        except MissingCRDError as exc:
+            if (ref.group, ref.kind) not in ctx.planned_kinds:
+                ctx.missing.setdefault((ref.group, ref.kind), exc)
+            resolved.append((obj, None))
+            continue
+        resolved.append((normalise_scope(obj, resource, applyset.namespace), resource))
+
+    new = [
+        (o, r)
+        for o, r in resolved
+        if r is not None
+        and ObjectRef.of(o).key not in live
+        and not (ctx.dry_run and ObjectRef.of(o).namespace in ctx.planned_namespaces)
+    ]
+    unowned = find_unowned(manager, new, applyset) if new else {}
+
+    def one(item: tuple[Manifest, discovery.ApiResource | None]) -> Applied:
+        obj, resource = item
+        ref = ObjectRef.of(obj)
+        if resource is None:
+            if (ref.group, ref.kind) in ctx.planned_kinds:
+                return Applied(ChangeSetEntry(ref, Action.CREATED, "once its CRD exists"), None)
+            return Applied(
+                ChangeSetEntry(ref, Action.FAILED, str(ctx.missing[ref.group, ref.kind])), None
+            )
+        current = live.get(ref.key)
+        if current is not None and not needs_apply(obj, current):
+            return Applied(ChangeSetEntry(ref, Action.UNCHANGED), current)
+        if current is None and ref.key in unowned:
+            return Applied(conflict_entry(ref, unowned[ref.key]), unowned[ref.key])
+        if current is None and ctx.dry_run and ref.namespace in ctx.planned_namespaces:
+            return Applied(ChangeSetEntry(ref, Action.CREATED, "once its namespace exists"), None)
+        return apply_one(
+            manager, obj, live=current, dry_run=ctx.dry_run, diff=ctx.diff, resource=resource
+        )
+
+    out: list[Applied] = []
+    for _, batch in groupby(resolved, key=lambda item: ordering.sort_key(item[0])[0]):
+        items = list(batch)
+        if len(items) == 1 or manager.workers == 1:
+            results = [one(i) for i in items]
+        else:
+            with ThreadPoolExecutor(max_workers=min(manager.workers, len(items))) as pool:
+                results = list(pool.map(one, items))
+        for (obj, _), applied in zip(items, results, strict=True):
+            _after_apply(manager, obj, applied, ctx)
+        out.extend(results)
+    return out
+
+
+def _after_apply(
+    manager: ResourceManager, obj: Manifest, applied: Applied, ctx: StageContext
+) -> None:
+    """Keep discovery and the dry-run plan in step with CRDs and Namespaces just applied."""
+    ref = ObjectRef.of(obj)
+    action = applied.entry.action
+    if (ref.group, ref.kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"):
+        spec = obj.get("spec") or {}
+        group = str(spec.get("group", ""))
+        kind = str((spec.get("names") or {}).get("kind", ""))
+        if action in (Action.CREATED, Action.CONFIGURED) and not ctx.dry_run:
+            manager.discovery.invalidate(group)
+            ctx.missing.pop((group, kind), None)
+        elif action is Action.CREATED and ctx.dry_run:
+            ctx.planned_kinds.add((group, kind))
+    elif (ref.group, ref.kind) == ("", "Namespace") and action is Action.CREATED and ctx.dry_run:
+        ctx.planned_namespaces.add(ref.name)
+
+
+def apply_staged(
+    manager: ResourceManager,
+    objs: list[Manifest],
+    *,
+    applyset: ApplySet,
+    live: Mapping[Key, Manifest],
+    dry_run: bool = False,
+    diff: bool = False,
+) -> list[Applied]:
+    """Apply prepared objects: CRDs and Namespaces first, then the rest in order."""
+    ctx = StageContext(dry_run=dry_run, diff=diff)
+    first = [o for o in objs if ordering.is_stage_one(o)]
+    rest = [o for o in objs if not ordering.is_stage_one(o)]
+    out = apply_stage(manager, first, applyset=applyset, live=live, ctx=ctx)
+    out += apply_stage(manager, rest, applyset=applyset, live=live, ctx=ctx)
+    return out

@@ -1,0 +1,367 @@
+"""Sync: make one environment instance's objects in the cluster what was rendered, and prune.
+
+Called by the engine (``reconciler sync``, the daemon) and, in dry-run mode with diffs, by
+:mod:`reconciler.plan.plans`. The data path, with the requests each step costs:
+
+1. Read the ApplySet parent (1 GET) and list the live members: one LIST per kind (per
+   namespace), label-selected by the set's part-of label; kinds are those rendered plus
+   those the parent lists, so pruning finds kinds no longer rendered.
+2. Stage one: apply CRDs and Namespaces that are new, changed or drifted.
+3. Check CRD-backed kinds: a kind the cluster does not serve is ONE error naming its
+   operator (``missing_operators``); its objects fail, everything else still syncs.
+4. Record the kinds and namespaces about to be used in the parent (superset), if changed.
+5. Stage two: apply the rest in :data:`~reconciler.apply.ordering.RECONCILE_ORDER`;
+   unchanged objects cost nothing.
+6. Prune members no longer rendered, in reverse order, except those protected: objects of
+   a pipeline that failed to render, objects ``keep`` protects, and everything when the
+   environment rendered nothing (unless ``allow_empty``).
+7. Shrink the parent to the kinds and namespaces that still hold members, if changed.
+
+An unchanged environment therefore costs one GET and one LIST per kind, and no write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from reconciler.apply import applysets, fields, manager_apply, manager_delete, ordering
+from reconciler.apply.applysets import ApplySet
+from reconciler.apply.manager import Key, LiveState, ResourceManager
+from reconciler.cluster import api
+from reconciler.structs import labels
+from reconciler.structs.changesets import Action, ChangeSet
+from reconciler.structs.errors import ClusterError, MissingCRDError
+from reconciler.structs.manifests import Manifest, ObjectRef
+
+Keep = Callable[[Manifest], "bool | str"]
+"""A prune guard: True (or a reason string) keeps a live object that is no longer rendered."""
+
+
+@dataclass
+class SyncOptions:
+    """How to sync; every default is the safe one for a normal reconcile.
+
+    - ``dry_run``: server-side dry run (``dryRun=All``); nothing is stored or deleted.
+    - ``allow_empty``: prune even if the environment rendered no objects at all.
+    - ``prune``: delete members that are no longer rendered.
+    - ``failed_pipelines``: pipelines that failed to render; their live objects are kept.
+    - ``keep``: called with each prune candidate; True (or a reason) keeps it.
+    - ``diff``: fill each CONFIGURED entry's diff (plan sets it).
+    """
+
+    dry_run: bool = False
+    allow_empty: bool = False
+    prune: bool = True
+    failed_pipelines: frozenset[str] = frozenset()
+    keep: Keep | None = None
+    diff: bool = False
+
+
+@dataclass
+class SyncResult:
+    """What a sync did (or, in a dry run, would do).
+
+    ``live``: every member as it is after the sync (by ``ObjectRef.key``), for health and
+    the run engine; objects that failed keep their previous live state. ``missing_operators``:
+    one message per kind the cluster does not serve, naming the operator to install.
+    ``requests``/``writes``: the HTTP requests this sync made (discovery included).
+    """
+
+    changeset: ChangeSet
+    live: dict[Key, Manifest] = field(default_factory=dict)
+    missing_operators: list[str] = field(default_factory=list)
+    requests: int = 0
+    writes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True if nothing failed or conflicted."""
+        return not self.changeset.failed
+
+
+def sync_objects(
+    manager: ResourceManager,
+    *,
+    applyset: ApplySet,
+    desired: list[Manifest],
+    options: SyncOptions | None = None,
+) -> SyncResult:
+    """Apply ``desired`` to the cluster as members of ``applyset`` and prune the rest.
+
+    ``desired`` is not modified. Errors on single objects become entries (the rest still
+    syncs); a parent owned by another tool is one CONFLICT entry and nothing else happens.
+    Raises ClusterError only if the cluster cannot be read at all (the parent GET fails).
+    """
+    return _Sync(manager, applyset, options or SyncOptions()).run(desired)
+
+
+class _Sync:
+    """One sync's state, so that each step of the module docstring is one method."""
+
+    def __init__(self, manager: ResourceManager, applyset: ApplySet, options: SyncOptions):
+        self.m = manager
+        self.applyset = applyset
+        self.options = options
+        self.changeset = ChangeSet()
+        self.ctx = manager_apply.StageContext(dry_run=options.dry_run, diff=options.diff)
+        self.after: dict[Key, Manifest] = {}
+        self.parent: Manifest | None = None
+
+    def run(self, desired: list[Manifest]) -> SyncResult:
+        start_requests = self.m.request_count()
+        start_writes = self.m.stats.writes
+        self.m.discovery.forget_missing()
+        objs = self._prepare(desired)
+        self.parent = self._read_parent()
+        if self.parent is not None and self._foreign_parent():
+            return self._result(start_requests, start_writes)
+        live_state = self._list_live(objs)
+        live = live_state.objects
+        self.after = dict(live)
+
+        first = [o for o in objs if ordering.is_stage_one(o)]
+        rest = [o for o in objs if not ordering.is_stage_one(o)]
+        self._record(
+            manager_apply.apply_stage(
+                self.m, first, applyset=self.applyset, live=live, ctx=self.ctx
+            )
+        )
+        parent_ok = self._update_parent(objs, live, superset=True)
+        if parent_ok:
+            self._record(
+                manager_apply.apply_stage(
+                    self.m, rest, applyset=self.applyset, live=live, ctx=self.ctx
+                )
+            )
+        else:
+            for obj in rest:
+                self.changeset.add(
+                    ObjectRef.of(obj),
+                    Action.SKIPPED,
+                    f"not applied: the ApplySet parent {self.applyset.parent_ref} "
+                    "could not be written",
+                )
+        pruned_all = parent_ok and self._prune(objs, live_state)
+        if parent_ok:
+            self._update_parent(objs, live, superset=not pruned_all)
+        return self._result(start_requests, start_writes)
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _prepare(self, desired: list[Manifest]) -> list[Manifest]:
+        """Label and hash copies of the desired objects; a duplicate key fails."""
+        out: list[Manifest] = []
+        seen: set[Key] = set()
+        for obj in desired:
+            prepared = manager_apply.prepare(obj, self.applyset)
+            key = ObjectRef.of(prepared).key
+            if key in seen:
+                self.changeset.add(
+                    ObjectRef.of(prepared), Action.FAILED, "rendered twice; the first one is used"
+                )
+                continue
+            seen.add(key)
+            out.append(prepared)
+        return out
+
+    def _read_parent(self) -> Manifest | None:
+        return self.m.get(self.applyset.parent_ref)
+
+    def _foreign_parent(self) -> bool:
+        """Refuse a parent another tool manages (KEP-3659: never mutate it)."""
+        tooling = applysets.parent_tooling(self.parent)
+        if applysets.tooling_name(tooling) == applysets.TOOLING_NAME:
+            return False
+        self.changeset.add(
+            self.applyset.parent_ref,
+            Action.CONFLICT,
+            f"ApplySet parent is managed by {tooling or 'an unknown tool'!r}, not "
+            f"{applysets.TOOLING_NAME}; nothing applied or pruned",
+        )
+        return True
+
+    def _list_live(self, objs: list[Manifest]) -> LiveState:
+        kinds: set[tuple[str, str]] = set(applysets.parent_group_kinds(self.parent))
+        versions: dict[tuple[str, str], str] = {}
+        namespaces = {self.applyset.namespace, *applysets.parent_namespaces(self.parent)}
+        for obj in objs:
+            ref = ObjectRef.of(obj)
+            kinds.add((ref.group, ref.kind))
+            versions.setdefault((ref.group, ref.kind), ref.version)
+            if ref.namespace:
+                namespaces.add(ref.namespace)
+        return self.m.list_kinds(
+            kinds,
+            namespaces=namespaces,
+            label_selector=self.applyset.selector,
+            versions=versions,
+        )
+
+    def _record(self, applied: list[manager_apply.Applied]) -> None:
+        for a in applied:
+            self.changeset.entries.append(a.entry)
+            key = a.entry.subject.key
+            if a.entry.action is Action.CONFLICT:
+                continue
+            if a.live is not None and not self.options.dry_run:
+                self.after[key] = a.live
+
+    def _members_after(self, objs: list[Manifest]) -> list[ObjectRef]:
+        """The members once this sync is done: live ones not deleted, plus desired ones."""
+        refs = [ObjectRef.of(o) for o in self.after.values()]
+        failed = {e.subject.key for e in self.changeset.entries if e.action is Action.CONFLICT}
+        for obj in objs:
+            ref = ObjectRef.of(obj)
+            if ref.key not in failed and (ref.group, ref.kind) not in self.ctx.missing:
+                refs.append(ref)
+        return refs
+
+    def _update_parent(
+        self, objs: list[Manifest], live: dict[Key, Manifest], *, superset: bool
+    ) -> bool:
+        """Write the parent if its kinds/namespaces annotation must change; False if it failed.
+
+        ``superset``: keep every kind and namespace the parent already lists (before
+        applying, and after a prune that did not finish), so no member is ever orphaned.
+        """
+        members = self._members_after(objs)
+        kinds = {(r.group, r.kind) for r in members}
+        namespaces = {r.namespace for r in members if r.namespace}
+        if superset:
+            kinds |= set(applysets.parent_group_kinds(self.parent))
+            namespaces |= set(applysets.parent_namespaces(self.parent))
+        kinds = {gk for gk in kinds if gk not in self.ctx.missing}
+        if not kinds and self.parent is None:
+            return True
+        if not kinds and not superset and self.parent is not None:
+            return self._delete_parent()
+        wanted = self.applyset.parent_manifest(kinds, namespaces)
+        if (
+            self.parent is not None
+            and not fields.drifted(wanted, self.parent)
+            and (_annotations(self.parent) == _annotations(wanted))
+        ):
+            return True
+        if self.options.dry_run:
+            action = Action.CREATED if self.parent is None else Action.CONFIGURED
+            if not any(e.subject == self.applyset.parent_ref for e in self.changeset.entries):
+                self.changeset.add(self.applyset.parent_ref, action, "ApplySet parent")
+            self.parent = wanted
+            return True
+        try:
+            resp = self.m.call(
+                "PATCH",
+                f"/api/v1/namespaces/{self.applyset.namespace}/configmaps/{self.applyset.name}",
+                query=[("fieldManager", self.m.field_manager), ("force", "true")],
+                body=wanted,
+                content_type=manager_apply.APPLY_PATCH,
+            )
+        except api.ApiError as exc:
+            self.changeset.entries.append(
+                manager_apply.failure_entry(self.m, self.applyset.parent_ref, exc)
+            )
+            return False
+        action = Action.CREATED if self.parent is None else Action.CONFIGURED
+        self.parent = dict(resp.data or wanted)
+        self._note_parent(action)
+        return True
+
+    def _delete_parent(self) -> bool:
+        """Remove the parent of a set that has no members left (its namespace may be gone)."""
+        entry = manager_delete.delete_one(
+            self.m, self.applyset.parent_ref, live=self.parent, dry_run=self.options.dry_run
+        )
+        if entry.message != "already gone":
+            self.changeset.entries.append(entry)
+        return entry.action is Action.DELETED
+
+    def _note_parent(self, action: Action) -> None:
+        for entry in self.changeset.entries:
+            if entry.subject == self.applyset.parent_ref:
+                return
+        self.changeset.add(self.applyset.parent_ref, action, "ApplySet parent")
+
+    def _prune(self, objs: list[Manifest], live_state: LiveState) -> bool:
+        """Delete members no longer rendered, unless protected; True if nothing was left over.
+
+        Kinds that could not be listed, or are no longer served, are left out (a partial
+        view must not drive deletes).
+        """
+        if not self.options.prune:
+            return False
+        desired_keys = {ObjectRef.of(o).key for o in objs}
+        candidates = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
+        complete = not live_state.failures
+        for failure in live_state.failures:
+            self.changeset.add(
+                ObjectRef(failure.group, failure.kind, "", "*"),
+                Action.FAILED,
+                f"cannot list, nothing of this kind pruned: {failure.error}",
+            )
+        if not candidates:
+            return complete
+        if not objs and not self.options.allow_empty:
+            for obj in candidates:
+                self.changeset.add(
+                    ObjectRef.of(obj),
+                    Action.SKIPPED,
+                    "kept: the environment rendered no objects (allow_empty not set)",
+                )
+            return False
+        doomed: list[Manifest] = []
+        for obj in candidates:
+            reason = self._protected(obj)
+            if reason:
+                self.changeset.add(ObjectRef.of(obj), Action.SKIPPED, f"kept: {reason}")
+                complete = False
+            else:
+                doomed.append(obj)
+        deleted = manager_delete.delete_all(self.m, list(doomed), dry_run=self.options.dry_run)
+        for entry in deleted.entries:
+            self.changeset.entries.append(entry)
+            if entry.action is Action.DELETED and not self.options.dry_run:
+                self.after.pop(entry.subject.key, None)
+            elif entry.action is not Action.DELETED:
+                complete = False
+        return complete
+
+    def _protected(self, obj: Manifest) -> str:
+        pipeline = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.PIPELINE)
+        if pipeline and pipeline in self.options.failed_pipelines:
+            return f"pipeline {pipeline!r} failed to render"
+        if self.options.keep is not None:
+            verdict = self.options.keep(obj)
+            if isinstance(verdict, str) and verdict:
+                return verdict
+            if verdict:
+                return "protected by the caller"
+        return ""
+
+    def _result(self, start_requests: int, start_writes: int) -> SyncResult:
+        missing = [str(exc) for _, exc in sorted(self.ctx.missing.items())]
+        return SyncResult(
+            changeset=self.changeset,
+            live=self.after,
+            missing_operators=missing,
+            requests=self.m.request_count() - start_requests,
+            writes=self.m.stats.writes - start_writes,
+        )
+
+
+def _annotations(obj: Manifest) -> dict[str, str]:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    keys = (
+        labels.APPLYSET_TOOLING,
+        labels.APPLYSET_CONTAINS_GROUP_KINDS,
+        labels.APPLYSET_ADDITIONAL_NAMESPACES,
+    )
+    return {k: str(annotations.get(k, "")) for k in keys}
+
+
+def dry_run_options(options: SyncOptions | None = None) -> SyncOptions:
+    """Return ``options`` as a plan runs them: dry run, with diffs."""
+    return replace(options or SyncOptions(), dry_run=True, diff=True)
+
+
+__all__ = ["ClusterError", "MissingCRDError", "SyncOptions", "SyncResult", "sync_objects"]

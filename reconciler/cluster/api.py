@@ -1,0 +1,228 @@
+"""One HTTP call to the API server through the official client, with bounded retries.
+
+Called by :mod:`reconciler.cluster.discovery` and the apply stage's resource manager; it is
+the only place that talks HTTP. Uses ``kubernetes.client.ApiClient`` for the connection
+pool, TLS and credentials, and sends raw JSON (server-side apply bodies, lists, deletes).
+
+Retries: 429, 500, 502, 503, 504, timeouts and dropped connections are retried with
+exponential backoff and jitter (tenacity), at most :attr:`RetryPolicy.attempts` tries; the
+number of retries is returned so callers can show it ("retried 2 times"). Other errors
+raise :class:`ApiError` at once, carrying the HTTP status, the Status ``reason`` and the
+server's message.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import tenacity
+import urllib3
+from kubernetes import client as k8s_client
+
+from reconciler.structs.errors import ClusterError
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to retry: ``attempts`` tries in all, waits growing from ``initial`` seconds
+    (doubling, random jitter) up to ``maximum``; ``timeout`` bounds each request."""
+
+    attempts: int = 4
+    initial: float = 0.2
+    maximum: float = 3.0
+    timeout: float = 30.0
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+class ApiError(ClusterError):
+    """An API call failed: ``status`` (0 if the server was unreachable), ``reason``
+    (the Status reason, e.g. ``Conflict``, ``Invalid``, ``NotFound``), the server's message,
+    and the Status ``details`` (for conflicts: which managers own which fields)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        reason: str = "",
+        details: dict[str, Any] | None = None,
+        retries: int = 0,
+    ) -> None:
+        super().__init__(message, status=status, reason=reason)
+        self.details = details or {}
+        self.retries = retries
+
+
+class _Retryable(Exception):
+    """Internal: a failed attempt that may be tried again."""
+
+    def __init__(self, error: ApiError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+@dataclass
+class Response:
+    """A successful call: HTTP status, the parsed JSON body (None if empty), retries made."""
+
+    status: int
+    data: Any
+    retries: int = 0
+
+
+@dataclass
+class RequestStats:
+    """Counts of calls made through one resource manager: by verb, plus retries.
+
+    Thread-safe; used by the sync result, logs and the benchmark.
+    """
+
+    by_verb: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, verb: str, retries: int) -> None:
+        """Count one call (and the retries it needed)."""
+        with self._lock:
+            self.by_verb[verb.upper()] += 1 + retries
+            self.retries += retries
+
+    @property
+    def total(self) -> int:
+        """Return every HTTP request made, retries included."""
+        return sum(self.by_verb.values())
+
+    @property
+    def writes(self) -> int:
+        """Return the requests that write (POST, PUT, PATCH, DELETE), dry runs included."""
+        return sum(n for verb, n in self.by_verb.items() if verb in WRITE_VERBS)
+
+
+def _error_from(status: int, reason: str, raw: bytes) -> ApiError:
+    text = raw.decode("utf-8", "replace") if raw else ""
+    try:
+        body = json.loads(text) if text else {}
+    except ValueError:
+        body = {}
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        return ApiError(
+            str(body.get("message") or reason or f"HTTP {status}"),
+            status=status,
+            reason=str(body.get("reason") or reason),
+            details=body.get("details") if isinstance(body.get("details"), dict) else None,
+        )
+    message = text.strip()[:500] or reason or f"HTTP {status}"
+    return ApiError(message, status=status, reason=reason)
+
+
+def _retry_after(headers: Any) -> float | None:
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _once(
+    client: k8s_client.ApiClient,
+    method: str,
+    path: str,
+    query: Sequence[tuple[str, Any]],
+    body: Any,
+    content_type: str | None,
+    timeout: float,
+) -> Response:
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = content_type or "application/json"
+    request = client.param_serialize(
+        method,
+        path,
+        query_params=list(query),
+        header_params=headers,
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    try:
+        resp = client.call_api(*request, _request_timeout=timeout)
+        raw = resp.read()  # type: ignore[no-untyped-call]
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        host = client.configuration.host
+        raise _Retryable(ApiError(f"cannot reach {host}: {exc}", reason="Unreachable")) from exc
+    except k8s_client.ApiException as exc:  # TLS errors surface as status 0
+        raise ApiError(str(exc.reason or exc), status=int(exc.status or 0)) from exc
+    status = int(resp.status)
+    if 200 <= status < 300:
+        data = json.loads(raw) if raw else None
+        return Response(status=status, data=data)
+    error = _error_from(status, str(resp.reason or ""), raw or b"")
+    if status in RETRYABLE_STATUS:
+        raise _Retryable(error, _retry_after(resp.headers))
+    raise error
+
+
+def call(
+    client: k8s_client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    query: Sequence[tuple[str, Any]] = (),
+    body: Any = None,
+    content_type: str | None = None,
+    policy: RetryPolicy = DEFAULT_RETRY,
+    stats: RequestStats | None = None,
+) -> Response:
+    """Perform one API call and return its parsed JSON body.
+
+    Retries 429/5xx/timeouts/connection errors per ``policy`` (honouring ``Retry-After``
+    up to ``policy.maximum``); raises ApiError (with ``retries`` set) when the call fails
+    for good. ``body`` is sent as JSON, whatever ``content_type`` says (JSON is YAML, so
+    ``application/apply-patch+yaml`` bodies are JSON too).
+    """
+    backoff = tenacity.wait_random_exponential(multiplier=policy.initial, max=policy.maximum)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return min(exc.retry_after, policy.maximum)
+        return float(backoff(state))
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(max(1, policy.attempts)),
+        wait=wait,
+        retry=tenacity.retry_if_exception_type(_Retryable),
+        reraise=True,
+    )
+    attempts = 0
+    try:
+        for attempt in retrying:
+            with attempt:
+                attempts += 1
+                resp = _once(client, method, path, query, body, content_type, policy.timeout)
+    except _Retryable as exc:
+        if stats is not None:
+            stats.record(method, attempts - 1)
+        exc.error.retries = attempts - 1
+        if attempts > 1:
+            exc.error.args = (f"{exc.error} (retried {attempts - 1} times)",)
+        raise exc.error from None
+    except ApiError as exc:
+        if stats is not None:
+            stats.record(method, attempts - 1)
+        exc.retries = attempts - 1
+        raise
+    if stats is not None:
+        stats.record(method, attempts - 1)
+    resp.retries = attempts - 1
+    return resp
