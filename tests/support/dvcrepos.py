@@ -45,6 +45,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -104,11 +105,17 @@ def site_cache_dir(repo: Path) -> Path:
 
 @contextlib.contextmanager
 def _dvc_scratch(repo: Path) -> Iterator[None]:
-    """Point in-process DVC's site cache into ``repo`` for the duration of the block."""
+    """Point in-process DVC's site cache into ``repo`` for the duration of the block.
+
+    Also silences the DeprecationWarnings DVC's own index code raises (pygtrie), which
+    would otherwise fill every test report.
+    """
     old = os.environ.get("DVC_SITE_CACHE_DIR")
     os.environ["DVC_SITE_CACHE_DIR"] = str(site_cache_dir(repo))
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
     finally:
         if old is None:
             os.environ.pop("DVC_SITE_CACHE_DIR", None)
