@@ -1,0 +1,429 @@
+"""The daemon: schedule the engine's reconcile of every environment, and nothing else.
+
+Called by ``reconciler run`` (:mod:`reconciler.cli.run`), which parses the options into
+:class:`DaemonOptions` and builds the four callables of :mod:`reconciler.daemon.outcomes`
+around the engine. The data path, in :meth:`Daemon.run`::
+
+    start    serve HTTP, watch the local repo's refs, campaign for the lease, start workers
+    feed     fetch every interval or when triggered; queue every environment on a change
+             and every resync period; workers reconcile them (one key at a time each)
+    shut     on SIGTERM/SIGINT: take no more work, let in-flight reconciles finish (or
+             abandon them at the deadline), release the lease, flush the outbox, exit 0
+
+Everything else lives in one module per concern: workqueues (queue, workers, feeder),
+webhooks, httpserver, metrics, watching, leaderelection, sharding, logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from reconciler.daemon import (
+    httpserver,
+    leaderelection,
+    logs,
+    metrics,
+    sharding,
+    watching,
+    workqueues,
+)
+from reconciler.daemon import webhooks as webhooks_mod
+from reconciler.daemon.outcomes import (
+    FetchFn,
+    FlushFn,
+    ListTargetsFn,
+    ReadyFn,
+    ReconcileFn,
+    ReconcileOutcome,
+    env_name_of,
+)
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "reconciler"
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Parse ``30s``, ``5m``, ``1h30m``, ``500ms`` or plain seconds (``45``) into seconds.
+
+    Raises ValueError naming the value for anything else, zero or negative.
+    """
+    value = text.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pos, seconds = 0, 0.0
+        for m in _DURATION.finditer(value):
+            if m.start() != pos:
+                break
+            seconds += float(m.group(1)) * _UNITS[m.group(2)]
+            pos = m.end()
+        if pos != len(value) or not value:
+            raise ValueError(f"{text!r}: expected a duration like 30s, 5m, 1h30m") from None
+    if seconds <= 0:
+        raise ValueError(f"{text!r}: a duration must be positive")
+    return seconds
+
+
+def default_state_dir() -> Path:
+    """Return the default state directory: the user's cache directory for ``reconciler``."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    """Everything ``reconciler run`` takes, parsed; defaults are the CLI's defaults.
+
+    ``repo`` is a local path (its refs are watched) or a URL (fetched into the state
+    directory's mirror by the fetch function). ``envs`` restricts the environments
+    (names, or exact work-item keys); ``shard`` splits them between daemons. ``state_dir``
+    holds caches and the provenance outbox only (None: :func:`default_state_dir`).
+    """
+
+    repo: str = "."
+    interval: float = 30.0
+    resync: float = 300.0
+    listen: str = ":8080"
+    leader_elect: bool = False
+    envs: tuple[str, ...] = ()
+    shard: sharding.Shard = field(default_factory=sharding.Shard)
+    workers: int = 4
+    state_dir: Path | None = None
+    log_format: logs.LogFormat = "text"
+    log_level: str = "INFO"
+    webhook_secret_file: Path | None = None
+    webhook_secret_env: str = webhooks_mod.SECRET_ENV_VAR
+    max_webhook_body: int = webhooks_mod.MAX_BODY_BYTES
+    lease_name: str = leaderelection.DEFAULT_LEASE_NAME
+    lease_namespace: str | None = None
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    backoff_base: float = 1.0
+    backoff_cap: float = 300.0
+    shutdown_timeout: float = 10.0
+    kubeconfig: str | None = None
+    context: str | None = None
+
+    def resolved_state_dir(self) -> Path:
+        """Return ``state_dir`` or the default."""
+        return self.state_dir or default_state_dir()
+
+    def selects(self, key: str) -> bool:
+        """Return True if this daemon reconciles ``key`` (``--env`` and ``--shard``)."""
+        if self.envs and env_name_of(key) not in self.envs and key not in self.envs:
+            return False
+        return self.shard.owns(key)
+
+    def lease_config(self) -> leaderelection.LeaseConfig:
+        """Return the lease this daemon campaigns for (one per shard)."""
+        return leaderelection.LeaseConfig(
+            name=sharding.lease_name_for(self.lease_name, self.shard),
+            namespace=self.lease_namespace or leaderelection.default_namespace(),
+            lease_duration=self.lease_duration,
+            renew_deadline=self.renew_deadline,
+            retry_period=self.retry_period,
+        )
+
+
+def _cached(check: Callable[[], bool], ttl: float) -> Callable[[], bool]:
+    """Return ``check`` remembered for ``ttl`` seconds (probes come every few seconds)."""
+    lock = threading.Lock()
+    last: list[Any] = [0.0, False]
+
+    def cached() -> bool:
+        with lock:
+            if time.monotonic() - last[0] >= ttl:
+                try:
+                    last[1] = bool(check())
+                except Exception as exc:
+                    log.warning("cluster readiness check failed: %s", exc)
+                    last[1] = False
+                last[0] = time.monotonic()
+            return bool(last[1])
+
+    return cached
+
+
+def cluster_reachable(api_client: Any) -> ReadyFn:
+    """Return a readiness check: the API server answers ``/version`` within 2 seconds."""
+    from kubernetes import client
+
+    version_api = client.VersionApi(api_client)
+
+    def check() -> bool:
+        version_api.get_code(_request_timeout=2)
+        return True
+
+    return check
+
+
+class Daemon:
+    """One daemon process's parts, wired together; :meth:`run` is the whole life."""
+
+    def __init__(
+        self,
+        options: DaemonOptions,
+        *,
+        reconcile: ReconcileFn,
+        list_targets: ListTargetsFn,
+        fetch: FetchFn,
+        flush: FlushFn,
+        api_client: Any = None,
+        cluster_ready: ReadyFn | None = None,
+    ) -> None:
+        self.options = options
+        self.flush = flush
+        self.stop_event = threading.Event()
+        self.metrics = metrics.Metrics()
+        self.fetched = threading.Event()
+        self.reconcile = reconcile
+        self.queue = workqueues.WorkQueue(
+            backoff=workqueues.Backoff(options.backoff_base, options.backoff_cap)
+        )
+        self.metrics.workqueue_depth.set_function(self.queue.depth)
+        self.feeder = workqueues.Feeder(
+            self.queue,
+            fetch=fetch,
+            list_targets=list_targets,
+            interval=options.interval,
+            resync=options.resync,
+            select=options.selects,
+            on_fetch=self._on_fetch,
+        )
+        self.elector: leaderelection.LeaderElector | None = None
+        if options.leader_elect:
+            if api_client is None:
+                api_client = _load_api_client(options)
+            self.elector = leaderelection.LeaderElector(
+                api_client,
+                options.lease_config(),
+                on_started=self._on_started_leading,
+                on_stopped=lambda: self.metrics.leader.set(0),
+            )
+        else:
+            self.metrics.leader.set(1)
+        if cluster_ready is None and api_client is not None:
+            cluster_ready = cluster_reachable(api_client)
+        readiness: dict[str, Callable[[], bool]] = {"git": self.fetched.is_set}
+        if cluster_ready is not None:
+            readiness["cluster"] = _cached(cluster_ready, ttl=5.0)
+        secret = webhooks_mod.load_secret(options.webhook_secret_file, options.webhook_secret_env)
+        if secret is None:
+            log.warning("no webhook secret configured: POST /hooks/git answers 401")
+        self.http = httpserver.HttpServer(
+            options.listen,
+            httpserver.Routes(
+                readiness=readiness,
+                metrics=self.metrics.render,
+                metrics_content_type=metrics.CONTENT_TYPE,
+                webhook_secret=secret,
+                on_push=self.feeder.trigger,
+                max_body=options.max_webhook_body,
+                on_webhook=lambda code: self.metrics.webhook_requests.labels(str(code)).inc(),
+            ),
+        )
+        self.watcher: watching.RefsWatcher | None = None
+        if _is_local(options.repo):
+            self.watcher = watching.RefsWatcher(Path(options.repo), self.feeder.trigger)
+        self.workers = workqueues.Workers(
+            self.queue,
+            self._reconcile_one,
+            count=options.workers,
+            gate=self.elector.leading if self.elector is not None else None,
+            on_outcome=self.metrics.observe_reconcile,
+        )
+
+    def run(self) -> int:
+        """Run until :meth:`stop` (or a signal); return the exit code, 0."""
+        self.start()
+        self.feeder.run(self.stop_event)
+        self.shutdown()
+        return 0
+
+    def start(self) -> None:
+        """Serve HTTP, watch the refs, campaign for the lease and start the workers."""
+        self.options.resolved_state_dir().mkdir(parents=True, exist_ok=True)
+        self.http.start()
+        if self.watcher is not None:
+            self.watcher.start()
+        if self.elector is not None:
+            self.elector.start()
+        self.workers.start()
+        log.info(
+            "daemon started",
+            extra={"repo": _public(self.options.repo), "shard": str(self.options.shard)},
+        )
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to shut down (safe from a signal handler or another thread)."""
+        self.stop_event.set()
+        self.feeder.wake()
+
+    def shutdown(self) -> None:
+        """Stop taking work, drain or abandon, release the lease, flush, stop serving.
+
+        Bounded by ``shutdown_timeout`` in all: in-flight reconciles get most of it; one
+        still running at that point is abandoned (each write is one API call, atomic on
+        the server; the next leader converges) and then the lease is not released, so no
+        standby starts writing before this process is gone.
+        """
+        started = time.monotonic()
+        budget = self.options.shutdown_timeout - 0.5
+        log.info("shutting down: taking no more work")
+        self.stop_event.set()
+        self.queue.shutdown()
+        if self.watcher is not None:
+            self.watcher.stop()
+        drained = self.workers.join(timeout=budget * 0.6)
+        if not drained:
+            log.warning("abandoning in-flight reconciles: %s", sorted(self.queue.processing()))
+        flusher = threading.Thread(target=self._flush, name="flush", daemon=True)
+        flusher.start()
+        if self.elector is not None:
+            self.elector.stop(release=drained)
+            self.metrics.leader.set(0)
+        flusher.join(max(0.0, budget - (time.monotonic() - started)))
+        if flusher.is_alive():
+            log.warning("provenance outbox not flushed in time; its records stay in the outbox")
+        self.http.stop()
+        log.info("stopped", extra={"seconds": round(time.monotonic() - started, 3)})
+
+    # -- hooks ----------------------------------------------------------------------
+
+    def _reconcile_one(self, key: str) -> ReconcileOutcome:
+        with logs.reconcile_context(key):
+            started = time.monotonic()
+            try:
+                outcome = self.reconcile(key)
+            except Exception as exc:
+                log.exception("reconcile raised")
+                return ReconcileOutcome(ok=False, error=f"{type(exc).__name__}: {exc}")
+            fields: dict[str, Any] = {
+                "seconds": round(time.monotonic() - started, 3),
+                "applied": outcome.applied,
+                "pruned": outcome.pruned,
+            }
+            if outcome.commit:
+                fields["commit"] = outcome.commit
+            if outcome.requeue_after is not None:
+                fields["requeue_after"] = outcome.requeue_after
+            if outcome.ok:
+                log.info("reconciled", extra=fields)
+            else:
+                fields["failures"] = self.queue.failures(key) + 1
+                log.error("reconcile failed: %s", outcome.error, extra=fields)
+            return outcome
+
+    def _on_fetch(self, error: Exception | None) -> None:
+        self.metrics.observe_fetch(error)
+        if error is None:
+            self.fetched.set()
+
+    def _on_started_leading(self) -> None:
+        self.metrics.leader.set(1)
+        self.feeder.trigger()  # queue everything again: the old leader may have left work
+
+    def _flush(self) -> None:
+        try:
+            self.flush()
+        except Exception:
+            log.exception("flushing the provenance outbox failed; its records stay there")
+
+
+def _is_local(repo: str) -> bool:
+    from reconciler.source import mirrors
+
+    return not mirrors.is_url(repo)
+
+
+def _public(repo: str) -> str:
+    from reconciler.source import repos
+
+    return repos.redact_url(repo)
+
+
+def _load_api_client(options: DaemonOptions) -> Any:
+    from reconciler.cluster import clients
+
+    return clients.load_client(kubeconfig=options.kubeconfig, context=options.context)
+
+
+@contextmanager
+def handling_signals(on_signal: Callable[[], None]) -> Iterator[None]:
+    """Call ``on_signal`` on the first SIGTERM or SIGINT.
+
+    A second SIGINT (Ctrl-C pressed again) exits at once with status 1; a repeated SIGTERM
+    is ignored (wrappers such as ``timeout`` may forward the one a supervisor sent). Only
+    the main thread can install handlers; elsewhere this does nothing. The previous
+    handlers are restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if received:
+            if signum == signal.SIGINT:
+                log.warning("second interrupt: exiting now")
+                os._exit(1)
+            return
+        received.append(signum)
+        log.info("received %s", signal.Signals(signum).name)
+        on_signal()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def run_daemon(
+    options: DaemonOptions,
+    *,
+    reconcile: ReconcileFn,
+    list_targets: ListTargetsFn,
+    fetch: FetchFn,
+    flush: FlushFn,
+    api_client: Any = None,
+    cluster_ready: ReadyFn | None = None,
+) -> int:
+    """Run the daemon in this process until SIGTERM/SIGINT; return the exit code (0).
+
+    ``api_client`` (a kubernetes ApiClient) is used for the lease and for readiness; with
+    ``--leader-elect`` and none given, one is loaded from ``kubeconfig``/``context`` (or
+    the in-cluster service account). ``cluster_ready`` overrides the readiness check.
+    Raises ValueError for bad options (``--listen``), ReconcilerError if the repository
+    or the kubeconfig cannot be used; nothing has started then.
+    """
+    logs.setup_logging(options.log_format, level=options.log_level)
+    daemon = Daemon(
+        options,
+        reconcile=reconcile,
+        list_targets=list_targets,
+        fetch=fetch,
+        flush=flush,
+        api_client=api_client,
+        cluster_ready=cluster_ready,
+    )
+    with handling_signals(daemon.stop):
+        return daemon.run()

@@ -1,0 +1,129 @@
+"""Every Prometheus metric of the daemon, in one registry, in one place.
+
+Built once by :mod:`reconciler.daemon.loop` and served on ``/metrics`` by
+:mod:`reconciler.daemon.httpserver`. Each daemon gets its own registry (not the global
+default), so two daemons in one process (tests) do not share counters.
+
+Names (all prefixed ``reconciler_``):
+
+=====================================  =========  ==========================================
+reconcile_duration_seconds             histogram  per env and result (ok, error)
+reconciles_total                       counter    per env and result
+last_applied_commit_info               info       per env: the commit last reconciled
+objects_applied_total                  counter    per env
+objects_pruned_total                   counter    per env
+runs                                   gauge      per env and state
+provenance_push_failures_total         counter
+git_fetches_total                      counter
+git_fetch_errors_total                 counter
+webhook_requests_total                 counter    per HTTP status code
+leader                                 gauge      1 while holding the lease (or not electing)
+workqueue_depth                        gauge      keys queued for now
+workqueue_retries_total                counter    rate-limited requeues after a failure
+=====================================  =========  ==========================================
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from reconciler.daemon.outcomes import ReconcileOutcome
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+"""The Content-Type of :meth:`Metrics.render` (Prometheus text format)."""
+
+_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+
+class Metrics:
+    """The daemon's metrics and the few methods that update them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.reconcile_duration = Histogram(
+            "reconciler_reconcile_duration_seconds",
+            "Time spent reconciling one environment.",
+            ["env", "result"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.reconciles = Counter(
+            "reconciler_reconciles",
+            "Reconciles by environment and result.",
+            ["env", "result"],
+            registry=r,
+        )
+        self.last_applied_commit = Info(
+            "reconciler_last_applied_commit",
+            "The commit an environment was last reconciled to.",
+            ["env"],
+            registry=r,
+        )
+        self.objects_applied = Counter(
+            "reconciler_objects_applied", "Objects created or configured.", ["env"], registry=r
+        )
+        self.objects_pruned = Counter(
+            "reconciler_objects_pruned", "Owned objects deleted by pruning.", ["env"], registry=r
+        )
+        self.runs = Gauge("reconciler_runs", "Runs by state.", ["env", "state"], registry=r)
+        self.provenance_push_failures = Counter(
+            "reconciler_provenance_push_failures", "Provenance pushes that failed.", registry=r
+        )
+        self.git_fetches = Counter("reconciler_git_fetches", "Fetches of the source.", registry=r)
+        self.git_fetch_errors = Counter(
+            "reconciler_git_fetch_errors", "Fetches of the source that failed.", registry=r
+        )
+        self.webhook_requests = Counter(
+            "reconciler_webhook_requests",
+            "Webhook requests by response code.",
+            ["code"],
+            registry=r,
+        )
+        self.leader = Gauge(
+            "reconciler_leader", "1 while this process holds the leader lease.", registry=r
+        )
+        self.workqueue_depth = Gauge(
+            "reconciler_workqueue_depth", "Keys waiting to be reconciled now.", registry=r
+        )
+        self.workqueue_retries = Counter(
+            "reconciler_workqueue_retries", "Requeues after a failed reconcile.", registry=r
+        )
+        self._run_states: dict[str, set[str]] = {}
+
+    def observe_reconcile(self, env: str, outcome: ReconcileOutcome, seconds: float) -> None:
+        """Record one reconcile of ``env``: duration, result, commit, counts, runs by state.
+
+        States an environment reported before but not now are set to 0 (not left stale).
+        """
+        result = "ok" if outcome.ok else "error"
+        self.reconcile_duration.labels(env, result).observe(seconds)
+        self.reconciles.labels(env, result).inc()
+        if not outcome.ok:
+            self.workqueue_retries.inc()
+        if outcome.commit:
+            self.last_applied_commit.labels(env).info({"commit": outcome.commit})
+        if outcome.applied:
+            self.objects_applied.labels(env).inc(outcome.applied)
+        if outcome.pruned:
+            self.objects_pruned.labels(env).inc(outcome.pruned)
+        if outcome.provenance_push_failures:
+            self.provenance_push_failures.inc(outcome.provenance_push_failures)
+        if outcome.runs_by_state or env in self._run_states:
+            seen = self._run_states.setdefault(env, set())
+            for state in seen - set(outcome.runs_by_state):
+                self.runs.labels(env, state).set(0)
+            for state, count in outcome.runs_by_state.items():
+                self.runs.labels(env, state).set(count)
+            seen.update(outcome.runs_by_state)
+
+    def observe_fetch(self, error: Exception | None) -> None:
+        """Record one fetch of the source and whether it failed."""
+        self.git_fetches.inc()
+        if error is not None:
+            self.git_fetch_errors.inc()
+
+    def render(self) -> bytes:
+        """Return every metric in the Prometheus text format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,179 @@
+"""The signed Git webhook, ``POST /hooks/git``: checks as pure functions, then the handler.
+
+Called by :mod:`reconciler.daemon.httpserver`. A verified request only *triggers* a fetch
+(the daemon fetches and reconciles on its own thread); the body is never trusted for
+anything else, so a forged or replayed hook costs at most one fetch.
+
+Accepted signatures:
+
+- GitHub (and Gitea, Forgejo, Bitbucket Server): ``X-Hub-Signature-256: sha256=<hex>``, the
+  HMAC-SHA256 of the raw body keyed by the shared secret;
+- GitLab: ``X-Gitlab-Token: <secret>``, the shared secret itself.
+
+Both are compared in constant time. No secret configured, a missing or wrong signature:
+401 (nothing happens). A body over the limit (1 MiB by default): 413, decided from
+``Content-Length`` before reading anything, and while reading a chunked body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+SECRET_ENV_VAR = "RECONCILER_WEBHOOK_SECRET"
+"""The environment variable the webhook secret is read from when no file is given."""
+
+GITHUB_SIGNATURE_HEADER = "X-Hub-Signature-256"
+GITLAB_TOKEN_HEADER = "X-Gitlab-Token"
+
+
+class BodyError(Exception):
+    """The request body cannot be accepted; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class HookResponse:
+    """What the handler answers: a status and a small JSON body."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    body_read: bool = True
+    """False if the request body was left unread (the connection must then be closed)."""
+
+
+def load_secret(path: str | Path | None = None, env_var: str = SECRET_ENV_VAR) -> bytes | None:
+    """Return the webhook secret from ``path`` if given, else from the environment variable.
+
+    A trailing newline (``echo secret > file``) is dropped. Returns None when neither is
+    set or the value is empty (the webhook then refuses every request). Raises OSError if
+    ``path`` is given but unreadable.
+    """
+    raw = Path(path).read_bytes() if path else os.environ.get(env_var, "").encode()
+    secret = raw.rstrip(b"\r\n")
+    return secret or None
+
+
+def github_signature(secret: bytes, body: bytes) -> str:
+    """Return the ``X-Hub-Signature-256`` value GitHub sends for ``body``."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_github_signature(secret: bytes, body: bytes, header: str | None) -> bool:
+    """Return True if ``header`` is the HMAC-SHA256 of ``body`` under ``secret``.
+
+    A missing header, another algorithm (``sha1=``) or malformed hex is False.
+    """
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = github_signature(secret, body)
+    return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
+
+
+def verify_gitlab_token(secret: bytes, header: str | None) -> bool:
+    """Return True if the ``X-Gitlab-Token`` header equals ``secret`` (constant time)."""
+    if not header:
+        return False
+    return hmac.compare_digest(secret, header.encode())
+
+
+def read_body(headers: Mapping[str, str], rfile: BinaryIO, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Read a request body of at most ``limit`` bytes.
+
+    Uses ``Content-Length`` (refused before reading if over the limit) or chunked
+    transfer encoding (refused as soon as the chunks read pass the limit). Raises
+    :class:`BodyError` with 413 (too large), 411 (no length) or 400 (malformed).
+    """
+    encoding = (headers.get("Transfer-Encoding") or "").lower()
+    if "chunked" in encoding:
+        return _read_chunked(rfile, limit)
+    length_text = headers.get("Content-Length")
+    if length_text is None:
+        raise BodyError(411, "Content-Length required")
+    try:
+        length = int(length_text)
+    except ValueError:
+        raise BodyError(400, "malformed Content-Length") from None
+    if length < 0:
+        raise BodyError(400, "malformed Content-Length")
+    if length > limit:
+        raise BodyError(413, f"body of {length} bytes is over the limit of {limit}")
+    body = rfile.read(length)
+    if len(body) != length:
+        raise BodyError(400, "body shorter than Content-Length")
+    return body
+
+
+def _read_chunked(rfile: BinaryIO, limit: int) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        line = rfile.readline(1024)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise BodyError(400, "malformed chunk size") from None
+        if size == 0:
+            while rfile.readline(1024).strip():  # trailers, then the blank line
+                pass
+            return b"".join(parts)
+        total += size
+        if total > limit:
+            raise BodyError(413, f"chunked body is over the limit of {limit} bytes")
+        chunk = rfile.read(size)
+        if len(chunk) != size or rfile.readline(1024).strip():
+            raise BodyError(400, "truncated chunk")
+        parts.append(chunk)
+
+
+def handle_git_hook(
+    headers: Mapping[str, str],
+    rfile: BinaryIO,
+    *,
+    secret: bytes | None,
+    on_push: Callable[[], None],
+    limit: int = MAX_BODY_BYTES,
+) -> HookResponse:
+    """Authenticate one webhook request and, if it is genuine, call ``on_push``.
+
+    A GitHub ``ping`` event is answered 200 without a fetch. Nothing is called unless the
+    signature verifies. The body is left unread when the answer is already known from the
+    headers (no secret, no signature header, too large).
+    """
+    if secret is None:
+        return HookResponse(401, {"error": "webhook disabled: no secret configured"}, False)
+    github = headers.get(GITHUB_SIGNATURE_HEADER)
+    gitlab = headers.get(GITLAB_TOKEN_HEADER)
+    if github is None and gitlab is None:
+        return HookResponse(
+            401, {"error": f"missing {GITHUB_SIGNATURE_HEADER} or {GITLAB_TOKEN_HEADER}"}, False
+        )
+    try:
+        body = read_body(headers, rfile, limit)
+    except BodyError as exc:
+        return HookResponse(exc.status, {"error": str(exc)}, False)
+    if github is not None:
+        ok = verify_github_signature(secret, body, github)
+    else:
+        ok = verify_gitlab_token(secret, gitlab)
+    if not ok:
+        log.warning("webhook refused: bad signature")
+        return HookResponse(401, {"error": "bad signature"})
+    event = headers.get("X-GitHub-Event") or headers.get("X-Gitlab-Event") or ""
+    if event == "ping":
+        return HookResponse(200, {"status": "pong"})
+    log.info("webhook accepted: fetch scheduled", extra={"event": event or "unknown"})
+    on_push()
+    return HookResponse(202, {"status": "fetch scheduled"})

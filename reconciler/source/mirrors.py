@@ -1,0 +1,188 @@
+"""Bare mirrors of remote repositories in the state directory, refreshed by ``git fetch``.
+
+Used by the daemon's fetch function (built in ``reconciler.cli.run``) when ``--repo`` is a
+URL, and by anything else that needs a remote repository as a local path. The mirror
+holds only what the remote has (branches and tags): deleting the cache directory loses
+nothing.
+
+Credentials in a URL (``https://user:token@host/repo.git``) are passed to git on the
+command line for each fetch and never stored in the mirror's config, never logged and
+never put in an error message (:func:`reconciler.source.repos.redact_url`). Git never
+prompts: a fetch that needs credentials it lacks fails at once with a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from reconciler.source.repos import redact_url
+from reconciler.structs.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+DEFAULT_TIMEOUT = 300.0
+"""Seconds a clone or fetch may take before it is abandoned."""
+
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SCP_LIKE = re.compile(r"^[^/:@]+@[^/:]+:")  # git@github.com:org/repo.git
+
+
+def is_url(repo: str) -> bool:
+    """Return True if ``repo`` names a remote (``scheme://...`` or ``user@host:path``)."""
+    return bool(_URL_SCHEME.match(repo) or _SCP_LIKE.match(repo))
+
+
+def _scrub(text: str, url: str) -> str:
+    """Remove the URL's credentials from ``text`` (git's messages may quote the URL)."""
+    redacted = redact_url(url)
+    text = text.replace(url, redacted)
+    if _URL_SCHEME.match(url):
+        userinfo = urlsplit(url).netloc.rpartition("@")[0]
+        for secret in (userinfo, userinfo.partition(":")[2]):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+    return text
+
+
+def mirror_path(url: str, cache_dir: Path) -> Path:
+    """Return where the mirror of ``url`` lives: ``<cache>/mirrors/<name>-<hash>.git``.
+
+    The hash is of the URL without its credentials, so rotating a token keeps the mirror.
+    """
+    public = redact_url(url)
+    stem = re.sub(r"\.git$", "", public.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", stem)[:40] or "repo"
+    digest = hashlib.sha256(public.encode()).hexdigest()[:12]
+    return Path(cache_dir) / "mirrors" / f"{stem}-{digest}.git"
+
+
+def _git(args: list[str], *, url: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    try:
+        proc = subprocess.run(
+            ["git", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise SourceError(
+            f"{redact_url(url)}: git {args[0]} timed out after {timeout:g}s"
+        ) from None
+    if proc.returncode != 0:
+        message = _scrub(proc.stderr.strip() or proc.stdout.strip(), url)
+        raise SourceError(f"{redact_url(url)}: git {args[0]} failed: {message}")
+    return proc
+
+
+def ensure_mirror(url: str, cache_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """Create or refresh the bare mirror of ``url`` under ``cache_dir``; return its path.
+
+    The first call fetches into a temporary directory that is renamed into place only
+    once the fetch succeeded, so a failed first clone leaves nothing half-made. Later
+    calls ``git fetch --prune`` branches and tags (a branch deleted upstream disappears).
+    Raises :class:`SourceError` (URL redacted) if git fails or takes over ``timeout``.
+    """
+    path = mirror_path(url, cache_dir)
+    fetch = ["fetch", "--prune", "--quiet", "--no-write-fetch-head", url, *FETCH_REFSPECS]
+    if (path / "HEAD").is_file():
+        _git(["--git-dir", str(path), *fetch], url=url, timeout=timeout)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=path.parent))
+    try:
+        _git(["init", "--quiet", "--bare", str(tmp)], url=url, timeout=timeout)
+        _git(["--git-dir", str(tmp), *fetch], url=url, timeout=timeout)
+        _set_head(tmp, url, timeout)
+        tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("mirrored %s into %s", redact_url(url), path)
+    return path
+
+
+def _set_head(path: Path, url: str, timeout: float) -> None:
+    """Point the mirror's HEAD at the remote's default branch (if the remote says)."""
+    try:
+        proc = _git(["ls-remote", "--symref", url, "HEAD"], url=url, timeout=timeout)
+    except SourceError:
+        return
+    for line in proc.stdout.splitlines():
+        if line.startswith("ref: ") and line.endswith("\tHEAD"):
+            target = line[len("ref: ") :].split("\t", 1)[0]
+            _git(["--git-dir", str(path), "symbolic-ref", "HEAD", target], url=url, timeout=timeout)
+            return
+
+
+def local_or_mirror(repo: str, cache_dir: Path) -> tuple[Path, bool]:
+    """Return ``(path, is_mirror)`` for ``--repo``: a local repository as is, a URL mirrored.
+
+    Raises :class:`SourceError` if a local path does not exist or a mirror cannot be made.
+    """
+    if is_url(repo):
+        return ensure_mirror(repo, cache_dir), True
+    path = Path(repo).expanduser()
+    if not path.exists():
+        raise SourceError(f"{repo}: no such repository (not a directory, not a URL)")
+    return path.resolve(), False
+
+
+def read_refs(repo: Path) -> dict[str, str]:
+    """Return ``{refname: sha}`` of every ref of a repository, plus ``HEAD``.
+
+    Raises :class:`SourceError` if ``repo`` is not a Git repository.
+    """
+    proc = subprocess.run(
+        ["git", "for-each-ref", "--format=%(objectname) %(refname)"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SourceError(f"{repo}: cannot list refs: {proc.stderr.strip()}")
+    refs: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        sha, _, name = line.partition(" ")
+        if name:
+            refs[name] = sha
+    head = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if head.returncode == 0:
+        refs["HEAD"] = head.stdout.strip()
+    return refs
+
+
+def refs_fetcher(repo: str, cache_dir: Path) -> tuple[Path, Callable[[], bool]]:
+    """Return the repository path for ``--repo`` and a fetch function for the daemon.
+
+    The function fetches the mirror (for a URL; nothing to fetch for a local path) and
+    returns True if any ref differs from the previous call (the first call: True).
+    """
+    path, mirrored = local_or_mirror(repo, cache_dir)
+    last: dict[str, str] | None = None
+
+    def fetch() -> bool:
+        nonlocal last
+        if mirrored:
+            ensure_mirror(repo, cache_dir)
+        refs = read_refs(path)
+        changed = refs != last
+        last = refs
+        return changed
+
+    return path, fetch
