@@ -137,6 +137,8 @@ class Outcome:
     missing_operators: list[str] = field(default_factory=list)
     in_flight: bool = False
     duration: float = 0.0
+    applied_commit: str = ""
+    """The commit the live environment was last synced to (its Namespace annotation)."""
 
     @property
     def ok(self) -> bool:
@@ -225,6 +227,7 @@ def reconcile(
     env_name: str,
     branch: str | None = None,
     *,
+    ref: str | None = None,
     dry_run: bool = False,
     allow_empty: bool = False,
     diff: bool = False,
@@ -232,7 +235,8 @@ def reconcile(
     """Reconcile one environment instance once: render, record finished runs, apply, prune.
 
     ``branch`` is the concrete branch (required for a branch-pattern environment; default
-    the environment's own branch). Raises SpecErrors/RenderError when the environment
+    the environment's own branch); ``ref`` renders another commit for that branch's
+    environment instance (plan of a commit not yet on the branch). Raises SpecErrors/RenderError when the environment
     itself does not render: then nothing is applied and nothing is pruned. A pipeline that
     fails to render keeps its live objects. Records are written (to the outbox, then git)
     before any object of a finished run is pruned; with ``dry_run`` nothing is written.
@@ -243,9 +247,14 @@ def reconcile(
 
     started = time.monotonic()
     root_repo = repos.find_root(ctx.repo)
+    if branch is None and ref is not None:
+        branch = branch_hint(root_repo, ref)
     if branch is None:
         branch = default_branch(root_repo, env_name)
-    commit = repos.spec_commit(root_repo, repos.branch_ref(root_repo, branch))
+    if ref is not None:
+        commit = repos.commit_info(root_repo, ref)
+    else:
+        commit = repos.spec_commit(root_repo, repos.branch_ref(root_repo, branch))
     with repos.checkout_tree(root_repo, commit.sha) as (root, _):
         prepared = prepare_target(root, env_name, branch=branch, check_remote=ctx.check_remote)
     env = prepared.env
@@ -267,6 +276,9 @@ def reconcile(
         None,
     )
     attempts = retry_attempts(namespace_obj)
+    outcome.applied_commit = str(
+        ((namespace_obj or {}).get("metadata") or {}).get("annotations", {}).get(labels.COMMIT, "")
+    )
     source = run_records.SourceFacts(
         repo=repos.remote_url(root_repo) or str(root_repo.name),
         ref=branch,
@@ -491,3 +503,77 @@ def _pipeline_status(
         health=str(serving_health.status),
         reason=serving_health.reason,
     )
+
+
+RETRY_FIELD_MANAGER = "reconciler-retry"
+
+
+@dataclass(frozen=True)
+class RetryRequest:
+    """A retry that was requested: the pipeline, its run id and the new attempt."""
+
+    pipeline: str
+    run_id: str
+    attempt: int
+    previous_status: str
+
+    @property
+    def run(self) -> str:
+        """The run name of the new attempt."""
+        return f"{self.run_id}-{self.attempt}"
+
+
+def request_retry(
+    ctx: Context, env_name: str, pipeline: str, branch: str | None = None
+) -> RetryRequest:
+    """Ask for a new attempt of a pipeline's current run (``reconciler retry``).
+
+    Only a finished run (recorded Succeeded, Failed or Cancelled) can be retried; a
+    running or never-started one raises ReconcilerError. The request is an annotation on
+    the environment's Namespace, written with its own field manager, so it survives the
+    reconciler's applies and any restart; the next reconcile starts attempt N+1.
+    """
+    from reconciler.structs.manifests import ObjectRef
+
+    root_repo = repos.find_root(ctx.repo)
+    branch = branch or default_branch(root_repo, env_name)
+    commit = repos.spec_commit(root_repo, repos.branch_ref(root_repo, branch))
+    with repos.checkout_tree(root_repo, commit.sha) as (root, _):
+        prepared = prepare_target(root, env_name, branch=branch, check_remote=ctx.check_remote)
+    plan = prepared.plans.get(pipeline)
+    if plan is None:
+        if pipeline in prepared.failed_pipelines:
+            raise ReconcilerError(
+                f"pipeline {pipeline!r} does not render in {env_name!r}: fix it first"
+            )
+        raise ReconcilerError(f"no pipeline {pipeline!r} in environment {env_name!r}")
+    env = prepared.env
+    manager = ctx.manager_for(env.cluster_context)
+    ns = manager.get(ObjectRef("", "Namespace", "", prepared.target.namespace, "v1"))
+    if ns is None:
+        raise ReconcilerError(
+            f"namespace {prepared.target.namespace!r} does not exist: sync {env_name!r} first"
+        )
+    rid, n = retry_attempts(ns).get(pipeline, ("", 1))
+    attempt = n if rid == plan.run_id else 1
+    pbranch = provenance_branch(env.provenance_branch, pipeline=pipeline, source=branch)
+    record = ctx.provenance.get(pbranch, env.name, pipeline, plan.run_name(attempt))
+    if record is None:
+        raise ReconcilerError(
+            f"run {plan.run_name(attempt)} of {pipeline!r} in {env_name!r} has not finished: "
+            "only a finished run can be retried"
+        )
+    request = RetryRequest(pipeline, plan.run_id, attempt + 1, str(record.status))
+    body = {
+        "metadata": {
+            "annotations": {RETRY_ANNOTATION_PREFIX + pipeline: f"{plan.run_id}:{attempt + 1}"}
+        }
+    }
+    manager.call(
+        "PATCH",
+        f"/api/v1/namespaces/{prepared.target.namespace}",
+        query=[("fieldManager", RETRY_FIELD_MANAGER)],
+        body=body,
+        content_type="application/merge-patch+json",
+    )
+    return request

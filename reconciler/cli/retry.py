@@ -1,0 +1,53 @@
+"""``reconciler retry``: start a new attempt of a pipeline's current run."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from reconciler.cli import contexts, output
+
+
+@click.command("retry")
+@click.argument("pipeline")
+@click.option("--env", "env", required=True, help="Environment (overlays/<env>).")
+@click.option("--branch", default=None, help="Branch, for a branch-pattern environment.")
+@output.repo_option
+@click.option("--no-sync", is_flag=True, help="Only record the request; the daemon starts it.")
+@contexts.cluster_options
+def command(
+    pipeline: str,
+    env: str,
+    branch: str | None,
+    repo: str,
+    no_sync: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    state_dir: str | None,
+) -> None:
+    """Start attempt N+1 of PIPELINE's current run in ENV (the run must have finished).
+
+    A finished run is never started again by itself: a new commit or this command is how
+    one tries again. The attempt is recorded as ``<run-id>-<N>`` with trigger ``retry``.
+    """
+    from reconciler import engine
+    from reconciler.structs.errors import ReconcilerError
+
+    try:
+        ctx = contexts.build_context(
+            repo, kubeconfig=kubeconfig, kube_context=kube_context, state_dir=state_dir
+        )
+        req = engine.request_retry(ctx, env, pipeline, branch)
+        click.echo(
+            f"{pipeline}: run {req.run_id} ({req.previous_status}) -> attempt {req.attempt} "
+            f"as run {req.run}"
+        )
+        if not no_sync:
+            result = engine.reconcile(ctx, env, branch)
+            for entry in result.changeset.entries:
+                if entry.action != "unchanged":
+                    click.echo(f"  {entry}")
+            sys.exit(output.EXIT_OK if result.ok else output.EXIT_ERROR)
+    except ReconcilerError as e:
+        output.fail(str(e))
