@@ -190,6 +190,7 @@ class DatasetResolver:
             raise _errors(
                 key or pointer, "", f"cannot build the URL of {md5} in remote {remote!r}: {exc}"
             ) from None
+        url = self._stable_url(url)
         in_remote: bool | None = None
         if self.check_remote:
             in_remote = self._check_in_remote(odb, out, remote, pointer)
@@ -204,6 +205,24 @@ class DatasetResolver:
             url=url,
             in_remote=in_remote,
         )
+
+    def _stable_url(self, url: str) -> str:
+        """Return a local remote's URL relative to the repository (``dvc-storage/files/...``).
+
+        DVC resolves a relative local remote against the tree it was opened on, which for
+        an exported commit is a temporary directory. The URL goes into step env vars (Job
+        templates are immutable) and records, so it must not depend on where the tree was
+        materialised; a remote inside the repository is therefore named relative to it.
+        Remote URLs with a scheme (s3://, gs://, ...) and local remotes outside the
+        repository are returned as they are.
+        """
+        if "://" in url and not url.startswith("file://"):
+            return url
+        local = Path(url.removeprefix("file://"))
+        try:
+            return local.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return url
 
     def _check_path(self, pointer: str, key: str | None) -> Path:
         if not pointer or not pointer.strip():

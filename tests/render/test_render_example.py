@@ -207,3 +207,30 @@ def test_overlay_objects_equal_kustomize_output(env: str, branch: str | None) ->
         assert {k: v for k, v in o.items() if k != "metadata"} == {
             k: v for k, v in d.items() if k != "metadata"
         }
+
+
+def test_render_does_not_depend_on_where_the_tree_is_materialised() -> None:
+    """A commit exported to a temporary directory renders byte-identical step objects.
+
+    Job templates are immutable: a dataset URL that named the temporary directory would
+    make every reconcile a new, failing patch.
+    """
+    from reconciler.source import repos
+
+    with repos.checkout_tree(ROOT, "HEAD") as (root, _):
+        exported = environments.render_objects(
+            engine.prepare_target(root, "prod", branch=None), all_steps=True
+        )
+    with repos.checkout_tree(ROOT, "HEAD") as (root, _):
+        again = environments.render_objects(
+            engine.prepare_target(root, "prod", branch=None), all_steps=True
+        )
+    assert exported == again
+    urls = [
+        e["value"]
+        for o in exported
+        if o["kind"] == "Job"
+        for e in o["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"].endswith("_URL")
+    ]
+    assert urls and all(not u.startswith("/") for u in urls)
