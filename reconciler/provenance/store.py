@@ -138,10 +138,15 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Scan:
-    """Records read for one pipeline, newest first, and the files that could not be parsed."""
+    """Records read for one pipeline, newest first, and the files that could not be parsed.
+
+    ``origins`` maps a record's path to where it was read: ``remote`` (the remote-tracking
+    ref), ``local`` (the local branch) or ``outbox`` (written, not yet in Git/pushed).
+    """
 
     records: list[RunRecord]
     errors: list[ProvenanceError]
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 class _Retry(Exception):
@@ -402,6 +407,35 @@ class ProvenanceStore:
         refs = [f"refs/remotes/{self.remote}/{branch}"] if self.remote else []
         return [*refs, f"refs/heads/{branch}"]
 
+    def branches_with_records(self, env: str, pipeline: str) -> list[str]:
+        """Return every branch holding records of a pipeline in an environment, sorted.
+
+        Looks at local branches, remote-tracking branches (as of the last fetch) and the
+        outbox; used for ``provenanceBranch: "{source}"``, where each triggering branch
+        carries its own records.
+        """
+        directory = records_dir(env, pipeline)
+        patterns = ["refs/heads/"] + ([f"refs/remotes/{self.remote}/"] if self.remote else [])
+        refs = self.git.refs(*patterns)
+        found: set[str] = set()
+        if refs:
+            names = list(refs)
+            lines = "".join(f"{refs[n]}:{directory}\n" for n in names).encode()
+            out = (
+                self.git.run("cat-file", "--batch-check=%(objecttype)", input=lines)
+                .stdout.decode()
+                .splitlines()
+            )
+            for name, kind in zip(names, out, strict=True):
+                if kind.strip() == "tree":
+                    short = name.removeprefix("refs/heads/")
+                    if self.remote:
+                        short = short.removeprefix(f"refs/remotes/{self.remote}/")
+                    if short != "HEAD":
+                        found.add(short)
+        found |= {e.branch for e in self.outbox.entries() if e.path.startswith(directory + "/")}
+        return sorted(found)
+
     def scan(self, branch: str, env: str, pipeline: str) -> Scan:
         """Read every record of a pipeline in an environment on ``branch``, newest first.
 
@@ -410,6 +444,7 @@ class ProvenanceStore:
         """
         directory = records_dir(env, pipeline)
         texts: dict[str, tuple[str, bytes]] = {}
+        origins: dict[str, str] = {}
         for ref in self._read_refs(branch):
             tip = self.git.tip(ref)
             if tip is None:
@@ -423,9 +458,11 @@ class ProvenanceStore:
             short = ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")
             for path, oid in blobs.items():
                 texts.setdefault(path, (f"{short}:{path}", contents.get(oid, b"")))
+                origins.setdefault(path, "remote" if ref.startswith("refs/remotes/") else "local")
         for entry in self.outbox.entries(branch):
             if entry.path.startswith(directory + "/"):
                 texts.setdefault(entry.path, (f"outbox:{entry.path}", entry.text.encode()))
+                origins.setdefault(entry.path, "outbox")
         records: list[RunRecord] = []
         errors: list[ProvenanceError] = []
         for where, data in texts.values():
@@ -434,7 +471,7 @@ class ProvenanceStore:
             except ProvenanceError as exc:
                 errors.append(exc)
         records.sort(key=lambda r: (r.sort_time, r.attempt, r.run_name), reverse=True)
-        return Scan(records, errors)
+        return Scan(records, errors, origins)
 
     def records(self, branch: str, env: str, pipeline: str) -> list[RunRecord]:
         """Return every record of a pipeline in an environment, newest (finished) first.
