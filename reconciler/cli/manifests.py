@@ -1,0 +1,65 @@
+"""``reconciler manifests``: print the in-cluster install as YAML (like ``flux install --export``)."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler import __version__
+from reconciler.cli import output
+
+
+@click.command("manifests")
+@click.option(
+    "--namespace",
+    default="reconciler-system",
+    show_default=True,
+    help="Namespace of the daemon (and of its leader Lease).",
+)
+@click.option(
+    "--repo",
+    "repo",
+    default=None,
+    help="URL of the watched repository (the Deployment's --repo).",
+)
+@click.option("--image", default=None, help="Image of the reconciler.")
+@click.option("--interval", default="30s", show_default=True, help="Git polling interval.")
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
+def command(namespace: str, repo: str | None, image: str | None, interval: str, fmt: str) -> None:
+    """Print the Namespace, RBAC, Service and Deployment that run the daemon in a cluster.
+
+    Apply with ``reconciler manifests --repo URL | kubectl apply --server-side -f -``. The
+    webhook secret is read from the Secret ``reconciler-webhook`` (key ``secret``), which
+    this command never prints; create it with ``kubectl create secret generic``.
+    """
+    from reconciler.daemon.loop import parse_duration
+    from reconciler.install import manifests
+
+    try:
+        parse_duration(interval)
+    except ValueError as exc:
+        output.fail(f"--interval {exc}")
+    opts = manifests.InstallOptions(
+        namespace=namespace,
+        repo=repo or manifests.PLACEHOLDER_REPO,
+        image=image or manifests.DEFAULT_IMAGE,
+        interval=interval,
+    )
+    objs = manifests.install_objects(opts)
+    if repo is None:
+        click.echo(
+            f"warning: no --repo: the Deployment watches {manifests.PLACEHOLDER_REPO}; "
+            "edit it before applying",
+            err=True,
+        )
+    if fmt == "json":
+        output.dump_json({"apiVersion": "v1", "kind": "List", "items": objs})
+        return
+    header = (
+        f"# reconciler {__version__}: in-cluster install "
+        f"(namespace {namespace}).\n"
+        f"# Webhook secret (optional): kubectl -n {namespace} create secret generic "
+        f"{manifests.WEBHOOK_SECRET_NAME} --from-literal={manifests.WEBHOOK_SECRET_KEY}=...\n"
+    )
+    click.echo(header + output.dump_yaml_documents(objs), nl=False)

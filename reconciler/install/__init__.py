@@ -1,0 +1,1 @@
+"""The in-cluster install of the daemon (``reconciler manifests``): see ``manifests``."""

@@ -1,0 +1,311 @@
+"""The in-cluster install of the daemon as plain objects (``reconciler manifests``).
+
+Called by :mod:`reconciler.cli.manifests`, which prints them as YAML, like
+``flux install --export``. The objects, in apply order:
+
+- ``Namespace`` labelled for Pod Security "restricted";
+- ``ServiceAccount``;
+- a least-privilege ``ClusterRole``: exactly the kinds the reconciler renders, applies and
+  prunes (:data:`MANAGED_RESOURCES`), pods read-only (termination messages carry step
+  metrics), events create-only; no Secrets, no wildcards, no escalation verbs;
+- a ``Role`` in our namespace for the leader ``Lease`` (and nothing else), and bindings;
+- a ``Service`` with the named port ``http-metrics`` (webhook, probes, Prometheus; a
+  ServiceMonitor selects it by that name);
+- the ``Deployment`` of ``reconciler run --leader-elect``: probes on ``/healthz`` and
+  ``/readyz``, the restricted security context, requests and limits, the webhook secret
+  from a Secret by ``secretKeyRef`` (optional: without it the webhook answers 401).
+
+The Secret itself is never emitted (a value in YAML would end up in Git); create it with
+``kubectl -n NAMESPACE create secret generic reconciler-webhook --from-literal=secret=...``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler import __version__
+from reconciler.daemon import webhooks
+from reconciler.structs.manifests import Manifest
+
+DEFAULT_NAMESPACE = "reconciler-system"  # also the daemon's default lease namespace
+DEFAULT_IMAGE = f"registry.example.com/reconciler/reconciler:{__version__}"
+PLACEHOLDER_REPO = "https://git.example.com/ml/pipelines.git"
+"""Used when no ``--repo`` is given: the printed Deployment must then be edited."""
+NAME = "reconciler"
+WEBHOOK_SECRET_NAME = "reconciler-webhook"
+WEBHOOK_SECRET_KEY = "secret"
+PORT = 8080
+PORT_NAME = "http-metrics"
+STATE_DIR = "/var/cache/reconciler"
+RUN_AS = 65532  # the conventional "nonroot" uid/gid of distroless images
+
+READ = ("get", "list", "watch")
+WRITE = ("get", "list", "watch", "create", "update", "patch", "delete")
+
+MANAGED_RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("", ("namespaces", "services", "configmaps", "resourcequotas", "limitranges"), WRITE),
+    ("", ("pods",), READ),
+    ("", ("events",), ("create",)),
+    ("apps", ("deployments",), WRITE),
+    ("batch", ("jobs",), WRITE),
+    ("autoscaling", ("horizontalpodautoscalers",), WRITE),
+    ("networking.k8s.io", ("ingresses", "networkpolicies"), WRITE),
+    ("kubeflow.org", ("pytorchjobs",), WRITE),
+    ("serving.kserve.io", ("inferenceservices",), WRITE),
+    ("kueue.x-k8s.io", ("localqueues",), WRITE),
+)
+"""(API group, resources, verbs) of the ClusterRole: what environments are made of.
+
+ConfigMaps are there for the ApplySet parent (one per environment instance); pods are
+read for the termination messages steps report metrics in.
+"""
+
+LEASE_VERBS = ("get", "create", "update")
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    """What ``reconciler manifests`` takes; the defaults are the documented install."""
+
+    namespace: str = DEFAULT_NAMESPACE
+    repo: str = PLACEHOLDER_REPO
+    image: str = DEFAULT_IMAGE
+    interval: str = "30s"
+    replicas: int = 1
+
+
+def _labels(component: str = "controller") -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": NAME,
+        "app.kubernetes.io/instance": NAME,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": NAME,
+        "app.kubernetes.io/version": __version__,
+    }
+
+
+def _selector() -> dict[str, str]:
+    return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/instance": NAME}
+
+
+def _meta(name: str, namespace: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["labels"] = _labels()
+    return meta
+
+
+def namespace(opts: InstallOptions) -> Manifest:
+    """Return the Namespace, enforcing the Pod Security Standard "restricted"."""
+    meta = _meta(opts.namespace)
+    meta["labels"].update(
+        {
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+        }
+    )
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def service_account(opts: InstallOptions) -> Manifest:
+    """Return the daemon's ServiceAccount."""
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(NAME, opts.namespace)}
+
+
+def cluster_role() -> Manifest:
+    """Return the ClusterRole: :data:`MANAGED_RESOURCES`, nothing more."""
+    rules = [
+        {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
+        for group, resources, verbs in MANAGED_RESOURCES
+    ]
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": _meta(NAME),
+        "rules": rules,
+    }
+
+
+def cluster_role_binding(opts: InstallOptions) -> Manifest:
+    """Bind the ClusterRole to the ServiceAccount."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": _meta(NAME),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
+        "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": opts.namespace}],
+    }
+
+
+def lease_role(opts: InstallOptions) -> Manifest:
+    """Return the Role for the leader Lease in our namespace (leases only)."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _meta(f"{NAME}-leader-election", opts.namespace),
+        "rules": [
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "verbs": list(LEASE_VERBS),
+            }
+        ],
+    }
+
+
+def lease_role_binding(opts: InstallOptions) -> Manifest:
+    """Bind the lease Role to the ServiceAccount."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _meta(f"{NAME}-leader-election", opts.namespace),
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": f"{NAME}-leader-election",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": opts.namespace}],
+    }
+
+
+def service(opts: InstallOptions) -> Manifest:
+    """Return the Service for the webhook and metrics (port named ``http-metrics``)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(NAME, opts.namespace),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": _selector(),
+            "ports": [
+                {"name": PORT_NAME, "port": PORT, "targetPort": PORT_NAME, "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def daemon_args(opts: InstallOptions) -> list[str]:
+    """Return the container's arguments: ``run --repo URL --leader-elect ...``."""
+    return [
+        "run",
+        "--repo",
+        opts.repo,
+        "--interval",
+        opts.interval,
+        "--leader-elect",
+        "--listen",
+        f":{PORT}",
+        "--log-format",
+        "json",
+        "--state-dir",
+        STATE_DIR,
+    ]
+
+
+def deployment(opts: InstallOptions) -> Manifest:
+    """Return the daemon's Deployment (PSS restricted, probes, resources, secret by ref)."""
+    container = {
+        "name": NAME,
+        "image": opts.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["reconciler"],
+        "args": daemon_args(opts),
+        "env": [
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {
+                "name": "POD_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            },
+            {
+                "name": webhooks.SECRET_ENV_VAR,
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": WEBHOOK_SECRET_NAME,
+                        "key": WEBHOOK_SECRET_KEY,
+                        "optional": True,
+                    }
+                },
+            },
+            {"name": "HOME", "value": "/tmp"},  # git reads ~/.gitconfig; the root fs is read-only
+        ],
+        "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": PORT_NAME},
+            "initialDelaySeconds": 5,
+            "periodSeconds": 10,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": PORT_NAME},
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [
+            {"name": "state", "mountPath": STATE_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    pod_spec = {
+        "serviceAccountName": NAME,
+        "automountServiceAccountToken": True,
+        "terminationGracePeriodSeconds": 30,  # the daemon exits within 10 s of SIGTERM
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "containers": [container],
+        "volumes": [
+            {"name": "state", "emptyDir": {"sizeLimit": "2Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(NAME, opts.namespace),
+        "spec": {
+            "replicas": opts.replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": _selector()},
+            # A new pod waits as a standby until the old one releases the lease on SIGTERM.
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "template": {"metadata": {"labels": _labels()}, "spec": pod_spec},
+        },
+    }
+
+
+def install_objects(opts: InstallOptions | None = None) -> list[Manifest]:
+    """Return every object of the install, in apply order (namespace first)."""
+    o = opts or InstallOptions()
+    return [
+        namespace(o),
+        service_account(o),
+        cluster_role(),
+        cluster_role_binding(o),
+        lease_role(o),
+        lease_role_binding(o),
+        service(o),
+        deployment(o),
+    ]
