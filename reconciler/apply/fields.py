@@ -197,9 +197,12 @@ def desired_hash(obj: Manifest) -> str:
     same as before it was added.
     """
     clean = copy.deepcopy(obj)
-    annotations = (clean.get("metadata") or {}).get("annotations")
-    if isinstance(annotations, dict):
+    meta = clean.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if isinstance(meta, dict) and isinstance(annotations, dict):
         annotations.pop(labels.SPEC_HASH, None)
+        if not annotations:
+            del meta["annotations"]
     text = json.dumps(clean, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

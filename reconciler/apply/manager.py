@@ -21,7 +21,7 @@ from typing import Any
 
 from kubernetes import client as k8s_client
 
-from reconciler.apply import manager_apply, manager_delete
+from reconciler.apply import applysets, manager_apply, manager_delete
 from reconciler.apply.applysets import ApplySet
 from reconciler.cluster import api, discovery
 from reconciler.structs import labels
@@ -42,17 +42,30 @@ class ListFailure:
     error: ClusterError
 
 
-@dataclass
-class LiveState:
-    """The members of an ApplySet found by one label-selected LIST per kind and namespace.
+class LiveObjects(dict[Key, Manifest]):
+    """Live objects by key, plus what the listing covered and what it could not see.
 
-    ``objects`` by key; ``missing`` the kinds the cluster does not serve (their CRD is gone);
-    ``failures`` the kinds whose list failed.
+    ``kinds``/``namespaces``: what was listed (so a later step can list only the rest);
+    ``parent``: the ApplySet parent if it was read (``parent_read``); ``missing``: kinds the
+    cluster does not serve (their CRD is gone); ``failures``: kinds whose list failed.
     """
 
-    objects: dict[Key, Manifest]
-    missing: dict[tuple[str, str], MissingCRDError]
-    failures: list[ListFailure]
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: set[tuple[str, str]] = set()
+        self.namespaces: set[str] = set()
+        self.parent: Manifest | None = None
+        self.parent_read = False
+        self.missing: dict[tuple[str, str], MissingCRDError] = {}
+        self.failures: list[ListFailure] = []
+
+    def merge(self, other: LiveObjects) -> None:
+        """Add what ``other`` listed to this listing."""
+        self.update(other)
+        self.kinds |= other.kinds
+        self.namespaces |= other.namespaces
+        self.missing.update(other.missing)
+        self.failures.extend(other.failures)
 
 
 class ResourceManager:
@@ -190,28 +203,34 @@ class ResourceManager:
         namespaces: Iterable[str],
         label_selector: str,
         versions: Mapping[tuple[str, str], str] | None = None,
-    ) -> LiveState:
+        namespaced_only: bool = False,
+    ) -> LiveObjects:
         """List every kind with one request per kind (per namespace for namespaced kinds).
 
         ``kinds`` are ``(group, kind)`` pairs; ``versions`` pins the version to list a kind
         at (the desired objects' version, so fields compare like for like), else the
         group's preferred version. Kinds the cluster does not serve are reported in
-        ``missing``, failed lists in ``failures``; neither raises.
+        ``missing``, failed lists in ``failures``; neither raises. ``namespaced_only`` skips
+        cluster-scoped kinds (to list known kinds in more namespaces).
         """
         versions = versions or {}
-        namespaces = sorted({ns for ns in namespaces if ns})
-        state = LiveState(objects={}, missing={}, failures=[])
+        scopes_ns = sorted({ns for ns in namespaces if ns})
+        state = LiveObjects()
+        state.namespaces = set(scopes_ns)
         for group, kind in sorted(set(kinds)):
             try:
                 resource = self.resource_for(group, versions.get((group, kind), ""), kind)
-                scopes = namespaces if resource.namespaced else [""]
-                for ns in scopes:
+                if namespaced_only and not resource.namespaced:
+                    continue
+                for ns in scopes_ns if resource.namespaced else [""]:
                     for obj in self.list_resource(
                         resource, namespace=ns, label_selector=label_selector
                     ):
-                        state.objects[ObjectRef.of(obj).key] = obj
+                        state[ObjectRef.of(obj).key] = obj
+                state.kinds.add((group, kind))
             except MissingCRDError as exc:
                 state.missing[(group, kind)] = exc
+                state.kinds.add((group, kind))
             except ClusterError as exc:
                 state.failures.append(ListFailure(group, kind, exc))
         return state
@@ -223,22 +242,29 @@ class ResourceManager:
         *,
         namespaces: Iterable[str] = (),
         versions: Mapping[tuple[str, str], str] | None = None,
-    ) -> dict[Key, Manifest]:
-        """Return the live members of ``applyset`` of the given ``(group, kind)`` kinds.
+    ) -> LiveObjects:
+        """Return the live members of ``applyset``: the given kinds and the parent's kinds.
 
-        One label-selected LIST per kind and namespace (the set's own namespace plus
-        ``namespaces``). Kinds the cluster does not serve have no members. Raises the first
-        ClusterError if a list fails (a partial view must not drive a prune).
+        Reads the ApplySet parent (one GET) and lists, with one label-selected LIST per kind
+        and namespace, the ``(group, kind)`` kinds given plus those the parent lists in
+        ``contains-group-kinds``, in the set's namespace, the parent's additional namespaces
+        and ``namespaces``. Kinds the cluster does not serve have no members. Pass the
+        result to ``sync_objects(live=...)`` so the sync does not list again. Raises the
+        first ClusterError if a list fails (a partial view must not drive a prune).
         """
+        self.discovery.forget_missing()
+        parent = self.get(applyset.parent_ref)
         state = self.list_kinds(
-            kinds,
-            namespaces=[applyset.namespace, *namespaces],
+            {*kinds, *applysets.parent_group_kinds(parent)},
+            namespaces=[applyset.namespace, *namespaces, *applysets.parent_namespaces(parent)],
             label_selector=applyset.selector,
             versions=versions,
         )
+        state.parent = parent
+        state.parent_read = True
         if state.failures:
             raise state.failures[0].error
-        return state.objects
+        return state
 
     # -- writes (see manager_apply, manager_delete) -------------------------------------
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from reconciler.apply import applysets, fields, manager_apply, manager_delete, ordering
 from reconciler.apply.applysets import ApplySet
-from reconciler.apply.manager import Key, LiveState, ResourceManager
+from reconciler.apply.manager import Key, LiveObjects, ResourceManager
 from reconciler.cluster import api
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action, ChangeSet
@@ -86,14 +86,17 @@ def sync_objects(
     applyset: ApplySet,
     desired: list[Manifest],
     options: SyncOptions | None = None,
+    live: LiveObjects | None = None,
 ) -> SyncResult:
     """Apply ``desired`` to the cluster as members of ``applyset`` and prune the rest.
 
-    ``desired`` is not modified. Errors on single objects become entries (the rest still
+    ``live``: the result of ``manager.list_live(applyset, ...)`` made earlier in the same
+    reconcile; it is reused (parent and lists), and only kinds or namespaces it did not
+    cover are listed. ``desired`` is not modified. Errors on single objects become entries (the rest still
     syncs); a parent owned by another tool is one CONFLICT entry and nothing else happens.
     Raises ClusterError only if the cluster cannot be read at all (the parent GET fails).
     """
-    return _Sync(manager, applyset, options or SyncOptions()).run(desired)
+    return _Sync(manager, applyset, options or SyncOptions()).run(desired, live)
 
 
 class _Sync:
@@ -108,16 +111,21 @@ class _Sync:
         self.after: dict[Key, Manifest] = {}
         self.parent: Manifest | None = None
 
-    def run(self, desired: list[Manifest]) -> SyncResult:
+    def run(self, desired: list[Manifest], listed: LiveObjects | None) -> SyncResult:
         start_requests = self.m.request_count()
         start_writes = self.m.stats.writes
-        self.m.discovery.forget_missing()
+        if listed is None:
+            self.m.discovery.forget_missing()
         objs = self._prepare(desired)
-        self.parent = self._read_parent()
+        self.parent = (
+            listed.parent
+            if listed is not None and listed.parent_read
+            else self.m.get(self.applyset.parent_ref)
+        )
         if self.parent is not None and self._foreign_parent():
             return self._result(start_requests, start_writes)
-        live_state = self._list_live(objs)
-        live = live_state.objects
+        live_state = self._list_live(objs, listed)
+        live: dict[Key, Manifest] = dict(live_state)
         self.after = dict(live)
 
         first = [o for o in objs if ordering.is_stage_one(o)]
@@ -165,9 +173,6 @@ class _Sync:
             out.append(prepared)
         return out
 
-    def _read_parent(self) -> Manifest | None:
-        return self.m.get(self.applyset.parent_ref)
-
     def _foreign_parent(self) -> bool:
         """Refuse a parent another tool manages (KEP-3659: never mutate it)."""
         tooling = applysets.parent_tooling(self.parent)
@@ -181,7 +186,8 @@ class _Sync:
         )
         return True
 
-    def _list_live(self, objs: list[Manifest]) -> LiveState:
+    def _list_live(self, objs: list[Manifest], listed: LiveObjects | None) -> LiveObjects:
+        """List the members: rendered kinds plus the parent's, less what ``listed`` covers."""
         kinds: set[tuple[str, str]] = set(applysets.parent_group_kinds(self.parent))
         versions: dict[tuple[str, str], str] = {}
         namespaces = {self.applyset.namespace, *applysets.parent_namespaces(self.parent)}
@@ -191,12 +197,37 @@ class _Sync:
             versions.setdefault((ref.group, ref.kind), ref.version)
             if ref.namespace:
                 namespaces.add(ref.namespace)
-        return self.m.list_kinds(
-            kinds,
-            namespaces=namespaces,
-            label_selector=self.applyset.selector,
-            versions=versions,
-        )
+        if listed is None:
+            return self.m.list_kinds(
+                kinds,
+                namespaces=namespaces,
+                label_selector=self.applyset.selector,
+                versions=versions,
+            )
+        out = LiveObjects()
+        out.merge(listed)
+        extra_kinds = kinds - listed.kinds
+        if extra_kinds:
+            out.merge(
+                self.m.list_kinds(
+                    extra_kinds,
+                    namespaces=namespaces,
+                    label_selector=self.applyset.selector,
+                    versions=versions,
+                )
+            )
+        extra_namespaces = namespaces - listed.namespaces
+        if extra_namespaces:
+            out.merge(
+                self.m.list_kinds(
+                    listed.kinds,
+                    namespaces=extra_namespaces,
+                    label_selector=self.applyset.selector,
+                    versions=versions,
+                    namespaced_only=True,
+                )
+            )
+        return out
 
     def _record(self, applied: list[manager_apply.Applied]) -> None:
         for a in applied:
@@ -282,7 +313,7 @@ class _Sync:
                 return
         self.changeset.add(self.applyset.parent_ref, action, "ApplySet parent")
 
-    def _prune(self, objs: list[Manifest], live_state: LiveState) -> bool:
+    def _prune(self, objs: list[Manifest], live_state: LiveObjects) -> bool:
         """Delete members no longer rendered, unless protected; True if nothing was left over.
 
         Kinds that could not be listed, or are no longer served, are left out (a partial
@@ -291,7 +322,7 @@ class _Sync:
         if not self.options.prune:
             return False
         desired_keys = {ObjectRef.of(o).key for o in objs}
-        candidates = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
+        candidates = [obj for key, obj in live_state.items() if key not in desired_keys]
         complete = not live_state.failures
         for failure in live_state.failures:
             self.changeset.add(

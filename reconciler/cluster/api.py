@@ -44,6 +44,19 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 
 
+def transport_retries() -> urllib3.util.Retry:
+    """Return the urllib3 retry setting for clients: reconnect, but never retry a status.
+
+    urllib3's default would silently retry 429/503 answers that carry ``Retry-After``
+    (and re-send after read errors); statuses and timeouts are retried by :func:`call`
+    instead, bounded and visible. Set it as ``Configuration.retries`` before the
+    ``ApiClient`` is built.
+    """
+    return urllib3.util.Retry(
+        total=2, connect=2, read=0, redirect=0, status=0, other=0, respect_retry_after_header=False
+    )
+
+
 class ApiError(ClusterError):
     """An API call failed: ``status`` (0 if the server was unreachable), ``reason``
     (the Status reason, e.g. ``Conflict``, ``Invalid``, ``NotFound``), the server's message,

@@ -20,6 +20,7 @@ from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
 from reconciler import __version__
+from reconciler.cluster import api
 from reconciler.structs.errors import ClusterError
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -109,9 +110,10 @@ def load_client(
 
 
 def _client(configuration: k8s_client.Configuration) -> k8s_client.ApiClient:
-    api = k8s_client.ApiClient(configuration=configuration)
-    api.user_agent = USER_AGENT
-    return api
+    configuration.retries = api.transport_retries()
+    client = k8s_client.ApiClient(configuration=configuration)
+    client.user_agent = USER_AGENT
+    return client
 
 
 def server_url(client: k8s_client.ApiClient) -> str:

@@ -1,0 +1,166 @@
+"""Hash, drift, diff and masking of manifests (pure functions, no cluster)."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+
+from reconciler.apply import fields
+from reconciler.structs import labels
+
+DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "resnet50", "namespace": "ml-prod", "labels": {"app": "resnet50"}},
+    "spec": {
+        "replicas": 2,
+        "selector": {"matchLabels": {"app": "resnet50"}},
+        "template": {
+            "metadata": {"labels": {"app": "resnet50"}},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "server",
+                        "image": "registry.example.com/vision/resnet-serve:1.4.2",
+                        "args": [],
+                        "resources": {"requests": {"cpu": "0.5", "memory": "1Gi"}},
+                        "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                    }
+                ]
+            },
+        },
+    },
+}
+
+
+def live_of(desired: dict) -> dict:
+    """The object as a server returns it: defaults added, quantities canonical, empties dropped."""
+    live = copy.deepcopy(desired)
+    live["metadata"].update(uid="u1", resourceVersion="7", generation=3, managedFields=[{}])
+    spec = live["spec"]
+    spec["strategy"] = {"type": "RollingUpdate"}
+    ctr = spec["template"]["spec"]["containers"][0]
+    del ctr["args"]
+    ctr["resources"]["requests"] = {"cpu": "500m", "memory": "1073741824"}
+    ctr["imagePullPolicy"] = "IfNotPresent"
+    ctr["terminationMessagePath"] = "/dev/termination-log"
+    live["status"] = {"replicas": 2}
+    return live
+
+
+def test_server_defaults_are_not_drift() -> None:
+    assert not fields.drifted(DEPLOYMENT, live_of(DEPLOYMENT))
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("spec", "replicas"), 5),
+        (("metadata", "labels", "app"), "edited"),
+        (("spec", "template", "spec", "containers", 0, "image"), "evil:latest"),
+        (("spec", "template", "spec", "containers", 0, "resources", "requests", "cpu"), "2"),
+    ],
+)
+def test_hand_edits_are_drift(path: tuple, value: object) -> None:
+    live = live_of(DEPLOYMENT)
+    node = live
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    assert fields.drifted(DEPLOYMENT, live)
+
+
+def test_removed_field_is_drift() -> None:
+    live = live_of(DEPLOYMENT)
+    del live["spec"]["replicas"]
+    assert fields.drifted(DEPLOYMENT, live)
+
+
+def test_extra_named_item_from_another_manager_is_not_drift() -> None:
+    live = live_of(DEPLOYMENT)
+    live["spec"]["template"]["spec"]["containers"].insert(0, {"name": "sidecar", "image": "x"})
+    assert not fields.drifted(DEPLOYMENT, live)
+
+
+def test_status_is_ignored() -> None:
+    desired = {**DEPLOYMENT, "status": {"replicas": 9}}
+    assert not fields.drifted(desired, live_of(DEPLOYMENT))
+
+
+def test_secret_string_data_compares_as_data() -> None:
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"k": "v"},
+    }
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "dg=="}}
+    assert not fields.drifted(desired, live)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("500m", Decimal("0.5")), ("1Gi", Decimal(2**30)), ("1e3", Decimal(1000)), (4, Decimal(4))],
+)
+def test_parse_quantity(text: object, value: Decimal) -> None:
+    assert fields.parse_quantity(text) == value
+
+
+def test_quantities_only_compare_by_value_under_resource_maps() -> None:
+    assert not fields.contains({"labels": {"size": "1k"}}, {"labels": {"size": "1000"}})
+
+
+def test_hash_ignores_its_own_annotation_and_changes_with_content() -> None:
+    obj = copy.deepcopy(DEPLOYMENT)
+    before = fields.desired_hash(obj)
+    obj["metadata"]["annotations"] = {labels.SPEC_HASH: before}
+    assert fields.desired_hash(obj) == before
+    obj["spec"]["replicas"] = 3
+    assert fields.desired_hash(obj) != before
+
+
+def test_diff_shows_only_changed_fields() -> None:
+    after = live_of(DEPLOYMENT)
+    after["spec"]["replicas"] = 3
+    after["metadata"]["resourceVersion"] = "8"
+    diff = fields.diff_objects(live_of(DEPLOYMENT), after, name="Deployment/ml-prod/resnet50")
+    assert diff.splitlines()[2:] == [
+        "@@ -1,2 +1,2 @@",
+        " spec:",
+        "-  replicas: 2",
+        "+  replicas: 3",
+    ]
+
+
+def test_diff_of_a_named_list_item_keeps_its_name() -> None:
+    after = live_of(DEPLOYMENT)
+    after["spec"]["template"]["spec"]["containers"][0]["image"] = "new:2"
+    diff = fields.diff_objects(live_of(DEPLOYMENT), after)
+    assert "  - name: server" in diff and "+        image: new:2" in diff and "ports" not in diff
+
+
+def test_identical_objects_have_no_diff() -> None:
+    assert fields.diff_objects(live_of(DEPLOYMENT), live_of(DEPLOYMENT)) == ""
+
+
+def test_secret_values_never_appear_in_a_diff() -> None:
+    before = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"k": "c2VjcmV0MQ=="},
+    }
+    after = copy.deepcopy(before)
+    after["data"]["k"] = "c2VjcmV0Mg=="
+    diff = fields.diff_objects(before, after)
+    assert "c2VjcmV0" not in diff and "*** (changed)" in diff
+
+
+def test_same_state_ignores_server_fields_and_bookkeeping() -> None:
+    a = live_of(DEPLOYMENT)
+    b = copy.deepcopy(a)
+    b["metadata"]["resourceVersion"] = "99"
+    b["metadata"]["annotations"] = {labels.SPEC_HASH: "other"}
+    assert fields.same_state(a, b)

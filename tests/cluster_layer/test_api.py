@@ -1,0 +1,132 @@
+"""API calls: retries with backoff on 429/5xx, errors carrying the server's Status.
+
+Uses a real local HTTP server (http.server in a thread) that answers from a script.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from kubernetes import client as k8s_client
+
+from reconciler.cluster import api
+
+FAST = api.RetryPolicy(attempts=4, initial=0.01, maximum=0.05, timeout=5)
+
+
+class Script:
+    """Responses to serve in order: (status, body dict, headers)."""
+
+    def __init__(self) -> None:
+        self.responses: list[tuple[int, dict, dict[str, str]]] = []
+        self.requests: list[tuple[str, str, str]] = []
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Script, k8s_client.ApiClient]]:
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            script.requests.append((self.command, self.path, self.headers.get("Content-Type", "")))
+            status, data, headers = script.responses.pop(0)
+            raw = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(raw)
+            del body
+
+        do_GET = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    config = k8s_client.Configuration()
+    config.host = f"http://127.0.0.1:{httpd.server_address[1]}"
+    config.retries = api.transport_retries()
+    yield script, k8s_client.ApiClient(config)
+    httpd.shutdown()
+
+
+def status(code: int, reason: str, message: str) -> dict:
+    return {
+        "kind": "Status",
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+    }
+
+
+def test_retries_5xx_then_succeeds(server: tuple[Script, k8s_client.ApiClient]) -> None:
+    script, client = server
+    script.responses = [
+        (503, status(503, "ServiceUnavailable", "etcd is busy"), {}),
+        (500, status(500, "InternalError", "oops"), {}),
+        (200, {"kind": "ConfigMap"}, {}),
+    ]
+    stats = api.RequestStats()
+    resp = api.call(client, "GET", "/api/v1/x", policy=FAST, stats=stats)
+    assert (resp.data, resp.retries, stats.total, stats.retries) == ({"kind": "ConfigMap"}, 2, 3, 2)
+
+
+def test_gives_up_after_the_last_attempt(server: tuple[Script, k8s_client.ApiClient]) -> None:
+    script, client = server
+    script.responses = [
+        (429, status(429, "TooManyRequests", "slow down"), {"Retry-After": "0"})
+    ] * 4
+    with pytest.raises(api.ApiError, match=r"slow down \(retried 3 times\)") as info:
+        api.call(client, "GET", "/api/v1/x", policy=FAST)
+    assert (info.value.status, info.value.reason, info.value.retries) == (429, "TooManyRequests", 3)
+
+
+def test_client_errors_are_not_retried(server: tuple[Script, k8s_client.ApiClient]) -> None:
+    script, client = server
+    script.responses = [(422, status(422, "Invalid", "spec.template: field is immutable"), {})]
+    with pytest.raises(api.ApiError, match="field is immutable") as info:
+        api.call(client, "PATCH", "/apis/batch/v1/x", body={"a": 1}, policy=FAST)
+    assert (info.value.status, len(script.requests)) == (422, 1)
+
+
+def test_apply_patch_is_sent_as_json_with_its_content_type(
+    server: tuple[Script, k8s_client.ApiClient],
+) -> None:
+    script, client = server
+    script.responses = [(200, {}, {})]
+    api.call(
+        client,
+        "PATCH",
+        "/api/v1/namespaces/a/configmaps/b",
+        query=[("fieldManager", "reconciler"), ("force", "false")],
+        body={"kind": "ConfigMap"},
+        content_type="application/apply-patch+yaml",
+    )
+    assert script.requests == [
+        (
+            "PATCH",
+            "/api/v1/namespaces/a/configmaps/b?fieldManager=reconciler&force=false",
+            "application/apply-patch+yaml",
+        )
+    ]
+
+
+def test_unreachable_server_is_an_api_error() -> None:
+    config = k8s_client.Configuration()
+    config.host = "http://127.0.0.1:9"
+    config.retries = api.transport_retries()
+    with pytest.raises(api.ApiError, match="cannot reach") as info:
+        api.call(k8s_client.ApiClient(config), "GET", "/api", policy=FAST)
+    assert info.value.status == 0 and info.value.retries == 3
