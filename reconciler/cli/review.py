@@ -1,0 +1,49 @@
+"""``reconciler review BASE..HEAD``: the pull-request report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli import contexts, output
+
+
+@click.command("review")
+@click.argument("spec", metavar="BASE..HEAD")
+@output.repo_option
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Provenance outbox location.",
+)
+def command(spec: str, repo: str, fmt: str, state_dir: str | None) -> None:
+    """Show what HEAD would change in every environment it affects, compared with BASE.
+
+    Renders both commits (no cluster needed), lists the runs HEAD would start or reuse,
+    dataset and param changes, and compares HEAD's experiment runs with BASE's newest
+    promoted run when provenance records exist. Exit 2 when the branch changes anything.
+    """
+    from reconciler.provenance.store import ProvenanceStore
+    from reconciler.review import markdown, reports
+    from reconciler.source import repos
+    from reconciler.structs.errors import ReconcilerError
+
+    try:
+        root = repos.find_root(Path(repo))
+        state = Path(state_dir) if state_dir else contexts.default_state_dir()
+        remote = "origin" if repos.remote_url(root) else None
+        store = ProvenanceStore(root, remote=remote, state_dir=state / "provenance")
+        review = reports.build_review(root, spec, provenance=store)
+    except ReconcilerError as e:
+        output.fail(str(e))
+    if fmt == "json":
+        output.dump_json(review.to_dict())
+    else:
+        click.echo(markdown.format_markdown(review), nl=False)
+    if review.errors:
+        sys.exit(output.EXIT_ERROR)
+    sys.exit(output.EXIT_CHANGES if review.changed else output.EXIT_OK)
