@@ -44,6 +44,17 @@ _DROP_ENV = (
 _AUTHOR = re.compile(r"^\s*(?P<name>[^<>]*?)\s*<(?P<email>[^<>]*)>\s*$")
 # Messages of a fetch that lost a race on a local lock: worth retrying, not "unreachable".
 _LOCK_MESSAGES = ("cannot lock ref", "unable to update local ref", ".lock': File exists")
+# Reasons of a rejected push that mean "the branch moved": fetch, rebuild, push again.
+_RACE_MESSAGES = (
+    "non-fast-forward",
+    "fetch first",
+    "stale info",
+    "failed to update ref",
+    "cannot lock ref",
+    "failed to lock",
+    "incorrect old value",
+    "already exists",
+)
 
 
 class PushStatus(StrEnum):
@@ -53,7 +64,9 @@ class PushStatus(StrEnum):
     UP_TO_DATE = "up-to-date"
     """The remote already had exactly this commit (an identical commit by another writer)."""
     REJECTED = "rejected"
-    """The remote refused the update (the branch moved: non-fast-forward, or a lost race)."""
+    """The branch moved under the push (non-fast-forward, or a lost race): worth a retry."""
+    REFUSED = "refused"
+    """The remote refused for another reason (a hook, a protected or checked-out branch)."""
     UNREACHABLE = "unreachable"
     """The remote could not be reached or read (transport, auth, missing repository)."""
 
@@ -339,7 +352,9 @@ class GitRepo:
             fields = line.split("\t")
             if len(fields) >= 3 and fields[1].endswith(f":refs/heads/{branch}"):
                 if fields[0] == "!":
-                    return PushResult(PushStatus.REJECTED, redact_url(fields[2]))
+                    reason = redact_url(fields[2])
+                    raced = any(m in reason for m in _RACE_MESSAGES)
+                    return PushResult(PushStatus.REJECTED if raced else PushStatus.REFUSED, reason)
                 if fields[0] == "=":
                     return PushResult(PushStatus.UP_TO_DATE, redact_url(fields[2]))
                 return PushResult(PushStatus.PUSHED, redact_url(fields[2]))

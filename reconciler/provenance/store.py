@@ -306,6 +306,9 @@ class ProvenanceStore:
                         raise _Retry(f"push to {remote} rejected: {pushed.message}")
                     if pushed.status == PushStatus.UNREACHABLE:
                         return [_pending(branch, e, pushed.message) for e in entries]
+                    if pushed.status == PushStatus.REFUSED:
+                        message = f"push to {remote} refused: {pushed.message}"
+                        return [_pending(branch, e, message) for e in entries]
                     if pushed.status == PushStatus.UP_TO_DATE:
                         # Another writer made the very same commits (same parent, record,
                         # author and second) and pushed them first: they are not ours.

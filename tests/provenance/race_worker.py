@@ -3,6 +3,7 @@
 Usage: ``python race_worker.py REPO STATE_DIR BRANCH GO_FILE REMOTE|- RECORD.yaml...``.
 Waits until GO_FILE exists (so every worker starts at once), writes each record, and
 prints one JSON line per record: ``{"path", "outcome", "commit", "message", "attempts"}``.
+With ``RACE_LOG=FILE`` in the environment, the store's log (each lost push) goes to FILE.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from reconciler.provenance.store import ProvenanceStore, RetryPolicy
 
 
 def main(argv: list[str]) -> int:
+    import logging
+    import os
+
+    if os.environ.get("RACE_LOG"):
+        logging.basicConfig(level=logging.INFO, filename=os.environ["RACE_LOG"])
     repo, state, branch, go, remote, *files = argv
     store = ProvenanceStore(
         Path(repo),

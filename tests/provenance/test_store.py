@@ -388,3 +388,17 @@ def test_commit_message_names_run_and_source(
         Record: runs/prod/resnet50/a1b2c3d4e5-2.yaml
         Source-Commit: 0123456789abcdef0123456789abcdef01234567"""
     )
+
+
+def test_push_refused_for_another_reason_is_not_retried(
+    clone: Path, clone_of: Callable[[Path, str], Path], tmp_path: Path, record_factory: Factory
+) -> None:
+    """A remote with a work tree refuses a push to its checked-out branch: pending at once."""
+    downstream = clone_of(clone, "downstream")  # origin = clone, where main is checked out
+    store = store_for(downstream, tmp_path / "state")
+    result = store.write("main", record_factory())
+    assert result.pending
+    assert "refused" in result.message and "checked out" in result.message
+    assert "gave up after retries" not in result.message  # refused at once, not retried
+    assert store.pending()[0].last_error == result.message
+    assert git(clone, "ls-tree", "-r", "--name-only", "main").count("runs/") == 0
