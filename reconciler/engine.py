@@ -261,7 +261,7 @@ def reconcile(
     target = prepared.target
     outcome = Outcome(target=target, commit=commit.sha, errors=list(prepared.errors))
     manager = ctx.manager_for(env.cluster_context)
-    applyset = applysets.applyset_for(target.key, target.namespace)
+    applyset = applysets.applyset_for(env.name, target.namespace)
     server = clients.server_url(manager.client)
     # Live state: one list per kind, selected by the ApplySet.
     skeleton = environments.render_objects(prepared, all_steps=True)
@@ -406,6 +406,7 @@ def reconcile(
             failed_pipelines=frozenset(prepared.failed_pipelines),
             keep=keep,
         ),
+        live=live,
     )
     outcome.changeset = result.changeset
     outcome.missing_operators = list(result.missing_operators)
