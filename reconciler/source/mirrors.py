@@ -5,10 +5,10 @@ URL, and by anything else that needs a remote repository as a local path. The mi
 holds only what the remote has (branches and tags): deleting the cache directory loses
 nothing.
 
-Credentials in a URL (``https://user:token@host/repo.git``) are passed to git on the
-command line for each fetch and never stored in the mirror's config, never logged and
-never put in an error message (:func:`reconciler.source.repos.redact_url`). Git never
-prompts: a fetch that needs credentials it lacks fails at once with a clear error.
+Credentials in a URL (``https://user:token@host/repo.git``) are given to this process's git
+children in memory (:func:`provide_credentials`), never stored in the mirror's config,
+never logged and never put in an error message (``reconciler.source.repos.redact_url``).
+Git never prompts: a fetch that needs credentials it lacks fails at once with a clear error.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from reconciler.structs.errors import SourceError
 log = logging.getLogger(__name__)
 
 FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+WATCHED_REFS = ("refs/heads/", "refs/tags/", "HEAD")
 DEFAULT_TIMEOUT = 300.0
 """Seconds a clone or fetch may take before it is abandoned."""
 
@@ -55,7 +56,7 @@ def _scrub(text: str, url: str) -> str:
 
 
 def mirror_path(url: str, cache_dir: Path) -> Path:
-    """Return where the mirror of ``url`` lives: ``<cache>/mirrors/<name>-<hash>.git``.
+    """Return where the mirror of ``url`` lives: ``<cache_dir>/<name>-<hash>.git``.
 
     The hash is of the URL without its credentials, so rotating a token keeps the mirror.
     """
@@ -63,7 +64,7 @@ def mirror_path(url: str, cache_dir: Path) -> Path:
     stem = re.sub(r"\.git$", "", public.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
     stem = re.sub(r"[^A-Za-z0-9._-]", "-", stem)[:40] or "repo"
     digest = hashlib.sha256(public.encode()).hexdigest()[:12]
-    return Path(cache_dir) / "mirrors" / f"{stem}-{digest}.git"
+    return Path(cache_dir) / f"{stem}-{digest}.git"
 
 
 def _git(args: list[str], *, url: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -83,16 +84,42 @@ def _git(args: list[str], *, url: str, timeout: float) -> subprocess.CompletedPr
     return proc
 
 
-def ensure_mirror(url: str, cache_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Path:
-    """Create or refresh the bare mirror of ``url`` under ``cache_dir``; return its path.
+def provide_credentials(url: str) -> None:
+    """Let this process's git children use ``url``'s credentials without storing them.
 
-    The first call fetches into a temporary directory that is renamed into place only
-    once the fetch succeeded, so a failed first clone leaves nothing half-made. Later
-    calls ``git fetch --prune`` branches and tags (a branch deleted upstream disappears).
-    Raises :class:`SourceError` (URL redacted) if git fails or takes over ``timeout``.
+    Registers ``url.<url>.insteadOf <url without credentials>`` through git's
+    ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` environment variables
+    (git >= 2.31), so the mirror's ``origin`` (stored without credentials) fetches and
+    pushes with them: our own fetches and the provenance store's pushes alike (it copies
+    the environment when it is created, so call this first). A URL without credentials,
+    or one already registered, changes nothing.
     """
+    public = redact_url(url)
+    if public == url:
+        return
+    count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    key = f"url.{url}.insteadOf"
+    if any(os.environ.get(f"GIT_CONFIG_KEY_{i}") == key for i in range(count)):
+        return
+    os.environ[f"GIT_CONFIG_KEY_{count}"] = key
+    os.environ[f"GIT_CONFIG_VALUE_{count}"] = public
+    os.environ["GIT_CONFIG_COUNT"] = str(count + 1)
+
+
+def ensure_mirror(url: str, cache_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """Create or refresh the bare mirror of ``url`` in ``cache_dir``; return its path.
+
+    The mirror's ``origin`` is the URL without credentials (see
+    :func:`provide_credentials`), fetching branches and tags into ``refs/heads`` and
+    ``refs/tags``; the provenance store pushes to the same ``origin``. The first call
+    fetches into a temporary directory that is renamed into place only once the fetch
+    succeeded, so a failed first clone leaves nothing half-made. Later calls ``git fetch
+    --prune`` (a branch deleted upstream disappears). Raises :class:`SourceError` (URL
+    redacted) if git fails or takes over ``timeout``.
+    """
+    provide_credentials(url)
     path = mirror_path(url, cache_dir)
-    fetch = ["fetch", "--prune", "--quiet", "--no-write-fetch-head", url, *FETCH_REFSPECS]
+    fetch = ["fetch", "--prune", "--quiet", "--no-write-fetch-head", "origin", *FETCH_REFSPECS]
     if (path / "HEAD").is_file():
         _git(["--git-dir", str(path), *fetch], url=url, timeout=timeout)
         return path
@@ -100,6 +127,10 @@ def ensure_mirror(url: str, cache_dir: Path, *, timeout: float = DEFAULT_TIMEOUT
     tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=path.parent))
     try:
         _git(["init", "--quiet", "--bare", str(tmp)], url=url, timeout=timeout)
+        configure = ["--git-dir", str(tmp), "config"]
+        _git([*configure, "remote.origin.url", redact_url(url)], url=url, timeout=timeout)
+        for spec in FETCH_REFSPECS:
+            _git([*configure, "--add", "remote.origin.fetch", spec], url=url, timeout=timeout)
         _git(["--git-dir", str(tmp), *fetch], url=url, timeout=timeout)
         _set_head(tmp, url, timeout)
         tmp.rename(path)
@@ -113,7 +144,11 @@ def ensure_mirror(url: str, cache_dir: Path, *, timeout: float = DEFAULT_TIMEOUT
 def _set_head(path: Path, url: str, timeout: float) -> None:
     """Point the mirror's HEAD at the remote's default branch (if the remote says)."""
     try:
-        proc = _git(["ls-remote", "--symref", url, "HEAD"], url=url, timeout=timeout)
+        proc = _git(
+            ["--git-dir", str(path), "ls-remote", "--symref", "origin", "HEAD"],
+            url=url,
+            timeout=timeout,
+        )
     except SourceError:
         return
     for line in proc.stdout.splitlines():
@@ -171,7 +206,8 @@ def refs_fetcher(repo: str, cache_dir: Path) -> tuple[Path, Callable[[], bool]]:
     """Return the repository path for ``--repo`` and a fetch function for the daemon.
 
     The function fetches the mirror (for a URL; nothing to fetch for a local path) and
-    returns True if any ref differs from the previous call (the first call: True).
+    returns True if a branch, a tag or HEAD differs from the previous call (the first
+    call: True). Remote-tracking refs (the provenance store's fetches) do not count.
     """
     path, mirrored = local_or_mirror(repo, cache_dir)
     last: dict[str, str] | None = None
@@ -180,7 +216,7 @@ def refs_fetcher(repo: str, cache_dir: Path) -> tuple[Path, Callable[[], bool]]:
         nonlocal last
         if mirrored:
             ensure_mirror(repo, cache_dir)
-        refs = read_refs(path)
+        refs = {k: v for k, v in read_refs(path).items() if k.startswith(WATCHED_REFS)}
         changed = refs != last
         last = refs
         return changed

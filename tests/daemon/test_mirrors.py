@@ -33,7 +33,7 @@ def test_ensure_mirror_clones_then_fetches_and_prunes(
     assert refs["refs/heads/main"] == git(work, "rev-parse", "main")
     assert "refs/heads/exp/lr-sweep" in refs
     assert git(path, "symbolic-ref", "HEAD") == "refs/heads/main"
-    assert str(bare) not in (path / "config").read_text()  # the URL is not stored
+    assert git(path, "remote", "get-url", "origin") == url  # for the provenance store
 
     new = commit(work, "next")
     git(work, "push", "-q", str(bare), "main", ":exp/lr-sweep")  # move main, delete the branch
@@ -43,7 +43,11 @@ def test_ensure_mirror_clones_then_fetches_and_prunes(
     assert "refs/heads/exp/lr-sweep" not in refs  # pruned
 
 
-def test_a_failed_first_clone_leaves_nothing_and_hides_credentials(tmp_path: Path) -> None:
+def test_a_failed_first_clone_leaves_nothing_and_hides_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0"):
+        monkeypatch.delenv(name, raising=False)
     cache = tmp_path / "cache"
     url = "https://ci-bot:ghp_s3cretT0ken@127.0.0.1:9/ml/pipelines.git"
     with pytest.raises(SourceError) as err:
@@ -51,7 +55,24 @@ def test_a_failed_first_clone_leaves_nothing_and_hides_credentials(tmp_path: Pat
     message = str(err.value)
     assert "ghp_s3cretT0ken" not in message
     assert "127.0.0.1:9/ml/pipelines.git" in message
-    assert list((cache / "mirrors").iterdir()) == []
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_credentials_reach_git_in_memory_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0"):
+        monkeypatch.delenv(name, raising=False)
+    url = "https://ci-bot:ghp_s3cretT0ken@git.example.com/ml/pipelines.git"
+    mirrors.provide_credentials(url)
+    mirrors.provide_credentials(url)  # once is enough
+    mirrors.provide_credentials("https://git.example.com/public.git")  # nothing to hide
+    repo = make_repo(tmp_path / "r")
+    # Real git sees the rewrite of the public URL to the credentialed one...
+    rewritten = git(repo, "ls-remote", "--get-url", "https://git.example.com/ml/pipelines.git")
+    assert rewritten == url
+    # ...while nothing on disk holds the token.
+    assert "ghp_s3cretT0ken" not in (repo / ".git" / "config").read_text()
 
 
 def test_mirror_path_ignores_credentials() -> None:
@@ -99,6 +120,9 @@ def test_refs_fetcher_says_when_something_changed(
     commit(work, "next")
     git(work, "push", "-q", str(bare), "main")
     assert fetch() is True
+    assert fetch() is False
+    # The provenance store's fetches write remote-tracking refs: not a change of the source.
+    git(path, "update-ref", "refs/remotes/origin/experiments/resnet50", "refs/heads/main")
     assert fetch() is False
 
     local_path, local_fetch = mirrors.refs_fetcher(str(work), tmp_path / "cache")
