@@ -1,0 +1,370 @@
+"""The demo's script: sandbox + daemon + the Git workflows, narrated.
+
+1. push: the example lands on ``main``; prod trains every pipeline step by step, records
+   land on ``experiments/<pipeline>`` branches, serving goes live once a run succeeded
+   (resnet50 only if it passes its accuracy gate).
+2. experiment: a branch ``exp/lr-sweep`` changes a hyperparameter; it trains in its own
+   namespace and ``reconciler review main..exp/lr-sweep`` prints the PR report.
+3. bad change and revert: a change to fraud-detector is pushed, trains and is served; then
+   ``git revert``: the spec has the earlier run id again, so serving goes straight back to
+   that run's model and no Job is created.
+
+Everything runs on this machine: the sandbox API server, a bare Git remote in a
+temporary directory, the daemon in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.demo import examples
+from reconciler.structs import labels
+from reconciler.structs.errors import ReconcilerError
+
+PROD_NS = "ml-prod"
+EXP_BRANCH = "exp/lr-sweep"
+EXP_NS = "ml-exp-lr-sweep"
+SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
+OUTCOMES = {
+    # fnmatch on <namespace>/<name> of a step object: what the simulated step reports
+    "ml-exp-*/resnet50-*-evaluate": {
+        "outcome": "Succeeded",
+        "message": '{"accuracy": 0.953, "top5": 0.991}',
+    },
+    "*/resnet50-*-evaluate": {
+        "outcome": "Succeeded",
+        "message": '{"accuracy": 0.941, "top5": 0.987}',
+    },
+    "*/fraud-detector-*-evaluate": {
+        "outcome": "Succeeded",
+        "message": '{"auc": 0.962, "precision": 0.91}',
+    },
+    "*/llm-finetune-*-train": {"outcome": "Succeeded", "message": '{"eval_loss": 1.82}'},
+}
+
+
+@dataclass
+class Demo:
+    """The running demo's parts and where they are."""
+
+    base: Path
+    work: Path
+    remote: Path
+    kubeconfig: Path
+    sandbox: Any
+    daemon: Any = None
+    thread: threading.Thread | None = None
+    seen: dict[str, str] = field(default_factory=dict)
+
+
+def _say(console: Any, text: str) -> None:
+    console.print(text)
+
+
+def _api(kubeconfig: Path) -> Any:
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=str(kubeconfig))
+
+
+def _steps(api: Any) -> list[dict[str, Any]]:
+    from kubernetes import client
+
+    out = []
+    batch = client.BatchV1Api(api)
+    for job in batch.list_job_for_all_namespaces(label_selector=SELECTOR).items:
+        st = job.status
+        done = (
+            "Succeeded" if (st and st.succeeded) else "Failed" if (st and st.failed) else "Running"
+        )
+        out.append({"ns": job.metadata.namespace, "name": job.metadata.name, "phase": done})
+    custom = client.CustomObjectsApi(api)
+    try:
+        items = custom.list_cluster_custom_object(
+            "kubeflow.org", "v1", "pytorchjobs", label_selector=SELECTOR
+        )["items"]
+    except Exception:
+        items = []
+    for pj in items:
+        conds = {c["type"]: c["status"] for c in (pj.get("status") or {}).get("conditions") or []}
+        phase = (
+            "Succeeded"
+            if conds.get("Succeeded") == "True"
+            else "Failed"
+            if conds.get("Failed") == "True"
+            else "Running"
+        )
+        out.append(
+            {"ns": pj["metadata"]["namespace"], "name": pj["metadata"]["name"], "phase": phase}
+        )
+    return out
+
+
+def _serving(api: Any, namespace: str) -> dict[str, str]:
+    from kubernetes import client
+
+    out: dict[str, str] = {}
+    for d in (
+        client.AppsV1Api(api).list_namespaced_deployment(namespace, label_selector=SELECTOR).items
+    ):
+        out[d.metadata.name] = (d.metadata.annotations or {}).get(labels.MODEL, "")
+    try:
+        isvcs = client.CustomObjectsApi(api).list_namespaced_custom_object(
+            "serving.kserve.io", "v1beta1", namespace, "inferenceservices", label_selector=SELECTOR
+        )["items"]
+    except Exception:
+        isvcs = []
+    for i in isvcs:
+        out[i["metadata"]["name"]] = (i["metadata"].get("annotations") or {}).get(labels.MODEL, "")
+    return out
+
+
+def _records(remote: Path) -> list[str]:
+    out = subprocess.run(
+        ["git", "-C", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    files = []
+    for branch in out:
+        ls = subprocess.run(
+            ["git", "-C", str(remote), "ls-tree", "-r", "--name-only", branch, "--", "runs"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        files.extend(f"{branch}:{f}" for f in ls)
+    return sorted(set(files))
+
+
+def _progress(demo: Demo, api: Any, console: Any) -> None:
+    for s in _steps(api):
+        key = f"{s['ns']}/{s['name']}"
+        if demo.seen.get(key) != s["phase"]:
+            demo.seen[key] = s["phase"]
+            colour = {"Succeeded": "green", "Failed": "red"}.get(s["phase"], "yellow")
+            _say(console, f"   step [bold]{key}[/bold] [{colour}]{s['phase']}[/{colour}]")
+    for r in _records(demo.remote):
+        if demo.seen.get(r) != "recorded":
+            demo.seen[r] = "recorded"
+            _say(console, f"   record [cyan]{r}[/cyan]")
+
+
+def _wait(
+    demo: Demo, api: Any, console: Any, what: str, done: Callable[[], bool], timeout: float = 60.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _progress(demo, api, console)
+        if done():
+            return
+        time.sleep(0.3)
+    raise ReconcilerError(
+        f"demo: timed out after {timeout:.0f}s waiting for {what} (see {demo.base / 'daemon.log'})"
+    )
+
+
+def _start_sandbox(base: Path, step_delay: float) -> tuple[Any, Path]:
+    from reconciler.sandbox import Sandbox
+
+    sandbox = Sandbox(port=0, step_delay=step_delay)
+    sandbox.start()
+    kubeconfig = sandbox.write_kubeconfig(base / "kubeconfig")
+    return sandbox, kubeconfig
+
+
+def _install_crds(kubeconfig: Path) -> None:
+    import importlib.resources
+    import os
+
+    from reconciler.render import kustomize
+
+    crds = Path(str(importlib.resources.files("reconciler") / "crds"))
+    proc = subprocess.run(
+        [kustomize.kubectl_binary(), "apply", "--server-side", "-f", str(crds)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ReconcilerError(f"installing the CRDs failed: {proc.stderr.strip()}")
+
+
+def _program_outcomes(api: Any) -> None:
+    from kubernetes import client
+
+    body = {
+        "metadata": {"name": "sandbox-outcomes", "namespace": "kube-system"},
+        "data": {k: json.dumps(v) for k, v in OUTCOMES.items()},
+    }
+    client.CoreV1Api(api).create_namespaced_config_map("kube-system", body)
+
+
+def _start_daemon(demo: Demo) -> None:
+    from reconciler.cli.run import build_daemon_parts
+    from reconciler.daemon import loop
+
+    handler = logging.FileHandler(demo.base / "daemon.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    options = loop.DaemonOptions(
+        repo=str(demo.remote),
+        interval=2.0,
+        resync=60.0,
+        listen="127.0.0.1:0",
+        envs=("prod", "exp"),
+        state_dir=demo.base / "state",
+        kubeconfig=str(demo.kubeconfig),
+        shutdown_timeout=5.0,
+    )
+    demo.daemon = loop.Daemon(options, **build_daemon_parts(options))
+    demo.thread = threading.Thread(target=demo.daemon.run, name="daemon", daemon=True)
+    demo.thread.start()
+
+
+def run(
+    *, console: Any, keep: bool = False, workdir: Path | None = None, step_delay: float = 0.5
+) -> int:
+    """Run the demo; return the exit code (0 when every stage behaved as promised)."""
+    started = time.monotonic()
+    example = examples.find_example_root()
+    base = workdir or Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
+    base.mkdir(parents=True, exist_ok=True)
+    _say(console, "[bold]reconciler demo[/bold]: GitOps for ML pipelines, on this machine only\n")
+    sandbox, kubeconfig = _start_sandbox(base, step_delay)
+    _install_crds(kubeconfig)
+    api = _api(kubeconfig)
+    _program_outcomes(api)
+    _say(
+        console, f"sandbox API server at {sandbox.url} (Kubeflow, KServe and Kueue CRDs installed)"
+    )
+    work, remote = examples.make_example_repos(example, base)
+    demo = Demo(base=base, work=work, remote=remote, kubeconfig=kubeconfig, sandbox=sandbox)
+    try:
+        _start_daemon(demo)
+        _say(console, "daemon watching the remote's refs (envs prod and exp)\n")
+        # 1. push
+        _say(console, "[bold]1. git push[/bold] of the example to main: prod trains every pipeline")
+        _wait(
+            demo,
+            api,
+            console,
+            "prod serving",
+            lambda: {"fraud-detector", "resnet50"} <= set(_serving(api, PROD_NS)),
+        )
+        first = _serving(api, PROD_NS)
+        for name, model in sorted(first.items()):
+            _say(console, f"   serving [bold]{name}[/bold] -> [green]{model}[/green]")
+        # 2. experiment + review
+        _say(
+            console,
+            f"\n[bold]2. experiment[/bold]: branch {EXP_BRANCH} raises resnet50's lr; it trains in {EXP_NS}",
+        )
+        examples.git(work, "checkout", "-q", "-b", EXP_BRANCH)
+        spec = work / "pipelines" / "resnet50.yaml"
+        spec.write_text(spec.read_text().replace("lr: 0.01", "lr: 0.02"))
+        examples.git(work, "commit", "-qam", "Try a higher learning rate")
+        examples.git(work, "push", "-q", "-u", "origin", EXP_BRANCH)
+        _wait(
+            demo,
+            api,
+            console,
+            "the experiment's resnet50 record",
+            lambda: any(r.startswith(f"{EXP_BRANCH}:runs/exp/resnet50/") for r in _records(remote)),
+        )
+        examples.git(work, "fetch", "-q", "origin")
+        review = subprocess.run(
+            [
+                "reconciler",
+                "review",
+                f"origin/main..origin/{EXP_BRANCH}",
+                "--repo",
+                str(work),
+                "--state-dir",
+                str(base / "review-state"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if review.returncode not in (0, 2):
+            raise ReconcilerError(f"review failed: {review.stderr.strip()}")
+        _say(
+            console,
+            f"   [bold]reconciler review origin/main..origin/{EXP_BRANCH}[/bold] (markdown for the PR):",
+        )
+        from rich.markdown import Markdown
+        from rich.panel import Panel
+
+        console.print(Panel(Markdown(review.stdout), expand=False))
+        # 3. bad change and revert
+        examples.git(work, "checkout", "-q", "main")
+        fraud = work / "pipelines" / "fraud-detector.yaml"
+        fraud.write_text(fraud.read_text().replace("max_depth: 6", "max_depth: 16"))
+        examples.git(work, "commit", "-qam", "Deeper trees for fraud-detector")
+        examples.git(work, "push", "-q", "origin", "main")
+        _say(
+            console,
+            "\n[bold]3. a bad change[/bold] to fraud-detector is pushed: it trains and is served",
+        )
+        _wait(
+            demo,
+            api,
+            console,
+            "the new fraud-detector model",
+            lambda: _serving(api, PROD_NS).get("fraud-detector") != first["fraud-detector"],
+        )
+        _say(
+            console,
+            f"   serving fraud-detector -> [yellow]{_serving(api, PROD_NS)['fraud-detector']}[/yellow]",
+        )
+        jobs_before = {s["name"] for s in _steps(api)}
+        examples.git(work, "revert", "--no-edit", "HEAD")
+        examples.git(work, "push", "-q", "origin", "main")
+        _say(console, "   [bold]git revert[/bold] and push: the spec has its earlier run id again")
+        _wait(
+            demo,
+            api,
+            console,
+            "serving back on the first model",
+            lambda: _serving(api, PROD_NS).get("fraud-detector") == first["fraud-detector"],
+        )
+        new_jobs = {s["name"] for s in _steps(api)} - jobs_before
+        _say(
+            console,
+            f"   serving fraud-detector -> [green]{first['fraud-detector']}[/green], new Jobs: {len(new_jobs)} (no retraining)",
+        )
+        if new_jobs:
+            raise ReconcilerError(f"the revert created Jobs: {sorted(new_jobs)}")
+        _say(console, f"\n[bold green]done[/bold green] in {time.monotonic() - started:.1f}s")
+        _say(console, f"   repository  {work}  (remote {remote})")
+        _say(console, f"   kubeconfig  export KUBECONFIG={kubeconfig}")
+        _say(console, f"   records     git -C {remote} log --oneline --all -- runs/")
+        _say(console, f"   daemon log  {base / 'daemon.log'}")
+        if keep:
+            _say(console, "\nsandbox and daemon keep running (--keep); Ctrl-C to stop")
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+        return 0
+    finally:
+        if demo.daemon is not None:
+            demo.daemon.stop()
+            if demo.thread is not None:
+                demo.thread.join(10)
+        sandbox.stop()
