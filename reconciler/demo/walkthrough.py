@@ -286,22 +286,12 @@ def run(
             lambda: any(r.startswith(f"{EXP_BRANCH}:runs/exp/resnet50/") for r in _records(remote)),
         )
         examples.git(work, "fetch", "-q", "origin")
-        review = subprocess.run(
-            [
-                "reconciler",
-                "review",
-                f"origin/main..origin/{EXP_BRANCH}",
-                "--repo",
-                str(work),
-                "--state-dir",
-                str(base / "review-state"),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if review.returncode not in (0, 2):
-            raise ReconcilerError(f"review failed: {review.stderr.strip()}")
+        from reconciler.provenance.store import ProvenanceStore
+        from reconciler.review import markdown, reports
+
+        store = ProvenanceStore(work, remote="origin", state_dir=base / "review-state")
+        store.fetch()
+        report = reports.build_review(work, f"origin/main..origin/{EXP_BRANCH}", provenance=store)
         _say(
             console,
             f"   [bold]reconciler review origin/main..origin/{EXP_BRANCH}[/bold] (markdown for the PR):",
@@ -309,7 +299,7 @@ def run(
         from rich.markdown import Markdown
         from rich.panel import Panel
 
-        console.print(Panel(Markdown(review.stdout), expand=False))
+        console.print(Panel(Markdown(markdown.format_markdown(report)), expand=False))
         # 3. bad change and revert
         examples.git(work, "checkout", "-q", "main")
         fraud = work / "pipelines" / "fraud-detector.yaml"
