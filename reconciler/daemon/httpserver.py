@@ -72,6 +72,10 @@ class _Server(ThreadingHTTPServer):
     routes: Routes
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 10  # seconds a client may stall mid-request
@@ -172,9 +176,7 @@ class HttpServer:
 
     def __init__(self, listen: str, routes: Routes) -> None:
         host, port = parse_listen(listen)
-        server_class = _Server
-        if ":" in host:
-            server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+        server_class = _Server6 if ":" in host else _Server
         self._server = server_class((host, port), _Handler)
         self._server.routes = routes
         self._thread = threading.Thread(

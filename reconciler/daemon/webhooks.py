@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,14 @@ SECRET_ENV_VAR = "RECONCILER_WEBHOOK_SECRET"
 
 GITHUB_SIGNATURE_HEADER = "X-Hub-Signature-256"
 GITLAB_TOKEN_HEADER = "X-Gitlab-Token"
+
+
+class BodyStream(Protocol):
+    """The request body as the HTTP server gives it (``rfile``)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readline(self, size: int = -1, /) -> bytes: ...
 
 
 class BodyError(Exception):
@@ -89,7 +97,7 @@ def verify_gitlab_token(secret: bytes, header: str | None) -> bool:
     return hmac.compare_digest(secret, header.encode())
 
 
-def read_body(headers: Mapping[str, str], rfile: BinaryIO, limit: int = MAX_BODY_BYTES) -> bytes:
+def read_body(headers: Mapping[str, str], rfile: BodyStream, limit: int = MAX_BODY_BYTES) -> bytes:
     """Read a request body of at most ``limit`` bytes.
 
     Uses ``Content-Length`` (refused before reading if over the limit) or chunked
@@ -116,7 +124,7 @@ def read_body(headers: Mapping[str, str], rfile: BinaryIO, limit: int = MAX_BODY
     return body
 
 
-def _read_chunked(rfile: BinaryIO, limit: int) -> bytes:
+def _read_chunked(rfile: BodyStream, limit: int) -> bytes:
     parts: list[bytes] = []
     total = 0
     while True:
@@ -140,7 +148,7 @@ def _read_chunked(rfile: BinaryIO, limit: int) -> bytes:
 
 def handle_git_hook(
     headers: Mapping[str, str],
-    rfile: BinaryIO,
+    rfile: BodyStream,
     *,
     secret: bytes | None,
     on_push: Callable[[], None],
