@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -158,7 +158,10 @@ class ProvenanceStore:
 
     ``remote`` is the remote to push to and fetch from; None, or a name the repository does
     not have, means records are only committed locally. ``state_dir`` holds the outbox and
-    must survive restarts. ``author`` is used as commit author and committer.
+    must survive restarts. ``author`` is used as commit author and committer. ``sinks`` are
+    called with each record this store commits (not with records another writer committed
+    first), e.g. :class:`reconciler.provenance.mlflow_sink.MlflowSink`; a sink that raises
+    only logs a warning, since Git is the source of truth.
     """
 
     def __init__(
@@ -169,6 +172,7 @@ class ProvenanceStore:
         state_dir: Path,
         author: str = DEFAULT_AUTHOR,
         retry: RetryPolicy | None = None,
+        sinks: Sequence[Callable[[RunRecord], object]] = (),
     ) -> None:
         self.git = GitRepo(Path(repo))
         parse_author(author)
@@ -178,6 +182,7 @@ class ProvenanceStore:
             log.info("provenance: %s has no remote %r; records are committed locally", repo, remote)
         self.outbox = Outbox(Path(state_dir) / "outbox")
         self.retry = retry or RetryPolicy()
+        self.sinks = list(sinks)
         self._errors: dict[str, str] = {}
         self._lock = threading.RLock()
 
@@ -246,7 +251,22 @@ class ProvenanceStore:
                 log.error("provenance: %s", result.message)
             self.outbox.remove(entry.key)
             self._errors.pop(entry.key, None)
+            if result.outcome == Outcome.WRITTEN and self.sinks:
+                self._notify_sinks(entry)
         return results
+
+    def _notify_sinks(self, entry: OutboxEntry) -> None:
+        """Hand a committed record to every sink; a failing sink only logs a warning."""
+        try:
+            record = RunRecord.from_yaml(entry.text, path=entry.path)
+        except ProvenanceError as exc:
+            log.warning("provenance: sinks skipped for %s: %s", entry.path, exc)
+            return
+        for sink in self.sinks:
+            try:
+                sink(record)
+            except Exception as exc:
+                log.warning("provenance: sink %r failed for %s: %s", sink, entry.path, exc)
 
     def _retrying(self) -> Retrying:
         return Retrying(
