@@ -133,13 +133,13 @@ class Locator:
             found: tuple[int, int] | None = None
             if isinstance(part, str) and isinstance(node, CommentedMap) and part in node:
                 try:
-                    found = tuple(node.lc.key(part))  # type: ignore[assignment]
+                    found = tuple(node.lc.key(part))
                 except (KeyError, TypeError, AttributeError):  # merged keys have no position
                     found = None
                 node = node[part]
             elif isinstance(part, int) and isinstance(node, CommentedSeq) and 0 <= part < len(node):
                 try:
-                    found = tuple(node.lc.item(part))  # type: ignore[assignment]
+                    found = tuple(node.lc.item(part))
                 except (KeyError, TypeError, AttributeError):
                     found = None
                 node = node[part]

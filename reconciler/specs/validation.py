@@ -846,7 +846,10 @@ def _step(c: _Checker, value: Any, field: str, pipeline: str | None) -> models.S
     if m is None:
         return None
     n0 = len(c.errors)
-    f = lambda key: join_field(field, key)  # noqa: E731
+
+    def f(key: str) -> str:
+        return join_field(field, key)
+
     name = c.string(m.get("name"), f("name")) if "name" in m else None
     if name is not None and not _match(DNS1123_LABEL, name):
         c.error(f("name"), f"{name!r} is not a DNS-1123 label (lowercase letters, digits, '-')")

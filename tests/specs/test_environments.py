@@ -1,0 +1,300 @@
+"""Environment validation, branch patterns and per-branch namespaces."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.specs import models, validation
+from tests.specs.samples import (
+    ENV_PATH,
+    ENVIRONMENT,
+    EXP_ENVIRONMENT,
+    environment,
+    environment_errors,
+    variant,
+)
+
+E = ENV_PATH
+
+
+def test_valid_environment_gives_the_model() -> None:
+    env = environment()
+    assert env.name == "prod" and env.path == E
+    assert (env.branch, env.namespace, env.serve) == ("main", "ml-prod", True)
+    assert env.provenance_branch == "experiments/{pipeline}"
+    assert env.cluster_context == "gpu-east"
+    assert env.scheduling.node_selector == (("pool", "gpu"),)
+    assert env.scheduling.tolerations == (
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+    )
+    assert env.scheduling.gpu_resource == "nvidia.com/gpu"
+    assert env.max_gpus_per_run == 8
+    assert not env.is_pattern
+
+
+def test_pattern_environment() -> None:
+    env = environment(EXP_ENVIRONMENT)
+    assert env.is_pattern and not env.serve and env.provenance_branch == "{source}"
+    assert env.max_gpus_per_run is None
+
+
+CASES: list[tuple[str, str, str, str, list[str]]] = [
+    (
+        "pattern without {branch} in the namespace",
+        ENVIRONMENT,
+        "branch: main",
+        'branch: "exp/*"',
+        [
+            f"{E}:6:3: spec.namespace: 'ml-prod' must contain {{branch}} exactly once: branch "
+            "'exp/*' is a pattern (one namespace per branch, e.g. ml-exp-{branch})"
+        ],
+    ),
+    (
+        "{branch} twice",
+        EXP_ENVIRONMENT,
+        '"ml-exp-{branch}"',
+        '"ml-{branch}-{branch}"',
+        [
+            f"{E}:6:3: spec.namespace: 'ml-{{branch}}-{{branch}}' must contain {{branch}} "
+            "exactly once: branch 'exp/*' is a pattern (one namespace per branch, "
+            "e.g. ml-exp-{branch})"
+        ],
+    ),
+    (
+        "{branch} with a fixed branch",
+        ENVIRONMENT,
+        "namespace: ml-prod",
+        'namespace: "ml-{branch}"',
+        [
+            f"{E}:6:3: spec.namespace: 'ml-{{branch}}': {{branch}} is only allowed when branch "
+            "is a pattern"
+        ],
+    ),
+    (
+        "pattern namespace not a DNS label",
+        EXP_ENVIRONMENT,
+        '"ml-exp-{branch}"',
+        '"ML_Exp-{branch}"',
+        [
+            f"{E}:6:3: spec.namespace: 'ML_Exp-{{branch}}' is not a DNS-1123 label (lowercase "
+            "letters, digits and '-', <= 63) once {branch} is filled in"
+        ],
+    ),
+    (
+        "pattern namespace leaving no room",
+        EXP_ENVIRONMENT,
+        '"ml-exp-{branch}"',
+        '"' + "m" * 56 + '-{branch}"',
+        [
+            f"{E}:6:3: spec.namespace: '{'m' * 56}-{{branch}}' leaves no room for the branch: "
+            "at most 55 characters besides {branch}"
+        ],
+    ),
+    (
+        "namespace ending in '-'",
+        ENVIRONMENT,
+        "namespace: ml-prod",
+        "namespace: ml-prod-",
+        [
+            f"{E}:6:3: spec.namespace: 'ml-prod-' is not a DNS-1123 label (lowercase letters, "
+            "digits and '-', <= 63)"
+        ],
+    ),
+    (
+        "provenanceBranch with an unknown placeholder",
+        ENVIRONMENT,
+        '"experiments/{pipeline}"',
+        '"experiments/{env}"',
+        [
+            f"{E}:8:3: spec.provenanceBranch: 'experiments/{{env}}': the only placeholders are "
+            "{pipeline} and {source}"
+        ],
+    ),
+    (
+        "provenanceBranch not a ref name",
+        ENVIRONMENT,
+        '"experiments/{pipeline}"',
+        '"experiments/{pipeline}.lock"',
+        [
+            f"{E}:8:3: spec.provenanceBranch: 'experiments/{{pipeline}}.lock' does not make a "
+            "valid branch name: no path component may end with '.lock'"
+        ],
+    ),
+    (
+        "provenanceBranch with a space",
+        ENVIRONMENT,
+        '"experiments/{pipeline}"',
+        '"runs {pipeline}"',
+        [
+            f"{E}:8:3: spec.provenanceBranch: 'runs {{pipeline}}' does not make a valid branch "
+            "name: must not contain ' '"
+        ],
+    ),
+    (
+        "branch not a ref name",
+        ENVIRONMENT,
+        "branch: main",
+        "branch: main..x",
+        [
+            f"{E}:5:3: spec.branch: 'main..x' is not a valid branch name or pattern: "
+            "must not contain '..'"
+        ],
+    ),
+    (
+        "branch pattern malformed",
+        ENVIRONMENT,
+        "branch: main",
+        "branch: 'exp/[abc'",
+        [
+            f"{E}:5:3: spec.branch: 'exp/[abc' is not a valid branch name or pattern: "
+            "has an unbalanced '[' ']'"
+        ],
+    ),
+    (
+        "serve not a boolean (YAML 1.2: yes is a string)",
+        ENVIRONMENT,
+        "serve: true",
+        "serve: yes",
+        [f"{E}:7:3: spec.serve: must be true or false, not string"],
+    ),
+    (
+        "empty cluster context",
+        ENVIRONMENT,
+        "{context: gpu-east}",
+        "{context: ''}",
+        [f"{E}:9:13: spec.cluster.context: must not be empty"],
+    ),
+    (
+        "maxGpusPerRun out of range",
+        ENVIRONMENT,
+        "maxGpusPerRun: 8",
+        "maxGpusPerRun: -1",
+        [f"{E}:15:12: spec.limits.maxGpusPerRun: -1 is out of range 0..4096"],
+    ),
+    (
+        "toleration operator",
+        ENVIRONMENT,
+        "operator: Exists",
+        "operator: Exist",
+        [
+            f"{E}:13:31: spec.scheduling.tolerations[0].operator: 'Exist' is not one of: "
+            "Exists, Equal"
+        ],
+    ),
+    (
+        "tolerationSeconds without NoExecute",
+        ENVIRONMENT,
+        "effect: NoSchedule}",
+        "effect: NoSchedule, tolerationSeconds: 5}",
+        [
+            f"{E}:13:69: spec.scheduling.tolerations[0].tolerationSeconds: only allowed with "
+            "effect: NoExecute"
+        ],
+    ),
+    (
+        "gpuResource without a domain",
+        ENVIRONMENT,
+        "gpuResource: nvidia.com/gpu",
+        "gpuResource: gpu",
+        [
+            f"{E}:14:5: spec.scheduling.gpuResource: 'gpu' is not an extended resource name "
+            "such as nvidia.com/gpu (domain/name)"
+        ],
+    ),
+    (
+        "environment name",
+        ENVIRONMENT,
+        "metadata: {name: prod}",
+        "metadata: {name: Prod}",
+        [
+            f"{E}:3:12: metadata.name: 'Prod' is not a DNS-1123 label (lowercase letters, "
+            "digits and '-')"
+        ],
+    ),
+    (
+        "unknown field",
+        ENVIRONMENT,
+        "  limits: {maxGpusPerRun: 8}\n",
+        "  limits: {maxGpusPerRun: 8}\n  quota: {}\n",
+        [
+            f"{E}:16:3: spec.quota: unknown field 'quota'; allowed: branch, namespace, serve, "
+            "provenanceBranch, cluster, scheduling, limits"
+        ],
+    ),
+    (
+        "missing branch",
+        ENVIRONMENT,
+        "  branch: main\n",
+        "",
+        [f"{E}:4:1: spec.branch: required field is missing"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "old", "new", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_error_line(base: str, old: str, new: str, expected: list[str]) -> None:
+    assert environment_errors(variant(base, old, new)) == expected
+
+
+def _env(branch: str, namespace: str) -> models.Environment:
+    return models.Environment(name="exp", path=E, branch=branch, namespace=namespace)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "branch", "matches"),
+    [
+        ("main", "main", True),
+        ("main", "refs/heads/main", True),
+        ("main", "mainline", False),
+        ("exp/*", "exp/lr-sweep", True),
+        ("exp/*", "exp/a/b", False),
+        ("exp/*", "exp", False),
+        ("exp/*", "other/exp/x", False),
+        ("exp/**", "exp/a/b", True),
+        ("exp/?", "exp/a", True),
+        ("exp/?", "exp/ab", False),
+        ("feat-[!x]*", "feat-a1", True),
+        ("feat-[!x]*", "feat-x1", False),
+        ("feat-[!x]*", "feat-/1", False),
+        ("release/v[0-9]*", "release/v2.1", True),
+    ],
+)
+def test_branch_matches(pattern: str, branch: str, matches: bool) -> None:
+    ns = "ml-{branch}" if validation._is_glob(pattern) else "ml"
+    assert validation.branch_matches(_env(pattern, ns), branch) is matches
+
+
+@pytest.mark.parametrize(
+    ("branch", "namespace"),
+    [
+        ("exp/lr-sweep", "ml-exp-lr-sweep"),
+        ("exp/LR_Sweep.v2", "ml-exp-lr-sweep-v2"),
+        ("refs/heads/exp/x", "ml-exp-x"),
+    ],
+)
+def test_namespace_for_branch(branch: str, namespace: str) -> None:
+    assert validation.namespace_for_branch(_env("exp/*", "ml-exp-{branch}"), branch) == namespace
+
+
+def test_long_and_empty_branch_parts_are_hashed() -> None:
+    env = _env("exp/*", "ml-exp-{branch}")
+    long_a = validation.namespace_for_branch(env, "exp/" + "a" * 80)
+    long_b = validation.namespace_for_branch(env, "exp/" + "a" * 79 + "b")
+    assert len(long_a) == 63 and long_a.startswith("ml-exp-aaaa")
+    assert long_a != long_b
+    empty = validation.namespace_for_branch(env, "exp/___")
+    assert empty.startswith("ml-exp-") and len(empty) == len("ml-exp-") + 8
+    assert validation.DNS1123_LABEL and all(
+        validation._match(validation.DNS1123_LABEL, n) for n in (long_a, long_b, empty)
+    )
+
+
+def test_namespace_of_a_fixed_branch_and_a_foreign_branch() -> None:
+    env = environment()
+    assert validation.namespace_for_branch(env, "main") == "ml-prod"
+    with pytest.raises(ValueError, match="does not match"):
+        validation.namespace_for_branch(env, "exp/x")
+    with pytest.raises(ValueError, match="does not match"):
+        validation.namespace_for_branch(_env("exp/*", "ml-{branch}"), "exp/a/b")
