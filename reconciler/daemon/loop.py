@@ -48,6 +48,7 @@ from reconciler.daemon.outcomes import (
     ReconcileOutcome,
     env_name_of,
 )
+from reconciler.structs.errors import ReconcilerError
 
 log = logging.getLogger(__name__)
 
@@ -224,24 +225,33 @@ class Daemon:
         readiness: dict[str, Callable[[], bool]] = {"git": self.fetched.is_set}
         if cluster_ready is not None:
             readiness["cluster"] = _cached(cluster_ready, ttl=5.0)
-        secret = webhooks_mod.load_secret(options.webhook_secret_file, options.webhook_secret_env)
-        if secret is None:
-            log.warning("no webhook secret configured: POST /hooks/git answers 401")
-        self.http = httpserver.HttpServer(
-            options.listen,
-            httpserver.Routes(
-                readiness=readiness,
-                metrics=self.metrics.render,
-                metrics_content_type=metrics.CONTENT_TYPE,
-                webhook_secret=secret,
-                on_push=self.feeder.trigger,
-                max_body=options.max_webhook_body,
-                on_webhook=lambda code: self.metrics.webhook_requests.labels(str(code)).inc(),
-            ),
-        )
+        # Everything that may refuse the options comes before binding the port.
         self.watcher: watching.RefsWatcher | None = None
         if _is_local(options.repo):
             self.watcher = watching.RefsWatcher(Path(options.repo), self.feeder.trigger)
+        try:
+            secret = webhooks_mod.load_secret(
+                options.webhook_secret_file, options.webhook_secret_env
+            )
+        except OSError as exc:
+            raise ReconcilerError(
+                f"--webhook-secret-file {options.webhook_secret_file}: {exc.strerror or exc}"
+            ) from exc
+        if secret is None:
+            log.warning("no webhook secret configured: POST /hooks/git answers 401")
+        routes = httpserver.Routes(
+            readiness=readiness,
+            metrics=self.metrics.render,
+            metrics_content_type=metrics.CONTENT_TYPE,
+            webhook_secret=secret,
+            on_push=self.feeder.trigger,
+            max_body=options.max_webhook_body,
+            on_webhook=lambda code: self.metrics.webhook_requests.labels(str(code)).inc(),
+        )
+        try:
+            self.http = httpserver.HttpServer(options.listen, routes)
+        except OSError as exc:
+            raise ReconcilerError(f"--listen {options.listen}: {exc.strerror or exc}") from exc
         self.workers = workqueues.Workers(
             self.queue,
             self._reconcile_one,

@@ -36,8 +36,10 @@ TOP_LEVEL_FILES = frozenset({"HEAD", "packed-refs", "FETCH_HEAD", "ORIG_HEAD"})
 def git_dirs(repo: Path) -> tuple[Path, Path]:
     """Return ``(git_dir, common_dir)`` of a repository (the same path unless a worktree).
 
-    Raises :class:`SourceError` if ``repo`` is not a Git repository.
+    Raises :class:`SourceError` if ``repo`` does not exist or is not a Git repository.
     """
+    if not repo.is_dir():
+        raise SourceError(f"{repo}: no such repository")
     proc = subprocess.run(
         ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir"],
         cwd=repo,

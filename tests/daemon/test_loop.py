@@ -271,3 +271,29 @@ def test_sigterm_abandons_a_stuck_reconcile_and_still_exits_0_within_10s(tmp_pat
     assert took < 10
     assert daemon.flushed.exists()
     assert "abandoning in-flight reconciles" in daemon.output()
+
+
+def test_unusable_options_are_clear_errors_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    from reconciler.structs.errors import ReconcilerError
+
+    parts = {
+        "reconcile": Engine().reconcile,
+        "list_targets": list,
+        "fetch": lambda: False,
+        "flush": lambda: None,
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ReconcilerError, match=f"--listen 127.0.0.1:{port}: "):
+            Daemon(options(tmp_path, "https://h/r.git", listen=f"127.0.0.1:{port}"), **parts)  # type: ignore[arg-type]
+    missing = tmp_path / "no-such-secret"
+    with pytest.raises(ReconcilerError, match=r"--webhook-secret-file .*no-such-secret"):
+        Daemon(options(tmp_path, "https://h/r.git", webhook_secret_file=missing), **parts)  # type: ignore[arg-type]
+    with pytest.raises(ReconcilerError, match="not a git repository"):
+        Daemon(options(tmp_path, str(tmp_path)), **parts)  # type: ignore[arg-type]
+    with pytest.raises(ReconcilerError, match="no such repository"):
+        Daemon(options(tmp_path, str(tmp_path / "missing")), **parts)  # type: ignore[arg-type]
