@@ -14,11 +14,15 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reconciler.cli import output
+
+if TYPE_CHECKING:
+    from reconciler.provenance.records import RunRecord
+    from reconciler.provenance.store import ProvenanceStore
 
 DEFAULT_PROVENANCE_BRANCH = "experiments/{pipeline}"
 KEY_METRICS = 3
@@ -32,7 +36,7 @@ class EnvHistory:
     template: str
     serve: bool
     branches: list[str] = field(default_factory=list)
-    rows: list[tuple[str, Any, str]] = field(default_factory=list)
+    rows: list[tuple[str, RunRecord, str]] = field(default_factory=list)
     """``(branch, RunRecord, origin)``, newest first."""
     serving: dict[str, str] = field(default_factory=dict)
     """Branch -> run name of the serving run."""
@@ -88,7 +92,7 @@ def command(
 # --------------------------------------------------------------------------- reading
 
 
-def environment_settings(store: Any, env: str) -> tuple[str, bool]:
+def environment_settings(store: ProvenanceStore, env: str) -> tuple[str, bool]:
     """Return ``(provenanceBranch template, serve)`` of an environment on the default branch.
 
     Uses the spec parser when the file is valid; a file it rejects is read leniently
@@ -121,7 +125,7 @@ def environment_settings(store: Any, env: str) -> tuple[str, bool]:
         )
 
 
-def default_ref(store: Any) -> str | None:
+def default_ref(store: ProvenanceStore) -> str | None:
     """Return the ref of the repository's default branch: ``<remote>/HEAD``, else HEAD."""
     candidates = [f"refs/remotes/{store.remote}/HEAD"] if store.remote else []
     for ref in [*candidates, "HEAD"]:
@@ -130,7 +134,7 @@ def default_ref(store: Any) -> str | None:
     return None
 
 
-def environment_names(store: Any) -> list[str]:
+def environment_names(store: ProvenanceStore) -> list[str]:
     """Return the environments (``overlays/<env>/environment.yaml``) on the default branch."""
     ref = default_ref(store)
     if ref is None:
@@ -141,7 +145,9 @@ def environment_names(store: Any) -> list[str]:
     )
 
 
-def collect(store: Any, pipeline: str, *, only: str | None) -> tuple[list[EnvHistory], list[str]]:
+def collect(
+    store: ProvenanceStore, pipeline: str, *, only: str | None
+) -> tuple[list[EnvHistory], list[str]]:
     """Read the records of ``pipeline`` in one environment, or in every one that has some."""
     from reconciler.structs.runs import RunStatus
 
@@ -176,7 +182,7 @@ def collect(store: Any, pipeline: str, *, only: str | None) -> tuple[list[EnvHis
 # --------------------------------------------------------------------------- printing
 
 
-def key_metrics(rec: Any, limit: int = KEY_METRICS) -> dict[str, Any]:
+def key_metrics(rec: RunRecord, limit: int = KEY_METRICS) -> dict[str, Any]:
     """Return up to ``limit`` metrics: the promotion metric first, then the rest by name."""
     flat = {k: v for k, v in rec.metrics_flat.items() if not str(k).startswith("_")}
     first = rec.promotion.metric if rec.promotion and rec.promotion.metric in flat else None
@@ -205,7 +211,7 @@ def format_duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
-def _promoted_text(rec: Any) -> str:
+def _promoted_text(rec: RunRecord) -> str:
     if rec.promotion is None:
         return "-"
     return "yes" if rec.promoted else "no"

@@ -182,6 +182,7 @@ def test_bare_mirror_as_repository(remote: Path, tmp_path: Path, record_factory:
     assert git(remote, "rev-parse", BRANCH) == result.commit
     # a cache mirror's own branch follows (its refs/heads are the remote's)
     assert git(mirror, "rev-parse", BRANCH) == result.commit
+    assert not (mirror / "index").exists()  # the temporary index never lands in the repo
     git(mirror, "fetch", "-q", "--prune", "origin")  # the cache refreshes as usual
     assert [r.run for r in store.records(BRANCH, "prod", "resnet50")] == ["a1b2c3d4e5"]
 
