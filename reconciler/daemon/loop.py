@@ -322,7 +322,9 @@ class Daemon:
             started = time.monotonic()
             try:
                 outcome = self.reconcile(key)
-            except Exception as exc:
+            except ReconcilerError as exc:  # bad input or an API error: no traceback
+                outcome = ReconcileOutcome(ok=False, error=str(exc))
+            except Exception as exc:  # a bug: keep the traceback
                 log.exception("reconcile raised")
                 return ReconcileOutcome(ok=False, error=f"{type(exc).__name__}: {exc}")
             fields: dict[str, Any] = {

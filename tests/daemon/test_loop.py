@@ -297,3 +297,29 @@ def test_unusable_options_are_clear_errors_before_anything_starts(tmp_path: Path
         Daemon(options(tmp_path, str(tmp_path)), **parts)  # type: ignore[arg-type]
     with pytest.raises(ReconcilerError, match="no such repository"):
         Daemon(options(tmp_path, str(tmp_path / "missing")), **parts)  # type: ignore[arg-type]
+
+
+def test_a_user_error_is_logged_without_a_traceback_and_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from reconciler.structs.errors import SpecError, SpecErrors
+
+    calls: list[float] = []
+
+    def reconcile(key: str) -> outcomes.ReconcileOutcome:
+        calls.append(time.monotonic())
+        raise SpecErrors([SpecError("pipelines/a.yaml", 3, 5, "spec.steps[0].image", "required")])
+
+    daemon = Daemon(
+        options(tmp_path, "https://h/r.git"),
+        reconcile=reconcile,
+        list_targets=lambda: ["prod"],
+        fetch=lambda: True,
+        flush=lambda: None,
+    )
+    with caplog.at_level("INFO"), running(daemon):
+        assert wait_for(lambda: len(calls) >= 3, 5)  # retried with backoff
+    failures = [r for r in caplog.records if r.getMessage().startswith("reconcile failed")]
+    assert failures
+    assert "pipelines/a.yaml:3:5: spec.steps[0].image: required" in failures[0].getMessage()
+    assert all(r.exc_info is None for r in caplog.records)

@@ -1,0 +1,232 @@
+"""Benchmarks of the daemon (``reconciler run`` as a process against the sandbox).
+
+Run: ``pytest tests/bench/bench_daemon.py -m bench -s``. Prints figures; asserts only that
+the daemon did its job (never a time).
+
+- push -> first apply: a commit changes a pipeline's params (a new run); the time until
+  the new run's first Job exists in the cluster, over 20 pushes, with the daemon watching
+  the local repository's refs, and with a bare remote fetched on a signed webhook.
+- memory: the daemon's resident set size once 1,000 pipelines x 3 environments have been
+  reconciled (3,000 Jobs applied).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from reconciler.daemon import webhooks
+from tests.daemon.helpers import free_port, http, metric_value, wait_for
+from tests.support import dvcrepos
+
+pytestmark = pytest.mark.bench
+
+PUSHES = 20
+PIPELINE = "fraud-detector"
+NAMESPACE = "ml-prod"
+SECRET = "bench-webhook-secret"
+
+
+class DaemonProcess:
+    """``python -m reconciler run ...`` with its output in a file."""
+
+    def __init__(self, tmp: Path, kubeconfig: Path, repo: str, *args: str) -> None:
+        self.port = free_port()
+        self.log = (tmp / "daemon.log").open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "reconciler", "run", "--repo", repo,
+                "--listen", f"127.0.0.1:{self.port}", "--kubeconfig", str(kubeconfig),
+                "--state-dir", str(tmp / "state"), "--log-format", "json", *args,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **dvcrepos.tool_env()},
+        )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def metrics(self) -> str:
+        return http(self.url + "/metrics")[1].decode()
+
+    def rss_kib(self) -> tuple[int, int]:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+        hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+        return rss, hwm
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            return self.proc.wait(15)
+        finally:
+            self.log.close()
+
+
+def runs_of(api: client.ApiClient, pipeline: str) -> set[str]:
+    jobs = client.BatchV1Api(api).list_namespaced_job(
+        NAMESPACE, label_selector=f"reconciler.ml/pipeline={pipeline}"
+    )
+    return {(j.metadata.labels or {}).get("reconciler.ml/run", "") for j in jobs.items}
+
+
+def change_params(repo: Path, i: int) -> None:
+    path = repo / "pipelines" / f"{PIPELINE}.yaml"
+    text = re.sub(r"seed: \d+", f"seed: {1000 + i}", path.read_text(), count=1)
+    path.write_text(text)
+
+
+def report(label: str, seconds: list[float]) -> None:
+    ordered = sorted(seconds)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    print(
+        f"\n{label}: push -> first apply over {len(seconds)} pushes: "
+        f"p50 {statistics.median(ordered) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+        f"max {ordered[-1] * 1000:.0f} ms"
+    )
+
+
+def measure_pushes(api: client.ApiClient, push: Any) -> list[float]:
+    """Push PUSHES changes one by one; return the seconds until each new run's Job appears."""
+    latencies = []
+    for i in range(PUSHES):
+        before = runs_of(api, PIPELINE)
+        started = push(i)
+        new = wait_for(lambda b=before: runs_of(api, PIPELINE) - b, 30, step=0.01)
+        assert new, f"push {i}: no new run of {PIPELINE} appeared"
+        latencies.append(time.monotonic() - started)
+    return latencies
+
+
+def test_push_to_first_apply_with_the_local_refs_watch(sandbox: Any, tmp_path: Path) -> None:
+    sandbox.install_crds()
+    api = sandbox.api_client()
+    work = dvcrepos.copy_example_repo(tmp_path / "work")
+    daemon = DaemonProcess(tmp_path, sandbox.kubeconfig, str(work), "--env", "prod")
+    try:
+        assert wait_for(lambda: runs_of(api, PIPELINE), 60), "no first reconcile"
+
+        def push(i: int) -> float:
+            change_params(work, i)
+            dvcrepos.commit_all(work, f"seed {i}")
+            return time.monotonic()
+
+        latencies = measure_pushes(api, push)
+    finally:
+        assert daemon.stop() == 0
+    report("local refs watch", latencies)
+
+
+def test_push_to_first_apply_with_the_webhook(sandbox: Any, tmp_path: Path) -> None:
+    sandbox.install_crds()
+    api = sandbox.api_client()
+    work = dvcrepos.copy_example_repo(tmp_path / "work")
+    remote = dvcrepos.origin_of(work)
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET)
+    daemon = DaemonProcess(
+        tmp_path, sandbox.kubeconfig, remote.as_uri(), "--env", "prod",
+        "--interval", "1h", "--webhook-secret-file", str(secret_file),
+    )  # fmt: skip
+    try:
+        assert wait_for(lambda: runs_of(api, PIPELINE), 60), "no first reconcile"
+
+        def push(i: int) -> float:
+            change_params(work, i)
+            dvcrepos.commit_all(work, f"seed {i}")
+            dvcrepos.git(work, "push", "-q", "origin", "main")
+            started = time.monotonic()
+            body = b'{"ref": "refs/heads/main"}'
+            status, _ = http(
+                daemon.url + "/hooks/git",
+                method="POST",
+                body=body,
+                headers={
+                    "X-Hub-Signature-256": webhooks.github_signature(SECRET.encode(), body),
+                    "X-GitHub-Event": "push",
+                },
+            )
+            assert status == 202
+            return started
+
+        latencies = measure_pushes(api, push)
+    finally:
+        assert daemon.stop() == 0
+    report("webhook + fetch of a remote", latencies)
+
+
+def write_many_pipelines(repo: Path, count: int, envs: tuple[str, ...]) -> None:
+    names = [f"p{i:04d}" for i in range(count)]
+    (repo / "pipelines").mkdir(parents=True)
+    for name in names:
+        (repo / "pipelines" / f"{name}.yaml").write_text(
+            "apiVersion: reconciler.ml/v1alpha1\nkind: Pipeline\n"
+            f"metadata: {{name: {name}}}\n"
+            "spec:\n"
+            f"  params: {{seed: {len(name)}}}\n"
+            "  steps:\n"
+            "    - name: train\n"
+            "      image: registry.example.com/bench/train:1.0.0\n"
+            "      command: [python, train.py]\n"
+            "      resources: {cpu: '1', memory: 1Gi}\n"
+            f"      output: s3://models/{name}/{{run}}/\n"
+        )
+    (repo / "pipelines" / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+        + "".join(f"  - {n}.yaml\n" for n in names)
+    )
+    for env in envs:
+        d = repo / "overlays" / env
+        d.mkdir(parents=True)
+        (d / "kustomization.yaml").write_text(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            "resources:\n  - ../../pipelines\n  - environment.yaml\n"
+        )
+        (d / "environment.yaml").write_text(
+            "apiVersion: reconciler.ml/v1alpha1\nkind: Environment\n"
+            f"metadata: {{name: {env}}}\n"
+            f"spec: {{branch: main, namespace: bench-{env}, serve: false, "
+            'provenanceBranch: "runs/{pipeline}"}\n'
+        )
+
+
+def test_memory_with_1000_pipelines_in_3_environments(sandbox: Any, tmp_path: Path) -> None:
+    envs = ("dev", "staging", "prod")
+    repo = tmp_path / "many"
+    write_many_pipelines(repo, 1000, envs)
+    dvcrepos.git(repo, "init", "-q", "-b", "main")
+    dvcrepos.commit_all(repo, "1000 pipelines")
+    api = sandbox.api_client()
+    daemon = DaemonProcess(tmp_path, sandbox.kubeconfig, str(repo))
+    started = time.monotonic()
+    try:
+
+        def all_reconciled() -> bool:
+            text = daemon.metrics()
+            return all(
+                (metric_value(text, "reconciler_reconciles_total", f'env="{e}",result="ok"') or 0)
+                >= 1
+                for e in envs
+            )
+
+        assert wait_for(all_reconciled, 600, step=0.5), daemon.metrics()[-3000:]
+        took = time.monotonic() - started
+        rss, hwm = daemon.rss_kib()
+        jobs = sum(
+            len(client.BatchV1Api(api).list_namespaced_job(f"bench-{e}").items) for e in envs
+        )
+    finally:
+        assert daemon.stop() == 0
+    assert jobs == 3000
+    print(
+        f"\n1,000 pipelines x 3 environments: first full reconcile {took:.1f}s, "
+        f"{jobs} Jobs; daemon RSS {rss / 1024:.0f} MiB (peak {hwm / 1024:.0f} MiB)"
+    )
