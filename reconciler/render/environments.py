@@ -17,7 +17,7 @@ from reconciler.render import datasets as datasets_mod
 from reconciler.render import overlays, serving, steps
 from reconciler.render.runplans import RunPlan, plan_run
 from reconciler.specs import validation
-from reconciler.specs.models import Environment
+from reconciler.specs.models import Environment, Pipeline
 from reconciler.structs import labels
 from reconciler.structs.errors import SpecError
 from reconciler.structs.manifests import Manifest
@@ -99,13 +99,36 @@ def prepare(
         for pipeline in overlay.pipelines:
             facts, errors = resolver.resolve_all(dict(pipeline.datasets))
             if errors:
-                prepared.errors.extend(errors)
+                prepared.errors.extend(_point_at_pipeline(errors, pipeline, overlay))
                 prepared.failed_pipelines.add(pipeline.name)
                 continue
             prepared.plans[pipeline.name] = plan_run(
                 env=overlay.env, namespace=target.namespace, pipeline=pipeline, datasets=facts
             )
     return prepared
+
+
+def _point_at_pipeline(
+    errors: list[SpecError], pipeline: Pipeline, overlay: overlays.Overlay
+) -> list[SpecError]:
+    """Re-point position-less dataset errors at the pipeline's ``spec.datasets.<name>``.
+
+    An error inside a pointer file keeps its own position; one about the pointer as a
+    whole (it does not exist, the remote lacks its data) is reported where the pipeline
+    names it, with the pointer path in the message.
+    """
+    locator = overlay.locators.get(pipeline.path)
+    by_pointer = {path: name for name, path in pipeline.datasets}
+    out = []
+    for e in errors:
+        name = by_pointer.get(e.path)
+        if e.line or name is None:
+            out.append(e)
+            continue
+        field_path = f"spec.datasets.{name}"
+        line, col = locator.position(field_path) if locator else (0, 0)
+        out.append(SpecError(pipeline.path, line, col, field_path, f"{e.path}: {e.message}"))
+    return out
 
 
 def namespace_object(target: Target, commit: str | None = None) -> Manifest:

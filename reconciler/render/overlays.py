@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.render import kustomize
 from reconciler.specs import loading, validation
 from reconciler.specs.models import Environment, Pipeline
-from reconciler.structs.errors import SpecError, SpecErrors
+from reconciler.structs.errors import RenderError, SpecError, SpecErrors
 from reconciler.structs.manifests import Manifest
 
 OVERLAYS_DIR = "overlays"
@@ -52,6 +52,8 @@ class Overlay:
     objects: list[Manifest] = field(default_factory=list)
     errors: list[SpecError] = field(default_factory=list)
     failed_pipelines: set[str] = field(default_factory=set)
+    locators: dict[str, loading.Locator] = field(default_factory=dict)
+    """Source-file Locators by path, to point later errors (datasets) at a line."""
 
 
 def environment_names(root: Path) -> list[str]:
@@ -126,8 +128,13 @@ def load_overlay(root: Path, name: str) -> Overlay:
     """
     overlay_dir = root / OVERLAYS_DIR / name
     rel_dir = f"{OVERLAYS_DIR}/{name}"
-    docs = kustomize.build_overlay(overlay_dir)
     sources, source_errors = pipeline_sources(root)
+    try:
+        docs = kustomize.build_overlay(overlay_dir)
+    except RenderError:
+        if source_errors:  # our positioned errors explain kustomize's failure better
+            raise SpecErrors(source_errors) from None
+        raise
     overlay = Overlay(name=name, path=rel_dir, env=None)
     envs = [d for d in docs if d.get("kind") == "Environment"]
     env_path = f"{rel_dir}/{ENVIRONMENT_FILE}"
@@ -199,7 +206,9 @@ def load_overlay(root: Path, name: str) -> Overlay:
             continue
         overlay.pipelines.append(pipeline)
     if overlay.env is not None:
-        for err in validation.check_pipeline_set(overlay.pipelines, overlay.env):
+        locators = {s.path: s.locator for s in sources.values() if s.locator is not None}
+        overlay.locators = locators
+        for err in validation.check_pipeline_set(overlay.pipelines, overlay.env, locators=locators):
             if err not in seen_errors:
                 overlay.errors.append(err)
                 for p in overlay.pipelines:
