@@ -1,0 +1,341 @@
+"""Server-side defaulting and create-time preparation of the built-in kinds.
+
+These are the fields kube-apiserver fills in (the ``SetDefaults_*`` functions and the
+registry strategies' ``PrepareForCreate``) that ``kubectl diff`` and a plan would
+otherwise report as drift: pod specs (restartPolicy, dnsPolicy, schedulerName,
+terminationGracePeriodSeconds, securityContext), containers (terminationMessagePath/
+Policy, imagePullPolicy, resources, port protocol, probe timings), volumes
+(defaultMode), Deployments (replicas, strategy, revisionHistoryLimit,
+progressDeadlineSeconds), Jobs (completions, parallelism, backoffLimit, completionMode,
+suspend, podReplacementPolicy, the generated selector and template labels), Services
+(type, sessionAffinity, clusterIP(s) allocation, ipFamilies, port protocol and
+targetPort, internalTrafficPolicy), Namespaces (finalizer, phase, name label), Secrets
+(type, ``stringData`` folded into ``data``), NetworkPolicies (policyTypes),
+HorizontalPodAutoscalers (minReplicas, default CPU metric, behavior policies),
+RoleBindings (subject apiGroup), CustomResourceDefinitions (conversion).
+
+Defaulting only adds what is missing, so it is idempotent and runs on every write.
+Callers: :mod:`.handlers`.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import itertools
+import threading
+from typing import Any
+
+Obj = dict[str, Any]
+
+_ip_lock = threading.Lock()
+_ip_counter = itertools.count(10)
+_port_counter = itertools.count(30000)
+
+
+def _d(obj: Obj, key: str) -> Obj:
+    """Return ``obj[key]`` as a dict, creating it if missing or null."""
+    cur = obj.get(key)
+    if not isinstance(cur, dict):
+        cur = {}
+        obj[key] = cur
+    return cur
+
+
+def _pull_policy(image: str) -> str:
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else ""
+    return "Always" if tag in ("", "latest") else "IfNotPresent"
+
+
+def _probe(p: Any) -> None:
+    if not isinstance(p, dict):
+        return
+    p.setdefault("timeoutSeconds", 1)
+    p.setdefault("periodSeconds", 10)
+    p.setdefault("successThreshold", 1)
+    p.setdefault("failureThreshold", 3)
+    http = p.get("httpGet")
+    if isinstance(http, dict):
+        http.setdefault("scheme", "HTTP")
+
+
+def container(c: Obj) -> None:
+    """Default one container (also init and ephemeral containers)."""
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    if "image" in c and "imagePullPolicy" not in c:
+        c["imagePullPolicy"] = _pull_policy(str(c["image"]))
+    if not isinstance(c.get("resources"), dict):
+        c["resources"] = {}
+    for port in c.get("ports") or []:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+    for e in c.get("env") or []:
+        ref = ((e or {}).get("valueFrom") or {}).get("fieldRef")
+        if isinstance(ref, dict):
+            ref.setdefault("apiVersion", "v1")
+    for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _probe(c.get(name))
+
+
+def pod_spec(spec: Obj) -> None:
+    """Default a PodSpec (``SetDefaults_PodSpec`` and its containers/volumes)."""
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    if not isinstance(spec.get("securityContext"), dict):
+        spec["securityContext"] = {}
+    spec.setdefault("schedulerName", "default-scheduler")
+    for key in ("initContainers", "containers"):
+        for c in spec.get(key) or []:
+            if isinstance(c, dict):
+                container(c)
+    for v in spec.get("volumes") or []:
+        if not isinstance(v, dict):
+            continue
+        sources = [k for k in v if k != "name"]
+        if not sources:
+            v["emptyDir"] = {}
+        for key in ("configMap", "secret", "projected", "downwardAPI"):
+            if isinstance(v.get(key), dict):
+                v[key].setdefault("defaultMode", 420)
+        for f in ((v.get("downwardAPI") or {}).get("items") or []):
+            ref = (f or {}).get("fieldRef")
+            if isinstance(ref, dict):
+                ref.setdefault("apiVersion", "v1")
+
+
+def _template(spec: Obj) -> None:
+    tpl = spec.get("template")
+    if isinstance(tpl, dict):
+        pod_spec(_d(tpl, "spec"))
+
+
+def deployment(obj: Obj) -> None:
+    """Default an apps/v1 Deployment."""
+    spec = _d(obj, "spec")
+    spec.setdefault("replicas", 1)
+    strategy = _d(spec, "strategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        ru = _d(strategy, "rollingUpdate")
+        ru.setdefault("maxUnavailable", "25%")
+        ru.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _template(spec)
+
+
+def job(obj: Obj, *, create: bool) -> None:
+    """Default a batch/v1 Job; on create also generate its selector and pod labels."""
+    spec = _d(obj, "spec")
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+        spec["parallelism"] = 1
+    spec.setdefault("parallelism", 1)
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    if spec.get("podReplacementPolicy") is None:
+        spec["podReplacementPolicy"] = (
+            "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
+        )
+    meta = _d(obj, "metadata")
+    tpl = _d(spec, "template")
+    tmeta = _d(tpl, "metadata")
+    if not meta.get("labels") and tmeta.get("labels"):
+        meta["labels"] = dict(tmeta["labels"])
+    if create and not spec.get("manualSelector"):
+        uid = str(meta.get("uid", ""))
+        name = str(meta.get("name", ""))
+        labels = _d(tmeta, "labels")
+        labels["batch.kubernetes.io/controller-uid"] = uid
+        labels["batch.kubernetes.io/job-name"] = name
+        labels["controller-uid"] = uid
+        labels["job-name"] = name
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    pod_spec(_d(tpl, "spec"))
+
+
+def _allocate_ip() -> str:
+    with _ip_lock:
+        n = next(_ip_counter)
+    return str(ipaddress.IPv4Address(int(ipaddress.IPv4Address("10.96.0.0")) + n))
+
+
+def service(obj: Obj, old: Obj | None) -> None:
+    """Default a v1 Service; allocates a cluster IP (kept from ``old`` on update)."""
+    spec = _d(obj, "spec")
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    kind = spec["type"]
+    for p in spec.get("ports") or []:
+        if not isinstance(p, dict):
+            continue
+        p.setdefault("protocol", "TCP")
+        if p.get("targetPort") in (None, 0, "") and "port" in p:
+            p["targetPort"] = p["port"]
+    old_spec = (old or {}).get("spec") or {}
+    if kind != "ExternalName":
+        if not spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec.get("clusterIP") or _allocate_ip()
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    if kind in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+        old_ports = {
+            (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+            for p in old_spec.get("ports") or []
+            if isinstance(p, dict)
+        }
+        for p in spec.get("ports") or []:
+            if isinstance(p, dict) and not p.get("nodePort"):
+                p["nodePort"] = old_ports.get((p.get("port"), p.get("protocol"))) or next(
+                    _port_counter
+                )
+    if kind == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    status = _d(obj, "status")
+    status.setdefault("loadBalancer", {})
+
+
+def namespace(obj: Obj) -> None:
+    """Default a Namespace (finalizer, phase, the ``kubernetes.io/metadata.name`` label)."""
+    meta = _d(obj, "metadata")
+    _d(meta, "labels")["kubernetes.io/metadata.name"] = str(meta.get("name", ""))
+    spec = _d(obj, "spec")
+    spec.setdefault("finalizers", ["kubernetes"])
+    status = _d(obj, "status")
+    status.setdefault("phase", "Active")
+
+
+def secret(obj: Obj) -> None:
+    """Default a Secret: type Opaque; ``stringData`` is folded into ``data`` and dropped."""
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = _d(obj, "data")
+        for k, v in string_data.items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
+
+
+def network_policy(obj: Obj) -> None:
+    """Default policyTypes (Ingress, plus Egress if egress rules are given) and protocols."""
+    spec = _d(obj, "spec")
+    if not spec.get("policyTypes"):
+        types = ["Ingress"]
+        if spec.get("egress"):
+            types.append("Egress")
+        spec["policyTypes"] = types
+    for rule in (spec.get("ingress") or []) + (spec.get("egress") or []):
+        for p in (rule or {}).get("ports") or []:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+
+
+def hpa(obj: Obj) -> None:
+    """Default an autoscaling/v2 HorizontalPodAutoscaler."""
+    spec = _d(obj, "spec")
+    spec.setdefault("minReplicas", 1)
+    if not spec.get("metrics"):
+        spec["metrics"] = [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 80},
+                },
+            }
+        ]
+    behavior = spec.get("behavior")
+    if isinstance(behavior, dict):
+        up = _d(behavior, "scaleUp")
+        up.setdefault("stabilizationWindowSeconds", 0)
+        up.setdefault("selectPolicy", "Max")
+        up.setdefault(
+            "policies",
+            [
+                {"type": "Pods", "value": 4, "periodSeconds": 15},
+                {"type": "Percent", "value": 100, "periodSeconds": 15},
+            ],
+        )
+        down = _d(behavior, "scaleDown")
+        down.setdefault("stabilizationWindowSeconds", 300)
+        down.setdefault("selectPolicy", "Max")
+        down.setdefault("policies", [{"type": "Percent", "value": 100, "periodSeconds": 15}])
+
+
+def role_binding(obj: Obj) -> None:
+    """Default each subject's apiGroup by its kind."""
+    for s in obj.get("subjects") or []:
+        if not isinstance(s, dict):
+            continue
+        if s.get("kind") == "ServiceAccount":
+            s.setdefault("apiGroup", "")
+            if s.get("apiGroup") == "":
+                s.pop("apiGroup")
+        elif s.get("kind") in ("User", "Group"):
+            s.setdefault("apiGroup", "rbac.authorization.k8s.io")
+
+
+def limit_range(obj: Obj) -> None:
+    """Default container limits: ``default`` from ``max``, ``defaultRequest`` from default."""
+    for item in (obj.get("spec") or {}).get("limits") or []:
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        if item.get("max") and not item.get("default"):
+            item["default"] = dict(item["max"])
+        if item.get("default") and not item.get("defaultRequest"):
+            item["defaultRequest"] = dict(item["default"])
+
+
+def crd(obj: Obj) -> None:
+    """Default a CustomResourceDefinition (conversion strategy, singular/listKind)."""
+    spec = _d(obj, "spec")
+    conv = _d(spec, "conversion")
+    conv.setdefault("strategy", "None")
+    names = _d(spec, "names")
+    if "kind" in names:
+        names.setdefault("singular", str(names["kind"]).lower())
+        names.setdefault("listKind", f"{names['kind']}List")
+
+
+def pod(obj: Obj) -> None:
+    """Default a Pod (its spec and the fields a Pod alone gets)."""
+    spec = _d(obj, "spec")
+    pod_spec(spec)
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    spec.setdefault("priority", 0)
+
+
+def apply_defaults(group: str, kind: str, obj: Obj, old: Obj | None, *, create: bool) -> None:
+    """Fill the server defaults of a built-in kind into ``obj`` (in place)."""
+    if kind == "Deployment" and group == "apps":
+        deployment(obj)
+    elif kind == "Job" and group == "batch":
+        job(obj, create=create)
+    elif kind == "Service" and group == "":
+        service(obj, old)
+    elif kind == "Namespace" and group == "":
+        namespace(obj)
+    elif kind == "Secret" and group == "":
+        secret(obj)
+    elif kind == "Pod" and group == "":
+        pod(obj)
+    elif kind == "NetworkPolicy":
+        network_policy(obj)
+    elif kind == "HorizontalPodAutoscaler":
+        hpa(obj)
+    elif kind in ("RoleBinding", "ClusterRoleBinding"):
+        role_binding(obj)
+    elif kind == "LimitRange":
+        limit_range(obj)
+    elif kind == "CustomResourceDefinition":
+        crd(obj)

@@ -1,0 +1,224 @@
+"""The control loops every cluster has, whatever workloads it runs.
+
+Always on (unlike the simulated workload controllers of :mod:`.controllers`), as they
+are part of the API contract:
+
+- garbage collection: an object whose every owner (``ownerReferences`` by uid) is gone
+  is deleted (``Background``); one that still has a live owner loses only the dangling
+  reference. An owner deleted with ``Foreground`` keeps its ``deletionTimestamp`` and
+  ``foregroundDeletion`` finalizer until its dependents are gone; an ``orphan``
+  finalizer is honoured by removing the owner's references from its dependents.
+- namespace deletion: a Terminating namespace has every object in it deleted, then is
+  removed itself.
+- CRD deletion: the CRD's custom resources are deleted, then its
+  ``customresourcecleanup.apiextensions.k8s.io`` finalizer is removed and its kinds stop
+  being served.
+
+The loop wakes on deletions and on writes that set a deletionTimestamp.
+Callers: :class:`reconciler.sandbox.Sandbox` (start/stop).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from reconciler.sandbox.handlers import Api
+from reconciler.sandbox.kinds import ResourceType
+from reconciler.sandbox.storage import Event
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+
+
+def _clone(o: Obj) -> Obj:
+    return json.loads(json.dumps(o))
+
+
+class Lifecycle:
+    """Garbage collector, namespace and CRD finalization, in one background thread."""
+
+    def __init__(self, api: Api, interval: float = 0.05) -> None:
+        self.api = api
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        api.store.listeners.append(self._on_event)
+
+    def _on_event(self, ev: Event) -> None:
+        if ev.type == "DELETED" or (ev.obj.get("metadata") or {}).get("deletionTimestamp"):
+            self._wake.set()
+
+    def start(self) -> None:
+        """Start the loop thread (idempotent)."""
+        if self._thread is None:
+            self._wake.set()
+            self._thread = threading.Thread(target=self._run, name="sandbox-lifecycle",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop thread and wait for it."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            try:
+                again = self.run_once()
+            except Exception:  # keep collecting; a bug here must not stop the server
+                log.exception("sandbox: lifecycle pass failed")
+                again = True
+            if again:
+                self._stop.wait(self.interval)
+                self._wake.set()
+
+    # --------------------------------------------------------------------- passes
+
+    def run_once(self) -> bool:
+        """Run one pass; True if work remains (another pass soon)."""
+        api = self.api
+        with api.store.lock:
+            index = self._index()
+            pending = self._collect_garbage(index)
+            pending |= self._namespaces(index)
+            pending |= self._crds()
+        return pending
+
+    def _index(self) -> dict[str, tuple[ResourceType, Obj]]:
+        """Map uid -> (type, object) of every stored object."""
+        out: dict[str, tuple[ResourceType, Obj]] = {}
+        for key in self.api.store.keys():
+            types = self.api.registry.by_key(key)
+            if not types:
+                continue
+            for obj in self.api.store.list(key):
+                uid = obj["metadata"].get("uid")
+                if uid:
+                    out[uid] = (types[0], obj)
+        return out
+
+    def _collect_garbage(self, index: dict[str, tuple[ResourceType, Obj]]) -> bool:
+        api = self.api
+        pending = False
+        dependents: dict[str, list[str]] = {}
+        for uid, (rt, obj) in list(index.items()):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if not refs:
+                continue
+            for r in refs:
+                dependents.setdefault(str(r.get("uid")), []).append(uid)
+            alive = [r for r in refs if r.get("uid") in index]
+            if obj["metadata"].get("deletionTimestamp"):
+                continue
+            if not alive:
+                api.system_delete(rt, obj, "Background")
+                pending = True
+            elif len(alive) != len(refs):
+                new = _clone(obj)
+                new["metadata"]["ownerReferences"] = alive
+                api.system_write(rt, obj, new, manager="generic-garbage-collector")
+        for uid, (rt, obj) in list(index.items()):
+            meta = obj["metadata"]
+            fins = meta.get("finalizers") or []
+            if not meta.get("deletionTimestamp"):
+                continue
+            if "orphan" in fins:
+                for dep_uid in dependents.get(uid, []):
+                    if dep_uid in index:
+                        drt, dep = index[dep_uid]
+                        new = _clone(dep)
+                        kept = [r for r in dep["metadata"].get("ownerReferences") or []
+                                if r.get("uid") != uid]
+                        if kept:
+                            new["metadata"]["ownerReferences"] = kept
+                        else:
+                            new["metadata"].pop("ownerReferences", None)
+                        api.system_write(drt, dep, new, manager="generic-garbage-collector")
+                self._drop_finalizer(rt, obj, "orphan")
+                pending = True
+            elif "foregroundDeletion" in fins:
+                live_deps = [d for d in dependents.get(uid, []) if d in index]
+                if live_deps:
+                    for dep_uid in live_deps:
+                        drt, dep = index[dep_uid]
+                        if not dep["metadata"].get("deletionTimestamp"):
+                            api.system_delete(drt, dep, "Foreground")
+                    pending = True
+                else:
+                    self._drop_finalizer(rt, obj, "foregroundDeletion")
+                    pending = True
+        return pending
+
+    def _drop_finalizer(self, rt: ResourceType, obj: Obj, name: str) -> None:
+        cur = self.api.store.get(rt.key, obj["metadata"].get("namespace") or "",
+                                 obj["metadata"]["name"])
+        if cur is None:
+            return
+        new = _clone(cur)
+        new["metadata"]["finalizers"] = [f for f in cur["metadata"].get("finalizers") or []
+                                         if f != name]
+        if not new["metadata"]["finalizers"]:
+            new["metadata"].pop("finalizers")
+        self.api.system_write(rt, cur, new, manager="generic-garbage-collector")
+
+    def _namespaces(self, index: dict[str, tuple[ResourceType, Obj]]) -> bool:
+        api = self.api
+        ns_rt = api.registry.get("", "v1", "namespaces")
+        assert ns_rt is not None
+        pending = False
+        for ns in api.store.list("namespaces"):
+            if not ns["metadata"].get("deletionTimestamp"):
+                continue
+            name = ns["metadata"]["name"]
+            remaining = 0
+            for key in api.store.keys():
+                types = api.registry.by_key(key)
+                if not types or not types[0].namespaced:
+                    continue
+                for obj in api.store.list(key, name):
+                    remaining += 1
+                    if not obj["metadata"].get("deletionTimestamp"):
+                        api.system_delete(types[0], obj, "Background")
+            if remaining:
+                pending = True
+                continue
+            if ns["metadata"].get("finalizers"):
+                continue
+            api.store.remove(ns_rt.key, ns)
+        return pending
+
+    def _crds(self) -> bool:
+        api = self.api
+        crd_rt = api.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        assert crd_rt is not None
+        pending = False
+        for crd in api.store.list(crd_rt.key):
+            if not crd["metadata"].get("deletionTimestamp"):
+                continue
+            name = crd["metadata"]["name"]
+            types = api.registry.crd_types(name)
+            left = 0
+            for t in types:
+                for obj in api.store.list(t.key):
+                    left += 1
+                    if not obj["metadata"].get("deletionTimestamp"):
+                        api.system_delete(t, obj, "Background")
+            if left:
+                pending = True
+                continue
+            if CRD_FINALIZER in (crd["metadata"].get("finalizers") or []):
+                self._drop_finalizer(crd_rt, crd, CRD_FINALIZER)
+                pending = True
+        return pending

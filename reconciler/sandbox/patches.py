@@ -1,0 +1,251 @@
+"""The three non-apply patch formats: JSON merge, JSON patch and strategic merge.
+
+- :func:`merge_patch` (``application/merge-patch+json``, RFC 7386): maps merge
+  recursively, ``null`` deletes, anything else (lists included) replaces.
+- :func:`json_patch` (``application/json-patch+json``, RFC 6902): add, remove, replace,
+  move, copy, test on JSON pointers; a failed operation is a 422.
+- :func:`strategic_merge_patch` (``application/strategic-merge-patch+json``): a merge
+  patch that knows the built-in schema: lists with ``x-kubernetes-patch-strategy: merge``
+  merge by their ``x-kubernetes-patch-merge-key`` (primitive lists by union), and the
+  directives ``$patch: replace|delete|merge``, ``$setElementOrder/<list>``,
+  ``$deleteFromPrimitiveList/<list>`` and ``$retainKeys`` are honoured. Custom resources
+  do not support it (415, as kube-apiserver answers).
+
+Callers: :mod:`.handlers`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from reconciler.sandbox import errors
+from reconciler.sandbox.schemas import Node
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """Return ``target`` with RFC 7386 ``patch`` applied (inputs untouched)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+# ------------------------------------------------------------------------ JSON patch
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _pointer(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise _patch_error(f'invalid JSON pointer "{path}"')
+    return [_unescape(t) for t in path[1:].split("/")]
+
+
+def _patch_error(message: str) -> errors.ApiError:
+    return errors.ApiError(422, "Invalid", message)
+
+
+def _resolve(doc: Any, tokens: list[str], path: str) -> Any:
+    cur = doc
+    for t in tokens:
+        if isinstance(cur, dict):
+            if t not in cur:
+                raise _patch_error(f"doc is missing path: \"{path}\": missing value")
+            cur = cur[t]
+        elif isinstance(cur, list):
+            try:
+                cur = cur[int(t)]
+            except (ValueError, IndexError) as exc:
+                raise _patch_error(f"doc is missing path: \"{path}\": missing value") from exc
+        else:
+            raise _patch_error(f"doc is missing path: \"{path}\": missing value")
+    return cur
+
+
+def _add(doc: Any, tokens: list[str], value: Any, path: str) -> Any:
+    if not tokens:
+        return value
+    parent = _resolve(doc, tokens[:-1], path)
+    last = tokens[-1]
+    if isinstance(parent, dict):
+        parent[last] = value
+    elif isinstance(parent, list):
+        if last == "-":
+            parent.append(value)
+        else:
+            try:
+                i = int(last)
+            except ValueError as exc:
+                raise _patch_error(f'invalid index "{last}" in "{path}"') from exc
+            if i < 0 or i > len(parent):
+                raise _patch_error(f'add operation does not apply: doc is missing path: "{path}"')
+            parent.insert(i, value)
+    else:
+        raise _patch_error(f'add operation does not apply: doc is missing path: "{path}"')
+    return doc
+
+
+def _remove(doc: Any, tokens: list[str], path: str) -> Any:
+    if not tokens:
+        raise _patch_error("cannot remove the whole document")
+    parent = _resolve(doc, tokens[:-1], path)
+    last = tokens[-1]
+    try:
+        if isinstance(parent, dict):
+            del parent[last]
+        elif isinstance(parent, list):
+            del parent[int(last)]
+        else:
+            raise KeyError(last)
+    except (KeyError, ValueError, IndexError) as exc:
+        raise _patch_error(
+            f'remove operation does not apply: doc is missing path: "{path}"'
+        ) from exc
+    return doc
+
+
+def json_patch(target: Any, ops: Any) -> Any:
+    """Return ``target`` with an RFC 6902 operation list applied (input untouched)."""
+    if not isinstance(ops, list):
+        raise errors.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    doc = copy.deepcopy(target)
+    for op in ops:
+        if not isinstance(op, dict):
+            raise _patch_error("invalid JSON patch operation")
+        kind = op.get("op")
+        path = str(op.get("path", ""))
+        tokens = _pointer(path)
+        if kind == "add":
+            doc = _add(doc, tokens, copy.deepcopy(op.get("value")), path)
+        elif kind == "remove":
+            doc = _remove(doc, tokens, path)
+        elif kind == "replace":
+            _resolve(doc, tokens, path)
+            if tokens:
+                doc = _remove(doc, tokens, path)
+            doc = _add(doc, tokens, copy.deepcopy(op.get("value")), path)
+        elif kind in ("move", "copy"):
+            frm = str(op.get("from", ""))
+            value = copy.deepcopy(_resolve(doc, _pointer(frm), frm))
+            if kind == "move":
+                doc = _remove(doc, _pointer(frm), frm)
+            doc = _add(doc, tokens, value, path)
+        elif kind == "test":
+            if _resolve(doc, tokens, path) != op.get("value"):
+                raise _patch_error(f'testing value {path} failed: test failed')
+        else:
+            raise _patch_error(f'Unexpected kind: {kind}')
+    return doc
+
+
+# -------------------------------------------------------------- strategic merge patch
+
+
+def strategic_merge_patch(target: Any, patch: Any, node: Node) -> Any:
+    """Return ``target`` with a strategic merge ``patch`` applied along schema ``node``."""
+    return _smp(copy.deepcopy(target), copy.deepcopy(patch), node)
+
+
+def _smp(target: Any, patch: Any, node: Node) -> Any:
+    if not isinstance(patch, dict):
+        return patch
+    directive = patch.pop("$patch", None)
+    if directive == "replace":
+        return patch
+    if directive == "delete":
+        return None
+    retain = patch.pop("$retainKeys", None)
+    out = dict(target) if isinstance(target, dict) else {}
+    orders: dict[str, list[Any]] = {}
+    deletes: dict[str, list[Any]] = {}
+    for k in list(patch):
+        if k.startswith("$setElementOrder/"):
+            orders[k.split("/", 1)[1]] = patch.pop(k) or []
+        elif k.startswith("$deleteFromPrimitiveList/"):
+            deletes[k.split("/", 1)[1]] = patch.pop(k) or []
+    for k, v in patch.items():
+        child = node.child(k) if node.kind in ("struct", "map") else node
+        if v is None:
+            out.pop(k, None)
+            continue
+        if child.kind == "list" and isinstance(v, list):
+            out[k] = _smp_list(out.get(k), v, child)
+        elif isinstance(v, dict):
+            res = _smp(out.get(k), v, child)
+            if res is None:
+                out.pop(k, None)
+            else:
+                out[k] = res
+        else:
+            out[k] = v
+    for k, values in deletes.items():
+        if isinstance(out.get(k), list):
+            out[k] = [x for x in out[k] if x not in values]
+    for k, order in orders.items():
+        if isinstance(out.get(k), list):
+            out[k] = _reorder(out[k], order, node.child(k) if node.kind == "struct" else node)
+    if isinstance(retain, list):
+        out = {k: v for k, v in out.items() if k in retain}
+    return out
+
+
+def _smp_list(live: Any, patch: list[Any], node: Node) -> list[Any]:
+    live = live if isinstance(live, list) else []
+    strategy = node.patch_strategy.split(",") if node.patch_strategy else []
+    if "merge" not in strategy:
+        if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
+            return [x for x in patch if not (isinstance(x, dict) and "$patch" in x)]
+        return patch
+    key = node.patch_merge_key
+    if not key:
+        out = list(live)
+        for x in patch:
+            if x not in out:
+                out.append(x)
+        return out
+    if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
+        return [x for x in patch if not (isinstance(x, dict) and "$patch" in x)]
+    out = [copy.deepcopy(x) for x in live]
+    inode = node.item()
+    for item in patch:
+        if not isinstance(item, dict):
+            raise errors.bad_request(f"expected a map in list with merge key {key!r}")
+        if key not in item:
+            raise errors.bad_request(f"map: {json.dumps(item)} does not contain declared merge key: {key}")
+        idx = next(
+            (i for i, x in enumerate(out) if isinstance(x, dict) and x.get(key) == item[key]), None
+        )
+        if item.get("$patch") == "delete":
+            if idx is not None:
+                out.pop(idx)
+            continue
+        if idx is None:
+            clean = dict(item)
+            clean.pop("$patch", None)
+            out.append(_smp({}, clean, inode))
+        else:
+            out[idx] = _smp(out[idx], dict(item), inode)
+    return out
+
+
+def _reorder(items: list[Any], order: list[Any], node: Node) -> list[Any]:
+    key = node.patch_merge_key
+
+    def ident(x: Any) -> Any:
+        return json.dumps(x.get(key) if key and isinstance(x, dict) else x, sort_keys=True)
+
+    pos = {ident(o): i for i, o in enumerate(order)}
+    listed = sorted((x for x in items if ident(x) in pos), key=lambda x: pos[ident(x)])
+    rest = [x for x in items if ident(x) not in pos]
+    return listed + rest

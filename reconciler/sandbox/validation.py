@@ -1,0 +1,441 @@
+"""Validation of written objects: names, metadata, schema, kind rules, immutable fields.
+
+What kube-apiserver rejects with 422 Invalid (``errors.invalid``) is checked here:
+object names by kind (DNS-1123 subdomain, DNS-1123 label for Namespaces, DNS-1035
+label for Services, path segments for RBAC), label and annotation syntax, required
+fields, JSON types and enums from the OpenAPI schema (after defaulting, as the real
+validation runs after defaulting), and per-kind rules: a Job's pod restartPolicy, a
+Deployment's selector matching its template, containers' names and images, a CRD's
+name; on update, immutable fields (a Job's ``spec.template``/``selector``/
+``completions``, a Deployment's selector, a Service's clusterIP, a CRD's group/scope).
+
+Unknown fields are found by :func:`unknown_fields`; the handler decides with the
+request's ``fieldValidation`` whether they are an error, a warning, or pruned.
+
+Callers: :mod:`.handlers`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from reconciler.sandbox import errors
+from reconciler.sandbox.kinds import ResourceType
+from reconciler.sandbox.schemas import Node
+
+Cause = tuple[str, str, str]  # (reason, field, message)
+
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+    "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
+    "[a-z0-9])?)*')"
+)
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+    "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+
+
+def _q(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def name_causes(rt: ResourceType, name: str) -> list[Cause]:
+    """Return the causes why ``name`` is not a valid name for this kind (empty if valid)."""
+    if not name:
+        return [("FieldValueRequired", "metadata.name", "Required value: name or generateName "
+                 "is required")]
+    if rt.group == "rbac.authorization.k8s.io":
+        if name in (".", "..") or "/" in name or "%" in name:
+            return [("FieldValueInvalid", "metadata.name",
+                     f'Invalid value: "{name}": may not contain \'/\' or \'%\'')]
+        return []
+    if rt.kind == "Namespace":
+        if len(name) > 63:
+            return [("FieldValueInvalid", "metadata.name",
+                     f'Invalid value: "{name}": must be no more than 63 characters')]
+        if not DNS1123_LABEL.match(name):
+            return [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {LABEL_MSG}')]
+        return []
+    if rt.kind == "Service" and rt.group == "":
+        if len(name) > 63:
+            return [("FieldValueInvalid", "metadata.name",
+                     f'Invalid value: "{name}": must be no more than 63 characters')]
+        if not DNS1035_LABEL.match(name):
+            return [("FieldValueInvalid", "metadata.name",
+                     f'Invalid value: "{name}": {DNS1035_MSG}')]
+        return []
+    if len(name) > 253:
+        return [("FieldValueInvalid", "metadata.name",
+                 f'Invalid value: "{name}": must be no more than 253 characters')]
+    if not DNS1123_SUBDOMAIN.match(name):
+        return [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {SUBDOMAIN_MSG}')]
+    return []
+
+
+def _qualified_name_causes(field: str, key: str) -> list[Cause]:
+    prefix, _, name = key.rpartition("/")
+    out: list[Cause] = []
+    if "/" in key and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
+        out.append(("FieldValueInvalid", field, f'Invalid value: "{key}": prefix part '
+                    f"{SUBDOMAIN_MSG}"))
+    if not name or len(name) > 63 or not _QUALIFIED.match(name):
+        out.append((
+            "FieldValueInvalid", field,
+            f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
+            "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
+            "'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+            "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+        ))
+    return out
+
+
+def labels_causes(field: str, labels: Any, *, values: bool) -> list[Cause]:
+    """Return causes for invalid label (or annotation, ``values=False``) keys and values."""
+    out: list[Cause] = []
+    if not isinstance(labels, dict):
+        return out
+    for k, v in labels.items():
+        out += _qualified_name_causes(field, str(k))
+        if values and (not isinstance(v, str) or len(v) > 63 or not _LABEL_VALUE.match(v)):
+            out.append((
+                "FieldValueInvalid", f"{field}", f"Invalid value: {_q(v)}: a valid label must be "
+                "an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+                "must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+                "'my_value',  or '12345', regex used for validation is "
+                "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+            ))
+    return out
+
+
+# -------------------------------------------------------------- unknown fields / schema
+
+
+def unknown_fields(obj: Any, node: Node, path: str = "") -> list[str]:
+    """Return the dotted paths of fields the schema does not declare (``spec.foo``)."""
+    out: list[str] = []
+    _unknown(obj, node, path, out)
+    return out
+
+
+def _unknown(value: Any, node: Node, path: str, out: list[str]) -> None:
+    if node.kind == "struct" and isinstance(value, dict):
+        for k, v in value.items():
+            p = f"{path}.{k}" if path else k
+            if not node.knows(k):
+                out.append(p)
+                continue
+            _unknown(v, node.child(k), p, out)
+    elif node.kind == "map" and isinstance(value, dict):
+        for k, v in value.items():
+            _unknown(v, node.child(k), f"{path}.{k}" if path else k, out)
+    elif node.kind == "list" and isinstance(value, list):
+        inode = node.item()
+        for i, v in enumerate(value):
+            _unknown(v, inode, f"{path}[{i}]", out)
+
+
+def prune_unknown(obj: Any, node: Node) -> Any:
+    """Return ``obj`` without the fields the schema does not declare."""
+    if node.kind == "struct" and isinstance(obj, dict):
+        return {
+            k: prune_unknown(v, node.child(k)) for k, v in obj.items() if node.knows(k)
+        }
+    if node.kind == "map" and isinstance(obj, dict):
+        return {k: prune_unknown(v, node.child(k)) for k, v in obj.items()}
+    if node.kind == "list" and isinstance(obj, list):
+        inode = node.item()
+        return [prune_unknown(v, inode) for v in obj]
+    return obj
+
+
+_JSON_TYPES = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def _type_name(v: Any) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "null"
+
+
+def schema_causes(obj: Any, node: Node, path: str = "") -> list[Cause]:
+    """Return causes for wrong JSON types, missing required fields and enum violations."""
+    out: list[Cause] = []
+    _schema(obj, node, path, out)
+    return out
+
+
+def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
+    if v is None:
+        return
+    k = node.kind
+    if k == "scalar":
+        if node.types and not any(
+            isinstance(v, _JSON_TYPES.get(t, (object,))) and not (
+                t in ("integer", "number") and isinstance(v, bool)
+            )
+            for t in node.types
+        ) and not ("integer" in node.types and isinstance(v, float) and v.is_integer()):
+            want = " or ".join(sorted(node.types))
+            out.append(("FieldValueTypeInvalid", path,
+                        f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
+                        f"{want}: {_q(_type_name(v))}"))
+        elif node.enum and v not in node.enum:
+            allowed = ", ".join(_q(e) for e in node.enum)
+            out.append(("FieldValueNotSupported", path,
+                        f"Unsupported value: {_q(v)}: supported values: {allowed}"))
+        return
+    if k == "struct":
+        if not isinstance(v, dict):
+            out.append(("FieldValueTypeInvalid", path,
+                        f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
+                        f"object: {_q(_type_name(v))}"))
+            return
+        for r in node.required:
+            if r not in v:
+                out.append(("FieldValueRequired", f"{path}.{r}" if path else r, "Required value"))
+        for key, val in v.items():
+            if node.knows(key):
+                _schema(val, node.child(key), f"{path}.{key}" if path else key, out)
+        return
+    if k == "map":
+        if not isinstance(v, dict):
+            out.append(("FieldValueTypeInvalid", path,
+                        f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
+                        f"object: {_q(_type_name(v))}"))
+            return
+        for key, val in v.items():
+            _schema(val, node.child(key), f"{path}.{key}" if path else key, out)
+        return
+    if k == "list":
+        if not isinstance(v, list):
+            out.append(("FieldValueTypeInvalid", path,
+                        f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
+                        f"array: {_q(_type_name(v))}"))
+            return
+        inode = node.item()
+        for i, item in enumerate(v):
+            _schema(item, inode, f"{path}[{i}]", out)
+        if node.list_type == "map" and all(isinstance(x, dict) for x in v):
+            seen: set[str] = set()
+            for i, item in enumerate(v):
+                key = json.dumps([item.get(kf) for kf in node.keys])
+                if key in seen:
+                    out.append(("FieldValueDuplicate", f"{path}[{i}]",
+                                f"Duplicate value: {json.dumps({kf: item.get(kf) for kf in node.keys})}"))
+                seen.add(key)
+
+
+# --------------------------------------------------------------------- kind rules
+
+
+def _containers(path: str, spec: Any, out: list[Cause]) -> None:
+    if not isinstance(spec, dict):
+        return
+    cs = spec.get("containers")
+    if not cs:
+        out.append(("FieldValueRequired", f"{path}.containers", "Required value"))
+    seen: set[str] = set()
+    for key in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(key) or []):
+            if not isinstance(c, dict):
+                continue
+            p = f"{path}.{key}[{i}]"
+            name = c.get("name")
+            if not name:
+                out.append(("FieldValueRequired", f"{p}.name", "Required value"))
+            elif not DNS1123_LABEL.match(str(name)) or len(str(name)) > 63:
+                out.append(("FieldValueInvalid", f"{p}.name", f'Invalid value: "{name}": {LABEL_MSG}'))
+            elif name in seen:
+                out.append(("FieldValueDuplicate", f"{p}.name", f'Duplicate value: "{name}"'))
+            else:
+                seen.add(str(name))
+            if not c.get("image"):
+                out.append(("FieldValueRequired", f"{p}.image", "Required value"))
+
+
+def _selector_matches(selector: Any, labels: Any) -> bool:
+    from reconciler.sandbox import selectors
+
+    sel = selectors.from_label_selector(selector if isinstance(selector, dict) else None)
+    if sel is None:
+        return False
+    return selectors.matches_labels(sel, {"metadata": {"labels": labels or {}}})
+
+
+def _go_value(v: Any) -> str:
+    return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def kind_causes(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+    """Return the kind-specific causes (including immutable fields when ``old`` is given)."""
+    out: list[Cause] = []
+    g, kind = rt.group, rt.kind
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    old_spec = (old or {}).get("spec") or {}
+    if g == "batch" and kind == "Job":
+        tpl = spec.get("template") or {}
+        pspec = tpl.get("spec") or {}
+        _containers("spec.template.spec", pspec, out)
+        rp = pspec.get("restartPolicy")
+        if rp not in ("OnFailure", "Never"):
+            out.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
+                        f'Unsupported value: {_q(rp)}: supported values: "OnFailure", "Never"'))
+        if old is not None:
+            if spec.get("template") != old_spec.get("template"):
+                out.append(("FieldValueInvalid", "spec.template",
+                            f"Invalid value: {_go_value(spec.get('template'))}: field is immutable"))
+            if spec.get("selector") != old_spec.get("selector"):
+                out.append(("FieldValueInvalid", "spec.selector",
+                            f"Invalid value: {_go_value(spec.get('selector'))}: field is immutable"))
+            if spec.get("completions") != old_spec.get("completions"):
+                out.append(("FieldValueInvalid", "spec.completions",
+                            f"Invalid value: {_go_value(spec.get('completions'))}: field is "
+                            "immutable"))
+    elif g == "apps" and kind == "Deployment":
+        tpl = spec.get("template") or {}
+        _containers("spec.template.spec", tpl.get("spec") or {}, out)
+        sel = spec.get("selector")
+        labels = (tpl.get("metadata") or {}).get("labels")
+        if isinstance(sel, dict):
+            if not sel.get("matchLabels") and not sel.get("matchExpressions"):
+                out.append(("FieldValueInvalid", "spec.selector",
+                            f"Invalid value: {_go_value(sel)}: empty selector is invalid for "
+                            "deployment"))
+            elif not _selector_matches(sel, labels):
+                out.append(("FieldValueInvalid", "spec.template.metadata.labels",
+                            f"Invalid value: {_go_value(labels or {})}: `selector` does not "
+                            "match template `labels`"))
+        rp = (tpl.get("spec") or {}).get("restartPolicy")
+        if rp not in (None, "Always"):
+            out.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
+                        f'Unsupported value: {_q(rp)}: supported values: "Always"'))
+        if old is not None and sel != old_spec.get("selector"):
+            out.append(("FieldValueInvalid", "spec.selector",
+                        f"Invalid value: {_go_value(sel)}: field is immutable"))
+    elif g == "" and kind == "Pod":
+        _containers("spec", spec, out)
+    elif g == "" and kind == "Service":
+        typ = spec.get("type")
+        if typ != "ExternalName" and spec.get("clusterIP") != "None" and not spec.get("ports"):
+            out.append(("FieldValueRequired", "spec.ports", "Required value"))
+        if typ not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
+            out.append(("FieldValueNotSupported", "spec.type",
+                        f'Unsupported value: {_q(typ)}: supported values: "ClusterIP", '
+                        '"ExternalName", "LoadBalancer", "NodePort"'))
+        if old is not None and old_spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get(
+            "clusterIP"
+        ) and typ != "ExternalName":
+            out.append(("FieldValueInvalid", "spec.clusterIPs[0]",
+                        f"Invalid value: {_go_value(spec.get('clusterIPs'))}: may not change "
+                        "once set"))
+    elif g == "" and kind in ("ConfigMap", "Secret"):
+        keys = list((obj.get("data") or {}).keys()) + list((obj.get("binaryData") or {}).keys())
+        for k in keys:
+            if not _CONFIG_KEY.match(k) or len(k) > 253:
+                out.append(("FieldValueInvalid", "data",
+                            f"Invalid value: {_q(k)}: a valid config key must consist of "
+                            "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+                            "'KEY_NAME',  or 'key-name', regex used for validation is "
+                            "'[-._a-zA-Z0-9]+')"))
+        if old is not None and old.get("immutable") and (
+            obj.get("data") != old.get("data") or obj.get("binaryData") != old.get("binaryData")
+        ):
+            out.append(("FieldValueForbidden", "data",
+                        "Forbidden: field is immutable when `immutable` is set"))
+    elif g == "apiextensions.k8s.io" and kind == "CustomResourceDefinition":
+        names = spec.get("names") or {}
+        want = f"{names.get('plural', '')}.{spec.get('group', '')}"
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        if name != want:
+            out.append(("FieldValueInvalid", "metadata.name",
+                        f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group'))
+        if spec.get("scope") not in ("Namespaced", "Cluster"):
+            out.append(("FieldValueNotSupported", "spec.scope",
+                        f'Unsupported value: {_q(spec.get("scope"))}: supported values: '
+                        '"Cluster", "Namespaced"'))
+        versions = spec.get("versions") or []
+        if not versions:
+            out.append(("FieldValueRequired", "spec.versions",
+                        "Required value: must have exactly one version marked as storage version"))
+        elif sum(1 for v in versions if v.get("storage")) != 1:
+            out.append(("FieldValueInvalid", "spec.versions",
+                        f"Invalid value: {_go_value(versions)[:200]}: must have exactly one "
+                        "version marked as storage version"))
+        if old is not None:
+            if spec.get("group") != old_spec.get("group"):
+                out.append(("FieldValueInvalid", "spec.group",
+                            f"Invalid value: {_q(spec.get('group'))}: field is immutable"))
+    return out
+
+
+def validate(
+    rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
+) -> None:
+    """Raise a 422 Invalid listing every cause found in ``obj`` (``old``: update)."""
+    meta = obj.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    causes: list[Cause] = []
+    if old is None:
+        causes += name_causes(rt, name)
+    causes += labels_causes("metadata.labels", meta.get("labels"), values=True)
+    causes += labels_causes("metadata.annotations", meta.get("annotations"), values=False)
+    body = {k: v for k, v in obj.items() if k != "status"}
+    body["metadata"] = {}
+    root = rt.root()
+    if rt.builtin:
+        causes += _builtin_required(rt, body, root)
+    else:
+        causes += schema_causes(body, root)
+    causes += kind_causes(rt, obj, old)
+    if causes:
+        raise errors.invalid(rt.kind, rt.group, name, causes)
+
+
+def _builtin_required(rt: ResourceType, body: dict[str, Any], root: Node) -> list[Cause]:
+    # Built-in kinds: types are checked at decode (a 400); required fields and enums here.
+    return [c for c in schema_causes(body, root) if c[0] != "FieldValueTypeInvalid"]
+
+
+def type_errors(obj: dict[str, Any], root: Node) -> list[str]:
+    """Return messages for values of the wrong JSON type (a decode error on built-ins)."""
+    return [
+        f"{field}: {msg}"
+        for reason, field, msg in schema_causes(
+            {k: v for k, v in obj.items() if k != "status"}, root
+        )
+        if reason == "FieldValueTypeInvalid"
+    ]
