@@ -138,7 +138,7 @@ def failure_entry(manager: ResourceManager, ref: ObjectRef, exc: api.ApiError) -
     ):
         manager.discovery.invalidate(ref.group)
         message = str(discovery.missing_kind_error(ref.group, ref.version, ref.kind))
-    labels_ = {403: "forbidden", 422: "invalid", 404: "not found"}
+    labels_ = {400: "bad request", 403: "forbidden", 422: "invalid", 404: "not found"}
     prefix = labels_.get(exc.status, f"HTTP {exc.status}" if exc.status else "")
     text = f"{prefix}: {message}" if prefix and not message.lower().startswith(prefix) else message
     return ChangeSetEntry(ref, Action.FAILED, text)
@@ -173,6 +173,9 @@ def apply_one(
     query: list[tuple[str, Any]] = [
         ("fieldManager", manager.field_manager),
         ("force", "true" if live is not None else "false"),
+        # Unknown fields are errors (as ``kubectl apply --server-side``): silently dropped
+        # fields would also look like drift forever.
+        ("fieldValidation", "Strict"),
     ]
     if dry_run:
         query.append(("dryRun", "All"))

@@ -1,0 +1,320 @@
+"""Sync against the sandbox API server: ownership, minimal requests, drift, prune safety."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from reconciler.apply.applysets import applyset_for
+from reconciler.apply.manager import ResourceManager
+from reconciler.apply.sync import SyncOptions, sync_objects
+from reconciler.cluster import api
+from reconciler.structs import labels
+from reconciler.structs.changesets import Action
+from reconciler.structs.manifests import ObjectRef
+from tests.apply import objects
+
+ENV, NS = "dev", "ml-dev"
+APPLYSET = applyset_for(ENV, NS)
+FAST = api.RetryPolicy(attempts=2, initial=0.01, maximum=0.05, timeout=10)
+FOREIGN_SETTINGS = f"""
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {NS}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings, namespace: {NS}}}
+data: {{owner: someone}}
+"""
+WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
+
+
+def counts(sandbox: Any) -> Counter[str]:
+    """API requests so far by verb, from the sandbox's /metrics.
+
+    A server counts a request once its answer is sent, so the count of the last request
+    may land a moment after the client has its answer: read until two reads agree.
+    """
+
+    def read() -> Counter[str]:
+        out: Counter[str] = Counter()
+        for (verb, resource, _code), n in sandbox.request_counts().items():
+            if resource:  # API requests only, not /metrics itself
+                out[verb.upper()] += n
+        return out
+
+    last = read()
+    while True:
+        time.sleep(0.05)
+        now = read()
+        if now == last:
+            return now
+        last = now
+
+
+def delta(before: Counter[str], after: Counter[str]) -> Counter[str]:
+    return Counter({k: after[k] - before[k] for k in after if after[k] - before[k]})
+
+
+def writes(c: Counter[str]) -> int:
+    return sum(n for verb, n in c.items() if verb in WRITE_VERBS)
+
+
+def actions(result: Any) -> dict[str, str]:
+    return {str(e.subject): str(e.action) for e in result.changeset.entries}
+
+
+@pytest.fixture
+def manager(sandbox: Any) -> ResourceManager:
+    return ResourceManager(sandbox.api_client(), retry=FAST)
+
+
+def sync(manager: ResourceManager, desired: list[dict], **options: Any) -> Any:
+    return sync_objects(manager, applyset=APPLYSET, desired=desired, options=SyncOptions(**options))
+
+
+def test_first_sync_creates_everything_with_ownership(
+    manager: ResourceManager, kubectl: Any
+) -> None:
+    desired = objects.environment(ENV, NS, ["resnet50", "bert"])
+    before = copy.deepcopy(desired)
+    result = sync(manager, desired)
+    assert result.ok, result.changeset
+    assert {e.action for e in result.changeset.entries} == {Action.CREATED}
+    assert desired == before  # the caller's dicts are not modified
+    cm = manager.get(ObjectRef("", "ConfigMap", NS, "settings", "v1"))
+    assert cm is not None
+    assert cm["metadata"]["labels"][labels.APPLYSET_PART_OF] == APPLYSET.id
+    assert cm["metadata"]["annotations"][labels.SPEC_HASH]
+    parent = manager.get(APPLYSET.parent_ref)
+    assert parent is not None
+    ann = parent["metadata"]["annotations"]
+    assert ann[labels.APPLYSET_CONTAINS_GROUP_KINDS] == (
+        "ConfigMap,Deployment.apps,Job.batch,Namespace,ResourceQuota,Service"
+    )
+    assert parent["metadata"]["labels"][labels.APPLYSET_ID] == APPLYSET.id
+    # Every member is in result.live, as the server returned it.
+    assert len(result.live) == len(desired)
+
+
+def test_noop_sync_makes_no_write_and_one_list_per_kind(
+    manager: ResourceManager, sandbox: Any
+) -> None:
+    desired = objects.environment(ENV, NS, ["resnet50", "bert"])
+    sync(manager, desired)
+    before = counts(sandbox)
+    result = sync(manager, desired)
+    made = delta(before, counts(sandbox))
+    assert {e.action for e in result.changeset.entries} == {Action.UNCHANGED}
+    assert writes(made) == 0 and result.writes == 0
+    # 6 kinds: one LIST each (one namespace), plus the parent GET.
+    assert made == Counter({"LIST": 6, "GET": 1})
+
+
+def test_one_changed_pipeline_writes_only_its_objects(
+    manager: ResourceManager, sandbox: Any
+) -> None:
+    pipelines = [f"p{i}" for i in range(10)]
+    sync(manager, objects.environment(ENV, NS, pipelines))
+    changed = objects.environment(ENV, NS, pipelines)
+    for obj in changed:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "p3":
+            obj["spec"]["template"]["spec"]["containers"][0]["image"] = "serve:2"
+    before = counts(sandbox)
+    result = sync(manager, changed)
+    made = delta(before, counts(sandbox))
+    assert [str(e) for e in result.changeset.entries if e.action is not Action.UNCHANGED] == [
+        "Deployment/ml-dev/p3 configured"
+    ]
+    assert writes(made) == 1
+
+
+def test_hand_edits_are_corrected(manager: ResourceManager, kubectl: Any) -> None:
+    desired = objects.environment(ENV, NS, ["resnet50"])
+    sync(manager, desired)
+    kubectl(
+        "patch", "deployment/resnet50", "-n", NS, "--type=merge", "-p", '{"spec": {"replicas": 5}}'
+    )
+    kubectl("label", "configmap/settings", "-n", NS, f"{labels.ENV}=hacked", "--overwrite")
+    kubectl("set", "image", "deployment/resnet50", "-n", NS, "main=evil:latest")
+    result = sync(manager, desired)
+    assert actions(result)["Deployment/ml-dev/resnet50"] == "configured"
+    assert actions(result)["ConfigMap/ml-dev/settings"] == "configured"
+    dep = manager.get(ObjectRef("apps", "Deployment", NS, "resnet50", "v1"))
+    assert dep is not None
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "serve:1"
+    cm = manager.get(ObjectRef("", "ConfigMap", NS, "settings", "v1"))
+    assert cm is not None and cm["metadata"]["labels"][labels.ENV] == ENV
+
+
+def test_replicas_owned_by_another_manager_are_not_fought_over(
+    manager: ResourceManager, kubectl: Any, sandbox: Any
+) -> None:
+    desired = [
+        objects.namespace(NS, ENV),
+        objects.deployment("resnet50", NS, ENV, replicas=None),
+    ]
+    sync(manager, desired)
+    kubectl(
+        "patch", "deployment/resnet50", "-n", NS, "--type=merge", "-p", '{"spec": {"replicas": 4}}'
+    )
+    before = counts(sandbox)
+    result = sync(manager, desired)
+    assert writes(delta(before, counts(sandbox))) == 0
+    assert {e.action for e in result.changeset.entries} == {Action.UNCHANGED}
+    dep = manager.get(ObjectRef("apps", "Deployment", NS, "resnet50", "v1"))
+    assert dep is not None and dep["spec"]["replicas"] == 4
+
+
+def test_object_we_do_not_own_is_a_conflict_and_left_alone(
+    manager: ResourceManager, kubectl: Any
+) -> None:
+    kubectl("apply", "-f", "-", input=FOREIGN_SETTINGS)
+    result = sync(manager, [objects.namespace(NS, ENV), objects.configmap("settings", NS, ENV)])
+    entry = next(e for e in result.changeset.entries if e.subject.name == "settings")
+    assert entry.action is Action.CONFLICT
+    assert "not owned by this environment" in entry.message and "kubectl" in entry.message
+    cm = manager.get(ObjectRef("", "ConfigMap", NS, "settings", "v1"))
+    assert cm is not None and cm["data"] == {"owner": "someone"}
+    assert labels.APPLYSET_PART_OF not in (cm["metadata"].get("labels") or {})
+
+
+def test_object_of_another_environment_is_a_conflict(manager: ResourceManager) -> None:
+    other = applyset_for("other", NS)
+    sync_objects(
+        manager,
+        applyset=other,
+        desired=[objects.namespace(NS, "other"), objects.configmap("settings", NS, "other")],
+    )
+    result = sync(manager, [objects.configmap("settings", NS, ENV)])
+    entry = next(e for e in result.changeset.entries if e.subject.name == "settings")
+    assert entry.action is Action.CONFLICT
+    assert f"part of ApplySet {other.id} of environment 'other'" in entry.message
+
+
+def test_prune_removes_exactly_a_deleted_pipelines_objects(manager: ResourceManager) -> None:
+    sync(manager, objects.environment(ENV, NS, ["a", "b", "c"]))
+    result = sync(manager, objects.environment(ENV, NS, ["a", "c"]))
+    deleted = sorted(str(e.subject) for e in result.changeset.entries if e.action is Action.DELETED)
+    assert deleted == [
+        "Deployment/ml-dev/b",
+        "Job/ml-dev/b-r1-prepare",
+        "Job/ml-dev/b-r1-train",
+        "Service/ml-dev/b",
+    ]
+    assert manager.get(ObjectRef("apps", "Deployment", NS, "b", "v1")) is None
+    assert manager.get(ObjectRef("apps", "Deployment", NS, "a", "v1")) is not None
+
+
+def test_prune_keeps_a_pipeline_that_failed_to_render(manager: ResourceManager) -> None:
+    sync(manager, objects.environment(ENV, NS, ["a", "b"]))
+    result = sync(manager, objects.environment(ENV, NS, ["a"]), failed_pipelines=frozenset({"b"}))
+    kept = [e for e in result.changeset.entries if e.action is Action.SKIPPED]
+    assert len(kept) == 4 and all("pipeline 'b' failed to render" in e.message for e in kept)
+    assert manager.get(ObjectRef("apps", "Deployment", NS, "b", "v1")) is not None
+
+
+def test_prune_keeps_what_the_caller_protects(manager: ResourceManager) -> None:
+    sync(manager, objects.environment(ENV, NS, ["a"], run="r1"))
+
+    def keep(obj: dict) -> bool | str:
+        return "still running" if obj["kind"] == "Job" else False
+
+    result = sync(manager, objects.environment(ENV, NS, ["a"], run="r2"), keep=keep)
+    by_action = Counter(str(e.action) for e in result.changeset.entries)
+    assert by_action["skipped"] == 2 and by_action["deleted"] == 0
+    assert manager.get(ObjectRef("batch", "Job", NS, "a-r1-train", "v1")) is not None
+
+
+def test_empty_render_prunes_nothing_unless_allowed(manager: ResourceManager) -> None:
+    sync(manager, objects.environment(ENV, NS, ["a"]))
+    result = sync(manager, [])
+    assert {e.action for e in result.changeset.entries} == {Action.SKIPPED}
+    assert manager.get(ObjectRef("apps", "Deployment", NS, "a", "v1")) is not None
+    result = sync(manager, [], allow_empty=True)
+    deleted = [e.subject.name for e in result.changeset.entries if e.action is Action.DELETED]
+    assert len(deleted) == 8 and APPLYSET.name in deleted  # 7 members and the parent
+    assert manager.get(ObjectRef("apps", "Deployment", NS, "a", "v1")) is None
+
+
+def test_immutable_field_is_reported_not_recreated(manager: ResourceManager) -> None:
+    desired = objects.environment(ENV, NS, ["a"])
+    sync(manager, desired)
+    job = manager.get(ObjectRef("batch", "Job", NS, "a-r1-train", "v1"))
+    assert job is not None
+    changed = copy.deepcopy(desired)
+    for obj in changed:
+        if obj["metadata"]["name"] == "a-r1-train":
+            obj["spec"]["template"]["spec"]["containers"][0]["image"] = "train:2"
+    result = sync(manager, changed)
+    entry = next(e for e in result.changeset.entries if e.subject.name == "a-r1-train")
+    assert entry.action is Action.FAILED and "immutable" in entry.message
+    assert str(entry).startswith("Job/ml-dev/a-r1-train failed: ")
+    after = manager.get(ObjectRef("batch", "Job", NS, "a-r1-train", "v1"))
+    assert after is not None and after["metadata"]["uid"] == job["metadata"]["uid"]
+    assert result.changeset.failed
+
+
+def test_invalid_object_fails_alone(manager: ResourceManager) -> None:
+    bad = objects.deployment("bad", NS, ENV)
+    bad["spec"]["selector"]["matchLabels"] = {"app.kubernetes.io/name": "other"}
+    typo = objects.configmap("typo", NS, ENV)
+    typo["dataa"] = typo.pop("data")
+    desired = [objects.namespace(NS, ENV), bad, typo, objects.configmap("ok", NS, ENV)]
+    result = sync(manager, desired)
+    assert actions(result) == {
+        "Namespace/ml-dev": "created",
+        "ConfigMap/ml-dev/reconciler-applyset-dev": "created",
+        "ConfigMap/ml-dev/ok": "created",
+        "ConfigMap/ml-dev/typo": "failed",
+        "Deployment/ml-dev/bad": "failed",
+    }
+    messages = {e.subject.name: e.message for e in result.changeset.entries}
+    assert messages["bad"].startswith("invalid: ") and "selector" in messages["bad"]
+    assert "dataa" in messages["typo"]
+
+
+def test_missing_crd_is_one_error_naming_the_operator(
+    manager: ResourceManager, sandbox: Any
+) -> None:
+    desired = [
+        *objects.environment(ENV, NS, ["a"]),
+        objects.pytorchjob("llm", "r1", NS, ENV),
+        objects.pytorchjob("gpt", "r1", NS, ENV),
+    ]
+    result = sync(manager, desired)
+    assert len(result.missing_operators) == 1
+    assert "Kubeflow training operator" in result.missing_operators[0]
+    failed = [e for e in result.changeset.entries if e.action is Action.FAILED]
+    assert {e.subject.kind for e in failed} == {"PyTorchJob"} and len(failed) == 2
+    assert manager.get(ObjectRef("apps", "Deployment", NS, "a", "v1")) is not None
+    sandbox.install_crds()
+    result = sync(manager, desired)
+    assert result.missing_operators == [] and result.ok
+    assert actions(result)["PyTorchJob/ml-dev/llm-r1-train"] == "created"
+
+
+def test_discovery_is_not_repeated(manager: ResourceManager, sandbox: Any) -> None:
+    desired = objects.environment(ENV, NS, ["a"])
+    sync(manager, desired)
+    discovery_requests = manager.discovery.stats.total
+    sync(manager, objects.environment(ENV, NS, ["a", "b"]))
+    assert manager.discovery.stats.total == discovery_requests
+
+
+def test_second_namespace_is_recorded_and_pruned(manager: ResourceManager) -> None:
+    extra = [objects.namespace("ml-dev-extra", ENV), objects.configmap("x", "ml-dev-extra", ENV)]
+    sync(manager, objects.environment(ENV, NS, []) + extra)
+    parent = manager.get(APPLYSET.parent_ref)
+    assert parent is not None
+    assert (
+        parent["metadata"]["annotations"][labels.APPLYSET_ADDITIONAL_NAMESPACES] == "ml-dev-extra"
+    )
+    result = sync(manager, objects.environment(ENV, NS, []) + extra[:1])
+    assert actions(result)["ConfigMap/ml-dev-extra/x"] == "deleted"
