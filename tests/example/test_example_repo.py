@@ -229,8 +229,9 @@ def test_every_pointer_resolves_and_the_committed_remote_holds_it() -> None:
     assert all(f.in_remote and f.remote == "storage" for f in facts.values())
     assert any(f.is_dir and f.nfiles and f.nfiles > 1 for f in facts.values())
     for f in facts.values():
-        assert Path(f.url).is_file()
-        assert Path(f.url).is_relative_to(ROOT / "dvc-storage")
+        # A remote inside the repository is named relative to it (stable across exports).
+        assert f.url.startswith("dvc-storage/files/md5/")
+        assert (ROOT / f.url).is_file()
         assert f.size and f.size > 0
 
 
@@ -247,7 +248,8 @@ def test_copy_resolves_and_a_fresh_clone_pulls_offline(tmp_path: Path) -> None:
                 work, p["spec"]["datasets"], check_remote=True
             )
             assert errors == []
-            assert all(Path(f.url).is_relative_to(work / "dvc-storage") for f in facts.values())
+            assert all((work / f.url).is_file() for f in facts.values())
+            assert all(f.url.startswith("dvc-storage/") for f in facts.values())
 
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
