@@ -35,20 +35,27 @@ EXP_BRANCH = "exp/lr-sweep"
 EXP_NS = "ml-exp-lr-sweep"
 SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
 OUTCOMES = {
-    # fnmatch on <namespace>/<name> of a step object: what the simulated step reports
-    "ml-exp-*/resnet50-*-evaluate": {
+    # sandbox-outcomes rules (key order): what a simulated step reports when it ends
+    "10-exp-resnet-eval": {
+        "match": "ml-exp-*/resnet50-*-evaluate",
         "outcome": "Succeeded",
         "message": '{"accuracy": 0.953, "top5": 0.991}',
     },
-    "*/resnet50-*-evaluate": {
+    "20-resnet-eval": {
+        "match": "*/resnet50-*-evaluate",
         "outcome": "Succeeded",
         "message": '{"accuracy": 0.941, "top5": 0.987}',
     },
-    "*/fraud-detector-*-evaluate": {
+    "30-fraud-eval": {
+        "match": "*/fraud-detector-*-evaluate",
         "outcome": "Succeeded",
         "message": '{"auc": 0.962, "precision": 0.91}',
     },
-    "*/llm-finetune-*-train": {"outcome": "Succeeded", "message": '{"eval_loss": 1.82}'},
+    "40-llm-train": {
+        "match": "*/llm-finetune-*-train",
+        "outcome": "Succeeded",
+        "message": '{"eval_loss": 1.82}',
+    },
 }
 
 

@@ -42,10 +42,12 @@ Programming outcomes (how a test or the demo makes a step fail or report metrics
     1. Annotations on the Job or PyTorchJob: ``sandbox.reconciler.ml/outcome:
        Failed|Succeeded``, ``sandbox.reconciler.ml/termination-message: '<text>'`` and
        optionally ``sandbox.reconciler.ml/delay: '<seconds>'``.
-    2. The ConfigMap ``sandbox-outcomes`` in ``kube-system``: each data key an fnmatch
-       pattern matched against ``<namespace>/<name>`` of a Job or PyTorchJob, each
-       value JSON ``{"outcome": "Succeeded"|"Failed", "message": "<text>",
-       "delay": <seconds, optional>}``; the first matching key in sorted order wins.
+    2. The ConfigMap ``sandbox-outcomes`` in ``kube-system``: each value JSON
+       ``{"match": "<fnmatch pattern>", "outcome": "Succeeded"|"Failed", "message":
+       "<text>", "delay": <seconds, optional>}``, ``match`` tried against
+       ``<namespace>/<name>`` of a Job or PyTorchJob (ConfigMap keys cannot hold ``*`` or
+       ``/``, so the key is only a rule name, e.g. ``10-resnet-eval``; without ``match``
+       the key itself is the pattern); the first matching rule in key order wins.
        Read when the step finishes, so it can be written before or after the Job.
     3. Otherwise: Succeeded with an empty message, after the step delay.
     A test may also finish a step itself through the status subresource
@@ -184,14 +186,14 @@ class Controllers:
         cm = self.api.store.get("configmaps", *OUTCOMES_CONFIGMAP)
         target = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
         for key in sorted(((cm or {}).get("data") or {}).keys()):
-            if fnmatch.fnmatchcase(target, key):
-                try:
-                    spec = json.loads(cm["data"][key])  # type: ignore[index]
-                except ValueError:
-                    log.warning("sandbox-outcomes: key %r is not JSON", key)
-                    continue
-                if not isinstance(spec, dict):
-                    continue
+            try:
+                spec = json.loads(cm["data"][key])  # type: ignore[index]
+            except ValueError:
+                log.warning("sandbox-outcomes: key %r is not JSON", key)
+                continue
+            if not isinstance(spec, dict):
+                continue
+            if fnmatch.fnmatchcase(target, str(spec.get("match", key))):
                 out.outcome = "Failed" if str(spec.get("outcome", "")).lower() == "failed" else (
                     "Succeeded"
                 )
