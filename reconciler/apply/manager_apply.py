@@ -254,6 +254,23 @@ def find_unowned(
     return found
 
 
+def check_kinds(manager: ResourceManager, objs: list[Manifest], ctx: StageContext) -> None:
+    """Record in ``ctx.missing`` every kind of ``objs`` the cluster does not serve.
+
+    Costs at most one discovery request per new group-version; kinds a dry run plans to
+    create (their CRD is in the same sync) are not missing.
+    """
+    for obj in objs:
+        ref = ObjectRef.of(obj)
+        gk = (ref.group, ref.kind)
+        if gk in ctx.missing or gk in ctx.planned_kinds:
+            continue
+        try:
+            manager.resource_of(obj)
+        except MissingCRDError as exc:
+            ctx.missing[gk] = exc
+
+
 def apply_stage(
     manager: ResourceManager,
     objs: list[Manifest],

@@ -110,6 +110,7 @@ class _Sync:
         self.ctx = manager_apply.StageContext(dry_run=options.dry_run, diff=options.diff)
         self.after: dict[Key, Manifest] = {}
         self.parent: Manifest | None = None
+        self.unserved: set[tuple[str, str]] = set()
 
     def run(self, desired: list[Manifest], listed: LiveObjects | None) -> SyncResult:
         start_requests = self.m.request_count()
@@ -135,6 +136,8 @@ class _Sync:
                 self.m, first, applyset=self.applyset, live=live, ctx=self.ctx
             )
         )
+        manager_apply.check_kinds(self.m, rest, self.ctx)
+        self.unserved = set(live_state.missing) | set(self.ctx.missing)
         parent_ok = self._update_parent(objs, live, superset=True)
         if parent_ok:
             self._record(
@@ -262,7 +265,7 @@ class _Sync:
         if superset:
             kinds |= set(applysets.parent_group_kinds(self.parent))
             namespaces |= set(applysets.parent_namespaces(self.parent))
-        kinds = {gk for gk in kinds if gk not in self.ctx.missing}
+        kinds = {gk for gk in kinds if gk not in self.ctx.missing and gk not in self.unserved}
         if not kinds and self.parent is None:
             return True
         if not kinds and not superset and self.parent is not None:
