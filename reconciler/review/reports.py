@@ -334,10 +334,7 @@ def _compare_metrics(
         from reconciler import engine
 
         best = None
-        for other in engine.environments_at(
-            repos.find_root(provenance.repo if hasattr(provenance, "repo") else Path(".")),
-            review.base_commit,
-        ):
+        for other in engine.environments_at(root, review.base_commit):
             if other.is_pattern:
                 continue
             found = _newest_promoted(provenance, other, pipeline)
