@@ -190,21 +190,27 @@ def drifted(desired: Manifest, live: Manifest) -> bool:
     return not contains(want, live)
 
 
-def desired_hash(obj: Manifest) -> str:
-    """Return a short stable hash of a desired object (the applied-hash annotation value).
-
-    The annotation itself is left out, so the hash of an object that carries it is the
-    same as before it was added.
-    """
-    clean = copy.deepcopy(obj)
-    meta = clean.get("metadata")
-    annotations = meta.get("annotations") if isinstance(meta, dict) else None
-    if isinstance(meta, dict) and isinstance(annotations, dict):
-        annotations.pop(labels.SPEC_HASH, None)
-        if not annotations:
-            del meta["annotations"]
-    text = json.dumps(clean, sort_keys=True, separators=(",", ":"), default=str)
+def hash_of(obj: Manifest) -> str:
+    """Return a short stable hash of ``obj`` exactly as it is (canonical JSON, sha256)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def desired_hash(obj: Manifest) -> str:
+    """Return the applied-hash annotation value of a desired object.
+
+    The annotation itself is left out (and an annotations map it leaves empty), so the
+    hash of an object that carries it is the same as before it was added.
+    """
+    meta = obj.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(annotations, dict) or labels.SPEC_HASH not in annotations:
+        return hash_of(obj)
+    rest = {k: v for k, v in annotations.items() if k != labels.SPEC_HASH}
+    meta_copy = {k: v for k, v in meta.items() if k != "annotations"}  # type: ignore[union-attr]
+    if rest:
+        meta_copy["annotations"] = rest
+    return hash_of({**obj, "metadata": meta_copy})
 
 
 def applied_hash(obj: Manifest | None) -> str:

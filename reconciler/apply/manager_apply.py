@@ -16,7 +16,7 @@ Called by :class:`~reconciler.apply.manager.ResourceManager` (``apply``, ``apply
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -71,12 +71,16 @@ def prepare(obj: Manifest, applyset: ApplySet) -> Manifest:
     The caller's dict is not modified. The hash covers everything we send (labels
     included), so any change to the desired object changes it.
     """
-    out = copy.deepcopy(obj)
+    out: Manifest = json.loads(json.dumps(obj))
     meta = out.setdefault("metadata", {})
     meta.setdefault("labels", {})[labels.APPLYSET_PART_OF] = applyset.id
-    annotations = meta.setdefault("annotations", {})
-    annotations.pop(labels.SPEC_HASH, None)
-    annotations[labels.SPEC_HASH] = fields.desired_hash(out)
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(labels.SPEC_HASH, None)
+        if not annotations:
+            del meta["annotations"]
+    digest = fields.hash_of(out)
+    meta.setdefault("annotations", {})[labels.SPEC_HASH] = digest
     return out
 
 
@@ -271,6 +275,17 @@ def check_kinds(manager: ResourceManager, objs: list[Manifest], ctx: StageContex
             ctx.missing[gk] = exc
 
 
+@dataclass
+class _Item:
+    """One object of a stage: its identity, how it is served (None: not served), outcome."""
+
+    obj: Manifest
+    ref: ObjectRef
+    resource: discovery.ApiResource | None
+    rank: int
+    applied: Applied | None = None
+
+
 def apply_stage(
     manager: ResourceManager,
     objs: list[Manifest],
@@ -281,64 +296,87 @@ def apply_stage(
 ) -> list[Applied]:
     """Apply one stage of prepared objects in reconcile order; return one Applied each.
 
-    Objects of one rank of :data:`~reconciler.apply.ordering.RECONCILE_ORDER` are applied
-    concurrently (``manager.workers``); ranks one after another. Only objects that are new,
-    changed (hash) or drifted cost a request; new objects first cost one LIST per kind and
-    namespace to find same-named objects we do not own.
+    Every object is first decided locally: unchanged (hash equal, no drift), not served,
+    a conflict, or (dry run) inside a namespace or CRD still to be created. Only the rest
+    cost a request; those of one rank of
+    :data:`~reconciler.apply.ordering.RECONCILE_ORDER` go concurrently (``manager.workers``),
+    ranks one after another. New objects first cost one LIST per kind and namespace, to
+    find same-named objects we do not own.
     """
-    resolved: list[tuple[Manifest, discovery.ApiResource | None]] = []
-    for obj in sorted(objs, key=ordering.sort_key):
+    items: list[_Item] = []
+    for obj in objs:
         ref = ObjectRef.of(obj)
+        rank = ordering.rank(ref.group, ref.kind)
         try:
-            resource = manager.resource_of(obj)
+            resource = manager.resource_for(ref.group, ref.version, ref.kind)
         except MissingCRDError as exc:
             if (ref.group, ref.kind) not in ctx.planned_kinds:
                 ctx.missing.setdefault((ref.group, ref.kind), exc)
-            resolved.append((obj, None))
+            items.append(_Item(obj, ref, None, rank))
             continue
-        resolved.append((normalise_scope(obj, resource, applyset.namespace), resource))
+        if bool(ref.namespace) != resource.namespaced:
+            obj = normalise_scope(obj, resource, applyset.namespace)
+            ref = ObjectRef.of(obj)
+        items.append(_Item(obj, ref, resource, rank))
+    items.sort(key=lambda i: (i.rank, i.ref.kind, i.ref.namespace, i.ref.name))
 
     new = [
-        (o, r)
-        for o, r in resolved
-        if r is not None
-        and ObjectRef.of(o).key not in live
-        and not (ctx.dry_run and ObjectRef.of(o).namespace in ctx.planned_namespaces)
+        (i.obj, i.resource)
+        for i in items
+        if i.resource is not None
+        and i.ref.key not in live
+        and not (ctx.dry_run and i.ref.namespace in ctx.planned_namespaces)
     ]
     unowned = find_unowned(manager, new, applyset) if new else {}
 
-    def one(item: tuple[Manifest, discovery.ApiResource | None]) -> Applied:
-        obj, resource = item
-        ref = ObjectRef.of(obj)
-        if resource is None:
-            if (ref.group, ref.kind) in ctx.planned_kinds:
-                return Applied(ChangeSetEntry(ref, Action.CREATED, "once its CRD exists"), None)
-            return Applied(
-                ChangeSetEntry(ref, Action.FAILED, str(ctx.missing[ref.group, ref.kind])), None
-            )
-        current = live.get(ref.key)
-        if current is not None and not needs_apply(obj, current):
-            return Applied(ChangeSetEntry(ref, Action.UNCHANGED), current)
-        if current is None and ref.key in unowned:
-            return Applied(conflict_entry(ref, unowned[ref.key]), unowned[ref.key])
-        if current is None and ctx.dry_run and ref.namespace in ctx.planned_namespaces:
-            return Applied(ChangeSetEntry(ref, Action.CREATED, "once its namespace exists"), None)
+    for item in items:
+        item.applied = _decide(item, live.get(item.ref.key), unowned, ctx)
+
+    def send(item: _Item) -> Applied:
         return apply_one(
-            manager, obj, live=current, dry_run=ctx.dry_run, diff=ctx.diff, resource=resource
+            manager,
+            item.obj,
+            live=live.get(item.ref.key),
+            dry_run=ctx.dry_run,
+            diff=ctx.diff,
+            resource=item.resource,
         )
 
-    out: list[Applied] = []
-    for _, batch in groupby(resolved, key=lambda item: ordering.sort_key(item[0])[0]):
-        items = list(batch)
-        if len(items) == 1 or manager.workers == 1:
-            results = [one(i) for i in items]
+    for _, group in groupby(items, key=lambda i: i.rank):
+        batch = [i for i in group if i.applied is None]
+        if len(batch) <= 1 or manager.workers == 1:
+            results = [send(i) for i in batch]
         else:
-            with ThreadPoolExecutor(max_workers=min(manager.workers, len(items))) as pool:
-                results = list(pool.map(one, items))
-        for (obj, _), applied in zip(items, results, strict=True):
-            _after_apply(manager, obj, applied, ctx)
-        out.extend(results)
-    return out
+            with ThreadPoolExecutor(max_workers=min(manager.workers, len(batch))) as pool:
+                results = list(pool.map(send, batch))
+        for item, applied in zip(batch, results, strict=True):
+            item.applied = applied
+            _after_apply(manager, item.obj, applied, ctx)
+    return [i.applied for i in items if i.applied is not None]
+
+
+def _decide(
+    item: _Item, current: Manifest | None, unowned: Mapping[Key, Manifest], ctx: StageContext
+) -> Applied | None:
+    """Return the outcome of an object that needs no request, or None if it needs one."""
+    ref = item.ref
+    if item.resource is None:
+        if (ref.group, ref.kind) in ctx.planned_kinds:
+            return Applied(ChangeSetEntry(ref, Action.CREATED, "once its CRD exists"), None)
+        return Applied(
+            ChangeSetEntry(ref, Action.FAILED, str(ctx.missing[ref.group, ref.kind])), None
+        )
+    if current is not None:
+        return (
+            None
+            if needs_apply(item.obj, current)
+            else Applied(ChangeSetEntry(ref, Action.UNCHANGED), current)
+        )
+    if ref.key in unowned:
+        return Applied(conflict_entry(ref, unowned[ref.key]), unowned[ref.key])
+    if ctx.dry_run and ref.namespace in ctx.planned_namespaces:
+        return Applied(ChangeSetEntry(ref, Action.CREATED, "once its namespace exists"), None)
+    return None
 
 
 def _after_apply(

@@ -111,6 +111,7 @@ class _Sync:
         self.after: dict[Key, Manifest] = {}
         self.parent: Manifest | None = None
         self.unserved: set[tuple[str, str]] = set()
+        self.keys: list[Key] = []
 
     def run(self, desired: list[Manifest], listed: LiveObjects | None) -> SyncResult:
         start_requests = self.m.request_count()
@@ -241,15 +242,20 @@ class _Sync:
             if a.live is not None and not self.options.dry_run:
                 self.after[key] = a.live
 
-    def _members_after(self, objs: list[Manifest]) -> list[ObjectRef]:
+    def _members_after(self, objs: list[Manifest]) -> set[Key]:
         """The members once this sync is done: live ones not deleted, plus desired ones."""
-        refs = [ObjectRef.of(o) for o in self.after.values()]
+        keys = set(self.after)
         failed = {e.subject.key for e in self.changeset.entries if e.action is Action.CONFLICT}
-        for obj in objs:
-            ref = ObjectRef.of(obj)
-            if ref.key not in failed and (ref.group, ref.kind) not in self.ctx.missing:
-                refs.append(ref)
-        return refs
+        for key in self._keys(objs):
+            if key not in failed and (key[0], key[1]) not in self.ctx.missing:
+                keys.add(key)
+        return keys
+
+    def _keys(self, objs: list[Manifest]) -> list[Key]:
+        """Return the keys of the prepared objects (computed once per sync)."""
+        if len(self.keys) != len(objs):
+            self.keys = [ObjectRef.of(o).key for o in objs]
+        return self.keys
 
     def _update_parent(
         self, objs: list[Manifest], live: dict[Key, Manifest], *, superset: bool
@@ -260,8 +266,8 @@ class _Sync:
         applying, and after a prune that did not finish), so no member is ever orphaned.
         """
         members = self._members_after(objs)
-        kinds = {(r.group, r.kind) for r in members}
-        namespaces = {r.namespace for r in members if r.namespace}
+        kinds = {(group, kind) for group, kind, _, _ in members}
+        namespaces = {ns for _, _, ns, _ in members if ns}
         if superset:
             kinds |= set(applysets.parent_group_kinds(self.parent))
             namespaces |= set(applysets.parent_namespaces(self.parent))
@@ -324,7 +330,7 @@ class _Sync:
         """
         if not self.options.prune:
             return False
-        desired_keys = {ObjectRef.of(o).key for o in objs}
+        desired_keys = set(self._keys(objs))
         candidates = [obj for key, obj in live_state.items() if key not in desired_keys]
         complete = not live_state.failures
         for failure in live_state.failures:
