@@ -139,12 +139,13 @@ def observe(
             obs.in_flight = True
     # Serving: newest promoted attempt of the current run id, else what is live.
     serving: ServedModel | None = None
-    for n in range(attempt, 0, -1):
+    serves = plan.pipeline.serve is not None and plan.env.serve
+    for n in range(attempt if serves else 0, 0, -1):
         r = rec if n == attempt else record_of(plan.run_name(n))
         if r is not None and r.status == RunStatus.SUCCEEDED and r.promoted:
             serving = ServedModel(run=r.run, model_uri=r.model_uri)
             break
-    if serving is None:
+    if serving is None and serves:
         serving = serving_of(live_serving)
     obs.state = RunState(
         run=current,
