@@ -7,7 +7,7 @@ the daemon did its job (never a time).
   the new run's first Job exists in the cluster, over 20 pushes, with the daemon watching
   the local repository's refs, and with a bare remote fetched on a signed webhook.
 - memory: the daemon's resident set size once 1,000 pipelines x 3 environments have been
-  reconciled (3,000 Jobs applied).
+  reconciled (3,000 Jobs applied), next to the same daemon with 1 pipeline (baseline).
 """
 
 from __future__ import annotations
@@ -198,12 +198,15 @@ def write_many_pipelines(repo: Path, count: int, envs: tuple[str, ...]) -> None:
         )
 
 
-def test_memory_with_1000_pipelines_in_3_environments(sandbox: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("count", [1, 1000])
+def test_memory_with_1000_pipelines_in_3_environments(
+    sandbox: Any, tmp_path: Path, count: int
+) -> None:
     envs = ("dev", "staging", "prod")
     repo = tmp_path / "many"
-    write_many_pipelines(repo, 1000, envs)
+    write_many_pipelines(repo, count, envs)
     dvcrepos.git(repo, "init", "-q", "-b", "main")
-    dvcrepos.commit_all(repo, "1000 pipelines")
+    dvcrepos.commit_all(repo, f"{count} pipelines")
     api = sandbox.api_client()
     daemon = DaemonProcess(tmp_path, sandbox.kubeconfig, str(repo))
     started = time.monotonic()
@@ -225,8 +228,8 @@ def test_memory_with_1000_pipelines_in_3_environments(sandbox: Any, tmp_path: Pa
         )
     finally:
         assert daemon.stop() == 0
-    assert jobs == 3000
+    assert jobs == 3 * count
     print(
-        f"\n1,000 pipelines x 3 environments: first full reconcile {took:.1f}s, "
+        f"\n{count:,} pipelines x 3 environments: first full reconcile {took:.1f}s, "
         f"{jobs} Jobs; daemon RSS {rss / 1024:.0f} MiB (peak {hwm / 1024:.0f} MiB)"
     )
