@@ -10,7 +10,10 @@
   version, with every served path and operation (PATCH declares the ``fieldValidation``,
   ``dryRun``, ``fieldManager`` and ``force`` parameters, so kubectl leaves validation to
   the server) and the schemas of the kinds (``kubectl explain`` works).
-- ``/openapi/v2`` is not served (404): kubectl only falls back to it when v3 fails.
+- ``/openapi/v2``: a valid but empty Swagger 2.0 document (JSON, or the protobuf form
+  kubectl asks for): no schemas, so clients that consult it for a kind the server does
+  not serve (kubectl's client-side validation of an unknown kind) skip it as they do
+  on a real server; everything else uses v3.
 
 Callers: :mod:`.server`.
 """
@@ -277,3 +280,25 @@ def openapi_document(registry: Registry, path: str) -> Obj | None:
         "paths": paths,
         "components": {"schemas": _rewrite_refs(schemas)},
     }
+
+
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+def openapi_v2() -> Obj:
+    """Return the (schema-less) Swagger 2.0 document as JSON."""
+    major, minor, patch = kube_version()
+    return {"swagger": "2.0", "info": {"title": "Kubernetes",
+                                       "version": f"v{major}.{minor}.{patch}"},
+            "paths": {}, "definitions": {}}
+
+
+def _pb_string(field: int, value: bytes) -> bytes:
+    return bytes([field << 3 | 2, len(value)]) + value
+
+
+def openapi_v2_protobuf() -> bytes:
+    """Return the same document in gnostic's protobuf encoding (swagger=1, info=2)."""
+    major, minor, patch = kube_version()
+    info = _pb_string(1, b"Kubernetes") + _pb_string(2, f"v{major}.{minor}.{patch}".encode())
+    return _pb_string(1, b"2.0") + _pb_string(2, info)

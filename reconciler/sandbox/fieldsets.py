@@ -135,14 +135,10 @@ def _compare(
     if old is MISSING and new is MISSING:
         return
     if old is MISSING:
-        _to_set(new, node, path, added)
-        if path:
-            added.add(path)
+        _all_paths(new, node, path, added)
         return
     if new is MISSING:
-        _to_set(old, node, path, removed)
-        if path:
-            removed.add(path)
+        _all_paths(old, node, path, removed)
         return
     leaf = _is_leaf(node, old) or _is_leaf(node, new) or type(old) is not type(new)
     if leaf:
@@ -169,6 +165,16 @@ def _compare(
                 modified.add((*path, pe))
             continue
         _compare(o[0], n[0], inode, (*path, pe), added, modified, removed)
+
+
+def _all_paths(value: Any, node: Node, path: Path, out: FieldSet) -> None:
+    """Add ``path`` and every path beneath it (compare's view of an added subtree)."""
+    if path:
+        out.add(path)
+    if _is_leaf(node, value):
+        return
+    for pe, v, cnode, _ in _children(node, value, _pretty(path)):
+        _all_paths(v, cnode, (*path, pe), out)
 
 
 def _index(items: list[Any], node: Node, where: str) -> dict[str, list[Any]]:

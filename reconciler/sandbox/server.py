@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from reconciler.sandbox import discovery, errors, tables
+from reconciler.sandbox import discovery, errors, protobuf, tables
 from reconciler.sandbox.handlers import Api, Params, Result, parse_body
 from reconciler.sandbox.kinds import ResourceType
 from reconciler.sandbox.metrics import Metrics
@@ -172,7 +172,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
             accept = self.headers.get("Accept", "") or "application/json"
-            if not _accepts_json(accept):
+            if not _accepts_json(accept) and path != "/openapi/v2":
                 raise errors.not_acceptable(accept)
             if path.startswith("/api/") or path.startswith("/apis/") or path in ("/api", "/apis"):
                 code = self._api(method, path, params, body, accept, labels)
@@ -219,6 +219,13 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/metrics":
             self._send(200, self.server.metrics.render().encode(),
                        "text/plain; version=0.0.4; charset=utf-8")
+            return 200
+        if path == "/openapi/v2":
+            accept = self.headers.get("Accept", "")
+            if "protobuf" in accept:
+                self._send(200, discovery.openapi_v2_protobuf(), discovery.OPENAPI_V2_PROTOBUF)
+            else:
+                self._send_json(200, discovery.openapi_v2())
             return 200
         if path == "/openapi/v3":
             self._send_json(200, discovery.openapi_index(self.server.api.registry))
@@ -463,7 +470,12 @@ class Handler(BaseHTTPRequestHandler):
 
 def _decode(body: bytes, content_type: str) -> Any:
     ctype = content_type.split(";")[0].strip().lower()
-    if ctype in ("application/vnd.kubernetes.protobuf", "application/cbor"):
+    if ctype == "application/vnd.kubernetes.protobuf":
+        try:
+            return protobuf.decode(body)
+        except protobuf.Unsupported:
+            raise errors.unsupported_media_type(content_type) from None
+    if ctype == "application/cbor":
         raise errors.unsupported_media_type(content_type)
     return parse_body(body, ctype or "application/json")
 
