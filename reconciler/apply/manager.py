@@ -25,7 +25,7 @@ from reconciler.apply import applysets, manager_apply, manager_delete
 from reconciler.apply.applysets import ApplySet
 from reconciler.cluster import api, discovery
 from reconciler.structs import labels
-from reconciler.structs.changesets import ChangeSet, ChangeSetEntry
+from reconciler.structs.changesets import Action, ChangeSet, ChangeSetEntry
 from reconciler.structs.errors import ClusterError, MissingCRDError
 from reconciler.structs.manifests import Manifest, ObjectRef, split_api_version
 
@@ -279,12 +279,18 @@ class ResourceManager:
         """Server-side apply one object; see :func:`manager_apply.apply_one`.
 
         Without ``live`` the object is read first (one GET), so that an object of the same
-        name we do not own is reported as a conflict, never taken over.
+        name we do not own is reported as a conflict, never taken over. With ``applyset``
+        the object is labelled and hashed first, and a member that has not changed or
+        drifted costs no write.
         """
         if applyset is not None:
             obj = manager_apply.prepare(obj, applyset)
+        ref = ObjectRef.of(obj)
         if live is None:
-            live = self.get(ObjectRef.of(obj))
+            live = self.get(ref)
+        if live is not None and applyset is not None and applyset.owns(live):
+            if not manager_apply.needs_apply(obj, live):
+                return ChangeSetEntry(ref, Action.UNCHANGED)
         return manager_apply.apply_one(self, obj, live=live, dry_run=dry_run).entry
 
     def apply_all(

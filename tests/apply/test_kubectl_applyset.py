@@ -38,7 +38,15 @@ def kubectl_applyset(sandbox: Any, tmp_path: Path, objs: list[dict], *args: str)
     """Run ``kubectl apply --server-side --prune --applyset=...`` on ``objs``; return stdout."""
     path = tmp_path / "objs.yaml"
     path.write_text(yaml.safe_dump_all(objs))
-    env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "KUBECTL_APPLYSET": "true"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+    env.update(
+        {
+            "KUBECONFIG": str(sandbox.kubeconfig),
+            "KUBECTL_APPLYSET": "true",
+            "HOME": str(tmp_path),
+            "KUBECACHEDIR": str(tmp_path / "cache"),
+        }
+    )
     proc = subprocess.run(
         [
             kubectl_path(),

@@ -295,6 +295,8 @@ def test_missing_crd_is_one_error_naming_the_operator(
     failed = [e for e in result.changeset.entries if e.action is Action.FAILED]
     assert {e.subject.kind for e in failed} == {"PyTorchJob"} and len(failed) == 2
     assert manager.get(ObjectRef("apps", "Deployment", NS, "a", "v1")) is not None
+    again = sync(manager, desired)  # a missing operator costs no write on the next sync
+    assert again.writes == 0 and len(again.missing_operators) == 1
     sandbox.install_crds()
     result = sync(manager, desired)
     assert result.missing_operators == [] and result.ok
@@ -319,3 +321,29 @@ def test_second_namespace_is_recorded_and_pruned(manager: ResourceManager) -> No
     )
     result = sync(manager, objects.environment(ENV, NS, []) + extra[:1])
     assert actions(result)["ConfigMap/ml-dev-extra/x"] == "deleted"
+
+
+def test_sync_reuses_an_earlier_listing(manager: ResourceManager, sandbox: Any) -> None:
+    desired = objects.environment(ENV, NS, ["a"])
+    sync(manager, desired)
+    before = counts(sandbox)
+    live = manager.list_live(APPLYSET, [("batch", "Job"), ("apps", "Deployment")])
+    listed = delta(before, counts(sandbox))
+    result = sync_objects(manager, applyset=APPLYSET, desired=desired, live=live)
+    made = delta(before, counts(sandbox))
+    assert {e.action for e in result.changeset.entries} == {Action.UNCHANGED}
+    # The parent GET and the kinds the parent lists were read once, by list_live.
+    assert made == listed == Counter({"LIST": 6, "GET": 1})
+
+
+def test_single_object_verbs(manager: ResourceManager, kubectl: Any) -> None:
+    kubectl("apply", "-f", "-", input=FOREIGN_SETTINGS)
+    entry = manager.apply(objects.configmap("settings", NS, ENV), applyset=APPLYSET)
+    assert entry.action is Action.CONFLICT
+    mine = manager.apply(objects.configmap("mine", NS, ENV), applyset=APPLYSET)
+    again = manager.apply(objects.configmap("mine", NS, ENV), applyset=APPLYSET)
+    assert (mine.action, again.action) == (Action.CREATED, Action.UNCHANGED)
+    ref = ObjectRef("", "ConfigMap", NS, "mine", "v1")
+    assert str(manager.delete(ref)) == "ConfigMap/ml-dev/mine deleted"
+    assert manager.get(ref) is None
+    assert manager.delete(ref).message == "already gone"
