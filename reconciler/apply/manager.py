@@ -288,9 +288,9 @@ class ResourceManager:
         ref = ObjectRef.of(obj)
         if live is None:
             live = self.get(ref)
-        if live is not None and applyset is not None and applyset.owns(live):
-            if not manager_apply.needs_apply(obj, live):
-                return ChangeSetEntry(ref, Action.UNCHANGED)
+        owned = live is not None and applyset is not None and applyset.owns(live)
+        if owned and not manager_apply.needs_apply(obj, live):
+            return ChangeSetEntry(ref, Action.UNCHANGED)
         return manager_apply.apply_one(self, obj, live=live, dry_run=dry_run).entry
 
     def apply_all(
