@@ -1,0 +1,156 @@
+"""Server-side apply: ownership, conflicts, removal of dropped fields, keyed lists.
+
+Expected behaviour from https://kubernetes.io/docs/reference/using-api/server-side-apply/
+(field management, conflicts, "Merge strategy" with list-type/list-map-keys, "Transferring
+ownership") and the managedFields format of the API reference (ManagedFieldsEntry).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import SandboxHandle
+from tests.sandbox.http import Response, call
+
+CM = "/api/v1/namespaces/default/configmaps"
+DEPS = "/apis/apps/v1/namespaces/default/deployments"
+APPLY = "application/apply-patch+yaml"
+
+
+def apply(sandbox: SandboxHandle, path: str, body: Any, manager: str, force: bool = False,
+          extra: str = "") -> Response:
+    q = f"?fieldManager={manager}" + ("&force=true" if force else "") + extra
+    return call(sandbox.url, "PATCH", path + q, body, content_type=APPLY)
+
+
+def cm(name: str, data: dict[str, str], labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+
+
+def managers(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {m["manager"]: m for m in obj["metadata"].get("managedFields", [])}
+
+
+def deployment(containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}},
+                                  "spec": {"containers": containers}}, **spec}}
+
+
+def test_apply_creates_and_records_managed_fields(sandbox: SandboxHandle) -> None:
+    out = apply(sandbox, f"{CM}/a", cm("a", {"k": "v"}, {"team": "x"}), "alice")
+    assert out.code == 201
+    entry = managers(out.body)["alice"]
+    assert entry["operation"] == "Apply"
+    assert entry["apiVersion"] == "v1"
+    assert entry["fieldsType"] == "FieldsV1"
+    assert entry["fieldsV1"] == {"f:data": {"f:k": {}}, "f:metadata": {"f:labels": {"f:team": {}}}}
+    again = apply(sandbox, f"{CM}/a", cm("a", {"k": "v"}, {"team": "x"}), "alice")
+    assert again.code == 200
+    assert again.body["metadata"]["resourceVersion"] == out.body["metadata"]["resourceVersion"]
+    no_manager = call(sandbox.url, "PATCH", f"{CM}/a", cm("a", {}), content_type=APPLY)
+    assert (no_manager.code, no_manager.body["reason"]) == (400, "BadRequest")
+
+
+def test_conflicts_list_every_field_and_force_takes_ownership(sandbox: SandboxHandle) -> None:
+    apply(sandbox, f"{CM}/a", cm("a", {"x": "1", "y": "1"}), "alice")
+    clash = apply(sandbox, f"{CM}/a", cm("a", {"x": "2", "y": "2"}), "bob")
+    assert clash.code == 409
+    assert clash.body["reason"] == "Conflict"
+    assert clash.body["message"] == (
+        'Apply failed with 2 conflicts: conflicts with "alice":\n- .data.x\n- .data.y')
+    assert clash.body["details"]["causes"] == [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "alice"', "field": ".data.x"},
+        {"reason": "FieldManagerConflict", "message": 'conflict with "alice"', "field": ".data.y"},
+    ]
+    same = apply(sandbox, f"{CM}/a", cm("a", {"x": "1"}), "bob")
+    assert same.code == 200  # same value: shared ownership, no conflict
+    assert "f:x" in managers(same.body)["bob"]["fieldsV1"]["f:data"]
+    assert "f:x" in managers(same.body)["alice"]["fieldsV1"]["f:data"]
+    forced = apply(sandbox, f"{CM}/a", cm("a", {"x": "1", "y": "3"}), "bob", force=True)
+    assert forced.code == 200 and forced.body["data"] == {"x": "1", "y": "3"}
+    assert managers(forced.body)["alice"]["fieldsV1"] == {"f:data": {"f:x": {}}}
+
+    call(sandbox.url, "PATCH", f"{CM}/a?fieldManager=editor", {"data": {"x": "9"}},
+         content_type="application/merge-patch+json")
+    vs_update = apply(sandbox, f"{CM}/a", cm("a", {"x": "1", "y": "3"}), "bob")
+    assert vs_update.code == 409
+    assert vs_update.body["message"] == (
+        'Apply failed with 1 conflict: conflict with "editor" using v1: .data.x')
+
+
+def test_dropped_fields_are_removed_only_when_unshared(sandbox: SandboxHandle) -> None:
+    apply(sandbox, f"{CM}/a", cm("a", {"mine": "1", "shared": "1"}, {"l": "1"}), "alice")
+    apply(sandbox, f"{CM}/a", cm("a", {"shared": "1"}), "bob")
+    call(sandbox.url, "PATCH", f"{CM}/a?fieldManager=editor", {"data": {"edited": "1"}},
+         content_type="application/merge-patch+json")
+    bare = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
+    out = apply(sandbox, f"{CM}/a", bare, "alice").body
+    assert out["data"] == {"shared": "1", "edited": "1"}
+    assert "labels" not in out["metadata"]
+    assert "alice" not in managers(out)
+
+
+def test_keyed_lists_merge_by_key(sandbox: SandboxHandle) -> None:
+    a = deployment([{"name": "app", "image": "app:1", "ports": [{"containerPort": 80}],
+                     "env": [{"name": "A", "value": "1"}]}])
+    out = apply(sandbox, f"{DEPS}/d", a, "alice").body
+    f = managers(out)["alice"]["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+    item = f['k:{"name":"app"}']
+    assert item["."] == {}
+    assert 'k:{"containerPort":80,"protocol":"TCP"}' in item["f:ports"]
+    assert 'k:{"name":"A"}' in item["f:env"]
+    b = deployment([{"name": "sidecar", "image": "side:1"}])
+    del b["spec"]["template"]["metadata"]
+    out = apply(sandbox, f"{DEPS}/d", b, "bob").body
+    names = [c["name"] for c in out["spec"]["template"]["spec"]["containers"]]
+    assert names == ["app", "sidecar"]
+    a2 = deployment([{"name": "app", "image": "app:1", "ports": [{"containerPort": 80}],
+                      "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}])
+    out = apply(sandbox, f"{DEPS}/d", a2, "alice").body
+    app = out["spec"]["template"]["spec"]["containers"][0]
+    assert [e["name"] for e in app["env"]] == ["A", "B"]
+    a3 = deployment([{"name": "app2", "image": "app:2"}])
+    out = apply(sandbox, f"{DEPS}/d", a3, "alice").body
+    assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == [
+        "sidecar", "app2"]
+
+
+def test_status_and_unknown_fields_in_applied_config(sandbox: SandboxHandle) -> None:
+    dep = deployment([{"name": "app", "image": "app:1"}])
+    dep["status"] = {"replicas": 99}
+    out = apply(sandbox, f"{DEPS}/d", dep, "alice").body
+    assert out["status"].get("replicas") != 99
+    assert "f:status" not in managers(out)["alice"]["fieldsV1"]
+    bad = deployment([{"name": "app", "image": "app:1", "colour": "red"}])
+    refused = apply(sandbox, f"{DEPS}/d", bad, "alice")
+    assert refused.code == 400
+    assert ".spec.template.spec.containers[0].colour: field not declared in schema" in (
+        refused.body["message"])
+
+
+def test_field_validation_modes(sandbox: SandboxHandle) -> None:
+    body = cm("v", {"a": "1"})
+    body["extra"] = True
+    strict = call(sandbox.url, "POST", f"{CM}?fieldValidation=Strict", body)
+    assert strict.code == 400
+    assert 'strict decoding error: unknown field "extra"' in strict.body["message"]
+    warn = call(sandbox.url, "POST", f"{CM}?fieldValidation=Warn", body)
+    assert warn.code == 201
+    assert "extra" not in warn.body
+    assert any('unknown field \\"extra\\"' in w or 'unknown field "extra"' in w
+               for w in warn.warnings)
+
+
+def test_update_operations_are_recorded(sandbox: SandboxHandle) -> None:
+    created = call(sandbox.url, "POST", f"{CM}?fieldManager=maker", cm("u", {"a": "1"})).body
+    entry = managers(created)["maker"]
+    assert entry["operation"] == "Update"
+    assert entry["fieldsV1"] == {"f:data": {".": {}, "f:a": {}}}
+    apply(sandbox, f"{CM}/u", cm("u", {"b": "2"}), "alice")
+    out = call(sandbox.url, "GET", f"{CM}/u").body
+    assert [m["operation"] for m in out["metadata"]["managedFields"]] == ["Apply", "Update"]
