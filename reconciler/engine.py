@@ -134,6 +134,8 @@ class Outcome:
     pipelines: list[PipelineStatus] = field(default_factory=list)
     errors: list[SpecError] = field(default_factory=list)
     records: list[str] = field(default_factory=list)
+    records_pending: int = 0
+    """Records written to the outbox whose push failed (they are pushed later)."""
     missing_operators: list[str] = field(default_factory=list)
     in_flight: bool = False
     duration: float = 0.0
@@ -338,8 +340,9 @@ def reconcile(
                     superseded_by=commit.sha,
                 )
                 try:
-                    ctx.provenance.write(pbranch, record)
+                    written = ctx.provenance.write(pbranch, record)
                     outcome.records.append(record.path)
+                    outcome.records_pending += int(bool(getattr(written, "pending", False)))
                 except Exception as e:
                     outcome.errors.append(SpecError(record.path, 0, 0, "", f"provenance: {e}"))
                     protected |= {
@@ -384,8 +387,9 @@ def reconcile(
                 superseded_by=commit.sha,
             )
             try:
-                ctx.provenance.write(pbranch, record)
+                written = ctx.provenance.write(pbranch, record)
                 outcome.records.append(record.path)
+                outcome.records_pending += int(bool(getattr(written, "pending", False)))
             except Exception as e:
                 protected |= names
                 outcome.errors.append(SpecError(record.path, 0, 0, "", f"provenance: {e}"))

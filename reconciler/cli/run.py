@@ -22,7 +22,7 @@ from reconciler.cli import output
 @click.option(
     "--lease-namespace",
     default=None,
-    help="Namespace of the Lease (default: in-cluster namespace or 'default').",
+    help="Namespace of the Lease (default: $POD_NAMESPACE, the service account's namespace, else reconciler-system).",
 )
 @click.option("--env", "envs", multiple=True, help="Only these environments (repeatable).")
 @click.option(
@@ -144,6 +144,7 @@ def build_daemon_parts(options: Any) -> dict[str, Any]:
             "applied": counts["created"] + counts["configured"],
             "pruned": counts["deleted"],
             "runs_by_state": res.runs_by_state(),
+            "provenance_push_failures": res.records_pending,
         }
         if not res.ok:
             problems = [str(e) for e in res.errors] + res.missing_operators
