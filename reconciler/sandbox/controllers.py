@@ -185,25 +185,28 @@ class Controllers:
             return out
         cm = self.api.store.get("configmaps", *OUTCOMES_CONFIGMAP)
         target = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-        for key in sorted(((cm or {}).get("data") or {}).keys()):
+        data = ((cm or {}).get("data") or {})
+        for key in sorted(data):
             try:
-                spec = json.loads(cm["data"][key])  # type: ignore[index]
+                spec = json.loads(data[key])
             except ValueError:
-                log.warning("sandbox-outcomes: key %r is not JSON", key)
+                log.warning("sandbox-outcomes: rule %r is not JSON", key)
                 continue
             if not isinstance(spec, dict):
                 continue
-            if fnmatch.fnmatchcase(target, str(spec.get("match", key))):
-                out.outcome = "Failed" if str(spec.get("outcome", "")).lower() == "failed" else (
-                    "Succeeded"
-                )
-                out.message = str(spec.get("message", ""))
-                if spec.get("delay") is not None:
-                    try:
-                        out.delay = float(spec["delay"])
-                    except (TypeError, ValueError):
-                        pass
-                return out
+            pattern = str(spec.get("match") or key)
+            if not fnmatch.fnmatchcase(target, pattern):
+                continue
+            out.outcome = "Failed" if str(spec.get("outcome", "")).lower() == "failed" else (
+                "Succeeded"
+            )
+            out.message = str(spec.get("message", ""))
+            if spec.get("delay") is not None:
+                try:
+                    out.delay = float(spec["delay"])
+                except (TypeError, ValueError):
+                    pass
+            return out
         if DELAY in ann:
             try:
                 out.delay = float(ann[DELAY])

@@ -1,0 +1,190 @@
+"""Simulated controllers: Jobs, PyTorchJobs, Deployments and InferenceServices finish as
+their real controllers report it (conditions and fields from the Job, Deployment and
+training-operator documentation), with outcomes programmed in advance.
+
+- https://kubernetes.io/docs/concepts/workloads/controllers/job/ (Complete/Failed,
+  BackoffLimitExceeded, succeeded/failed counts, pods labelled job-name)
+- https://kubernetes.io/docs/tasks/debug/debug-application/determine-reason-pod-failure/
+  (the termination message in state.terminated.message)
+- https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.conftest import SandboxHandle
+from tests.sandbox.http import call
+
+JOBS = "/apis/batch/v1/namespaces/default/jobs"
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def job(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
+            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                {"name": "main", "image": "trainer:1"}]}}}}
+
+
+def wait_for(fn: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def finished_job(sandbox: SandboxHandle, name: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        obj = call(sandbox.url, "GET", f"{JOBS}/{name}").body
+        c = conditions(obj)
+        if c.get("Complete", {}).get("status") == "True" or c.get("Failed", {}).get(
+                "status") == "True":
+            return obj
+        return None
+
+    return wait_for(done)
+
+
+def pod_of(sandbox: SandboxHandle, selector: str) -> dict[str, Any]:
+    items = call(sandbox.url, "GET", f"{PODS}?labelSelector={selector}").body["items"]
+    assert len(items) == 1, items
+    return items[0]
+
+
+def test_job_runs_then_completes(sandbox: SandboxHandle) -> None:
+    created = call(sandbox.url, "POST", JOBS, job("ok")).body
+    running = wait_for(lambda: (call(sandbox.url, "GET", f"{JOBS}/ok").body.get("status")
+                                or {}).get("active") == 1)
+    assert running
+    done = finished_job(sandbox, "ok")
+    st = done["status"]
+    assert st["succeeded"] == 1 and "active" not in st
+    assert st["completionTime"] and st["startTime"]
+    assert conditions(done)["Complete"]["reason"] == "CompletionsReached"
+    pod = pod_of(sandbox, "job-name%3Dok")
+    assert pod["metadata"]["labels"]["batch.kubernetes.io/job-name"] == "ok"
+    ref = pod["metadata"]["ownerReferences"][0]
+    assert (ref["kind"], ref["uid"], ref["controller"]) == ("Job", created["metadata"]["uid"],
+                                                            True)
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert pod["status"]["phase"] == "Succeeded"
+    assert (term["exitCode"], term["reason"]) == (0, "Completed")
+
+
+def test_job_outcome_from_annotations(sandbox: SandboxHandle) -> None:
+    metrics = json.dumps({"accuracy": 0.91})
+    call(sandbox.url, "POST", JOBS, job("bad", {
+        "sandbox.reconciler.ml/outcome": "Failed",
+        "sandbox.reconciler.ml/termination-message": "CUDA out of memory"}))
+    call(sandbox.url, "POST", JOBS, job("good", {
+        "sandbox.reconciler.ml/termination-message": metrics}))
+    bad = finished_job(sandbox, "bad")
+    assert bad["status"]["failed"] == 1
+    failed = conditions(bad)["Failed"]
+    assert (failed["status"], failed["reason"]) == ("True", "BackoffLimitExceeded")
+    pod = pod_of(sandbox, "job-name%3Dbad")
+    assert pod["status"]["phase"] == "Failed"
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["exitCode"], term["reason"], term["message"]) == (1, "Error",
+                                                                   "CUDA out of memory")
+    finished_job(sandbox, "good")
+    term = pod_of(sandbox, "job-name%3Dgood")["status"]["containerStatuses"][0]["state"][
+        "terminated"]
+    assert json.loads(term["message"]) == {"accuracy": 0.91}
+
+
+def test_outcomes_configmap_first_sorted_match_wins(sandbox: SandboxHandle) -> None:
+    outcomes = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "sandbox-outcomes", "namespace": "kube-system"},
+                "data": {
+                    "30-train": json.dumps({"match": "default/train-*", "outcome": "Failed",
+                                            "message": "diverged"}),
+                    "20-all": json.dumps({"match": "default/*", "outcome": "Succeeded",
+                                          "message": "{\"loss\": 1}"}),
+                    "10-slow": json.dumps({"match": "default/slow", "delay": 30}),
+                    "default.eval": json.dumps({"outcome": "Failed"}),
+                }}
+    assert call(sandbox.url, "POST", "/api/v1/namespaces/kube-system/configmaps",
+                outcomes).code == 201
+    call(sandbox.url, "POST", JOBS, job("train-1"))
+    call(sandbox.url, "POST", JOBS, job("eval"))
+    call(sandbox.url, "POST", JOBS, job("slow"))
+    assert conditions(finished_job(sandbox, "eval"))["Complete"]["status"] == "True"
+    # "20-all" sorts before "30-train" (and before "default.eval"): it wins.
+    assert conditions(finished_job(sandbox, "train-1"))["Complete"]["status"] == "True"
+    term = pod_of(sandbox, "job-name%3Dtrain-1")["status"]["containerStatuses"][0]["state"][
+        "terminated"]
+    assert term["message"] == '{"loss": 1}'
+    slow = call(sandbox.url, "GET", f"{JOBS}/slow").body
+    assert "Complete" not in conditions(slow) and slow["status"]["active"] == 1
+
+
+def test_pytorchjob_conditions_and_master_pod(sandbox: SandboxHandle) -> None:
+    sandbox.install_crds()
+    spec = {"replicas": 1, "restartPolicy": "OnFailure", "template": {"spec": {"containers": [
+        {"name": "pytorch", "image": "train:1"}]}}}
+    body = {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
+            "metadata": {"name": "pt", "annotations": {
+                "sandbox.reconciler.ml/outcome": "Failed",
+                "sandbox.reconciler.ml/termination-message": "NCCL timeout"}},
+            "spec": {"pytorchReplicaSpecs": {"Master": spec, "Worker": dict(spec, replicas=2)}}}
+    path = "/apis/kubeflow.org/v1/namespaces/default/pytorchjobs"
+    call(sandbox.url, "POST", path, body)
+
+    def failed() -> dict[str, Any] | None:
+        obj = call(sandbox.url, "GET", f"{path}/pt").body
+        return obj if "Failed" in conditions(obj) else None
+
+    obj = wait_for(failed)
+    c = conditions(obj)
+    assert c["Created"]["status"] == "True"
+    assert c["Running"]["status"] == "False"
+    assert (c["Failed"]["status"], c["Failed"]["reason"]) == ("True", "PyTorchJobFailed")
+    master = pod_of(sandbox, "training.kubeflow.org/job-name%3Dpt,"
+                             "training.kubeflow.org/replica-type%3Dmaster")
+    assert master["metadata"]["name"] == "pt-master-0"
+    term = master["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (master["status"]["phase"], term["message"]) == ("Failed", "NCCL timeout")
+    workers = call(sandbox.url, "GET", f"{PODS}?labelSelector=training.kubeflow.org/"
+                   "replica-type%3Dworker").body["items"]
+    assert sorted(p["metadata"]["name"] for p in workers) == ["pt-worker-0", "pt-worker-1"]
+
+
+def test_deployment_and_inferenceservice_become_ready(sandbox: SandboxHandle) -> None:
+    sandbox.install_crds()
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+           "spec": {"replicas": 3, "selector": {"matchLabels": {"a": "b"}},
+                    "template": {"metadata": {"labels": {"a": "b"}},
+                                 "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}}
+    call(sandbox.url, "POST", "/apis/apps/v1/namespaces/default/deployments", dep)
+
+    def available() -> dict[str, Any] | None:
+        obj = call(sandbox.url, "GET", "/apis/apps/v1/namespaces/default/deployments/web").body
+        ok = conditions(obj).get("Available", {}).get("status") == "True"
+        return obj if ok else None
+
+    st = wait_for(available)["status"]
+    assert (st["observedGeneration"], st["replicas"], st["updatedReplicas"],
+            st["readyReplicas"], st["availableReplicas"]) == (1, 3, 3, 3, 3)
+    isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "m"},
+            "spec": {"predictor": {"model": {"modelFormat": {"name": "pytorch"},
+                                             "storageUri": "s3://m/1"}}}}
+    path = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/m"
+    call(sandbox.url, "POST", path.rsplit("/", 1)[0], isvc)
+    ready = wait_for(lambda: conditions(call(sandbox.url, "GET", path).body).get("Ready"))
+    assert ready["status"] == "True"
+    assert call(sandbox.url, "GET", path).body["status"]["url"] == "http://m.default.example.com"
