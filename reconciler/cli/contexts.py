@@ -42,12 +42,20 @@ def cluster_options(func: F) -> F:
     return func
 
 
+mlflow_option = click.option(
+    "--mlflow-tracking-uri",
+    default=None,
+    help="Also log every run record as an MLflow run (needs the 'mlflow' extra).",
+)
+
+
 def build_context(
     repo: str,
     *,
     kubeconfig: str | None,
     kube_context: str | None,
     state_dir: str | None,
+    mlflow_tracking_uri: str | None = None,
     check_remote: bool = False,
 ) -> Any:
     """Return an ``engine.Context`` for a local repository."""
@@ -68,7 +76,21 @@ def build_context(
 
     state = Path(state_dir) if state_dir else default_state_dir()
     remote = "origin" if repos.remote_url(root) else None
-    store = ProvenanceStore(root, remote=remote, state_dir=state / "provenance")
+    store = ProvenanceStore(
+        root, remote=remote, state_dir=state / "provenance", sinks=mlflow_sinks(mlflow_tracking_uri)
+    )
     return engine.Context(
         repo=root, manager_for=manager_for, provenance=store, check_remote=check_remote
     )
+
+
+def mlflow_sinks(tracking_uri: str | None) -> list[Any]:
+    """Return the provenance sinks for ``--mlflow-tracking-uri`` ([] without one).
+
+    Raises ReconcilerError if the ``mlflow`` extra is not installed.
+    """
+    if not tracking_uri:
+        return []
+    from reconciler.provenance.mlflow_sink import MlflowSink
+
+    return [MlflowSink(tracking_uri)]  # ProvenanceError naming the extra if mlflow is missing

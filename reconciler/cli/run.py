@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli import output
+from reconciler.cli import contexts, output
 
 
 @click.command("run")
@@ -56,6 +56,9 @@ from reconciler.cli import output
     help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster).",
 )
 @click.option("--context", "kube_context", default=None, help="Kubeconfig context.")
+@click.option(
+    "--mlflow-tracking-uri", default=None, help="Also log every run record as an MLflow run."
+)
 def command(
     repo: str,
     interval: str,
@@ -72,6 +75,7 @@ def command(
     webhook_secret_file: str | None,
     kubeconfig: str | None,
     kube_context: str | None,
+    mlflow_tracking_uri: str | None,
 ) -> None:
     """Watch a repository and keep every environment reconciled until SIGTERM/SIGINT.
 
@@ -100,14 +104,14 @@ def command(
             kubeconfig=kubeconfig,
             context=kube_context,
         )
-        parts = build_daemon_parts(options)
+        parts = build_daemon_parts(options, mlflow_tracking_uri=mlflow_tracking_uri)
         code = loop.run_daemon(options, **parts)
     except (ValueError, ReconcilerError) as e:
         output.fail(str(e))
     sys.exit(code)
 
 
-def build_daemon_parts(options: Any) -> dict[str, Any]:
+def build_daemon_parts(options: Any, *, mlflow_tracking_uri: str | None = None) -> dict[str, Any]:
     """Return the daemon's callables (reconcile, list_targets, fetch, flush) around the engine."""
     from reconciler import engine
     from reconciler.apply.manager import ResourceManager
@@ -130,7 +134,12 @@ def build_daemon_parts(options: Any) -> dict[str, Any]:
         return managers[ctx_name]
 
     remote = "origin" if repos.remote_url(path) else None
-    store = ProvenanceStore(path, remote=remote, state_dir=state / "provenance")
+    store = ProvenanceStore(
+        path,
+        remote=remote,
+        state_dir=state / "provenance",
+        sinks=contexts.mlflow_sinks(mlflow_tracking_uri),
+    )
     ctx = engine.Context(repo=path, manager_for=manager_for, provenance=store)
 
     def reconcile(key: str) -> Any:

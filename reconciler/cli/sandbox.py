@@ -32,20 +32,52 @@ def parse_duration(text: str) -> float:
 
 
 @click.command("sandbox")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Port on 127.0.0.1 (0: a free port).")
-@click.option("--kubeconfig", "kubeconfig", default=DEFAULT_KUBECONFIG, show_default=True,
-              help="Where to write the kubeconfig (cluster, user and context 'sandbox').")
-@click.option("--state", "state", default=None, type=click.Path(dir_okay=False),
-              help="Persist objects in FILE (and FILE.journal) across restarts.")
-@click.option("--step-delay", "step_delay", default="2s", show_default=True,
-              help="How long each simulated controller step takes (e.g. 2s, 500ms).")
-@click.option("--no-controllers", is_flag=True,
-              help="Do not simulate workload controllers (Jobs, Deployments... stay as written).")
-@click.option("--with-crds", is_flag=True,
-              help="Install the bundled Kubeflow, KServe and Kueue CRDs at start.")
-def command(port: int, kubeconfig: str, state: str | None, step_delay: str,
-            no_controllers: bool, with_crds: bool) -> None:
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: a free port).",
+)
+@click.option(
+    "--kubeconfig",
+    "kubeconfig",
+    default=DEFAULT_KUBECONFIG,
+    show_default=True,
+    help="Where to write the kubeconfig (cluster, user and context 'sandbox').",
+)
+@click.option(
+    "--state",
+    "state",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Persist objects in FILE (and FILE.journal) across restarts.",
+)
+@click.option(
+    "--step-delay",
+    "step_delay",
+    default="2s",
+    show_default=True,
+    help="How long each simulated controller step takes (e.g. 2s, 500ms).",
+)
+@click.option(
+    "--no-controllers",
+    is_flag=True,
+    help="Do not simulate workload controllers (Jobs, Deployments... stay as written).",
+)
+@click.option(
+    "--with-crds",
+    is_flag=True,
+    help="Install the bundled Kubeflow, KServe and Kueue CRDs at start.",
+)
+def command(
+    port: int,
+    kubeconfig: str,
+    state: str | None,
+    step_delay: str,
+    no_controllers: bool,
+    with_crds: bool,
+) -> None:
     """Start the local Kubernetes API emulator and serve until interrupted.
 
     Not emulated: scheduling, real pods (containers never run), admission webhooks,

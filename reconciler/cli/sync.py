@@ -18,6 +18,7 @@ from reconciler.cli import contexts, output
 @click.option("--allow-empty", is_flag=True, help="Prune even if the environment renders nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @contexts.cluster_options
+@contexts.mlflow_option
 def command(
     env: str,
     branch: str | None,
@@ -29,6 +30,7 @@ def command(
     kubeconfig: str | None,
     kube_context: str | None,
     state_dir: str | None,
+    mlflow_tracking_uri: str | None,
 ) -> None:
     """Render ENV, record finished runs, apply the difference, prune what is gone.
 
@@ -40,7 +42,11 @@ def command(
     err = output.console(stderr=True)
     try:
         ctx = contexts.build_context(
-            repo, kubeconfig=kubeconfig, kube_context=kube_context, state_dir=state_dir
+            repo,
+            kubeconfig=kubeconfig,
+            kube_context=kube_context,
+            state_dir=state_dir,
+            mlflow_tracking_uri=mlflow_tracking_uri,
         )
         with err.status(f"syncing {env}…") if sys.stderr.isatty() else _null():
             result = engine.reconcile(
