@@ -62,6 +62,7 @@ def build_context(
     from reconciler import engine
     from reconciler.apply.manager import ResourceManager
     from reconciler.cluster import clients
+    from reconciler.provenance import mlflow_sink
     from reconciler.provenance.store import ProvenanceStore
     from reconciler.source import repos
 
@@ -77,20 +78,11 @@ def build_context(
     state = Path(state_dir) if state_dir else default_state_dir()
     remote = "origin" if repos.remote_url(root) else None
     store = ProvenanceStore(
-        root, remote=remote, state_dir=state / "provenance", sinks=mlflow_sinks(mlflow_tracking_uri)
+        root,
+        remote=remote,
+        state_dir=state / "provenance",
+        sinks=mlflow_sink.sinks_for(mlflow_tracking_uri),
     )
     return engine.Context(
         repo=root, manager_for=manager_for, provenance=store, check_remote=check_remote
     )
-
-
-def mlflow_sinks(tracking_uri: str | None) -> list[Any]:
-    """Return the provenance sinks for ``--mlflow-tracking-uri`` ([] without one).
-
-    Raises ReconcilerError if the ``mlflow`` extra is not installed.
-    """
-    if not tracking_uri:
-        return []
-    from reconciler.provenance.mlflow_sink import MlflowSink
-
-    return [MlflowSink(tracking_uri)]  # ProvenanceError naming the extra if mlflow is missing

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
 import click
+
+from reconciler.structs.documents import dump_yaml_documents
+
+__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "dump_yaml_documents"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -25,18 +28,6 @@ def console(stderr: bool = False) -> Any:
 def dump_json(data: Any) -> None:
     """Print JSON to stdout (indented, keys sorted)."""
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-def dump_yaml_documents(docs: Iterable[Any]) -> str:
-    """Return a multi-document YAML string (block style, ``---`` separated)."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
-    buf = io.StringIO()
-    yaml.dump_all(list(docs), buf)
-    return buf.getvalue()
 
 
 def print_errors(errors: Iterable[Any]) -> None:

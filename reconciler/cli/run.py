@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from reconciler.cli import contexts, output
+from reconciler.cli import output
 
 
 @click.command("run")
@@ -83,7 +82,7 @@ def command(
     a URL is mirrored and fetched every --interval; POST /hooks/git (signed) fetches now.
     Serves /healthz, /readyz and /metrics on --listen.
     """
-    from reconciler.daemon import loop, sharding
+    from reconciler.daemon import loop, sharding, wiring
     from reconciler.structs.errors import ReconcilerError
 
     try:
@@ -104,77 +103,8 @@ def command(
             kubeconfig=kubeconfig,
             context=kube_context,
         )
-        parts = build_daemon_parts(options, mlflow_tracking_uri=mlflow_tracking_uri)
+        parts = wiring.daemon_parts(options, mlflow_tracking_uri=mlflow_tracking_uri)
         code = loop.run_daemon(options, **parts)
     except (ValueError, ReconcilerError) as e:
         output.fail(str(e))
     sys.exit(code)
-
-
-def build_daemon_parts(options: Any, *, mlflow_tracking_uri: str | None = None) -> dict[str, Any]:
-    """Return the daemon's callables (reconcile, list_targets, fetch, flush) around the engine."""
-    from reconciler import engine
-    from reconciler.apply.manager import ResourceManager
-    from reconciler.cluster import clients
-    from reconciler.daemon import outcomes
-    from reconciler.provenance.store import ProvenanceStore
-    from reconciler.source import mirrors, repos
-
-    state = options.resolved_state_dir()
-    path, fetch = mirrors.refs_fetcher(options.repo, state / "mirrors")
-    api_client = clients.load_client(kubeconfig=options.kubeconfig, context=options.context)
-    managers: dict[str | None, Any] = {None: ResourceManager(api_client)}
-
-    def manager_for(env_context: str | None) -> Any:
-        ctx_name = options.context or env_context
-        if ctx_name not in managers:
-            managers[ctx_name] = ResourceManager(
-                clients.load_client(kubeconfig=options.kubeconfig, context=ctx_name)
-            )
-        return managers[ctx_name]
-
-    remote = "origin" if repos.remote_url(path) else None
-    store = ProvenanceStore(
-        path,
-        remote=remote,
-        state_dir=state / "provenance",
-        sinks=contexts.mlflow_sinks(mlflow_tracking_uri),
-    )
-    ctx = engine.Context(repo=path, manager_for=manager_for, provenance=store)
-
-    def reconcile(key: str) -> Any:
-        env, _, branch = key.partition("@")
-        if store.pending():
-            store.flush()
-        res = engine.reconcile(ctx, env, branch or None)
-        counts = res.changeset.counts()
-        fields = {
-            "commit": res.commit,
-            "applied": counts["created"] + counts["configured"],
-            "pruned": counts["deleted"],
-            "runs_by_state": res.runs_by_state(),
-            "provenance_push_failures": res.records_pending,
-        }
-        if not res.ok:
-            problems = [str(e) for e in res.errors] + res.missing_operators
-            problems += [
-                str(e) for e in res.changeset.entries if e.action in ("failed", "conflict")
-            ]
-            return outcomes.failed("; ".join(problems)[:2000], **fields)
-        if res.in_flight:
-            return outcomes.requeue_after(engine.REQUEUE_IN_FLIGHT, **fields)
-        return outcomes.succeeded(**fields)
-
-    def list_targets() -> list[str]:
-        return [t.key for t in engine.discover_targets(path)]
-
-    def flush() -> None:
-        store.flush()
-
-    return {
-        "reconcile": reconcile,
-        "list_targets": list_targets,
-        "fetch": fetch,
-        "flush": flush,
-        "api_client": api_client,
-    }

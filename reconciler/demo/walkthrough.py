@@ -219,8 +219,7 @@ def _program_outcomes(api: Any) -> None:
 
 
 def _start_daemon(demo: Demo) -> None:
-    from reconciler.cli.run import build_daemon_parts
-    from reconciler.daemon import loop
+    from reconciler.daemon import loop, wiring
 
     handler = logging.FileHandler(demo.base / "daemon.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
@@ -237,7 +236,7 @@ def _start_daemon(demo: Demo) -> None:
         kubeconfig=str(demo.kubeconfig),
         shutdown_timeout=5.0,
     )
-    demo.daemon = loop.Daemon(options, **build_daemon_parts(options))
+    demo.daemon = loop.Daemon(options, **wiring.daemon_parts(options))
     demo.thread = threading.Thread(target=demo.daemon.run, name="daemon", daemon=True)
     demo.thread.start()
 

@@ -174,3 +174,11 @@ class MlflowSink:
 
     def _experiment_name(self, record: RunRecord) -> str:
         return self.experiment.replace("{pipeline}", record.pipeline).replace("{env}", record.env)
+
+
+def sinks_for(tracking_uri: str | None) -> list[MlflowSink]:
+    """Return the store sinks for ``--mlflow-tracking-uri`` ([] without one).
+
+    Raises ProvenanceError naming the extra if the mlflow client is not installed.
+    """
+    return [MlflowSink(tracking_uri)] if tracking_uri else []

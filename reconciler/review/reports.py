@@ -21,6 +21,7 @@ from reconciler.render import environments
 from reconciler.render.runplans import RunPlan
 from reconciler.source import repos
 from reconciler.specs.models import Environment
+from reconciler.structs.documents import dump_yaml_documents
 from reconciler.structs.errors import ReconcilerError, RenderError, SpecError, SpecErrors
 from reconciler.structs.manifests import Manifest, ObjectRef
 from reconciler.structs.runs import ServedModel
@@ -158,8 +159,6 @@ def _strip(obj: Manifest) -> Manifest:
 
 
 def _yaml(obj: Manifest) -> list[str]:
-    from reconciler.cli.output import dump_yaml_documents
-
     return dump_yaml_documents([_strip(obj)]).splitlines(keepends=True)
 
 

@@ -35,7 +35,9 @@ class SpecError:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}:{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form used by ``--format json``."""
