@@ -23,6 +23,7 @@ process makes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -35,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from reconciler.apply.applysets import applyset_for
 from reconciler.apply.manager import ResourceManager
@@ -169,16 +169,19 @@ class Figures:
         return f"{self.requests:>7} requests {self.writes:>7} writes {self.seconds:>8.2f}s"
 
 
-def measure(url: str, action: Callable[[], object]) -> Figures:
+def measure(url: str, action: Callable[[], object], what: str = "") -> Figures:
     before = api_requests(url)
     started = time.perf_counter()
     action()
     seconds = time.perf_counter() - started
     after = api_requests(url)
     made = {verb: after[verb] - before[verb] for verb in after}
-    return Figures(
+    figures = Figures(
         sum(made.values()), sum(n for verb, n in made.items() if verb in WRITE_VERBS), seconds
     )
+    if what:
+        print(f"  {what:<24} {figures}", file=sys.stderr, flush=True)
+    return figures
 
 
 def for_kubectl(objs: list[Manifest], namespace: str) -> list[Manifest]:
@@ -234,21 +237,32 @@ def test_sync_against_kubectl_server_side(sandbox: Any, tmp_path: Path) -> None:
     def kubectl_files(tag: str) -> list[Path]:
         paths = []
         for env, (namespace, objs) in rendered.items():
-            path = tmp_path / f"{env}-{tag}.yaml"
-            path.write_text(yaml.safe_dump_all(for_kubectl(objs, namespace), sort_keys=False))
+            # JSON, not YAML: PyYAML leaves strings such as 12e45678 (a run id) unquoted,
+            # which kubectl's YAML reads as numbers.
+            path = tmp_path / f"{env}-{tag}.json"
+            items = for_kubectl(objs, namespace)
+            path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
             paths.append(path)
         return paths
 
     results: list[SyncResult] = []
-    ours_first = measure(sandbox.url, lambda: results.extend(sync_all(sandbox, rendered)))
+    ours_first = measure(
+        sandbox.url, lambda: results.extend(sync_all(sandbox, rendered)), "ours: first sync"
+    )
     assert all(r.ok for r in results), [str(e) for r in results for e in r.changeset.entries][:5]
     files = kubectl_files("v1")
-    kubectl_first = measure(sandbox.url, lambda: kubectl_apply(sandbox, home, files))
+    kubectl_first = measure(
+        sandbox.url, lambda: kubectl_apply(sandbox, home, files), "kubectl: first apply"
+    )
 
     results.clear()
-    ours_noop = measure(sandbox.url, lambda: results.extend(sync_all(sandbox, rendered)))
+    ours_noop = measure(
+        sandbox.url, lambda: results.extend(sync_all(sandbox, rendered)), "ours: no-op"
+    )
     assert all(e.action is Action.UNCHANGED for r in results for e in r.changeset.entries)
-    kubectl_noop = measure(sandbox.url, lambda: kubectl_apply(sandbox, home, files))
+    kubectl_noop = measure(
+        sandbox.url, lambda: kubectl_apply(sandbox, home, files), "kubectl: no-op"
+    )
 
     changed_name = names[len(names) // 2]
     path = repo / "pipelines" / f"{changed_name}.yaml"
@@ -256,7 +270,9 @@ def test_sync_against_kubectl_server_side(sandbox: Any, tmp_path: Path) -> None:
     rendered = {env: render(repo, env) for env in ENVS}
     files = kubectl_files("v2")
     results.clear()
-    ours_change = measure(sandbox.url, lambda: results.extend(sync_all(sandbox, rendered)))
+    ours_change = measure(
+        sandbox.url, lambda: results.extend(sync_all(sandbox, rendered)), "ours: one pipeline"
+    )
     parents = {applyset_for(env, ns).parent_ref for env, (ns, _) in rendered.items()}
     changed = [
         e
@@ -272,7 +288,9 @@ def test_sync_against_kubectl_server_side(sandbox: Any, tmp_path: Path) -> None:
     }
     assert touched <= {changed_name}, touched
     assert all(e.subject.name.startswith(changed_name) for e in changed), [str(e) for e in changed]
-    kubectl_change = measure(sandbox.url, lambda: kubectl_apply(sandbox, home, files))
+    kubectl_change = measure(
+        sandbox.url, lambda: kubectl_apply(sandbox, home, files), "kubectl: one pipeline"
+    )
 
     print(
         f"\n{len(names)} pipelines x {len(ENVS)} environments: {total} objects "
