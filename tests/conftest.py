@@ -104,13 +104,23 @@ def kubectl(sandbox: SandboxHandle, tmp_path_factory: pytest.TempPathFactory) ->
     binary = kubectl_binary()
     home = tmp_path_factory.mktemp("kubectl-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-    env.update({"KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(home),
-                "KUBECACHEDIR": str(home / "cache")})
+    env.update(
+        {
+            "KUBECONFIG": str(sandbox.kubeconfig),
+            "HOME": str(home),
+            "KUBECACHEDIR": str(home / "cache"),
+        }
+    )
 
-    def run(*args: str, input: str | None = None, check: bool = True,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [binary, *args], input=input, capture_output=True, text=True, env=env,
+            [binary, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env,
             timeout=timeout,
         )
         if check and proc.returncode != 0:

@@ -308,10 +308,7 @@ def _ownable_update_path(path: Path, root: Node) -> bool:
     """False for granular struct fields (Go value structs are never 'added' themselves)."""
     node = root
     for pe in path:
-        if pe.startswith("f:"):
-            node = node.child(pe[2:])
-        else:
-            node = node.item()
+        node = node.child(pe[2:]) if pe.startswith("f:") else node.item()
     return not (node.kind == "struct" and not node.atomic and path[-1].startswith("f:"))
 
 

@@ -59,6 +59,7 @@ Callers: :class:`reconciler.sandbox.Sandbox` (start/stop).
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import logging
@@ -91,7 +92,8 @@ class Outcome:
 
 
 def _clone(o: Obj) -> Obj:
-    return json.loads(json.dumps(o))
+    out: Obj = json.loads(json.dumps(o))
+    return out
 
 
 def _now(api: Api) -> str:
@@ -114,8 +116,9 @@ class Controllers:
     def start(self) -> None:
         """Start the controller thread (idempotent)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="sandbox-controllers",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="sandbox-controllers", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -161,7 +164,8 @@ class Controllers:
                 self._inferenceservice(isvc, obj)
         live = {
             o["metadata"].get("uid")
-            for t in (jobs, pt, deps, isvc) if t is not None
+            for t in (jobs, pt, deps, isvc)
+            if t is not None
             for o in self.api.store.list(t.key)
         }
         for key in [k for k in self._started if k.split("/", 1)[0] not in live]:
@@ -178,14 +182,12 @@ class Controllers:
             out.outcome = "Failed" if str(ann.get(OUTCOME, "")).lower() == "failed" else "Succeeded"
             out.message = str(ann.get(MESSAGE, ""))
             if DELAY in ann:
-                try:
+                with contextlib.suppress(ValueError):
                     out.delay = float(ann[DELAY])
-                except ValueError:
-                    pass
             return out
         cm = self.api.store.get("configmaps", *OUTCOMES_CONFIGMAP)
         target = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-        data = ((cm or {}).get("data") or {})
+        data = (cm or {}).get("data") or {}
         for key in sorted(data):
             try:
                 spec = json.loads(data[key])
@@ -197,21 +199,17 @@ class Controllers:
             pattern = str(spec.get("match") or key)
             if not fnmatch.fnmatchcase(target, pattern):
                 continue
-            out.outcome = "Failed" if str(spec.get("outcome", "")).lower() == "failed" else (
-                "Succeeded"
+            out.outcome = (
+                "Failed" if str(spec.get("outcome", "")).lower() == "failed" else ("Succeeded")
             )
             out.message = str(spec.get("message", ""))
             if spec.get("delay") is not None:
-                try:
+                with contextlib.suppress(TypeError, ValueError):
                     out.delay = float(spec["delay"])
-                except (TypeError, ValueError):
-                    pass
             return out
         if DELAY in ann:
-            try:
+            with contextlib.suppress(ValueError):
                 out.delay = float(ann[DELAY])
-            except ValueError:
-                pass
         return out
 
     def _elapsed(self, obj: Obj) -> float:
@@ -233,8 +231,9 @@ class Controllers:
 
     # ----------------------------------------------------------------------- pods
 
-    def _pod(self, owner_rt: ResourceType, owner: Obj, name: str, labels: dict[str, str],
-             template: Obj) -> Obj | None:
+    def _pod(
+        self, owner_rt: ResourceType, owner: Obj, name: str, labels: dict[str, str], template: Obj
+    ) -> Obj | None:
         pods = self._type("", "v1", "pods")
         assert pods is not None
         meta = owner["metadata"]
@@ -251,11 +250,16 @@ class Controllers:
                 "name": name,
                 "namespace": meta.get("namespace", ""),
                 "labels": labels,
-                "ownerReferences": [{
-                    "apiVersion": owner_rt.api_version, "kind": owner_rt.kind,
-                    "name": meta["name"], "uid": meta["uid"], "controller": True,
-                    "blockOwnerDeletion": True,
-                }],
+                "ownerReferences": [
+                    {
+                        "apiVersion": owner_rt.api_version,
+                        "kind": owner_rt.kind,
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
             },
             "spec": spec,
         }
@@ -266,17 +270,27 @@ class Controllers:
             "phase": "Running",
             "conditions": [
                 {"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
-                for t in ("PodReadyToStartContainers", "Initialized", "Ready",
-                          "ContainersReady", "PodScheduled")
+                for t in (
+                    "PodReadyToStartContainers",
+                    "Initialized",
+                    "Ready",
+                    "ContainersReady",
+                    "PodScheduled",
+                )
             ],
             "hostIP": "10.0.0.1",
             "podIP": f"10.244.0.{secrets.randbelow(250) + 2}",
             "startTime": now,
             "containerStatuses": [
-                {"name": c.get("name", ""), "image": c.get("image", ""),
-                 "imageID": f"{c.get('image', '')}@sha256:" + "0" * 64,
-                 "ready": True, "started": True, "restartCount": 0,
-                 "state": {"running": {"startedAt": now}}}
+                {
+                    "name": c.get("name", ""),
+                    "image": c.get("image", ""),
+                    "imageID": f"{c.get('image', '')}@sha256:" + "0" * 64,
+                    "ready": True,
+                    "started": True,
+                    "restartCount": 0,
+                    "state": {"running": {"startedAt": now}},
+                }
                 for c in containers
             ],
             "qosClass": "BestEffort",
@@ -302,21 +316,32 @@ class Controllers:
             st = new.setdefault("status", {})
             st["phase"] = "Failed" if failed else "Succeeded"
             st["conditions"] = [
-                dict(c, status="False", reason="PodCompleted") if c.get("type") in (
-                    "Ready", "ContainersReady") else c
+                dict(c, status="False", reason="PodCompleted")
+                if c.get("type") in ("Ready", "ContainersReady")
+                else c
                 for c in st.get("conditions") or []
             ]
-            term: Obj = {"exitCode": 1 if failed else 0, "reason": "Error" if failed else "Completed",
-                         "startedAt": st.get("startTime", now), "finishedAt": now,
-                         "containerID": "containerd://" + secrets.token_hex(32)}
+            term: Obj = {
+                "exitCode": 1 if failed else 0,
+                "reason": "Error" if failed else "Completed",
+                "startedAt": st.get("startTime", now),
+                "finishedAt": now,
+                "containerID": "containerd://" + secrets.token_hex(32),
+            }
             if is_target and outcome.message:
                 term["message"] = outcome.message
             for i, cs in enumerate(st.get("containerStatuses") or []):
                 cs["ready"] = False
                 cs["started"] = False
-                cs["state"] = {"terminated": dict(term) if i == 0 else
-                               {**{k: v for k, v in term.items() if k != "message"},
-                                "exitCode": 0, "reason": "Completed"}}
+                cs["state"] = {
+                    "terminated": dict(term)
+                    if i == 0
+                    else {
+                        **{k: v for k, v in term.items() if k != "message"},
+                        "exitCode": 0,
+                        "reason": "Completed",
+                    }
+                }
             self.api.system_write(pods, pod, new, manager="kubelet", sub="status")
 
     # ------------------------------------------------------------------------ Job
@@ -334,20 +359,31 @@ class Controllers:
         if spec.get("suspend"):
             if conds.get("Suspended", {}).get("status") != "True":
                 new = _clone(job)
-                new.setdefault("status", {}).setdefault("conditions", []).append({
-                    "type": "Suspended", "status": "True", "lastProbeTime": now,
-                    "lastTransitionTime": now, "reason": "JobSuspended",
-                    "message": "Job suspended"})
-                self.api.system_write(rt, job, new, manager="kube-controller-manager",
-                                      sub="status")
+                new.setdefault("status", {}).setdefault("conditions", []).append(
+                    {
+                        "type": "Suspended",
+                        "status": "True",
+                        "lastProbeTime": now,
+                        "lastTransitionTime": now,
+                        "reason": "JobSuspended",
+                        "message": "Job suspended",
+                    }
+                )
+                self.api.system_write(rt, job, new, manager="kube-controller-manager", sub="status")
             return
         if not status.get("startTime"):
             self._elapsed(job)
             new = _clone(job)
-            new["status"] = {"startTime": now, "active": 1, "ready": 0, "terminating": 0,
-                             "uncountedTerminatedPods": {}}
-            written = self.api.system_write(rt, job, new, manager="kube-controller-manager",
-                                            sub="status")
+            new["status"] = {
+                "startTime": now,
+                "active": 1,
+                "ready": 0,
+                "terminating": 0,
+                "uncountedTerminatedPods": {},
+            }
+            written = self.api.system_write(
+                rt, job, new, manager="kube-controller-manager", sub="status"
+            )
             if written is not None:
                 tpl = spec.get("template") or {}
                 labels = dict((tpl.get("metadata") or {}).get("labels") or {})
@@ -361,20 +397,36 @@ class Controllers:
         elapsed = self._elapsed(job)
         deadline = spec.get("activeDeadlineSeconds")
         if deadline is not None and elapsed >= float(deadline) and elapsed < delay:
-            self._job_done(rt, job, Outcome("Failed", outcome.message), reason="DeadlineExceeded",
-                           message="Job was active longer than specified deadline")
+            self._job_done(
+                rt,
+                job,
+                Outcome("Failed", outcome.message),
+                reason="DeadlineExceeded",
+                message="Job was active longer than specified deadline",
+            )
             return
         if elapsed < delay:
             return
         if outcome.outcome == "Failed":
-            self._job_done(rt, job, outcome, reason="BackoffLimitExceeded",
-                           message="Job has reached the specified backoff limit")
+            self._job_done(
+                rt,
+                job,
+                outcome,
+                reason="BackoffLimitExceeded",
+                message="Job has reached the specified backoff limit",
+            )
         else:
-            self._job_done(rt, job, outcome, reason="CompletionsReached",
-                           message="Reached expected number of succeeded pods")
+            self._job_done(
+                rt,
+                job,
+                outcome,
+                reason="CompletionsReached",
+                message="Reached expected number of succeeded pods",
+            )
 
-    def _job_done(self, rt: ResourceType, job: Obj, outcome: Outcome, *, reason: str,
-                  message: str) -> None:
+    def _job_done(
+        self, rt: ResourceType, job: Obj, outcome: Outcome, *, reason: str, message: str
+    ) -> None:
         self._finish_pods(job, outcome)
         cur = self.api.store.get(rt.key, job["metadata"]["namespace"], job["metadata"]["name"])
         if cur is None:
@@ -395,8 +447,16 @@ class Controllers:
             st["completionTime"] = now
             types = ("SuccessCriteriaMet", "Complete")
         for t in types:
-            conds.append({"type": t, "status": "True", "lastProbeTime": now,
-                          "lastTransitionTime": now, "reason": reason, "message": message})
+            conds.append(
+                {
+                    "type": t,
+                    "status": "True",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                    "reason": reason,
+                    "message": message,
+                }
+            )
         st["conditions"] = conds
         self.api.system_write(rt, cur, new, manager="kube-controller-manager", sub="status")
 
@@ -415,39 +475,54 @@ class Controllers:
         now = _now(self.api)
 
         def cond(t: str, st: str, reason: str, msg: str) -> Obj:
-            return {"type": t, "status": st, "reason": reason, "message": msg,
-                    "lastUpdateTime": now, "lastTransitionTime": now}
+            return {
+                "type": t,
+                "status": st,
+                "reason": reason,
+                "message": msg,
+                "lastUpdateTime": now,
+                "lastTransitionTime": now,
+            }
 
         if "Created" not in conds:
             self._elapsed(obj)
             new = _clone(obj)
             new["status"] = {
-                "conditions": [cond("Created", "True", "PyTorchJobCreated",
-                                    f"PyTorchJob {name} is created.")],
-                "replicaStatuses": {rtype: {"active": int((s or {}).get("replicas") or 1)}
-                                    for rtype, s in specs.items()},
+                "conditions": [
+                    cond("Created", "True", "PyTorchJobCreated", f"PyTorchJob {name} is created.")
+                ],
+                "replicaStatuses": {
+                    rtype: {"active": int((s or {}).get("replicas") or 1)}
+                    for rtype, s in specs.items()
+                },
                 "startTime": now,
             }
-            written = self.api.system_write(rt, obj, new, manager="pytorchjob-controller",
-                                            sub="status")
+            written = self.api.system_write(
+                rt, obj, new, manager="pytorchjob-controller", sub="status"
+            )
             if written is None:
                 return
             for rtype, s in specs.items():
                 count = int((s or {}).get("replicas") or 1)
                 for i in range(count):
                     role = rtype.lower()
-                    labels = dict((((s or {}).get("template") or {}).get("metadata") or {})
-                                  .get("labels") or {})
-                    labels.update({
-                        "training.kubeflow.org/job-name": name,
-                        "training.kubeflow.org/operator-name": "pytorchjob-controller",
-                        "training.kubeflow.org/replica-type": role,
-                        "training.kubeflow.org/replica-index": str(i),
-                    })
+                    labels = dict(
+                        (((s or {}).get("template") or {}).get("metadata") or {}).get("labels")
+                        or {}
+                    )
+                    labels.update(
+                        {
+                            "training.kubeflow.org/job-name": name,
+                            "training.kubeflow.org/operator-name": "pytorchjob-controller",
+                            "training.kubeflow.org/replica-type": role,
+                            "training.kubeflow.org/replica-index": str(i),
+                        }
+                    )
                     if role == "master":
                         labels["training.kubeflow.org/job-role"] = "master"
-                    self._pod(rt, written, f"{name}-{role}-{i}", labels,
-                              (s or {}).get("template") or {})
+                    self._pod(
+                        rt, written, f"{name}-{role}-{i}", labels, (s or {}).get("template") or {}
+                    )
             return
         outcome = self.outcome_for(obj)
         delay = outcome.delay if outcome.delay is not None else self.step_delay
@@ -455,7 +530,8 @@ class Controllers:
         if "Running" not in conds and elapsed >= delay / 2:
             new = _clone(obj)
             new["status"]["conditions"].append(
-                cond("Running", "True", "PyTorchJobRunning", f"PyTorchJob {name} is running."))
+                cond("Running", "True", "PyTorchJobRunning", f"PyTorchJob {name} is running.")
+            )
             self.api.system_write(rt, obj, new, manager="pytorchjob-controller", sub="status")
             return
         if elapsed < delay:
@@ -469,21 +545,40 @@ class Controllers:
         st = new["status"]
         st["conditions"] = [
             dict(c, status="False", lastUpdateTime=now, lastTransitionTime=now)
-            if c.get("type") == "Running" else c
+            if c.get("type") == "Running"
+            else c
             for c in st.get("conditions") or []
         ]
         if outcome.outcome == "Failed":
-            st["conditions"].append(cond("Failed", "True", "PyTorchJobFailed",
-                                         f"PyTorchJob {name} is failed because 1 Master "
-                                         "replica(s) failed."))
-            st["replicaStatuses"] = {rtype: ({"failed": 1} if rtype == "Master" else
-                                             {"succeeded": int((s or {}).get("replicas") or 1)})
-                                     for rtype, s in specs.items()}
+            st["conditions"].append(
+                cond(
+                    "Failed",
+                    "True",
+                    "PyTorchJobFailed",
+                    f"PyTorchJob {name} is failed because 1 Master replica(s) failed.",
+                )
+            )
+            st["replicaStatuses"] = {
+                rtype: (
+                    {"failed": 1}
+                    if rtype == "Master"
+                    else {"succeeded": int((s or {}).get("replicas") or 1)}
+                )
+                for rtype, s in specs.items()
+            }
         else:
-            st["conditions"].append(cond("Succeeded", "True", "PyTorchJobSucceeded",
-                                         f"PyTorchJob {name} is successfully completed."))
-            st["replicaStatuses"] = {rtype: {"succeeded": int((s or {}).get("replicas") or 1)}
-                                     for rtype, s in specs.items()}
+            st["conditions"].append(
+                cond(
+                    "Succeeded",
+                    "True",
+                    "PyTorchJobSucceeded",
+                    f"PyTorchJob {name} is successfully completed.",
+                )
+            )
+            st["replicaStatuses"] = {
+                rtype: {"succeeded": int((s or {}).get("replicas") or 1)}
+                for rtype, s in specs.items()
+            }
         st["completionTime"] = now
         self.api.system_write(rt, cur, new, manager="pytorchjob-controller", sub="status")
 
@@ -496,7 +591,7 @@ class Controllers:
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
         gen = int(meta.get("generation") or 1)
-        replicas = int(spec.get("replicas") if spec.get("replicas") is not None else 1)
+        replicas = int(spec["replicas"]) if spec.get("replicas") is not None else 1
         now = _now(self.api)
         uid = meta.get("uid", "")
         key = f"{uid}/{gen}"
@@ -506,24 +601,46 @@ class Controllers:
             new = _clone(obj)
             st: Obj = {"observedGeneration": gen}
             if replicas:
-                st.update({"replicas": replicas, "updatedReplicas": replicas,
-                           "unavailableReplicas": replicas})
+                st.update(
+                    {
+                        "replicas": replicas,
+                        "updatedReplicas": replicas,
+                        "unavailableReplicas": replicas,
+                    }
+                )
             conds = [c for c in status.get("conditions") or [] if c.get("type") == "Available"]
             if not conds:
-                conds = [{"type": "Available", "status": "False", "lastUpdateTime": now,
-                          "lastTransitionTime": now, "reason": "MinimumReplicasUnavailable",
-                          "message": "Deployment does not have minimum availability."}]
-            conds.append({"type": "Progressing", "status": "True", "lastUpdateTime": now,
-                          "lastTransitionTime": now, "reason": "ReplicaSetUpdated",
-                          "message": f'ReplicaSet "{rs_name}" is progressing.'})
+                conds = [
+                    {
+                        "type": "Available",
+                        "status": "False",
+                        "lastUpdateTime": now,
+                        "lastTransitionTime": now,
+                        "reason": "MinimumReplicasUnavailable",
+                        "message": "Deployment does not have minimum availability.",
+                    }
+                ]
+            conds.append(
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "lastUpdateTime": now,
+                    "lastTransitionTime": now,
+                    "reason": "ReplicaSetUpdated",
+                    "message": f'ReplicaSet "{rs_name}" is progressing.',
+                }
+            )
             st["conditions"] = conds
             new["status"] = st
             self.api.system_write(rt, obj, new, manager="kube-controller-manager", sub="status")
             return
-        if status.get("availableReplicas", 0) == replicas and not status.get(
-            "unavailableReplicas"
-        ) and any(c.get("reason") == "NewReplicaSetAvailable" for c in status.get("conditions")
-                  or []):
+        if (
+            status.get("availableReplicas", 0) == replicas
+            and not status.get("unavailableReplicas")
+            and any(
+                c.get("reason") == "NewReplicaSetAvailable" for c in status.get("conditions") or []
+            )
+        ):
             return
         started = self._started.setdefault(key, time.monotonic())
         if time.monotonic() - started < self._delay(obj):
@@ -531,15 +648,31 @@ class Controllers:
         new = _clone(obj)
         st = {"observedGeneration": gen}
         if replicas:
-            st.update({"replicas": replicas, "updatedReplicas": replicas,
-                       "readyReplicas": replicas, "availableReplicas": replicas})
+            st.update(
+                {
+                    "replicas": replicas,
+                    "updatedReplicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                }
+            )
         st["conditions"] = [
-            {"type": "Available", "status": "True", "lastUpdateTime": now,
-             "lastTransitionTime": now, "reason": "MinimumReplicasAvailable",
-             "message": "Deployment has minimum availability."},
-            {"type": "Progressing", "status": "True", "lastUpdateTime": now,
-             "lastTransitionTime": now, "reason": "NewReplicaSetAvailable",
-             "message": f'ReplicaSet "{rs_name}" has successfully progressed.'},
+            {
+                "type": "Available",
+                "status": "True",
+                "lastUpdateTime": now,
+                "lastTransitionTime": now,
+                "reason": "MinimumReplicasAvailable",
+                "message": "Deployment has minimum availability.",
+            },
+            {
+                "type": "Progressing",
+                "status": "True",
+                "lastUpdateTime": now,
+                "lastTransitionTime": now,
+                "reason": "NewReplicaSetAvailable",
+                "message": f'ReplicaSet "{rs_name}" has successfully progressed.',
+            },
         ]
         new["status"] = st
         self.api.system_write(rt, obj, new, manager="kube-controller-manager", sub="status")
@@ -571,20 +704,32 @@ class Controllers:
         st: Obj = {
             "observedGeneration": gen,
             "conditions": [
-                {"type": t, "status": "True" if ok else "False", "lastTransitionTime": now,
-                 **({} if ok else {"reason": "Failed", "message": outcome.message or
-                                   "predictor failed"})}
+                {
+                    "type": t,
+                    "status": "True" if ok else "False",
+                    "lastTransitionTime": now,
+                    **(
+                        {}
+                        if ok
+                        else {"reason": "Failed", "message": outcome.message or "predictor failed"}
+                    ),
+                }
                 for t in ("IngressReady", "PredictorReady", "Ready")
             ],
         }
         if ok:
             st["url"] = url
             st["address"] = {"url": f"http://{name}-predictor.{ns}.svc.cluster.local"}
-            st["components"] = {"predictor": {"latestReadyRevision": f"{name}-predictor-00001",
-                                              "url": f"http://{name}-predictor.{ns}.example.com"}}
-            st["modelStatus"] = {"states": {"activeModelState": "Loaded",
-                                            "targetModelState": "Loaded"},
-                                 "transitionStatus": "UpToDate"}
+            st["components"] = {
+                "predictor": {
+                    "latestReadyRevision": f"{name}-predictor-00001",
+                    "url": f"http://{name}-predictor.{ns}.example.com",
+                }
+            }
+            st["modelStatus"] = {
+                "states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
+                "transitionStatus": "UpToDate",
+            }
         new["status"] = st
         self.api.system_write(rt, obj, new, manager="kserve-controller", sub="status")
 

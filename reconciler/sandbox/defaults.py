@@ -102,7 +102,7 @@ def pod_spec(spec: Obj) -> None:
         for key in ("configMap", "secret", "projected", "downwardAPI"):
             if isinstance(v.get(key), dict):
                 v[key].setdefault("defaultMode", 420)
-        for f in ((v.get("downwardAPI") or {}).get("items") or []):
+        for f in (v.get("downwardAPI") or {}).get("items") or []:
             ref = (f or {}).get("fieldRef")
             if isinstance(ref, dict):
                 ref.setdefault("apiVersion", "v1")

@@ -112,13 +112,22 @@ def api_resource_list(registry: Registry, group: str, version: str) -> Obj | Non
     for t in sorted(types, key=lambda t: t.plural):
         resources.append(t.discovery())
         if t.status:
-            resources.append({
-                "name": f"{t.plural}/status", "singularName": "", "namespaced": t.namespaced,
-                "kind": t.kind, "verbs": ["get", "patch", "update"],
-            })
+            resources.append(
+                {
+                    "name": f"{t.plural}/status",
+                    "singularName": "",
+                    "namespaced": t.namespaced,
+                    "kind": t.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
     gv = f"{group}/{version}" if group else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
-            "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv,
+        "resources": resources,
+    }
 
 
 # ------------------------------------------------------------------------ OpenAPI v3
@@ -200,9 +209,16 @@ def _operations(t: ResourceType) -> dict[str, Obj]:
 
     paths: dict[str, Obj] = {
         coll: {
-            "get": op("list", [_param("labelSelector"), _param("fieldSelector"),
-                               _param("limit", typ="integer"), _param("continue"),
-                               _param("watch", typ="boolean")]),
+            "get": op(
+                "list",
+                [
+                    _param("labelSelector"),
+                    _param("fieldSelector"),
+                    _param("limit", typ="integer"),
+                    _param("continue"),
+                    _param("watch", typ="boolean"),
+                ],
+            ),
             "post": op("post", write, True),
             "delete": op("deletecollection", [_param("labelSelector"), _param("dryRun")]),
             "parameters": [_param("pretty")]
@@ -232,11 +248,18 @@ def openapi_index(registry: Registry) -> Obj:
     for g, versions in registry.groups().items():
         for v in versions:
             p = _gv_path(g, v)
-            digest = hashlib.sha256(
-                json.dumps([t.discovery() for t in _types_of(registry, g, v)]
-                           + [t.crd_schema for t in _types_of(registry, g, v)],
-                           sort_keys=True, default=str).encode()
-            ).hexdigest()[:32].upper()
+            digest = (
+                hashlib.sha256(
+                    json.dumps(
+                        [t.discovery() for t in _types_of(registry, g, v)]
+                        + [t.crd_schema for t in _types_of(registry, g, v)],
+                        sort_keys=True,
+                        default=str,
+                    ).encode()
+                )
+                .hexdigest()[:32]
+                .upper()
+            )
             paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={digest}"}
     return {"paths": paths}
 
@@ -261,8 +284,9 @@ def openapi_document(registry: Registry, path: str) -> Obj | None:
         if t.builtin:
             _collect(defs, t.definition, schemas)
         else:
-            root = dict(t.crd_schema or {"type": "object",
-                                         "x-kubernetes-preserve-unknown-fields": True})
+            root = dict(
+                t.crd_schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            )
             props = dict(root.get("properties") or {})
             props["metadata"] = {"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
             props.setdefault("apiVersion", {"type": "string"})
@@ -288,9 +312,12 @@ OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobu
 def openapi_v2() -> Obj:
     """Return the (schema-less) Swagger 2.0 document as JSON."""
     major, minor, patch = kube_version()
-    return {"swagger": "2.0", "info": {"title": "Kubernetes",
-                                       "version": f"v{major}.{minor}.{patch}"},
-            "paths": {}, "definitions": {}}
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": f"v{major}.{minor}.{patch}"},
+        "paths": {},
+        "definitions": {},
+    }
 
 
 def _pb_string(field: int, value: bytes) -> bytes:

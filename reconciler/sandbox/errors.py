@@ -92,9 +92,7 @@ def stale(resource: str, group: str, name: str) -> ApiError:
     )
 
 
-def invalid(
-    kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
-) -> ApiError:
+def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
     """Return 422 Invalid; each cause is ``(reason, field, message)``.
 
     The message reads ``Job.batch "x" is invalid: spec.template: Invalid value: ...`` with
@@ -105,8 +103,7 @@ def invalid(
     msg = f'{qualified(kind, group)} "{name}" is invalid: {joined}'
     details = _details(name, group, kind)
     details["causes"] = [
-        {"reason": reason, "message": message, "field": field}
-        for reason, field, message in causes
+        {"reason": reason, "message": message, "field": field} for reason, field, message in causes
     ]
     return ApiError(422, "Invalid", msg, details)
 
@@ -132,7 +129,9 @@ def method_not_supported(action: str, resource: str, group: str) -> ApiError:
 def unsupported_media_type(content_type: str) -> ApiError:
     """Return 415 for a body in a content type the endpoint does not accept."""
     return ApiError(
-        415, "UnsupportedMediaType", f'the body of the request was in an unknown format - '
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - "
         f"accepted media types include: application/json, application/yaml, "
         f"application/apply-patch+yaml, application/merge-patch+json, "
         f"application/json-patch+json, application/strategic-merge-patch+json "

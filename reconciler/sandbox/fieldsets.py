@@ -129,7 +129,12 @@ def compare(old: Any, new: Any, node: Node) -> tuple[FieldSet, FieldSet, FieldSe
 
 
 def _compare(
-    old: Any, new: Any, node: Node, path: Path, added: FieldSet, modified: FieldSet,
+    old: Any,
+    new: Any,
+    node: Node,
+    path: Path,
+    added: FieldSet,
+    modified: FieldSet,
     removed: FieldSet,
 ) -> None:
     if old is MISSING and new is MISSING:
@@ -150,8 +155,13 @@ def _compare(
         for k in old.keys() | new.keys():
             cnode = node.child(k)
             _compare(
-                old.get(k, MISSING), new.get(k, MISSING), cnode, (*path, "f:" + k),
-                added, modified, removed,
+                old.get(k, MISSING),
+                new.get(k, MISSING),
+                cnode,
+                (*path, "f:" + k),
+                added,
+                modified,
+                removed,
             )
         return
     olds = _index(old, node, where)
@@ -370,11 +380,7 @@ def strip(paths: FieldSet, exact: Iterable[Path] = (), subtrees: Iterable[Path] 
     """Return ``paths`` without the ``exact`` paths and without anything under ``subtrees``."""
     ex = set(exact)
     subs = tuple(subtrees)
-    return {
-        p
-        for p in paths
-        if p not in ex and not any(p[: len(s)] == s for s in subs)
-    }
+    return {p for p in paths if p not in ex and not any(p[: len(s)] == s for s in subs)}
 
 
 # ---------------------------------------------------------------- fieldsV1 JSON form

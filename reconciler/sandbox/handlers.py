@@ -20,6 +20,7 @@ Callers: :mod:`.server` (HTTP), :mod:`.controllers` and :mod:`.lifecycle` (throu
 from __future__ import annotations
 
 import base64
+import builtins
 import copy
 import json
 import secrets
@@ -69,9 +70,7 @@ class Params:
         """Raise 400 for a dryRun value other than All."""
         value = self.query.get("dryRun")
         if value not in (None, "", "All"):
-            raise errors.bad_request(
-                f'Invalid dryRun value "{value}": supported values are "All"'
-            )
+            raise errors.bad_request(f'Invalid dryRun value "{value}": supported values are "All"')
 
     def field_manager(self, *, required: bool) -> str:
         """Return the field manager (``fieldManager`` or the User-Agent's product)."""
@@ -79,7 +78,7 @@ class Params:
         if not name:
             if required:
                 raise errors.bad_request(
-                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+                    'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
                     "is required for apply patch"
                 )
             name = self.user_agent.split("/", 1)[0] if self.user_agent else "unknown"
@@ -152,7 +151,9 @@ class Api:
         for name in INITIAL_NAMESPACES:
             if self.store.get(rt.key, "", name) is None:
                 self.create(
-                    rt, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+                    rt,
+                    "",
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
                     Params(user_agent="kube-apiserver"),
                 )
 
@@ -167,15 +168,19 @@ class Api:
             (nsobj.get("status") or {}).get("phase") == "Terminating"
         ):
             err = errors.forbidden(
-                rt.plural, rt.group, name,
+                rt.plural,
+                rt.group,
+                name,
                 f"unable to create new content in namespace {ns} because it is being terminated",
             )
             assert err.details is not None
-            err.details["causes"] = [{
-                "reason": "NamespaceTerminating",
-                "message": f"namespace {ns} is being terminated",
-                "field": "metadata.namespace",
-            }]
+            err.details["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {ns} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
             raise err
 
     def _live(self, rt: ResourceType, ns: str, name: str) -> Obj:
@@ -188,17 +193,20 @@ class Api:
     def _check_identity(rt: ResourceType, ns: str, name: str | None, body: Any) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request(
-                f"{rt.kind} in version \"{rt.version}\" cannot be handled as a {rt.kind}: "
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
                 "the body must be a JSON object"
             )
         api_version, kind = body.get("apiVersion"), body.get("kind")
         if (api_version not in (None, "") and api_version != rt.api_version) or kind not in (
-            None, "", rt.kind
+            None,
+            "",
+            rt.kind,
         ):
             raise errors.bad_request(
                 f"the API version in the data ({api_version}) does not match the expected API "
-                f"version ({rt.api_version})" if api_version != rt.api_version else
-                f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
+                f"version ({rt.api_version})"
+                if api_version != rt.api_version
+                else f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
             )
         meta = body.get("metadata")
         if meta is not None and not isinstance(meta, dict):
@@ -217,7 +225,9 @@ class Api:
             )
         return body
 
-    def _fields(self, rt: ResourceType, body: Obj, params: Params, *, apply_: bool) -> tuple[Obj, list[str]]:
+    def _fields(
+        self, rt: ResourceType, body: Obj, params: Params, *, apply_: bool
+    ) -> tuple[Obj, list[str]]:
         """Apply fieldValidation: return (body, warnings); raise 400 on Strict errors."""
         root = rt.root()
         mode = params.field_validation
@@ -230,20 +240,24 @@ class Api:
         type_errs = validation.type_errors(body, root) if rt.builtin else []
         if type_errs:
             raise errors.bad_request(
-                f"{rt.kind} in version \"{rt.version}\" cannot be handled as a {rt.kind}: "
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
                 + "; ".join(type_errs)
             )
         if not unknown:
             return body, []
         if apply_ and rt.builtin:
-            gvk = f"{rt.api_version}, Kind={rt.kind}" if rt.group else f"/{rt.version}, Kind={rt.kind}"
+            gvk = (
+                f"{rt.api_version}, Kind={rt.kind}"
+                if rt.group
+                else f"/{rt.version}, Kind={rt.kind}"
+            )
             raise errors.bad_request(
                 f"failed to create typed patch object ({gvk}): "
                 + "; ".join(f".{p}: field not declared in schema" for p in unknown)
             )
         if mode == "Strict":
             raise errors.bad_request(
-                f"{rt.kind} in version \"{rt.version}\" cannot be handled as a {rt.kind}: "
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
                 "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown)
             )
         warnings = [f'unknown field "{p}"' for p in unknown] if mode == "Warn" else []
@@ -258,7 +272,9 @@ class Api:
     def list(self, rt: ResourceType, ns: str | None, params: Params) -> Obj:
         """Return a ``<Kind>List`` filtered by selectors, paginated by limit/continue."""
         label_sel = selectors.parse_label_selector(params.get("labelSelector"))
-        field_sel = selectors.parse_field_selector(params.get("fieldSelector"), rt.plural, rt.builtin)
+        field_sel = selectors.parse_field_selector(
+            params.get("fieldSelector"), rt.plural, rt.builtin
+        )
         limit_s = params.get("limit")
         try:
             limit = int(limit_s) if limit_s else 0
@@ -288,7 +304,8 @@ class Api:
                 else:
                     candidates = self.store.list(rt.key, ns if rt.namespaced else None)
             items = [
-                o for o in candidates
+                o
+                for o in candidates
                 if selectors.matches_labels(label_sel, o) and selectors.matches_fields(field_sel, o)
             ]
         meta: Obj = {"resourceVersion": str(rv)}
@@ -307,8 +324,12 @@ class Api:
             meta["remainingItemCount"] = len(rest)
         if rt.builtin:
             items = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in items]
-        return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta,
-                "items": items}
+        return {
+            "kind": f"{rt.kind}List",
+            "apiVersion": rt.api_version,
+            "metadata": meta,
+            "items": items,
+        }
 
     # ------------------------------------------------------------------- writes
 
@@ -334,13 +355,21 @@ class Api:
             if self.store.get(rt.key, ns if rt.namespaced else "", name) is not None:
                 raise errors.already_exists(rt.plural, rt.group, name)
             obj = self._commit(
-                rt, ns, name, None, body, sub="", manager=manager, applied=None,
+                rt,
+                ns,
+                name,
+                None,
+                body,
+                sub="",
+                manager=manager,
+                applied=None,
                 dry_run=params.dry_run,
             )
         return Result(201, obj, warnings)
 
-    def update(self, rt: ResourceType, ns: str, name: str, body: Any, sub: str,
-               params: Params) -> Result:
+    def update(
+        self, rt: ResourceType, ns: str, name: str, body: Any, sub: str, params: Params
+    ) -> Result:
         """Replace an object (PUT) or its status; 404 if missing, 409 if stale."""
         if "update" not in rt.verbs and sub != "status":
             raise errors.method_not_supported("update", rt.plural, rt.group)
@@ -354,13 +383,28 @@ class Api:
             if rv and rv != live["metadata"]["resourceVersion"]:
                 raise errors.stale(rt.plural, rt.group, name)
             obj = self._commit(
-                rt, ns, name, live, body, sub=sub, manager=manager, applied=None,
+                rt,
+                ns,
+                name,
+                live,
+                body,
+                sub=sub,
+                manager=manager,
+                applied=None,
                 dry_run=params.dry_run,
             )
         return Result(200, obj, warnings)
 
-    def patch(self, rt: ResourceType, ns: str, name: str, content_type: str, raw: bytes,
-              sub: str, params: Params) -> Result:
+    def patch(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        content_type: str,
+        raw: bytes,
+        sub: str,
+        params: Params,
+    ) -> Result:
         """Patch an object by content type (merge, JSON, strategic, apply)."""
         if "patch" not in rt.verbs and sub != "status":
             raise errors.method_not_supported("patch", rt.plural, rt.group)
@@ -376,7 +420,8 @@ class Api:
             raise errors.unsupported_media_type(content_type)
         if ctype == "application/strategic-merge-patch+json" and not rt.builtin:
             raise errors.ApiError(
-                415, "UnsupportedMediaType",
+                415,
+                "UnsupportedMediaType",
                 "the body of the request was in an unknown format - accepted media types "
                 "include: application/json-patch+json, application/merge-patch+json, "
                 "application/apply-patch+yaml",
@@ -404,19 +449,25 @@ class Api:
             if rv and rv != live["metadata"]["resourceVersion"]:
                 raise errors.stale(rt.plural, rt.group, name)
             obj = self._commit(
-                rt, ns, name, live, new, sub=sub, manager=manager, applied=None,
+                rt,
+                ns,
+                name,
+                live,
+                new,
+                sub=sub,
+                manager=manager,
+                applied=None,
                 dry_run=params.dry_run,
             )
         return Result(200, obj, warnings)
 
-    def _apply(self, rt: ResourceType, ns: str, name: str, raw: bytes, sub: str,
-               params: Params) -> Result:
+    def _apply(
+        self, rt: ResourceType, ns: str, name: str, raw: bytes, sub: str, params: Params
+    ) -> Result:
         config = parse_body(raw, "application/apply-patch+yaml")
         config = self._check_identity(rt, ns, name, config)
         if not config.get("apiVersion") or not config.get("kind"):
-            raise errors.bad_request(
-                "apiVersion and kind must be set in the applied configuration"
-            )
+            raise errors.bad_request("apiVersion and kind must be set in the applied configuration")
         manager = params.field_manager(required=True)
         force = params.get("force") in ("true", "1", "True")
         config, warnings = self._fields(rt, clone(config), params, apply_=True)
@@ -436,18 +487,40 @@ class Api:
             if rv and (live is None or rv != live["metadata"]["resourceVersion"]):
                 raise errors.stale(rt.plural, rt.group, name)
             new, managers = apply.apply_config(
-                rt, live if live is not None else MISSING, config, manager=manager,
-                force=force, subresource=sub, now=self.now(),
+                rt,
+                live if live is not None else MISSING,
+                config,
+                manager=manager,
+                force=force,
+                subresource=sub,
+                now=self.now(),
             )
             obj = self._commit(
-                rt, ns, name, live, clone(new), sub=sub, manager=manager, applied=managers,
+                rt,
+                ns,
+                name,
+                live,
+                clone(new),
+                sub=sub,
+                manager=manager,
+                applied=managers,
                 dry_run=params.dry_run,
             )
         return Result(201 if live is None else 200, obj, warnings)
 
-    def _commit(self, rt: ResourceType, ns: str, name: str, live: Obj | None, new: Obj, *,
-                sub: str, manager: str, applied: list[apply.Manager] | None,
-                dry_run: bool) -> Obj:
+    def _commit(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        live: Obj | None,
+        new: Obj,
+        *,
+        sub: str,
+        manager: str,
+        applied: builtins.list[apply.Manager] | None,
+        dry_run: bool,
+    ) -> Obj:
         """Finish a write (see the module docstring); returns the stored object."""
         create = live is None
         if sub == "status" and live is not None:
@@ -485,8 +558,12 @@ class Api:
         else:
             assert live is not None
             lmeta = live["metadata"]
-            for k in ("uid", "creationTimestamp", "deletionTimestamp",
-                      "deletionGracePeriodSeconds"):
+            for k in (
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+            ):
                 if k in lmeta:
                     meta[k] = lmeta[k]
                 else:
@@ -501,7 +578,9 @@ class Api:
                 added = set(meta.get("finalizers") or []) - set(lmeta.get("finalizers") or [])
                 if added:
                     raise errors.forbidden(
-                        rt.plural, rt.group, name,
+                        rt.plural,
+                        rt.group,
+                        name,
                         "no new finalizers can be added if the object is being deleted, "
                         f"found new finalizers {sorted(added)}",
                     )
@@ -526,8 +605,12 @@ class Api:
             meta["managedFields"] = apply.encode_managers(applied)
         else:
             managers = apply.record_update(
-                rt, live if live is not None else MISSING, new, manager=manager,
-                subresource=sub, now=now,
+                rt,
+                live if live is not None else MISSING,
+                new,
+                manager=manager,
+                subresource=sub,
+                now=now,
             )
             meta["managedFields"] = apply.encode_managers(managers)
         if not meta["managedFields"]:
@@ -538,9 +621,11 @@ class Api:
             return live
         if dry_run:
             return new
-        if live is not None and (live["metadata"].get("deletionTimestamp")) and not new[
-            "metadata"
-        ].get("finalizers"):
+        if (
+            live is not None
+            and (live["metadata"].get("deletionTimestamp"))
+            and not new["metadata"].get("finalizers")
+        ):
             gone = self.store.remove(rt.key, new)
             self._after_delete(rt, gone)
             return gone
@@ -564,11 +649,16 @@ class Api:
         old_conds = {c.get("type"): c for c in status.get("conditions") or []}
 
         def cond(t: str, reason: str, msg: str) -> Obj:
-            prev = old_conds.get(t)
+            prev: Obj | None = old_conds.get(t)
             if prev and prev.get("status") == "True":
                 return prev
-            return {"type": t, "status": "True", "lastTransitionTime": now,
-                    "reason": reason, "message": msg}
+            return {
+                "type": t,
+                "status": "True",
+                "lastTransitionTime": now,
+                "reason": reason,
+                "message": msg,
+            }
 
         want["conditions"] = [
             cond("NamesAccepted", "NoConflicts", "no conflicts found"),
@@ -588,8 +678,9 @@ class Api:
 
     # ------------------------------------------------------------------ deletes
 
-    def delete(self, rt: ResourceType, ns: str, name: str, options: Obj | None,
-               params: Params) -> Result:
+    def delete(
+        self, rt: ResourceType, ns: str, name: str, options: Obj | None, params: Params
+    ) -> Result:
         """Delete an object honouring preconditions, finalizers and propagationPolicy."""
         if "delete" not in rt.verbs:
             raise errors.method_not_supported("delete", rt.plural, rt.group)
@@ -620,7 +711,9 @@ class Api:
             pre = options.get("preconditions") or {}
             if pre.get("uid") and pre["uid"] != live["metadata"].get("uid"):
                 raise errors.conflict(
-                    rt.plural, rt.group, name,
+                    rt.plural,
+                    rt.group,
+                    name,
                     f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
                     f"{live['metadata'].get('uid')}",
                 )
@@ -628,7 +721,9 @@ class Api:
                 "resourceVersion"
             ):
                 raise errors.conflict(
-                    rt.plural, rt.group, name,
+                    rt.plural,
+                    rt.group,
+                    name,
                     "Precondition failed: ResourceVersion in precondition: "
                     f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                     f"{live['metadata'].get('resourceVersion')}",
@@ -640,10 +735,8 @@ class Api:
         name = live["metadata"]["name"]
         if rt.kind == "Namespace" and rt.group == "":
             if name in PROTECTED_NAMESPACES:
-                raise errors.forbidden(
-                    "namespaces", "", name, "this namespace may not be deleted"
-                )
-            new = clone(live)
+                raise errors.forbidden("namespaces", "", name, "this namespace may not be deleted")
+            new: Obj = clone(live)
             new["metadata"].setdefault("deletionTimestamp", self.now())
             new["metadata"].setdefault("deletionGracePeriodSeconds", 0)
             new.setdefault("status", {})["phase"] = "Terminating"
@@ -651,9 +744,8 @@ class Api:
                 return new
             return self.store.put(rt.key, new, old=live)
         finalizers = list(live["metadata"].get("finalizers") or [])
-        if policy == "Orphan":
-            if not dry:
-                self._orphan_dependents(live)
+        if policy == "Orphan" and not dry:
+            self._orphan_dependents(live)
         if policy == "Foreground" and "foregroundDeletion" not in finalizers:
             finalizers.append("foregroundDeletion")
         if finalizers:
@@ -678,7 +770,7 @@ class Api:
 
     def _orphan_dependents(self, owner: Obj) -> None:
         uid = owner["metadata"].get("uid")
-        for key in self.store.keys():
+        for key in self.store.resource_keys():
             types = self.registry.by_key(key)
             if not types:
                 continue
@@ -693,17 +785,25 @@ class Api:
                         new["metadata"].pop("ownerReferences", None)
                     self.system_write(types[0], obj, new, manager="kube-controller-manager")
 
-    def delete_collection(self, rt: ResourceType, ns: str | None, options: Obj | None,
-                          params: Params) -> Result:
+    def delete_collection(
+        self, rt: ResourceType, ns: str | None, options: Obj | None, params: Params
+    ) -> Result:
         """Delete every object a list with the same selectors returns; returns the list."""
         if "deletecollection" not in rt.verbs:
             raise errors.method_not_supported("deletecollection", rt.plural, rt.group)
-        listing = self.list(rt, ns, Params({k: v for k, v in params.query.items()
-                                            if k in ("labelSelector", "fieldSelector")},
-                                           params.user_agent))
+        listing = self.list(
+            rt,
+            ns,
+            Params(
+                {k: v for k, v in params.query.items() if k in ("labelSelector", "fieldSelector")},
+                params.user_agent,
+            ),
+        )
         options = options or {}
-        policy = params.get("propagationPolicy") or options.get("propagationPolicy") or (
-            "Orphan" if rt.group == "batch" and rt.kind == "Job" else "Background"
+        policy = (
+            params.get("propagationPolicy")
+            or options.get("propagationPolicy")
+            or ("Orphan" if rt.group == "batch" and rt.kind == "Job" else "Background")
         )
         out = []
         with self.store.lock:
@@ -717,8 +817,9 @@ class Api:
 
     # ----------------------------------------------------- writes by controllers
 
-    def system_write(self, rt: ResourceType, live: Obj | None, new: Obj, *, manager: str,
-                     sub: str = "") -> Obj | None:
+    def system_write(
+        self, rt: ResourceType, live: Obj | None, new: Obj, *, manager: str, sub: str = ""
+    ) -> Obj | None:
         """Write as a controller would (Update operation); None if the object is gone.
 
         Conflicts (the object changed meanwhile) are returned as None too: the caller's
@@ -735,14 +836,25 @@ class Api:
                     self._namespace_ready(rt, ns, name)
                 except errors.ApiError:
                     return None
-                return self._commit(rt, ns, name, None, clone(new), sub=sub, manager=manager,
-                                    applied=None, dry_run=False)
-            if cur is None or cur["metadata"]["resourceVersion"] != live["metadata"][
-                "resourceVersion"
-            ]:
+                return self._commit(
+                    rt,
+                    ns,
+                    name,
+                    None,
+                    clone(new),
+                    sub=sub,
+                    manager=manager,
+                    applied=None,
+                    dry_run=False,
+                )
+            if (
+                cur is None
+                or cur["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]
+            ):
                 return None
-            return self._commit(rt, ns, name, cur, clone(new), sub=sub, manager=manager,
-                                applied=None, dry_run=False)
+            return self._commit(
+                rt, ns, name, cur, clone(new), sub=sub, manager=manager, applied=None, dry_run=False
+            )
 
     def system_delete(self, rt: ResourceType, obj: Obj, policy: str = "Background") -> None:
         """Delete an object as a controller would (ignores it if already gone)."""
@@ -754,17 +866,17 @@ class Api:
 
     # -------------------------------------------------------------------- watch
 
-    def open_watch(self, rt: ResourceType, ns: str | None, params: Params
-                   ) -> tuple[Watch, list[Event], bool]:
+    def open_watch(
+        self, rt: ResourceType, ns: str | None, params: Params
+    ) -> tuple[Watch, builtins.list[Event], bool]:
         """Open a watch; returns (watch, events to send first, send initial-end bookmark)."""
         label_sel = selectors.parse_label_selector(params.get("labelSelector"))
-        field_sel = selectors.parse_field_selector(params.get("fieldSelector"), rt.plural,
-                                                   rt.builtin)
+        field_sel = selectors.parse_field_selector(
+            params.get("fieldSelector"), rt.plural, rt.builtin
+        )
 
         def accept(o: Obj) -> bool:
-            return selectors.matches_labels(label_sel, o) and selectors.matches_fields(
-                field_sel, o
-            )
+            return selectors.matches_labels(label_sel, o) and selectors.matches_fields(field_sel, o)
 
         rv_s = params.get("resourceVersion")
         initial = params.get("sendInitialEvents") == "true"
@@ -785,16 +897,26 @@ class Api:
             try:
                 w, replay = self.store.watch(rt.key, scope, accept, since)
             except LookupError as exc:
-                raise errors.expired(
-                    f"too old resource version: {since} ({exc.args[0]})"
-                ) from None
+                raise errors.expired(f"too old resource version: {since} ({exc.args[0]})") from None
         return w, replay, False
 
 
 _META_ORDER = (
-    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-    "annotations", "ownerReferences", "finalizers", "managedFields",
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
 )
 
 

@@ -35,7 +35,8 @@ CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
 
 def _clone(o: Obj) -> Obj:
-    return json.loads(json.dumps(o))
+    out: Obj = json.loads(json.dumps(o))
+    return out
 
 
 class Lifecycle:
@@ -57,8 +58,7 @@ class Lifecycle:
         """Start the loop thread (idempotent)."""
         if self._thread is None:
             self._wake.set()
-            self._thread = threading.Thread(target=self._run, name="sandbox-lifecycle",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, name="sandbox-lifecycle", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -99,7 +99,7 @@ class Lifecycle:
     def _index(self) -> dict[str, tuple[ResourceType, Obj]]:
         """Map uid -> (type, object) of every stored object."""
         out: dict[str, tuple[ResourceType, Obj]] = {}
-        for key in self.api.store.keys():
+        for key in self.api.store.resource_keys():
             types = self.api.registry.by_key(key)
             if not types:
                 continue
@@ -139,8 +139,11 @@ class Lifecycle:
                     if dep_uid in index:
                         drt, dep = index[dep_uid]
                         new = _clone(dep)
-                        kept = [r for r in dep["metadata"].get("ownerReferences") or []
-                                if r.get("uid") != uid]
+                        kept = [
+                            r
+                            for r in dep["metadata"].get("ownerReferences") or []
+                            if r.get("uid") != uid
+                        ]
                         if kept:
                             new["metadata"]["ownerReferences"] = kept
                         else:
@@ -162,13 +165,15 @@ class Lifecycle:
         return pending
 
     def _drop_finalizer(self, rt: ResourceType, obj: Obj, name: str) -> None:
-        cur = self.api.store.get(rt.key, obj["metadata"].get("namespace") or "",
-                                 obj["metadata"]["name"])
+        cur = self.api.store.get(
+            rt.key, obj["metadata"].get("namespace") or "", obj["metadata"]["name"]
+        )
         if cur is None:
             return
         new = _clone(cur)
-        new["metadata"]["finalizers"] = [f for f in cur["metadata"].get("finalizers") or []
-                                         if f != name]
+        new["metadata"]["finalizers"] = [
+            f for f in cur["metadata"].get("finalizers") or [] if f != name
+        ]
         if not new["metadata"]["finalizers"]:
             new["metadata"].pop("finalizers")
         self.api.system_write(rt, cur, new, manager="generic-garbage-collector")
@@ -183,7 +188,7 @@ class Lifecycle:
                 continue
             name = ns["metadata"]["name"]
             remaining = 0
-            for key in api.store.keys():
+            for key in api.store.resource_keys():
                 types = api.registry.by_key(key)
                 if not types or not types[0].namespaced:
                     continue

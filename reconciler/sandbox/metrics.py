@@ -16,8 +16,17 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-LABELS = ("code", "component", "dry_run", "group", "resource", "scope", "subresource", "verb",
-          "version")
+LABELS = (
+    "code",
+    "component",
+    "dry_run",
+    "group",
+    "resource",
+    "scope",
+    "subresource",
+    "verb",
+    "version",
+)
 
 
 class Metrics:
@@ -27,11 +36,30 @@ class Metrics:
         self._lock = threading.Lock()
         self._requests: Counter[tuple[str, ...]] = Counter()
 
-    def count(self, *, verb: str, group: str, version: str, resource: str, subresource: str,
-              scope: str, code: int, dry_run: bool) -> None:
+    def count(
+        self,
+        *,
+        verb: str,
+        group: str,
+        version: str,
+        resource: str,
+        subresource: str,
+        scope: str,
+        code: int,
+        dry_run: bool,
+    ) -> None:
         """Add one finished request."""
-        key = (str(code), "apiserver", "All" if dry_run else "", group, resource, scope,
-               subresource, verb, version)
+        key = (
+            str(code),
+            "apiserver",
+            "All" if dry_run else "",
+            group,
+            resource,
+            scope,
+            subresource,
+            verb,
+            version,
+        )
         with self._lock:
             self._requests[key] += 1
 

@@ -61,15 +61,15 @@ def _resolve(doc: Any, tokens: list[str], path: str) -> Any:
     for t in tokens:
         if isinstance(cur, dict):
             if t not in cur:
-                raise _patch_error(f"doc is missing path: \"{path}\": missing value")
+                raise _patch_error(f'doc is missing path: "{path}": missing value')
             cur = cur[t]
         elif isinstance(cur, list):
             try:
                 cur = cur[int(t)]
             except (ValueError, IndexError) as exc:
-                raise _patch_error(f"doc is missing path: \"{path}\": missing value") from exc
+                raise _patch_error(f'doc is missing path: "{path}": missing value') from exc
         else:
-            raise _patch_error(f"doc is missing path: \"{path}\": missing value")
+            raise _patch_error(f'doc is missing path: "{path}": missing value')
     return cur
 
 
@@ -118,7 +118,9 @@ def _remove(doc: Any, tokens: list[str], path: str) -> Any:
 def json_patch(target: Any, ops: Any) -> Any:
     """Return ``target`` with an RFC 6902 operation list applied (input untouched)."""
     if not isinstance(ops, list):
-        raise errors.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+        raise errors.bad_request(
+            "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+        )
     doc = copy.deepcopy(target)
     for op in ops:
         if not isinstance(op, dict):
@@ -143,9 +145,9 @@ def json_patch(target: Any, ops: Any) -> Any:
             doc = _add(doc, tokens, value, path)
         elif kind == "test":
             if _resolve(doc, tokens, path) != op.get("value"):
-                raise _patch_error(f'testing value {path} failed: test failed')
+                raise _patch_error(f"testing value {path} failed: test failed")
         else:
-            raise _patch_error(f'Unexpected kind: {kind}')
+            raise _patch_error(f"Unexpected kind: {kind}")
     return doc
 
 
@@ -222,7 +224,9 @@ def _smp_list(live: Any, patch: list[Any], node: Node) -> list[Any]:
         if not isinstance(item, dict):
             raise errors.bad_request(f"expected a map in list with merge key {key!r}")
         if key not in item:
-            raise errors.bad_request(f"map: {json.dumps(item)} does not contain declared merge key: {key}")
+            raise errors.bad_request(
+                f"map: {json.dumps(item)} does not contain declared merge key: {key}"
+            )
         idx = next(
             (i for i, x in enumerate(out) if isinstance(x, dict) and x.get(key) == item[key]), None
         )

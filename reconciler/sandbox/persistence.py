@@ -62,7 +62,7 @@ class Persistence:
                     rv = max(rv, erv)
         self.store.rv = max(self.store.rv, rv)
         count = 0
-        for key in self.store.keys():
+        for key in self.store.resource_keys():
             for obj in self.store.list(key):
                 count += 1
                 if key == "customresourcedefinitions.apiextensions.k8s.io":
@@ -86,8 +86,12 @@ class Persistence:
     def _record(self, ev: Event) -> None:
         if self._fd is None:
             return
-        line = json.dumps({"rv": ev.rv, "key": ev.key, "type": ev.type, "obj": ev.obj},
-                          separators=(",", ":")) + "\n"
+        line = (
+            json.dumps(
+                {"rv": ev.rv, "key": ev.key, "type": ev.type, "obj": ev.obj}, separators=(",", ":")
+            )
+            + "\n"
+        )
         os.write(self._fd, line.encode())
         self._since_compact += 1
         if self._since_compact >= COMPACT_EVERY:
@@ -98,10 +102,11 @@ class Persistence:
         with self.store.lock:
             data = {
                 "resourceVersion": self.store.current_rv(),
-                "objects": {key: self.store.list(key) for key in self.store.keys()},
+                "objects": {key: self.store.list(key) for key in self.store.resource_keys()},
             }
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                       suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+            )
             try:
                 with os.fdopen(fd, "w") as fh:
                     json.dump(data, fh, separators=(",", ":"))

@@ -32,64 +32,118 @@ class Unsupported(Exception):
 # message, repeated-string, repeated-message, map-string, map-bytes, time
 Field = tuple[str, str, str]
 MESSAGES: dict[str, dict[int, Field]] = {
-    "Unknown": {1: ("typeMeta", "message", "TypeMeta"), 2: ("raw", "bytes", ""),
-                3: ("contentEncoding", "string", ""), 4: ("contentType", "string", "")},
+    "Unknown": {
+        1: ("typeMeta", "message", "TypeMeta"),
+        2: ("raw", "bytes", ""),
+        3: ("contentEncoding", "string", ""),
+        4: ("contentType", "string", ""),
+    },
     "TypeMeta": {1: ("apiVersion", "string", ""), 2: ("kind", "string", "")},
     "ObjectMeta": {
-        1: ("name", "string", ""), 2: ("generateName", "string", ""),
-        3: ("namespace", "string", ""), 4: ("selfLink", "string", ""),
-        5: ("uid", "string", ""), 6: ("resourceVersion", "string", ""),
-        7: ("generation", "int", ""), 8: ("creationTimestamp", "time", ""),
-        9: ("deletionTimestamp", "time", ""), 10: ("deletionGracePeriodSeconds", "int", ""),
-        11: ("labels", "map-string", ""), 12: ("annotations", "map-string", ""),
+        1: ("name", "string", ""),
+        2: ("generateName", "string", ""),
+        3: ("namespace", "string", ""),
+        4: ("selfLink", "string", ""),
+        5: ("uid", "string", ""),
+        6: ("resourceVersion", "string", ""),
+        7: ("generation", "int", ""),
+        8: ("creationTimestamp", "time", ""),
+        9: ("deletionTimestamp", "time", ""),
+        10: ("deletionGracePeriodSeconds", "int", ""),
+        11: ("labels", "map-string", ""),
+        12: ("annotations", "map-string", ""),
         13: ("ownerReferences", "repeated-message", "OwnerReference"),
         14: ("finalizers", "repeated-string", ""),
     },
-    "OwnerReference": {5: ("apiVersion", "string", ""), 1: ("kind", "string", ""),
-                       3: ("name", "string", ""), 4: ("uid", "string", ""),
-                       6: ("controller", "bool", ""), 7: ("blockOwnerDeletion", "bool", "")},
+    "OwnerReference": {
+        5: ("apiVersion", "string", ""),
+        1: ("kind", "string", ""),
+        3: ("name", "string", ""),
+        4: ("uid", "string", ""),
+        6: ("controller", "bool", ""),
+        7: ("blockOwnerDeletion", "bool", ""),
+    },
     "Time": {1: ("seconds", "int", ""), 2: ("nanos", "int", "")},
-    "Namespace": {1: ("metadata", "message", "ObjectMeta"), 2: ("spec", "message",
-                                                                 "NamespaceSpec")},
+    "Namespace": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("spec", "message", "NamespaceSpec"),
+    },
     "NamespaceSpec": {1: ("finalizers", "repeated-string", "")},
-    "ConfigMap": {1: ("metadata", "message", "ObjectMeta"), 2: ("data", "map-string", ""),
-                  3: ("binaryData", "map-bytes", ""), 4: ("immutable", "bool", "")},
-    "Secret": {1: ("metadata", "message", "ObjectMeta"), 2: ("data", "map-bytes", ""),
-               3: ("type", "string", ""), 4: ("stringData", "map-string", ""),
-               5: ("immutable", "bool", "")},
-    "ServiceAccount": {1: ("metadata", "message", "ObjectMeta"),
-                       2: ("secrets", "repeated-message", "ObjectReference"),
-                       3: ("imagePullSecrets", "repeated-message", "LocalObjectReference"),
-                       4: ("automountServiceAccountToken", "bool", "")},
-    "ObjectReference": {1: ("kind", "string", ""), 2: ("namespace", "string", ""),
-                        3: ("name", "string", ""), 4: ("uid", "string", ""),
-                        5: ("apiVersion", "string", ""), 6: ("resourceVersion", "string", ""),
-                        7: ("fieldPath", "string", "")},
+    "ConfigMap": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("data", "map-string", ""),
+        3: ("binaryData", "map-bytes", ""),
+        4: ("immutable", "bool", ""),
+    },
+    "Secret": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("data", "map-bytes", ""),
+        3: ("type", "string", ""),
+        4: ("stringData", "map-string", ""),
+        5: ("immutable", "bool", ""),
+    },
+    "ServiceAccount": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("secrets", "repeated-message", "ObjectReference"),
+        3: ("imagePullSecrets", "repeated-message", "LocalObjectReference"),
+        4: ("automountServiceAccountToken", "bool", ""),
+    },
+    "ObjectReference": {
+        1: ("kind", "string", ""),
+        2: ("namespace", "string", ""),
+        3: ("name", "string", ""),
+        4: ("uid", "string", ""),
+        5: ("apiVersion", "string", ""),
+        6: ("resourceVersion", "string", ""),
+        7: ("fieldPath", "string", ""),
+    },
     "LocalObjectReference": {1: ("name", "string", "")},
-    "Role": {1: ("metadata", "message", "ObjectMeta"),
-             2: ("rules", "repeated-message", "PolicyRule")},
-    "ClusterRole": {1: ("metadata", "message", "ObjectMeta"),
-                    2: ("rules", "repeated-message", "PolicyRule")},
-    "PolicyRule": {1: ("verbs", "repeated-string", ""), 2: ("apiGroups", "repeated-string", ""),
-                   3: ("resources", "repeated-string", ""),
-                   4: ("resourceNames", "repeated-string", ""),
-                   5: ("nonResourceURLs", "repeated-string", "")},
-    "RoleBinding": {1: ("metadata", "message", "ObjectMeta"),
-                    2: ("subjects", "repeated-message", "Subject"),
-                    3: ("roleRef", "message", "RoleRef")},
-    "ClusterRoleBinding": {1: ("metadata", "message", "ObjectMeta"),
-                           2: ("subjects", "repeated-message", "Subject"),
-                           3: ("roleRef", "message", "RoleRef")},
-    "Subject": {1: ("kind", "string", ""), 2: ("apiGroup", "string", ""),
-                3: ("name", "string", ""), 4: ("namespace", "string", "")},
-    "RoleRef": {1: ("apiGroup", "string", ""), 2: ("kind", "string", ""),
-                3: ("name", "string", "")},
+    "Role": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("rules", "repeated-message", "PolicyRule"),
+    },
+    "ClusterRole": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("rules", "repeated-message", "PolicyRule"),
+    },
+    "PolicyRule": {
+        1: ("verbs", "repeated-string", ""),
+        2: ("apiGroups", "repeated-string", ""),
+        3: ("resources", "repeated-string", ""),
+        4: ("resourceNames", "repeated-string", ""),
+        5: ("nonResourceURLs", "repeated-string", ""),
+    },
+    "RoleBinding": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("subjects", "repeated-message", "Subject"),
+        3: ("roleRef", "message", "RoleRef"),
+    },
+    "ClusterRoleBinding": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("subjects", "repeated-message", "Subject"),
+        3: ("roleRef", "message", "RoleRef"),
+    },
+    "Subject": {
+        1: ("kind", "string", ""),
+        2: ("apiGroup", "string", ""),
+        3: ("name", "string", ""),
+        4: ("namespace", "string", ""),
+    },
+    "RoleRef": {
+        1: ("apiGroup", "string", ""),
+        2: ("kind", "string", ""),
+        3: ("name", "string", ""),
+    },
     "MapEntry": {1: ("key", "bytes", ""), 2: ("value", "bytes", "")},
 }
 # (apiVersion, kind) of top-level objects this module decodes.
 KINDS = {
-    ("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "ServiceAccount"),
-    ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("v1", "Namespace"),
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("v1", "ServiceAccount"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 }
@@ -115,17 +169,18 @@ def _fields(data: bytes) -> list[tuple[int, int, Any]]:
     while pos < len(data):
         key, pos = _varint(data, pos)
         num, wire = key >> 3, key & 7
+        val: Any
         if wire == 0:
             val, pos = _varint(data, pos)
         elif wire == 2:
             n, pos = _varint(data, pos)
-            val = data[pos:pos + n]
+            val = data[pos : pos + n]
             pos += n
         elif wire == 1:
-            val = data[pos:pos + 8]
+            val = data[pos : pos + 8]
             pos += 8
         elif wire == 5:
-            val = data[pos:pos + 4]
+            val = data[pos : pos + 4]
             pos += 4
         else:
             raise Unsupported(f"wire type {wire}")
@@ -177,7 +232,7 @@ def decode(body: bytes) -> dict[str, Any]:
     """Return the JSON form of a protobuf-encoded object; raises Unsupported otherwise."""
     if not body.startswith(MAGIC):
         raise Unsupported("missing the k8s protobuf magic prefix")
-    unknown = decode_message(body[len(MAGIC):], "Unknown")
+    unknown = decode_message(body[len(MAGIC) :], "Unknown")
     tm = unknown.get("typeMeta") or {}
     api_version, kind = tm.get("apiVersion", ""), tm.get("kind", "")
     if (api_version, kind) not in KINDS:

@@ -82,8 +82,10 @@ class Sandbox:
         self._server = SandboxHTTPServer((self.host, self.port), self.api, self.metrics)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"sandbox-{self.port}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"sandbox-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         self.lifecycle.start()
@@ -123,7 +125,12 @@ class Sandbox:
         for crd in bundled_crds():
             name = crd["metadata"]["name"]
             self.api.patch(
-                rt, "", name, "application/apply-patch+yaml", json.dumps(crd).encode(), "",
+                rt,
+                "",
+                name,
+                "application/apply-patch+yaml",
+                json.dumps(crd).encode(),
+                "",
                 Params({"fieldManager": field_manager, "force": "true"}),
             )
             names.append(name)

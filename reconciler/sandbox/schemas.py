@@ -122,9 +122,7 @@ class Resolver:
         types = _types(s)
         if s.get("x-kubernetes-int-or-string") or "oneOf" in s or ("anyOf" in s and not types):
             return Node("scalar", types=frozenset({"string", "integer", "number"}), resolver=self)
-        if "properties" in s or (
-            "object" in types and "additionalProperties" not in s
-        ):
+        if "properties" in s or ("object" in types and "additionalProperties" not in s):
             props = s.get("properties") or {}
             return Node(
                 "struct",

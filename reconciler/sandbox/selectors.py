@@ -22,8 +22,10 @@ from typing import Any
 
 from reconciler.sandbox import errors
 
-_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-                  r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
 _VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -83,7 +85,7 @@ def _split_top(text: str) -> list[str]:
 def _check_key(key: str, raw: str) -> str:
     if not key or not _KEY.match(key) or len(key.rsplit("/", 1)[-1]) > 63:
         raise errors.bad_request(
-            f"unable to parse requirement: <nil>: Invalid value: \"{key}\": name part must "
+            f'unable to parse requirement: <nil>: Invalid value: "{key}": name part must '
             f"consist of alphanumeric characters, '-', '_' or '.', and must start and end "
             f"with an alphanumeric character (in selector {raw!r})"
         )
@@ -199,8 +201,15 @@ _EXTRA: dict[str, dict[str, FieldGetter]] = {
     "events": {
         **{
             f"involvedObject.{f}": _path("involvedObject", f)
-            for f in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion",
-                      "fieldPath")
+            for f in (
+                "kind",
+                "namespace",
+                "name",
+                "uid",
+                "apiVersion",
+                "resourceVersion",
+                "fieldPath",
+            )
         },
         "reason": _path("reason"),
         "reportingComponent": _path("reportingComponent"),
@@ -238,17 +247,16 @@ def parse_field_selector(text: str | None, plural: str, builtin: bool) -> FieldS
     out: list[FieldRequirement] = []
     for part in text.split(","):
         p = part.strip()
-        for op, equal in (("!=", False), ("==", True), ("=", True)):
-            if op in p:
-                name, _, value = p.partition(op)
-                name = name.strip()
-                break
-        else:
+        op = next((o for o in ("!=", "==", "=") if o in p), None)
+        if op is None:
             raise errors.bad_request(f"invalid selector: '{text}'; can't understand '{p}'")
+        name, _, value = p.partition(op)
+        name = name.strip()
+        equal = op != "!="
         getter = allowed.get(name)
         if getter is None:
             if builtin:
-                raise errors.bad_request(f'field label not supported: {name}')
+                raise errors.bad_request(f"field label not supported: {name}")
             raise errors.bad_request(
                 f'"{name}" is not a known field selector: only "metadata.name", '
                 f'"metadata.namespace"'

@@ -23,6 +23,7 @@ Callers: :class:`reconciler.sandbox.Sandbox`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -62,7 +63,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def address(self) -> str:
         """``127.0.0.1:PORT``."""
         host, port = self.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}"
 
 
 def _dumps(obj: Any) -> bytes:
@@ -92,10 +93,8 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         """Disable Nagle's algorithm: requests and answers are small and many."""
         super().setup()
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # pragma: no cover
-            pass
 
     def log_message(self, format: str, *args: Any) -> None:
         """Log at debug level instead of printing to stderr."""
@@ -138,13 +137,20 @@ class Handler(BaseHTTPRequestHandler):
                 self.rfile.readline()
         return b""
 
-    def _send(self, code: int, body: bytes, content_type: str = "application/json",
-              warnings: list[str] | None = None) -> None:
+    def _send(
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = "application/json",
+        warnings: list[str] | None = None,
+    ) -> None:
         reason = self.responses.get(code, ("",))[0]
-        head = [f"HTTP/1.1 {code} {reason}",
-                "Cache-Control: no-cache, private",
-                f"Content-Type: {content_type}",
-                f"Content-Length: {len(body)}"]
+        head = [
+            f"HTTP/1.1 {code} {reason}",
+            "Cache-Control: no-cache, private",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body)}",
+        ]
         for w in warnings or []:
             text = w.replace('"', '\\"').replace("\n", " ")
             head.append(f'Warning: 299 - "{text}"')
@@ -166,8 +172,14 @@ class Handler(BaseHTTPRequestHandler):
             query["dryRun"] = "All" if "All" in raw_query["dryRun"] else raw_query["dryRun"][-1]
         params = Params(query, self.headers.get("User-Agent", ""))
         path = url.path.rstrip("/") or "/"
-        labels = {"verb": method, "group": "", "version": "", "resource": "",
-                  "subresource": "", "scope": ""}
+        labels = {
+            "verb": method,
+            "group": "",
+            "version": "",
+            "resource": "",
+            "subresource": "",
+            "scope": "",
+        }
         code = 500
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
@@ -194,9 +206,14 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
         self.server.metrics.count(
-            verb=labels["verb"], group=labels["group"], version=labels["version"],
-            resource=labels["resource"], subresource=labels["subresource"],
-            scope=labels["scope"], code=code, dry_run=params.dry_run,
+            verb=labels["verb"],
+            group=labels["group"],
+            version=labels["version"],
+            resource=labels["resource"],
+            subresource=labels["subresource"],
+            scope=labels["scope"],
+            code=code,
+            dry_run=params.dry_run,
         )
 
     def _non_resource(self, method: str, path: str) -> int:
@@ -217,8 +234,11 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, text.encode(), "text/plain; charset=utf-8")
             return 200
         if path == "/metrics":
-            self._send(200, self.server.metrics.render().encode(),
-                       "text/plain; version=0.0.4; charset=utf-8")
+            self._send(
+                200,
+                self.server.metrics.render().encode(),
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
             return 200
         if path == "/openapi/v2":
             accept = self.headers.get("Accept", "")
@@ -231,15 +251,22 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, discovery.openapi_index(self.server.api.registry))
             return 200
         if path.startswith("/openapi/v3/"):
-            doc = discovery.openapi_document(self.server.api.registry, path[len("/openapi/v3/"):])
+            doc = discovery.openapi_document(self.server.api.registry, path[len("/openapi/v3/") :])
             if doc is None:
                 raise errors.not_found_path()
             self._send_json(200, doc)
             return 200
         raise errors.not_found_path()
 
-    def _api(self, method: str, path: str, params: Params, body: bytes, accept: str,
-             labels: dict[str, str]) -> int:
+    def _api(
+        self,
+        method: str,
+        path: str,
+        params: Params,
+        body: bytes,
+        accept: str,
+        labels: dict[str, str],
+    ) -> int:
         api = self.server.api
         parts = path.strip("/").split("/")
         if parts[0] == "api":
@@ -326,8 +353,15 @@ class Handler(BaseHTTPRequestHandler):
             if route.collection:
                 labels["verb"] = "DELETECOLLECTION"
                 result = api.delete_collection(rt, ns or None, options, params)
-                self._answer(rt, result.code, result.body, accept, params, is_list=True,
-                             warnings=result.warnings)
+                self._answer(
+                    rt,
+                    result.code,
+                    result.body,
+                    accept,
+                    params,
+                    is_list=True,
+                    warnings=result.warnings,
+                )
                 return result.code
             if route.sub:
                 raise errors.method_not_supported("delete", f"{rt.plural}/{route.sub}", rt.group)
@@ -396,21 +430,36 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(rt, result.code, result.body, accept, params, warnings=result.warnings)
         return result.code
 
-    def _answer(self, rt: ResourceType, code: int, obj: Obj, accept: str, params: Params,
-                *, is_list: bool = False, warnings: list[str] | None = None) -> None:
+    def _answer(
+        self,
+        rt: ResourceType,
+        code: int,
+        obj: Obj,
+        accept: str,
+        params: Params,
+        *,
+        is_list: bool = False,
+        warnings: list[str] | None = None,
+    ) -> None:
         form = _accepted_form(accept)
         include = params.get("includeObject") or "Metadata"
         if form == "Table":
             items = obj["items"] if is_list else [obj]
-            meta = obj["metadata"] if is_list else {
-                "resourceVersion": (obj.get("metadata") or {}).get("resourceVersion", "")
-            }
+            meta = (
+                obj["metadata"]
+                if is_list
+                else {"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion", "")}
+            )
             obj = tables.to_table(rt, items, meta, include, self.server.api.clock())
         elif form == "PartialObjectMetadata":
             obj = _partial(obj)
         elif form == "PartialObjectMetadataList" and is_list:
-            obj = {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                   "metadata": obj["metadata"], "items": [_partial(o) for o in obj["items"]]}
+            obj = {
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+                "items": [_partial(o) for o in obj["items"]],
+            }
         self._send_json(code, obj, warnings)
 
     # --------------------------------------------------------------------- watch
@@ -424,28 +473,42 @@ class Handler(BaseHTTPRequestHandler):
         include = params.get("includeObject") or "Metadata"
         bookmarks = params.get("allowWatchBookmarks") in ("true", "1")
         try:
-            head = ("HTTP/1.1 200 OK\r\nCache-Control: no-cache, private\r\n"
-                    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            head = (
+                "HTTP/1.1 200 OK\r\nCache-Control: no-cache, private\r\n"
+                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
             self.wfile.write(head.encode())
             self.wfile.flush()
             for ev in first:
                 self._chunk(self._event(rt, ev, form, include))
             if initial_end and bookmarks:
-                self._chunk(_dumps({"type": "BOOKMARK", "object": {
-                    "kind": rt.kind, "apiVersion": rt.api_version,
-                    "metadata": {"resourceVersion": str(api.store.current_rv()),
-                                 "annotations": {"k8s.io/initial-events-end": "true"}}}}) + b"\n")
+                self._chunk(
+                    _dumps(
+                        {
+                            "type": "BOOKMARK",
+                            "object": {
+                                "kind": rt.kind,
+                                "apiVersion": rt.api_version,
+                                "metadata": {
+                                    "resourceVersion": str(api.store.current_rv()),
+                                    "annotations": {"k8s.io/initial-events-end": "true"},
+                                },
+                            },
+                        }
+                    )
+                    + b"\n"
+                )
             while not self.server.stopping.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 try:
-                    ev = w.queue.get(timeout=min(left, 0.5))
+                    item = w.queue.get(timeout=min(left, 0.5))
                 except queue.Empty:
                     continue
-                if ev is None:
+                if item is None:
                     break
-                self._chunk(self._event(rt, ev, form, include))
+                self._chunk(self._event(rt, item, form, include))
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except OSError:
@@ -457,8 +520,9 @@ class Handler(BaseHTTPRequestHandler):
     def _event(self, rt: ResourceType, ev: Event, form: str, include: str) -> bytes:
         obj: Obj = ev.obj
         if form == "Table":
-            obj = tables.to_table(rt, [obj], {"resourceVersion": str(ev.rv)}, include,
-                                  self.server.api.clock())
+            obj = tables.to_table(
+                rt, [obj], {"resourceVersion": str(ev.rv)}, include, self.server.api.clock()
+            )
         elif form in ("PartialObjectMetadata", "PartialObjectMetadataList"):
             obj = _partial(obj)
         return _dumps({"type": ev.type, "object": obj}) + b"\n"
@@ -481,8 +545,11 @@ def _decode(body: bytes, content_type: str) -> Any:
 
 
 def _partial(obj: Obj) -> Obj:
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj.get("metadata") or {}}
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata") or {},
+    }
 
 
 def _media_types(accept: str) -> list[tuple[str, dict[str, str]]]:
@@ -499,8 +566,16 @@ def _media_types(accept: str) -> list[tuple[str, dict[str, str]]]:
 
 def _accepts_json(accept: str) -> bool:
     for mt, _ in _media_types(accept):
-        if mt in ("application/json", "application/*", "*/*", "application/yaml", "text/plain",
-                  "application/json-patch+json", "text/*", ""):
+        if mt in (
+            "application/json",
+            "application/*",
+            "*/*",
+            "application/yaml",
+            "text/plain",
+            "application/json-patch+json",
+            "text/*",
+            "",
+        ):
             return True
     return False
 
@@ -513,8 +588,10 @@ def _accepted_form(accept: str) -> str:
         as_ = params.get("as", "")
         if not as_:
             return ""
-        if params.get("g") == "meta.k8s.io" and as_ in (
-            "Table", "PartialObjectMetadata", "PartialObjectMetadataList"
-        ) and params.get("v") in ("v1", "v1beta1"):
+        if (
+            params.get("g") == "meta.k8s.io"
+            and as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList")
+            and params.get("v") in ("v1", "v1beta1")
+        ):
             return as_
     return ""

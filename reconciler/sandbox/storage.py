@@ -15,6 +15,7 @@ Callers: :mod:`.handlers`, :mod:`.controllers`, :mod:`.persistence`.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import queue
 import threading
@@ -83,7 +84,7 @@ class Store:
         """Return the stored object (do not mutate it) or None."""
         return self._objects.get(key, {}).get((namespace, name))
 
-    def list(self, key: str, namespace: str | None = None) -> list[Obj]:
+    def list(self, key: str, namespace: str | None = None) -> builtins.list[Obj]:
         """Return the objects of a resource (in one namespace, or all), sorted by ns/name."""
         with self.lock:
             bucket = self._objects.get(key, {})
@@ -93,7 +94,7 @@ class Store:
                 items = sorted(kv for kv in bucket.items() if kv[0][0] == namespace)
         return [o for _, o in items]
 
-    def keys(self) -> list[str]:
+    def resource_keys(self) -> builtins.list[str]:
         """Return every resource key that has objects."""
         with self.lock:
             return [k for k, v in self._objects.items() if v]
@@ -159,7 +160,7 @@ class Store:
         namespace: str | None,
         accept: Callable[[Obj], bool],
         since: int | None,
-    ) -> tuple[Watch, list[Event]]:
+    ) -> tuple[Watch, builtins.list[Event]]:
         """Open a watch; returns it and the past events after ``since`` to replay first.
 
         ``since`` None: no replay. Raises LookupError if ``since`` is older than the
@@ -167,7 +168,7 @@ class Store:
         """
         w = Watch(key, namespace, accept)
         with self.lock:
-            replay: list[Event] = []
+            replay: builtins.list[Event] = []
             if since is not None and since < self.rv:
                 oldest = self._history[0].rv if self._history else self.rv + 1
                 if since < oldest - 1 and len(self._history) == self._history.maxlen:

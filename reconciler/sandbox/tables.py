@@ -60,9 +60,7 @@ def _ts(value: Any) -> float | None:
     if not value:
         return None
     try:
-        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=UTC
-        ).timestamp()
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None
 
@@ -94,9 +92,14 @@ def _selector(sel: Any) -> str:
     for e in sel.get("matchExpressions") or []:
         op = e.get("operator")
         vals = ",".join(e.get("values") or [])
-        parts.append({"In": f"{e.get('key')} in ({vals})", "NotIn": f"{e.get('key')} notin ({vals})",
-                      "Exists": f"{e.get('key')}", "DoesNotExist": f"!{e.get('key')}"}.get(
-                          str(op), ""))
+        parts.append(
+            {
+                "In": f"{e.get('key')} in ({vals})",
+                "NotIn": f"{e.get('key')} notin ({vals})",
+                "Exists": f"{e.get('key')}",
+                "DoesNotExist": f"!{e.get('key')}",
+            }.get(str(op), "")
+        )
     return ",".join(parts) if parts else "<none>"
 
 
@@ -115,10 +118,13 @@ def _cond(obj: Obj, t: str) -> str | None:
 
 
 def _job_status(obj: Obj) -> str:
-    for t, label in (("Complete", "Complete"), ("Failed", "Failed"),
-                     ("FailureTarget", "FailureTarget"), ("SuccessCriteriaMet",
-                                                           "SuccessCriteriaMet"),
-                     ("Suspended", "Suspended")):
+    for t, label in (
+        ("Complete", "Complete"),
+        ("Failed", "Failed"),
+        ("FailureTarget", "FailureTarget"),
+        ("SuccessCriteriaMet", "SuccessCriteriaMet"),
+        ("Suspended", "Suspended"),
+    ):
         if _cond(obj, t) == "True":
             return label
     return "Running"
@@ -156,8 +162,9 @@ def _pod_status(obj: Obj) -> str:
         waiting = _g(s, "state", "waiting")
         if term:
             reason = term.get("reason") or (
-                f"Signal:{term.get('signal')}" if term.get("signal") else
-                f"ExitCode:{term.get('exitCode')}"
+                f"Signal:{term.get('signal')}"
+                if term.get("signal")
+                else f"ExitCode:{term.get('exitCode')}"
             )
         elif waiting and waiting.get("reason"):
             reason = waiting["reason"]
@@ -179,7 +186,9 @@ def _hpa_targets(obj: Obj) -> str:
                     cur = f"{val}%"
             want = tgt.get("averageUtilization")
             name = _g(m, "resource", "name", default="")
-            out.append(f"{name}: {cur}/{want}%" if want is not None else f"{cur}/{tgt.get('averageValue')}")
+            out.append(
+                f"{name}: {cur}/{want}%" if want is not None else f"{cur}/{tgt.get('averageValue')}"
+            )
         else:
             out.append("<unknown>")
     return ", ".join(out) if out else "<none>"
@@ -235,35 +244,68 @@ _PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
         lambda o, n: [len(o.get("secrets") or []), age(o, n)],
     ),
     ("", "Service"): (
-        [("Type", _C, 0, ""), ("Cluster-IP", _C, 0, ""), ("External-IP", _C, 0, ""),
-         ("Port(s)", _C, 0, ""), ("Age", _C, 0, ""), ("Selector", _C, 1, "")],
+        [
+            ("Type", _C, 0, ""),
+            ("Cluster-IP", _C, 0, ""),
+            ("External-IP", _C, 0, ""),
+            ("Port(s)", _C, 0, ""),
+            ("Age", _C, 0, ""),
+            ("Selector", _C, 1, ""),
+        ],
         lambda o, n: [
-            _g(o, "spec", "type", default=""), _g(o, "spec", "clusterIP", default="<none>"),
+            _g(o, "spec", "type", default=""),
+            _g(o, "spec", "clusterIP", default="<none>"),
             _lb(o) or ("<pending>" if _g(o, "spec", "type") == "LoadBalancer" else "<none>"),
-            _ports(_g(o, "spec", "ports")), age(o, n),
+            _ports(_g(o, "spec", "ports")),
+            age(o, n),
             ",".join(f"{k}={v}" for k, v in sorted((_g(o, "spec", "selector") or {}).items()))
             or "<none>",
         ],
     ),
     ("", "Pod"): (
-        [("Ready", _C, 0, ""), ("Status", _C, 0, ""), ("Restarts", _C, 0, ""),
-         ("Age", _C, 0, ""), ("IP", _C, 1, ""), ("Node", _C, 1, ""),
-         ("Nominated Node", _C, 1, ""), ("Readiness Gates", _C, 1, "")],
+        [
+            ("Ready", _C, 0, ""),
+            ("Status", _C, 0, ""),
+            ("Restarts", _C, 0, ""),
+            ("Age", _C, 0, ""),
+            ("IP", _C, 1, ""),
+            ("Node", _C, 1, ""),
+            ("Nominated Node", _C, 1, ""),
+            ("Readiness Gates", _C, 1, ""),
+        ],
         lambda o, n: [
-            _pod_ready(o), _pod_status(o),
-            str(sum(int(s.get("restartCount") or 0)
-                    for s in _g(o, "status", "containerStatuses", default=[]))),
-            age(o, n), _g(o, "status", "podIP", default="<none>"),
-            _g(o, "spec", "nodeName", default="<none>"), "<none>", "<none>",
+            _pod_ready(o),
+            _pod_status(o),
+            str(
+                sum(
+                    int(s.get("restartCount") or 0)
+                    for s in _g(o, "status", "containerStatuses", default=[])
+                )
+            ),
+            age(o, n),
+            _g(o, "status", "podIP", default="<none>"),
+            _g(o, "spec", "nodeName", default="<none>"),
+            "<none>",
+            "<none>",
         ],
     ),
     ("", "Event"): (
-        [("Last Seen", _C, 0, ""), ("Type", _C, 0, ""), ("Reason", _C, 0, ""),
-         ("Object", _C, 0, ""), ("Message", _C, 0, "")],
+        [
+            ("Last Seen", _C, 0, ""),
+            ("Type", _C, 0, ""),
+            ("Reason", _C, 0, ""),
+            ("Object", _C, 0, ""),
+            ("Message", _C, 0, ""),
+        ],
         lambda o, n: [
-            _since(o.get("lastTimestamp") or o.get("eventTime")
-                   or _g(o, "metadata", "creationTimestamp"), n),
-            o.get("type", ""), o.get("reason", ""),
+            _since(
+                o.get("lastTimestamp")
+                or o.get("eventTime")
+                or _g(o, "metadata", "creationTimestamp"),
+                n,
+            ),
+            o.get("type", ""),
+            o.get("reason", ""),
             f"{str(_g(o, 'involvedObject', 'kind', default='')).lower()}/"
             f"{_g(o, 'involvedObject', 'name', default='')}",
             o.get("message", ""),
@@ -278,73 +320,114 @@ _PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
         lambda o, n: [_created_at(o, n)],
     ),
     ("apps", "Deployment"): (
-        [("Ready", _C, 0, ""), ("Up-to-date", "integer", 0, ""), ("Available", "integer", 0, ""),
-         ("Age", _C, 0, ""), ("Containers", _C, 1, ""), ("Images", _C, 1, ""),
-         ("Selector", _C, 1, "")],
+        [
+            ("Ready", _C, 0, ""),
+            ("Up-to-date", "integer", 0, ""),
+            ("Available", "integer", 0, ""),
+            ("Age", _C, 0, ""),
+            ("Containers", _C, 1, ""),
+            ("Images", _C, 1, ""),
+            ("Selector", _C, 1, ""),
+        ],
         lambda o, n: [
             f"{_g(o, 'status', 'readyReplicas', default=0)}/{_g(o, 'spec', 'replicas', default=0)}",
             _g(o, "status", "updatedReplicas", default=0),
-            _g(o, "status", "availableReplicas", default=0), age(o, n),
-            *_containers(o.get("spec")), _selector(_g(o, "spec", "selector")),
+            _g(o, "status", "availableReplicas", default=0),
+            age(o, n),
+            *_containers(o.get("spec")),
+            _selector(_g(o, "spec", "selector")),
         ],
     ),
     ("batch", "Job"): (
-        [("Status", _C, 0, ""), ("Completions", _C, 0, ""), ("Duration", _C, 0, ""),
-         ("Age", _C, 0, ""), ("Containers", _C, 1, ""), ("Images", _C, 1, ""),
-         ("Selector", _C, 1, "")],
+        [
+            ("Status", _C, 0, ""),
+            ("Completions", _C, 0, ""),
+            ("Duration", _C, 0, ""),
+            ("Age", _C, 0, ""),
+            ("Containers", _C, 1, ""),
+            ("Images", _C, 1, ""),
+            ("Selector", _C, 1, ""),
+        ],
         lambda o, n: [
             _job_status(o),
             f"{_g(o, 'status', 'succeeded', default=0)}/{_g(o, 'spec', 'completions', default=1)}",
-            _job_duration(o, n), age(o, n), *_containers(o.get("spec")),
+            _job_duration(o, n),
+            age(o, n),
+            *_containers(o.get("spec")),
             _selector(_g(o, "spec", "selector")),
         ],
     ),
     ("autoscaling", "HorizontalPodAutoscaler"): (
-        [("Reference", _C, 0, ""), ("Targets", _C, 0, ""), ("MinPods", _C, 0, ""),
-         ("MaxPods", "integer", 0, ""), ("Replicas", "integer", 0, ""), ("Age", _C, 0, "")],
+        [
+            ("Reference", _C, 0, ""),
+            ("Targets", _C, 0, ""),
+            ("MinPods", _C, 0, ""),
+            ("MaxPods", "integer", 0, ""),
+            ("Replicas", "integer", 0, ""),
+            ("Age", _C, 0, ""),
+        ],
         lambda o, n: [
             f"{_g(o, 'spec', 'scaleTargetRef', 'kind', default='')}/"
             f"{_g(o, 'spec', 'scaleTargetRef', 'name', default='')}",
-            _hpa_targets(o), str(_g(o, "spec", "minReplicas", default=1)),
+            _hpa_targets(o),
+            str(_g(o, "spec", "minReplicas", default=1)),
             _g(o, "spec", "maxReplicas", default=0),
-            _g(o, "status", "currentReplicas", default=0), age(o, n),
+            _g(o, "status", "currentReplicas", default=0),
+            age(o, n),
         ],
     ),
     ("networking.k8s.io", "Ingress"): (
-        [("Class", _C, 0, ""), ("Hosts", _C, 0, ""), ("Address", _C, 0, ""),
-         ("Ports", _C, 0, ""), ("Age", _C, 0, "")],
+        [
+            ("Class", _C, 0, ""),
+            ("Hosts", _C, 0, ""),
+            ("Address", _C, 0, ""),
+            ("Ports", _C, 0, ""),
+            ("Age", _C, 0, ""),
+        ],
         lambda o, n: [
-            _g(o, "spec", "ingressClassName", default="<none>"), _ingress_hosts(o), _lb(o),
-            _ingress_ports(o), age(o, n),
+            _g(o, "spec", "ingressClassName", default="<none>"),
+            _ingress_hosts(o),
+            _lb(o),
+            _ingress_ports(o),
+            age(o, n),
         ],
     ),
     ("networking.k8s.io", "NetworkPolicy"): (
         [("Pod-Selector", _C, 0, ""), ("Age", _C, 0, "")],
-        lambda o, n: [_selector(_g(o, "spec", "podSelector")).replace("<none>", "<none>"),
-                      age(o, n)],
+        lambda o, n: [
+            _selector(_g(o, "spec", "podSelector")).replace("<none>", "<none>"),
+            age(o, n),
+        ],
     ),
     ("coordination.k8s.io", "Lease"): (
         [("Holder", _C, 0, ""), ("Age", _C, 0, "")],
         lambda o, n: [_g(o, "spec", "holderIdentity", default=""), age(o, n)],
     ),
     ("rbac.authorization.k8s.io", "Role"): (
-        [("Created At", "date", 0, "")], lambda o, n: [_created_at(o, n)],
+        [("Created At", "date", 0, "")],
+        lambda o, n: [_created_at(o, n)],
     ),
     ("rbac.authorization.k8s.io", "ClusterRole"): (
-        [("Created At", "date", 0, "")], lambda o, n: [_created_at(o, n)],
+        [("Created At", "date", 0, "")],
+        lambda o, n: [_created_at(o, n)],
     ),
     ("rbac.authorization.k8s.io", "RoleBinding"): (
         [("Role", _C, 0, ""), ("Age", _C, 0, "")],
-        lambda o, n: [f"{_g(o, 'roleRef', 'kind', default='')}/"
-                      f"{_g(o, 'roleRef', 'name', default='')}", age(o, n)],
+        lambda o, n: [
+            f"{_g(o, 'roleRef', 'kind', default='')}/{_g(o, 'roleRef', 'name', default='')}",
+            age(o, n),
+        ],
     ),
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): (
         [("Role", _C, 0, ""), ("Age", _C, 0, "")],
-        lambda o, n: [f"{_g(o, 'roleRef', 'kind', default='')}/"
-                      f"{_g(o, 'roleRef', 'name', default='')}", age(o, n)],
+        lambda o, n: [
+            f"{_g(o, 'roleRef', 'kind', default='')}/{_g(o, 'roleRef', 'name', default='')}",
+            age(o, n),
+        ],
     ),
     ("apiextensions.k8s.io", "CustomResourceDefinition"): (
-        [("Created At", "date", 0, "")], lambda o, n: [_created_at(o, n)],
+        [("Created At", "date", 0, "")],
+        lambda o, n: [_created_at(o, n)],
     ),
 }
 
@@ -364,7 +447,9 @@ def _jsonpath(obj: Obj, path: str) -> Any:
         else:
             m = re.match(r"\?\(@\.(\w+)\s*==\s*['\"]([^'\"]*)['\"]\)", idx)
             if m and isinstance(cur, list):
-                cur = [x for x in cur if isinstance(x, dict) and str(x.get(m.group(1))) == m.group(2)]
+                cur = [
+                    x for x in cur if isinstance(x, dict) and str(x.get(m.group(1))) == m.group(2)
+                ]
                 cur = cur[0] if cur else None
             else:
                 cur = None
@@ -378,8 +463,12 @@ def _crd_printer(rt: ResourceType) -> tuple[list[Column], Printer]:
     if not cols:
         return [("Age", "date", 0, "")], lambda o, n: [age(o, n)]
     columns: list[Column] = [
-        (str(c.get("name", "")), str(c.get("type", "string")), int(c.get("priority") or 0),
-         str(c.get("description", "")))
+        (
+            str(c.get("name", "")),
+            str(c.get("type", "string")),
+            int(c.get("priority") or 0),
+            str(c.get("description", "")),
+        )
         for c in cols
     ]
 
@@ -414,20 +503,36 @@ def _row_object(obj: Obj, include: str, rt: ResourceType) -> Obj | None:
         full.setdefault("apiVersion", rt.api_version)
         full.setdefault("kind", rt.kind)
         return full
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj.get("metadata") or {}}
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata") or {},
+    }
 
 
-def to_table(rt: ResourceType, items: list[Obj], list_meta: Obj, include: str = "Metadata",
-             now: float | None = None) -> Obj:
+def to_table(
+    rt: ResourceType,
+    items: list[Obj],
+    list_meta: Obj,
+    include: str = "Metadata",
+    now: float | None = None,
+) -> Obj:
     """Return a ``meta.k8s.io/v1`` Table of ``items`` with ``list_meta`` as its metadata."""
     now = time.time() if now is None else now
     columns, printer = printer_for(rt)
-    defs = [{"name": "Name", "type": "string", "format": "name", "description":
-             "Name must be unique within a namespace.", "priority": 0}]
+    defs = [
+        {
+            "name": "Name",
+            "type": "string",
+            "format": "name",
+            "description": "Name must be unique within a namespace.",
+            "priority": 0,
+        }
+    ]
     for name, typ, prio, desc in columns:
-        defs.append({"name": name, "type": typ, "format": "", "description": desc,
-                     "priority": prio})
+        defs.append(
+            {"name": name, "type": typ, "format": "", "description": desc, "priority": prio}
+        )
     rows = []
     for o in items:
         row: Obj = {"cells": [_g(o, "metadata", "name", default=""), *printer(o, now)]}
@@ -435,5 +540,10 @@ def to_table(rt: ResourceType, items: list[Obj], list_meta: Obj, include: str = 
         if ro is not None:
             row["object"] = ro
         rows.append(row)
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
-            "columnDefinitions": defs, "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": defs,
+        "rows": rows,
+    }

@@ -59,31 +59,57 @@ def _q(value: Any) -> str:
 def name_causes(rt: ResourceType, name: str) -> list[Cause]:
     """Return the causes why ``name`` is not a valid name for this kind (empty if valid)."""
     if not name:
-        return [("FieldValueRequired", "metadata.name", "Required value: name or generateName "
-                 "is required")]
+        return [
+            (
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required",
+            )
+        ]
     if rt.group == "rbac.authorization.k8s.io":
         if name in (".", "..") or "/" in name or "%" in name:
-            return [("FieldValueInvalid", "metadata.name",
-                     f'Invalid value: "{name}": may not contain \'/\' or \'%\'')]
+            return [
+                (
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    f"Invalid value: \"{name}\": may not contain '/' or '%'",
+                )
+            ]
         return []
     if rt.kind == "Namespace":
         if len(name) > 63:
-            return [("FieldValueInvalid", "metadata.name",
-                     f'Invalid value: "{name}": must be no more than 63 characters')]
+            return [
+                (
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    f'Invalid value: "{name}": must be no more than 63 characters',
+                )
+            ]
         if not DNS1123_LABEL.match(name):
             return [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {LABEL_MSG}')]
         return []
     if rt.kind == "Service" and rt.group == "":
         if len(name) > 63:
-            return [("FieldValueInvalid", "metadata.name",
-                     f'Invalid value: "{name}": must be no more than 63 characters')]
+            return [
+                (
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    f'Invalid value: "{name}": must be no more than 63 characters',
+                )
+            ]
         if not DNS1035_LABEL.match(name):
-            return [("FieldValueInvalid", "metadata.name",
-                     f'Invalid value: "{name}": {DNS1035_MSG}')]
+            return [
+                ("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {DNS1035_MSG}')
+            ]
         return []
     if len(name) > 253:
-        return [("FieldValueInvalid", "metadata.name",
-                 f'Invalid value: "{name}": must be no more than 253 characters')]
+        return [
+            (
+                "FieldValueInvalid",
+                "metadata.name",
+                f'Invalid value: "{name}": must be no more than 253 characters',
+            )
+        ]
     if not DNS1123_SUBDOMAIN.match(name):
         return [("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {SUBDOMAIN_MSG}')]
     return []
@@ -93,16 +119,20 @@ def _qualified_name_causes(field: str, key: str) -> list[Cause]:
     prefix, _, name = key.rpartition("/")
     out: list[Cause] = []
     if "/" in key and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
-        out.append(("FieldValueInvalid", field, f'Invalid value: "{key}": prefix part '
-                    f"{SUBDOMAIN_MSG}"))
+        out.append(
+            ("FieldValueInvalid", field, f'Invalid value: "{key}": prefix part {SUBDOMAIN_MSG}')
+        )
     if not name or len(name) > 63 or not _QUALIFIED.match(name):
-        out.append((
-            "FieldValueInvalid", field,
-            f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
-            "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
-            "'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-            "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
-        ))
+        out.append(
+            (
+                "FieldValueInvalid",
+                field,
+                f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
+                "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
+                "'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+                "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+            )
+        )
     return out
 
 
@@ -114,13 +144,17 @@ def labels_causes(field: str, labels: Any, *, values: bool) -> list[Cause]:
     for k, v in labels.items():
         out += _qualified_name_causes(field, str(k))
         if values and (not isinstance(v, str) or len(v) > 63 or not _LABEL_VALUE.match(v)):
-            out.append((
-                "FieldValueInvalid", f"{field}", f"Invalid value: {_q(v)}: a valid label must be "
-                "an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-                "must start and end with an alphanumeric character (e.g. 'MyValue',  or "
-                "'my_value',  or '12345', regex used for validation is "
-                "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
-            ))
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    f"{field}",
+                    f"Invalid value: {_q(v)}: a valid label must be "
+                    "an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+                    "must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+                    "'my_value',  or '12345', regex used for validation is "
+                    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                )
+            )
     return out
 
 
@@ -154,9 +188,7 @@ def _unknown(value: Any, node: Node, path: str, out: list[str]) -> None:
 def prune_unknown(obj: Any, node: Node) -> Any:
     """Return ``obj`` without the fields the schema does not declare."""
     if node.kind == "struct" and isinstance(obj, dict):
-        return {
-            k: prune_unknown(v, node.child(k)) for k, v in obj.items() if node.knows(k)
-        }
+        return {k: prune_unknown(v, node.child(k)) for k, v in obj.items() if node.knows(k)}
     if node.kind == "map" and isinstance(obj, dict):
         return {k: prune_unknown(v, node.child(k)) for k, v in obj.items()}
     if node.kind == "list" and isinstance(obj, list):
@@ -203,26 +235,44 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
         return
     k = node.kind
     if k == "scalar":
-        if node.types and not any(
-            isinstance(v, _JSON_TYPES.get(t, (object,))) and not (
-                t in ("integer", "number") and isinstance(v, bool)
+        if (
+            node.types
+            and not any(
+                isinstance(v, _JSON_TYPES.get(t, (object,)))
+                and not (t in ("integer", "number") and isinstance(v, bool))
+                for t in node.types
             )
-            for t in node.types
-        ) and not ("integer" in node.types and isinstance(v, float) and v.is_integer()):
+            and not ("integer" in node.types and isinstance(v, float) and v.is_integer())
+        ):
             want = " or ".join(sorted(node.types))
-            out.append(("FieldValueTypeInvalid", path,
-                        f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
-                        f"{want}: {_q(_type_name(v))}"))
+            out.append(
+                (
+                    "FieldValueTypeInvalid",
+                    path,
+                    f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
+                    f"{want}: {_q(_type_name(v))}",
+                )
+            )
         elif node.enum and v not in node.enum:
             allowed = ", ".join(_q(e) for e in node.enum)
-            out.append(("FieldValueNotSupported", path,
-                        f"Unsupported value: {_q(v)}: supported values: {allowed}"))
+            out.append(
+                (
+                    "FieldValueNotSupported",
+                    path,
+                    f"Unsupported value: {_q(v)}: supported values: {allowed}",
+                )
+            )
         return
     if k == "struct":
         if not isinstance(v, dict):
-            out.append(("FieldValueTypeInvalid", path,
-                        f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
-                        f"object: {_q(_type_name(v))}"))
+            out.append(
+                (
+                    "FieldValueTypeInvalid",
+                    path,
+                    f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
+                    f"object: {_q(_type_name(v))}",
+                )
+            )
             return
         for r in node.required:
             if r not in v:
@@ -233,18 +283,28 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
         return
     if k == "map":
         if not isinstance(v, dict):
-            out.append(("FieldValueTypeInvalid", path,
-                        f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
-                        f"object: {_q(_type_name(v))}"))
+            out.append(
+                (
+                    "FieldValueTypeInvalid",
+                    path,
+                    f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
+                    f"object: {_q(_type_name(v))}",
+                )
+            )
             return
         for key, val in v.items():
             _schema(val, node.child(key), f"{path}.{key}" if path else key, out)
         return
     if k == "list":
         if not isinstance(v, list):
-            out.append(("FieldValueTypeInvalid", path,
-                        f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
-                        f"array: {_q(_type_name(v))}"))
+            out.append(
+                (
+                    "FieldValueTypeInvalid",
+                    path,
+                    f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
+                    f"array: {_q(_type_name(v))}",
+                )
+            )
             return
         inode = node.item()
         for i, item in enumerate(v):
@@ -254,8 +314,13 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
             for i, item in enumerate(v):
                 key = json.dumps([item.get(kf) for kf in node.keys])
                 if key in seen:
-                    out.append(("FieldValueDuplicate", f"{path}[{i}]",
-                                f"Duplicate value: {json.dumps({kf: item.get(kf) for kf in node.keys})}"))
+                    out.append(
+                        (
+                            "FieldValueDuplicate",
+                            f"{path}[{i}]",
+                            f"Duplicate value: {json.dumps({kf: item.get(kf) for kf in node.keys})}",
+                        )
+                    )
                 seen.add(key)
 
 
@@ -278,7 +343,9 @@ def _containers(path: str, spec: Any, out: list[Cause]) -> None:
             if not name:
                 out.append(("FieldValueRequired", f"{p}.name", "Required value"))
             elif not DNS1123_LABEL.match(str(name)) or len(str(name)) > 63:
-                out.append(("FieldValueInvalid", f"{p}.name", f'Invalid value: "{name}": {LABEL_MSG}'))
+                out.append(
+                    ("FieldValueInvalid", f"{p}.name", f'Invalid value: "{name}": {LABEL_MSG}')
+                )
             elif name in seen:
                 out.append(("FieldValueDuplicate", f"{p}.name", f'Duplicate value: "{name}"'))
             else:
@@ -304,27 +371,46 @@ def kind_causes(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | Non
     """Return the kind-specific causes (including immutable fields when ``old`` is given)."""
     out: list[Cause] = []
     g, kind = rt.group, rt.kind
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-    old_spec = (old or {}).get("spec") or {}
+    spec: dict[str, Any] = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
+    old_spec: dict[str, Any] = (old or {}).get("spec") or {}
     if g == "batch" and kind == "Job":
         tpl = spec.get("template") or {}
         pspec = tpl.get("spec") or {}
         _containers("spec.template.spec", pspec, out)
         rp = pspec.get("restartPolicy")
         if rp not in ("OnFailure", "Never"):
-            out.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
-                        f'Unsupported value: {_q(rp)}: supported values: "OnFailure", "Never"'))
+            out.append(
+                (
+                    "FieldValueNotSupported",
+                    "spec.template.spec.restartPolicy",
+                    f'Unsupported value: {_q(rp)}: supported values: "OnFailure", "Never"',
+                )
+            )
         if old is not None:
             if spec.get("template") != old_spec.get("template"):
-                out.append(("FieldValueInvalid", "spec.template",
-                            f"Invalid value: {_go_value(spec.get('template'))}: field is immutable"))
+                out.append(
+                    (
+                        "FieldValueInvalid",
+                        "spec.template",
+                        f"Invalid value: {_go_value(spec.get('template'))}: field is immutable",
+                    )
+                )
             if spec.get("selector") != old_spec.get("selector"):
-                out.append(("FieldValueInvalid", "spec.selector",
-                            f"Invalid value: {_go_value(spec.get('selector'))}: field is immutable"))
+                out.append(
+                    (
+                        "FieldValueInvalid",
+                        "spec.selector",
+                        f"Invalid value: {_go_value(spec.get('selector'))}: field is immutable",
+                    )
+                )
             if spec.get("completions") != old_spec.get("completions"):
-                out.append(("FieldValueInvalid", "spec.completions",
-                            f"Invalid value: {_go_value(spec.get('completions'))}: field is "
-                            "immutable"))
+                out.append(
+                    (
+                        "FieldValueInvalid",
+                        "spec.completions",
+                        f"Invalid value: {_go_value(spec.get('completions'))}: field is immutable",
+                    )
+                )
     elif g == "apps" and kind == "Deployment":
         tpl = spec.get("template") or {}
         _containers("spec.template.spec", tpl.get("spec") or {}, out)
@@ -332,20 +418,40 @@ def kind_causes(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | Non
         labels = (tpl.get("metadata") or {}).get("labels")
         if isinstance(sel, dict):
             if not sel.get("matchLabels") and not sel.get("matchExpressions"):
-                out.append(("FieldValueInvalid", "spec.selector",
-                            f"Invalid value: {_go_value(sel)}: empty selector is invalid for "
-                            "deployment"))
+                out.append(
+                    (
+                        "FieldValueInvalid",
+                        "spec.selector",
+                        f"Invalid value: {_go_value(sel)}: empty selector is invalid for "
+                        "deployment",
+                    )
+                )
             elif not _selector_matches(sel, labels):
-                out.append(("FieldValueInvalid", "spec.template.metadata.labels",
-                            f"Invalid value: {_go_value(labels or {})}: `selector` does not "
-                            "match template `labels`"))
+                out.append(
+                    (
+                        "FieldValueInvalid",
+                        "spec.template.metadata.labels",
+                        f"Invalid value: {_go_value(labels or {})}: `selector` does not "
+                        "match template `labels`",
+                    )
+                )
         rp = (tpl.get("spec") or {}).get("restartPolicy")
         if rp not in (None, "Always"):
-            out.append(("FieldValueNotSupported", "spec.template.spec.restartPolicy",
-                        f'Unsupported value: {_q(rp)}: supported values: "Always"'))
+            out.append(
+                (
+                    "FieldValueNotSupported",
+                    "spec.template.spec.restartPolicy",
+                    f'Unsupported value: {_q(rp)}: supported values: "Always"',
+                )
+            )
         if old is not None and sel != old_spec.get("selector"):
-            out.append(("FieldValueInvalid", "spec.selector",
-                        f"Invalid value: {_go_value(sel)}: field is immutable"))
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    "spec.selector",
+                    f"Invalid value: {_go_value(sel)}: field is immutable",
+                )
+            )
     elif g == "" and kind == "Pod":
         _containers("spec", spec, out)
     elif g == "" and kind == "Service":
@@ -353,58 +459,106 @@ def kind_causes(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | Non
         if typ != "ExternalName" and spec.get("clusterIP") != "None" and not spec.get("ports"):
             out.append(("FieldValueRequired", "spec.ports", "Required value"))
         if typ not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
-            out.append(("FieldValueNotSupported", "spec.type",
-                        f'Unsupported value: {_q(typ)}: supported values: "ClusterIP", '
-                        '"ExternalName", "LoadBalancer", "NodePort"'))
-        if old is not None and old_spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get(
-            "clusterIP"
-        ) and typ != "ExternalName":
-            out.append(("FieldValueInvalid", "spec.clusterIPs[0]",
-                        f"Invalid value: {_go_value(spec.get('clusterIPs'))}: may not change "
-                        "once set"))
+            out.append(
+                (
+                    "FieldValueNotSupported",
+                    "spec.type",
+                    f'Unsupported value: {_q(typ)}: supported values: "ClusterIP", '
+                    '"ExternalName", "LoadBalancer", "NodePort"',
+                )
+            )
+        if (
+            old is not None
+            and old_spec.get("clusterIP")
+            and spec.get("clusterIP") != old_spec.get("clusterIP")
+            and typ != "ExternalName"
+        ):
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    "spec.clusterIPs[0]",
+                    f"Invalid value: {_go_value(spec.get('clusterIPs'))}: may not change once set",
+                )
+            )
     elif g == "" and kind in ("ConfigMap", "Secret"):
         keys = list((obj.get("data") or {}).keys()) + list((obj.get("binaryData") or {}).keys())
         for k in keys:
             if not _CONFIG_KEY.match(k) or len(k) > 253:
-                out.append(("FieldValueInvalid", "data",
-                            f"Invalid value: {_q(k)}: a valid config key must consist of "
-                            "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
-                            "'KEY_NAME',  or 'key-name', regex used for validation is "
-                            "'[-._a-zA-Z0-9]+')"))
-        if old is not None and old.get("immutable") and (
-            obj.get("data") != old.get("data") or obj.get("binaryData") != old.get("binaryData")
+                out.append(
+                    (
+                        "FieldValueInvalid",
+                        "data",
+                        f"Invalid value: {_q(k)}: a valid config key must consist of "
+                        "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+                        "'KEY_NAME',  or 'key-name', regex used for validation is "
+                        "'[-._a-zA-Z0-9]+')",
+                    )
+                )
+        if (
+            old is not None
+            and old.get("immutable")
+            and (
+                obj.get("data") != old.get("data") or obj.get("binaryData") != old.get("binaryData")
+            )
         ):
-            out.append(("FieldValueForbidden", "data",
-                        "Forbidden: field is immutable when `immutable` is set"))
+            out.append(
+                (
+                    "FieldValueForbidden",
+                    "data",
+                    "Forbidden: field is immutable when `immutable` is set",
+                )
+            )
     elif g == "apiextensions.k8s.io" and kind == "CustomResourceDefinition":
         names = spec.get("names") or {}
         want = f"{names.get('plural', '')}.{spec.get('group', '')}"
         name = str((obj.get("metadata") or {}).get("name", ""))
         if name != want:
-            out.append(("FieldValueInvalid", "metadata.name",
-                        f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group'))
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    "metadata.name",
+                    f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
+                )
+            )
         if spec.get("scope") not in ("Namespaced", "Cluster"):
-            out.append(("FieldValueNotSupported", "spec.scope",
-                        f'Unsupported value: {_q(spec.get("scope"))}: supported values: '
-                        '"Cluster", "Namespaced"'))
+            out.append(
+                (
+                    "FieldValueNotSupported",
+                    "spec.scope",
+                    f"Unsupported value: {_q(spec.get('scope'))}: supported values: "
+                    '"Cluster", "Namespaced"',
+                )
+            )
         versions = spec.get("versions") or []
         if not versions:
-            out.append(("FieldValueRequired", "spec.versions",
-                        "Required value: must have exactly one version marked as storage version"))
+            out.append(
+                (
+                    "FieldValueRequired",
+                    "spec.versions",
+                    "Required value: must have exactly one version marked as storage version",
+                )
+            )
         elif sum(1 for v in versions if v.get("storage")) != 1:
-            out.append(("FieldValueInvalid", "spec.versions",
-                        f"Invalid value: {_go_value(versions)[:200]}: must have exactly one "
-                        "version marked as storage version"))
-        if old is not None:
-            if spec.get("group") != old_spec.get("group"):
-                out.append(("FieldValueInvalid", "spec.group",
-                            f"Invalid value: {_q(spec.get('group'))}: field is immutable"))
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    "spec.versions",
+                    f"Invalid value: {_go_value(versions)[:200]}: must have exactly one "
+                    "version marked as storage version",
+                )
+            )
+        if old is not None and spec.get("group") != old_spec.get("group"):
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    "spec.group",
+                    f"Invalid value: {_q(spec.get('group'))}: field is immutable",
+                )
+            )
     return out
 
 
-def validate(
-    rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
-) -> None:
+def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     """Raise a 422 Invalid listing every cause found in ``obj`` (``old``: update)."""
     meta = obj.get("metadata") or {}
     name = str(meta.get("name", ""))

@@ -19,9 +19,16 @@ class Response:
     warnings: list[str] = field(default_factory=list)
 
 
-def call(base: str, method: str, path: str, body: Any = None, *,
-         content_type: str = "application/json", accept: str = "application/json",
-         raw: bytes | None = None) -> Response:
+def call(
+    base: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    content_type: str = "application/json",
+    accept: str = "application/json",
+    raw: bytes | None = None,
+) -> Response:
     """Send one request to ``base + path``; never raises for HTTP error codes."""
     data = raw
     if data is None and body is not None:

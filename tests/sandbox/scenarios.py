@@ -33,40 +33,48 @@ import yaml
 Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
-def configmap(name: str, ns: str, data: dict[str, str], labels: dict[str, str] | None = None
-              ) -> str:
+def configmap(
+    name: str, ns: str, data: dict[str, str], labels: dict[str, str] | None = None
+) -> str:
     """Return a ConfigMap manifest as YAML text."""
     meta: dict[str, Any] = {"name": name, "namespace": ns}
     if labels:
         meta["labels"] = labels
-    return yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
-                           "data": data})
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data})
 
 
 def deployment(name: str, ns: str, *, replicas: int = 1, image: str = "nginx:1.27") -> str:
     """Return a Deployment manifest as YAML text."""
-    return yaml.safe_dump({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "web", "image": image,
-                                         "ports": [{"containerPort": 8080}]}]},
+    return yaml.safe_dump(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "containers": [
+                            {"name": "web", "image": image, "ports": [{"containerPort": 8080}]}
+                        ]
+                    },
+                },
             },
-        },
-    })
+        }
+    )
 
 
 def scenario_get_outputs(kubectl: Kubectl, ns: str) -> None:
     """kubectl get: -o json/yaml/name, the default table, and -l selectors."""
-    docs = "---\n".join([
-        configmap("alpha", ns, {"k": "1"}, {"tier": "gpu", "team": "vision"}),
-        configmap("beta", ns, {"k": "2", "j": "3"}, {"tier": "cpu"}),
-        configmap("gamma", ns, {}, {"team": "nlp"}),
-    ])
+    docs = "---\n".join(
+        [
+            configmap("alpha", ns, {"k": "1"}, {"tier": "gpu", "team": "vision"}),
+            configmap("beta", ns, {"k": "2", "j": "3"}, {"tier": "cpu"}),
+            configmap("gamma", ns, {}, {"team": "nlp"}),
+        ]
+    )
     kubectl("apply", "--server-side", "-f", "-", input=docs)
 
     out = kubectl("get", "configmaps", "-n", ns, "-l", "tier", "-o", "json").stdout
@@ -87,10 +95,12 @@ def scenario_get_outputs(kubectl: Kubectl, ns: str) -> None:
     assert kubectl("get", "cm", "-n", ns, "-l", "tier!=gpu,team", "-o", "name").stdout.split() == [
         "configmap/gamma"
     ]
-    assert kubectl("get", "cm", "-n", ns, "-l", "tier in (cpu,tpu)", "-o", "name"
-                   ).stdout.split() == ["configmap/beta"]
-    assert kubectl("get", "cm", "-n", ns, "-l", "tier notin (cpu),team", "-o", "name"
-                   ).stdout.split() == ["configmap/alpha", "configmap/gamma"]
+    assert kubectl(
+        "get", "cm", "-n", ns, "-l", "tier in (cpu,tpu)", "-o", "name"
+    ).stdout.split() == ["configmap/beta"]
+    assert kubectl(
+        "get", "cm", "-n", ns, "-l", "tier notin (cpu),team", "-o", "name"
+    ).stdout.split() == ["configmap/alpha", "configmap/gamma"]
     assert kubectl("get", "cm", "-n", ns, "-l", "!tier", "-o", "name").stdout.split() == [
         "configmap/gamma"
     ]
@@ -117,22 +127,27 @@ def scenario_apply_conflicts(kubectl: Kubectl, ns: str) -> None:
     assert again.stdout.strip() == "deployment.apps/web serverside-applied"
 
     other = deployment("web", ns, replicas=5)
-    clash = kubectl("apply", "--server-side", "--field-manager=ops", "-f", "-", input=other,
-                    check=False)
+    clash = kubectl(
+        "apply", "--server-side", "--field-manager=ops", "-f", "-", input=other, check=False
+    )
     assert clash.returncode == 1
     assert 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas' in clash.stderr
     assert "--force-conflicts" in clash.stderr
-    assert kubectl("get", "deploy", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}"
-                   ).stdout == "2"
+    assert (
+        kubectl("get", "deploy", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}").stdout == "2"
+    )
 
-    forced = kubectl("apply", "--server-side", "--field-manager=ops", "--force-conflicts",
-                     "-f", "-", input=other)
+    forced = kubectl(
+        "apply", "--server-side", "--field-manager=ops", "--force-conflicts", "-f", "-", input=other
+    )
     assert forced.stdout.strip() == "deployment.apps/web serverside-applied"
-    live = json.loads(kubectl("get", "deploy", "web", "-n", ns, "-o", "json",
-                              "--show-managed-fields").stdout)
+    live = json.loads(
+        kubectl("get", "deploy", "web", "-n", ns, "-o", "json", "--show-managed-fields").stdout
+    )
     assert live["spec"]["replicas"] == 5
-    owners = {m["manager"]: m for m in live["metadata"]["managedFields"]
-              if m["operation"] == "Apply"}
+    owners = {
+        m["manager"]: m for m in live["metadata"]["managedFields"] if m["operation"] == "Apply"
+    }
     assert "f:replicas" in owners["ops"]["fieldsV1"]["f:spec"]
     assert "f:replicas" not in owners["kubectl"]["fieldsV1"]["f:spec"]
     # Both applied the same image: co-owned, so no conflict and both keep it.
@@ -147,16 +162,24 @@ def scenario_diff(kubectl: Kubectl, ns: str) -> None:
     same = kubectl("diff", "--server-side", "-f", "-", input=manifest, check=False)
     assert same.returncode == 0, same.stderr
     assert same.stdout == ""
-    changed = kubectl("diff", "--server-side", "-f", "-",
-                      input=deployment("diffed", ns, replicas=3, image="nginx:1.28"), check=False)
+    changed = kubectl(
+        "diff",
+        "--server-side",
+        "-f",
+        "-",
+        input=deployment("diffed", ns, replicas=3, image="nginx:1.28"),
+        check=False,
+    )
     assert changed.returncode == 1, changed.stderr
     assert "-  replicas: 1" in changed.stdout
     assert "+  replicas: 3" in changed.stdout
     assert "+      - image: nginx:1.28" in changed.stdout
     assert "+  generation: 2" in changed.stdout
     # A dry run changes nothing.
-    assert kubectl("get", "deploy", "diffed", "-n", ns, "-o", "jsonpath={.spec.replicas}"
-                   ).stdout == "1"
+    assert (
+        kubectl("get", "deploy", "diffed", "-n", ns, "-o", "jsonpath={.spec.replicas}").stdout
+        == "1"
+    )
 
 
 def scenario_delete(kubectl: Kubectl, ns: str) -> None:
@@ -176,15 +199,24 @@ def scenario_delete(kubectl: Kubectl, ns: str) -> None:
 
 def scenario_api_resources(kubectl: Kubectl) -> None:
     """api-resources: the built-in kinds with short names, versions and scope."""
-    rows = {line.split()[0]: line.split()
-            for line in kubectl("api-resources").stdout.splitlines()[1:]}
+    rows = {
+        line.split()[0]: line.split() for line in kubectl("api-resources").stdout.splitlines()[1:]
+    }
     assert rows["deployments"] == ["deployments", "deploy", "apps/v1", "true", "Deployment"]
     assert rows["namespaces"] == ["namespaces", "ns", "v1", "false", "Namespace"]
     assert rows["jobs"] == ["jobs", "batch/v1", "true", "Job"]
-    assert rows["horizontalpodautoscalers"][1:] == ["hpa", "autoscaling/v2", "true",
-                                                    "HorizontalPodAutoscaler"]
-    assert rows["customresourcedefinitions"][1:] == ["crd,crds", "apiextensions.k8s.io/v1",
-                                                     "false", "CustomResourceDefinition"]
+    assert rows["horizontalpodautoscalers"][1:] == [
+        "hpa",
+        "autoscaling/v2",
+        "true",
+        "HorizontalPodAutoscaler",
+    ]
+    assert rows["customresourcedefinitions"][1:] == [
+        "crd,crds",
+        "apiextensions.k8s.io/v1",
+        "false",
+        "CustomResourceDefinition",
+    ]
     names = kubectl("api-resources", "--api-group=rbac.authorization.k8s.io", "-o", "name")
     assert sorted(names.stdout.split()) == [
         "clusterrolebindings.rbac.authorization.k8s.io",

@@ -48,9 +48,14 @@ def test_create_get_conflicts_and_resource_versions(sandbox: SandboxHandle) -> N
     dup = call(sandbox.url, "POST", CM, cm("a"))
     assert dup.code == 409
     assert dup.body == {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": 'configmaps "a" already exists', "reason": "AlreadyExists",
-        "details": {"name": "a", "kind": "configmaps"}, "code": 409,
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'configmaps "a" already exists',
+        "reason": "AlreadyExists",
+        "details": {"name": "a", "kind": "configmaps"},
+        "code": 409,
     }
 
     other = call(sandbox.url, "POST", CM, cm("b"))
@@ -60,7 +65,8 @@ def test_create_get_conflicts_and_resource_versions(sandbox: SandboxHandle) -> N
     updated = call(sandbox.url, "PUT", f"{CM}/a", put)
     assert updated.code == 200
     assert int(updated.body["metadata"]["resourceVersion"]) > int(
-        other.body["metadata"]["resourceVersion"])
+        other.body["metadata"]["resourceVersion"]
+    )
     stale = call(sandbox.url, "PUT", f"{CM}/a", put)
     assert stale.code == 409
     assert stale.body["reason"] == "Conflict"
@@ -70,7 +76,10 @@ def test_create_get_conflicts_and_resource_versions(sandbox: SandboxHandle) -> N
     )
     missing = call(sandbox.url, "GET", f"{CM}/zzz")
     assert (missing.code, missing.body["reason"], missing.body["message"]) == (
-        404, "NotFound", 'configmaps "zzz" not found')
+        404,
+        "NotFound",
+        'configmaps "zzz" not found',
+    )
 
 
 def test_unknown_kind_missing_and_terminating_namespace(sandbox: SandboxHandle) -> None:
@@ -102,8 +111,16 @@ def test_unknown_kind_missing_and_terminating_namespace(sandbox: SandboxHandle) 
     )
     assert refused.body["details"]["causes"][0]["reason"] == "NamespaceTerminating"
     patch = {"metadata": {"finalizers": None}}
-    assert call(sandbox.url, "PATCH", "/api/v1/namespaces/going/configmaps/held", patch,
-                content_type="application/merge-patch+json").code == 200
+    assert (
+        call(
+            sandbox.url,
+            "PATCH",
+            "/api/v1/namespaces/going/configmaps/held",
+            patch,
+            content_type="application/merge-patch+json",
+        ).code
+        == 200
+    )
     wait_for(lambda: call(sandbox.url, "GET", "/api/v1/namespaces/going").code == 404)
     protected = call(sandbox.url, "DELETE", "/api/v1/namespaces/default")
     assert protected.code == 403
@@ -116,7 +133,9 @@ def test_invalid_objects_are_422(sandbox: SandboxHandle) -> None:
     assert bad.body["details"]["kind"] == "ConfigMap"
     assert bad.body["details"]["causes"][0]["field"] == "metadata.name"
     job = {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
         "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}},
     }
     no_policy = call(sandbox.url, "POST", "/apis/batch/v1/namespaces/default/jobs", job)
@@ -125,39 +144,67 @@ def test_invalid_objects_are_422(sandbox: SandboxHandle) -> None:
         'Job.batch "j" is invalid: spec.template.spec.restartPolicy: Unsupported value: '
         '"Always": supported values: "OnFailure", "Never"'
     )
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-           "spec": {"selector": {"matchLabels": {"a": "b"}},
-                    "template": {"metadata": {"labels": {"a": "c"}},
-                                 "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "c"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
     mismatch = call(sandbox.url, "POST", "/apis/apps/v1/namespaces/default/deployments", dep)
     assert mismatch.code == 422
     assert "`selector` does not match template `labels`" in mismatch.body["message"]
 
 
 def test_defaults_are_filled_in(sandbox: SandboxHandle) -> None:
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-           "spec": {"selector": {"matchLabels": {"a": "b"}},
-                    "template": {"metadata": {"labels": {"a": "b"}},
-                                 "spec": {"containers": [{"name": "c", "image": "img"}]}}}}
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "img"}]},
+            },
+        },
+    }
     out = call(sandbox.url, "POST", "/apis/apps/v1/namespaces/default/deployments", dep).body
     spec = out["spec"]
     assert spec["replicas"] == 1
     assert spec["revisionHistoryLimit"] == 10
     assert spec["progressDeadlineSeconds"] == 600
-    assert spec["strategy"] == {"type": "RollingUpdate",
-                                "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+    }
     pod = spec["template"]["spec"]
     assert (pod["restartPolicy"], pod["dnsPolicy"], pod["schedulerName"]) == (
-        "Always", "ClusterFirst", "default-scheduler")
+        "Always",
+        "ClusterFirst",
+        "default-scheduler",
+    )
     assert pod["terminationGracePeriodSeconds"] == 30
     c = pod["containers"][0]
     assert c["imagePullPolicy"] == "Always"  # no tag means :latest
     assert c["terminationMessagePath"] == "/dev/termination-log"
     assert c["terminationMessagePolicy"] == "File"
 
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
-           "spec": {"template": {"spec": {"restartPolicy": "Never",
-                                          "containers": [{"name": "c", "image": "i:1"}]}}}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i:1"}]}
+            }
+        },
+    }
     jspec = call(sandbox.url, "POST", "/apis/batch/v1/namespaces/default/jobs", job).body
     uid = jspec["metadata"]["uid"]
     s = jspec["spec"]
@@ -166,8 +213,12 @@ def test_defaults_are_filled_in(sandbox: SandboxHandle) -> None:
     assert s["template"]["metadata"]["labels"]["job-name"] == "j"
     assert s["template"]["metadata"]["labels"]["batch.kubernetes.io/job-name"] == "j"
 
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-           "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}]},
+    }
     sspec = call(sandbox.url, "POST", "/api/v1/namespaces/default/services", svc).body["spec"]
     assert (sspec["type"], sspec["sessionAffinity"]) == ("ClusterIP", "None")
     assert sspec["clusterIP"].startswith("10.96.")
@@ -181,12 +232,22 @@ def test_dry_run_writes_nothing(sandbox: SandboxHandle) -> None:
     assert dry.body["metadata"]["name"] == "dry"
     assert call(sandbox.url, "GET", f"{CM}/dry").code == 404
     call(sandbox.url, "POST", CM, cm("real", a="1"))
-    patched = call(sandbox.url, "PATCH", f"{CM}/real?dryRun=All", {"data": {"a": "2"}},
-                   content_type="application/merge-patch+json")
+    patched = call(
+        sandbox.url,
+        "PATCH",
+        f"{CM}/real?dryRun=All",
+        {"data": {"a": "2"}},
+        content_type="application/merge-patch+json",
+    )
     assert patched.body["data"] == {"a": "2"}
     assert call(sandbox.url, "GET", f"{CM}/real").body["data"] == {"a": "1"}
-    applied = call(sandbox.url, "PATCH", f"{CM}/other?dryRun=All&fieldManager=t",
-                   cm("other", a="1"), content_type="application/apply-patch+yaml")
+    applied = call(
+        sandbox.url,
+        "PATCH",
+        f"{CM}/other?dryRun=All&fieldManager=t",
+        cm("other", a="1"),
+        content_type="application/apply-patch+yaml",
+    )
     assert applied.code == 201
     assert call(sandbox.url, "GET", f"{CM}/other").code == 404
     assert call(sandbox.url, "DELETE", f"{CM}/real?dryRun=All").code == 200
@@ -208,8 +269,9 @@ def test_list_selectors_and_pagination(sandbox: SandboxHandle) -> None:
     assert len(page1["items"]) == 3 and page1["metadata"]["remainingItemCount"] == 4
     call(sandbox.url, "POST", CM, cm("c9"))  # a consistent snapshot: not in later pages
     page2 = call(sandbox.url, "GET", f"{CM}?limit=3&continue={page1['metadata']['continue']}")
-    page3 = call(sandbox.url, "GET",
-                 f"{CM}?limit=3&continue={page2.body['metadata']['continue']}").body
+    page3 = call(
+        sandbox.url, "GET", f"{CM}?limit=3&continue={page2.body['metadata']['continue']}"
+    ).body
     names = [o["metadata"]["name"] for o in page1["items"] + page2.body["items"] + page3["items"]]
     assert names == [f"c{i}" for i in range(7)]
     assert "continue" not in page3["metadata"]
@@ -218,63 +280,118 @@ def test_list_selectors_and_pagination(sandbox: SandboxHandle) -> None:
 
 
 def test_patch_flavours(sandbox: SandboxHandle) -> None:
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-           "spec": {"selector": {"matchLabels": {"a": "b"}},
-                    "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {
+                    "containers": [
                         {"name": "one", "image": "i:1", "env": [{"name": "A", "value": "1"}]},
-                        {"name": "two", "image": "j:1"}]}}}}
+                        {"name": "two", "image": "j:1"},
+                    ]
+                },
+            },
+        },
+    }
     path = "/apis/apps/v1/namespaces/default/deployments/d"
     call(sandbox.url, "POST", "/apis/apps/v1/namespaces/default/deployments", dep)
-    smp = {"spec": {"template": {"spec": {"containers": [
-        {"name": "two", "image": "j:2"}, {"name": "one", "env": [{"name": "B", "value": "2"}]}]}}}}
-    out = call(sandbox.url, "PATCH", path, smp,
-               content_type="application/strategic-merge-patch+json").body
+    smp = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "two", "image": "j:2"},
+                        {"name": "one", "env": [{"name": "B", "value": "2"}]},
+                    ]
+                }
+            }
+        }
+    }
+    out = call(
+        sandbox.url, "PATCH", path, smp, content_type="application/strategic-merge-patch+json"
+    ).body
     cs = {c["name"]: c for c in out["spec"]["template"]["spec"]["containers"]}
     assert cs["two"]["image"] == "j:2" and cs["one"]["image"] == "i:1"
     assert [e["name"] for e in cs["one"]["env"]] == ["A", "B"]
     assert out["metadata"]["generation"] == 2
     merge = {"spec": {"template": {"spec": {"containers": [{"name": "only", "image": "k"}]}}}}
-    out = call(sandbox.url, "PATCH", path, merge,
-               content_type="application/merge-patch+json").body
+    out = call(sandbox.url, "PATCH", path, merge, content_type="application/merge-patch+json").body
     assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == ["only"]
-    ops = [{"op": "replace", "path": "/spec/replicas", "value": 4},
-           {"op": "test", "path": "/spec/replicas", "value": 4}]
+    ops = [
+        {"op": "replace", "path": "/spec/replicas", "value": 4},
+        {"op": "test", "path": "/spec/replicas", "value": 4},
+    ]
     out = call(sandbox.url, "PATCH", path, ops, content_type="application/json-patch+json").body
     assert out["spec"]["replicas"] == 4
-    failed = call(sandbox.url, "PATCH", path, [{"op": "test", "path": "/spec/replicas",
-                                                "value": 9}],
-                  content_type="application/json-patch+json")
+    failed = call(
+        sandbox.url,
+        "PATCH",
+        path,
+        [{"op": "test", "path": "/spec/replicas", "value": 9}],
+        content_type="application/json-patch+json",
+    )
     assert failed.code == 422
-    missing = call(sandbox.url, "PATCH", f"{CM}/x", {"data": {}},
-                   content_type="application/strategic-merge-patch+json")
+    missing = call(
+        sandbox.url,
+        "PATCH",
+        f"{CM}/x",
+        {"data": {}},
+        content_type="application/strategic-merge-patch+json",
+    )
     assert missing.code == 404
 
 
 def test_generation_and_status_subresource(sandbox: SandboxHandle) -> None:
     sandbox.install_crds()
     lq = "/apis/kueue.x-k8s.io/v1beta1/namespaces/default/localqueues"
-    body = {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "LocalQueue",
-            "metadata": {"name": "q"}, "spec": {"clusterQueue": "a"},
-            "status": {"pendingWorkloads": 5}}
+    body = {
+        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "kind": "LocalQueue",
+        "metadata": {"name": "q"},
+        "spec": {"clusterQueue": "a"},
+        "status": {"pendingWorkloads": 5},
+    }
     created = call(sandbox.url, "POST", lq, body).body
     assert created["metadata"]["generation"] == 1
     assert "status" not in created  # status is ignored on create
-    st = call(sandbox.url, "PATCH", f"{lq}/q/status", {"status": {"pendingWorkloads": 2},
-                                                       "spec": {"clusterQueue": "zzz"}},
-              content_type="application/merge-patch+json").body
+    st = call(
+        sandbox.url,
+        "PATCH",
+        f"{lq}/q/status",
+        {"status": {"pendingWorkloads": 2}, "spec": {"clusterQueue": "zzz"}},
+        content_type="application/merge-patch+json",
+    ).body
     assert st["status"] == {"pendingWorkloads": 2}
     assert st["spec"]["clusterQueue"] == "a"
     assert st["metadata"]["generation"] == 1
-    relabel = call(sandbox.url, "PATCH", f"{lq}/q", {"metadata": {"labels": {"x": "y"}}},
-                   content_type="application/merge-patch+json").body
+    relabel = call(
+        sandbox.url,
+        "PATCH",
+        f"{lq}/q",
+        {"metadata": {"labels": {"x": "y"}}},
+        content_type="application/merge-patch+json",
+    ).body
     assert relabel["metadata"]["generation"] == 1
-    spec = call(sandbox.url, "PATCH", f"{lq}/q", {"spec": {"clusterQueue": "b"},
-                                                  "status": {"pendingWorkloads": 9}},
-                content_type="application/merge-patch+json").body
+    spec = call(
+        sandbox.url,
+        "PATCH",
+        f"{lq}/q",
+        {"spec": {"clusterQueue": "b"}, "status": {"pendingWorkloads": 9}},
+        content_type="application/merge-patch+json",
+    ).body
     assert spec["metadata"]["generation"] == 2
     assert spec["status"] == {"pendingWorkloads": 2}
-    smp = call(sandbox.url, "PATCH", f"{lq}/q", {"spec": {"clusterQueue": "c"}},
-               content_type="application/strategic-merge-patch+json")
+    smp = call(
+        sandbox.url,
+        "PATCH",
+        f"{lq}/q",
+        {"spec": {"clusterQueue": "c"}},
+        content_type="application/strategic-merge-patch+json",
+    )
     assert (smp.code, smp.body["reason"]) == (415, "UnsupportedMediaType")
 
 
@@ -287,19 +404,38 @@ def test_watch_resume_and_bookmark_free_stream(sandbox: SandboxHandle) -> None:
     api.delete_namespaced_config_map("w1", "default")
     from kubernetes import watch
 
-    seen = [(e["type"], e["object"].metadata.name) for e in watch.Watch().stream(
-        api.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=1)]
+    seen = [
+        (e["type"], e["object"].metadata.name)
+        for e in watch.Watch().stream(
+            api.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=1
+        )
+    ]
     assert seen == [("MODIFIED", "w1"), ("ADDED", "w2"), ("DELETED", "w1")]
-    labelled = [(e["type"], e["object"].metadata.name) for e in watch.Watch().stream(
-        api.list_namespaced_config_map, "default", resource_version=rv,
-        label_selector="keep=yes", timeout_seconds=1)]
+    labelled = [
+        (e["type"], e["object"].metadata.name)
+        for e in watch.Watch().stream(
+            api.list_namespaced_config_map,
+            "default",
+            resource_version=rv,
+            label_selector="keep=yes",
+            timeout_seconds=1,
+        )
+    ]
     assert labelled == [("ADDED", "w2")]
 
 
 def test_garbage_collection_propagation(sandbox: SandboxHandle) -> None:
     owner = call(sandbox.url, "POST", CM, cm("owner")).body
-    ref = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
-            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
+    ref = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "name": "owner",
+            "uid": owner["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
     for name in ("dep1", "dep2"):
         body = cm(name)
         body["metadata"]["ownerReferences"] = ref
@@ -310,8 +446,9 @@ def test_garbage_collection_propagation(sandbox: SandboxHandle) -> None:
 
     owner2 = call(sandbox.url, "POST", CM, cm("owner2")).body
     body = cm("dep3")
-    body["metadata"]["ownerReferences"] = [dict(ref[0], name="owner2",
-                                                uid=owner2["metadata"]["uid"])]
+    body["metadata"]["ownerReferences"] = [
+        dict(ref[0], name="owner2", uid=owner2["metadata"]["uid"])
+    ]
     call(sandbox.url, "POST", CM, body)
     fg = call(sandbox.url, "DELETE", f"{CM}/owner2", {"propagationPolicy": "Foreground"})
     assert fg.code == 200
@@ -322,8 +459,9 @@ def test_garbage_collection_propagation(sandbox: SandboxHandle) -> None:
 
     owner3 = call(sandbox.url, "POST", CM, cm("owner3")).body
     body = cm("dep4")
-    body["metadata"]["ownerReferences"] = [dict(ref[0], name="owner3",
-                                                uid=owner3["metadata"]["uid"])]
+    body["metadata"]["ownerReferences"] = [
+        dict(ref[0], name="owner3", uid=owner3["metadata"]["uid"])
+    ]
     call(sandbox.url, "POST", CM, body)
     assert call(sandbox.url, "DELETE", f"{CM}/owner3").code == 200  # Background by default
     wait_for(lambda: call(sandbox.url, "GET", f"{CM}/dep4").code == 404)
@@ -331,9 +469,16 @@ def test_garbage_collection_propagation(sandbox: SandboxHandle) -> None:
 
 
 def test_job_delete_default_orphans_with_warning(sandbox: SandboxHandle) -> None:
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
-           "spec": {"template": {"spec": {"restartPolicy": "Never",
-                                          "containers": [{"name": "c", "image": "i:1"}]}}}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i:1"}]}
+            }
+        },
+    }
     call(sandbox.url, "POST", "/apis/batch/v1/namespaces/default/jobs", job)
     pods = "/api/v1/namespaces/default/pods"
     wait_for(lambda: call(sandbox.url, "GET", pods).body["items"])
@@ -349,19 +494,33 @@ def test_crd_lifecycle_serves_and_unserves(sandbox: SandboxHandle) -> None:
     sandbox.install_crds()
     dyn = dynamic.DynamicClient(sandbox.api_client())
     isvc = dyn.resources.get(api_version="serving.kserve.io/v1beta1", kind="InferenceService")
-    isvc.create(body={"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-                      "metadata": {"name": "m"}, "spec": {"predictor": {"model": {}}}},
-                namespace="default")
-    crd = call(sandbox.url, "GET",
-               "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-               "inferenceservices.serving.kserve.io").body
+    isvc.create(
+        body={
+            "apiVersion": "serving.kserve.io/v1beta1",
+            "kind": "InferenceService",
+            "metadata": {"name": "m"},
+            "spec": {"predictor": {"model": {}}},
+        },
+        namespace="default",
+    )
+    crd = call(
+        sandbox.url,
+        "GET",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+        "inferenceservices.serving.kserve.io",
+    ).body
     conds = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
     assert conds == {"NamesAccepted": "True", "Established": "True"}
-    call(sandbox.url, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-         "inferenceservices.serving.kserve.io")
+    call(
+        sandbox.url,
+        "DELETE",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+        "inferenceservices.serving.kserve.io",
+    )
     wait_for(lambda: call(sandbox.url, "GET", "/apis/serving.kserve.io/v1beta1").code == 404)
-    gone = call(sandbox.url, "GET",
-                "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/m")
+    gone = call(
+        sandbox.url, "GET", "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/m"
+    )
     assert gone.code == 404
 
 
@@ -369,25 +528,43 @@ def test_metrics_count_requests_by_verb(sandbox: SandboxHandle) -> None:
     call(sandbox.url, "POST", CM, cm("m1"))
     call(sandbox.url, "GET", f"{CM}/m1")
     call(sandbox.url, "GET", CM)
-    call(sandbox.url, "PATCH", f"{CM}/m1?fieldManager=t", cm("m1", a="b"),
-         content_type="application/apply-patch+yaml")
-    call(sandbox.url, "PATCH", f"{CM}/m1", {"data": {"c": "d"}},
-         content_type="application/merge-patch+json")
+    call(
+        sandbox.url,
+        "PATCH",
+        f"{CM}/m1?fieldManager=t",
+        cm("m1", a="b"),
+        content_type="application/apply-patch+yaml",
+    )
+    call(
+        sandbox.url,
+        "PATCH",
+        f"{CM}/m1",
+        {"data": {"c": "d"}},
+        content_type="application/merge-patch+json",
+    )
     call(sandbox.url, "GET", f"{CM}/nope")
     call(sandbox.url, "DELETE", f"{CM}/m1")
     counts = sandbox.request_counts()
-    for key in [("POST", "configmaps", "201"), ("GET", "configmaps", "200"),
-                ("LIST", "configmaps", "200"), ("APPLY", "configmaps", "200"),
-                ("PATCH", "configmaps", "200"), ("GET", "configmaps", "404"),
-                ("DELETE", "configmaps", "200")]:
+    for key in [
+        ("POST", "configmaps", "201"),
+        ("GET", "configmaps", "200"),
+        ("LIST", "configmaps", "200"),
+        ("APPLY", "configmaps", "200"),
+        ("PATCH", "configmaps", "200"),
+        ("GET", "configmaps", "404"),
+        ("DELETE", "configmaps", "200"),
+    ]:
         assert counts.get(key) == 1, (key, counts)
     text = call(sandbox.url, "GET", "/metrics").body
     assert "# TYPE apiserver_request_total counter" in text
-    assert ('apiserver_request_total{code="201",component="apiserver",dry_run="",group="",'
-            'resource="configmaps",scope="resource"') not in text  # POST is namespace scope
-    assert ('apiserver_request_total{code="201",component="apiserver",dry_run="",group="",'
-            'resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1"} 1'
-            in text)
+    assert (
+        'apiserver_request_total{code="201",component="apiserver",dry_run="",group="",'
+        'resource="configmaps",scope="resource"'
+    ) not in text  # POST is namespace scope
+    assert (
+        'apiserver_request_total{code="201",component="apiserver",dry_run="",group="",'
+        'resource="configmaps",scope="namespace",subresource="",verb="POST",version="v1"} 1' in text
+    )
 
 
 def test_health_version_and_discovery(sandbox: SandboxHandle) -> None:
@@ -398,14 +575,39 @@ def test_health_version_and_discovery(sandbox: SandboxHandle) -> None:
     assert v["major"] == "1" and v["gitVersion"].startswith("v1.")
     apps = call(sandbox.url, "GET", "/apis/apps/v1").body
     dep = next(r for r in apps["resources"] if r["name"] == "deployments")
-    assert dep == {"name": "deployments", "singularName": "deployment", "namespaced": True,
-                   "kind": "Deployment", "verbs": ["create", "delete", "deletecollection",
-                                                   "get", "list", "patch", "update", "watch"],
-                   "shortNames": ["deploy"], "categories": ["all"]}
-    assert {"name": "deployments/status", "singularName": "", "namespaced": True,
-            "kind": "Deployment", "verbs": ["get", "patch", "update"]} in apps["resources"]
-    agg = call(sandbox.url, "GET", "/apis", accept=(
-        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"))
+    assert dep == {
+        "name": "deployments",
+        "singularName": "deployment",
+        "namespaced": True,
+        "kind": "Deployment",
+        "verbs": [
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ],
+        "shortNames": ["deploy"],
+        "categories": ["all"],
+    }
+    assert {
+        "name": "deployments/status",
+        "singularName": "",
+        "namespaced": True,
+        "kind": "Deployment",
+        "verbs": ["get", "patch", "update"],
+    } in apps["resources"]
+    agg = call(
+        sandbox.url,
+        "GET",
+        "/apis",
+        accept=(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+        ),
+    )
     assert agg.body["kind"] == "APIGroupList"  # aggregated discovery refused: legacy answer
     assert agg.headers["Content-Type"] == "application/json"
     proto_only = call(sandbox.url, "GET", CM, accept="application/vnd.kubernetes.protobuf")

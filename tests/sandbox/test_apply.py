@@ -17,8 +17,9 @@ DEPS = "/apis/apps/v1/namespaces/default/deployments"
 APPLY = "application/apply-patch+yaml"
 
 
-def apply(sandbox: SandboxHandle, path: str, body: Any, manager: str, force: bool = False,
-          extra: str = "") -> Response:
+def apply(
+    sandbox: SandboxHandle, path: str, body: Any, manager: str, force: bool = False, extra: str = ""
+) -> Response:
     q = f"?fieldManager={manager}" + ("&force=true" if force else "") + extra
     return call(sandbox.url, "PATCH", path + q, body, content_type=APPLY)
 
@@ -35,10 +36,16 @@ def managers(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def deployment(containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-            "spec": {"selector": {"matchLabels": {"a": "b"}},
-                     "template": {"metadata": {"labels": {"a": "b"}},
-                                  "spec": {"containers": containers}}, **spec}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": containers}},
+            **spec,
+        },
+    }
 
 
 def test_apply_creates_and_records_managed_fields(sandbox: SandboxHandle) -> None:
@@ -62,7 +69,8 @@ def test_conflicts_list_every_field_and_force_takes_ownership(sandbox: SandboxHa
     assert clash.code == 409
     assert clash.body["reason"] == "Conflict"
     assert clash.body["message"] == (
-        'Apply failed with 2 conflicts: conflicts with "alice":\n- .data.x\n- .data.y')
+        'Apply failed with 2 conflicts: conflicts with "alice":\n- .data.x\n- .data.y'
+    )
     assert clash.body["details"]["causes"] == [
         {"reason": "FieldManagerConflict", "message": 'conflict with "alice"', "field": ".data.x"},
         {"reason": "FieldManagerConflict", "message": 'conflict with "alice"', "field": ".data.y"},
@@ -75,19 +83,30 @@ def test_conflicts_list_every_field_and_force_takes_ownership(sandbox: SandboxHa
     assert forced.code == 200 and forced.body["data"] == {"x": "1", "y": "3"}
     assert managers(forced.body)["alice"]["fieldsV1"] == {"f:data": {"f:x": {}}}
 
-    call(sandbox.url, "PATCH", f"{CM}/a?fieldManager=editor", {"data": {"x": "9"}},
-         content_type="application/merge-patch+json")
+    call(
+        sandbox.url,
+        "PATCH",
+        f"{CM}/a?fieldManager=editor",
+        {"data": {"x": "9"}},
+        content_type="application/merge-patch+json",
+    )
     vs_update = apply(sandbox, f"{CM}/a", cm("a", {"x": "1", "y": "3"}), "bob")
     assert vs_update.code == 409
     assert vs_update.body["message"] == (
-        'Apply failed with 1 conflict: conflict with "editor" using v1: .data.x')
+        'Apply failed with 1 conflict: conflict with "editor" using v1: .data.x'
+    )
 
 
 def test_dropped_fields_are_removed_only_when_unshared(sandbox: SandboxHandle) -> None:
     apply(sandbox, f"{CM}/a", cm("a", {"mine": "1", "shared": "1"}, {"l": "1"}), "alice")
     apply(sandbox, f"{CM}/a", cm("a", {"shared": "1"}), "bob")
-    call(sandbox.url, "PATCH", f"{CM}/a?fieldManager=editor", {"data": {"edited": "1"}},
-         content_type="application/merge-patch+json")
+    call(
+        sandbox.url,
+        "PATCH",
+        f"{CM}/a?fieldManager=editor",
+        {"data": {"edited": "1"}},
+        content_type="application/merge-patch+json",
+    )
     bare = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
     out = apply(sandbox, f"{CM}/a", bare, "alice").body
     assert out["data"] == {"shared": "1", "edited": "1"}
@@ -96,8 +115,16 @@ def test_dropped_fields_are_removed_only_when_unshared(sandbox: SandboxHandle) -
 
 
 def test_keyed_lists_merge_by_key(sandbox: SandboxHandle) -> None:
-    a = deployment([{"name": "app", "image": "app:1", "ports": [{"containerPort": 80}],
-                     "env": [{"name": "A", "value": "1"}]}])
+    a = deployment(
+        [
+            {
+                "name": "app",
+                "image": "app:1",
+                "ports": [{"containerPort": 80}],
+                "env": [{"name": "A", "value": "1"}],
+            }
+        ]
+    )
     out = apply(sandbox, f"{DEPS}/d", a, "alice").body
     f = managers(out)["alice"]["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
     item = f['k:{"name":"app"}']
@@ -109,15 +136,22 @@ def test_keyed_lists_merge_by_key(sandbox: SandboxHandle) -> None:
     out = apply(sandbox, f"{DEPS}/d", b, "bob").body
     names = [c["name"] for c in out["spec"]["template"]["spec"]["containers"]]
     assert names == ["app", "sidecar"]
-    a2 = deployment([{"name": "app", "image": "app:1", "ports": [{"containerPort": 80}],
-                      "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}])
+    a2 = deployment(
+        [
+            {
+                "name": "app",
+                "image": "app:1",
+                "ports": [{"containerPort": 80}],
+                "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+            }
+        ]
+    )
     out = apply(sandbox, f"{DEPS}/d", a2, "alice").body
     app = out["spec"]["template"]["spec"]["containers"][0]
     assert [e["name"] for e in app["env"]] == ["A", "B"]
     a3 = deployment([{"name": "app2", "image": "app:2"}])
     out = apply(sandbox, f"{DEPS}/d", a3, "alice").body
-    assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == [
-        "sidecar", "app2"]
+    assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == ["sidecar", "app2"]
 
 
 def test_status_and_unknown_fields_in_applied_config(sandbox: SandboxHandle) -> None:
@@ -129,8 +163,10 @@ def test_status_and_unknown_fields_in_applied_config(sandbox: SandboxHandle) -> 
     bad = deployment([{"name": "app", "image": "app:1", "colour": "red"}])
     refused = apply(sandbox, f"{DEPS}/d", bad, "alice")
     assert refused.code == 400
-    assert ".spec.template.spec.containers[0].colour: field not declared in schema" in (
-        refused.body["message"])
+    assert (
+        ".spec.template.spec.containers[0].colour: field not declared in schema"
+        in (refused.body["message"])
+    )
 
 
 def test_field_validation_modes(sandbox: SandboxHandle) -> None:
@@ -142,8 +178,9 @@ def test_field_validation_modes(sandbox: SandboxHandle) -> None:
     warn = call(sandbox.url, "POST", f"{CM}?fieldValidation=Warn", body)
     assert warn.code == 201
     assert "extra" not in warn.body
-    assert any('unknown field \\"extra\\"' in w or 'unknown field "extra"' in w
-               for w in warn.warnings)
+    assert any(
+        'unknown field \\"extra\\"' in w or 'unknown field "extra"' in w for w in warn.warnings
+    )
 
 
 def test_update_operations_are_recorded(sandbox: SandboxHandle) -> None:

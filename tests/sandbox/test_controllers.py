@@ -26,9 +26,19 @@ def job(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if annotations:
         meta["annotations"] = annotations
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-            "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
-                {"name": "main", "image": "trainer:1"}]}}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "trainer:1"}],
+                }
+            }
+        },
+    }
 
 
 def wait_for(fn: Any, timeout: float = 10.0) -> Any:
@@ -50,8 +60,10 @@ def finished_job(sandbox: SandboxHandle, name: str) -> dict[str, Any]:
     def done() -> dict[str, Any] | None:
         obj = call(sandbox.url, "GET", f"{JOBS}/{name}").body
         c = conditions(obj)
-        if c.get("Complete", {}).get("status") == "True" or c.get("Failed", {}).get(
-                "status") == "True":
+        if (
+            c.get("Complete", {}).get("status") == "True"
+            or c.get("Failed", {}).get("status") == "True"
+        ):
             return obj
         return None
 
@@ -66,8 +78,9 @@ def pod_of(sandbox: SandboxHandle, selector: str) -> dict[str, Any]:
 
 def test_job_runs_then_completes(sandbox: SandboxHandle) -> None:
     created = call(sandbox.url, "POST", JOBS, job("ok")).body
-    running = wait_for(lambda: (call(sandbox.url, "GET", f"{JOBS}/ok").body.get("status")
-                                or {}).get("active") == 1)
+    running = wait_for(
+        lambda: (call(sandbox.url, "GET", f"{JOBS}/ok").body.get("status") or {}).get("active") == 1
+    )
     assert running
     done = finished_job(sandbox, "ok")
     st = done["status"]
@@ -77,8 +90,7 @@ def test_job_runs_then_completes(sandbox: SandboxHandle) -> None:
     pod = pod_of(sandbox, "job-name%3Dok")
     assert pod["metadata"]["labels"]["batch.kubernetes.io/job-name"] == "ok"
     ref = pod["metadata"]["ownerReferences"][0]
-    assert (ref["kind"], ref["uid"], ref["controller"]) == ("Job", created["metadata"]["uid"],
-                                                            True)
+    assert (ref["kind"], ref["uid"], ref["controller"]) == ("Job", created["metadata"]["uid"], True)
     term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert pod["status"]["phase"] == "Succeeded"
     assert (term["exitCode"], term["reason"]) == (0, "Completed")
@@ -86,11 +98,24 @@ def test_job_runs_then_completes(sandbox: SandboxHandle) -> None:
 
 def test_job_outcome_from_annotations(sandbox: SandboxHandle) -> None:
     metrics = json.dumps({"accuracy": 0.91})
-    call(sandbox.url, "POST", JOBS, job("bad", {
-        "sandbox.reconciler.ml/outcome": "Failed",
-        "sandbox.reconciler.ml/termination-message": "CUDA out of memory"}))
-    call(sandbox.url, "POST", JOBS, job("good", {
-        "sandbox.reconciler.ml/termination-message": metrics}))
+    call(
+        sandbox.url,
+        "POST",
+        JOBS,
+        job(
+            "bad",
+            {
+                "sandbox.reconciler.ml/outcome": "Failed",
+                "sandbox.reconciler.ml/termination-message": "CUDA out of memory",
+            },
+        ),
+    )
+    call(
+        sandbox.url,
+        "POST",
+        JOBS,
+        job("good", {"sandbox.reconciler.ml/termination-message": metrics}),
+    )
     bad = finished_job(sandbox, "bad")
     assert bad["status"]["failed"] == 1
     failed = conditions(bad)["Failed"]
@@ -98,27 +123,33 @@ def test_job_outcome_from_annotations(sandbox: SandboxHandle) -> None:
     pod = pod_of(sandbox, "job-name%3Dbad")
     assert pod["status"]["phase"] == "Failed"
     term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
-    assert (term["exitCode"], term["reason"], term["message"]) == (1, "Error",
-                                                                   "CUDA out of memory")
+    assert (term["exitCode"], term["reason"], term["message"]) == (1, "Error", "CUDA out of memory")
     finished_job(sandbox, "good")
     term = pod_of(sandbox, "job-name%3Dgood")["status"]["containerStatuses"][0]["state"][
-        "terminated"]
+        "terminated"
+    ]
     assert json.loads(term["message"]) == {"accuracy": 0.91}
 
 
 def test_outcomes_configmap_first_sorted_match_wins(sandbox: SandboxHandle) -> None:
-    outcomes = {"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "sandbox-outcomes", "namespace": "kube-system"},
-                "data": {
-                    "30-train": json.dumps({"match": "default/train-*", "outcome": "Failed",
-                                            "message": "diverged"}),
-                    "20-all": json.dumps({"match": "default/*", "outcome": "Succeeded",
-                                          "message": "{\"loss\": 1}"}),
-                    "10-slow": json.dumps({"match": "default/slow", "delay": 30}),
-                    "default.eval": json.dumps({"outcome": "Failed"}),
-                }}
-    assert call(sandbox.url, "POST", "/api/v1/namespaces/kube-system/configmaps",
-                outcomes).code == 201
+    outcomes = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "sandbox-outcomes", "namespace": "kube-system"},
+        "data": {
+            "30-train": json.dumps(
+                {"match": "default/train-*", "outcome": "Failed", "message": "diverged"}
+            ),
+            "20-all": json.dumps(
+                {"match": "default/*", "outcome": "Succeeded", "message": '{"loss": 1}'}
+            ),
+            "10-slow": json.dumps({"match": "default/slow", "delay": 30}),
+            "default.eval": json.dumps({"outcome": "Failed"}),
+        },
+    }
+    assert (
+        call(sandbox.url, "POST", "/api/v1/namespaces/kube-system/configmaps", outcomes).code == 201
+    )
     call(sandbox.url, "POST", JOBS, job("train-1"))
     call(sandbox.url, "POST", JOBS, job("eval"))
     call(sandbox.url, "POST", JOBS, job("slow"))
@@ -126,7 +157,8 @@ def test_outcomes_configmap_first_sorted_match_wins(sandbox: SandboxHandle) -> N
     # "20-all" sorts before "30-train" (and before "default.eval"): it wins.
     assert conditions(finished_job(sandbox, "train-1"))["Complete"]["status"] == "True"
     term = pod_of(sandbox, "job-name%3Dtrain-1")["status"]["containerStatuses"][0]["state"][
-        "terminated"]
+        "terminated"
+    ]
     assert term["message"] == '{"loss": 1}'
     slow = call(sandbox.url, "GET", f"{JOBS}/slow").body
     assert "Complete" not in conditions(slow) and slow["status"]["active"] == 1
@@ -134,13 +166,23 @@ def test_outcomes_configmap_first_sorted_match_wins(sandbox: SandboxHandle) -> N
 
 def test_pytorchjob_conditions_and_master_pod(sandbox: SandboxHandle) -> None:
     sandbox.install_crds()
-    spec = {"replicas": 1, "restartPolicy": "OnFailure", "template": {"spec": {"containers": [
-        {"name": "pytorch", "image": "train:1"}]}}}
-    body = {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
-            "metadata": {"name": "pt", "annotations": {
+    spec = {
+        "replicas": 1,
+        "restartPolicy": "OnFailure",
+        "template": {"spec": {"containers": [{"name": "pytorch", "image": "train:1"}]}},
+    }
+    body = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {
+            "name": "pt",
+            "annotations": {
                 "sandbox.reconciler.ml/outcome": "Failed",
-                "sandbox.reconciler.ml/termination-message": "NCCL timeout"}},
-            "spec": {"pytorchReplicaSpecs": {"Master": spec, "Worker": dict(spec, replicas=2)}}}
+                "sandbox.reconciler.ml/termination-message": "NCCL timeout",
+            },
+        },
+        "spec": {"pytorchReplicaSpecs": {"Master": spec, "Worker": dict(spec, replicas=2)}},
+    }
     path = "/apis/kubeflow.org/v1/namespaces/default/pytorchjobs"
     call(sandbox.url, "POST", path, body)
 
@@ -153,22 +195,33 @@ def test_pytorchjob_conditions_and_master_pod(sandbox: SandboxHandle) -> None:
     assert c["Created"]["status"] == "True"
     assert c["Running"]["status"] == "False"
     assert (c["Failed"]["status"], c["Failed"]["reason"]) == ("True", "PyTorchJobFailed")
-    master = pod_of(sandbox, "training.kubeflow.org/job-name%3Dpt,"
-                             "training.kubeflow.org/replica-type%3Dmaster")
+    master = pod_of(
+        sandbox, "training.kubeflow.org/job-name%3Dpt,training.kubeflow.org/replica-type%3Dmaster"
+    )
     assert master["metadata"]["name"] == "pt-master-0"
     term = master["status"]["containerStatuses"][0]["state"]["terminated"]
     assert (master["status"]["phase"], term["message"]) == ("Failed", "NCCL timeout")
-    workers = call(sandbox.url, "GET", f"{PODS}?labelSelector=training.kubeflow.org/"
-                   "replica-type%3Dworker").body["items"]
+    workers = call(
+        sandbox.url, "GET", f"{PODS}?labelSelector=training.kubeflow.org/replica-type%3Dworker"
+    ).body["items"]
     assert sorted(p["metadata"]["name"] for p in workers) == ["pt-worker-0", "pt-worker-1"]
 
 
 def test_deployment_and_inferenceservice_become_ready(sandbox: SandboxHandle) -> None:
     sandbox.install_crds()
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-           "spec": {"replicas": 3, "selector": {"matchLabels": {"a": "b"}},
-                    "template": {"metadata": {"labels": {"a": "b"}},
-                                 "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}}
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "i:1"}]},
+            },
+        },
+    }
     call(sandbox.url, "POST", "/apis/apps/v1/namespaces/default/deployments", dep)
 
     def available() -> dict[str, Any] | None:
@@ -177,12 +230,21 @@ def test_deployment_and_inferenceservice_become_ready(sandbox: SandboxHandle) ->
         return obj if ok else None
 
     st = wait_for(available)["status"]
-    assert (st["observedGeneration"], st["replicas"], st["updatedReplicas"],
-            st["readyReplicas"], st["availableReplicas"]) == (1, 3, 3, 3, 3)
-    isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-            "metadata": {"name": "m"},
-            "spec": {"predictor": {"model": {"modelFormat": {"name": "pytorch"},
-                                             "storageUri": "s3://m/1"}}}}
+    assert (
+        st["observedGeneration"],
+        st["replicas"],
+        st["updatedReplicas"],
+        st["readyReplicas"],
+        st["availableReplicas"],
+    ) == (1, 3, 3, 3, 3)
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "m"},
+        "spec": {
+            "predictor": {"model": {"modelFormat": {"name": "pytorch"}, "storageUri": "s3://m/1"}}
+        },
+    }
     path = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/m"
     call(sandbox.url, "POST", path.rsplit("/", 1)[0], isvc)
     ready = wait_for(lambda: conditions(call(sandbox.url, "GET", path).body).get("Ready"))

@@ -43,8 +43,12 @@ def test_api_resources(kubectl: KubectlRunner, sandbox: SandboxHandle) -> None:
     assert "pytorchjobs.kubeflow.org" not in before
     sandbox.install_crds()
     after = kubectl("api-resources", "-o", "name").stdout.split()
-    assert {"pytorchjobs.kubeflow.org", "inferenceservices.serving.kserve.io",
-            "localqueues.kueue.x-k8s.io", "clusterqueues.kueue.x-k8s.io"} <= set(after)
+    assert {
+        "pytorchjobs.kubeflow.org",
+        "inferenceservices.serving.kserve.io",
+        "localqueues.kueue.x-k8s.io",
+        "clusterqueues.kueue.x-k8s.io",
+    } <= set(after)
 
 
 def test_custom_kinds_are_unknown_until_their_crd_is_applied(kubectl: KubectlRunner) -> None:
@@ -58,11 +62,9 @@ def test_custom_kinds_are_unknown_until_their_crd_is_applied(kubectl: KubectlRun
     crd_file = REPO / "reconciler" / "crds" / "kubeflow-training.yaml"
     out = kubectl("apply", "--server-side", "-f", str(crd_file))
     assert out.stdout.strip() == (
-        "customresourcedefinition.apiextensions.k8s.io/pytorchjobs.kubeflow.org "
-        "serverside-applied"
+        "customresourcedefinition.apiextensions.k8s.io/pytorchjobs.kubeflow.org serverside-applied"
     )
-    kubectl("wait", "--for=condition=Established", "crd/pytorchjobs.kubeflow.org",
-            "--timeout=10s")
+    kubectl("wait", "--for=condition=Established", "crd/pytorchjobs.kubeflow.org", "--timeout=10s")
     empty = kubectl("get", "pytorchjobs", "-n", NS)
     assert "No resources found" in empty.stderr
     kubectl("delete", "crd", "pytorchjobs.kubeflow.org", "--timeout=20s")
@@ -76,36 +78,87 @@ def test_patch_job_status_subresource(kubectl: KubectlRunner) -> None:
     https://kubernetes.io/docs/reference/kubectl/generated/kubectl_patch/
     """
     job = {
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": "step", "namespace": NS,
-                     "annotations": {"sandbox.reconciler.ml/delay": "60"}},
-        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
-            {"name": "main", "image": "busybox:1.36"}]}}},
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "step",
+            "namespace": NS,
+            "annotations": {"sandbox.reconciler.ml/delay": "60"},
+        },
+        "spec": {
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "busybox:1.36"}],
+                }
+            }
+        },
     }
     kubectl("apply", "--server-side", "-f", "-", input=json.dumps(job))
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    status = {"status": {"failed": 1, "conditions": [
-        {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
-         "message": "Job has reached the specified backoff limit", "lastTransitionTime": now},
-        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-         "message": "Job has reached the specified backoff limit", "lastTransitionTime": now},
-    ]}}
-    out = kubectl("patch", "job", "step", "-n", NS, "--subresource=status", "--type=merge",
-                  "-p", json.dumps(status))
+    status = {
+        "status": {
+            "failed": 1,
+            "conditions": [
+                {
+                    "type": "FailureTarget",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                    "lastTransitionTime": now,
+                },
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                    "lastTransitionTime": now,
+                },
+            ],
+        }
+    }
+    out = kubectl(
+        "patch",
+        "job",
+        "step",
+        "-n",
+        NS,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(status),
+    )
     assert out.stdout.strip() == "job.batch/step patched"
     row = kubectl("get", "job", "step", "-n", NS, "--no-headers").stdout.split()
     assert row[:3] == ["step", "Failed", "0/1"]
     # A status change sent to the main resource is ignored (no change: "patched (no change)").
-    ignored = kubectl("patch", "job", "step", "-n", NS, "--type=merge",
-                      "-p", json.dumps({"status": {"failed": 7}}))
+    ignored = kubectl(
+        "patch",
+        "job",
+        "step",
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"failed": 7}}),
+    )
     assert ignored.stdout.strip() == "job.batch/step patched (no change)"
-    assert kubectl("get", "job", "step", "-n", NS, "-o", "jsonpath={.status.failed}"
-                   ).stdout == "1"
+    assert kubectl("get", "job", "step", "-n", NS, "-o", "jsonpath={.status.failed}").stdout == "1"
     # Spec changes sent to /status are ignored too.
-    kubectl("patch", "job", "step", "-n", NS, "--subresource=status", "--type=merge",
-            "-p", json.dumps({"spec": {"parallelism": 5}}))
-    assert kubectl("get", "job", "step", "-n", NS, "-o", "jsonpath={.spec.parallelism}"
-                   ).stdout == "1"
+    kubectl(
+        "patch",
+        "job",
+        "step",
+        "-n",
+        NS,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"parallelism": 5}}),
+    )
+    assert (
+        kubectl("get", "job", "step", "-n", NS, "-o", "jsonpath={.spec.parallelism}").stdout == "1"
+    )
 
 
 def test_watch_sees_a_change(sandbox: SandboxHandle, kubectl: KubectlRunner) -> None:
@@ -113,18 +166,33 @@ def test_watch_sees_a_change(sandbox: SandboxHandle, kubectl: KubectlRunner) -> 
 
     https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes
     """
-    kubectl("apply", "--server-side", "-f", "-",
-            input=scenarios.configmap("watched", NS, {"v": "1"}))
+    kubectl(
+        "apply", "--server-side", "-f", "-", input=scenarios.configmap("watched", NS, {"v": "1"})
+    )
     env = {"KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(sandbox.kubeconfig.parent)}
     proc = subprocess.Popen(
-        [kubectl_binary(), "get", "configmap", "watched", "-n", NS, "--watch", "-o", "json",
-         "--output-watch-events"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            kubectl_binary(),
+            "get",
+            "configmap",
+            "watched",
+            "-n",
+            NS,
+            "--watch",
+            "-o",
+            "json",
+            "--output-watch-events",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         time.sleep(0.8)
-        kubectl("patch", "configmap", "watched", "-n", NS, "--type=merge",
-                "-p", '{"data": {"v": "2"}}')
+        kubectl(
+            "patch", "configmap", "watched", "-n", NS, "--type=merge", "-p", '{"data": {"v": "2"}}'
+        )
         time.sleep(0.5)
     finally:
         proc.terminate()
@@ -153,17 +221,35 @@ def test_invalid_name_and_immutable_job_template(kubectl: KubectlRunner) -> None
     """
     bad = kubectl("create", "configmap", "Bad_Name", "-n", NS, check=False)
     assert bad.returncode == 1
-    assert 'error: failed to create configmap: ConfigMap "Bad_Name" is invalid: metadata.name: ' \
+    assert (
+        'error: failed to create configmap: ConfigMap "Bad_Name" is invalid: metadata.name: '
         'Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain' in bad.stderr
-    applied = kubectl("apply", "--server-side", "-f", "-",
-                      input=scenarios.configmap("Bad_Name", NS, {}), check=False)
+    )
+    applied = kubectl(
+        "apply",
+        "--server-side",
+        "-f",
+        "-",
+        input=scenarios.configmap("Bad_Name", NS, {}),
+        check=False,
+    )
     assert applied.returncode == 1
-    assert 'The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"' \
+    assert (
+        'The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"'
         in applied.stderr
+    )
     job = {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "train", "namespace": NS},
-        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
-            {"name": "main", "image": "trainer:1"}]}}},
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "train", "namespace": NS},
+        "spec": {
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "trainer:1"}],
+                }
+            }
+        },
     }
     kubectl("apply", "--server-side", "-f", "-", input=json.dumps(job))
     job["spec"]["template"]["spec"]["containers"][0]["image"] = "trainer:2"
@@ -178,8 +264,14 @@ def test_namespace_delete_and_terminating(kubectl: KubectlRunner) -> None:
 
     https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/
     """
-    missing = kubectl("apply", "--server-side", "-f", "-",
-                      input=scenarios.configmap("c", "ghost", {}), check=False)
+    missing = kubectl(
+        "apply",
+        "--server-side",
+        "-f",
+        "-",
+        input=scenarios.configmap("c", "ghost", {}),
+        check=False,
+    )
     assert missing.returncode == 1
     assert 'namespaces "ghost" not found' in missing.stderr
     kubectl("create", "namespace", "scratch")
@@ -200,8 +292,9 @@ def _overlays() -> list[Path]:
     return found
 
 
-def test_kustomize_overlays_apply_server_side(sandbox: SandboxHandle,
-                                              kubectl: KubectlRunner) -> None:
+def test_kustomize_overlays_apply_server_side(
+    sandbox: SandboxHandle, kubectl: KubectlRunner
+) -> None:
     """``kubectl kustomize overlays/X | kubectl apply --server-side -f -`` of the examples.
 
     The Pipeline and Environment documents are the reconciler's input, not cluster kinds:
@@ -217,21 +310,36 @@ def test_kustomize_overlays_apply_server_side(sandbox: SandboxHandle,
         kubectl("create", "namespace", ns)
         built = kubectl("kustomize", str(overlay)).stdout
         docs = [d for d in yaml.safe_load_all(built) if d]
-        cluster_docs = [d for d in docs if not str(d.get("apiVersion", "")).startswith(
-            "reconciler.ml/")]
+        cluster_docs = [
+            d for d in docs if not str(d.get("apiVersion", "")).startswith("reconciler.ml/")
+        ]
         ours = [d for d in docs if str(d.get("apiVersion", "")).startswith("reconciler.ml/")]
         if cluster_docs:
-            out = kubectl("apply", "--server-side", "-n", ns, "-f", "-",
-                          input=yaml.safe_dump_all(cluster_docs))
+            out = kubectl(
+                "apply",
+                "--server-side",
+                "-n",
+                ns,
+                "-f",
+                "-",
+                input=yaml.safe_dump_all(cluster_docs),
+            )
             lines = out.stdout.strip().splitlines()
             assert len(lines) == len(cluster_docs)
             assert all(line.endswith(" serverside-applied") for line in lines), lines
-            again = kubectl("diff", "--server-side", "-n", ns, "-f", "-",
-                            input=yaml.safe_dump_all(cluster_docs), check=False)
+            again = kubectl(
+                "diff",
+                "--server-side",
+                "-n",
+                ns,
+                "-f",
+                "-",
+                input=yaml.safe_dump_all(cluster_docs),
+                check=False,
+            )
             assert again.returncode == 0, again.stdout + again.stderr
         if ours:
-            raw = kubectl("apply", "--server-side", "-n", ns, "-f", "-", input=built,
-                          check=False)
+            raw = kubectl("apply", "--server-side", "-n", ns, "-f", "-", input=built, check=False)
             assert raw.returncode == 1
             kind = ours[0]["kind"]
             assert f'no matches for kind "{kind}" in version "reconciler.ml/v1alpha1"' in raw.stderr
