@@ -20,7 +20,7 @@ from reconciler import health
 from reconciler.provenance import records as prov_records
 from reconciler.render import environments, overlays
 from reconciler.render.runplans import RunPlan
-from reconciler.runs import observing
+from reconciler.runs import observing, tracking
 from reconciler.runs import records as run_records
 from reconciler.source import repos
 from reconciler.specs import loading, validation
@@ -29,7 +29,7 @@ from reconciler.structs import labels
 from reconciler.structs.changesets import ChangeSet
 from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
 from reconciler.structs.manifests import Manifest
-from reconciler.structs.runs import RunState, RunStatus, ServedModel
+from reconciler.structs.runs import RunState, ServedModel
 
 
 def branch_hint(repo: Path, ref: str | None) -> str | None:
@@ -78,8 +78,6 @@ def prepare_target(
 # --------------------------------------------------------------------------- reconcile
 
 
-STEP_KINDS = (("batch", "Job"), ("kubeflow.org", "PyTorchJob"))
-SERVING_KINDS = (("apps", "Deployment"), ("serving.kserve.io", "InferenceService"))
 RETRY_ANNOTATION_PREFIX = "reconciler.ml/retry."
 REQUEUE_IN_FLIGHT = 2.0
 
@@ -169,17 +167,8 @@ class Context:
     check_remote: bool = False
 
 
-def _labels(obj: Manifest) -> dict[str, str]:
-    return (obj.get("metadata") or {}).get("labels") or {}
-
-
-def _gk(obj: Manifest) -> tuple[str, str]:
-    api = str(obj.get("apiVersion", ""))
-    return (api.split("/", 1)[0] if "/" in api else "", str(obj.get("kind", "")))
-
-
 def _kinds(objs: Iterable[Manifest], prepared: environments.Prepared) -> set[tuple[str, str]]:
-    kinds = {_gk(o) for o in objs}
+    kinds = {tracking.group_kind(o) for o in objs}
     kinds.add(("batch", "Job"))
     for plan in prepared.plans.values():
         if any(s.runtime == "kubeflow" for s in plan.pipeline.steps):
@@ -190,6 +179,16 @@ def _kinds(objs: Iterable[Manifest], prepared: environments.Prepared) -> set[tup
             else:
                 kinds.add(("apps", "Deployment"))
     return kinds
+
+
+def current_attempts(prepared: environments.Prepared, namespace: Manifest | None) -> dict[str, int]:
+    """Return each pipeline's current attempt: the retried one if it names the current run."""
+    requests = retry_attempts(namespace)
+    out: dict[str, int] = {}
+    for name, plan in prepared.plans.items():
+        rid, n = requests.get(name, ("", 1))
+        out[name] = n if rid == plan.run_id else 1
+    return out
 
 
 def retry_attempts(namespace: Manifest | None) -> dict[str, tuple[str, int]]:
@@ -210,18 +209,25 @@ def retry_attempts(namespace: Manifest | None) -> dict[str, tuple[str, int]]:
     return out
 
 
-def _record_of(
-    ctx: Context, branch: str, env: str, pipeline: str
-) -> Callable[[str], observing.RecordedRun | None]:
-    def lookup(run: str) -> observing.RecordedRun | None:
-        r = ctx.provenance.get(branch, env, pipeline, run)
-        if r is None:
-            return None
-        return observing.RecordedRun(
-            run=r.run_name, status=r.status, promoted=r.promoted, model_uri=r.model_output or ""
-        )
+def resolve_source(
+    repo: Path, env_name: str, branch: str | None, ref: str | None
+) -> tuple[str, repos.Commit]:
+    """Return the branch an environment instance follows and the commit to render.
 
-    return lookup
+    Without ``ref``: the newest commit of the branch that touched anything outside
+    ``runs/``. With ``ref``: that commit, for the branch it names (or the environment's).
+    """
+    if branch is None and ref is not None:
+        branch = branch_hint(repo, ref)
+    if branch is None:
+        branch = default_branch(repo, env_name)
+    if ref is not None:
+        return branch, repos.commit_info(repo, ref)
+    return branch, repos.spec_commit(repo, repos.branch_ref(repo, branch))
+
+
+def _annotation(obj: Manifest | None, key: str) -> str:
+    return str((((obj or {}).get("metadata") or {}).get("annotations") or {}).get(key, ""))
 
 
 def reconcile(
@@ -249,14 +255,7 @@ def reconcile(
 
     started = time.monotonic()
     root_repo = repos.find_root(ctx.repo)
-    if branch is None and ref is not None:
-        branch = branch_hint(root_repo, ref)
-    if branch is None:
-        branch = default_branch(root_repo, env_name)
-    if ref is not None:
-        commit = repos.commit_info(root_repo, ref)
-    else:
-        commit = repos.spec_commit(root_repo, repos.branch_ref(root_repo, branch))
+    branch, commit = resolve_source(root_repo, env_name, branch, ref)
     with repos.checkout_tree(root_repo, commit.sha) as (root, _):
         prepared = prepare_target(root, env_name, branch=branch, check_remote=ctx.check_remote)
     env = prepared.env
@@ -264,137 +263,37 @@ def reconcile(
     outcome = Outcome(target=target, commit=commit.sha, errors=list(prepared.errors))
     manager = ctx.manager_for(env.cluster_context)
     applyset = applysets.applyset_for(env.name, target.namespace)
-    server = clients.server_url(manager.client)
     # Live state: one list per kind, selected by the ApplySet.
     skeleton = environments.render_objects(prepared, all_steps=True)
     live = manager.list_live(applyset, _kinds(skeleton, prepared))
-    namespace_obj = next(
-        (
-            o
-            for o in live.values()
-            if o.get("kind") == "Namespace"
-            and (o.get("metadata") or {}).get("name") == target.namespace
+    namespace_obj = live.get(("", "Namespace", "", target.namespace))
+    outcome.applied_commit = _annotation(namespace_obj, labels.COMMIT)
+    tracker = tracking.RunTracker(
+        env=env.name,
+        namespace=target.namespace,
+        server=clients.server_url(manager.client),
+        source=run_records.SourceFacts(
+            repo=repos.remote_url(root_repo) or root_repo.name,
+            ref=branch,
+            commit=commit.sha,
+            trigger=trigger_of(root_repo, commit),
         ),
-        None,
+        provenance=ctx.provenance,
+        branch_for=lambda p: provenance_branch(env.provenance_branch, pipeline=p, source=branch),
+        list_pods=lambda: manager.list("v1", "Pod", namespace=target.namespace, label_selector=""),
+        dry_run=dry_run,
     )
-    attempts = retry_attempts(namespace_obj)
-    outcome.applied_commit = str(
-        ((namespace_obj or {}).get("metadata") or {}).get("annotations", {}).get(labels.COMMIT, "")
+    tracked = tracker.track(
+        prepared.plans,
+        current_attempts(prepared, namespace_obj),
+        tracking.LiveRuns.of(list(live.values())),
+        ignore=prepared.failed_pipelines,
     )
-    source = run_records.SourceFacts(
-        repo=repos.remote_url(root_repo) or str(root_repo.name),
-        ref=branch,
-        commit=commit.sha,
-        trigger=trigger_of(root_repo, commit),
-    )
-    live_objs = list(live.values())
-    by_pipeline: dict[str, list[Manifest]] = {}
-    serving_live: dict[str, Manifest] = {}
-    for obj in live_objs:
-        pname = _labels(obj).get(labels.PIPELINE)
-        if not pname:
-            continue
-        if _gk(obj) in STEP_KINDS:
-            by_pipeline.setdefault(pname, []).append(obj)
-        elif _gk(obj) in SERVING_KINDS and (obj.get("metadata") or {}).get("name") == pname:
-            serving_live[pname] = obj
-    pods_cache: dict[str, list[Manifest]] | None = None
-
-    def pods() -> dict[str, list[Manifest]]:
-        nonlocal pods_cache
-        if pods_cache is None:
-            listed = manager.list("v1", "Pod", namespace=target.namespace, label_selector="")
-            pods_cache = run_records.pods_by_job(listed)
-        return pods_cache
-
-    protected: set[str] = set()
-    states: dict[str, RunState] = {}
-    recorded_status: dict[str, str] = {}
-
-    def observe(plan: RunPlan, attempt: int, pbranch: str) -> observing.Observation:
-        return observing.observe(
-            plan,
-            attempt=attempt,
-            live_steps=by_pipeline.get(plan.pipeline.name, []),
-            record_of=_record_of(ctx, pbranch, env.name, plan.pipeline.name),
-            phase_of=health.step_phase,
-            live_serving=serving_live.get(plan.pipeline.name),
-        )
-
-    for name, plan in sorted(prepared.plans.items()):
-        pbranch = provenance_branch(env.provenance_branch, pipeline=name, source=branch)
-        rid, n = attempts.get(name, ("", 1))
-        attempt = n if rid == plan.run_id else 1
-        obs = observe(plan, attempt, pbranch)
-        if obs.finishing and not dry_run:
-            for fin in obs.finishing:
-                record = run_records.build_record(
-                    fin,
-                    env=env.name,
-                    pipeline=name,
-                    plan=plan if fin.current else None,
-                    pods=pods(),
-                    source=source,
-                    server=server,
-                    namespace=target.namespace,
-                    superseded_by=commit.sha,
-                )
-                try:
-                    written = ctx.provenance.write(pbranch, record)
-                    outcome.records.append(record.path)
-                    outcome.records_pending += int(bool(getattr(written, "pending", False)))
-                except Exception as e:
-                    outcome.errors.append(SpecError(record.path, 0, 0, "", f"provenance: {e}"))
-                    protected |= {
-                        str((o.get("metadata") or {}).get("name", "")) for o in fin.objects.values()
-                    }
-            obs = observe(plan, attempt, pbranch)
-        elif obs.finishing:
-            protected |= obs.protected
-        states[name] = obs.state
-        found = (
-            _record_of(ctx, pbranch, env.name, name)(obs.state.run) if obs.state.recorded else None
-        )
-        recorded_status[name] = str(found.status) if found else ""
-        outcome.in_flight = outcome.in_flight or obs.in_flight
-    # Pipelines no longer declared: their unfinished runs are recorded Cancelled, then pruned.
-    for pname, objs in sorted(by_pipeline.items()):
-        if pname in prepared.plans or pname in prepared.failed_pipelines:
-            continue
-        pbranch = provenance_branch(env.provenance_branch, pipeline=pname, source=branch)
-        lookup = _record_of(ctx, pbranch, env.name, pname)
-        for run, steps in observing.group_by_run(objs).items():
-            if lookup(run) is not None:
-                continue
-            phases = {s: health.step_phase(o) for s, o in steps.items()}
-            status, reason = observing.run_status(sorted(steps), phases)
-            if not status.finished:
-                status, reason = RunStatus.CANCELLED, "pipeline removed from the environment"
-            fin = observing.Finishing(run, status, reason, steps, phases, current=False)
-            names = {str((o.get("metadata") or {}).get("name", "")) for o in steps.values()}
-            if dry_run:
-                protected |= names
-                continue
-            record = run_records.build_record(
-                fin,
-                env=env.name,
-                pipeline=pname,
-                plan=None,
-                pods=pods(),
-                source=source,
-                server=server,
-                namespace=target.namespace,
-                superseded_by=commit.sha,
-            )
-            try:
-                written = ctx.provenance.write(pbranch, record)
-                outcome.records.append(record.path)
-                outcome.records_pending += int(bool(getattr(written, "pending", False)))
-            except Exception as e:
-                protected |= names
-                outcome.errors.append(SpecError(record.path, 0, 0, "", f"provenance: {e}"))
-    desired = environments.render_objects(prepared, states, commit=commit.sha)
-    keep_names = frozenset(protected)
+    outcome.records, outcome.records_pending = tracked.records, tracked.pending
+    outcome.errors.extend(tracked.errors)
+    outcome.in_flight = tracked.in_flight
+    desired = environments.render_objects(prepared, tracked.states, commit=commit.sha)
+    keep_names = frozenset(tracked.protected)
 
     def keep(obj: Manifest) -> bool:
         return str((obj.get("metadata") or {}).get("name", "")) in keep_names
@@ -414,10 +313,10 @@ def reconcile(
     )
     outcome.changeset = result.changeset
     outcome.missing_operators = list(result.missing_operators)
-    after = result.live
     for name, plan in sorted(prepared.plans.items()):
-        state = states[name]
-        outcome.pipelines.append(_pipeline_status(plan, state, recorded_status[name], after))
+        outcome.pipelines.append(
+            _pipeline_status(plan, tracked.states[name], tracked.recorded_status[name], result.live)
+        )
     outcome.duration = time.monotonic() - started
     return outcome
 

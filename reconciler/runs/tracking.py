@@ -1,0 +1,193 @@
+"""Track every run of one environment instance through one reconcile.
+
+Called by the engine between listing the live objects and rendering. For each declared
+pipeline: observe its run (``observing``), record the runs that just finished or must be
+cancelled (``records`` + the provenance store: outbox first, then git), and observe again
+so the new record counts at once (a just-promoted run is served in the same reconcile).
+For pipelines no longer declared: their unrecorded runs are recorded (Cancelled if still
+running) before their objects are pruned. Objects of a run whose record could not be
+written are protected from pruning: nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler import health
+from reconciler.render.runplans import RunPlan
+from reconciler.runs import observing
+from reconciler.runs import records as run_records
+from reconciler.structs import labels
+from reconciler.structs.errors import SpecError
+from reconciler.structs.manifests import Manifest
+from reconciler.structs.runs import RunState, RunStatus
+
+STEP_KINDS = (("batch", "Job"), ("kubeflow.org", "PyTorchJob"))
+SERVING_KINDS = (("apps", "Deployment"), ("serving.kserve.io", "InferenceService"))
+
+
+def group_kind(obj: Manifest) -> tuple[str, str]:
+    """Return ``(group, kind)`` of a manifest."""
+    api = str(obj.get("apiVersion", ""))
+    return (api.split("/", 1)[0] if "/" in api else "", str(obj.get("kind", "")))
+
+
+def object_name(obj: Manifest) -> str:
+    """Return ``metadata.name``."""
+    return str((obj.get("metadata") or {}).get("name", ""))
+
+
+@dataclass
+class LiveRuns:
+    """A pipeline-indexed view of the live objects: step objects and serving objects."""
+
+    steps: dict[str, list[Manifest]] = field(default_factory=dict)
+    serving: dict[str, Manifest] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, objs: Sequence[Manifest]) -> LiveRuns:
+        """Index live objects by their ``reconciler.ml/pipeline`` label."""
+        out = cls()
+        for obj in objs:
+            name = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.PIPELINE)
+            if not name:
+                continue
+            if group_kind(obj) in STEP_KINDS:
+                out.steps.setdefault(name, []).append(obj)
+            elif group_kind(obj) in SERVING_KINDS and object_name(obj) == name:
+                out.serving[name] = obj
+        return out
+
+
+@dataclass
+class Tracked:
+    """What the engine renders and reports from: states, protections, records written."""
+
+    states: dict[str, RunState] = field(default_factory=dict)
+    recorded_status: dict[str, str] = field(default_factory=dict)
+    protected: set[str] = field(default_factory=set)
+    records: list[str] = field(default_factory=list)
+    pending: int = 0
+    errors: list[SpecError] = field(default_factory=list)
+    in_flight: bool = False
+
+
+@dataclass
+class RunTracker:
+    """Observe and record the runs of one environment instance (see the module docstring).
+
+    ``provenance`` is a ProvenanceStore; ``branch_for(pipeline)`` the provenance branch of a
+    pipeline; ``list_pods()`` lists the namespace's pods (called at most once, and only when
+    a run finished); ``record_context`` carries env, source, server and namespace.
+    """
+
+    env: str
+    namespace: str
+    server: str
+    source: run_records.SourceFacts
+    provenance: Any
+    branch_for: Callable[[str], str]
+    list_pods: Callable[[], list[Manifest]]
+    dry_run: bool = False
+    _pods: dict[str, list[Manifest]] | None = None
+
+    def pods(self) -> dict[str, list[Manifest]]:
+        """Pods by owning step object name (one LIST, on first use)."""
+        if self._pods is None:
+            self._pods = run_records.pods_by_job(self.list_pods())
+        return self._pods
+
+    def record_of(self, pipeline: str) -> Callable[[str], observing.RecordedRun | None]:
+        """Return a lookup of a pipeline's records by run name."""
+        branch = self.branch_for(pipeline)
+
+        def lookup(run: str) -> observing.RecordedRun | None:
+            r = self.provenance.get(branch, self.env, pipeline, run)
+            if r is None:
+                return None
+            return observing.RecordedRun(
+                run=r.run_name, status=r.status, promoted=r.promoted, model_uri=r.model_output or ""
+            )
+
+        return lookup
+
+    def track(
+        self,
+        plans: Mapping[str, RunPlan],
+        attempts: Mapping[str, int],
+        live: LiveRuns,
+        *,
+        ignore: set[str],
+    ) -> Tracked:
+        """Track declared pipelines (``plans``) and undeclared ones found live (not in ``ignore``)."""
+        out = Tracked()
+        for name, plan in sorted(plans.items()):
+            self._track_declared(out, plan, attempts.get(name, 1), live)
+        for name, objs in sorted(live.steps.items()):
+            if name not in plans and name not in ignore:
+                self._track_removed(out, name, objs)
+        return out
+
+    def _observe(self, plan: RunPlan, attempt: int, live: LiveRuns) -> observing.Observation:
+        name = plan.pipeline.name
+        return observing.observe(
+            plan,
+            attempt=attempt,
+            live_steps=live.steps.get(name, []),
+            record_of=self.record_of(name),
+            phase_of=health.step_phase,
+            live_serving=live.serving.get(name),
+        )
+
+    def _track_declared(self, out: Tracked, plan: RunPlan, attempt: int, live: LiveRuns) -> None:
+        name = plan.pipeline.name
+        obs = self._observe(plan, attempt, live)
+        if obs.finishing:
+            for fin in obs.finishing:
+                self._record(out, fin, name, plan if fin.current else None)
+            obs = self._observe(plan, attempt, live)
+        out.states[name] = obs.state
+        found = self.record_of(name)(obs.state.run) if obs.state.recorded else None
+        out.recorded_status[name] = str(found.status) if found else ""
+        out.in_flight = out.in_flight or obs.in_flight
+
+    def _track_removed(self, out: Tracked, pipeline: str, objs: list[Manifest]) -> None:
+        lookup = self.record_of(pipeline)
+        for run, steps in sorted(observing.group_by_run(objs).items()):
+            if lookup(run) is not None:
+                continue
+            phases = {s: health.step_phase(o) for s, o in steps.items()}
+            status, reason = observing.run_status(sorted(steps), phases)
+            if not status.finished:
+                status, reason = RunStatus.CANCELLED, "pipeline removed from the environment"
+            fin = observing.Finishing(run, status, reason, steps, phases, current=False)
+            self._record(out, fin, pipeline, None)
+
+    def _record(
+        self, out: Tracked, fin: observing.Finishing, pipeline: str, plan: RunPlan | None
+    ) -> None:
+        names = {object_name(o) for o in fin.objects.values()}
+        if self.dry_run:  # nothing is written: keep what is not recorded
+            out.protected |= names
+            return
+        record = run_records.build_record(
+            fin,
+            env=self.env,
+            pipeline=pipeline,
+            plan=plan,
+            pods=self.pods(),
+            source=self.source,
+            server=self.server,
+            namespace=self.namespace,
+            superseded_by=self.source.commit,
+        )
+        try:
+            written = self.provenance.write(self.branch_for(pipeline), record)
+        except Exception as e:  # whatever failed, never prune an unrecorded run
+            out.protected |= names
+            out.errors.append(SpecError(record.path, 0, 0, "", f"provenance: {e}"))
+            return
+        out.records.append(record.path)
+        out.pending += int(bool(getattr(written, "pending", False)))
