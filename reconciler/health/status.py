@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import Enum
+
+from reconciler.structs import runs
 
 
 @functools.total_ordering
@@ -74,10 +76,6 @@ def worst(statuses: Iterable[HealthStatus]) -> HealthStatus:
     return out
 
 
-class StepPhase(StrEnum):
-    """Where one run step (a Job or a PyTorchJob) is: the run engine's view of a step."""
-
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
+StepPhase = runs.StepPhase
+"""Where one run step (a Job or a PyTorchJob) is: the run engine's view of a step (one
+enum, defined with the other run data in ``reconciler.structs.runs``)."""
