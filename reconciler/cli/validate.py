@@ -35,9 +35,9 @@ def command(repo: str, ref: str | None, env: str | None, offline: bool, fmt: str
     else:
         output.print_errors(sorted(set(report.errors)))
         if report.ok:
-            for e in report.environments:
-                runs = ", ".join(f"{p}@{r}" for p, r in e.runs.items())
-                click.echo(f"ok  {e.name:<10} {e.namespace:<20} {runs}")
+            for env_report in report.environments:
+                runs = ", ".join(f"{p}@{r}" for p, r in env_report.runs.items())
+                click.echo(f"ok  {env_report.name:<10} {env_report.namespace:<20} {runs}")
             n = sum(len(e.runs) for e in report.environments)
             d = sum(e.datasets for e in report.environments)
             click.echo(

@@ -78,60 +78,49 @@ def _say(console: Any, text: str) -> None:
 
 
 def _api(kubeconfig: Path) -> Any:
-    from kubernetes import config
+    """Return a ResourceManager on the sandbox (plain-dict reads, our retry policy)."""
+    from reconciler.apply.manager import ResourceManager
+    from reconciler.cluster import clients
 
-    return config.new_client_from_config(config_file=str(kubeconfig))
+    return ResourceManager(clients.load_client(kubeconfig=str(kubeconfig)), field_manager="demo")
+
+
+def _phase(obj: dict[str, Any]) -> str:
+    from reconciler import health
+
+    return str(health.step_phase(obj))
 
 
 def _steps(api: Any) -> list[dict[str, Any]]:
-    from kubernetes import client
+    from reconciler.structs.errors import MissingCRDError
 
     out = []
-    batch = client.BatchV1Api(api)
-    for job in batch.list_job_for_all_namespaces(label_selector=SELECTOR).items:
-        st = job.status
-        done = (
-            "Succeeded" if (st and st.succeeded) else "Failed" if (st and st.failed) else "Running"
-        )
-        out.append({"ns": job.metadata.namespace, "name": job.metadata.name, "phase": done})
-    custom = client.CustomObjectsApi(api)
-    try:
-        items = custom.list_cluster_custom_object(
-            "kubeflow.org", "v1", "pytorchjobs", label_selector=SELECTOR
-        )["items"]
-    except Exception:
-        items = []
-    for pj in items:
-        conds = {c["type"]: c["status"] for c in (pj.get("status") or {}).get("conditions") or []}
-        phase = (
-            "Succeeded"
-            if conds.get("Succeeded") == "True"
-            else "Failed"
-            if conds.get("Failed") == "True"
-            else "Running"
-        )
-        out.append(
-            {"ns": pj["metadata"]["namespace"], "name": pj["metadata"]["name"], "phase": phase}
-        )
+    for api_version, kind in (("batch/v1", "Job"), ("kubeflow.org/v1", "PyTorchJob")):
+        try:
+            items = api.list(api_version, kind, label_selector=SELECTOR)
+        except MissingCRDError:
+            items = []
+        for obj in items:
+            meta = obj["metadata"]
+            out.append({"ns": meta["namespace"], "name": meta["name"], "phase": _phase(obj)})
     return out
 
 
 def _serving(api: Any, namespace: str) -> dict[str, str]:
-    from kubernetes import client
+    from reconciler.structs.errors import MissingCRDError
 
     out: dict[str, str] = {}
-    for d in (
-        client.AppsV1Api(api).list_namespaced_deployment(namespace, label_selector=SELECTOR).items
+    for api_version, kind in (
+        ("apps/v1", "Deployment"),
+        ("serving.kserve.io/v1beta1", "InferenceService"),
     ):
-        out[d.metadata.name] = (d.metadata.annotations or {}).get(labels.MODEL, "")
-    try:
-        isvcs = client.CustomObjectsApi(api).list_namespaced_custom_object(
-            "serving.kserve.io", "v1beta1", namespace, "inferenceservices", label_selector=SELECTOR
-        )["items"]
-    except Exception:
-        isvcs = []
-    for i in isvcs:
-        out[i["metadata"]["name"]] = (i["metadata"].get("annotations") or {}).get(labels.MODEL, "")
+        try:
+            items = api.list(api_version, kind, namespace=namespace, label_selector=SELECTOR)
+        except MissingCRDError:
+            items = []
+        for obj in items:
+            meta = obj["metadata"]
+            out[meta["name"]] = (meta.get("annotations") or {}).get(labels.MODEL, "")
     return out
 
 
@@ -142,7 +131,7 @@ def _records(remote: Path) -> list[str]:
         text=True,
         check=True,
     ).stdout.split()
-    files = []
+    files: list[str] = []
     for branch in out:
         ls = subprocess.run(
             ["git", "-C", str(remote), "ls-tree", "-r", "--name-only", branch, "--", "runs"],
@@ -209,13 +198,13 @@ def _install_crds(kubeconfig: Path) -> None:
 
 
 def _program_outcomes(api: Any) -> None:
-    from kubernetes import client
-
     body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
         "metadata": {"name": "sandbox-outcomes", "namespace": "kube-system"},
         "data": {k: json.dumps(v) for k, v in OUTCOMES.items()},
     }
-    client.CoreV1Api(api).create_namespaced_config_map("kube-system", body)
+    api.call("POST", "/api/v1/namespaces/kube-system/configmaps", body=body)
 
 
 def _start_daemon(demo: Demo) -> None:

@@ -209,11 +209,12 @@ def _dataset_changes(base: RunPlan | None, head: RunPlan | None) -> list[dict[st
     out = []
     for name in sorted(set(bd) | set(hd)):
         b, h = bd.get(name), hd.get(name)
-        if (b.md5 if b else None) != (h.md5 if h else None):
+        either = h or b
+        if either is not None and (b.md5 if b else None) != (h.md5 if h else None):
             out.append(
                 {
                     "dataset": name,
-                    "path": (h or b).path if (h or b) else "",
+                    "path": either.path,
                     "baseMd5": b.md5 if b else None,
                     "headMd5": h.md5 if h else None,
                     "baseSize": b.size if b else None,
@@ -242,6 +243,14 @@ def _affected_targets(
     return out
 
 
+def _render(prepared: environments.Prepared | None) -> list[Manifest]:
+    """Render every step, serving on a placeholder model (review compares specs, not runs)."""
+    if prepared is None:
+        return []
+    models = {name: PLACEHOLDER_MODEL for name in prepared.plans}
+    return environments.render_objects(prepared, all_steps=True, models=models)
+
+
 def build_review(repo: Path, spec: str, *, provenance: Any | None = None) -> Review:
     """Build the review of ``BASE..HEAD`` in a local repository.
 
@@ -256,15 +265,15 @@ def build_review(repo: Path, spec: str, *, provenance: Any | None = None) -> Rev
     for env, branch in _affected_targets(root, head, head_sha, base_sha):
         bp, _ = _prepared(root, base_sha, env.name, branch)
         hp, errors = _prepared(root, head_sha, env.name, branch)
-        target = (hp or bp).target if (hp or bp) else environments.target_for(env, branch)
+        known = hp or bp
+        target = known.target if known is not None else environments.target_for(env, branch)
         er = EnvironmentReview(
             env=env.name, branch=branch, namespace=target.namespace, errors=errors
         )
-        models = lambda p: {n: PLACEHOLDER_MODEL for n in p.plans}  # noqa: E731
-        base_objs = environments.render_objects(bp, all_steps=True, models=models(bp)) if bp else []
+        base_objs = _render(bp)
         if env.is_pattern:
             base_objs = []  # the branch's own namespace: nothing there before it
-        head_objs = environments.render_objects(hp, all_steps=True, models=models(hp)) if hp else []
+        head_objs = _render(hp)
         er.objects = diff_objects(base_objs, head_objs) if hp else []
         names = sorted(set(bp.plans if bp else {}) | set(hp.plans if hp else {}))
         for name in names:

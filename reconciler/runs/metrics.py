@@ -30,7 +30,7 @@ def parse_termination_message(message: str | None) -> StepMetrics:
     text = message.strip()[:MAX_MESSAGE]
     try:
         data: Any = json.loads(text)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         return StepMetrics(error=f"termination message is not JSON: {e.msg} at char {e.pos}")
     if not isinstance(data, dict):
         return StepMetrics(

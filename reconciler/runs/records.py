@@ -84,11 +84,12 @@ def step_pod(pods: Sequence[Manifest]) -> Manifest | None:
 
 
 def _template_container(obj: Manifest) -> dict[str, Any]:
-    spec = obj.get("spec") or {}
+    spec: dict[str, Any] = obj.get("spec") or {}
     template = spec.get("template")
     if template is None:
-        replicas = spec.get("pytorchReplicaSpecs") or {}
-        template = (replicas.get("Master") or next(iter(replicas.values()), {})).get("template")
+        replicas: dict[str, Any] = spec.get("pytorchReplicaSpecs") or {}
+        first: dict[str, Any] = replicas.get("Master") or next(iter(replicas.values()), {})
+        template = first.get("template")
     containers = ((template or {}).get("spec") or {}).get("containers") or [{}]
     return dict(containers[0])
 
@@ -212,7 +213,8 @@ def build_record(
             rec.DatasetRecord(name=n, path=f.path, md5=f.md5, size=f.size, remote=f.url)
             for n, f in sorted(plan.datasets.items())
         ]
-        spec, params, model = dict(p.raw), dict(p.params), plan.model_uri(attempt)
+        spec, params = dict(p.raw), dict(p.params)
+        model: str | None = plan.model_uri(attempt)
         spec_path, spec_sha = p.path, p.spec_sha256
     else:
         decision = promotion.decide(None, flat, succeeded=False)
@@ -229,7 +231,8 @@ def build_record(
             for k, v in sorted(env_vars.items())
             if k.startswith("DATASET_") and k.endswith("_MD5")
         ]
-        spec, model, spec_path, spec_sha = {}, env_vars.get("MODEL_OUTPUT"), "", ""
+        spec, spec_path, spec_sha = {}, "", ""
+        model = env_vars.get("MODEL_OUTPUT") or None
     trigger = rec.Trigger.RETRY if attempt > 1 else source.trigger
     return rec.RunRecord(
         run=run_id,

@@ -13,7 +13,7 @@ def dump_yaml_documents(docs: Iterable[Any]) -> str:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     buf = io.StringIO()
     yaml.dump_all(list(docs), buf)
     return buf.getvalue()
