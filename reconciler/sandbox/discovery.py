@@ -121,6 +121,18 @@ def api_resource_list(registry: Registry, group: str, version: str) -> Obj | Non
                     "verbs": ["get", "patch", "update"],
                 }
             )
+        if t.scale:
+            resources.append(
+                {
+                    "name": f"{t.plural}/scale",
+                    "singularName": "",
+                    "namespaced": t.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
     gv = f"{group}/{version}" if group else version
     return {
         "kind": "APIResourceList",

@@ -676,6 +676,93 @@ class Api:
             assert rt is not None
             self.system_write(rt, crd, new, manager="kube-apiserver", sub="status")
 
+    # -------------------------------------------------------------------- scale
+
+    def scale_of(self, rt: ResourceType, obj: Obj) -> Obj:
+        """Return the ``autoscaling/v1`` Scale of an object that serves ``/scale``."""
+        meta = obj["metadata"]
+        spec = obj.get("spec") or {}
+        sel = selectors.from_label_selector(spec.get("selector"))
+        selector = ",".join(
+            f"{r.key}={r.values[0]}" if r.op == "=" else f"{r.key} {r.op} ({','.join(r.values)})"
+            for r in sel or ()
+        )
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: meta[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in meta
+            },
+            "spec": {"replicas": int(spec.get("replicas") or 0)},
+            "status": {
+                "replicas": int((obj.get("status") or {}).get("replicas") or 0),
+                "selector": selector,
+            },
+        }
+
+    def _scale_to(self, rt: ResourceType, ns: str, name: str, scale: Any, params: Params) -> Result:
+        if not isinstance(scale, dict) or not isinstance(scale.get("spec"), dict):
+            raise errors.bad_request("the body must be an autoscaling/v1 Scale")
+        replicas = scale["spec"].get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid(
+                "Scale",
+                "autoscaling",
+                name,
+                [
+                    (
+                        "FieldValueInvalid",
+                        "spec.replicas",
+                        f"Invalid value: {json.dumps(replicas)}: must be greater than or equal to 0",
+                    )
+                ],
+            )
+        manager = params.field_manager(required=False)
+        with self.store.lock:
+            live = self._live(rt, ns, name)
+            rv = (scale.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != live["metadata"]["resourceVersion"]:
+                raise errors.stale(rt.plural, rt.group, name)
+            new = clone(live)
+            new["spec"]["replicas"] = replicas
+            obj = self._commit(
+                rt,
+                ns,
+                name,
+                live,
+                new,
+                sub="",
+                manager=manager,
+                applied=None,
+                dry_run=params.dry_run,
+            )
+        return Result(200, self.scale_of(rt, obj))
+
+    def update_scale(
+        self, rt: ResourceType, ns: str, name: str, body: Any, params: Params
+    ) -> Result:
+        """Replace the Scale (PUT ``/scale``): sets the object's ``spec.replicas``."""
+        params.check_dry_run()
+        return self._scale_to(rt, ns, name, body, params)
+
+    def patch_scale(
+        self, rt: ResourceType, ns: str, name: str, content_type: str, raw: bytes, params: Params
+    ) -> Result:
+        """Patch the Scale (merge, JSON or strategic patch of ``/scale``)."""
+        params.check_dry_run()
+        ctype = content_type.split(";", 1)[0].strip().lower()
+        patch = parse_body(raw, ctype)
+        current = self.scale_of(rt, self._live(rt, ns, name))
+        if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            new = patches.merge_patch(current, patch)
+        elif ctype == "application/json-patch+json":
+            new = patches.json_patch(current, patch)
+        else:
+            raise errors.unsupported_media_type(content_type)
+        return self._scale_to(rt, ns, name, new, params)
+
     # ------------------------------------------------------------------ deletes
 
     def delete(

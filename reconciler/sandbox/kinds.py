@@ -39,6 +39,7 @@ class ResourceType:
     printer_columns: tuple[dict[str, Any], ...] = ()  # a CRD's additionalPrinterColumns
     builtin: bool = True
     generation: bool = True  # metadata.generation is kept (bumped on spec change)
+    scale: bool = False  # serves the scale subresource (autoscaling/v1 Scale)
     _root: Node | None = field(default=None, repr=False)
     _resolver: Resolver | None = field(default=None, repr=False)
 
@@ -94,6 +95,7 @@ def _b(
     status: bool = False,
     verbs: tuple[str, ...] = ALL_VERBS,
     generation: bool = False,
+    scale: bool = False,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -108,6 +110,7 @@ def _b(
         status=status,
         definition=definition,
         generation=generation,
+        scale=scale,
     )
 
 
@@ -188,6 +191,7 @@ def builtin_types() -> list[ResourceType]:
             categories=("all",),
             status=True,
             generation=True,
+            scale=True,
         ),
         _b(
             "batch",

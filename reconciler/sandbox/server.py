@@ -320,6 +320,8 @@ class Handler(BaseHTTPRequestHandler):
             if watch:
                 raise errors.not_found_path()
             obj = api.get(rt, ns, route.name)
+            if route.sub == "scale":
+                obj = api.scale_of(rt, obj)
             self._answer(rt, 200, obj, accept, params)
             return 200
         if method == "POST":
@@ -335,6 +337,8 @@ class Handler(BaseHTTPRequestHandler):
             obj_in = _decode(body, ctype)
             if route.sub == "finalize":
                 result = self._finalize(rt, route.name, obj_in, params)
+            elif route.sub == "scale":
+                result = api.update_scale(rt, ns, route.name, obj_in, params)
             else:
                 result = api.update(rt, ns, route.name, obj_in, route.sub, params)
             return self._result(rt, result, accept, params)
@@ -344,7 +348,10 @@ class Handler(BaseHTTPRequestHandler):
             ctype = self.headers.get("Content-Type", "")
             if ctype.split(";")[0].strip() == "application/apply-patch+yaml":
                 labels["verb"] = "APPLY"
-            result = api.patch(rt, ns, route.name, ctype, body, route.sub, params)
+            if route.sub == "scale":
+                result = api.patch_scale(rt, ns, route.name, ctype, body, params)
+            else:
+                result = api.patch(rt, ns, route.name, ctype, body, route.sub, params)
             return self._result(rt, result, accept, params)
         if method == "DELETE":
             options = _decode(body, "application/json") if body.strip() else None
@@ -423,6 +430,8 @@ class Handler(BaseHTTPRequestHandler):
         if r.sub == "status" and r.rt.status:
             return
         if r.sub == "finalize" and r.rt.kind == "Namespace" and r.rt.group == "":
+            return
+        if r.sub == "scale" and r.rt.scale:
             return
         raise errors.not_found_path()
 

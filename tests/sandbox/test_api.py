@@ -277,6 +277,11 @@ def test_list_selectors_and_pagination(sandbox: SandboxHandle) -> None:
     assert "continue" not in page3["metadata"]
     expired = call(sandbox.url, "GET", f"{CM}?limit=3&continue=bogus")
     assert (expired.code, expired.body["reason"]) == (410, "Expired")
+    dropped = call(sandbox.url, "DELETE", f"{CM}?labelSelector=even%3DFalse")
+    assert dropped.code == 200
+    assert [o["metadata"]["name"] for o in dropped.body["items"]] == ["c1", "c3", "c5"]
+    left = call(sandbox.url, "GET", CM).body["items"]
+    assert [o["metadata"]["name"] for o in left] == ["c0", "c2", "c4", "c6", "c9"]
 
 
 def test_patch_flavours(sandbox: SandboxHandle) -> None:

@@ -344,3 +344,18 @@ def test_kustomize_overlays_apply_server_side(
             kind = ours[0]["kind"]
             assert f'no matches for kind "{kind}" in version "reconciler.ml/v1alpha1"' in raw.stderr
             assert "ensure CRDs are installed first" in raw.stderr
+
+
+def test_scale_and_rollout_status(kubectl: KubectlRunner) -> None:
+    """``kubectl scale`` goes through the scale subresource; ``rollout status`` waits for it.
+
+    https://kubernetes.io/docs/reference/kubectl/generated/kubectl_scale/ and
+    https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status
+    """
+    kubectl("apply", "--server-side", "-f", "-", input=scenarios.deployment("sc", NS))
+    out = kubectl("scale", "deployment", "sc", "-n", NS, "--replicas=3")
+    assert out.stdout.strip() == "deployment.apps/sc scaled"
+    done = kubectl("rollout", "status", "deployment/sc", "-n", NS, "--timeout=20s")
+    assert 'deployment "sc" successfully rolled out' in done.stdout
+    row = kubectl("get", "deployment", "sc", "-n", NS, "--no-headers").stdout.split()
+    assert row[:4] == ["sc", "3/3", "3", "3"]
