@@ -230,7 +230,17 @@ def _changes(
     )
 
 
-def conflict_error(conflicts: list[tuple[Manager, Path]]) -> errors.ApiError:
+class ApplyConflict(errors.ApiError):
+    """A 409 from an apply; ``conflicts`` lists (manager, path) of every conflict."""
+
+    def __init__(
+        self, conflicts: list[tuple[Manager, Path]], message: str, details: dict[str, Any]
+    ) -> None:
+        super().__init__(409, "Conflict", message, details)
+        self.conflicts = conflicts
+
+
+def conflict_error(conflicts: list[tuple[Manager, Path]]) -> ApplyConflict:
     """Return the 409 of an apply that conflicts, worded as kube-apiserver words it."""
     causes = [
         {
@@ -252,7 +262,36 @@ def conflict_error(conflicts: list[tuple[Manager, Path]]) -> errors.ApiError:
             lines.append(f"conflicts with {name}:")
             lines.extend(f"- {fieldsets.pretty(p)}" for p in by_manager[name])
         text = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
-    return errors.ApiError(409, "Conflict", text, {"causes": causes})
+    return ApplyConflict(conflicts, text, {"causes": causes})
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def allowed_from_last_applied(rt: ResourceType, live: Any) -> FieldSet:
+    """Return the fields kubectl's client-side apply last set that still hold those values.
+
+    kube-apiserver lets the ``kubectl`` applier take these over from
+    ``kubectl-client-side-apply`` without a conflict (the upgrade from client-side to
+    server-side apply); empty without the last-applied annotation.
+    """
+    import json
+
+    if not isinstance(live, dict):
+        return set()
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not text:
+        return set()
+    try:
+        last = json.loads(text)
+    except ValueError:
+        return set()
+    if not isinstance(last, dict):
+        return set()
+    root = rt.root()
+    last_set = fieldsets.to_field_set(last, root)
+    _, modified, _ = fieldsets.compare(last, _bare(live), root)
+    return last_set - modified
 
 
 def record_update(

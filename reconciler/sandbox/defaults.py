@@ -130,7 +130,7 @@ def deployment(obj: Obj) -> None:
 
 
 def job(obj: Obj, *, create: bool) -> None:
-    """Default a batch/v1 Job; on create also generate its selector and pod labels."""
+    """Default a batch/v1 Job; ``create``: also generate its selector and pod labels."""
     spec = _d(obj, "spec")
     if spec.get("completions") is None and spec.get("parallelism") is None:
         spec["completions"] = 1
@@ -313,6 +313,26 @@ def pod(obj: Obj) -> None:
     spec.setdefault("enableServiceLinks", True)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     spec.setdefault("priority", 0)
+
+
+def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
+    """Run the create-time strategy of a kind (a Job's generated selector and labels)."""
+    if kind == "Job" and group == "batch":
+        spec = _d(obj, "spec")
+        if not spec.get("manualSelector"):
+            meta = _d(obj, "metadata")
+            tmeta = _d(_d(spec, "template"), "metadata")
+            uid = str(meta.get("uid", ""))
+            name = str(meta.get("name", ""))
+            labels = _d(tmeta, "labels")
+            labels["batch.kubernetes.io/controller-uid"] = uid
+            labels["batch.kubernetes.io/job-name"] = name
+            labels["controller-uid"] = uid
+            labels["job-name"] = name
+            spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+            if not meta.get("labels"):
+                # SetDefaults_Job runs again when the object is read back from storage.
+                meta["labels"] = dict(labels)
 
 
 def apply_defaults(group: str, kind: str, obj: Obj, old: Obj | None, *, create: bool) -> None:

@@ -157,11 +157,20 @@ def _schema_name(t: ResourceType) -> str:
 
 
 def _rewrite_refs(obj: Any) -> Any:
+    """Return a schema in OpenAPI 3.0 form: ``$ref`` into components, single ``type``.
+
+    The JSON-schema definitions list ``"type": ["string", "null"]``; OpenAPI 3.0 (and
+    kubectl explain's templates) want one type string.
+    """
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
             if k == "$ref" and isinstance(v, str):
                 out[k] = v.replace("#/$defs/", "#/components/schemas/")
+            elif k == "type" and isinstance(v, list):
+                kinds = [t for t in v if t != "null"]
+                if kinds:
+                    out[k] = kinds[0]
             else:
                 out[k] = _rewrite_refs(v)
         return out

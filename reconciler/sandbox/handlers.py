@@ -486,15 +486,34 @@ class Api:
             rv = meta.get("resourceVersion")
             if rv and (live is None or rv != live["metadata"]["resourceVersion"]):
                 raise errors.stale(rt.plural, rt.group, name)
-            new, managers = apply.apply_config(
-                rt,
-                live if live is not None else MISSING,
-                config,
-                manager=manager,
-                force=force,
-                subresource=sub,
-                now=self.now(),
-            )
+            try:
+                new, managers = apply.apply_config(
+                    rt,
+                    live if live is not None else MISSING,
+                    config,
+                    manager=manager,
+                    force=force,
+                    subresource=sub,
+                    now=self.now(),
+                )
+            except apply.ApplyConflict as exc:
+                # kubectl's upgrade from client-side apply: fields it last applied
+                # client-side (and still holding those values) are taken over.
+                if manager != "kubectl" or live is None:
+                    raise
+                allowed = apply.allowed_from_last_applied(rt, live)
+                rest = [(m, p) for m, p in exc.conflicts if p not in allowed]
+                if rest:
+                    raise apply.conflict_error(rest) from None
+                new, managers = apply.apply_config(
+                    rt,
+                    live,
+                    config,
+                    manager=manager,
+                    force=True,
+                    subresource=sub,
+                    now=self.now(),
+                )
             obj = self._commit(
                 rt,
                 ns,
@@ -585,7 +604,23 @@ class Api:
                         f"found new finalizers {sorted(added)}",
                     )
         if rt.builtin:
-            defaults.apply_defaults(rt.group, rt.kind, new, live, create=create)
+            defaults.apply_defaults(rt.group, rt.kind, new, live, create=False)
+        # Ownership is computed here, as kube-apiserver computes it before the registry
+        # strategy runs: what PrepareForCreate adds (a Job's selector) belongs to nobody.
+        now = self.now()
+        if applied is not None:
+            managers = applied
+        else:
+            managers = apply.record_update(
+                rt,
+                live if live is not None else MISSING,
+                new,
+                manager=manager,
+                subresource=sub,
+                now=now,
+            )
+        if create and rt.builtin:
+            defaults.prepare_for_create(rt.group, rt.kind, new)
         validation.validate(rt, new, None if create else live)
         if rt.generation:
             if create:
@@ -600,19 +635,7 @@ class Api:
                 meta["generation"] = old_gen + 1 if changed else old_gen
         else:
             meta.pop("generation", None)
-        now = self.now()
-        if applied is not None:
-            meta["managedFields"] = apply.encode_managers(applied)
-        else:
-            managers = apply.record_update(
-                rt,
-                live if live is not None else MISSING,
-                new,
-                manager=manager,
-                subresource=sub,
-                now=now,
-            )
-            meta["managedFields"] = apply.encode_managers(managers)
+        meta["managedFields"] = apply.encode_managers(managers)
         if not meta["managedFields"]:
             meta.pop("managedFields")
         # Keep metadata keys in the order the apiserver prints them.

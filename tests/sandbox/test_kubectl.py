@@ -359,3 +359,35 @@ def test_scale_and_rollout_status(kubectl: KubectlRunner) -> None:
     assert 'deployment "sc" successfully rolled out' in done.stdout
     row = kubectl("get", "deployment", "sc", "-n", NS, "--no-headers").stdout.split()
     assert row[:4] == ["sc", "3/3", "3", "3"]
+
+
+def test_client_side_apply_then_server_side_takes_over(kubectl: KubectlRunner) -> None:
+    """Upgrading from ``kubectl apply`` to ``--server-side`` transfers ownership, no conflict.
+
+    https://kubernetes.io/docs/reference/using-api/server-side-apply/
+    #upgrading-from-client-side-apply-to-server-side-apply
+    """
+    first = kubectl("apply", "-f", "-", input=scenarios.deployment("up", NS, replicas=2))
+    assert first.stdout.strip() == "deployment.apps/up created"
+    changed = scenarios.deployment("up", NS, replicas=4)
+    out = kubectl("apply", "--server-side", "-f", "-", input=changed)
+    assert out.stdout.strip() == "deployment.apps/up serverside-applied"
+    assert "Warning" not in out.stderr
+    live = json.loads(
+        kubectl("get", "deploy", "up", "-n", NS, "-o", "json", "--show-managed-fields").stdout
+    )
+    assert live["spec"]["replicas"] == 4
+    owners = {m["manager"]: m for m in live["metadata"]["managedFields"]}
+    assert "f:replicas" in owners["kubectl"]["fieldsV1"]["f:spec"]
+    # Another manager still conflicts: only kubectl's own client-side fields are taken over.
+    other = kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=ops",
+        "-f",
+        "-",
+        input=scenarios.deployment("up", NS, replicas=1),
+        check=False,
+    )
+    assert other.returncode == 1
+    assert 'conflict with "kubectl": .spec.replicas' in other.stderr
