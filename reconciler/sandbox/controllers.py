@@ -229,6 +229,50 @@ class Controllers:
                 pass
         return self.step_delay
 
+    # --------------------------------------------------------------------- events
+
+    def event(
+        self,
+        owner_rt: ResourceType,
+        obj: Obj,
+        type_: str,
+        reason: str,
+        message: str,
+        component: str,
+    ) -> None:
+        """Record a core/v1 Event about ``obj`` as its controller would."""
+        events = self._type("", "v1", "events")
+        assert events is not None
+        meta = obj["metadata"]
+        now = _now(self.api)
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{meta['name']}.{secrets.token_hex(8)}",
+                "namespace": meta.get("namespace", "default"),
+            },
+            "involvedObject": {
+                "kind": owner_rt.kind,
+                "namespace": meta.get("namespace", ""),
+                "name": meta["name"],
+                "uid": meta.get("uid", ""),
+                "apiVersion": owner_rt.api_version,
+                "resourceVersion": meta.get("resourceVersion", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": component},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": type_,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": "",
+        }
+        self.api.system_write(events, None, body, manager=component)
+
     # ----------------------------------------------------------------------- pods
 
     def _pod(
@@ -390,7 +434,15 @@ class Controllers:
                 labels.setdefault("job-name", meta["name"])
                 labels.setdefault("batch.kubernetes.io/job-name", meta["name"])
                 name = f"{meta['name']}-{_suffix()}"
-                self._pod(rt, written, name, labels, tpl)
+                if self._pod(rt, written, name, labels, tpl) is not None:
+                    self.event(
+                        rt,
+                        written,
+                        "Normal",
+                        "SuccessfulCreate",
+                        f"Created pod: {name}",
+                        "job-controller",
+                    )
             return
         outcome = self.outcome_for(job)
         delay = outcome.delay if outcome.delay is not None else self.step_delay
@@ -458,7 +510,11 @@ class Controllers:
                 }
             )
         st["conditions"] = conds
-        self.api.system_write(rt, cur, new, manager="kube-controller-manager", sub="status")
+        if self.api.system_write(rt, cur, new, manager="kube-controller-manager", sub="status"):
+            if outcome.outcome == "Failed":
+                self.event(rt, cur, "Warning", reason, message, "job-controller")
+            else:
+                self.event(rt, cur, "Normal", "Completed", "Job completed", "job-controller")
 
     # ----------------------------------------------------------------- PyTorchJob
 
@@ -520,9 +576,16 @@ class Controllers:
                     )
                     if role == "master":
                         labels["training.kubeflow.org/job-role"] = "master"
-                    self._pod(
-                        rt, written, f"{name}-{role}-{i}", labels, (s or {}).get("template") or {}
-                    )
+                    pod = f"{name}-{role}-{i}"
+                    if self._pod(rt, written, pod, labels, (s or {}).get("template") or {}):
+                        self.event(
+                            rt,
+                            written,
+                            "Normal",
+                            "SuccessfulCreatePod",
+                            f"Created pod: {pod}",
+                            "pytorchjob-controller",
+                        )
             return
         outcome = self.outcome_for(obj)
         delay = outcome.delay if outcome.delay is not None else self.step_delay
@@ -580,7 +643,10 @@ class Controllers:
                 for rtype, s in specs.items()
             }
         st["completionTime"] = now
-        self.api.system_write(rt, cur, new, manager="pytorchjob-controller", sub="status")
+        if self.api.system_write(rt, cur, new, manager="pytorchjob-controller", sub="status"):
+            last = st["conditions"][-1]
+            kind = "Warning" if outcome.outcome == "Failed" else "Normal"
+            self.event(rt, cur, kind, last["reason"], last["message"], "pytorchjob-controller")
 
     # ----------------------------------------------------------------- Deployment
 
@@ -598,6 +664,17 @@ class Controllers:
         rs_name = f"{meta['name']}-{_hash(json.dumps(spec.get('template'), sort_keys=True))}"
         if status.get("observedGeneration") != gen:
             self._started[key] = time.monotonic()
+            old_replicas = int(status.get("replicas") or 0)
+            if old_replicas != replicas or gen == 1:
+                self.event(
+                    rt,
+                    obj,
+                    "Normal",
+                    "ScalingReplicaSet",
+                    f"Scaled {'up' if replicas >= old_replicas else 'down'} replica set "
+                    f"{rs_name} from {old_replicas} to {replicas}",
+                    "deployment-controller",
+                )
             new = _clone(obj)
             st: Obj = {"observedGeneration": gen}
             if replicas:

@@ -52,6 +52,7 @@ class Node:
     enum: tuple[Any, ...] = ()
     patch_strategy: str = ""
     patch_merge_key: str = ""
+    limits: dict[str, Any] = field(default_factory=dict)  # maxLength, minimum, pattern...
     resolver: Resolver | None = None
 
     def child(self, name: str) -> Node:
@@ -164,6 +165,7 @@ class Resolver:
                 keys=keys,
                 patch_strategy=strategy,
                 patch_merge_key=merge_key,
+                limits=_limits(s),
                 resolver=self,
             )
         if s.get("x-kubernetes-preserve-unknown-fields") or not types:
@@ -172,12 +174,30 @@ class Resolver:
             "scalar",
             types=frozenset(types),
             enum=tuple(s.get("enum") or ()),
+            limits=_limits(s),
             resolver=self,
         )
 
     # Built-in objects typed "object" with no properties (RawExtension, JSON) keep
     # everything; a CRD's ``type: object`` without properties prunes everything.
     lenient_objects = True
+
+
+_LIMIT_KEYS = (
+    "maxLength",
+    "minLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "maxItems",
+    "minItems",
+)
+
+
+def _limits(s: Schema) -> dict[str, Any]:
+    return {k: s[k] for k in _LIMIT_KEYS if k in s}
 
 
 def _types(s: Schema) -> set[str]:

@@ -295,7 +295,12 @@ _PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
             ("Type", _C, 0, ""),
             ("Reason", _C, 0, ""),
             ("Object", _C, 0, ""),
+            ("Subobject", _C, 1, ""),
+            ("Source", _C, 1, ""),
             ("Message", _C, 0, ""),
+            ("First Seen", _C, 1, ""),
+            ("Count", _C, 1, ""),
+            ("Name", _C, 1, ""),
         ],
         lambda o, n: [
             _since(
@@ -308,7 +313,12 @@ _PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
             o.get("reason", ""),
             f"{str(_g(o, 'involvedObject', 'kind', default='')).lower()}/"
             f"{_g(o, 'involvedObject', 'name', default='')}",
+            _g(o, "involvedObject", "fieldPath", default=""),
+            _g(o, "source", "component", default=""),
             o.get("message", ""),
+            _since(o.get("firstTimestamp") or _g(o, "metadata", "creationTimestamp"), n),
+            str(o.get("count") or 1),
+            _g(o, "metadata", "name", default=""),
         ],
     ),
     ("", "ResourceQuota"): (
@@ -485,6 +495,10 @@ def _crd_printer(rt: ResourceType) -> tuple[list[Column], Printer]:
     return columns, printer
 
 
+# Kinds whose server-side printer has no leading NAME column (events: LAST SEEN first).
+NO_NAME_COLUMN = {("", "Event")}
+
+
 def printer_for(rt: ResourceType) -> tuple[list[Column], Printer]:
     """Return the columns (after NAME) and the row function of a kind."""
     if rt.builtin:
@@ -520,22 +534,28 @@ def to_table(
     """Return a ``meta.k8s.io/v1`` Table of ``items`` with ``list_meta`` as its metadata."""
     now = time.time() if now is None else now
     columns, printer = printer_for(rt)
-    defs = [
-        {
-            "name": "Name",
-            "type": "string",
-            "format": "name",
-            "description": "Name must be unique within a namespace.",
-            "priority": 0,
-        }
-    ]
+    named = (rt.group, rt.kind) not in NO_NAME_COLUMN
+    defs = (
+        [
+            {
+                "name": "Name",
+                "type": "string",
+                "format": "name",
+                "description": "Name must be unique within a namespace.",
+                "priority": 0,
+            }
+        ]
+        if named
+        else []
+    )
     for name, typ, prio, desc in columns:
         defs.append(
             {"name": name, "type": typ, "format": "", "description": desc, "priority": prio}
         )
     rows = []
     for o in items:
-        row: Obj = {"cells": [_g(o, "metadata", "name", default=""), *printer(o, now)]}
+        first = [_g(o, "metadata", "name", default="")] if named else []
+        row: Obj = {"cells": [*first, *printer(o, now)]}
         ro = _row_object(o, include, rt)
         if ro is not None:
             row["object"] = ro

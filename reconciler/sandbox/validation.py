@@ -262,6 +262,8 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
                     f"Unsupported value: {_q(v)}: supported values: {allowed}",
                 )
             )
+        elif node.limits:
+            out.extend(_limit_causes(v, node.limits, path))
         return
     if k == "struct":
         if not isinstance(v, dict):
@@ -307,6 +309,8 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
             )
             return
         inode = node.item()
+        if node.limits:
+            out.extend(_limit_causes(v, node.limits, path))
         for i, item in enumerate(v):
             _schema(item, inode, f"{path}[{i}]", out)
         if node.list_type == "map" and all(isinstance(x, dict) for x in v):
@@ -322,6 +326,76 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
                         )
                     )
                 seen.add(key)
+
+
+def _limit_causes(v: Any, lim: dict[str, Any], path: str) -> list[Cause]:
+    """Return causes for OpenAPI value limits, worded as kube-apiserver's CRD validation."""
+    out: list[Cause] = []
+    if isinstance(v, str):
+        if "maxLength" in lim and len(v) > int(lim["maxLength"]):
+            out.append(
+                (
+                    "FieldValueTooLong",
+                    path,
+                    f"Too long: may not be more than {int(lim['maxLength'])} bytes",
+                )
+            )
+        if "minLength" in lim and len(v) < int(lim["minLength"]):
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    path,
+                    f"Invalid value: {_q(v)}: {path} in body should be at least "
+                    f"{int(lim['minLength'])} chars long",
+                )
+            )
+        if "pattern" in lim and not re.search(str(lim["pattern"]), v):
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    path,
+                    f"Invalid value: {_q(v)}: {path} in body should match '{lim['pattern']}'",
+                )
+            )
+    elif isinstance(v, int | float) and not isinstance(v, bool):
+        lo, hi = lim.get("minimum"), lim.get("maximum")
+        if lo is not None and (v < lo or (lim.get("exclusiveMinimum") and v == lo)):
+            word = "greater than" if lim.get("exclusiveMinimum") else "greater than or equal to"
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    path,
+                    f"Invalid value: {_q(v)}: {path} in body should be {word} {lo}",
+                )
+            )
+        if hi is not None and (v > hi or (lim.get("exclusiveMaximum") and v == hi)):
+            word = "less than" if lim.get("exclusiveMaximum") else "less than or equal to"
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    path,
+                    f"Invalid value: {_q(v)}: {path} in body should be {word} {hi}",
+                )
+            )
+    elif isinstance(v, list):
+        if "maxItems" in lim and len(v) > int(lim["maxItems"]):
+            out.append(
+                (
+                    "FieldValueTooMany",
+                    path,
+                    f"Too many: {len(v)}: must have at most {int(lim['maxItems'])} items",
+                )
+            )
+        if "minItems" in lim and len(v) < int(lim["minItems"]):
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    path,
+                    f"Invalid value: {len(v)}: {path} in body should have at least "
+                    f"{int(lim['minItems'])} items",
+                )
+            )
+    return out
 
 
 # --------------------------------------------------------------------- kind rules
