@@ -280,6 +280,7 @@ class Api:
             limit = int(limit_s) if limit_s else 0
         except ValueError:
             raise errors.bad_request(f'invalid limit "{limit_s}"') from None
+        self._check_list_version(params)
         token = params.get("continue")
         if token:
             with self._continue_lock:
@@ -330,6 +331,50 @@ class Api:
             "metadata": meta,
             "items": items,
         }
+
+    def _check_list_version(self, params: Params) -> None:
+        """Answer what a list at a given resourceVersion cannot be served as.
+
+        The sandbox keeps no old snapshots: ``resourceVersionMatch=Exact`` of an older
+        version is 410 Expired; a version newer than the server's is 504 (Too large
+        resource version), as kube-apiserver answers after its wait.
+        """
+        rv_s = params.get("resourceVersion")
+        match = params.get("resourceVersionMatch")
+        if match and not rv_s:
+            raise errors.bad_request(
+                "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless "
+                "resourceVersion is provided"
+            )
+        if match and match not in ("Exact", "NotOlderThan"):
+            raise errors.bad_request(
+                f'resourceVersionMatch: Unsupported value: "{match}": supported values: '
+                '"Exact", "NotOlderThan"'
+            )
+        if not rv_s or rv_s == "0":
+            return
+        try:
+            rv = int(rv_s)
+        except ValueError:
+            raise errors.bad_request(f'invalid resource version "{rv_s}"') from None
+        current = self.store.current_rv()
+        if rv > current:
+            raise errors.ApiError(
+                504,
+                "Timeout",
+                f"Too large resource version: {rv}, current: {current}",
+                {
+                    "causes": [
+                        {
+                            "reason": "ResourceVersionTooLarge",
+                            "message": "Too large resource version",
+                        }
+                    ],
+                    "retryAfterSeconds": 1,
+                },
+            )
+        if match == "Exact" and rv != current:
+            raise errors.expired(f"too old resource version: {rv} ({current})")
 
     # ------------------------------------------------------------------- writes
 

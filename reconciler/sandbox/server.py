@@ -481,6 +481,7 @@ class Handler(BaseHTTPRequestHandler):
         form = _accepted_form(accept)
         include = params.get("includeObject") or "Metadata"
         bookmarks = params.get("allowWatchBookmarks") in ("true", "1")
+        next_bookmark = time.monotonic() + BOOKMARK_EVERY
         try:
             head = (
                 "HTTP/1.1 200 OK\r\nCache-Control: no-cache, private\r\n"
@@ -514,6 +515,13 @@ class Handler(BaseHTTPRequestHandler):
                 try:
                     item = w.queue.get(timeout=min(left, 0.5))
                 except queue.Empty:
+                    if bookmarks and time.monotonic() >= next_bookmark:
+                        next_bookmark = time.monotonic() + BOOKMARK_EVERY
+                        with api.store.lock:
+                            idle = w.queue.empty()
+                            rv = api.store.current_rv()
+                        if idle:
+                            self._chunk(_bookmark(rt, rv))
                     continue
                 if item is None:
                     break
@@ -539,6 +547,14 @@ class Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+BOOKMARK_EVERY = 5.0
+
+
+def _bookmark(rt: ResourceType, rv: int) -> bytes:
+    obj = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(rv)}}
+    return _dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
 
 def _decode(body: bytes, content_type: str) -> Any:

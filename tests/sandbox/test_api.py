@@ -277,6 +277,22 @@ def test_list_selectors_and_pagination(sandbox: SandboxHandle) -> None:
     assert "continue" not in page3["metadata"]
     expired = call(sandbox.url, "GET", f"{CM}?limit=3&continue=bogus")
     assert (expired.code, expired.body["reason"]) == (410, "Expired")
+    rv = int(page1["metadata"]["resourceVersion"])
+    current = call(sandbox.url, "GET", CM).body["metadata"]["resourceVersion"]
+    exact_old = call(
+        sandbox.url, "GET", f"{CM}?resourceVersion={rv - 1}&resourceVersionMatch=Exact"
+    )
+    assert (exact_old.code, exact_old.body["reason"]) == (410, "Expired")
+    exact_now = call(
+        sandbox.url, "GET", f"{CM}?resourceVersion={current}&resourceVersionMatch=Exact"
+    )
+    assert exact_now.code == 200
+    too_new = call(sandbox.url, "GET", f"{CM}?resourceVersion={int(current) + 100}")
+    assert (too_new.code, too_new.body["reason"]) == (504, "Timeout")
+    not_older = call(
+        sandbox.url, "GET", f"{CM}?resourceVersion={rv}&resourceVersionMatch=NotOlderThan"
+    )
+    assert not_older.code == 200
     dropped = call(sandbox.url, "DELETE", f"{CM}?labelSelector=even%3DFalse")
     assert dropped.code == 200
     assert [o["metadata"]["name"] for o in dropped.body["items"]] == ["c1", "c3", "c5"]
