@@ -137,6 +137,8 @@ class Api:
         self._continues: dict[str, tuple[float, int, list[Obj], int]] = {}
         self._continue_lock = threading.Lock()
         self.on_delete: list[Callable[[ResourceType, Obj], None]] = []
+        self._encoded: dict[int, tuple[Obj, bytes]] = {}
+        store.listeners.append(self._forget_encoding)
 
     # ------------------------------------------------------------------ helpers
 
@@ -323,14 +325,48 @@ class Api:
                 self._continues[new_token] = (now, rv, rest, 0)
             meta["continue"] = new_token
             meta["remainingItemCount"] = len(rest)
-        if rt.builtin:
-            items = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in items]
         return {
             "kind": f"{rt.kind}List",
             "apiVersion": rt.api_version,
             "metadata": meta,
             "items": items,
         }
+
+    def encode_list(self, rt: ResourceType, listing: Obj) -> bytes:
+        """Return a list response as JSON bytes, reusing each stored object's encoding.
+
+        Items of built-in lists carry no apiVersion/kind (as typed lists are encoded);
+        custom resources keep them. Stored objects are never mutated, so an object's
+        bytes stay valid until a write replaces it.
+        """
+        strip = rt.builtin
+        parts: builtins.list[bytes] = []
+        cache = self._encoded
+        for o in listing["items"]:
+            hit = cache.get(id(o))
+            if hit is not None and hit[0] is o:
+                parts.append(hit[1])
+                continue
+            body = {k: v for k, v in o.items() if k not in ("apiVersion", "kind")} if strip else o
+            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            meta = o.get("metadata") or {}
+            stored = self.store.get(rt.key, meta.get("namespace") or "", meta.get("name", ""))
+            if stored is not None and stored is o:
+                cache[id(o)] = (stored, data)
+            parts.append(data)
+        head = json.dumps(
+            {
+                "kind": listing["kind"],
+                "apiVersion": listing["apiVersion"],
+                "metadata": listing["metadata"],
+            },
+            separators=(",", ":"),
+        ).encode()
+        return head[:-1] + b',"items":[' + b",".join(parts) + b"]}"
+
+    def _forget_encoding(self, ev: Event) -> None:
+        if ev.old is not None:
+            self._encoded.pop(id(ev.old), None)
 
     def _check_list_version(self, params: Params) -> None:
         """Answer what a list at a given resourceVersion cannot be served as.

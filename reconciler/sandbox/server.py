@@ -462,6 +462,9 @@ class Handler(BaseHTTPRequestHandler):
             obj = tables.to_table(rt, items, meta, include, self.server.api.clock())
         elif form == "PartialObjectMetadata":
             obj = _partial(obj)
+        elif form == "" and is_list:
+            self._send(code, self.server.api.encode_list(rt, obj), warnings=warnings)
+            return
         elif form == "PartialObjectMetadataList" and is_list:
             obj = {
                 "kind": "PartialObjectMetadataList",
