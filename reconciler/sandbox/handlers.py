@@ -350,9 +350,10 @@ class Api:
             body = {k: v for k, v in o.items() if k not in ("apiVersion", "kind")} if strip else o
             data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
             meta = o.get("metadata") or {}
-            stored = self.store.get(rt.key, meta.get("namespace") or "", meta.get("name", ""))
-            if stored is not None and stored is o:
-                cache[id(o)] = (stored, data)
+            with self.store.lock:  # cache only what is still stored (no stale entries)
+                stored = self.store.get(rt.key, meta.get("namespace") or "", meta.get("name", ""))
+                if stored is not None and stored is o:
+                    cache[id(o)] = (stored, data)
             parts.append(data)
         head = json.dumps(
             {

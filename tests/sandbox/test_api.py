@@ -633,3 +633,20 @@ def test_health_version_and_discovery(sandbox: SandboxHandle) -> None:
     assert agg.headers["Content-Type"] == "application/json"
     proto_only = call(sandbox.url, "GET", CM, accept="application/vnd.kubernetes.protobuf")
     assert proto_only.code == 406
+
+
+def test_pods_are_read_only_except_status(sandbox: SandboxHandle) -> None:
+    """Pods cannot be created (nothing would run them): 405 as for an unsupported verb."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "i"}]},
+    }
+    refused = call(sandbox.url, "POST", "/api/v1/namespaces/default/pods", pod)
+    assert refused.code == 405
+    assert refused.body["reason"] == "MethodNotAllowed"
+    assert refused.body["message"] == 'create is not supported on resources of kind "pods"'
+    core = call(sandbox.url, "GET", "/api/v1").body
+    pods = next(r for r in core["resources"] if r["name"] == "pods")
+    assert pods["verbs"] == ["delete", "deletecollection", "get", "list", "watch"]
