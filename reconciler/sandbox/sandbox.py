@@ -102,6 +102,7 @@ class Sandbox:
         self.store.close_watches()
         server.shutdown()
         server.server_close()
+        server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self.controllers is not None:

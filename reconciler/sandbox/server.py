@@ -58,6 +58,29 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.api = api
         self.metrics = metrics
         self.stopping = threading.Event()
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Track the connection so :meth:`close_connections` can end it."""
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget a finished connection."""
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open client connection (idle keep-alive ones included)."""
+        with self._open_lock:
+            conns = list(self._open)
+            self._open.clear()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     @property
     def address(self) -> str:
@@ -86,6 +109,7 @@ class Handler(BaseHTTPRequestHandler):
     """One connection; each request is dispatched by :meth:`dispatch`."""
 
     protocol_version = "HTTP/1.1"
+    timeout = 300  # idle keep-alive connections are closed after 5 minutes
     server_version = "kube-apiserver-sandbox"
     sys_version = ""
     server: SandboxHTTPServer
