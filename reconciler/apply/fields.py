@@ -17,13 +17,12 @@ import copy
 import difflib
 import hashlib
 import json
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import yaml
 
-from reconciler.structs import labels
+from reconciler.structs import labels, quantities
 from reconciler.structs.manifests import Manifest, split_api_version
 
 SERVER_METADATA = (
@@ -45,22 +44,6 @@ MASK = "***"
 
 _EMPTY: tuple[Any, ...] = (None, "", False)
 
-_QUANTITY = re.compile(
-    r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$"
-)
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-}
 QUANTITY_PARENTS = frozenset(
     {
         "requests",
@@ -82,27 +65,7 @@ QUANTITY_PARENTS = frozenset(
 
 def parse_quantity(value: Any) -> Decimal | None:
     """Return the value of a Kubernetes quantity (``"500m"``, ``"2Gi"``, ``4``), or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    if not isinstance(value, str):
-        return None
-    m = _QUANTITY.match(value.strip())
-    if m is None:
-        return None
-    try:
-        num = Decimal(m.group("num"))
-    except InvalidOperation:
-        return None
-    suffix = m.group("suffix") or ""
-    if suffix in _BINARY:
-        return num * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return num * _DECIMAL[suffix]
-    if suffix:
-        return num * (Decimal(10) ** int(suffix[1:]))
-    return num
+    return quantities.quantity_value(value)
 
 
 def _is_empty(value: Any) -> bool:

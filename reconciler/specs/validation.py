@@ -35,13 +35,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from reconciler.specs import models
 from reconciler.specs.loading import MAX_DEPTH, Locator, join_field
+from reconciler.structs import quantities
 from reconciler.structs.errors import SpecError, SpecErrors
 
 # --- limits and naming budgets -------------------------------------------------------------
@@ -134,24 +135,6 @@ def looks_like_secret(name: str) -> bool:
 # --- durations and quantities -------------------------------------------------------------
 
 _DURATION_UNITS = {"h": 3600, "m": 60, "s": 1}
-_QUANTITY_SUFFIX = {
-    "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
 _QUANTITY_MAX = Decimal(2**63 - 1) / 1000  # Kubernetes keeps milli-units in an int64
 
 
@@ -186,20 +169,10 @@ def parse_quantity(text: str) -> Decimal:
     """
     if not isinstance(text, str) or not _match(QUANTITY, text):
         raise ValueError(f"not a positive Kubernetes quantity: {text!r}")
-    m = re.fullmatch(r"\+?([0-9.]+)(.*)", text)
-    assert m is not None  # the pattern above guarantees it
-    number, suffix = m.group(1), m.group(2)
-    try:
-        base = Decimal(number)
-        if suffix[:1] in ("e", "E"):
-            exponent = int(suffix[1:])
-            if abs(exponent) > 40:
-                raise ValueError(f"quantity exponent out of range: {text!r}")
-            value = base.scaleb(exponent)
-        else:
-            value = base * _QUANTITY_SUFFIX[suffix]
-    except (InvalidOperation, KeyError) as e:
-        raise ValueError(f"not a Kubernetes quantity: {text!r}") from e
+    parsed = quantities.quantity_value(text)
+    if parsed is None:
+        raise ValueError(f"not a Kubernetes quantity: {text!r}")
+    value = parsed
     if value <= 0:
         raise ValueError(f"quantity must be positive: {text!r}")
     if value > _QUANTITY_MAX:
