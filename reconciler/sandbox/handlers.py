@@ -436,6 +436,9 @@ class Api:
             self._namespace_ready(rt, ns, name)
             if self.store.get(rt.key, ns if rt.namespaced else "", name) is not None:
                 raise errors.already_exists(rt.plural, rt.group, name)
+            if meta.get("resourceVersion"):
+                # etcd3's store refuses it; the registry reports it as an internal error.
+                raise errors.internal("resourceVersion should not be set on objects to be created")
             obj = self._commit(
                 rt,
                 ns,

@@ -74,6 +74,11 @@ def test_create_get_conflicts_and_resource_versions(sandbox: SandboxHandle) -> N
         'Operation cannot be fulfilled on configmaps "a": the object has been modified; please '
         "apply your changes to the latest version and try again"
     )
+    with_rv = cm("c")
+    with_rv["metadata"]["resourceVersion"] = "5"
+    refused = call(sandbox.url, "POST", CM, with_rv)
+    assert (refused.code, refused.body["reason"]) == (500, "InternalError")
+    assert "resourceVersion should not be set on objects to be created" in refused.body["message"]
     missing = call(sandbox.url, "GET", f"{CM}/zzz")
     assert (missing.code, missing.body["reason"], missing.body["message"]) == (
         404,
