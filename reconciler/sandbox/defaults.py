@@ -217,7 +217,8 @@ def namespace(obj: Obj) -> None:
 
 def secret(obj: Obj) -> None:
     """Default a Secret: type Opaque; ``stringData`` is folded into ``data`` and dropped."""
-    obj.setdefault("type", "Opaque")
+    if not obj.get("type"):
+        obj["type"] = "Opaque"
     string_data = obj.pop("stringData", None)
     if isinstance(string_data, dict) and string_data:
         data = _d(obj, "data")

@@ -201,19 +201,24 @@ def decode_message(data: bytes, name: str) -> dict[str, Any]:
         if spec is None:
             continue
         key, kind, sub = spec
+        # Go writes every non-pointer field, zero or not; its JSON form omits empty ones
+        # (omitempty), so zero strings, numbers and times are left out here too.
         if kind == "string":
-            out[key] = bytes(val).decode()
+            if val:
+                out[key] = bytes(val).decode()
         elif kind == "bytes":
             out[key] = bytes(val)
         elif kind == "int":
-            out[key] = _signed(int(val))
+            if val:
+                out[key] = _signed(int(val))
         elif kind == "bool":
             out[key] = bool(val)
         elif kind == "message":
             out[key] = decode_message(bytes(val), sub)
         elif kind == "time":
             t = decode_message(bytes(val), "Time")
-            out[key] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t.get("seconds", 0)))
+            if t.get("seconds"):
+                out[key] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t["seconds"]))
         elif kind == "repeated-string":
             out.setdefault(key, []).append(bytes(val).decode())
         elif kind == "repeated-message":

@@ -391,3 +391,29 @@ def test_client_side_apply_then_server_side_takes_over(kubectl: KubectlRunner) -
     )
     assert other.returncode == 1
     assert 'conflict with "kubectl": .spec.replicas' in other.stderr
+
+
+def test_typed_creates_in_protobuf(kubectl: KubectlRunner) -> None:
+    """``kubectl create namespace|secret|configmap|role`` send protobuf bodies; they work.
+
+    https://kubernetes.io/docs/reference/using-api/api-concepts/#alternate-representations-of-resources
+    """
+    kubectl("create", "namespace", "typed")
+    ns = json.loads(kubectl("get", "namespace", "typed", "-o", "json").stdout)
+    assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "typed"}
+    assert "generateName" not in ns["metadata"]
+    assert ns["status"] == {"phase": "Active"}
+    out = kubectl("create", "secret", "generic", "creds", "-n", "typed", "--from-literal=k=v")
+    assert out.stdout.strip() == "secret/creds created"
+    secret = json.loads(kubectl("get", "secret", "creds", "-n", "typed", "-o", "json").stdout)
+    assert secret["type"] == "Opaque"
+    assert secret["data"] == {"k": "dg=="}
+    kubectl("create", "configmap", "cfg", "-n", "typed", "--from-literal=empty=")
+    cfg = json.loads(kubectl("get", "cm", "cfg", "-n", "typed", "-o", "json").stdout)
+    assert cfg["data"] == {"empty": ""}
+    kubectl("create", "role", "reader", "-n", "typed", "--verb=get,list", "--resource=pods")
+    role = json.loads(kubectl("get", "role", "reader", "-n", "typed", "-o", "json").stdout)
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    unsupported = kubectl("create", "deployment", "d", "-n", "typed", "--image=nginx", check=False)
+    assert unsupported.returncode == 1
+    assert "UnsupportedMediaType" in unsupported.stderr or "unknown format" in unsupported.stderr
