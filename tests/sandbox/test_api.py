@@ -655,3 +655,26 @@ def test_pods_are_read_only_except_status(sandbox: SandboxHandle) -> None:
     core = call(sandbox.url, "GET", "/api/v1").body
     pods = next(r for r in core["resources"] if r["name"] == "pods")
     assert pods["verbs"] == ["delete", "deletecollection", "get", "list", "watch"]
+
+
+def test_protobuf_bodies_never_drop_a_value(sandbox: SandboxHandle) -> None:
+    """A protobuf field the sandbox cannot decode is refused (415), never ignored."""
+
+    def field(num: int, payload: bytes) -> bytes:
+        return bytes([num << 3 | 2, len(payload)]) + payload
+
+    meta = field(1, b"pb")  # ObjectMeta.name
+    type_meta = field(1, b"v1") + field(2, b"ConfigMap")
+    ok = field(1, meta) + field(2, field(1, b"k") + field(2, b"v"))  # data {k: v}
+    body = b"k8s\x00" + field(1, type_meta) + field(2, ok)
+    created = call(
+        sandbox.url, "POST", CM, raw=body, content_type="application/vnd.kubernetes.protobuf"
+    )
+    assert created.code == 201
+    assert created.body["data"] == {"k": "v"}
+    odd = field(1, meta) + field(9, b"surprise")  # no field 9 in a ConfigMap
+    body = b"k8s\x00" + field(1, type_meta) + field(2, odd)
+    refused = call(
+        sandbox.url, "POST", CM, raw=body, content_type="application/vnd.kubernetes.protobuf"
+    )
+    assert (refused.code, refused.body["reason"]) == (415, "UnsupportedMediaType")

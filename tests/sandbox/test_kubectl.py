@@ -414,6 +414,29 @@ def test_typed_creates_in_protobuf(kubectl: KubectlRunner) -> None:
     kubectl("create", "role", "reader", "-n", "typed", "--verb=get,list", "--resource=pods")
     role = json.loads(kubectl("get", "role", "reader", "-n", "typed", "-o", "json").stdout)
     assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
-    unsupported = kubectl("create", "deployment", "d", "-n", "typed", "--image=nginx", check=False)
-    assert unsupported.returncode == 1
-    assert "UnsupportedMediaType" in unsupported.stderr or "unknown format" in unsupported.stderr
+    out = kubectl(
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "typed",
+        "--image=nginx:1.27",
+        "--replicas=0",
+        "--port=80",
+    )
+    assert out.stdout.strip() == "deployment.apps/web created"
+    dep = json.loads(kubectl("get", "deploy", "web", "-n", "typed", "-o", "json").stdout)
+    assert dep["spec"]["replicas"] == 0  # an explicit zero survives (a pointer field)
+    assert "paused" not in dep["spec"]  # a false non-pointer field is omitted, as in JSON
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert "stdin" not in container
+    assert (
+        kubectl(
+            "expose", "deployment", "web", "-n", "typed", "--port=8080", "--target-port=80"
+        ).stdout.strip()
+        == "service/web exposed"
+    )
+    svc = json.loads(kubectl("get", "svc", "web", "-n", "typed", "-o", "json").stdout)
+    assert svc["spec"]["ports"] == [{"port": 8080, "protocol": "TCP", "targetPort": 80}]
+    assert svc["spec"]["selector"] == {"app": "web"}
