@@ -263,33 +263,6 @@ def _remove(value: Any, node: Node, trie: _Trie, where: str) -> Any:
     return items
 
 
-def extract(value: Any, paths: Iterable[Path], node: Node) -> Any:
-    """Return only the parts of ``value`` at ``paths`` (and their ancestors)."""
-    trie = _trie(paths)
-    out = _extract(value, node, trie)
-    return {} if out is MISSING else out
-
-
-def _extract(value: Any, node: Node, trie: _Trie) -> Any:
-    if trie.member or _is_leaf(node, value):
-        return value
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            sub = trie.children.get("f:" + k)
-            if sub is not None:
-                nv = _extract(v, node.child(k), sub)
-                if nv is not MISSING:
-                    out[k] = nv
-        return out
-    items = []
-    for v in value:
-        sub = trie.children.get(item_element(v, node))
-        if sub is not None:
-            items.append(_extract(v, node.item(), sub))
-    return items
-
-
 def merge(live: Any, config: Any, node: Node, path: Path = ()) -> Any:
     """Return ``config`` merged over ``live`` as server-side apply merges them.
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import builtins
-import copy
 import json
 import secrets
 import threading
@@ -1121,8 +1120,3 @@ def _ordered_meta(meta: Obj) -> Obj:
         if k not in out:
             out[k] = v
     return out
-
-
-def deep_copy(obj: Any) -> Any:
-    """Return a deep copy (for callers that need to mutate a stored object)."""
-    return copy.deepcopy(obj)
