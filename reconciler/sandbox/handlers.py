@@ -135,7 +135,6 @@ class Api:
         self.clock = clock
         self._continues: dict[str, tuple[float, int, list[Obj], int]] = {}
         self._continue_lock = threading.Lock()
-        self.on_delete: list[Callable[[ResourceType, Obj], None]] = []
         self._encoded: dict[int, tuple[Obj, bytes]] = {}
         store.listeners.append(self._forget_encoding)
 
@@ -959,8 +958,6 @@ class Api:
     def _after_delete(self, rt: ResourceType, gone: Obj) -> None:
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
             self.registry.remove_crd(gone["metadata"]["name"])
-        for hook in self.on_delete:
-            hook(rt, gone)
 
     def _orphan_dependents(self, owner: Obj) -> None:
         uid = owner["metadata"].get("uid")
