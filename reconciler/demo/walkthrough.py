@@ -179,24 +179,6 @@ def _start_sandbox(base: Path, step_delay: float) -> tuple[Any, Path]:
     return sandbox, kubeconfig
 
 
-def _install_crds(kubeconfig: Path) -> None:
-    import importlib.resources
-    import os
-
-    from reconciler.render import kustomize
-
-    crds = Path(str(importlib.resources.files("reconciler") / "crds"))
-    proc = subprocess.run(
-        [kustomize.kubectl_binary(), "apply", "--server-side", "-f", str(crds)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise ReconcilerError(f"installing the CRDs failed: {proc.stderr.strip()}")
-
-
 def _program_outcomes(api: Any) -> None:
     body = {
         "apiVersion": "v1",
@@ -240,7 +222,7 @@ def run(
     base.mkdir(parents=True, exist_ok=True)
     _say(console, "[bold]reconciler demo[/bold]: GitOps for ML pipelines, on this machine only\n")
     sandbox, kubeconfig = _start_sandbox(base, step_delay)
-    _install_crds(kubeconfig)
+    sandbox.install_crds()
     api = _api(kubeconfig)
     _program_outcomes(api)
     _say(
