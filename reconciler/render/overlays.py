@@ -107,7 +107,7 @@ def pipeline_sources(root: Path) -> tuple[dict[str, PipelineSource], list[SpecEr
             name=name,
             path=rel,
             sha256=hashlib.sha256(content).hexdigest(),
-            locator=loading.Locator.of(doc),
+            locator=loading.LazyLocator(content, path=rel),
         )
     return out, errors
 

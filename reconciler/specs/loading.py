@@ -360,3 +360,27 @@ def _refuse(path: str, node: Node, message: str) -> None:
     mark = node.start_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
     raise SpecErrors([SpecError(path, line, col, "", message)])
+
+
+class LazyLocator(Locator):
+    """A Locator that loads its source file only when a position is first asked for.
+
+    Render keeps one per pipeline source so that errors found later (after Kustomize, in
+    dataset resolution) point at a line, without holding every parsed document in memory
+    for the lifetime of a reconcile. A file that no longer parses locates nothing.
+    """
+
+    def __init__(self, content: bytes, *, path: str) -> None:
+        super().__init__(None)
+        self._content: bytes | None = content
+        self._path = path
+
+    def position(self, field: str, *, exact: bool = False) -> tuple[int, int]:
+        """Return the 1-based ``(line, column)`` of ``field`` (see :meth:`Locator.position`)."""
+        if self._content is not None:
+            content, self._content = self._content, None
+            try:
+                self._doc = load_document(content, path=self._path)
+            except SpecErrors:
+                self._doc = None
+        return super().position(field, exact=exact)
