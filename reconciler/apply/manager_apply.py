@@ -29,7 +29,7 @@ from reconciler.cluster import api, discovery
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action, ChangeSetEntry
 from reconciler.structs.errors import ClusterError, MissingCRDError
-from reconciler.structs.manifests import Manifest, ObjectRef
+from reconciler.structs.manifests import Manifest, ObjectRef, split_api_version
 
 if TYPE_CHECKING:
     from reconciler.apply.manager import Key, ResourceManager
@@ -264,15 +264,19 @@ def check_kinds(manager: ResourceManager, objs: list[Manifest], ctx: StageContex
     Costs at most one discovery request per new group-version; kinds a dry run plans to
     create (their CRD is in the same sync) are not missing.
     """
+    seen: set[tuple[str, str]] = set()
     for obj in objs:
-        ref = ObjectRef.of(obj)
-        gk = (ref.group, ref.kind)
-        if gk in ctx.missing or gk in ctx.planned_kinds:
+        api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+        if (api_version, kind) in seen:
+            continue
+        seen.add((api_version, kind))
+        group, version = split_api_version(api_version)
+        if (group, kind) in ctx.missing or (group, kind) in ctx.planned_kinds:
             continue
         try:
-            manager.resource_of(obj)
+            manager.resource_for(group, version, kind)
         except MissingCRDError as exc:
-            ctx.missing[gk] = exc
+            ctx.missing[(group, kind)] = exc
 
 
 @dataclass

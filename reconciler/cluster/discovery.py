@@ -110,6 +110,9 @@ class Discovery:
         return out
 
     def _resources(self, group: str, version: str) -> dict[str, ApiResource] | None:
+        found = self._group_versions.get((group, version))
+        if found is not None:  # fast path: a served group-version, no lock needed
+            return found
         with self._lock:
             key = (group, version)
             if key not in self._group_versions:
