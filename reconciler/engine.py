@@ -481,3 +481,16 @@ def request_retry(
         content_type="application/merge-patch+json",
     )
     return request
+
+
+def live_plan(ctx: Context) -> Callable[[Environment, str, str], list[str]]:
+    """Return review's live part: the changes a dry-run sync of a commit would make.
+
+    Nothing is written, not even a record; only changes are listed (``Kind/ns/name action``).
+    """
+
+    def plan(env: Environment, branch: str, sha: str) -> list[str]:
+        out = reconcile(ctx, env.name, branch, ref=sha, dry_run=True)
+        return [str(e) for e in out.changeset.entries if e.action != "unchanged"]
+
+    return plan

@@ -15,18 +15,26 @@ from reconciler.cli import contexts, output
 @output.repo_option
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
 @click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Provenance outbox location.",
+    "--live", is_flag=True, help="Also plan HEAD against the cluster (server-side dry run)."
 )
-def command(spec: str, repo: str, fmt: str, state_dir: str | None) -> None:
+@contexts.cluster_options
+def command(
+    spec: str,
+    repo: str,
+    fmt: str,
+    live: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    state_dir: str | None,
+) -> None:
     """Show what HEAD would change in every environment it affects, compared with BASE.
 
     Renders both commits (no cluster needed), lists the runs HEAD would start or reuse,
     dataset and param changes, and compares HEAD's experiment runs with BASE's newest
-    promoted run when provenance records exist. Exit 2 when the branch changes anything.
+    promoted run when provenance records exist. With ``--live`` (a cluster configured) it
+    also lists what syncing HEAD would change there. Exit 2 when the branch changes anything.
     """
+    from reconciler import engine
     from reconciler.provenance.store import ProvenanceStore
     from reconciler.review import markdown, reports
     from reconciler.source import repos
@@ -37,7 +45,13 @@ def command(spec: str, repo: str, fmt: str, state_dir: str | None) -> None:
         state = Path(state_dir) if state_dir else contexts.default_state_dir()
         remote = "origin" if repos.remote_url(root) else None
         store = ProvenanceStore(root, remote=remote, state_dir=state / "provenance")
-        review = reports.build_review(root, spec, provenance=store)
+        live_plan = None
+        if live:
+            ctx = contexts.build_context(
+                str(root), kubeconfig=kubeconfig, kube_context=kube_context, state_dir=state_dir
+            )
+            live_plan = engine.live_plan(ctx)
+        review = reports.build_review(root, spec, provenance=store, live=live_plan)
     except ReconcilerError as e:
         output.fail(str(e))
     if fmt == "json":

@@ -60,6 +60,14 @@ def format_markdown(review: Review) -> str:
                     f"| {pipeline} | {d['dataset']} | `{d['path']}` | {_value(d['baseMd5'])} | "
                     f"{_value(d['headMd5'])} | {_value(d['baseSize'])} | {_value(d['headSize'])} |"
                 )
+        if env.live is not None:
+            out += [
+                "",
+                f"**Live plan** (server-side dry run against the cluster): {len(env.live)} change(s)",
+            ]
+            out += [""] + [f"- `{line}`" for line in env.live[:50]]
+            if len(env.live) > 50:
+                out.append(f"- ... {len(env.live) - 50} more")
         if env.objects:
             counts: dict[str, int] = {}
             for o in env.objects:

@@ -12,7 +12,7 @@ run when records exist. Pure but for reading git and the provenance store.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,8 @@ class EnvironmentReview:
     objects: list[ObjectChange] = field(default_factory=list)
     runs: list[RunChange] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    live: list[str] | None = None
+    """With a cluster: what syncing HEAD would change there (server-side dry run)."""
 
     @property
     def changed(self) -> bool:
@@ -137,6 +139,7 @@ class Review:
                         for r in e.runs
                     ],
                     "errors": e.errors,
+                    "live": e.live,
                 }
                 for e in self.environments
             ],
@@ -251,11 +254,19 @@ def _render(prepared: environments.Prepared | None) -> list[Manifest]:
     return environments.render_objects(prepared, all_steps=True, models=models)
 
 
-def build_review(repo: Path, spec: str, *, provenance: Any | None = None) -> Review:
+LivePlan = Callable[[Environment, str, str], list[str]]
+"""``(environment, branch, head commit) -> change lines`` of a dry-run sync of HEAD."""
+
+
+def build_review(
+    repo: Path, spec: str, *, provenance: Any | None = None, live: LivePlan | None = None
+) -> Review:
     """Build the review of ``BASE..HEAD`` in a local repository.
 
     ``provenance`` (a ProvenanceStore) lets the report tell reused runs and compare
-    metrics; without it only renders are compared.
+    metrics; without it only renders are compared. ``live`` (a cluster is configured) adds
+    what syncing HEAD would change in each affected environment, from a server-side dry
+    run; its failure is reported in the environment's errors.
     """
     base, head = parse_range(spec)
     root = repos.find_root(repo)
@@ -300,6 +311,11 @@ def build_review(repo: Path, spec: str, *, provenance: Any | None = None) -> Rev
             )
             if provenance is not None and h is not None:
                 _compare_metrics(root, review, provenance, env, branch, name, h, baseline)
+        if live is not None and hp is not None:
+            try:
+                er.live = live(env, branch, head_sha)
+            except ReconcilerError as e:
+                er.errors.append(f"live plan: {e}")
         review.environments.append(er)
     return review
 
