@@ -22,7 +22,7 @@ from reconciler.render.runplans import RunPlan
 from reconciler.source import repos
 from reconciler.specs.models import Environment
 from reconciler.structs.documents import dump_yaml_documents
-from reconciler.structs.errors import ReconcilerError, RenderError, SpecError, SpecErrors
+from reconciler.structs.errors import ReconcilerError, RenderError, SpecErrors
 from reconciler.structs.manifests import Manifest, ObjectRef
 from reconciler.structs.runs import ServedModel
 
@@ -381,8 +381,3 @@ def _compare_metrics(
                 head_env=env.name,
             )
         )
-
-
-def spec_errors(errors: Sequence[SpecError]) -> list[str]:
-    """Return errors as text lines."""
-    return [str(e) for e in errors]

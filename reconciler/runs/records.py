@@ -19,7 +19,6 @@ from reconciler.render.runplans import RunPlan
 from reconciler.runs import metrics as metrics_mod
 from reconciler.runs import promotion
 from reconciler.runs.observing import Finishing
-from reconciler.structs import labels
 from reconciler.structs.manifests import Manifest, ObjectRef
 from reconciler.structs.runs import RunStatus, split_run_name
 
@@ -267,8 +266,3 @@ def build_record(
             reason=decision.reason,
         ),
     )
-
-
-def served_label(obj: Manifest) -> str:
-    """Return the run a serving object serves ('' if none)."""
-    return str(((obj.get("metadata") or {}).get("labels") or {}).get(labels.RUN, ""))

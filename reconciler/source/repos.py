@@ -8,7 +8,6 @@ looking for the commit a branch's specs come from, so they never trigger a rende
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import io
 import re
 import shutil
@@ -135,11 +134,6 @@ def branch_ref(repo: Path, branch: str) -> str:
         except SourceError:
             continue
     raise SourceError(f"no branch {branch!r} in {repo}")
-
-
-def matching_branches(repo: Path, pattern: str) -> list[str]:
-    """Return the branches whose full name matches a glob such as ``exp/*``."""
-    return [b for b in branches(repo) if fnmatch.fnmatchcase(b, pattern)]
 
 
 def current_branch(repo: Path) -> str | None:
