@@ -462,20 +462,7 @@ class Api:
         manager = params.field_manager(required=False)
         with self.store.lock:
             live = self._live(rt, ns, name)
-            rv = (body.get("metadata") or {}).get("resourceVersion")
-            if rv and rv != live["metadata"]["resourceVersion"]:
-                raise errors.stale(rt.plural, rt.group, name)
-            obj = self._commit(
-                rt,
-                ns,
-                name,
-                live,
-                body,
-                sub=sub,
-                manager=manager,
-                applied=None,
-                dry_run=params.dry_run,
-            )
+            obj = self._replace(rt, ns, name, live, body, sub=sub, manager=manager, params=params)
         return Result(200, obj, warnings)
 
     def patch(
@@ -528,21 +515,31 @@ class Api:
                 raise errors.bad_request("the patched object is not a JSON object")
             new = self._check_identity(rt, ns, name, new)
             new, warnings = self._fields(rt, clone(new), params, apply_=False)
-            rv = (new.get("metadata") or {}).get("resourceVersion")
-            if rv and rv != live["metadata"]["resourceVersion"]:
-                raise errors.stale(rt.plural, rt.group, name)
-            obj = self._commit(
-                rt,
-                ns,
-                name,
-                live,
-                new,
-                sub=sub,
-                manager=manager,
-                applied=None,
-                dry_run=params.dry_run,
-            )
+            obj = self._replace(rt, ns, name, live, new, sub=sub, manager=manager, params=params)
         return Result(200, obj, warnings)
+
+    def _replace(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        live: Obj,
+        new: Obj,
+        *,
+        sub: str,
+        manager: str,
+        params: Params,
+    ) -> Obj:
+        """Commit ``new`` over ``live`` (update and patch): 409 if it names a stale version.
+
+        Called with the store lock held.
+        """
+        rv = (new.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != live["metadata"]["resourceVersion"]:
+            raise errors.stale(rt.plural, rt.group, name)
+        return self._commit(
+            rt, ns, name, live, new, sub=sub, manager=manager, applied=None, dry_run=params.dry_run
+        )
 
     def _apply(
         self, rt: ResourceType, ns: str, name: str, raw: bytes, sub: str, params: Params

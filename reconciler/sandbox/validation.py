@@ -230,6 +230,16 @@ def schema_causes(obj: Any, node: Node, path: str = "") -> list[Cause]:
     return out
 
 
+def _type_invalid(v: Any, path: str, want: str) -> Cause:
+    """Return kube-apiserver's cause for a value of the wrong JSON type."""
+    got = _q(_type_name(v))
+    return (
+        "FieldValueTypeInvalid",
+        path,
+        f"Invalid value: {got}: {path} in body must be of type {want}: {got}",
+    )
+
+
 def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
     if v is None:
         return
@@ -245,14 +255,7 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
             and not ("integer" in node.types and isinstance(v, float) and v.is_integer())
         ):
             want = " or ".join(sorted(node.types))
-            out.append(
-                (
-                    "FieldValueTypeInvalid",
-                    path,
-                    f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
-                    f"{want}: {_q(_type_name(v))}",
-                )
-            )
+            out.append(_type_invalid(v, path, want))
         elif node.enum and v not in node.enum:
             allowed = ", ".join(_q(e) for e in node.enum)
             out.append(
@@ -267,14 +270,7 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
         return
     if k == "struct":
         if not isinstance(v, dict):
-            out.append(
-                (
-                    "FieldValueTypeInvalid",
-                    path,
-                    f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
-                    f"object: {_q(_type_name(v))}",
-                )
-            )
+            out.append(_type_invalid(v, path, "object"))
             return
         for r in node.required:
             if r not in v:
@@ -285,28 +281,14 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
         return
     if k == "map":
         if not isinstance(v, dict):
-            out.append(
-                (
-                    "FieldValueTypeInvalid",
-                    path,
-                    f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
-                    f"object: {_q(_type_name(v))}",
-                )
-            )
+            out.append(_type_invalid(v, path, "object"))
             return
         for key, val in v.items():
             _schema(val, node.child(key), f"{path}.{key}" if path else key, out)
         return
     if k == "list":
         if not isinstance(v, list):
-            out.append(
-                (
-                    "FieldValueTypeInvalid",
-                    path,
-                    f"Invalid value: {_q(_type_name(v))}: {path} in body must be of type "
-                    f"array: {_q(_type_name(v))}",
-                )
-            )
+            out.append(_type_invalid(v, path, "array"))
             return
         inode = node.item()
         if node.limits:
