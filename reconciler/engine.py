@@ -167,17 +167,28 @@ class Context:
     check_remote: bool = False
 
 
-def _kinds(objs: Iterable[Manifest], prepared: environments.Prepared) -> set[tuple[str, str]]:
-    kinds = {tracking.group_kind(o) for o in objs}
-    kinds.add(("batch", "Job"))
+def live_kinds(prepared: environments.Prepared) -> set[tuple[str, str]]:
+    """Return the ``(group, kind)`` kinds an environment can own, without rendering them.
+
+    The Namespace, the overlay's own objects, step kinds and, where serving is on, the
+    serving kinds its pipelines use (the ApplySet parent adds kinds no longer rendered).
+    """
+    kinds = {("", "Namespace"), ("batch", "Job")}
+    kinds |= {tracking.group_kind(o) for o in prepared.overlay.objects}
     for plan in prepared.plans.values():
         if any(s.runtime == "kubeflow" for s in plan.pipeline.steps):
             kinds.add(("kubeflow.org", "PyTorchJob"))
-        if plan.pipeline.serve is not None and prepared.env.serve:
-            if plan.pipeline.serve.runtime == "kserve":
-                kinds.add(("serving.kserve.io", "InferenceService"))
-            else:
-                kinds.add(("apps", "Deployment"))
+        serve = plan.pipeline.serve
+        if serve is None or not prepared.env.serve:
+            continue
+        if serve.runtime == "kserve":
+            kinds.add(("serving.kserve.io", "InferenceService"))
+            continue
+        kinds |= {("apps", "Deployment"), ("", "Service")}
+        if serve.autoscale is not None:
+            kinds.add(("autoscaling", "HorizontalPodAutoscaler"))
+        if serve.ingress_host:
+            kinds.add(("networking.k8s.io", "Ingress"))
     return kinds
 
 
@@ -264,8 +275,7 @@ def reconcile(
     manager = ctx.manager_for(env.cluster_context)
     applyset = applysets.applyset_for(env.name, target.namespace)
     # Live state: one list per kind, selected by the ApplySet.
-    skeleton = environments.render_objects(prepared, all_steps=True)
-    live = manager.list_live(applyset, _kinds(skeleton, prepared))
+    live = manager.list_live(applyset, live_kinds(prepared))
     namespace_obj = live.get(("", "Namespace", "", target.namespace))
     outcome.applied_commit = _annotation(namespace_obj, labels.COMMIT)
     tracker = tracking.RunTracker(
