@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from reconciler.cli import contexts, output
+from reconciler.cli import contexts, output, sync
 
 
 @click.command("plan")
@@ -51,20 +51,14 @@ def command(
     title = f"{result.target.env} ({result.target.namespace}) at {result.commit[:12]}"
     runs = [p.to_dict() for p in result.pipelines]
     if fmt == "json":
-        from reconciler.cli.sync import engine_outcome_json
-
-        output.dump_json(engine_outcome_json(result))
+        output.dump_json(sync.engine_outcome_json(result))
     elif fmt == "markdown":
         click.echo(formatting.format_markdown(result.changeset, title=title))
         click.echo(runs_markdown(runs))
     else:
         click.echo(title)
         click.echo(formatting.format_text(result.changeset))
-        for r in runs:
-            model = (r["serving"] or {}).get("model", "-")
-            click.echo(
-                f"  {r['pipeline']:<20} run {r['run']:<12} {r['status']:<10} serving {model}"
-            )
+        sync.print_pipelines(result.pipelines)
     output.print_errors(result.errors)
     for op in result.missing_operators:
         click.echo(f"missing operator: {op}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -107,11 +108,16 @@ def print_outcome(result: object, *, dry_run: bool) -> None:
     for op in result.missing_operators:
         click.echo(f"  missing operator: {op}", err=True)
     output.print_errors(result.errors)
-    for p in result.pipelines:
-        model = p.serving.model_uri if p.serving else "-"
-        click.echo(f"  {p.name:<20} run {p.run:<12} {p.status:<10} serving {model}")
+    print_pipelines(result.pipelines)
     c = result.changeset.counts()
     click.echo(
         f"created {c['created']}, updated {c['configured']}, unchanged {c['unchanged']}, "
         f"pruned {c['deleted']}, conflicts {c['conflict']}, failed {c['failed']}"
     )
+
+
+def print_pipelines(pipelines: list[Any]) -> None:
+    """Print one line per pipeline: current run, its status, the model served."""
+    for p in pipelines:
+        model = p.serving.model_uri if p.serving else "-"
+        click.echo(f"  {p.name:<20} run {p.run:<12} {p.status:<10} serving {model}")
