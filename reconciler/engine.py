@@ -1,6 +1,6 @@
 """The engine: one reconcile of one environment instance, joining the stages.
 
-    source (commit, tree) -> render (overlay, datasets, run plans) -> live state (one list
+    source (commit, tree) -> render (overlay, datasets, run specs) -> live state (one list
     per kind) -> runs (observe, record finished runs) -> render objects -> apply/prune ->
     health
 
@@ -19,9 +19,8 @@ from typing import Any
 from reconciler import health
 from reconciler.provenance import records as prov_records
 from reconciler.render import environments, overlays
-from reconciler.render.runplans import RunPlan
-from reconciler.runs import observing, tracking
-from reconciler.runs import records as run_records
+from reconciler.render.runspecs import RunSpec
+from reconciler.runs import observing, recording, tracking
 from reconciler.source import repos
 from reconciler.specs import loading, validation
 from reconciler.specs.models import Environment
@@ -175,7 +174,7 @@ def live_kinds(prepared: environments.Prepared) -> set[tuple[str, str]]:
     """
     kinds = {("", "Namespace"), ("batch", "Job")}
     kinds |= {tracking.group_kind(o) for o in prepared.overlay.objects}
-    for plan in prepared.plans.values():
+    for plan in prepared.run_specs.values():
         if any(s.runtime == "kubeflow" for s in plan.pipeline.steps):
             kinds.add(("kubeflow.org", "PyTorchJob"))
         serve = plan.pipeline.serve
@@ -196,7 +195,7 @@ def current_attempts(prepared: environments.Prepared, namespace: Manifest | None
     """Return each pipeline's current attempt: the retried one if it names the current run."""
     requests = retry_attempts(namespace)
     out: dict[str, int] = {}
-    for name, plan in prepared.plans.items():
+    for name, plan in prepared.run_specs.items():
         rid, n = requests.get(name, ("", 1))
         out[name] = n if rid == plan.run_id else 1
     return out
@@ -282,7 +281,7 @@ def reconcile(
         env=env.name,
         namespace=target.namespace,
         server=clients.server_url(manager.client),
-        source=run_records.SourceFacts(
+        source=recording.SourceFacts(
             repo=repos.remote_url(root_repo) or root_repo.name,
             ref=branch,
             commit=commit.sha,
@@ -294,7 +293,7 @@ def reconcile(
         dry_run=dry_run,
     )
     tracked = tracker.track(
-        prepared.plans,
+        prepared.run_specs,
         current_attempts(prepared, namespace_obj),
         tracking.LiveRuns.of(list(live.values())),
         ignore=prepared.failed_pipelines,
@@ -323,7 +322,7 @@ def reconcile(
     )
     outcome.changeset = result.changeset
     outcome.missing_operators = list(result.missing_operators)
-    for name, plan in sorted(prepared.plans.items()):
+    for name, plan in sorted(prepared.run_specs.items()):
         outcome.pipelines.append(
             _pipeline_status(plan, tracked.states[name], tracked.recorded_status[name], result.live)
         )
@@ -389,7 +388,7 @@ def discover_targets(
 
 
 def _pipeline_status(
-    plan: RunPlan, state: RunState, recorded: str, live: dict[Any, Manifest]
+    plan: RunSpec, state: RunState, recorded: str, live: dict[Any, Manifest]
 ) -> PipelineStatus:
     by_name = {
         (str(o.get("kind")), str((o.get("metadata") or {}).get("name"))): o for o in live.values()
@@ -454,7 +453,7 @@ def request_retry(
     commit = repos.spec_commit(root_repo, repos.branch_ref(root_repo, branch))
     with repos.checkout_tree(root_repo, commit.sha) as (root, _):
         prepared = prepare_target(root, env_name, branch=branch, check_remote=ctx.check_remote)
-    plan = prepared.plans.get(pipeline)
+    plan = prepared.run_specs.get(pipeline)
     if plan is None:
         if pipeline in prepared.failed_pipelines:
             raise ReconcilerError(

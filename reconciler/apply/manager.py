@@ -23,7 +23,7 @@ from kubernetes import client as k8s_client
 
 from reconciler.apply import applysets, manager_apply, manager_delete
 from reconciler.apply.applysets import ApplySet
-from reconciler.cluster import api, discovery
+from reconciler.cluster import api, discovery_cache
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action, ChangeSet, ChangeSetEntry
 from reconciler.structs.errors import ClusterError, MissingCRDError
@@ -88,7 +88,7 @@ class ResourceManager:
         self.retry = retry
         self.workers = max(1, workers)
         self.stats = api.RequestStats()
-        self.discovery = discovery.discovery_for(client)
+        self.discovery = discovery_cache.discovery_for(client)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ class ResourceManager:
             stats=self.stats,
         )
 
-    def resource_for(self, group: str, version: str, kind: str) -> discovery.ApiResource:
+    def resource_for(self, group: str, version: str, kind: str) -> discovery_cache.ApiResource:
         """Return how a kind is served (``version`` "" means the group's preferred one).
 
         Raises MissingCRDError (naming the operator) if the cluster does not serve it.
@@ -122,7 +122,7 @@ class ResourceManager:
             return self.discovery.resource(group, version, kind)
         return self.discovery.resource_for_group_kind(group, kind)
 
-    def resource_of(self, obj: Manifest | ObjectRef) -> discovery.ApiResource:
+    def resource_of(self, obj: Manifest | ObjectRef) -> discovery_cache.ApiResource:
         """Return how the kind of an object (or reference) is served."""
         ref = obj if isinstance(obj, ObjectRef) else ObjectRef.of(obj)
         return self.resource_for(ref.group, ref.version, ref.kind)
@@ -168,7 +168,7 @@ class ResourceManager:
         return self.list_resource(resource, namespace=namespace, label_selector=label_selector)
 
     def list_resource(
-        self, resource: discovery.ApiResource, *, namespace: str, label_selector: str
+        self, resource: discovery_cache.ApiResource, *, namespace: str, label_selector: str
     ) -> builtins.list[Manifest]:
         """Return the objects of a resolved kind (one request unless the server pages)."""
         items: builtins.list[Manifest] = []
@@ -185,7 +185,7 @@ class ResourceManager:
                 where = f"{resource.kind} in {namespace}" if namespace else resource.kind
                 if exc.status == 404 and not namespace:
                     self.discovery.invalidate(resource.group)
-                    raise discovery.missing_kind_error(
+                    raise discovery_cache.missing_kind_error(
                         resource.group, resource.version, resource.kind
                     ) from exc
                 raise ClusterError(

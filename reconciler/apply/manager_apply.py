@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.apply import fields, ordering
 from reconciler.apply.applysets import ApplySet
-from reconciler.cluster import api, discovery
+from reconciler.cluster import api, discovery_cache
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action, ChangeSetEntry
 from reconciler.structs.errors import ClusterError, MissingCRDError
@@ -141,7 +141,7 @@ def failure_entry(manager: ResourceManager, ref: ObjectRef, exc: api.ApiError) -
         and "could not find the requested resource" in message
     ):
         manager.discovery.invalidate(ref.group)
-        message = str(discovery.missing_kind_error(ref.group, ref.version, ref.kind))
+        message = str(discovery_cache.missing_kind_error(ref.group, ref.version, ref.kind))
     labels_ = {400: "bad request", 403: "forbidden", 422: "invalid", 404: "not found"}
     prefix = labels_.get(exc.status, f"HTTP {exc.status}" if exc.status else "")
     text = f"{prefix}: {message}" if prefix and not message.lower().startswith(prefix) else message
@@ -155,7 +155,7 @@ def apply_one(
     live: Manifest | None,
     dry_run: bool = False,
     diff: bool = False,
-    resource: discovery.ApiResource | None = None,
+    resource: discovery_cache.ApiResource | None = None,
 ) -> Applied:
     """Server-side apply one prepared object; ``live`` is what is in the cluster (or None).
 
@@ -215,7 +215,7 @@ def _ours(manager: ResourceManager, obj: Manifest, live: Manifest) -> bool:
     )
 
 
-def normalise_scope(obj: Manifest, resource: discovery.ApiResource, default_ns: str) -> Manifest:
+def normalise_scope(obj: Manifest, resource: discovery_cache.ApiResource, default_ns: str) -> Manifest:
     """Give a namespaced object without a namespace ``default_ns``; drop a cluster-scoped
     object's namespace (the server would ignore it, but keys must match live objects)."""
     meta = obj.setdefault("metadata", {})
@@ -228,7 +228,7 @@ def normalise_scope(obj: Manifest, resource: discovery.ApiResource, default_ns: 
 
 def find_unowned(
     manager: ResourceManager,
-    objs: Iterable[tuple[Manifest, discovery.ApiResource]],
+    objs: Iterable[tuple[Manifest, discovery_cache.ApiResource]],
     applyset: ApplySet,
 ) -> dict[Key, Manifest]:
     """Return live objects that share a name with ``objs`` but are not members of the set.
@@ -237,7 +237,7 @@ def find_unowned(
     label or with another set's), only for kinds and namespaces that have new objects.
     A failed list is not fatal: the apply itself then meets whatever is there.
     """
-    wanted: dict[tuple[discovery.ApiResource, str], set[Key]] = {}
+    wanted: dict[tuple[discovery_cache.ApiResource, str], set[Key]] = {}
     for obj, resource in objs:
         ref = ObjectRef.of(obj)
         wanted.setdefault((resource, ref.namespace if resource.namespaced else ""), set()).add(
@@ -261,7 +261,7 @@ def find_unowned(
 def check_kinds(manager: ResourceManager, objs: list[Manifest], ctx: StageContext) -> None:
     """Record in ``ctx.missing`` every kind of ``objs`` the cluster does not serve.
 
-    Costs at most one discovery request per new group-version; kinds a dry run plans to
+    Costs at most one discovery request per new group-version; kinds a dry run specs to
     create (their CRD is in the same sync) are not missing.
     """
     seen: set[tuple[str, str]] = set()
@@ -285,7 +285,7 @@ class _Item:
 
     obj: Manifest
     ref: ObjectRef
-    resource: discovery.ApiResource | None
+    resource: discovery_cache.ApiResource | None
     rank: int
     applied: Applied | None = None
 
@@ -386,7 +386,7 @@ def _decide(
 def _after_apply(
     manager: ResourceManager, obj: Manifest, applied: Applied, ctx: StageContext
 ) -> None:
-    """Keep discovery and the dry-run plan in step with CRDs and Namespaces just applied."""
+    """Keep discovery and the dry-run spec in step with CRDs and Namespaces just applied."""
     ref = ObjectRef.of(obj)
     action = applied.entry.action
     if (ref.group, ref.kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"):

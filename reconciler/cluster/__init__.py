@@ -5,5 +5,5 @@ Called by the apply and plan stages (and the engine, to build one client per con
 (``--kubeconfig``, ``--context``, ``KUBECONFIG`` with several files joined by ``:``);
 ``api`` performs one HTTP call through that client, retrying 429/5xx/timeouts with
 exponential backoff (tenacity) and raising :class:`api.ApiError` with the server's message;
-``discovery`` maps (group, version, kind) to the resource path, once per client and process.
+``discovery_cache`` maps (group, version, kind) to the resource path, once per client and process.
 """

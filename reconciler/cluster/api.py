@@ -1,6 +1,6 @@
 """One HTTP call to the API server through the official client, with bounded retries.
 
-Called by :mod:`reconciler.cluster.discovery` and the apply stage's resource manager; it is
+Called by :mod:`reconciler.cluster.discovery_cache` and the apply stage's resource manager; it is
 the only place that talks HTTP. Uses ``kubernetes.client.ApiClient`` for the connection
 pool, TLS and credentials, and sends raw JSON (server-side apply bodies, lists, deletes).
 

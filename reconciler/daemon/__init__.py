@@ -3,6 +3,6 @@
 One module per concern: ``outcomes`` (the seam: what is scheduled and what comes back),
 ``workqueues`` (queue with per-key exclusivity and backoff, workers, feeder), ``loop`` (the
 process's life), ``httpserver`` and ``webhooks`` (``/healthz``, ``/readyz``, ``/metrics``,
-``/hooks/git``), ``metrics``, ``watching`` (a local repository's refs), ``leaderelection``
+``/hooks/git``), ``prometheus`` (its metrics), ``watching`` (a local repository's refs), ``leaderelection``
 (a coordination.k8s.io Lease), ``sharding`` and ``logs``. Imported only by the CLI.
 """

@@ -11,7 +11,7 @@ around the engine. The data path, in :meth:`Daemon.run`::
              abandon them at the deadline), release the lease, flush the outbox, exit 0
 
 Everything else lives in one module per concern: workqueues (queue, workers, feeder),
-webhooks, httpserver, metrics, watching, leaderelection, sharding, logs.
+webhooks, httpserver, prometheus, watching, leaderelection, sharding, logs.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from reconciler.daemon import (
     httpserver,
     leaderelection,
     logs,
-    metrics,
+    prometheus,
     sharding,
     watching,
     workqueues,
@@ -192,7 +192,7 @@ class Daemon:
         self.options = options
         self.flush = flush
         self.stop_event = threading.Event()
-        self.metrics = metrics.Metrics()
+        self.metrics = prometheus.Metrics()
         self.fetched = threading.Event()
         self.reconcile = reconcile
         self.queue = workqueues.WorkQueue(
@@ -242,7 +242,7 @@ class Daemon:
         routes = httpserver.Routes(
             readiness=readiness,
             metrics=self.metrics.render,
-            metrics_content_type=metrics.CONTENT_TYPE,
+            metrics_content_type=prometheus.CONTENT_TYPE,
             webhook_secret=secret,
             on_push=self.feeder.trigger,
             max_body=options.max_webhook_body,

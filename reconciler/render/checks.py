@@ -111,8 +111,8 @@ def validate_tree(root: Path, *, check_remote: bool = True, only: str | None = N
                 prepared = environments.prepare(root, overlay, target, check_remote=check_remote)
                 errors = prepared.errors
                 env_report.namespace = target.namespace
-                env_report.runs = {n: p.run_id for n, p in sorted(prepared.plans.items())}
-                env_report.datasets = sum(len(p.datasets) for p in prepared.plans.values())
+                env_report.runs = {n: p.run_id for n, p in sorted(prepared.run_specs.items())}
+                env_report.datasets = sum(len(p.datasets) for p in prepared.run_specs.values())
                 env_report.objects = len(environments.render_objects(prepared, all_steps=True))
         for err in errors:
             if err not in seen:

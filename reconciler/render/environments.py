@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.render import datasets as datasets_mod
 from reconciler.render import overlays, serving, steps
-from reconciler.render.runplans import RunPlan, plan_run
+from reconciler.render.runspecs import RunSpec, plan_run
 from reconciler.specs import validation
 from reconciler.specs.models import Environment, Pipeline
 from reconciler.structs import labels
@@ -64,11 +64,11 @@ def target_for(env: Environment, branch: str) -> Target:
 
 @dataclass
 class Prepared:
-    """An environment instance after Kustomize and DVC: run plans, errors, plain objects."""
+    """An environment instance after Kustomize and DVC: run specs, errors, plain objects."""
 
     target: Target
     overlay: overlays.Overlay
-    plans: dict[str, RunPlan] = field(default_factory=dict)
+    run_specs: dict[str, RunSpec] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
     failed_pipelines: set[str] = field(default_factory=set)
 
@@ -86,7 +86,7 @@ def prepare(
     *,
     check_remote: bool = False,
 ) -> Prepared:
-    """Resolve every pipeline's datasets and compute its run plan.
+    """Resolve every pipeline's datasets and compute its run spec.
 
     A pipeline whose dataset pointers do not resolve joins ``failed_pipelines`` (its live
     objects are kept); the others are planned.
@@ -102,7 +102,7 @@ def prepare(
                 prepared.errors.extend(_point_at_pipeline(errors, pipeline, overlay))
                 prepared.failed_pipelines.add(pipeline.name)
                 continue
-            prepared.plans[pipeline.name] = plan_run(
+            prepared.run_specs[pipeline.name] = plan_run(
                 env=overlay.env, namespace=target.namespace, pipeline=pipeline, datasets=facts
             )
     return prepared
@@ -169,7 +169,7 @@ def overlay_object(obj: Manifest, target: Target) -> Manifest:
 
 
 def pipeline_objects(
-    plan: RunPlan, state: RunState | None, *, all_steps: bool = False
+    plan: RunSpec, state: RunState | None, *, all_steps: bool = False
 ) -> list[Manifest]:
     """Return a pipeline's step and serving objects for its run state.
 
@@ -210,8 +210,8 @@ def render_objects(
     target = prepared.target
     objs: list[Manifest] = [namespace_object(target, commit)]
     objs.extend(overlay_object(o, target) for o in prepared.overlay.objects)
-    for name in sorted(prepared.plans):
-        plan = prepared.plans[name]
+    for name in sorted(prepared.run_specs):
+        plan = prepared.run_specs[name]
         state = states.get(name) if states is not None else None
         if state is None and models and name in models:
             objs.extend(pipeline_objects(plan, None, all_steps=all_steps))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.render import podspecs
-from reconciler.render.runplans import RunPlan
+from reconciler.render.runspecs import RunSpec
 from reconciler.specs.models import Serve
 from reconciler.structs import labels
 from reconciler.structs.manifests import Manifest
@@ -25,14 +25,14 @@ SERVER_CONTAINER = "server"
 KSERVE_CONTAINER = "kserve-container"
 
 
-def _labels(plan: RunPlan, model: ServedModel) -> dict[str, str]:
+def _labels(plan: RunSpec, model: ServedModel) -> dict[str, str]:
     out = plan.base_labels()
     out[APP_NAME] = plan.pipeline.name
     out[labels.RUN] = model.run
     return out
 
 
-def _meta(plan: RunPlan, model: ServedModel) -> dict[str, Any]:
+def _meta(plan: RunSpec, model: ServedModel) -> dict[str, Any]:
     return {
         "name": plan.pipeline.name,
         "namespace": plan.namespace,
@@ -41,13 +41,13 @@ def _meta(plan: RunPlan, model: ServedModel) -> dict[str, Any]:
     }
 
 
-def _server_env(plan: RunPlan, model: ServedModel) -> list[dict[str, Any]]:
+def _server_env(plan: RunSpec, model: ServedModel) -> list[dict[str, Any]]:
     return podspecs.env_vars(
         {"MODEL_URI": model.model_uri, "RUN_ID": model.run, "PIPELINE": plan.pipeline.name}, ()
     )
 
 
-def deployment(plan: RunPlan, serve: Serve, model: ServedModel) -> Manifest:
+def deployment(plan: RunSpec, serve: Serve, model: ServedModel) -> Manifest:
     """Return the serving Deployment (no ``replicas`` when an HPA manages it)."""
     selector = {APP_NAME: plan.pipeline.name, labels.ENV: plan.env.name}
     ctr = podspecs.container(
@@ -80,7 +80,7 @@ def deployment(plan: RunPlan, serve: Serve, model: ServedModel) -> Manifest:
     }
 
 
-def service(plan: RunPlan, serve: Serve, model: ServedModel) -> Manifest:
+def service(plan: RunSpec, serve: Serve, model: ServedModel) -> Manifest:
     """Return the ClusterIP Service in front of the serving Deployment (port 80)."""
     return {
         "apiVersion": "v1",
@@ -95,7 +95,7 @@ def service(plan: RunPlan, serve: Serve, model: ServedModel) -> Manifest:
     }
 
 
-def hpa(plan: RunPlan, serve: Serve, model: ServedModel) -> Manifest | None:
+def hpa(plan: RunSpec, serve: Serve, model: ServedModel) -> Manifest | None:
     """Return the autoscaling/v2 HorizontalPodAutoscaler, or None without ``autoscale``."""
     if serve.autoscale is None:
         return None
@@ -128,7 +128,7 @@ def hpa(plan: RunPlan, serve: Serve, model: ServedModel) -> Manifest | None:
     }
 
 
-def ingress(plan: RunPlan, serve: Serve, model: ServedModel) -> Manifest | None:
+def ingress(plan: RunSpec, serve: Serve, model: ServedModel) -> Manifest | None:
     """Return the networking.k8s.io/v1 Ingress, or None without ``ingress``."""
     if not serve.ingress_host:
         return None
@@ -148,7 +148,7 @@ def ingress(plan: RunPlan, serve: Serve, model: ServedModel) -> Manifest | None:
     }
 
 
-def inference_service(plan: RunPlan, serve: Serve, model: ServedModel) -> Manifest:
+def inference_service(plan: RunSpec, serve: Serve, model: ServedModel) -> Manifest:
     """Return the KServe InferenceService; ``storageUri`` is the run's model."""
     sec = podspecs.container_security_context()
     model_spec: dict[str, Any] = {
@@ -187,7 +187,7 @@ def inference_service(plan: RunPlan, serve: Serve, model: ServedModel) -> Manife
     }
 
 
-def serving_objects(plan: RunPlan, model: ServedModel) -> list[Manifest]:
+def serving_objects(plan: RunSpec, model: ServedModel) -> list[Manifest]:
     """Return every serving object of a pipeline for one model ([] without ``serve``)."""
     serve = plan.pipeline.serve
     if serve is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.render import podspecs
-from reconciler.render.runplans import RunPlan
+from reconciler.render.runspecs import RunSpec
 from reconciler.specs.models import Step
 from reconciler.structs import labels
 from reconciler.structs.manifests import Manifest
@@ -19,7 +19,7 @@ PYTORCH_CONTAINER = "pytorch"  # the Kubeflow training operator requires this na
 STEP_CONTAINER = "step"
 
 
-def step_labels(plan: RunPlan, step: Step, attempt: int) -> dict[str, str]:
+def step_labels(plan: RunSpec, step: Step, attempt: int) -> dict[str, str]:
     """Return the labels of a step object and of its pods."""
     out = plan.base_labels()
     out[labels.RUN] = plan.run_name(attempt)
@@ -29,7 +29,7 @@ def step_labels(plan: RunPlan, step: Step, attempt: int) -> dict[str, str]:
     return out
 
 
-def _template(plan: RunPlan, step: Step, attempt: int, container_name: str) -> dict[str, Any]:
+def _template(plan: RunSpec, step: Step, attempt: int, container_name: str) -> dict[str, Any]:
     env = podspecs.env_vars(plan.step_env(step, attempt), step.secret_env)
     ctr = podspecs.container(
         name=container_name,
@@ -49,7 +49,7 @@ def _template(plan: RunPlan, step: Step, attempt: int, container_name: str) -> d
     }
 
 
-def _metadata(plan: RunPlan, step: Step, attempt: int) -> dict[str, Any]:
+def _metadata(plan: RunSpec, step: Step, attempt: int) -> dict[str, Any]:
     return {
         "name": plan.object_name(step.name, attempt),
         "namespace": plan.namespace,
@@ -58,7 +58,7 @@ def _metadata(plan: RunPlan, step: Step, attempt: int) -> dict[str, Any]:
     }
 
 
-def job(plan: RunPlan, step: Step, attempt: int = 1) -> Manifest:
+def job(plan: RunSpec, step: Step, attempt: int = 1) -> Manifest:
     """Return the batch/v1 Job of a ``runtime: job`` step."""
     spec: dict[str, Any] = {"backoffLimit": step.retries}
     if step.timeout_seconds:
@@ -72,7 +72,7 @@ def job(plan: RunPlan, step: Step, attempt: int = 1) -> Manifest:
     }
 
 
-def pytorchjob(plan: RunPlan, step: Step, attempt: int = 1) -> Manifest:
+def pytorchjob(plan: RunSpec, step: Step, attempt: int = 1) -> Manifest:
     """Return the PyTorchJob of a ``runtime: kubeflow`` step: one Master, workers-1 Workers."""
     template = _template(plan, step, attempt, PYTORCH_CONTAINER)
     replicas: dict[str, Any] = {
@@ -95,7 +95,7 @@ def pytorchjob(plan: RunPlan, step: Step, attempt: int = 1) -> Manifest:
     }
 
 
-def step_object(plan: RunPlan, step: Step, attempt: int = 1) -> Manifest:
+def step_object(plan: RunSpec, step: Step, attempt: int = 1) -> Manifest:
     """Return the object of one step, by its runtime."""
     if step.runtime == "kubeflow":
         return pytorchjob(plan, step, attempt)

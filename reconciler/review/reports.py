@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.render import environments
-from reconciler.render.runplans import RunPlan
+from reconciler.render.runspecs import RunSpec
 from reconciler.source import repos
 from reconciler.specs.models import Environment
 from reconciler.structs.documents import dump_yaml_documents
@@ -200,13 +200,13 @@ def _prepared(
     return prepared, [str(x) for x in prepared.errors]
 
 
-def _param_changes(base: RunPlan | None, head: RunPlan | None) -> list[tuple[str, Any, Any]]:
+def _param_changes(base: RunSpec | None, head: RunSpec | None) -> list[tuple[str, Any, Any]]:
     bp = dict(base.pipeline.params) if base else {}
     hp = dict(head.pipeline.params) if head else {}
     return [(k, bp.get(k), hp.get(k)) for k in sorted(set(bp) | set(hp)) if bp.get(k) != hp.get(k)]
 
 
-def _dataset_changes(base: RunPlan | None, head: RunPlan | None) -> list[dict[str, Any]]:
+def _dataset_changes(base: RunSpec | None, head: RunSpec | None) -> list[dict[str, Any]]:
     bd = dict(base.datasets) if base else {}
     hd = dict(head.datasets) if head else {}
     out = []
@@ -250,7 +250,7 @@ def _render(prepared: environments.Prepared | None) -> list[Manifest]:
     """Render every step, serving on a placeholder model (review compares specs, not runs)."""
     if prepared is None:
         return []
-    models = {name: PLACEHOLDER_MODEL for name in prepared.plans}
+    models = {name: PLACEHOLDER_MODEL for name in prepared.run_specs}
     return environments.render_objects(prepared, all_steps=True, models=models)
 
 
@@ -286,10 +286,10 @@ def build_review(
             base_objs = []  # the branch's own namespace: nothing there before it
         head_objs = _render(hp)
         er.objects = diff_objects(base_objs, head_objs) if hp else []
-        names = sorted(set(bp.plans if bp else {}) | set(hp.plans if hp else {}))
+        names = sorted(set(bp.run_specs if bp else {}) | set(hp.run_specs if hp else {}))
         for name in names:
-            b = bp.plans.get(name) if bp and not env.is_pattern else None
-            h = hp.plans.get(name) if hp else None
+            b = bp.run_specs.get(name) if bp and not env.is_pattern else None
+            h = hp.run_specs.get(name) if hp else None
             if h is None:
                 action = "removed" if b else "unchanged"
             elif b is not None and b.run_id == h.run_id:
@@ -305,8 +305,8 @@ def build_review(
                     base_run=b.run_id if b else None,
                     head_run=h.run_id if h else None,
                     action=action,
-                    params=_param_changes(bp.plans.get(name) if bp else None, h),
-                    datasets=_dataset_changes(bp.plans.get(name) if bp else None, h),
+                    params=_param_changes(bp.run_specs.get(name) if bp else None, h),
+                    datasets=_dataset_changes(bp.run_specs.get(name) if bp else None, h),
                 )
             )
             if provenance is not None and h is not None:
@@ -346,7 +346,7 @@ def _compare_metrics(
     env: Environment,
     branch: str,
     pipeline: str,
-    head: RunPlan,
+    head: RunSpec,
     baseline: dict[str, tuple[Any, str]],
 ) -> None:
     if not env.is_pattern:

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from reconciler.render.runplans import RunPlan
+from reconciler.render.runspecs import RunSpec
 from reconciler.structs import labels
 from reconciler.structs.manifests import Manifest
 from reconciler.structs.runs import RunState, RunStatus, ServedModel, StepPhase
@@ -95,7 +95,7 @@ def serving_of(obj: Manifest | None) -> ServedModel | None:
 
 
 def observe(
-    plan: RunPlan,
+    plan: RunSpec,
     *,
     attempt: int,
     live_steps: Sequence[Manifest],

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import health
-from reconciler.render.runplans import RunPlan
-from reconciler.runs import observing
-from reconciler.runs import records as run_records
+from reconciler.render.runspecs import RunSpec
+from reconciler.runs import observing, recording
 from reconciler.structs import labels
 from reconciler.structs.errors import SpecError
 from reconciler.structs.manifests import Manifest
@@ -86,7 +85,7 @@ class RunTracker:
     env: str
     namespace: str
     server: str
-    source: run_records.SourceFacts
+    source: recording.SourceFacts
     provenance: Any
     branch_for: Callable[[str], str]
     list_pods: Callable[[], list[Manifest]]
@@ -96,7 +95,7 @@ class RunTracker:
     def pods(self) -> dict[str, list[Manifest]]:
         """Pods by owning step object name (one LIST, on first use)."""
         if self._pods is None:
-            self._pods = run_records.pods_by_job(self.list_pods())
+            self._pods = recording.pods_by_job(self.list_pods())
         return self._pods
 
     def record_of(self, pipeline: str) -> Callable[[str], observing.RecordedRun | None]:
@@ -115,7 +114,7 @@ class RunTracker:
 
     def track(
         self,
-        plans: Mapping[str, RunPlan],
+        plans: Mapping[str, RunSpec],
         attempts: Mapping[str, int],
         live: LiveRuns,
         *,
@@ -130,7 +129,7 @@ class RunTracker:
                 self._track_removed(out, name, objs)
         return out
 
-    def _observe(self, plan: RunPlan, attempt: int, live: LiveRuns) -> observing.Observation:
+    def _observe(self, plan: RunSpec, attempt: int, live: LiveRuns) -> observing.Observation:
         name = plan.pipeline.name
         return observing.observe(
             plan,
@@ -141,7 +140,7 @@ class RunTracker:
             live_serving=live.serving.get(name),
         )
 
-    def _track_declared(self, out: Tracked, plan: RunPlan, attempt: int, live: LiveRuns) -> None:
+    def _track_declared(self, out: Tracked, plan: RunSpec, attempt: int, live: LiveRuns) -> None:
         name = plan.pipeline.name
         obs = self._observe(plan, attempt, live)
         if obs.finishing:
@@ -166,13 +165,13 @@ class RunTracker:
             self._record(out, fin, pipeline, None)
 
     def _record(
-        self, out: Tracked, fin: observing.Finishing, pipeline: str, plan: RunPlan | None
+        self, out: Tracked, fin: observing.Finishing, pipeline: str, plan: RunSpec | None
     ) -> None:
         names = {object_name(o) for o in fin.objects.values()}
         if self.dry_run:  # nothing is written: keep what is not recorded
             out.protected |= names
             return
-        record = run_records.build_record(
+        record = recording.build_record(
             fin,
             env=self.env,
             pipeline=pipeline,

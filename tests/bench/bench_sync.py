@@ -5,7 +5,7 @@ the sync must do (no write on a no-op, writes only for the changed pipeline), ne
 
 Setup: a generated repository of 1,000 pipelines (three batch steps each, served by a
 Deployment + Service, every tenth with an HPA) and three environments, rendered by the
-project's own render (Kustomize, run plans) into about 15,000 objects, synced into the
+project's own render (Kustomize, run specs) into about 15,000 objects, synced into the
 sandbox. The kubectl baseline applies the same rendered objects, in namespaces of its own
 (``<namespace>-kubectl``), with ``kubectl apply --server-side -f`` (one file per
 environment), warmed up once so its discovery cache is hot.
@@ -126,7 +126,7 @@ def render(repo: Path, env: str) -> tuple[str, list[Manifest]]:
     assert prepared.errors == [], prepared.errors[:3]
     models = {
         name: ServedModel(run="0123abcd", model_uri=f"s3://models/{name}/0123abcd/")
-        for name in prepared.plans
+        for name in prepared.run_specs
     }
     objs = environments.render_objects(prepared, all_steps=True, models=models)
     return prepared.target.namespace, objs

@@ -36,7 +36,7 @@ def render(
     assert prepared.errors == []
     models = {
         n: ServedModel(run="0123abcd", model_uri=f"s3://models/{n}/0123abcd/")
-        for n in prepared.plans
+        for n in prepared.run_specs
     }
     return prepared, environments.render_objects(prepared, all_steps=True, models=models, **kw)
 
@@ -128,7 +128,7 @@ def test_generated_pods_are_restricted_and_labelled(env: str, branch: str | None
 def test_step_env_vars_and_secrets_by_reference() -> None:
     prepared, objs = render("prod", None)
     jobs = {o["metadata"]["name"]: o for o in objs if o["kind"] in ("Job", "PyTorchJob")}
-    plan = prepared.plans["resnet50"]
+    plan = prepared.run_specs["resnet50"]
     train = jobs[plan.object_name("train")]
     ctr = train["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in ctr["env"]}
@@ -162,14 +162,14 @@ def test_first_render_starts_only_root_steps_and_no_serving() -> None:
     steps = [
         o["metadata"]["labels"][labels.STEP] for o in objs if o["kind"] in ("Job", "PyTorchJob")
     ]
-    roots = sorted(s.name for p in prepared.plans.values() for s in p.pipeline.steps if not s.needs)
+    roots = sorted(s.name for p in prepared.run_specs.values() for s in p.pipeline.steps if not s.needs)
     assert sorted(steps) == roots
     assert not [o for o in objs if o["kind"] in ("Deployment", "InferenceService", "Service")]
 
 
 def test_next_step_renders_once_its_needs_succeeded_and_never_after_a_failure() -> None:
     prepared = engine.prepare_target(ROOT, "prod", branch=None)
-    plan = prepared.plans["fraud-detector"]
+    plan = prepared.run_specs["fraud-detector"]
     ok = RunState(
         run=plan.run_id, live_steps=frozenset({"prepare"}), succeeded_steps=frozenset({"prepare"})
     )

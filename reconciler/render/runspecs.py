@@ -1,6 +1,6 @@
-"""Run plans: a pipeline in one environment, with its run id and resolved inputs.
+"""Run specs: a pipeline in one environment, with its run id and resolved inputs.
 
-A ``RunPlan`` is everything render, the run engine, review and provenance need to know
+A ``RunSpec`` is everything render, the run engine, review and provenance need to know
 about the run a spec asks for, before looking at the cluster.
 """
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class RunPlan:
+class RunSpec:
     """The run a pipeline's current spec asks for in one environment instance."""
 
     pipeline: Pipeline
@@ -112,7 +112,7 @@ def plan_run(
     namespace: str,
     pipeline: Pipeline,
     datasets: Mapping[str, DatasetFacts],
-) -> RunPlan:
+) -> RunSpec:
     """Compute the run a pipeline asks for; ``datasets`` maps dataset name to its facts."""
     rid = runids.run_id(env.name, pipeline, {n: f.md5 for n, f in datasets.items()})
-    return RunPlan(pipeline=pipeline, env=env, namespace=namespace, run_id=rid, datasets=datasets)
+    return RunSpec(pipeline=pipeline, env=env, namespace=namespace, run_id=rid, datasets=datasets)

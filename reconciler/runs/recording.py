@@ -1,6 +1,6 @@
 """Build the provenance record of a run that has just finished (or was cancelled).
 
-Called by the engine with the run plan (for the current run) and the live step objects
+Called by the engine with the run spec (for the current run) and the live step objects
 and pods. For an older run, superseded before it finished, the plan is no longer known:
 the record is built from what its objects carry (images, resources, the RUN_ID, PARAMS_JSON
 and DATASET_* env vars of their pod templates).
@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.provenance import records as rec
-from reconciler.render.runplans import RunPlan
-from reconciler.runs import metrics as metrics_mod
-from reconciler.runs import promotion
+from reconciler.render.runspecs import RunSpec
+from reconciler.runs import promotion, step_metrics
 from reconciler.runs.observing import Finishing
 from reconciler.structs.manifests import Manifest, ObjectRef
 from reconciler.structs.runs import RunStatus, split_run_name
@@ -113,7 +112,7 @@ def step_record(name: str, obj: Manifest, phase: str, pods: Sequence[Manifest]) 
     container = _template_container(obj)
     pod = step_pod(pods)
     term = _terminated(pod) if pod else {}
-    parsed = metrics_mod.parse_termination_message(term.get("message"))
+    parsed = step_metrics.parse_termination_message(term.get("message"))
     values: dict[str, Any] = dict(parsed.values)
     if parsed.error:
         values["_parseError"] = parsed.error
@@ -156,7 +155,7 @@ def build_record(
     *,
     env: str,
     pipeline: str,
-    plan: RunPlan | None,
+    plan: RunSpec | None,
     pods: Mapping[str, Sequence[Manifest]],
     source: SourceFacts,
     server: str,
