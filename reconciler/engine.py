@@ -23,7 +23,7 @@ from reconciler.render.runspecs import RunSpec
 from reconciler.runs import observing, recording, tracking
 from reconciler.source import repos
 from reconciler.specs import loading, validation
-from reconciler.specs.models import Environment
+from reconciler.specs.models import Environment, Promote
 from reconciler.structs import labels
 from reconciler.structs.changesets import ChangeSet
 from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
@@ -96,9 +96,28 @@ def trigger_of(repo: Path, commit: repos.Commit) -> prov_records.Trigger:
     return prov_records.Trigger.PUSH
 
 
+@dataclass(frozen=True)
+class StepStatus:
+    """One step of a pipeline's current run: its place in the DAG, phase and times.
+
+    ``started``/``finished`` are the step object's ``status.startTime`` and
+    ``status.completionTime`` (RFC 3339, ``""`` when unknown or the object is gone).
+    """
+
+    name: str
+    needs: tuple[str, ...]
+    phase: str
+    started: str = ""
+    finished: str = ""
+
+
 @dataclass
 class PipelineStatus:
-    """One pipeline after a reconcile: its current run, run status, serving model, health."""
+    """One pipeline after a reconcile: its current run, run status, serving model, health.
+
+    ``steps`` is the current run's step DAG; ``gate`` the promotion gate (``None``: every
+    Succeeded run is served).
+    """
 
     name: str
     run: str
@@ -106,6 +125,8 @@ class PipelineStatus:
     serving: ServedModel | None
     health: str
     reason: str = ""
+    steps: tuple[StepStatus, ...] = ()
+    gate: Promote | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form used by ``status`` and logs."""
@@ -138,11 +159,36 @@ class Outcome:
     duration: float = 0.0
     applied_commit: str = ""
     """The commit the live environment was last synced to (its Namespace annotation)."""
+    dry_run: bool = False
+    """True when nothing was written: the change set is what a sync would do."""
 
     @property
     def ok(self) -> bool:
         """True if the environment rendered and synced without any failure."""
         return not self.errors and not self.changeset.failed and not self.missing_operators
+
+    @property
+    def pending_changes(self) -> int:
+        """Return the number of objects a sync would still create, configure or delete.
+
+        After a real sync the changes were made: only failed and conflicting ones remain.
+        """
+        if not self.dry_run:
+            return sum(1 for e in self.changeset.entries if e.action in ("failed", "conflict"))
+        changing = ("created", "configured", "deleted")
+        return sum(1 for e in self.changeset.entries if e.action in changing)
+
+    @property
+    def in_sync(self) -> bool:
+        """True if the cluster holds what ``commit`` renders (nothing pending, applied)."""
+        if not self.dry_run:
+            return self.ok
+        return self.pending_changes == 0 and self.applied_commit == self.commit
+
+    @property
+    def synced_commit(self) -> str:
+        """Return the commit the cluster now holds: ``commit`` after a clean real sync."""
+        return self.commit if not self.dry_run and self.ok else self.applied_commit
 
     def runs_by_state(self) -> dict[str, int]:
         """Count pipelines by run status."""
@@ -270,7 +316,9 @@ def reconcile(
         prepared = prepare_target(root, env_name, branch=branch, check_remote=ctx.check_remote)
     env = prepared.env
     target = prepared.target
-    outcome = Outcome(target=target, commit=commit.sha, errors=list(prepared.errors))
+    outcome = Outcome(
+        target=target, commit=commit.sha, errors=list(prepared.errors), dry_run=dry_run
+    )
     manager = ctx.manager_for(env.cluster_context)
     applyset = applysets.applyset_for(env.name, target.namespace)
     # Live state: one list per kind, selected by the ApplySet.
@@ -394,11 +442,22 @@ def _pipeline_status(
         (str(o.get("kind")), str((o.get("metadata") or {}).get("name"))): o for o in live.values()
     }
     phases = {}
+    steps = []
     for s in plan.pipeline.steps:
         kind = "PyTorchJob" if s.runtime == "kubeflow" else "Job"
         obj = by_name.get((kind, plan.object_name(s.name, state.attempt)))
         if obj is not None:
             phases[s.name] = health.step_phase(obj)
+        times = (obj or {}).get("status") or {}
+        steps.append(
+            StepStatus(
+                name=s.name,
+                needs=s.needs,
+                phase=str(phases.get(s.name, health.StepPhase.PENDING)),
+                started=str(times.get("startTime") or ""),
+                finished=str(times.get("completionTime") or ""),
+            )
+        )
     if recorded:
         status = recorded
     else:
@@ -415,6 +474,8 @@ def _pipeline_status(
         serving=state.serving,
         health=str(serving_health.status),
         reason=serving_health.reason,
+        steps=tuple(steps),
+        gate=plan.pipeline.promote,
     )
 
 

@@ -50,9 +50,6 @@ def command(
                 {"env": t.env, "branch": t.branch, "namespace": t.namespace, "error": str(e)}
             )
             continue
-        pending = sum(
-            1 for e in res.changeset.entries if e.action in ("created", "configured", "deleted")
-        )
         rows.append(
             {
                 "env": t.env,
@@ -60,8 +57,8 @@ def command(
                 "namespace": t.namespace,
                 "commit": res.commit,
                 "appliedCommit": res.applied_commit,
-                "inSync": pending == 0 and res.applied_commit == res.commit,
-                "pendingChanges": pending,
+                "inSync": res.in_sync,
+                "pendingChanges": res.pending_changes,
                 "pipelines": [p.to_dict() for p in res.pipelines],
                 "errors": [str(e) for e in res.errors] + res.missing_operators,
             }
