@@ -22,7 +22,7 @@ from reconciler.render import environments, overlays
 from reconciler.render.runspecs import RunSpec
 from reconciler.runs import observing, recording, tracking
 from reconciler.source import repos
-from reconciler.specs import loading, validation
+from reconciler.specs import branches, loading, validation
 from reconciler.specs.models import Environment, Promote
 from reconciler.structs import labels
 from reconciler.structs.changesets import ChangeSet
@@ -63,7 +63,7 @@ def prepare_target(
         raise SpecErrors(overlay.errors)
     env = overlay.env
     if env.is_pattern:
-        if branch is None or not validation.branch_matches(env, branch):
+        if branch is None or not branches.branch_matches(env, branch):
             raise ReconcilerError(
                 f"environment {env.name!r} is for branches {env.branch!r}: "
                 f"pass --branch (or --ref) with a matching branch name"
@@ -425,7 +425,7 @@ def discover_targets(
             continue
         if env.is_pattern:
             for b in repos.branches(repo):
-                if validation.branch_matches(env, b):
+                if branches.branch_matches(env, b):
                     try:
                         out.append(environments.target_for(env, b))
                     except ValueError:

@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.render import datasets as datasets_mod
 from reconciler.render import overlays, serving, steps
 from reconciler.render.runspecs import RunSpec, plan_run
-from reconciler.specs import validation
+from reconciler.specs import branches
 from reconciler.specs.models import Environment, Pipeline
 from reconciler.structs import labels
 from reconciler.structs.errors import SpecError
@@ -58,7 +58,7 @@ class Target:
 def target_for(env: Environment, branch: str) -> Target:
     """Return the target of an environment on a branch (ValueError if it does not match)."""
     if env.is_pattern:
-        return Target(env.name, branch, validation.namespace_for_branch(env, branch), True)
+        return Target(env.name, branch, branches.namespace_for_branch(env, branch), True)
     return Target(env.name, branch, env.namespace, False)
 
 

@@ -231,7 +231,7 @@ def _affected_targets(
     repo: Path, head: str, head_sha: str, base_sha: str
 ) -> list[tuple[Environment, str]]:
     from reconciler import engine
-    from reconciler.specs import validation
+    from reconciler.specs import branches
 
     envs = {e.name: e for e in engine.environments_at(repo, base_sha)}
     envs.update({e.name: e for e in engine.environments_at(repo, head_sha)})
@@ -239,7 +239,7 @@ def _affected_targets(
     out: list[tuple[Environment, str]] = []
     for env in sorted(envs.values(), key=lambda e: e.name):
         if env.is_pattern:
-            if validation.branch_matches(env, head_branch):
+            if branches.branch_matches(env, head_branch):
                 out.append((env, head_branch))
         else:
             out.append((env, env.branch))

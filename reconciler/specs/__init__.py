@@ -1,6 +1,15 @@
 """The watched repository's specs: Pipeline and Environment (apiVersion reconciler.ml/v1alpha1).
 
-``models`` holds the typed, validated form; ``loading`` reads YAML safely with positions;
-``validation`` turns documents into models or a list of ``SpecError``; ``schema`` prints
-the JSON Schema for editors.
+The path of a document through this package:
+
+- ``loading``: read YAML safely, with line and column positions (``Locator``);
+- ``schema`` (built from ``fields`` and ``patterns``): the JSON Schema, the one definition
+  of every field's shape, printed by ``reconciler schema``;
+- ``checking``: validate against the schema with ``jsonschema``, errors as messages;
+- ``rules``: the checks that join several fields, and sets of pipelines;
+- ``validation``: the entry points, ``parse_pipeline``/``parse_environment``, which give
+  ``models`` (the typed, validated form) or every error at once.
+
+``branches`` names branches and the namespace of each branch; ``units`` parses durations
+and quantities.
 """

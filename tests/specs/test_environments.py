@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.specs import models, validation
+from reconciler.specs import branches, models, patterns
 from tests.specs.samples import (
     ENV_PATH,
     ENVIRONMENT,
@@ -77,7 +77,7 @@ CASES: list[tuple[str, str, str, str, list[str]]] = [
         '"ML_Exp-{branch}"',
         [
             f"{E}:6:3: spec.namespace: 'ML_Exp-{{branch}}' is not a DNS-1123 label (lowercase "
-            "letters, digits and '-', <= 63) once {branch} is filled in"
+            "letters, digits and '-', <= 63)"
         ],
     ),
     (
@@ -86,8 +86,8 @@ CASES: list[tuple[str, str, str, str, list[str]]] = [
         '"ml-exp-{branch}"',
         '"' + "m" * 56 + '-{branch}"',
         [
-            f"{E}:6:3: spec.namespace: '{'m' * 56}-{{branch}}' leaves no room for the branch: "
-            "at most 55 characters besides {branch}"
+            f"{E}:6:3: spec.namespace: '{'m' * 56}-{{branch}}' is 65 characters, over the limit "
+            "of 63 (with a branch pattern: at most 55 besides {branch})"
         ],
     ),
     (
@@ -262,8 +262,8 @@ def _env(branch: str, namespace: str) -> models.Environment:
     ],
 )
 def test_branch_matches(pattern: str, branch: str, matches: bool) -> None:
-    ns = "ml-{branch}" if validation._is_glob(pattern) else "ml"
-    assert validation.branch_matches(_env(pattern, ns), branch) is matches
+    ns = "ml-{branch}" if branches.is_pattern(pattern) else "ml"
+    assert branches.branch_matches(_env(pattern, ns), branch) is matches
 
 
 @pytest.mark.parametrize(
@@ -275,26 +275,24 @@ def test_branch_matches(pattern: str, branch: str, matches: bool) -> None:
     ],
 )
 def test_namespace_for_branch(branch: str, namespace: str) -> None:
-    assert validation.namespace_for_branch(_env("exp/*", "ml-exp-{branch}"), branch) == namespace
+    assert branches.namespace_for_branch(_env("exp/*", "ml-exp-{branch}"), branch) == namespace
 
 
 def test_long_and_empty_branch_parts_are_hashed() -> None:
     env = _env("exp/*", "ml-exp-{branch}")
-    long_a = validation.namespace_for_branch(env, "exp/" + "a" * 80)
-    long_b = validation.namespace_for_branch(env, "exp/" + "a" * 79 + "b")
+    long_a = branches.namespace_for_branch(env, "exp/" + "a" * 80)
+    long_b = branches.namespace_for_branch(env, "exp/" + "a" * 79 + "b")
     assert len(long_a) == 63 and long_a.startswith("ml-exp-aaaa")
     assert long_a != long_b
-    empty = validation.namespace_for_branch(env, "exp/___")
+    empty = branches.namespace_for_branch(env, "exp/___")
     assert empty.startswith("ml-exp-") and len(empty) == len("ml-exp-") + 8
-    assert validation.DNS1123_LABEL and all(
-        validation._match(validation.DNS1123_LABEL, n) for n in (long_a, long_b, empty)
-    )
+    assert all(patterns.matches(patterns.DNS1123_LABEL, n) for n in (long_a, long_b, empty))
 
 
 def test_namespace_of_a_fixed_branch_and_a_foreign_branch() -> None:
     env = environment()
-    assert validation.namespace_for_branch(env, "main") == "ml-prod"
+    assert branches.namespace_for_branch(env, "main") == "ml-prod"
     with pytest.raises(ValueError, match="does not match"):
-        validation.namespace_for_branch(env, "exp/x")
+        branches.namespace_for_branch(env, "exp/x")
     with pytest.raises(ValueError, match="does not match"):
-        validation.namespace_for_branch(_env("exp/*", "ml-{branch}"), "exp/a/b")
+        branches.namespace_for_branch(_env("exp/*", "ml-{branch}"), "exp/a/b")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.specs import validation as v
+from reconciler.specs import branches, patterns, units
 
 
 @pytest.mark.parametrize(
@@ -17,7 +17,7 @@ from reconciler.specs import validation as v
     [("30m", 1800), ("6h", 21600), ("1h30m", 5400), ("90s", 90), ("1h0m5s", 3605), ("0h1s", 1)],
 )
 def test_durations(text: str, seconds: int) -> None:
-    assert v.parse_duration(text) == seconds
+    assert units.parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize(
@@ -25,12 +25,12 @@ def test_durations(text: str, seconds: int) -> None:
 )
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
-        v.parse_duration(text)
+        units.parse_duration(text)
 
 
 @given(st.integers(min_value=1, max_value=10**9))
 def test_duration_round_trip(seconds: int) -> None:
-    assert v.parse_duration(v.format_duration(seconds)) == seconds
+    assert units.parse_duration(units.format_duration(seconds)) == seconds
 
 
 @given(
@@ -42,9 +42,9 @@ def test_duration_parts(h: int, m: int, s: int) -> None:
     text = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s else "")
     if h + m + s == 0:
         with pytest.raises(ValueError):
-            v.parse_duration(text or "0s")
+            units.parse_duration(text or "0s")
     else:
-        assert v.parse_duration(text) == h * 3600 + m * 60 + s
+        assert units.parse_duration(text) == h * 3600 + m * 60 + s
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_duration_parts(h: int, m: int, s: int) -> None:
     ],
 )
 def test_quantities(text: str, value: Decimal) -> None:
-    assert v.parse_quantity(text) == value
+    assert units.parse_quantity(text) == value
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_quantities(text: str, value: Decimal) -> None:
 )
 def test_bad_quantities(text: str) -> None:
     with pytest.raises(ValueError):
-        v.parse_quantity(text)
+        units.parse_quantity(text)
 
 
 SUFFIXES = {  # an independent table (9000Ti is still < 2^63 milli)
@@ -89,13 +89,13 @@ SUFFIXES = {  # an independent table (9000Ti is still < 2^63 milli)
 
 @given(st.integers(min_value=1, max_value=8000), st.sampled_from(sorted(SUFFIXES)))
 def test_quantity_of_integer_and_suffix(n: int, suffix: str) -> None:
-    assert v.parse_quantity(f"{n}{suffix}") == Decimal(n) * SUFFIXES[suffix]
+    assert units.parse_quantity(f"{n}{suffix}") == Decimal(n) * SUFFIXES[suffix]
 
 
 @given(st.text(max_size=12))
 def test_quantity_parser_only_raises_value_error(text: str) -> None:
     with contextlib.suppress(ValueError):
-        assert v.parse_quantity(text) > 0
+        assert units.parse_quantity(text) > 0
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_quantity_parser_only_raises_value_error(text: str) -> None:
     ],
 )
 def test_secret_looking_names(name: str) -> None:
-    assert v.looks_like_secret(name)
+    assert patterns.looks_like_secret(name)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_secret_looking_names(name: str) -> None:
     ],
 )
 def test_plain_names(name: str) -> None:
-    assert not v.looks_like_secret(name)
+    assert not patterns.looks_like_secret(name)
 
 
 @pytest.mark.parametrize(
@@ -164,4 +164,4 @@ def test_plain_names(name: str) -> None:
     ],
 )
 def test_ref_names(name: str, ok: bool) -> None:
-    assert (v.ref_name_problem(name) is None) is ok
+    assert (branches.ref_name_problem(name) is None) is ok

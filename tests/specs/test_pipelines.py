@@ -523,3 +523,12 @@ def test_nested_params_are_kept() -> None:
     text = variant(PIPELINE, "seed: 42}", "seed: 42, sched: {kind: cosine, steps: [1, 2.5, null]}}")
     p = pipeline(text)
     assert dict(p.params)["sched"] == {"kind": "cosine", "steps": [1, 2.5, None]}
+
+
+def test_a_final_newline_does_not_pass_a_pattern() -> None:
+    """Patterns are read as ECMA-262 does: ``$`` is the end, never before a final newline."""
+    text = variant(PIPELINE, "name: resnet50", 'name: "resnet50\\n"')
+    assert pipeline_errors(text) == [
+        f"{P}:4:3: metadata.name: 'resnet50\\n' is not a DNS-1035 label (lowercase letters, "
+        "digits and '-', starting with a letter: it names the serving Service)"
+    ]

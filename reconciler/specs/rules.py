@@ -1,0 +1,289 @@
+"""The spec rules that join several fields: what a JSON Schema cannot say.
+
+Called by ``reconciler.specs.validation`` after the schema check, on the same plain data;
+every function tolerates fields of the wrong shape (the schema has reported them) and
+reports through ``report(field, message)``. A rule's error on a field that already has a
+schema error is dropped by the caller.
+
+Pipeline: unique step names, ``needs`` naming existing steps without a cycle, exactly one
+``output``, pipeline + step name within the object-name budget, ``workers > 1`` only with
+``runtime: kubeflow``, no variable in both ``env`` and ``secretEnv``, dataset names
+distinct ignoring case, ``minReplicas <= maxReplicas``. Environment: ``{branch}`` in the
+namespace exactly when the branch is a pattern; toleration fields that depend on each
+other. Sets of pipelines: unique names, GPUs per step within the environment's
+``limits.maxGpusPerRun``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.specs import branches, models
+from reconciler.specs import patterns as p
+from reconciler.specs.checking import Report
+from reconciler.specs.loading import Locator, join_field
+from reconciler.structs.errors import SpecError
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+# --- Pipeline -----------------------------------------------------------------------------
+
+
+def check_pipeline(data: Any, report: Report) -> None:
+    """Report the cross-field errors of a plain Pipeline document."""
+    doc = _dict(data)
+    spec = _dict(doc.get("spec"))
+    name = _dict(doc.get("metadata")).get("name")
+    pipeline = name if isinstance(name, str) and p.matches(p.DNS1035_LABEL, name) else None
+    _dataset_names(_dict(spec.get("datasets")), report)
+    if isinstance(spec.get("steps"), list):
+        steps = spec["steps"]
+        names = _step_names(steps, report)
+        for i, step in enumerate(steps):
+            if isinstance(step, dict):
+                _step(step, f"spec.steps[{i}]", pipeline, report)
+        _needs(steps, names, report)
+        _output(steps, report)
+    autoscale = _dict(_dict(spec.get("serve")).get("autoscale"))
+    lo, hi = autoscale.get("minReplicas", 1), autoscale.get("maxReplicas")
+    if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
+        report(
+            "spec.serve.autoscale.minReplicas",
+            f"minReplicas ({lo}) is greater than maxReplicas ({hi})",
+        )
+
+
+def _dataset_names(datasets: Mapping[str, Any], report: Report) -> None:
+    seen: dict[str, str] = {}
+    for name in datasets:
+        upper = name.upper()
+        if upper in seen:
+            report(
+                join_field("spec.datasets", name),
+                f"dataset name {name!r} clashes with {seen[upper]!r} (names ignore case)",
+            )
+        else:
+            seen[upper] = name
+
+
+def _step_names(steps: list[Any], report: Report) -> dict[str, int]:
+    """Return each valid step name's index; report duplicates."""
+    names: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        name = _dict(step).get("name")
+        if not isinstance(name, str) or not p.matches(p.DNS1123_LABEL, name):
+            continue
+        if name in names:
+            report(
+                f"spec.steps[{i}].name",
+                f"duplicate step name {name!r} (also spec.steps[{names[name]}])",
+            )
+        else:
+            names[name] = i
+    return names
+
+
+def _step(step: dict[str, Any], field: str, pipeline: str | None, report: Report) -> None:
+    workers = _int(step.get("workers"), 1)
+    runtime = step.get("runtime", "job")
+    if workers > 1 and runtime == "job":
+        report(
+            f"{field}.workers", f"workers: {workers} needs runtime: kubeflow (a Job has one worker)"
+        )
+    both = set(_dict(step.get("env"))) & set(_dict(step.get("secretEnv")))
+    for key in sorted(both):
+        report(join_field(f"{field}.secretEnv", key), f"{key} is also set in env")
+    name = step.get("name")
+    if pipeline is None or not isinstance(name, str) or not p.matches(p.DNS1123_LABEL, name):
+        return
+    budget = p.STEP_NAME_BUDGET
+    why = f"'<pipeline>-<run>-<attempt>-<step>' must fit in {p.OBJECT_NAME_MAX} characters"
+    if runtime == "kubeflow":
+        replica = len(p.KUBEFLOW_REPLICA_PREFIX) + len(str(max(workers - 2, 0)))
+        budget -= replica
+        why += f", and kubeflow adds '{p.KUBEFLOW_REPLICA_PREFIX}<i>' ({replica} characters)"
+    if len(pipeline) + len(name) > budget:
+        report(
+            f"{field}.name",
+            f"step name {name!r} is too long: pipeline name ({len(pipeline)}) + step name "
+            f"({len(name)}) must be at most {budget} characters ({why})",
+        )
+
+
+def _needs(steps: list[Any], names: Mapping[str, int], report: Report) -> None:
+    """Report unknown steps in ``needs`` and every cycle (once, at its first step)."""
+    graph: dict[str, list[str]] = {}
+    for i, step in enumerate(steps):
+        name = _dict(step).get("name")
+        deps: list[str] = []
+        for j, need in enumerate(_list(_dict(step).get("needs"))):
+            if not isinstance(need, str):
+                continue
+            if need not in names:
+                known = ", ".join(names) or "none"
+                report(f"spec.steps[{i}].needs[{j}]", f"unknown step {need!r} (steps: {known})")
+            elif need == name:
+                report(f"spec.steps[{i}].needs", f"step {need!r} needs itself")
+            else:
+                deps.append(need)
+        if isinstance(name, str) and names.get(name) == i:
+            graph[name] = deps
+    for cycle in _cycles(graph, order=list(names)):
+        first = min(cycle[:-1], key=lambda s: names[s])
+        start = cycle.index(first)
+        loop = [*cycle[start:-1], *cycle[:start], first]
+        report(f"spec.steps[{names[first]}].needs", f"cycle in needs: {' -> '.join(loop)}")
+
+
+def _cycles(graph: Mapping[str, Sequence[str]], order: Sequence[str]) -> list[list[str]]:
+    """Return one cycle per set of steps that form one (``[a, b, a]``), without recursion."""
+    color: dict[str, int] = {}
+    found: list[list[str]] = []
+    seen_sets: set[frozenset[str]] = set()
+    for root in order:
+        if color.get(root):
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            node, idx = stack.pop()
+            if idx == 0:
+                color[node] = 1
+                path.append(node)
+            deps = graph.get(node, ())
+            if idx < len(deps):
+                stack.append((node, idx + 1))
+                nxt = deps[idx]
+                state = color.get(nxt, 0)
+                if state == 0:
+                    stack.append((nxt, 0))
+                elif state == 1:
+                    cycle = [*path[path.index(nxt) :], nxt]
+                    if frozenset(cycle) not in seen_sets:
+                        seen_sets.add(frozenset(cycle))
+                        found.append(cycle)
+            else:
+                color[node] = 2
+                path.pop()
+    return found
+
+
+def _output(steps: list[Any], report: Report) -> None:
+    """Exactly one step has ``output``."""
+    with_output = [i for i, s in enumerate(steps) if isinstance(s, dict) and "output" in s]
+    if not with_output:
+        report("spec.steps", "no step has output: exactly one step must write the model")
+    for i in with_output[1:]:
+        first = steps[with_output[0]].get("name")
+        report(
+            f"spec.steps[{i}].output",
+            f"only one step may have output (step {first!r} already has it)"
+            if isinstance(first, str)
+            else f"only one step may have output (spec.steps[{with_output[0]}] already has it)",
+        )
+
+
+# --- Environment --------------------------------------------------------------------------
+
+
+def check_environment(data: Any, report: Report) -> None:
+    """Report the cross-field errors of a plain Environment document."""
+    spec = _dict(_dict(data).get("spec"))
+    branch, namespace = spec.get("branch"), spec.get("namespace")
+    if (
+        isinstance(branch, str)
+        and isinstance(namespace, str)
+        and not branches.pattern_problem(branch)
+    ):
+        _namespace(branch, namespace, report)
+    tolerations = _list(_dict(spec.get("scheduling")).get("tolerations"))
+    for i, toleration in enumerate(tolerations):
+        if isinstance(toleration, dict):
+            _toleration(toleration, f"spec.scheduling.tolerations[{i}]", report)
+
+
+def _namespace(branch: str, ns: str, report: Report) -> None:
+    field = "spec.namespace"
+    count = ns.count("{branch}")
+    pattern = branches.is_pattern(branch)
+    if pattern and count != 1:
+        report(
+            field,
+            f"{ns!r} must contain {{branch}} exactly once: branch {branch!r} is a pattern "
+            "(one namespace per branch, e.g. ml-exp-{branch})",
+        )
+    elif not pattern and count:
+        report(field, f"{ns!r}: {{branch}} is only allowed when branch is a pattern")
+
+
+def _toleration(tol: dict[str, Any], field: str, report: Report) -> None:
+    op = tol.get("operator", "Equal")
+    if tol.get("value") and op == "Exists":
+        report(f"{field}.value", "must be empty when operator is Exists")
+    if not tol.get("key") and op != "Exists":
+        report(f"{field}.operator", "an empty key needs operator: Exists")
+    if "tolerationSeconds" in tol and tol.get("effect") != "NoExecute":
+        report(f"{field}.tolerationSeconds", "only allowed with effect: NoExecute")
+
+
+# --- sets of pipelines --------------------------------------------------------------------
+
+
+def check_pipeline_set(
+    pipelines: Sequence[models.Pipeline],
+    env: models.Environment | None = None,
+    *,
+    locators: Mapping[str, Locator] | None = None,
+) -> list[SpecError]:
+    """Return the errors across pipelines: duplicate names, and GPUs over the env's limit.
+
+    A duplicate is reported on every pipeline after the first with that name. With an
+    environment that sets ``limits.maxGpusPerRun``, each step using more GPUs
+    (``gpus x workers``) is reported. ``locators`` maps a pipeline's path to a Locator of
+    its source file for positions; without one, positions are ``0:0``.
+    """
+    errors: list[SpecError] = []
+    locators = locators or {}
+
+    def err(pipeline: models.Pipeline, field: str, message: str) -> None:
+        loc = locators.get(pipeline.path)
+        line, col = loc.position(field) if loc is not None else (0, 0)
+        errors.append(SpecError(pipeline.path, line, col, field, message))
+
+    first: dict[str, models.Pipeline] = {}
+    for pl in pipelines:
+        if pl.name in first:
+            err(
+                pl,
+                "metadata.name",
+                f"duplicate pipeline name {pl.name!r} (also {first[pl.name].path})",
+            )
+        else:
+            first[pl.name] = pl
+    limit = env.max_gpus_per_run if env is not None else None
+    if env is None or limit is None:
+        return errors
+    for pl in pipelines:
+        for i, s in enumerate(pl.steps):
+            total = s.resources.gpus * s.workers
+            if total > limit:
+                how = f" ({s.resources.gpus} x {s.workers} workers)" if s.workers > 1 else ""
+                err(
+                    pl,
+                    f"spec.steps[{i}].resources.gpus",
+                    f"step {s.name!r} uses {total} GPUs{how}, over limits.maxGpusPerRun "
+                    f"{limit} of environment {env.name!r} ({env.path})",
+                )
+    return errors
