@@ -114,7 +114,7 @@ def _try_parse(kind: str, doc: Any) -> bool:
     return True
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data, st.sampled_from(["pipeline", "environment"]))
 def test_arbitrary_yaml_never_gives_a_traceback(value: Any, kind: str) -> None:
     try:
@@ -124,7 +124,7 @@ def test_arbitrary_yaml_never_gives_a_traceback(value: Any, kind: str) -> None:
     _try_parse(kind, doc)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(data)
 def test_arbitrary_spec_bodies_never_give_a_traceback(body: Any) -> None:
     doc = {"apiVersion": "reconciler.ml/v1alpha1", "kind": "Pipeline", "metadata": {"name": "p"}}
