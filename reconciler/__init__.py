@@ -5,7 +5,8 @@ The data path, one package per stage::
     source (git) -> render (kustomize, specs, DVC) -> plan (diff) -> apply (server-side
     apply, prune) -> health -> provenance (commit back to git)
 
-``engine`` joins the stages for one environment; ``daemon`` only schedules the engine;
+``engine`` joins the stages for one environment; ``daemon`` only schedules (the CLI wires
+the engine into it);
 ``cli`` only parses and prints. ``sandbox`` is a separate Kubernetes API emulator that
 shares no code with the cluster layer.
 """

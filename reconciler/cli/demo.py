@@ -27,6 +27,7 @@ def command(keep: bool, workdir: str | None, step_delay: float) -> None:
     No cluster and no network needed. Prints where the repository, kubeconfig and records
     are so you can poke at them with git and kubectl afterwards.
     """
+    from reconciler.cli import wiring
     from reconciler.demo import walkthrough
     from reconciler.structs.errors import ReconcilerError
 
@@ -36,6 +37,7 @@ def command(keep: bool, workdir: str | None, step_delay: float) -> None:
             keep=keep,
             workdir=Path(workdir) if workdir else None,
             step_delay=step_delay,
+            daemon_parts=wiring.daemon_parts,
         )
     except ReconcilerError as e:
         output.fail(str(e))

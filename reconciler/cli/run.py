@@ -82,7 +82,8 @@ def command(
     a URL is mirrored and fetched every --interval; POST /hooks/git (signed) fetches now.
     Serves /healthz, /readyz and /metrics on --listen.
     """
-    from reconciler.daemon import loop, sharding, wiring
+    from reconciler.cli import wiring
+    from reconciler.daemon import loop, sharding
     from reconciler.structs.errors import ReconcilerError
 
     try:

@@ -1,7 +1,7 @@
 """What the daemon schedules and what it gets back: the seam between the daemon and the engine.
 
 The daemon never reconciles anything itself. It is handed four plain callables (built by
-``reconciler.cli.run`` around ``reconciler.engine``) and only decides *when* to call them:
+``reconciler.cli.wiring`` around ``reconciler.engine``) and only decides *when* to call them:
 
 - :data:`ReconcileFn` reconciles one work item (an environment instance key such as
   ``"prod"`` or ``"exp@exp/lr-sweep"``) and returns a :class:`ReconcileOutcome`;
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 
 @dataclass(frozen=True)
@@ -80,3 +80,18 @@ ReadyFn = Callable[[], bool]
 def env_name_of(key: str) -> str:
     """Return the environment name of a work-item key (``"exp@exp/lr-sweep"`` -> ``"exp"``)."""
     return key.split("@", 1)[0]
+
+
+class DaemonParts(TypedDict):
+    """The callables (and the API client) a daemon is built with; see :class:`~reconciler.daemon.loop.Daemon`.
+
+    ``api_client`` (a kubernetes ApiClient) serves the lease and readiness;
+    ``cluster_ready`` overrides the readiness check.
+    """
+
+    reconcile: ReconcileFn
+    list_targets: ListTargetsFn
+    fetch: FetchFn
+    flush: FlushFn
+    api_client: NotRequired[Any]
+    cluster_ready: NotRequired[ReadyFn | None]

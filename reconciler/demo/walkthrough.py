@@ -26,9 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.daemon import loop, outcomes
 from reconciler.demo import examples
 from reconciler.structs import labels
 from reconciler.structs.errors import ReconcilerError
+
+PartsFactory = Callable[[loop.DaemonOptions], outcomes.DaemonParts]
+"""Build the daemon's callables for the demo's options (``reconciler.cli.wiring``)."""
 
 PROD_NS = "ml-prod"
 EXP_BRANCH = "exp/lr-sweep"
@@ -189,9 +193,7 @@ def _program_outcomes(api: Any) -> None:
     api.call("POST", "/api/v1/namespaces/kube-system/configmaps", body=body)
 
 
-def _start_daemon(demo: Demo) -> None:
-    from reconciler.daemon import loop, wiring
-
+def _start_daemon(demo: Demo, daemon_parts: PartsFactory) -> None:
     handler = logging.FileHandler(demo.base / "daemon.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
@@ -207,15 +209,23 @@ def _start_daemon(demo: Demo) -> None:
         kubeconfig=str(demo.kubeconfig),
         shutdown_timeout=5.0,
     )
-    demo.daemon = loop.Daemon(options, **wiring.daemon_parts(options))
+    demo.daemon = loop.Daemon(options, **daemon_parts(options))
     demo.thread = threading.Thread(target=demo.daemon.run, name="daemon", daemon=True)
     demo.thread.start()
 
 
 def run(
-    *, console: Any, keep: bool = False, workdir: Path | None = None, step_delay: float = 0.5
+    *,
+    console: Any,
+    daemon_parts: PartsFactory,
+    keep: bool = False,
+    workdir: Path | None = None,
+    step_delay: float = 0.5,
 ) -> int:
-    """Run the demo; return the exit code (0 when every stage behaved as promised)."""
+    """Run the demo; return the exit code (0 when every stage behaved as promised).
+
+    ``daemon_parts`` wires the engine into the daemon (``reconciler.cli.wiring``).
+    """
     started = time.monotonic()
     example = examples.find_example_root()
     base = workdir or Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
@@ -231,7 +241,7 @@ def run(
     work, remote = examples.make_example_repos(example, base)
     demo = Demo(base=base, work=work, remote=remote, kubeconfig=kubeconfig, sandbox=sandbox)
     try:
-        _start_daemon(demo)
+        _start_daemon(demo, daemon_parts)
         _say(console, "daemon watching the remote's refs (envs prod and exp)\n")
         # 1. push
         _say(console, "[bold]1. git push[/bold] of the example to main: prod trains every pipeline")

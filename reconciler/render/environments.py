@@ -1,14 +1,18 @@
-"""Render one environment instance: overlay output + dataset facts + run state -> objects.
+"""Environment instances: find them in a repository, prepare them, render their objects.
 
 A *target* is an environment instance: the environment, the concrete branch it renders
 from, and its namespace (a branch pattern such as ``exp/*`` has one target per matching
-branch, each in its own namespace). ``prepare`` does the I/O-bound part (Kustomize, DVC);
-``render_objects`` is a pure function of its inputs.
+branch, each in its own namespace). Called by the engine and the CLI:
+
+- discovery: :func:`environments_at` (the Environments a commit declares),
+  :func:`default_branch`, :func:`discover_targets` (every instance to reconcile);
+- :func:`prepare` does the I/O-bound part (Kustomize, DVC) and plans each pipeline's run;
+- :func:`render_objects` is a pure function of the prepared instance and the run states.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +20,11 @@ from typing import Any
 from reconciler.render import datasets as datasets_mod
 from reconciler.render import overlays, serving, steps
 from reconciler.render.runspecs import RunSpec, plan_run
-from reconciler.specs import branches
+from reconciler.source import repos
+from reconciler.specs import branches, loading, validation
 from reconciler.specs.models import Environment, Pipeline
 from reconciler.structs import labels
-from reconciler.structs.errors import SpecError
+from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
 from reconciler.structs.manifests import Manifest
 from reconciler.structs.runs import RunState, ServedModel
 
@@ -60,6 +65,78 @@ def target_for(env: Environment, branch: str) -> Target:
     if env.is_pattern:
         return Target(env.name, branch, branches.namespace_for_branch(env, branch), True)
     return Target(env.name, branch, env.namespace, False)
+
+
+def environments_at(repo: Path, ref: str = "HEAD") -> list[Environment]:
+    """Return the Environments declared at a commit (``overlays/<env>/environment.yaml``).
+
+    Broken or missing Environment files are skipped here; ``validate`` reports them.
+    """
+    out: list[Environment] = []
+    sha = repos.resolve(repo, ref)
+    listing = repos.git(repo, "ls-tree", "--name-only", f"{sha}:{overlays.OVERLAYS_DIR}")
+    for name in sorted(listing.decode().split()):
+        path = f"{overlays.OVERLAYS_DIR}/{name}/{overlays.ENVIRONMENT_FILE}"
+        content = repos.read_file(repo, sha, path)
+        if content is None:
+            continue
+        try:
+            doc = loading.load_document(content, path=path)
+            out.append(validation.parse_environment(doc, path=path))
+        except SpecErrors:
+            continue
+    return out
+
+
+def default_branch(repo: Path, env_name: str, ref: str = "HEAD") -> str:
+    """Return the branch a fixed-branch environment renders from, as ``ref`` declares it.
+
+    Raises ReconcilerError for an unknown environment or a branch-pattern one (which
+    has no single branch: the caller must name it).
+    """
+    for env in environments_at(repo, ref):
+        if env.name == env_name:
+            if env.is_pattern:
+                raise ReconcilerError(
+                    f"environment {env_name!r} is for branches {env.branch!r}: name the branch"
+                )
+            return env.branch
+    raise ReconcilerError(
+        f"no environment {env_name!r} at {ref} (overlays/{env_name}/environment.yaml)"
+    )
+
+
+def discover_targets(
+    repo: Path,
+    *,
+    only: Iterable[str] | None = None,
+    ref: str = "HEAD",
+    branch_names: Iterable[str] | None = None,
+) -> list[Target]:
+    """Return every environment instance to reconcile (environments declared at ``ref``).
+
+    One per fixed-branch environment, one per matching branch for a branch pattern;
+    ``branch_names`` are the branch names to match (default: the repository's, local and
+    ``origin``'s). A branch whose namespace cannot be made is skipped.
+    """
+    wanted = set(only) if only else None
+    names = sorted(branch_names) if branch_names is not None else None
+    out: list[Target] = []
+    for env in environments_at(repo, ref):
+        if wanted is not None and env.name not in wanted:
+            continue
+        if not env.is_pattern:
+            out.append(target_for(env, env.branch))
+            continue
+        if names is None:
+            names = repos.branches(repo)
+        for b in names:
+            if branches.branch_matches(env, b):
+                try:
+                    out.append(target_for(env, b))
+                except ValueError:
+                    continue
+    return out
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from reconciler import health
 from reconciler.render.runspecs import RunSpec
@@ -22,6 +22,9 @@ from reconciler.structs import labels
 from reconciler.structs.errors import SpecError
 from reconciler.structs.manifests import Manifest
 from reconciler.structs.runs import RunState, RunStatus
+
+if TYPE_CHECKING:
+    from reconciler.provenance.store import ProvenanceStore
 
 STEP_KINDS = (("batch", "Job"), ("kubeflow.org", "PyTorchJob"))
 SERVING_KINDS = (("apps", "Deployment"), ("serving.kserve.io", "InferenceService"))
@@ -86,7 +89,7 @@ class RunTracker:
     namespace: str
     server: str
     source: recording.SourceFacts
-    provenance: Any
+    provenance: ProvenanceStore
     branch_for: Callable[[str], str]
     list_pods: Callable[[], list[Manifest]]
     dry_run: bool = False

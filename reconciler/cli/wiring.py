@@ -1,0 +1,94 @@
+"""Wire the engine into the daemon: the callables ``reconciler run`` and the demo hand it.
+
+Called by ``reconciler run`` (:mod:`reconciler.cli.run`) and ``reconciler demo``. The daemon
+itself never reconciles anything and imports nothing of the engine: :func:`daemon_parts`
+builds ``reconcile`` (one environment instance through :mod:`reconciler.engine`),
+``list_targets``, ``fetch`` (a mirror, or a local repository's refs) and ``flush`` (the
+provenance outbox) around one repository, one set of clusters and one provenance store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from reconciler.daemon import loop, outcomes
+
+if TYPE_CHECKING:
+    from reconciler import engine
+
+
+def daemon_parts(
+    options: loop.DaemonOptions, *, mlflow_tracking_uri: str | None = None
+) -> outcomes.DaemonParts:
+    """Return the daemon's callables (reconcile, list_targets, fetch, flush) around the engine."""
+    from reconciler import engine
+    from reconciler.apply.manager import ResourceManager
+    from reconciler.cluster import clients
+    from reconciler.provenance import mlflow_sink
+    from reconciler.provenance.store import ProvenanceStore
+    from reconciler.source import mirrors, repos
+
+    state = options.resolved_state_dir()
+    path, fetch = mirrors.refs_fetcher(options.repo, state / "mirrors")
+    api_client = clients.load_client(kubeconfig=options.kubeconfig, context=options.context)
+    managers: dict[str | None, ResourceManager] = {None: ResourceManager(api_client)}
+
+    def manager_for(env_context: str | None) -> ResourceManager:
+        ctx_name = options.context or env_context
+        if ctx_name not in managers:
+            managers[ctx_name] = ResourceManager(
+                clients.load_client(kubeconfig=options.kubeconfig, context=ctx_name)
+            )
+        return managers[ctx_name]
+
+    remote = "origin" if repos.remote_url(path) else None
+    store = ProvenanceStore(
+        path,
+        remote=remote,
+        state_dir=state / "provenance",
+        sinks=mlflow_sink.sinks_for(mlflow_tracking_uri),
+    )
+    ctx = engine.Context(repo=path, manager_for=manager_for, provenance=store)
+
+    def reconcile(key: str) -> outcomes.ReconcileOutcome:
+        env, _, branch = key.partition("@")
+        if store.pending():
+            store.flush()
+        res = engine.reconcile(ctx, env, branch or None)
+        return outcome_for(res)
+
+    def list_targets() -> list[str]:
+        return [t.key for t in engine.discover_targets(path)]
+
+    def flush() -> None:
+        store.flush()
+
+    return outcomes.DaemonParts(
+        reconcile=reconcile,
+        list_targets=list_targets,
+        fetch=fetch,
+        flush=flush,
+        api_client=api_client,
+    )
+
+
+def outcome_for(res: engine.Outcome) -> outcomes.ReconcileOutcome:
+    """Return what the daemon needs to know of an engine outcome (metrics, requeue, error)."""
+    from reconciler import engine
+
+    counts = res.changeset.counts()
+    applied = counts["created"] + counts["configured"]
+    fields: dict[str, Any] = {
+        "commit": res.commit,
+        "applied": applied,
+        "pruned": counts["deleted"],
+        "runs_by_state": res.runs_by_state(),
+        "provenance_push_failures": res.records_pending,
+    }
+    if not res.ok:
+        problems = [str(e) for e in res.errors] + res.missing_operators
+        problems += [str(e) for e in res.changeset.entries if e.action in ("failed", "conflict")]
+        return outcomes.failed("; ".join(problems)[:2000], **fields)
+    if res.in_flight:
+        return outcomes.requeue_after(engine.REQUEUE_IN_FLIGHT, **fields)
+    return outcomes.succeeded(**fields)

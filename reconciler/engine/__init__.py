@@ -1,0 +1,51 @@
+"""The engine: joins the stages of the data path for one environment instance.
+
+    resolve source -> prepare -> list live -> track runs -> render -> sync -> outcome
+
+The one public surface of the package (``__all__``); the CLI (one-shot commands and the
+daemon's wiring), review and the tests use it. Modules:
+
+- :mod:`~reconciler.engine.seams`: what a reconcile takes (:class:`Context`) and returns
+  (:class:`Outcome`);
+- :mod:`~reconciler.engine.reconciling`: :func:`reconcile`, one named function per step;
+- :mod:`~reconciler.engine.retrying`: ``reconciler retry``'s request;
+- :mod:`~reconciler.engine.reviewing`: ``review --live``'s dry run of a commit.
+
+Nothing here is remembered between calls; the stages own the rules (``runs`` decides run
+states, ``apply`` what to write, ``health`` how things are).
+"""
+
+from __future__ import annotations
+
+from reconciler.engine.reconciling import (
+    REQUEUE_IN_FLIGHT,
+    branch_hint,
+    prepare_target,
+    provenance_branch,
+    reconcile,
+)
+from reconciler.engine.retrying import request_retry
+from reconciler.engine.reviewing import live_plan
+from reconciler.engine.seams import Context, Outcome, Source
+from reconciler.health.pipelines import PipelineStatus, StepStatus
+from reconciler.render.environments import default_branch, discover_targets, environments_at
+from reconciler.runs.retries import RetryRequest
+
+__all__ = [
+    "REQUEUE_IN_FLIGHT",
+    "Context",
+    "Outcome",
+    "PipelineStatus",
+    "RetryRequest",
+    "Source",
+    "StepStatus",
+    "branch_hint",
+    "default_branch",
+    "discover_targets",
+    "environments_at",
+    "live_plan",
+    "prepare_target",
+    "provenance_branch",
+    "reconcile",
+    "request_retry",
+]

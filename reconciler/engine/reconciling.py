@@ -1,0 +1,357 @@
+"""One reconcile of one environment instance, as the named steps of the data path.
+
+    resolve source -> prepare -> list live -> track runs -> render -> sync -> outcome
+
+:func:`reconcile` is those steps and nothing else; each step is a plain function below,
+which the one-shot commands (``plan``, ``sync``, ``status``, ``retry``) and the daemon share
+through :func:`reconcile`. Nothing is remembered between calls: run state is derived every
+time from the cluster and the provenance records.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler import health
+from reconciler.engine.seams import Context, Outcome, Source
+from reconciler.health import pipelines as pipeline_health
+from reconciler.provenance import records as prov_records
+from reconciler.render import environments, overlays
+from reconciler.runs import observing, recording, retries, tracking
+from reconciler.source import repos
+from reconciler.specs import branches
+from reconciler.structs import labels
+from reconciler.structs.errors import ReconcilerError, SpecErrors
+from reconciler.structs.manifests import Manifest
+
+if TYPE_CHECKING:
+    from reconciler.apply.manager import LiveObjects, ResourceManager
+    from reconciler.apply.sync import SyncResult
+
+REQUEUE_IN_FLIGHT = 2.0
+"""Seconds after which an environment with runs in flight is reconciled again."""
+
+
+def reconcile(
+    ctx: Context,
+    env_name: str,
+    branch: str | None = None,
+    *,
+    ref: str | None = None,
+    dry_run: bool = False,
+    allow_empty: bool = False,
+    diff: bool = False,
+) -> Outcome:
+    """Reconcile one environment instance once: render, record finished runs, apply, prune.
+
+    ``branch`` is the concrete branch (required for a branch-pattern environment; default
+    the environment's own branch); ``ref`` renders another commit for that branch's
+    environment instance (plan of a commit not yet on the branch). Raises
+    SpecErrors/RenderError when the environment itself does not render: then nothing is
+    applied and nothing is pruned. A pipeline that fails to render keeps its live objects.
+    Records are written (to the outbox, then git) before any object of a finished run is
+    pruned; with ``dry_run`` nothing is written, not even a record.
+    """
+    started = time.monotonic()
+    source = resolve_source(ctx.repo, env_name, branch, ref)
+    prepared = prepare(ctx, source, env_name)
+    manager = ctx.manager_for(prepared.env.cluster_context)
+    live = list_live(manager, prepared)
+    tracked = track_runs(ctx, manager, source, prepared, live, dry_run=dry_run)
+    desired = environments.render_objects(prepared, tracked.states, commit=source.commit.sha)
+    result = sync(manager, prepared, desired, live, tracked, dry_run, allow_empty, diff)
+    return outcome_of(
+        source,
+        prepared,
+        live,
+        tracked,
+        result,
+        dry_run=dry_run,
+        duration=time.monotonic() - started,
+    )
+
+
+# -- resolve source ---------------------------------------------------------------------
+
+
+def branch_hint(repo: Path, ref: str | None) -> str | None:
+    """Return the branch a ``--ref`` (or the work tree) stands for, if it is a branch."""
+    if ref is not None:
+        name = ref.removeprefix("refs/heads/").removeprefix("origin/")
+        try:
+            repos.branch_ref(repo, name)
+            return name
+        except ReconcilerError:
+            return None
+    try:
+        return repos.current_branch(repos.find_root(repo))
+    except ReconcilerError:
+        return None
+
+
+def resolve_source(repo: Path, env_name: str, branch: str | None, ref: str | None) -> Source:
+    """Return the branch an environment instance follows and the commit to render.
+
+    Without ``ref``: the newest commit of the branch that touched anything outside
+    ``runs/`` (provenance commits never trigger a render). With ``ref``: that commit, for
+    the branch it names (or the environment's).
+    """
+    root = repos.find_root(repo)
+    if branch is None and ref is not None:
+        branch = branch_hint(root, ref)
+    if branch is None:
+        branch = environments.default_branch(root, env_name)
+    if ref is not None:
+        return Source(root, branch, repos.commit_info(root, ref))
+    return Source(root, branch, repos.spec_commit(root, repos.branch_ref(root, branch)))
+
+
+def trigger_of(repo: Path, commit: repos.Commit) -> prov_records.Trigger:
+    """Return why a commit starts a run: revert, dataset-change (only .dvc files) or push."""
+    if commit.subject.startswith('Revert "'):
+        return prov_records.Trigger.REVERT
+    paths = [p for p in repos.changed_paths(repo, commit.sha) if not p.startswith("runs/")]
+    if paths and all(p.endswith(".dvc") for p in paths):
+        return prov_records.Trigger.DATASET_CHANGE
+    return prov_records.Trigger.PUSH
+
+
+# -- prepare ----------------------------------------------------------------------------
+
+
+def prepare_target(
+    root: Path, env_name: str, *, branch: str | None, check_remote: bool = False
+) -> environments.Prepared:
+    """Load ``overlays/<env_name>`` from a tree and plan its runs for a branch.
+
+    Raises SpecErrors if the Environment itself is broken, RenderError if Kustomize
+    fails, ReconcilerError if a branch-pattern environment gets no matching branch.
+    Errors of single pipelines are in ``Prepared.errors`` (those pipelines are left out).
+    """
+    names = overlays.environment_names(root)
+    if env_name not in names:
+        known = ", ".join(names) or "none"
+        raise ReconcilerError(f"no environment {env_name!r} (overlays/{env_name}); known: {known}")
+    overlay = overlays.load_overlay(root, env_name)
+    if overlay.env is None:
+        raise SpecErrors(overlay.errors)
+    env = overlay.env
+    if env.is_pattern and (branch is None or not branches.branch_matches(env, branch)):
+        raise ReconcilerError(
+            f"environment {env.name!r} is for branches {env.branch!r}: "
+            f"pass --branch (or --ref) with a matching branch name"
+        )
+    target = environments.target_for(env, branch if env.is_pattern and branch else env.branch)
+    return environments.prepare(root, overlay, target, check_remote=check_remote)
+
+
+def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepared:
+    """Prepare the environment instance at the source commit (Kustomize, specs, datasets)."""
+    with repos.checkout_tree(source.repo, source.commit.sha) as (root, _):
+        return prepare_target(root, env_name, branch=source.branch, check_remote=ctx.check_remote)
+
+
+# -- list live --------------------------------------------------------------------------
+
+
+def live_kinds(prepared: environments.Prepared) -> set[tuple[str, str]]:
+    """Return the ``(group, kind)`` kinds an environment can own, without rendering them.
+
+    The Namespace, the overlay's own objects, step kinds and, where serving is on, the
+    serving kinds its pipelines use (the ApplySet parent adds kinds no longer rendered).
+    """
+    kinds = {("", "Namespace"), ("batch", "Job")}
+    kinds |= {tracking.group_kind(o) for o in prepared.overlay.objects}
+    for plan in prepared.run_specs.values():
+        if any(s.runtime == "kubeflow" for s in plan.pipeline.steps):
+            kinds.add(("kubeflow.org", "PyTorchJob"))
+        serve = plan.pipeline.serve
+        if serve is None or not prepared.env.serve:
+            continue
+        if serve.runtime == "kserve":
+            kinds.add(("serving.kserve.io", "InferenceService"))
+            continue
+        kinds |= {("apps", "Deployment"), ("", "Service")}
+        if serve.autoscale is not None:
+            kinds.add(("autoscaling", "HorizontalPodAutoscaler"))
+        if serve.ingress_host:
+            kinds.add(("networking.k8s.io", "Ingress"))
+    return kinds
+
+
+def list_live(manager: ResourceManager, prepared: environments.Prepared) -> LiveObjects:
+    """List the environment's live members: the ApplySet parent and one LIST per kind."""
+    from reconciler.apply import applysets
+
+    applyset = applysets.applyset_for(prepared.env.name, prepared.target.namespace)
+    return manager.list_live(applyset, live_kinds(prepared))
+
+
+def namespace_of(prepared: environments.Prepared, live: LiveObjects) -> Manifest | None:
+    """Return the environment's live Namespace, if it exists."""
+    return live.get(("", "Namespace", "", prepared.target.namespace))
+
+
+# -- track runs -------------------------------------------------------------------------
+
+
+def provenance_branch(template: str, *, pipeline: str, source: str) -> str:
+    """Resolve an Environment's provenanceBranch (``{pipeline}``, ``{source}``)."""
+    return template.replace("{pipeline}", pipeline).replace("{source}", source)
+
+
+def track_runs(
+    ctx: Context,
+    manager: ResourceManager,
+    source: Source,
+    prepared: environments.Prepared,
+    live: LiveObjects,
+    *,
+    dry_run: bool,
+) -> tracking.Tracked:
+    """Fold live step objects and records into run states; record the runs that finished."""
+    from reconciler.cluster import clients
+
+    env, target = prepared.env, prepared.target
+    tracker = tracking.RunTracker(
+        env=env.name,
+        namespace=target.namespace,
+        server=clients.server_url(manager.client),
+        source=recording.SourceFacts(
+            repo=repos.remote_url(source.repo) or source.repo.name,
+            ref=source.branch,
+            commit=source.commit.sha,
+            trigger=trigger_of(source.repo, source.commit),
+        ),
+        provenance=ctx.provenance,
+        branch_for=lambda p: provenance_branch(
+            env.provenance_branch, pipeline=p, source=source.branch
+        ),
+        list_pods=lambda: manager.list("v1", "Pod", namespace=target.namespace, label_selector=""),
+        dry_run=dry_run,
+    )
+    return tracker.track(
+        prepared.run_specs,
+        retries.current_attempts(prepared.run_specs, namespace_of(prepared, live)),
+        tracking.LiveRuns.of(list(live.values())),
+        ignore=prepared.failed_pipelines,
+    )
+
+
+# -- sync -------------------------------------------------------------------------------
+
+
+def sync(
+    manager: ResourceManager,
+    prepared: environments.Prepared,
+    desired: list[Manifest],
+    live: LiveObjects,
+    tracked: tracking.Tracked,
+    dry_run: bool,
+    allow_empty: bool,
+    diff: bool,
+) -> SyncResult:
+    """Apply the rendered objects and prune the rest, keeping what must not go yet.
+
+    Kept from pruning: the objects of pipelines that failed to render, and the objects
+    of finished runs whose record could not be written (``tracked.protected``).
+    """
+    from reconciler.apply import applysets
+    from reconciler.apply import sync as sync_mod
+
+    protected = frozenset(tracked.protected)
+
+    def keep(obj: Manifest) -> bool:
+        return str((obj.get("metadata") or {}).get("name", "")) in protected
+
+    return sync_mod.sync_objects(
+        manager,
+        applyset=applysets.applyset_for(prepared.env.name, prepared.target.namespace),
+        desired=desired,
+        options=sync_mod.SyncOptions(
+            dry_run=dry_run,
+            allow_empty=allow_empty,
+            diff=diff,
+            failed_pipelines=frozenset(prepared.failed_pipelines),
+            keep=keep,
+        ),
+        live=live,
+    )
+
+
+# -- outcome ----------------------------------------------------------------------------
+
+
+def outcome_of(
+    source: Source,
+    prepared: environments.Prepared,
+    live: LiveObjects,
+    tracked: tracking.Tracked,
+    result: SyncResult,
+    *,
+    dry_run: bool,
+    duration: float,
+) -> Outcome:
+    """Gather what a reconcile did: changes, records, errors and each pipeline's status."""
+    namespace = namespace_of(prepared, live)
+    annotations = ((namespace or {}).get("metadata") or {}).get("annotations") or {}
+    return Outcome(
+        target=prepared.target,
+        commit=source.commit.sha,
+        changeset=result.changeset,
+        pipelines=pipeline_statuses(prepared, tracked, result.live),
+        errors=[*prepared.errors, *tracked.errors],
+        records=tracked.records,
+        records_pending=tracked.pending,
+        missing_operators=list(result.missing_operators),
+        in_flight=tracked.in_flight,
+        duration=duration,
+        applied_commit=str(annotations.get(labels.COMMIT, "")),
+        dry_run=dry_run,
+    )
+
+
+def pipeline_statuses(
+    prepared: environments.Prepared,
+    tracked: tracking.Tracked,
+    live: dict[tuple[str, str, str, str], Manifest],
+) -> list[pipeline_health.PipelineStatus]:
+    """Return each declared pipeline's status from the objects as they are after the sync."""
+    by_name = {(str(o.get("kind")), tracking.object_name(o)): o for o in live.values()}
+    out = []
+    for name, plan in sorted(prepared.run_specs.items()):
+        state = tracked.states[name]
+        steps = tuple(
+            pipeline_health.step_status(
+                s.name,
+                s.needs,
+                by_name.get(
+                    (
+                        "PyTorchJob" if s.runtime == "kubeflow" else "Job",
+                        plan.object_name(s.name, state.attempt),
+                    )
+                ),
+            )
+            for s in plan.pipeline.steps
+        )
+        status = tracked.recorded_status[name]
+        if not status:
+            phases = {s.name: health.StepPhase(s.phase) for s in steps}
+            status = str(observing.run_status([s.name for s in steps], phases)[0])
+        serve = plan.pipeline.serve
+        serving_kind = "InferenceService" if serve and serve.runtime == "kserve" else "Deployment"
+        out.append(
+            pipeline_health.pipeline_status(
+                name=name,
+                run=plan.run_name(state.attempt),
+                status=status,
+                serves=serve is not None and plan.env.serve,
+                serving=state.serving,
+                live_serving=by_name.get((serving_kind, name)),
+                steps=steps,
+                gate=plan.pipeline.promote,
+            )
+        )
+    return out

@@ -1,0 +1,59 @@
+"""``reconciler retry``: ask for a new attempt of a pipeline's finished run.
+
+Called by the ``retry`` command. The decision rules (which attempt is current, what the
+request looks like) are in :mod:`reconciler.runs.retries`; this module reads what they
+need (the spec at the branch's commit, the Namespace, the run's record) and writes the
+request.
+"""
+
+from __future__ import annotations
+
+from reconciler.engine import reconciling
+from reconciler.engine.seams import Context
+from reconciler.runs import retries
+from reconciler.structs.errors import ReconcilerError
+from reconciler.structs.manifests import ObjectRef
+
+
+def request_retry(
+    ctx: Context, env_name: str, pipeline: str, branch: str | None = None
+) -> retries.RetryRequest:
+    """Ask for a new attempt of a pipeline's current run (``reconciler retry``).
+
+    Only a finished run (recorded Succeeded, Failed or Cancelled) can be retried; a
+    running or never-started one raises ReconcilerError. The request is an annotation on
+    the environment's Namespace, written with its own field manager, so it survives the
+    reconciler's applies and any restart; the next reconcile starts attempt N+1.
+    """
+    source = reconciling.resolve_source(ctx.repo, env_name, branch, None)
+    prepared = reconciling.prepare(ctx, source, env_name)
+    plan = prepared.run_specs.get(pipeline)
+    if plan is None:
+        if pipeline in prepared.failed_pipelines:
+            raise ReconcilerError(
+                f"pipeline {pipeline!r} does not render in {env_name!r}: fix it first"
+            )
+        raise ReconcilerError(f"no pipeline {pipeline!r} in environment {env_name!r}")
+    namespace = prepared.target.namespace
+    manager = ctx.manager_for(prepared.env.cluster_context)
+    ns = manager.get(ObjectRef("", "Namespace", "", namespace, "v1"))
+    if ns is None:
+        raise ReconcilerError(f"namespace {namespace!r} does not exist: sync {env_name!r} first")
+    attempt = retries.attempt_of(plan, ns)
+    pbranch = reconciling.provenance_branch(
+        prepared.env.provenance_branch, pipeline=pipeline, source=source.branch
+    )
+    record = ctx.provenance.get(pbranch, prepared.env.name, pipeline, plan.run_name(attempt))
+    if record is None:
+        raise ReconcilerError(
+            f"run {plan.run_name(attempt)} of {pipeline!r} in {env_name!r} has not finished: "
+            "only a finished run can be retried"
+        )
+    manager.call(
+        "PATCH",
+        f"/api/v1/namespaces/{namespace}",
+        query=[("fieldManager", retries.FIELD_MANAGER)],
+        body=retries.request_patch(plan, attempt + 1),
+        content_type="application/merge-patch+json",
+    )
+    return retries.RetryRequest(pipeline, plan.run_id, attempt + 1, str(record.status))
