@@ -250,7 +250,8 @@ def test_sigterm_finishes_the_current_reconcile_flushes_and_exits_0(tmp_path: Pa
     records = read_records(daemon.records)
     started_keys = [r["key"] for r in records if r["event"] == "start"]
     ended_keys = [r["key"] for r in records if r["event"] == "end"]
-    assert started_keys == ended_keys  # the reconcile in flight was finished, none new began
+    # every reconcile in flight was finished (workers end in any order), none new began
+    assert sorted(started_keys) == sorted(ended_keys)
     assert daemon.flushed.read_text().strip() == str(daemon.proc.pid)
 
 
