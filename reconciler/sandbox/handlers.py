@@ -918,10 +918,15 @@ class Api:
                     f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                     f"{live['metadata'].get('resourceVersion')}",
                 )
-            obj = self._delete_locked(rt, live, policy, dry)
+            grace = _pod_grace_period(rt, live, options.get("gracePeriodSeconds"))
+            obj = self._delete_locked(rt, live, policy, dry, grace)
         return Result(200, obj, warnings)
 
-    def _delete_locked(self, rt: ResourceType, live: Obj, policy: str, dry: bool) -> Obj:
+    def _delete_locked(
+        self, rt: ResourceType, live: Obj, policy: str, dry: bool, grace: int = 0
+    ) -> Obj:
+        """Delete ``live`` now, or mark it deleting while finalizers or a pod's graceful
+        termination (``grace`` seconds, for its kubelet to confirm) hold it."""
         name = live["metadata"]["name"]
         if rt.kind == "Namespace" and rt.group == "":
             if name in PROTECTED_NAMESPACES:
@@ -938,11 +943,12 @@ class Api:
             self._orphan_dependents(live)
         if policy == "Foreground" and "foregroundDeletion" not in finalizers:
             finalizers.append("foregroundDeletion")
-        if finalizers:
+        if finalizers or grace:
             new = clone(live)
-            new["metadata"].setdefault("deletionTimestamp", self.now())
-            new["metadata"].setdefault("deletionGracePeriodSeconds", 0)
-            new["metadata"]["finalizers"] = finalizers
+            new["metadata"].setdefault("deletionTimestamp", apply.now_rfc3339(self.clock() + grace))
+            new["metadata"].setdefault("deletionGracePeriodSeconds", grace)
+            if finalizers:
+                new["metadata"]["finalizers"] = finalizers
             if dry or new == live:
                 return new
             return self.store.put(rt.key, new, old=live)
@@ -999,7 +1005,8 @@ class Api:
                 meta = item["metadata"]
                 live = self.store.get(rt.key, meta.get("namespace") or "", meta["name"])
                 if live is not None:
-                    out.append(self._delete_locked(rt, live, policy, params.dry_run))
+                    grace = _pod_grace_period(rt, live, options.get("gracePeriodSeconds"))
+                    out.append(self._delete_locked(rt, live, policy, params.dry_run, grace))
         listing["items"] = out
         return Result(200, listing)
 
@@ -1044,13 +1051,31 @@ class Api:
                 rt, ns, name, cur, clone(new), sub=sub, manager=manager, applied=None, dry_run=False
             )
 
-    def system_delete(self, rt: ResourceType, obj: Obj, policy: str = "Background") -> None:
-        """Delete an object as a controller would (ignores it if already gone)."""
+    def system_delete(
+        self,
+        rt: ResourceType,
+        obj: Obj,
+        policy: str = "Background",
+        grace_period: int | None = None,
+    ) -> None:
+        """Delete an object as a controller would (ignores it if already gone).
+
+        ``grace_period`` 0 ends a pod's graceful deletion (its kubelet confirming);
+        None uses the pod's own grace period, as any client's delete would.
+        """
         meta = obj["metadata"]
         with self.store.lock:
             live = self.store.get(rt.key, meta.get("namespace") or "", meta["name"])
-            if live is not None:
-                self._delete_locked(rt, live, policy, False)
+            if live is None or live["metadata"].get("uid") != meta.get("uid"):
+                return
+            grace = _pod_grace_period(rt, live, grace_period)
+            if grace == 0 and live["metadata"].get("deletionTimestamp") and not (
+                live["metadata"].get("finalizers")
+            ):
+                gone = self.store.remove(rt.key, live)
+                self._after_delete(rt, gone)
+                return
+            self._delete_locked(rt, live, policy, False, grace)
 
     # -------------------------------------------------------------------- watch
 
@@ -1087,6 +1112,28 @@ class Api:
             except LookupError as exc:
                 raise errors.expired(f"too old resource version: {since} ({exc.args[0]})") from None
         return w, replay, False
+
+
+def _pod_grace_period(rt: ResourceType, live: Obj, requested: Any) -> int:
+    """Return the seconds a pod's deletion waits for its kubelet (0: delete now).
+
+    As the pod registry decides: a pod bound to no node, or already Succeeded or
+    Failed, goes at once; otherwise the requested ``gracePeriodSeconds`` or the pod's
+    ``terminationGracePeriodSeconds`` (30 by default). Other kinds: 0.
+    """
+    if rt.kind != "Pod" or rt.group:
+        return 0
+    spec = live.get("spec") or {}
+    if not spec.get("nodeName") or (live.get("status") or {}).get("phase") in (
+        "Succeeded",
+        "Failed",
+    ):
+        return 0
+    value = requested if requested is not None else spec.get("terminationGracePeriodSeconds", 30)
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 _META_ORDER = (

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from reconciler.sandbox.controllers import Controllers
+from reconciler.sandbox.controllers.ports import InProcessPort
 from reconciler.sandbox.handlers import Api
 from reconciler.sandbox.kinds import Registry
 from reconciler.sandbox.kubeconfig import write_kubeconfig
@@ -60,7 +61,9 @@ class Sandbox:
             Persistence(state_file, self.store, self.registry) if state_file else None
         )
         self.lifecycle = Lifecycle(self.api)
-        self.controllers = Controllers(self.api, step_delay) if controllers else None
+        self.controllers = Controllers(InProcessPort(self.api), step_delay) if controllers else None
+        if self.controllers is not None:
+            self.store.listeners.append(self.controllers.wake)
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 

@@ -1,0 +1,120 @@
+"""Simulated workload controllers (kwok-like), one module per kind, over any API server.
+
+Nothing runs: each controller moves its objects' status (and, for Jobs and PyTorchJobs,
+the pods that carry termination messages) the way the real controller would, after a
+configurable step delay. Modules:
+
+- :mod:`.jobs` (batch/v1 Job), :mod:`.pytorchjobs` (kubeflow.org/v1 PyTorchJob),
+  :mod:`.deployments` (apps/v1 Deployment), :mod:`.inferenceservices` (KServe);
+- :mod:`.kubelet`: the node ``sandbox-node``, pods Running then terminated, graceful
+  pod deletion completed;
+- :mod:`.outcomes`: programmed outcomes (annotations, the ``kube-system/sandbox-outcomes``
+  ConfigMap); :mod:`.events`: core/v1 Events;
+- :mod:`.ports`: the seam (:class:`~.ports.Port`), in-process over the sandbox's store
+  (:class:`~.ports.InProcessPort`) or over HTTP against any API server
+  (:class:`~.remote.RemotePort`, ``python -m reconciler.sandbox.simulate``);
+- :mod:`.runtime`: step delay and per-object clocks; :mod:`.resources`: the kinds.
+
+Callers: :class:`reconciler.sandbox.Sandbox` (in-process) and
+:mod:`reconciler.sandbox.simulate` (a separate process against a real API server).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.sandbox.controllers import (
+    deployments,
+    inferenceservices,
+    jobs,
+    kubelet,
+    pytorchjobs,
+)
+from reconciler.sandbox.controllers.ports import Port
+from reconciler.sandbox.controllers.resources import (
+    DEPLOYMENTS,
+    INFERENCESERVICES,
+    JOBS,
+    PYTORCHJOBS,
+    Resource,
+)
+from reconciler.sandbox.controllers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+CONTROLLERS: tuple[tuple[Resource, Callable[[Runtime, Obj], None]], ...] = (
+    (JOBS, jobs.step),
+    (PYTORCHJOBS, pytorchjobs.step),
+    (DEPLOYMENTS, deployments.step),
+    (INFERENCESERVICES, inferenceservices.step),
+)
+"""Each simulated kind and the function that advances one object of it."""
+
+
+class Controllers:
+    """The simulated controllers in one background thread, woken by changes or a tick."""
+
+    def __init__(self, port: Port, step_delay: float = 2.0, interval: float | None = None) -> None:
+        self.port = port
+        self.runtime = Runtime(port, step_delay)
+        self.interval = interval if interval is not None else max(0.02, min(0.25, step_delay / 5))
+        self._node = False
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def step_delay(self) -> float:
+        """Seconds a step takes unless its outcome says otherwise."""
+        return self.runtime.step_delay
+
+    def wake(self, *_: Any) -> None:
+        """Run a pass soon (called on every change the port sees)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the controller thread (idempotent)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="sandbox-controllers", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the controller thread and wait for it."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("sandbox: controller pass failed")
+            self._stop.wait(self.interval)
+
+    def run_once(self) -> None:
+        """Advance every simulated object one step if it is due."""
+        if not self._node:
+            self._node = kubelet.register_node(self.port)
+        uids: list[str] = []
+        for res, step in CONTROLLERS:
+            if not self.port.served(res):
+                continue
+            for obj in self.port.list(res):
+                uids.append(obj["metadata"].get("uid", ""))
+                step(self.runtime, obj)
+        kubelet.finalize_deleting(self.port)
+        self.runtime.forget_except(uids)
