@@ -81,9 +81,14 @@ def container(c: Obj) -> None:
         _probe(c.get(name))
 
 
-def pod_spec(spec: Obj) -> None:
-    """Default a PodSpec (``SetDefaults_PodSpec`` and its containers/volumes)."""
-    spec.setdefault("restartPolicy", "Always")
+def pod_spec(spec: Obj, *, restart_policy: bool = True) -> None:
+    """Default a PodSpec (``SetDefaults_PodSpec`` and its containers/volumes).
+
+    ``restart_policy`` False: leave ``restartPolicy`` unset (a Job's pod template, which
+    kube-apiserver 1.37 requires to say OnFailure or Never itself).
+    """
+    if restart_policy:
+        spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("dnsPolicy", "ClusterFirst")
     if not isinstance(spec.get("securityContext"), dict):
@@ -158,7 +163,7 @@ def job(obj: Obj, *, create: bool) -> None:
         labels["controller-uid"] = uid
         labels["job-name"] = name
         spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-    pod_spec(_d(tpl, "spec"))
+    pod_spec(_d(tpl, "spec"), restart_policy=False)
 
 
 def _allocate_ip() -> str:
@@ -308,17 +313,85 @@ def crd(obj: Obj) -> None:
 
 
 def pod(obj: Obj) -> None:
-    """Default a Pod (its spec and the fields a Pod alone gets)."""
+    """Default a Pod (its spec and the fields a Pod alone gets: a container's missing
+    requests are its limits, ``SetDefaults_Pod``)."""
     spec = _d(obj, "spec")
+    for key in ("initContainers", "containers"):
+        for c in spec.get(key) or []:
+            res = c.get("resources") if isinstance(c, dict) else None
+            if isinstance(res, dict) and isinstance(res.get("limits"), dict):
+                requests = res.setdefault("requests", {})
+                for name, value in res["limits"].items():
+                    requests.setdefault(name, value)
     pod_spec(spec)
     spec.setdefault("enableServiceLinks", True)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     spec.setdefault("priority", 0)
 
 
+_NOT_READY_TOLERATIONS = (
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+)
+
+
+def qos_class(spec: Obj) -> str:
+    """Return a pod's QoS class from its containers' CPU and memory requests and limits."""
+    containers = [c for c in (spec.get("containers") or []) if isinstance(c, dict)]
+    containers += [c for c in (spec.get("initContainers") or []) if isinstance(c, dict)]
+    requests: list[Obj] = []
+    limits: list[Obj] = []
+    for c in containers:
+        res = c.get("resources") or {}
+        requests.append(
+            {k: v for k, v in (res.get("requests") or {}).items() if k in ("cpu", "memory")}
+        )
+        limits.append(
+            {k: v for k, v in (res.get("limits") or {}).items() if k in ("cpu", "memory")}
+        )
+    if not any(requests) and not any(limits):
+        return "BestEffort"
+    guaranteed = all(
+        set(lim) == {"cpu", "memory"} and req == lim
+        for req, lim in zip(requests, limits, strict=True)
+    )
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _admit_pod(obj: Obj) -> None:
+    """What a new Pod gets before storage: the DefaultTolerationSeconds admission plugin's
+    tolerations, and the registry's status (Pending, its QoS class)."""
+    spec = _d(obj, "spec")
+    given = spec.get("tolerations")
+    tolerations: list[Any] = given if isinstance(given, list) else []
+    for tol in _NOT_READY_TOLERATIONS:
+        if not any(
+            isinstance(t, dict)
+            and t.get("key") == tol["key"]
+            and t.get("effect") in (None, "", "NoExecute")
+            for t in tolerations
+        ):
+            tolerations.append(dict(tol))
+    spec["tolerations"] = tolerations
+    obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
+
+
 def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
-    """Run the create-time strategy of a kind (a Job's generated selector and labels)."""
-    if kind == "Job" and group == "batch":
+    """Run the create-time strategy of a kind (a Job's generated selector and labels, a
+    Pod's admission defaults and status)."""
+    if kind == "Pod" and group == "":
+        _admit_pod(obj)
+    elif kind == "Job" and group == "batch":
         spec = _d(obj, "spec")
         if not spec.get("manualSelector"):
             meta = _d(obj, "metadata")

@@ -20,12 +20,15 @@ class ApiError(Exception):
         reason: str,
         message: str,
         details: dict[str, Any] | None = None,
+        *,
+        text: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.text = text  # a plain-text body instead of a Status (the mux's 404 page)
 
     def status(self) -> dict[str, Any]:
         """Return the ``metav1.Status`` object for this error."""
@@ -35,8 +38,9 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         }
+        if self.reason:
+            body["reason"] = self.reason
         if self.details is not None:
             body["details"] = self.details
         body["code"] = self.code
@@ -67,6 +71,12 @@ def not_found(resource: str, group: str, name: str) -> ApiError:
 def not_found_path() -> ApiError:
     """Return the bare 404 a server gives for a path it does not serve."""
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def page_not_found() -> ApiError:
+    """Return the plain-text 404 of the server's mux: a path outside every served
+    group (``/apis/<unknown group>/...``) or outside the API altogether."""
+    return ApiError(404, "NotFound", "404 page not found", text="404 page not found\n")
 
 
 def already_exists(resource: str, group: str, name: str) -> ApiError:
@@ -152,6 +162,11 @@ def not_acceptable(accept: str) -> ApiError:
 def expired(message: str) -> ApiError:
     """Return 410 Expired (a continue token or resourceVersion too old)."""
     return ApiError(410, "Expired", message)
+
+
+def storage_error(message: str) -> ApiError:
+    """Return the bare 500 a failed storage call gives (no reason, no details)."""
+    return ApiError(500, "", message)
 
 
 def internal(message: str) -> ApiError:

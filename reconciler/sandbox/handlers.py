@@ -1,15 +1,14 @@
 """The API verbs on stored objects, independent of HTTP: get, list, create, update,
 patch (merge, JSON, strategic, apply), delete, deletecollection and watch set-up.
 
-Each write goes through one pipeline (:meth:`Api._commit`): identity and server-owned
-metadata restored, status or spec reset by endpoint, defaulting, validation (422),
-generation bump on a spec change, managedFields, a no-op write left unstored (same
-resourceVersion, as kube-apiserver skips it), dry run answered without storing, then
-the store and its watches. Namespaced writes need an existing, non-terminating
+Each write goes through the named phases of :mod:`.write_phases` (:meth:`Api._commit`),
+then a no-op write is left unstored (same resourceVersion, as kube-apiserver skips it),
+a dry run is answered without storing, and the rest goes to the store and its watches. Namespaced writes need an existing, non-terminating
 namespace (404 ``namespaces "x" not found`` / 403 as kube-apiserver answers).
 
 Deletion follows the garbage collector's contract: finalizers and ``Foreground`` keep
-the object with a ``deletionTimestamp`` until :mod:`.lifecycle` is done; ``Orphan``
+the object with a ``deletionTimestamp`` until :mod:`.lifecycle` is done; a pod bound to
+a node waits for its kubelet (its grace period) the way the pod registry decides; ``Orphan``
 (the default for batch/v1 Jobs, as on a real server) strips dependents' owner
 references; ``Background`` deletes now and the dependents right after.
 
@@ -25,14 +24,20 @@ import json
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from reconciler.sandbox import apply, defaults, errors, patches, selectors, validation
+from reconciler.sandbox import (
+    apply,
+    errors,
+    object_validation,
+    patches,
+    selectors,
+    write_phases,
+)
 from reconciler.sandbox.fieldsets import MISSING
 from reconciler.sandbox.kinds import Registry, ResourceType
 from reconciler.sandbox.storage import Event, Store, Watch
@@ -76,9 +81,17 @@ class Params:
         name = self.query.get("fieldManager", "")
         if not name:
             if required:
-                raise errors.bad_request(
-                    'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
-                    "is required for apply patch"
+                raise errors.invalid(
+                    "PatchOptions",
+                    "meta.k8s.io",
+                    "",
+                    [
+                        (
+                            "FieldValueRequired",
+                            "fieldManager",
+                            "Required value: is required for apply patch",
+                        )
+                    ],
                 )
             name = self.user_agent.split("/", 1)[0] if self.user_agent else "unknown"
         if len(name) > 128:
@@ -231,13 +244,15 @@ class Api:
         """Apply fieldValidation: return (body, warnings); raise 400 on Strict errors."""
         root = rt.root()
         mode = params.field_validation
-        unknown = validation.unknown_fields(
+        unknown = object_validation.unknown_fields(
             {k: v for k, v in body.items() if k != "metadata"}, root
         ) + [
             "metadata." + p
-            for p in validation.unknown_fields(body.get("metadata") or {}, root.child("metadata"))
+            for p in object_validation.unknown_fields(
+                body.get("metadata") or {}, root.child("metadata")
+            )
         ]
-        type_errs = validation.type_errors(body, root) if rt.builtin else []
+        type_errs = object_validation.type_errors(body, root) if rt.builtin else []
         if type_errs:
             raise errors.bad_request(
                 f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
@@ -245,15 +260,17 @@ class Api:
             )
         if not unknown:
             return body, []
-        if apply_ and rt.builtin:
-            gvk = (
-                f"{rt.api_version}, Kind={rt.kind}"
-                if rt.group
-                else f"/{rt.version}, Kind={rt.kind}"
-            )
-            raise errors.bad_request(
-                f"failed to create typed patch object ({gvk}): "
-                + "; ".join(f".{p}: field not declared in schema" for p in unknown)
+        if apply_:
+            # The applied configuration cannot be typed against the schema: whatever the
+            # fieldValidation, kube-apiserver fails the request with a bare 500.
+            meta = body.get("metadata") or {}
+            gvk = f"{rt.api_version if rt.group else '/' + rt.version}, Kind={rt.kind}"
+            paths = object_validation.undeclared_paths(body, root)
+            errs = [f"{p}: field not declared in schema" for p in paths]
+            listed = errs[0] if len(errs) == 1 else "errors:\n  " + "\n  ".join(errs)
+            raise errors.storage_error(
+                f"failed to create typed patch object ({meta.get('namespace') or ''}/"
+                f"{meta.get('name') or ''}; {gvk}): {listed}"
             )
         if mode == "Strict":
             raise errors.bad_request(
@@ -261,7 +278,7 @@ class Api:
                 "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown)
             )
         warnings = [f'unknown field "{p}"' for p in unknown] if mode == "Warn" else []
-        return validation.prune_unknown(body, root), warnings
+        return object_validation.prune_unknown(body, root), warnings
 
     # -------------------------------------------------------------------- reads
 
@@ -285,6 +302,8 @@ class Api:
         if token:
             with self._continue_lock:
                 entry = self._continues.pop(token, None)
+            if entry is None:
+                _check_continue_token(token)
             if entry is None or self.clock() - entry[0] > CONTINUE_TTL:
                 raise errors.expired(
                     "The provided continue parameter is too old to display a consistent list "
@@ -428,15 +447,17 @@ class Api:
             )
             meta["name"] = name
         if not name:
-            raise errors.invalid(rt.kind, rt.group, "", validation.name_causes(rt, ""))
+            raise errors.invalid(rt.kind, rt.group, "", object_validation.name_causes(rt, ""))
         manager = params.field_manager(required=False)
         with self.store.lock:
             self._namespace_ready(rt, ns, name)
             if self.store.get(rt.key, ns if rt.namespaced else "", name) is not None:
                 raise errors.already_exists(rt.plural, rt.group, name)
             if meta.get("resourceVersion"):
-                # etcd3's store refuses it; the registry reports it as an internal error.
-                raise errors.internal("resourceVersion should not be set on objects to be created")
+                # etcd3's store refuses it; the error reaches the client as a bare 500.
+                raise errors.storage_error(
+                    "resourceVersion should not be set on objects to be created"
+                )
             obj = self._commit(
                 rt,
                 ns,
@@ -620,106 +641,25 @@ class Api:
         applied: builtins.list[apply.Manager] | None,
         dry_run: bool,
     ) -> Obj:
-        """Finish a write (see the module docstring); returns the stored object."""
-        create = live is None
-        if sub == "status" and live is not None:
-            keep = clone(live)
-            if "status" in new:
-                keep["status"] = new["status"]
-            else:
-                keep.pop("status", None)
-            if applied is None and "managedFields" in (new.get("metadata") or {}):
-                keep["metadata"]["managedFields"] = new["metadata"]["managedFields"]
-            new = keep
-        new["apiVersion"] = rt.api_version
-        new["kind"] = rt.kind
-        meta = new.setdefault("metadata", {})
-        if not isinstance(meta, dict):
-            raise errors.bad_request("metadata must be an object")
-        meta["name"] = name
-        if rt.namespaced:
-            meta["namespace"] = ns
-        else:
-            meta.pop("namespace", None)
-        meta.pop("selfLink", None)
-        if create:
-            meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = self.now()
-            meta.pop("resourceVersion", None)
-            meta.pop("deletionTimestamp", None)
-            meta.pop("deletionGracePeriodSeconds", None)
-            meta.pop("generation", None)
-            if rt.status:
-                if rt.builtin:
-                    new["status"] = {}
-                else:
-                    new.pop("status", None)
-        else:
-            assert live is not None
-            lmeta = live["metadata"]
-            for k in (
-                "uid",
-                "creationTimestamp",
-                "deletionTimestamp",
-                "deletionGracePeriodSeconds",
-            ):
-                if k in lmeta:
-                    meta[k] = lmeta[k]
-                else:
-                    meta.pop(k, None)
-            meta["resourceVersion"] = lmeta["resourceVersion"]
-            if rt.status and sub == "":
-                if "status" in live:
-                    new["status"] = clone(live["status"])
-                else:
-                    new.pop("status", None)
-            if lmeta.get("deletionTimestamp"):
-                added = set(meta.get("finalizers") or []) - set(lmeta.get("finalizers") or [])
-                if added:
-                    raise errors.forbidden(
-                        rt.plural,
-                        rt.group,
-                        name,
-                        "no new finalizers can be added if the object is being deleted, "
-                        f"found new finalizers {sorted(added)}",
-                    )
-        if rt.builtin:
-            defaults.apply_defaults(rt.group, rt.kind, new, live, create=False)
-        # Ownership is computed here, as kube-apiserver computes it before the registry
-        # strategy runs: what PrepareForCreate adds (a Job's selector) belongs to nobody.
-        now = self.now()
-        if applied is not None:
-            managers = applied
-        else:
-            managers = apply.record_update(
-                rt,
-                live if live is not None else MISSING,
-                new,
-                manager=manager,
-                subresource=sub,
-                now=now,
-            )
-        if create and rt.builtin:
-            defaults.prepare_for_create(rt.group, rt.kind, new)
-        validation.validate(rt, new, None if create else live)
-        if rt.generation:
-            if create:
-                meta["generation"] = 1
-            else:
-                assert live is not None
-                old_gen = int(live["metadata"].get("generation") or 1)
-                skip = ("metadata", "status") if (rt.status or rt.builtin) else ("metadata",)
-                changed = {k: v for k, v in new.items() if k not in skip} != {
-                    k: v for k, v in live.items() if k not in skip
-                }
-                meta["generation"] = old_gen + 1 if changed else old_gen
-        else:
-            meta.pop("generation", None)
-        meta["managedFields"] = apply.encode_managers(managers)
-        if not meta["managedFields"]:
-            meta.pop("managedFields")
-        # Keep metadata keys in the order the apiserver prints them.
-        new["metadata"] = _ordered_meta(meta)
+        """Finish a write through the phases of :mod:`.write_phases`; store it unless it
+        changes nothing or is a dry run; returns the stored (or would-be) object."""
+        w = write_phases.Write(
+            rt, ns, name, live, new, sub=sub, manager=manager, applied=applied, now=self.now()
+        )
+        write_phases.scope_to_endpoint(w)
+        write_phases.restore_server_fields(w)
+        write_phases.forbid_new_finalizers(w)
+        write_phases.default(w)
+        write_phases.record_managed_fields(w)
+        write_phases.prepare_for_create(w)
+        write_phases.validate(w)
+        write_phases.bump_generation(w)
+        write_phases.finish_metadata(w)
+        return self._store(rt, live, w.new, dry_run)
+
+    def _store(self, rt: ResourceType, live: Obj | None, new: Obj, dry_run: bool) -> Obj:
+        """Store a finished write: nothing for a no-op or a dry run; a deleting object
+        whose last finalizer went is removed; a CRD's kinds are served."""
         if live is not None and new == live:
             return live
         if dry_run:
@@ -1069,8 +1009,10 @@ class Api:
             if live is None or live["metadata"].get("uid") != meta.get("uid"):
                 return
             grace = _pod_grace_period(rt, live, grace_period)
-            if grace == 0 and live["metadata"].get("deletionTimestamp") and not (
-                live["metadata"].get("finalizers")
+            if (
+                grace == 0
+                and live["metadata"].get("deletionTimestamp")
+                and not (live["metadata"].get("finalizers"))
             ):
                 gone = self.store.remove(rt.key, live)
                 self._after_delete(rt, gone)
@@ -1114,6 +1056,33 @@ class Api:
         return w, replay, False
 
 
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _check_continue_token(token: str) -> None:
+    """Raise 400 for a continue token that is not one (malformed base64 or JSON).
+
+    kube-apiserver decodes tokens as unpadded URL-safe base64 of a JSON object and names
+    the offending byte as Go's decoder does; a well-formed token it no longer knows is
+    410 Expired instead (the caller's case).
+    """
+    stripped = token.rstrip("=")
+    bad = next((i for i, c in enumerate(stripped) if c not in _B64URL), None)
+    if bad is None and len(stripped) % 4 == 1:
+        bad = len(stripped) - 1
+    if bad is not None:
+        raise errors.bad_request(
+            "invalid continue token: continue key is not valid: "
+            f"illegal base64 data at input byte {bad}"
+        )
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4)))
+    except ValueError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise errors.bad_request("invalid continue token: continue key is not valid")
+
+
 def _pod_grace_period(rt: ResourceType, live: Obj, requested: Any) -> int:
     """Return the seconds a pod's deletion waits for its kubelet (0: delete now).
 
@@ -1134,30 +1103,3 @@ def _pod_grace_period(rt: ResourceType, live: Obj, requested: Any) -> int:
         return max(0, int(value))
     except (TypeError, ValueError):
         return 0
-
-
-_META_ORDER = (
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-)
-
-
-def _ordered_meta(meta: Obj) -> Obj:
-    out = {k: meta[k] for k in _META_ORDER if k in meta}
-    for k, v in meta.items():
-        if k not in out:
-            out[k] = v
-    return out

@@ -5,11 +5,13 @@ kind, plural, scope, short names, verbs, subresources) plus what the server need
 handle it (its schema root, printer columns). :class:`Registry` holds the built-ins and
 adds or removes custom resources as CustomResourceDefinitions are written or deleted.
 
-Callers: :mod:`.discovery`, :mod:`.handlers`, :mod:`.server`, :mod:`.openapi`.
+Callers: :mod:`.discovery_documents`, :mod:`.handlers`, :mod:`.server`, :mod:`.openapi`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +42,7 @@ class ResourceType:
     builtin: bool = True
     generation: bool = True  # metadata.generation is kept (bumped on spec change)
     scale: bool = False  # serves the scale subresource (autoscaling/v1 Scale)
+    storage_version: str = ""  # the version objects are stored in ("" = this version)
     _root: Node | None = field(default=None, repr=False)
     _resolver: Resolver | None = field(default=None, repr=False)
 
@@ -79,7 +82,17 @@ class ResourceType:
             out["shortNames"] = list(self.short_names)
         if self.categories:
             out["categories"] = list(self.categories)
+        out["storageVersionHash"] = storage_version_hash(
+            self.group, self.storage_version or self.version, self.kind
+        )
         return out
+
+
+def storage_version_hash(group: str, version: str, kind: str) -> str:
+    """Return discovery's ``storageVersionHash``: the first 8 bytes of the SHA-256 of
+    ``group/version/kind`` (of the storage version), base64."""
+    digest = hashlib.sha256(f"{group}/{version}/{kind}".encode()).digest()
+    return base64.b64encode(digest[:8]).decode()
 
 
 def _b(
@@ -165,7 +178,6 @@ def builtin_types() -> list[ResourceType]:
             short=("po",),
             categories=("all",),
             status=True,
-            verbs=READ_VERBS,
             generation=True,
         ),
         _b("", "v1", "Event", "events", True, core + "Event", short=("ev",)),
@@ -305,6 +317,7 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
     namespaced = spec.get("scope", "Namespaced") == "Namespaced"
     out: list[ResourceType] = []
     versions = sorted(spec.get("versions") or [], key=lambda v: not v.get("storage"))
+    storage = next((str(v.get("name", "")) for v in versions if v.get("storage")), "")
     for v in versions:
         if not v.get("served", True):
             continue
@@ -324,6 +337,7 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 printer_columns=tuple(v.get("additionalPrinterColumns") or ()),
                 builtin=False,
                 generation=True,
+                storage_version=storage,
             )
         )
     return out

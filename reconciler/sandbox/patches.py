@@ -182,7 +182,7 @@ def _smp(target: Any, patch: Any, node: Node) -> Any:
             out.pop(k, None)
             continue
         if child.kind == "list" and isinstance(v, list):
-            out[k] = _smp_list(out.get(k), v, child)
+            out[k] = _smp_list(out.get(k), v, child, orders.pop(k, None))
         elif isinstance(v, dict):
             res = _smp(out.get(k), v, child)
             if res is None:
@@ -195,14 +195,21 @@ def _smp(target: Any, patch: Any, node: Node) -> Any:
         if isinstance(out.get(k), list):
             out[k] = [x for x in out[k] if x not in values]
     for k, order in orders.items():
-        if isinstance(out.get(k), list):
-            out[k] = _reorder(out[k], order, node.child(k) if node.kind == "struct" else node)
+        child = node.child(k) if node.kind == "struct" else node
+        if isinstance(out.get(k), list) and "merge" in (child.patch_strategy or ""):
+            out[k] = _smp_list(out[k], [], child, order)
     if isinstance(retain, list):
         out = {k: v for k, v in out.items() if k in retain}
     return out
 
 
-def _smp_list(live: Any, patch: list[Any], node: Node) -> list[Any]:
+def _smp_list(live: Any, patch: list[Any], node: Node, order: list[Any] | None = None) -> list[Any]:
+    """Merge a patch list into a live list by the field's patch strategy and merge key.
+
+    Lists without the merge strategy are replaced. Merged lists are ordered as
+    apimachinery's strategic merge orders them: the patch's items in the patch's order
+    (or ``$setElementOrder``'s), with the live-only items slotted in by their live order.
+    """
     live = live if isinstance(live, list) else []
     strategy = node.patch_strategy.split(",") if node.patch_strategy else []
     if "merge" not in strategy:
@@ -210,14 +217,14 @@ def _smp_list(live: Any, patch: list[Any], node: Node) -> list[Any]:
             return [x for x in patch if not (isinstance(x, dict) and "$patch" in x)]
         return patch
     key = node.patch_merge_key
+    if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
+        return [x for x in patch if not (isinstance(x, dict) and "$patch" in x)]
     if not key:
         out = list(live)
         for x in patch:
             if x not in out:
                 out.append(x)
-        return out
-    if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
-        return [x for x in patch if not (isinstance(x, dict) and "$patch" in x)]
+        return _normalize_order(out, order if order is not None else patch, live, lambda x: x)
     out = [copy.deepcopy(x) for x in live]
     inode = node.item()
     for item in patch:
@@ -240,16 +247,37 @@ def _smp_list(live: Any, patch: list[Any], node: Node) -> list[Any]:
             out.append(_smp({}, clean, inode))
         else:
             out[idx] = _smp(out[idx], dict(item), inode)
+    wanted = order if order is not None else [x for x in patch if x.get("$patch") != "delete"]
+    return _normalize_order(out, wanted, live, lambda x: x.get(key) if isinstance(x, dict) else x)
+
+
+def _normalize_order(merged: list[Any], order: list[Any], live: list[Any], ident: Any) -> list[Any]:
+    """Order ``merged``: items named in ``order`` in that order, the rest interleaved by
+    their position in ``live`` (apimachinery's ``normalizeElementOrder``)."""
+
+    def key(x: Any) -> str:
+        return json.dumps(ident(x), sort_keys=True)
+
+    patch_pos = {key(o): i for i, o in enumerate(order)}
+    live_pos = {key(o): i for i, o in enumerate(live)}
+    right = sorted((x for x in merged if key(x) in patch_pos), key=lambda x: patch_pos[key(x)])
+    left = [x for x in merged if key(x) not in patch_pos]
+    left.sort(key=lambda x: live_pos.get(key(x), len(live_pos)))
+    out: list[Any] = []
+    i = j = 0
+    while i < len(left) or j < len(right):
+        if j >= len(right):
+            out.append(left[i])
+            i += 1
+        elif i >= len(left):
+            out.append(right[j])
+            j += 1
+        else:
+            li, ri = live_pos.get(key(left[i])), live_pos.get(key(right[j]))
+            if li is not None and ri is not None and li < ri:
+                out.append(left[i])
+                i += 1
+            else:
+                out.append(right[j])
+                j += 1
     return out
-
-
-def _reorder(items: list[Any], order: list[Any], node: Node) -> list[Any]:
-    key = node.patch_merge_key
-
-    def ident(x: Any) -> Any:
-        return json.dumps(x.get(key) if key and isinstance(x, dict) else x, sort_keys=True)
-
-    pos = {ident(o): i for i, o in enumerate(order)}
-    listed = sorted((x for x in items if ident(x) in pos), key=lambda x: pos[ident(x)])
-    rest = [x for x in items if ident(x) not in pos]
-    return listed + rest

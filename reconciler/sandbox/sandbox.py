@@ -23,8 +23,8 @@ from reconciler.sandbox.handlers import Api
 from reconciler.sandbox.kinds import Registry
 from reconciler.sandbox.kubeconfig import write_kubeconfig
 from reconciler.sandbox.lifecycle import Lifecycle
-from reconciler.sandbox.metrics import Metrics
 from reconciler.sandbox.persistence import Persistence
+from reconciler.sandbox.request_metrics import Metrics
 from reconciler.sandbox.schemas import builtin_definitions
 from reconciler.sandbox.server import SandboxHTTPServer
 from reconciler.sandbox.storage import Store

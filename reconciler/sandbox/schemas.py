@@ -17,7 +17,7 @@ Lists in built-in kinds without ``x-kubernetes-list-type`` follow kube-openapi's
 conversion: ``x-kubernetes-patch-strategy: merge`` with a merge key is an associative
 list keyed by it, without a key a set; anything else is atomic.
 
-Callers: :mod:`.fieldsets`, :mod:`.patches`, :mod:`.validation`, :mod:`.kinds`.
+Callers: :mod:`.fieldsets`, :mod:`.patches`, :mod:`.object_validation`, :mod:`.kinds`.
 """
 
 from __future__ import annotations

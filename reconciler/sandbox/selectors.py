@@ -10,7 +10,7 @@ every kind, plus the few per-kind fields kube-apiserver supports (pods ``status.
 ``spec.nodeName``; events ``involvedObject.*``, ``reason``, ``type``; secrets ``type``;
 namespaces ``status.phase``). Other fields are a 400 as on a real server.
 
-Callers: :mod:`.handlers` (list, watch, deletecollection) and :mod:`.controllers`.
+Callers: :mod:`.handlers` (list, watch, deletecollection) and :mod:`.validators`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Paths served:
 - ``/version``, ``/healthz``, ``/livez``, ``/readyz`` (and their ``/<check>`` forms),
   ``/metrics``;
 - discovery ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>`` and
-  ``/openapi/v3[/...]`` (:mod:`.discovery`);
+  ``/openapi/v3[/...]`` (:mod:`.discovery_documents`);
 - resources: ``/api/v1/...`` and ``/apis/<g>/<v>/...`` with
   ``[namespaces/<ns>/]<plural>[/<name>[/status]]`` and the legacy ``watch/`` prefix.
   GET is get, list or watch (``?watch=true``), POST create, PUT update, PATCH patch or
@@ -16,7 +16,7 @@ Paths served:
 Responses are JSON (``Accept: ...;as=Table`` gets a server-side printed Table,
 ``as=PartialObjectMetadata[List]`` metadata only); an Accept that allows only protobuf
 or CBOR is a 406. Errors are ``metav1.Status`` bodies. Warnings go out as
-``Warning: 299 - "..."`` headers. Every request is counted in :mod:`.metrics`.
+``Warning: 299 - "..."`` headers. Every request is counted in :mod:`.request_metrics`.
 
 Callers: :class:`reconciler.sandbox.Sandbox`.
 """
@@ -34,10 +34,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from reconciler.sandbox import discovery, errors, protobuf, tables
+from reconciler.sandbox import discovery_documents, errors, protobuf, tables
 from reconciler.sandbox.handlers import Api, Params, Result, parse_body
 from reconciler.sandbox.kinds import ResourceType
-from reconciler.sandbox.metrics import Metrics
+from reconciler.sandbox.request_metrics import Metrics
 from reconciler.sandbox.storage import Event
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,11 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _body_of(obj: Any) -> bytes:
+    """Encode a response body as kube-apiserver's JSON serializer does (newline-ended)."""
+    return _dumps(obj) + b"\n"
 
 
 class _Route:
@@ -183,7 +188,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _send_json(self, code: int, obj: Any, warnings: list[str] | None = None) -> None:
-        self._send(code, _dumps(obj), warnings=warnings)
+        self._send(code, _body_of(obj), warnings=warnings)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -217,7 +222,10 @@ class Handler(BaseHTTPRequestHandler):
                 code = self._non_resource(method, path)
         except errors.ApiError as exc:
             code = exc.code
-            self._send_json(exc.code, exc.status())
+            if exc.text is not None:
+                self._send(exc.code, exc.text.encode(), "text/plain; charset=utf-8")
+            else:
+                self._send_json(exc.code, exc.status())
         except (BrokenPipeError, ConnectionResetError):
             code = 499
             self.close_connection = True
@@ -245,11 +253,11 @@ class Handler(BaseHTTPRequestHandler):
             raise errors.method_not_supported(method.lower(), path, "")
         head = path.strip("/").split("/")
         if path == "/version":
-            self._send_json(200, discovery.version_info())
+            self._send_json(200, discovery_documents.version_info())
             return 200
         if head[0] in ("healthz", "livez", "readyz"):
             if len(head) > 1 and "/".join(head[1:]) not in HEALTH_CHECKS:
-                raise errors.not_found_path()
+                raise errors.page_not_found()
             if "verbose" in self.path:
                 checks = "".join(f"[+]{c} ok\n" for c in HEALTH_CHECKS)
                 text = f"{checks}{head[0]} check passed\n"
@@ -267,20 +275,26 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/openapi/v2":
             accept = self.headers.get("Accept", "")
             if "protobuf" in accept:
-                self._send(200, discovery.openapi_v2_protobuf(), discovery.OPENAPI_V2_PROTOBUF)
+                self._send(
+                    200,
+                    discovery_documents.openapi_v2_protobuf(),
+                    discovery_documents.OPENAPI_V2_PROTOBUF,
+                )
             else:
-                self._send_json(200, discovery.openapi_v2())
+                self._send_json(200, discovery_documents.openapi_v2())
             return 200
         if path == "/openapi/v3":
-            self._send_json(200, discovery.openapi_index(self.server.api.registry))
+            self._send_json(200, discovery_documents.openapi_index(self.server.api.registry))
             return 200
         if path.startswith("/openapi/v3/"):
-            doc = discovery.openapi_document(self.server.api.registry, path[len("/openapi/v3/") :])
+            doc = discovery_documents.openapi_document(
+                self.server.api.registry, path[len("/openapi/v3/") :]
+            )
             if doc is None:
                 raise errors.not_found_path()
             self._send_json(200, doc)
             return 200
-        raise errors.not_found_path()
+        raise errors.page_not_found()
 
     def _api(
         self,
@@ -296,7 +310,7 @@ class Handler(BaseHTTPRequestHandler):
         if parts[0] == "api":
             if len(parts) == 1:
                 labels["subresource"] = "/api"
-                self._send_json(200, discovery.api_versions(self.server.address))
+                self._send_json(200, discovery_documents.api_versions(self.server.address))
                 return 200
             group, version, rest = "", parts[1], parts[2:]
             if version != "v1":
@@ -304,11 +318,13 @@ class Handler(BaseHTTPRequestHandler):
         else:
             if len(parts) == 1:
                 labels["subresource"] = "/apis"
-                self._send_json(200, discovery.api_group_list(api.registry))
+                self._send_json(200, discovery_documents.api_group_list(api.registry))
                 return 200
+            if parts[1] not in api.registry.groups():
+                raise errors.page_not_found()  # no handler for the group at all
             if len(parts) == 2:
                 labels["subresource"] = "/apis"
-                doc = discovery.api_group(api.registry, parts[1])
+                doc = discovery_documents.api_group(api.registry, parts[1])
                 if doc is None:
                     raise errors.not_found_path()
                 self._send_json(200, doc)
@@ -317,7 +333,7 @@ class Handler(BaseHTTPRequestHandler):
         labels["group"], labels["version"] = group, version
         if not rest:
             labels["subresource"] = "/apis" if group else "/api"
-            doc = discovery.api_resource_list(api.registry, group, version)
+            doc = discovery_documents.api_resource_list(api.registry, group, version)
             if doc is None:
                 raise errors.not_found_path()
             self._send_json(200, doc)
@@ -487,7 +503,7 @@ class Handler(BaseHTTPRequestHandler):
         elif form == "PartialObjectMetadata":
             obj = _partial(obj)
         elif form == "" and is_list:
-            self._send(code, self.server.api.encode_list(rt, obj), warnings=warnings)
+            self._send(code, self.server.api.encode_list(rt, obj) + b"\n", warnings=warnings)
             return
         elif form == "PartialObjectMetadataList" and is_list:
             obj = {

@@ -10,7 +10,8 @@ A bounded history of events lets a watch resume from an older resourceVersion; o
 older than the history answers 410 Expired, as kube-apiserver does once etcd has
 compacted.
 
-Callers: :mod:`.handlers`, :mod:`.controllers`, :mod:`.persistence`.
+Callers: :mod:`.handlers`, :mod:`.lifecycle`, :mod:`.persistence`, and the in-process
+port of :mod:`.controllers`.
 """
 
 from __future__ import annotations

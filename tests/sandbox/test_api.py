@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Any
 
@@ -77,8 +78,16 @@ def test_create_get_conflicts_and_resource_versions(sandbox: SandboxHandle) -> N
     with_rv = cm("c")
     with_rv["metadata"]["resourceVersion"] = "5"
     refused = call(sandbox.url, "POST", CM, with_rv)
-    assert (refused.code, refused.body["reason"]) == (500, "InternalError")
-    assert "resourceVersion should not be set on objects to be created" in refused.body["message"]
+    # etcd's refusal reaches the client as a bare 500 (no reason, no details).
+    assert refused.code == 500
+    assert refused.body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "resourceVersion should not be set on objects to be created",
+        "code": 500,
+    }
     missing = call(sandbox.url, "GET", f"{CM}/zzz")
     assert (missing.code, missing.body["reason"], missing.body["message"]) == (
         404,
@@ -88,10 +97,15 @@ def test_create_get_conflicts_and_resource_versions(sandbox: SandboxHandle) -> N
 
 
 def test_unknown_kind_missing_and_terminating_namespace(sandbox: SandboxHandle) -> None:
+    # A group nobody serves has no handler at all: the mux's plain-text 404.
     unknown = call(sandbox.url, "GET", "/apis/kubeflow.org/v1/namespaces/default/pytorchjobs")
-    assert unknown.code == 404
-    assert unknown.body["reason"] == "NotFound"
+    assert (unknown.code, unknown.body) == (404, "404 page not found\n")
+    assert unknown.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert call(sandbox.url, "GET", "/apis/kubeflow.org/v1").code == 404
+    # An unknown resource of a served group version is a Status.
+    no_kind = call(sandbox.url, "GET", "/apis/apps/v1/namespaces/default/pytorchjobs")
+    assert (no_kind.code, no_kind.body["reason"]) == (404, "NotFound")
+    assert no_kind.body["message"] == "the server could not find the requested resource"
 
     nons = call(sandbox.url, "POST", "/api/v1/namespaces/ghost/configmaps", cm("x"))
     assert nons.code == 404
@@ -146,8 +160,8 @@ def test_invalid_objects_are_422(sandbox: SandboxHandle) -> None:
     no_policy = call(sandbox.url, "POST", "/apis/batch/v1/namespaces/default/jobs", job)
     assert no_policy.code == 422
     assert no_policy.body["message"] == (
-        'Job.batch "j" is invalid: spec.template.spec.restartPolicy: Unsupported value: '
-        '"Always": supported values: "OnFailure", "Never"'
+        'Job.batch "j" is invalid: spec.template.spec.restartPolicy: Required value: '
+        'valid values: "OnFailure", "Never"'
     )
     dep = {
         "apiVersion": "apps/v1",
@@ -226,7 +240,7 @@ def test_defaults_are_filled_in(sandbox: SandboxHandle) -> None:
     }
     sspec = call(sandbox.url, "POST", "/api/v1/namespaces/default/services", svc).body["spec"]
     assert (sspec["type"], sspec["sessionAffinity"]) == ("ClusterIP", "None")
-    assert sspec["clusterIP"].startswith("10.96.")
+    assert ipaddress.ip_address(sspec["clusterIP"]) in ipaddress.ip_network("10.96.0.0/12")
     assert sspec["ports"][0] == {"port": 80, "protocol": "TCP", "targetPort": 80}
 
 
@@ -280,8 +294,12 @@ def test_list_selectors_and_pagination(sandbox: SandboxHandle) -> None:
     names = [o["metadata"]["name"] for o in page1["items"] + page2.body["items"] + page3["items"]]
     assert names == [f"c{i}" for i in range(7)]
     assert "continue" not in page3["metadata"]
-    expired = call(sandbox.url, "GET", f"{CM}?limit=3&continue=bogus")
-    assert (expired.code, expired.body["reason"]) == (410, "Expired")
+    bogus = call(sandbox.url, "GET", f"{CM}?limit=3&continue=bogus")
+    assert (bogus.code, bogus.body["reason"], bogus.body["message"]) == (
+        400,
+        "BadRequest",
+        "invalid continue token: continue key is not valid: illegal base64 data at input byte 4",
+    )
     rv = int(page1["metadata"]["resourceVersion"])
     current = call(sandbox.url, "GET", CM).body["metadata"]["resourceVersion"]
     exact_old = call(
@@ -342,7 +360,9 @@ def test_patch_flavours(sandbox: SandboxHandle) -> None:
     ).body
     cs = {c["name"]: c for c in out["spec"]["template"]["spec"]["containers"]}
     assert cs["two"]["image"] == "j:2" and cs["one"]["image"] == "i:1"
-    assert [e["name"] for e in cs["one"]["env"]] == ["A", "B"]
+    # Strategic merge orders a merged list as the patch lists it, live-only items after.
+    assert [e["name"] for e in cs["one"]["env"]] == ["B", "A"]
+    assert [c["name"] for c in out["spec"]["template"]["spec"]["containers"]] == ["two", "one"]
     assert out["metadata"]["generation"] == 2
     merge = {"spec": {"template": {"spec": {"containers": [{"name": "only", "image": "k"}]}}}}
     out = call(sandbox.url, "PATCH", path, merge, content_type="application/merge-patch+json").body
@@ -618,6 +638,7 @@ def test_health_version_and_discovery(sandbox: SandboxHandle) -> None:
         ],
         "shortNames": ["deploy"],
         "categories": ["all"],
+        "storageVersionHash": "8aSe+NMegvE=",
     }
     assert {
         "name": "deployments/status",
@@ -640,21 +661,55 @@ def test_health_version_and_discovery(sandbox: SandboxHandle) -> None:
     assert proto_only.code == 406
 
 
-def test_pods_are_read_only_except_status(sandbox: SandboxHandle) -> None:
-    """Pods cannot be created (nothing would run them): 405 as for an unsupported verb."""
+def test_pods_are_stored_pending(sandbox: SandboxHandle) -> None:
+    """A Pod is stored as kube-apiserver stores it: defaulted, admitted, Pending (nothing
+    schedules it)."""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p"},
-        "spec": {"containers": [{"name": "c", "image": "i"}]},
+        "spec": {
+            "containers": [
+                {"name": "c", "image": "i", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}
+            ]
+        },
     }
-    refused = call(sandbox.url, "POST", "/api/v1/namespaces/default/pods", pod)
-    assert refused.code == 405
-    assert refused.body["reason"] == "MethodNotAllowed"
-    assert refused.body["message"] == 'create is not supported on resources of kind "pods"'
+    created = call(sandbox.url, "POST", "/api/v1/namespaces/default/pods", pod)
+    assert created.code == 201
+    assert created.body["status"] == {"phase": "Pending", "qosClass": "Guaranteed"}
+    spec = created.body["spec"]
+    assert spec["containers"][0]["resources"]["requests"] == {"cpu": "1", "memory": "1Gi"}
+    assert spec["tolerations"] == [
+        {
+            "key": f"node.kubernetes.io/{t}",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        }
+        for t in ("not-ready", "unreachable")
+    ]
+    assert (spec["restartPolicy"], spec["priority"], spec["enableServiceLinks"]) == (
+        "Always",
+        0,
+        True,
+    )
+    assert created.body["metadata"]["generation"] == 1
+    # Unbound and Pending: deleted at once (no kubelet has to confirm).
+    gone = call(sandbox.url, "DELETE", "/api/v1/namespaces/default/pods/p")
+    assert gone.code == 200
+    assert call(sandbox.url, "GET", "/api/v1/namespaces/default/pods/p").code == 404
     core = call(sandbox.url, "GET", "/api/v1").body
     pods = next(r for r in core["resources"] if r["name"] == "pods")
-    assert pods["verbs"] == ["delete", "deletecollection", "get", "list", "watch"]
+    assert pods["verbs"] == [
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    ]
 
 
 def test_protobuf_bodies_never_drop_a_value(sandbox: SandboxHandle) -> None:

@@ -60,7 +60,18 @@ def test_apply_creates_and_records_managed_fields(sandbox: SandboxHandle) -> Non
     assert again.code == 200
     assert again.body["metadata"]["resourceVersion"] == out.body["metadata"]["resourceVersion"]
     no_manager = call(sandbox.url, "PATCH", f"{CM}/a", cm("a", {}), content_type=APPLY)
-    assert (no_manager.code, no_manager.body["reason"]) == (400, "BadRequest")
+    assert (no_manager.code, no_manager.body["reason"]) == (422, "Invalid")
+    assert no_manager.body["details"] == {
+        "group": "meta.k8s.io",
+        "kind": "PatchOptions",
+        "causes": [
+            {
+                "reason": "FieldValueRequired",
+                "message": "Required value: is required for apply patch",
+                "field": "fieldManager",
+            }
+        ],
+    }
 
 
 def test_conflicts_list_every_field_and_force_takes_ownership(sandbox: SandboxHandle) -> None:
@@ -162,10 +173,28 @@ def test_status_and_unknown_fields_in_applied_config(sandbox: SandboxHandle) -> 
     assert "f:status" not in managers(out)["alice"]["fieldsV1"]
     bad = deployment([{"name": "app", "image": "app:1", "colour": "red"}])
     refused = apply(sandbox, f"{DEPS}/d", bad, "alice")
-    assert refused.code == 400
-    assert (
-        ".spec.template.spec.containers[0].colour: field not declared in schema"
-        in (refused.body["message"])
+    # Whatever fieldValidation says, an applied configuration that cannot be typed is a
+    # bare 500 from kube-apiserver, list items named by their keys.
+    assert refused.code == 500
+    assert "reason" not in refused.body
+    assert refused.body["message"] == (
+        "failed to create typed patch object (/d; apps/v1, Kind=Deployment): "
+        '.spec.template.spec.containers[name="app"].colour: field not declared in schema'
+    )
+    sandbox.install_crds()
+    queue = {
+        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "kind": "LocalQueue",
+        "metadata": {"name": "q", "namespace": "default"},
+        "spec": {"clusterQueue": "a", "colour": "red"},
+    }
+    custom = apply(
+        sandbox, "/apis/kueue.x-k8s.io/v1beta1/namespaces/default/localqueues/q", queue, "alice"
+    )
+    assert (custom.code, custom.body["message"]) == (
+        500,
+        "failed to create typed patch object (default/q; kueue.x-k8s.io/v1beta1, "
+        "Kind=LocalQueue): .spec.colour: field not declared in schema",
     )
 
 

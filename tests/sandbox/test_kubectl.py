@@ -98,6 +98,7 @@ def test_patch_job_status_subresource(kubectl: KubectlRunner) -> None:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     status = {
         "status": {
+            "active": 1,
             "failed": 1,
             "conditions": [
                 {
@@ -117,17 +118,16 @@ def test_patch_job_status_subresource(kubectl: KubectlRunner) -> None:
             ],
         }
     }
-    out = kubectl(
-        "patch",
-        "job",
-        "step",
-        "-n",
-        NS,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(status),
+    patch = ("patch", "job", "step", "-n", NS, "--subresource=status", "--type=merge", "-p")
+    # The API validates status transitions as the Job controller must respect them.
+    still_active = kubectl(*patch, json.dumps(status), check=False)
+    assert still_active.returncode == 1
+    assert still_active.stderr.strip() == (
+        'The Job "step" is invalid: status.active: Invalid value: 1: active>0 is invalid for '
+        "finished job"
     )
+    status["status"]["active"] = 0
+    out = kubectl(*patch, json.dumps(status))
     assert out.stdout.strip() == "job.batch/step patched"
     row = kubectl("get", "job", "step", "-n", NS, "--no-headers").stdout.split()
     assert row[:3] == ["step", "Failed", "0/1"]

@@ -1,13 +1,11 @@
-"""Validation of written objects: names, metadata, schema, kind rules, immutable fields.
+"""Validation of written objects: names, metadata and schema, then the kind's own rules.
 
 What kube-apiserver rejects with 422 Invalid (``errors.invalid``) is checked here:
 object names by kind (DNS-1123 subdomain, DNS-1123 label for Namespaces, DNS-1035
 label for Services, path segments for RBAC), label and annotation syntax, required
 fields, JSON types and enums from the OpenAPI schema (after defaulting, as the real
-validation runs after defaulting), and per-kind rules: a Job's pod restartPolicy, a
-Deployment's selector matching its template, containers' names and images, a CRD's
-name; on update, immutable fields (a Job's ``spec.template``/``selector``/
-``completions``, a Deployment's selector, a Service's clusterIP, a CRD's group/scope).
+validation runs after defaulting); the per-kind rules and immutable fields are in
+:mod:`reconciler.sandbox.validators`, one module per kind.
 
 Unknown fields are found by :func:`unknown_fields`; the handler decides with the
 request's ``fieldValidation`` whether they are an error, a warning, or pruned.
@@ -21,35 +19,21 @@ import json
 import re
 from typing import Any
 
-from reconciler.sandbox import errors
+from reconciler.sandbox import errors, validators
 from reconciler.sandbox.kinds import ResourceType
 from reconciler.sandbox.schemas import Node
+from reconciler.sandbox.validators.common import (
+    DNS1035_LABEL,
+    DNS1035_MSG,
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    LABEL_MSG,
+    SUBDOMAIN_MSG,
+    Cause,
+)
 
-Cause = tuple[str, str, str]  # (reason, field, message)
-
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-
-SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-    "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
-    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
-    "[a-z0-9])?)*')"
-)
-LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
-    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-DNS1035_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
-    "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
-    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-)
 
 
 def _q(value: Any) -> str:
@@ -183,6 +167,42 @@ def _unknown(value: Any, node: Node, path: str, out: list[str]) -> None:
         inode = node.item()
         for i, v in enumerate(value):
             _unknown(v, inode, f"{path}[{i}]", out)
+
+
+def undeclared_paths(obj: Any, node: Node, path: str = "") -> list[str]:
+    """Return the fields the schema does not declare as structured-merge-diff prints
+    them in an apply error: ``.spec.containers[name="app"].colour`` (list items by their
+    keys, ``[=value]`` in sets, ``[i]`` in atomic lists)."""
+    out: list[str] = []
+    _undeclared(obj, node, path, out)
+    return out
+
+
+def _element(item: Any, node: Node, index: int) -> str:
+    if node.list_type == "map" and node.keys and isinstance(item, dict):
+        keys = ",".join(
+            f"{k}={json.dumps(item.get(k), separators=(',', ':'))}" for k in sorted(node.keys)
+        )
+        return f"[{keys}]"
+    if node.list_type == "set":
+        return f"[={json.dumps(item, separators=(',', ':'))}]"
+    return f"[{index}]"
+
+
+def _undeclared(value: Any, node: Node, path: str, out: list[str]) -> None:
+    if node.kind == "struct" and isinstance(value, dict):
+        for k, v in value.items():
+            if not node.knows(k):
+                out.append(f"{path}.{k}")
+            else:
+                _undeclared(v, node.child(k), f"{path}.{k}", out)
+    elif node.kind == "map" and isinstance(value, dict):
+        for k, v in value.items():
+            _undeclared(v, node.child(k), f"{path}.{k}", out)
+    elif node.kind == "list" and isinstance(value, list):
+        inode = node.item()
+        for i, v in enumerate(value):
+            _undeclared(v, inode, path + _element(v, node, i), out)
 
 
 def prune_unknown(obj: Any, node: Node) -> Any:
@@ -380,242 +400,11 @@ def _limit_causes(v: Any, lim: dict[str, Any], path: str) -> list[Cause]:
     return out
 
 
-# --------------------------------------------------------------------- kind rules
-
-
-def _containers(path: str, spec: Any, out: list[Cause]) -> None:
-    if not isinstance(spec, dict):
-        return
-    cs = spec.get("containers")
-    if not cs:
-        out.append(("FieldValueRequired", f"{path}.containers", "Required value"))
-    seen: set[str] = set()
-    for key in ("initContainers", "containers"):
-        for i, c in enumerate(spec.get(key) or []):
-            if not isinstance(c, dict):
-                continue
-            p = f"{path}.{key}[{i}]"
-            name = c.get("name")
-            if not name:
-                out.append(("FieldValueRequired", f"{p}.name", "Required value"))
-            elif not DNS1123_LABEL.match(str(name)) or len(str(name)) > 63:
-                out.append(
-                    ("FieldValueInvalid", f"{p}.name", f'Invalid value: "{name}": {LABEL_MSG}')
-                )
-            elif name in seen:
-                out.append(("FieldValueDuplicate", f"{p}.name", f'Duplicate value: "{name}"'))
-            else:
-                seen.add(str(name))
-            if not c.get("image"):
-                out.append(("FieldValueRequired", f"{p}.image", "Required value"))
-
-
-def _selector_matches(selector: Any, labels: Any) -> bool:
-    from reconciler.sandbox import selectors
-
-    sel = selectors.from_label_selector(selector if isinstance(selector, dict) else None)
-    if sel is None:
-        return False
-    return selectors.matches_labels(sel, {"metadata": {"labels": labels or {}}})
-
-
-def _go_value(v: Any) -> str:
-    return json.dumps(v, sort_keys=True, separators=(",", ":"))
-
-
-def kind_causes(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
-    """Return the kind-specific causes (including immutable fields when ``old`` is given)."""
-    out: list[Cause] = []
-    g, kind = rt.group, rt.kind
-    spec: dict[str, Any] = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
-    old_spec: dict[str, Any] = (old or {}).get("spec") or {}
-    if g == "batch" and kind == "Job":
-        tpl = spec.get("template") or {}
-        pspec = tpl.get("spec") or {}
-        _containers("spec.template.spec", pspec, out)
-        rp = pspec.get("restartPolicy")
-        if rp not in ("OnFailure", "Never"):
-            out.append(
-                (
-                    "FieldValueNotSupported",
-                    "spec.template.spec.restartPolicy",
-                    f'Unsupported value: {_q(rp)}: supported values: "OnFailure", "Never"',
-                )
-            )
-        if old is not None:
-            if spec.get("template") != old_spec.get("template"):
-                out.append(
-                    (
-                        "FieldValueInvalid",
-                        "spec.template",
-                        f"Invalid value: {_go_value(spec.get('template'))}: field is immutable",
-                    )
-                )
-            if spec.get("selector") != old_spec.get("selector"):
-                out.append(
-                    (
-                        "FieldValueInvalid",
-                        "spec.selector",
-                        f"Invalid value: {_go_value(spec.get('selector'))}: field is immutable",
-                    )
-                )
-            if spec.get("completions") != old_spec.get("completions"):
-                out.append(
-                    (
-                        "FieldValueInvalid",
-                        "spec.completions",
-                        f"Invalid value: {_go_value(spec.get('completions'))}: field is immutable",
-                    )
-                )
-    elif g == "apps" and kind == "Deployment":
-        tpl = spec.get("template") or {}
-        _containers("spec.template.spec", tpl.get("spec") or {}, out)
-        sel = spec.get("selector")
-        labels = (tpl.get("metadata") or {}).get("labels")
-        if isinstance(sel, dict):
-            if not sel.get("matchLabels") and not sel.get("matchExpressions"):
-                out.append(
-                    (
-                        "FieldValueInvalid",
-                        "spec.selector",
-                        f"Invalid value: {_go_value(sel)}: empty selector is invalid for "
-                        "deployment",
-                    )
-                )
-            elif not _selector_matches(sel, labels):
-                out.append(
-                    (
-                        "FieldValueInvalid",
-                        "spec.template.metadata.labels",
-                        f"Invalid value: {_go_value(labels or {})}: `selector` does not "
-                        "match template `labels`",
-                    )
-                )
-        rp = (tpl.get("spec") or {}).get("restartPolicy")
-        if rp not in (None, "Always"):
-            out.append(
-                (
-                    "FieldValueNotSupported",
-                    "spec.template.spec.restartPolicy",
-                    f'Unsupported value: {_q(rp)}: supported values: "Always"',
-                )
-            )
-        if old is not None and sel != old_spec.get("selector"):
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    "spec.selector",
-                    f"Invalid value: {_go_value(sel)}: field is immutable",
-                )
-            )
-    elif g == "" and kind == "Pod":
-        _containers("spec", spec, out)
-    elif g == "" and kind == "Service":
-        typ = spec.get("type")
-        if typ != "ExternalName" and spec.get("clusterIP") != "None" and not spec.get("ports"):
-            out.append(("FieldValueRequired", "spec.ports", "Required value"))
-        if typ not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
-            out.append(
-                (
-                    "FieldValueNotSupported",
-                    "spec.type",
-                    f'Unsupported value: {_q(typ)}: supported values: "ClusterIP", '
-                    '"ExternalName", "LoadBalancer", "NodePort"',
-                )
-            )
-        if (
-            old is not None
-            and old_spec.get("clusterIP")
-            and spec.get("clusterIP") != old_spec.get("clusterIP")
-            and typ != "ExternalName"
-        ):
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    "spec.clusterIPs[0]",
-                    f"Invalid value: {_go_value(spec.get('clusterIPs'))}: may not change once set",
-                )
-            )
-    elif g == "" and kind in ("ConfigMap", "Secret"):
-        keys = list((obj.get("data") or {}).keys()) + list((obj.get("binaryData") or {}).keys())
-        for k in keys:
-            if not _CONFIG_KEY.match(k) or len(k) > 253:
-                out.append(
-                    (
-                        "FieldValueInvalid",
-                        "data",
-                        f"Invalid value: {_q(k)}: a valid config key must consist of "
-                        "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
-                        "'KEY_NAME',  or 'key-name', regex used for validation is "
-                        "'[-._a-zA-Z0-9]+')",
-                    )
-                )
-        if (
-            old is not None
-            and old.get("immutable")
-            and (
-                obj.get("data") != old.get("data") or obj.get("binaryData") != old.get("binaryData")
-            )
-        ):
-            out.append(
-                (
-                    "FieldValueForbidden",
-                    "data",
-                    "Forbidden: field is immutable when `immutable` is set",
-                )
-            )
-    elif g == "apiextensions.k8s.io" and kind == "CustomResourceDefinition":
-        names = spec.get("names") or {}
-        want = f"{names.get('plural', '')}.{spec.get('group', '')}"
-        name = str((obj.get("metadata") or {}).get("name", ""))
-        if name != want:
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    "metadata.name",
-                    f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
-                )
-            )
-        if spec.get("scope") not in ("Namespaced", "Cluster"):
-            out.append(
-                (
-                    "FieldValueNotSupported",
-                    "spec.scope",
-                    f"Unsupported value: {_q(spec.get('scope'))}: supported values: "
-                    '"Cluster", "Namespaced"',
-                )
-            )
-        versions = spec.get("versions") or []
-        if not versions:
-            out.append(
-                (
-                    "FieldValueRequired",
-                    "spec.versions",
-                    "Required value: must have exactly one version marked as storage version",
-                )
-            )
-        elif sum(1 for v in versions if v.get("storage")) != 1:
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    "spec.versions",
-                    f"Invalid value: {_go_value(versions)[:200]}: must have exactly one "
-                    "version marked as storage version",
-                )
-            )
-        if old is not None and spec.get("group") != old_spec.get("group"):
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    "spec.group",
-                    f"Invalid value: {_q(spec.get('group'))}: field is immutable",
-                )
-            )
-    return out
-
-
-def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    """Raise a 422 Invalid listing every cause found in ``obj`` (``old``: update)."""
+def validate(
+    rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, sub: str = ""
+) -> None:
+    """Raise a 422 Invalid listing every cause found in ``obj`` (``old``: update;
+    ``sub``: the subresource written)."""
     meta = obj.get("metadata") or {}
     name = str(meta.get("name", ""))
     causes: list[Cause] = []
@@ -630,7 +419,7 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) 
         causes += _builtin_required(rt, body, root)
     else:
         causes += schema_causes(body, root)
-    causes += kind_causes(rt, obj, old)
+    causes += validators.causes(rt.group, rt.kind, obj, old, sub)
     if causes:
         raise errors.invalid(rt.kind, rt.group, name, causes)
 

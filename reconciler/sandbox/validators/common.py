@@ -1,0 +1,98 @@
+"""What the per-kind validators share: the cause type, name rules and their messages.
+
+Messages are apimachinery's (``k8s.io/apimachinery/pkg/util/validation``), word for
+word, because clients print them. Callers: the modules of this package and
+:mod:`reconciler.sandbox.object_validation`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+Obj = dict[str, Any]
+Cause = tuple[str, str, str]  # (reason, field, message)
+
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+    "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
+    "[a-z0-9])?)*')"
+)
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+    "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+
+
+def quote(value: Any) -> str:
+    """Return a value as Go's ``%q``/JSON prints it in a cause message."""
+    return json.dumps(value) if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def go_value(value: Any) -> str:
+    """Return a structured value as field errors print it (compact JSON, sorted keys)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def spec_of(obj: Obj | None) -> Obj:
+    """Return ``obj.spec`` as a dict ({} when absent or not an object)."""
+    spec = (obj or {}).get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+def immutable(path: str, new: Any, old: Any) -> list[Cause]:
+    """Return the "field is immutable" cause when ``new`` differs from ``old``."""
+    if new == old:
+        return []
+    return [("FieldValueInvalid", path, f"Invalid value: {go_value(new)}: field is immutable")]
+
+
+def containers(path: str, spec: Any) -> list[Cause]:
+    """Return the causes of a pod spec's containers: required, names, images."""
+    out: list[Cause] = []
+    if not isinstance(spec, dict):
+        return out
+    if not spec.get("containers"):
+        out.append(("FieldValueRequired", f"{path}.containers", "Required value"))
+    seen: set[str] = set()
+    for key in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(key) or []):
+            if not isinstance(c, dict):
+                continue
+            p = f"{path}.{key}[{i}]"
+            name = c.get("name")
+            if not name:
+                out.append(("FieldValueRequired", f"{p}.name", "Required value"))
+            elif not DNS1123_LABEL.match(str(name)) or len(str(name)) > 63:
+                out.append(
+                    ("FieldValueInvalid", f"{p}.name", f'Invalid value: "{name}": {LABEL_MSG}')
+                )
+            elif name in seen:
+                out.append(("FieldValueDuplicate", f"{p}.name", f'Duplicate value: "{name}"'))
+            else:
+                seen.add(str(name))
+            if not c.get("image"):
+                out.append(("FieldValueRequired", f"{p}.image", "Required value"))
+    return out
+
+
+def selector_matches(selector: Any, labels: Any) -> bool:
+    """True when a LabelSelector selects an object with ``labels``."""
+    from reconciler.sandbox import selectors
+
+    sel = selectors.from_label_selector(selector if isinstance(selector, dict) else None)
+    if sel is None:
+        return False
+    return selectors.matches_labels(sel, {"metadata": {"labels": labels or {}}})

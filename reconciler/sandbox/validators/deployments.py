@@ -1,0 +1,56 @@
+"""apps/v1 Deployment: containers, a selector that selects the template, restartPolicy
+Always, and an immutable selector (``ValidateDeployment``/``ValidateDeploymentUpdate``)."""
+
+from __future__ import annotations
+
+from reconciler.sandbox.validators.common import (
+    Cause,
+    Obj,
+    containers,
+    go_value,
+    immutable,
+    quote,
+    selector_matches,
+    spec_of,
+)
+
+
+def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
+    """Return the causes of a Deployment write."""
+    if sub:
+        return []
+    spec = spec_of(obj)
+    tpl = spec.get("template") or {}
+    out = containers("spec.template.spec", tpl.get("spec") or {})
+    sel = spec.get("selector")
+    labels = (tpl.get("metadata") or {}).get("labels")
+    if isinstance(sel, dict):
+        if not sel.get("matchLabels") and not sel.get("matchExpressions"):
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    "spec.selector",
+                    f"Invalid value: {go_value(sel)}: empty selector is invalid for deployment",
+                )
+            )
+        elif not selector_matches(sel, labels):
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    "spec.template.metadata.labels",
+                    f"Invalid value: {go_value(labels or {})}: `selector` does not match "
+                    "template `labels`",
+                )
+            )
+    rp = (tpl.get("spec") or {}).get("restartPolicy")
+    if rp not in (None, "Always"):
+        out.append(
+            (
+                "FieldValueNotSupported",
+                "spec.template.spec.restartPolicy",
+                f'Unsupported value: {quote(rp)}: supported values: "Always"',
+            )
+        )
+    if old is not None:
+        out += immutable("spec.selector", sel, spec_of(old).get("selector"))
+    return out
