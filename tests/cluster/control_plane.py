@@ -252,6 +252,8 @@ AUDIT_POLICY = {
     "kind": "Policy",
     "omitStages": ["RequestReceived", "ResponseStarted"],
     "rules": [
+        # Patch bodies tell a server-side apply (a whole object) from other patches.
+        {"level": "Request", "users": [IDENTITIES[k].user for k in AUDITED], "verbs": ["patch"]},
         {"level": "Metadata", "users": [IDENTITIES[k].user for k in AUDITED]},
         {"level": "None"},
     ],
@@ -513,8 +515,9 @@ class ControlPlane:
     def request_counts(self) -> dict[tuple[str, str, str], int]:
         """{(verb, resource, code): n} of the audited clients' requests (see the docstring).
 
-        Verbs are named as ``apiserver_request_total`` names them, except that a
-        server-side apply counts as PATCH (the audit log does not tell them apart).
+        Verbs are named as ``apiserver_request_total`` names them; a PATCH whose body is
+        a whole object (``apiVersion`` and ``kind``) counts as APPLY, as only an apply
+        configuration has to carry them.
         """
         out: dict[tuple[str, str, str], int] = {}
         if not self.audit_log.exists():
@@ -537,6 +540,9 @@ class ControlPlane:
                     continue
                 ref = ev.get("objectRef") or {}
                 verb = _AUDIT_VERBS.get(ev.get("verb", ""), ev.get("verb", "").upper())
+                body = ev.get("requestObject")
+                if verb == "PATCH" and isinstance(body, dict) and "apiVersion" in body:
+                    verb = "APPLY"  # an apply configuration names its apiVersion and kind
                 code = str((ev.get("responseStatus") or {}).get("code", ""))
                 key = (verb, ref.get("resource", ""), code)
                 out[key] = out.get(key, 0) + 1
