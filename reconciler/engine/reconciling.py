@@ -23,7 +23,7 @@ from reconciler.runs import observing, recording, retries, tracking
 from reconciler.source import repos
 from reconciler.specs import branches
 from reconciler.structs import labels
-from reconciler.structs.errors import ReconcilerError, SpecErrors
+from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
 from reconciler.structs.manifests import Manifest
 
 if TYPE_CHECKING:
@@ -186,7 +186,16 @@ def list_live(manager: ResourceManager, prepared: environments.Prepared) -> Live
     from reconciler.apply import applysets
 
     applyset = applysets.applyset_for(prepared.env.name, prepared.target.namespace)
-    return manager.list_live(applyset, live_kinds(prepared))
+    live = manager.list_live(applyset, live_kinds(prepared))
+    target = prepared.target
+    owner = branches.owner_problem(
+        namespace_of(prepared, live),
+        env=prepared.env.name,
+        branch=target.branch if target.pattern else None,
+    )
+    if owner:  # another branch's namespace: nothing is applied, nothing pruned
+        raise SpecErrors([SpecError(prepared.env.path, 0, 0, "spec.namespace", owner)])
+    return live
 
 
 def namespace_of(prepared: environments.Prepared, live: LiveObjects) -> Manifest | None:

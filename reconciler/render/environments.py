@@ -226,8 +226,11 @@ def namespace_object(target: Target, commit: str | None = None) -> Manifest:
             },
         },
     }
-    if commit:
-        ns["metadata"]["annotations"] = {labels.COMMIT: commit}
+    annotations = {labels.COMMIT: commit} if commit else {}
+    if target.pattern:  # one namespace per branch: the owner is checked before a sync
+        annotations[labels.BRANCH] = branches.short_branch(target.branch)
+    if annotations:
+        ns["metadata"]["annotations"] = annotations
     return ns
 
 

@@ -12,10 +12,14 @@ whole branch name (``exp/*`` matches ``exp/a``, not ``exp/a/b``).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from reconciler.specs import models
 from reconciler.specs.patterns import NAMESPACE_HASH_LENGTH, OBJECT_NAME_MAX
+from reconciler.structs import labels
 
 HEADS = "refs/heads/"
 _GLOB_TOKEN = re.compile(r"\*\*|\*|\?|\[!?\]?[^\]]*\]")
@@ -126,14 +130,18 @@ def branch_slug(env: models.Environment, branch: str) -> str:
 
 
 def namespace_for_branch(env: models.Environment, branch: str) -> str:
-    """Return the namespace of one branch of an environment.
+    """Return the namespace of one branch of an environment: one namespace per branch.
 
     For a fixed branch, the environment's namespace. For a pattern, its namespace with
     ``{branch}`` replaced by :func:`branch_slug` (``exp/*`` + ``exp/lr-sweep`` →
-    ``lr-sweep``). If the slug is empty, or the namespace would exceed 63 characters, the
-    slug is cut and suffixed with the first 8 hex digits of the branch name's sha256 (so
-    distinct long branches keep distinct namespaces). Raises ValueError if the branch is
-    not the environment's.
+    ``lr-sweep``). Whenever the slug is not the branch's part as it is (lowercased, a
+    character replaced, cut to fit 63 characters, or empty), or the namespace would be a
+    system namespace, the slug is suffixed with the first 8 hex digits of the branch
+    name's sha256: ``exp/a-b`` → ``ml-exp-a-b``, ``exp/a_b`` → ``ml-exp-a-b-<hash>``,
+    ``exp/A.B`` → ``ml-exp-a-b-<other hash>``. The Namespace also carries the branch
+    (``reconciler.ml/branch``), and a namespace that belongs to another branch is
+    refused at sync (:func:`owner_problem`). Raises ValueError if the branch is not the
+    environment's.
     """
     if not branch_matches(env, branch):
         raise ValueError(
@@ -141,11 +149,52 @@ def namespace_for_branch(env: models.Environment, branch: str) -> str:
         )
     if not env.is_pattern:
         return env.namespace
+    rest = short_branch(branch)[len(_pattern_prefix(env.branch)) :]
     slug = branch_slug(env, branch)
     literal = len(env.namespace) - len("{branch}")
-    if not slug or literal + len(slug) > OBJECT_NAME_MAX:
-        digest = hashlib.sha256(short_branch(branch).encode()).hexdigest()[:NAMESPACE_HASH_LENGTH]
-        room = OBJECT_NAME_MAX - literal - NAMESPACE_HASH_LENGTH - 1
-        cut = slug[: max(room, 0)].rstrip("-")
-        slug = f"{cut}-{digest}" if cut else digest
-    return env.namespace.replace("{branch}", slug)
+    plain = env.namespace.replace("{branch}", slug)
+    if slug and slug == rest and len(plain) <= OBJECT_NAME_MAX and plain not in system_namespaces():
+        return plain
+    digest = hashlib.sha256(short_branch(branch).encode()).hexdigest()[:NAMESPACE_HASH_LENGTH]
+    room = OBJECT_NAME_MAX - literal - NAMESPACE_HASH_LENGTH - 1
+    cut = slug[: max(room, 0)].rstrip("-")
+    return env.namespace.replace("{branch}", f"{cut}-{digest}" if cut else digest)
+
+
+# --- who may use a namespace --------------------------------------------------------------
+
+SYSTEM_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "reconciler-system"}
+)
+"""Namespaces no Environment gets unless it sets ``allowSystemNamespace: true``."""
+OWN_NAMESPACE_VARIABLE = "POD_NAMESPACE"
+"""Set in the reconciler's own pod (``reconciler manifests``): its namespace is refused too."""
+
+
+def system_namespaces() -> frozenset[str]:
+    """Return the system namespaces, with the reconciler's own (``$POD_NAMESPACE``) if set."""
+    own = os.environ.get(OWN_NAMESPACE_VARIABLE, "").strip()
+    return SYSTEM_NAMESPACES | {own} if own else SYSTEM_NAMESPACES
+
+
+def owner_problem(live: Mapping[str, Any] | None, *, env: str, branch: str | None) -> str | None:
+    """Return why an environment instance may not use a live Namespace, or None.
+
+    ``live`` is the Namespace as the cluster has it (None: it does not exist yet).
+    ``branch`` is the branch of a branch-pattern instance (None for a fixed branch). A
+    Namespace whose branch annotation names another branch belongs to that branch's
+    instance: syncing this one there would prune the other's runs.
+    """
+    if live is None or branch is None:
+        return None
+    meta = live.get("metadata") or {}
+    owner = (meta.get("annotations") or {}).get(labels.BRANCH)
+    owner_env = (meta.get("labels") or {}).get(labels.ENV)
+    name = meta.get("name", "")
+    if owner and owner != short_branch(branch) and owner_env in (None, env):
+        return (
+            f"namespace {name!r} belongs to branch {owner!r} of environment {env!r}; "
+            f"branch {short_branch(branch)!r} cannot use it (rename one of the branches, "
+            "or change the environment's namespace pattern)"
+        )
+    return None

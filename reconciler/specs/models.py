@@ -137,6 +137,7 @@ class Environment:
     cluster_context: str | None = None
     scheduling: Scheduling = field(default_factory=Scheduling)
     max_gpus_per_run: int | None = None
+    allow_system_namespace: bool = False
 
     @property
     def is_pattern(self) -> bool:

@@ -9,7 +9,8 @@ Pipeline: unique step names, ``needs`` naming existing steps without a cycle, ex
 ``output``, pipeline + step name within the object-name budget, ``workers > 1`` only with
 ``runtime: kubeflow``, no variable in both ``env`` and ``secretEnv``, dataset names
 distinct ignoring case, ``minReplicas <= maxReplicas``. Environment: ``{branch}`` in the
-namespace exactly when the branch is a pattern; toleration fields that depend on each
+namespace exactly when the branch is a pattern, no system namespace unless allowed;
+toleration fields that depend on each
 other. Sets of pipelines: unique names, GPUs per step within the environment's
 ``limits.maxGpusPerRun``.
 """
@@ -207,14 +208,14 @@ def check_environment(data: Any, report: Report) -> None:
         and isinstance(namespace, str)
         and not branches.pattern_problem(branch)
     ):
-        _namespace(branch, namespace, report)
+        _namespace(branch, namespace, spec.get("allowSystemNamespace") is True, report)
     tolerations = _list(_dict(spec.get("scheduling")).get("tolerations"))
     for i, toleration in enumerate(tolerations):
         if isinstance(toleration, dict):
             _toleration(toleration, f"spec.scheduling.tolerations[{i}]", report)
 
 
-def _namespace(branch: str, ns: str, report: Report) -> None:
+def _namespace(branch: str, ns: str, allow_system: bool, report: Report) -> None:
     field = "spec.namespace"
     count = ns.count("{branch}")
     pattern = branches.is_pattern(branch)
@@ -226,6 +227,12 @@ def _namespace(branch: str, ns: str, report: Report) -> None:
         )
     elif not pattern and count:
         report(field, f"{ns!r}: {{branch}} is only allowed when branch is a pattern")
+    elif not count and ns in branches.system_namespaces() and not allow_system:
+        report(
+            field,
+            f"{ns!r} is a system namespace: the reconciler would own (and prune) objects "
+            "there; use a namespace of its own, or set allowSystemNamespace: true",
+        )
 
 
 def _toleration(tol: dict[str, Any], field: str, report: Report) -> None:

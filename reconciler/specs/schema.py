@@ -210,6 +210,12 @@ def environment_spec() -> Schema:
                 description="Namespace (DNS-1123 label); with a branch pattern it must "
                 "contain {branch}, e.g. ml-exp-{branch}.",
             ),
+            "allowSystemNamespace": {
+                "type": "boolean",
+                "default": False,
+                "description": "true: allow a system namespace (default, kube-system, "
+                "kube-public, kube-node-lease, the reconciler's own).",
+            },
             "serve": {"type": "boolean", "default": True, "description": "false: train only."},
             "provenanceBranch": fields.string(
                 p.PROVENANCE_BRANCH,

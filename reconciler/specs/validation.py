@@ -176,4 +176,5 @@ def parse_environment(doc: Any, *, path: str, locator: Locator | None = None) ->
             gpu_resource=scheduling.get("gpuResource", "nvidia.com/gpu"),
         ),
         max_gpus_per_run=spec.get("limits", {}).get("maxGpusPerRun"),
+        allow_system_namespace=spec.get("allowSystemNamespace", False),
     )

@@ -14,6 +14,8 @@ MODEL = "reconciler.ml/model"
 """Annotation on the serving object: the model URI it serves."""
 ATTEMPT = "reconciler.ml/attempt"
 COMMIT = "reconciler.ml/commit"
+BRANCH = "reconciler.ml/branch"
+"""Annotation on a branch environment's Namespace: the branch that owns it."""
 SPEC_HASH = "reconciler.ml/applied-hash"
 """Annotation: hash of the desired state last applied, to skip unchanged objects."""
 

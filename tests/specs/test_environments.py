@@ -217,8 +217,8 @@ CASES: list[tuple[str, str, str, str, list[str]]] = [
         "  limits: {maxGpusPerRun: 8}\n",
         "  limits: {maxGpusPerRun: 8}\n  quota: {}\n",
         [
-            f"{E}:16:3: spec.quota: unknown field 'quota'; allowed: branch, namespace, serve, "
-            "provenanceBranch, cluster, scheduling, limits"
+            f"{E}:16:3: spec.quota: unknown field 'quota'; allowed: branch, namespace, "
+            "allowSystemNamespace, serve, provenanceBranch, cluster, scheduling, limits"
         ],
     ),
     (
@@ -270,7 +270,6 @@ def test_branch_matches(pattern: str, branch: str, matches: bool) -> None:
     ("branch", "namespace"),
     [
         ("exp/lr-sweep", "ml-exp-lr-sweep"),
-        ("exp/LR_Sweep.v2", "ml-exp-lr-sweep-v2"),
         ("refs/heads/exp/x", "ml-exp-x"),
     ],
 )
@@ -296,3 +295,57 @@ def test_namespace_of_a_fixed_branch_and_a_foreign_branch() -> None:
         branches.namespace_for_branch(env, "exp/x")
     with pytest.raises(ValueError, match="does not match"):
         branches.namespace_for_branch(_env("exp/*", "ml-{branch}"), "exp/a/b")
+
+
+def test_branches_that_differ_only_in_case_or_punctuation_get_distinct_namespaces() -> None:
+    env = _env("exp/*", "ml-exp-{branch}")
+    names = [branches.namespace_for_branch(env, b) for b in ("exp/a-b", "exp/a_b", "exp/A.B")]
+    assert names[0] == "ml-exp-a-b"  # the branch's part as it is: no hash
+    assert len(set(names)) == 3
+    assert all(n.startswith("ml-exp-a-b-") and len(n) == len("ml-exp-a-b-") + 8 for n in names[1:])
+    assert branches.namespace_for_branch(env, "exp/LR_Sweep.v2").startswith("ml-exp-lr-sweep-v2-")
+
+
+def test_a_branch_named_like_a_system_namespace_gets_a_hash() -> None:
+    env = _env("team/*", "{branch}")
+    assert branches.namespace_for_branch(env, "team/ml") == "ml"
+    for system in ("default", "kube-system", "reconciler-system"):
+        ns = branches.namespace_for_branch(env, f"team/{system}")
+        assert ns.startswith(f"{system}-") and ns != system
+
+
+@pytest.mark.parametrize("ns", ["kube-system", "default", "kube-public", "kube-node-lease"])
+def test_system_namespaces_are_refused_unless_allowed(ns: str) -> None:
+    text = variant(ENVIRONMENT, "namespace: ml-prod", f"namespace: {ns}")
+    assert environment_errors(text) == [
+        f"{E}:6:3: spec.namespace: '{ns}' is a system namespace: the reconciler would own "
+        "(and prune) objects there; use a namespace of its own, or set "
+        "allowSystemNamespace: true"
+    ]
+    allowed = variant(text, "serve: true", "serve: true\n  allowSystemNamespace: true")
+    assert environment(allowed).allow_system_namespace
+
+
+def test_the_reconcilers_own_namespace_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POD_NAMESPACE", "mlops-reconciler")
+    text = variant(ENVIRONMENT, "namespace: ml-prod", "namespace: mlops-reconciler")
+    assert environment_errors(text)[0].endswith("or set allowSystemNamespace: true")
+    monkeypatch.delenv("POD_NAMESPACE")
+    assert environment_errors(text) == []
+
+
+def test_a_namespace_owned_by_another_branch_is_refused() -> None:
+    live = {
+        "metadata": {
+            "name": "ml-exp-a-b",
+            "labels": {"reconciler.ml/env": "exp"},
+            "annotations": {"reconciler.ml/branch": "exp/a-b"},
+        }
+    }
+    assert branches.owner_problem(live, env="exp", branch="exp/a-b") is None
+    assert branches.owner_problem(live, env="exp", branch="refs/heads/exp/a-b") is None
+    assert branches.owner_problem(None, env="exp", branch="exp/x") is None
+    assert branches.owner_problem(live, env="exp", branch=None) is None
+    problem = branches.owner_problem(live, env="exp", branch="exp/other")
+    assert problem is not None
+    assert problem.startswith("namespace 'ml-exp-a-b' belongs to branch 'exp/a-b'")
