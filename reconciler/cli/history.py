@@ -1,11 +1,7 @@
-"""``reconciler history PIPELINE``: the runs of a pipeline, read from its provenance branch.
+"""``reconciler history PIPELINE``: the runs of a pipeline, newest first, served run marked.
 
-Finds each environment's provenance branch in ``overlays/<env>/environment.yaml`` of the
-repository's default branch (``origin/HEAD``, else ``HEAD``), fetches, and lists the
-records newest first: run, attempt, source commit, status, promotion, key metrics and
-duration, marking the run that is serving (the newest Succeeded and promoted one, in an
-environment that serves). Records still waiting in the outbox are shown as not pushed.
-With ``provenanceBranch: "{source}"`` every branch holding records is read.
+Parses options and prints; the history itself (environments, provenance branches, the
+served run, why each run ended) comes from :mod:`reconciler.queries.history`.
 """
 
 from __future__ import annotations
@@ -20,15 +16,14 @@ import click
 from reconciler.cli import output
 
 if TYPE_CHECKING:
-    from reconciler.provenance.records import RunRecord
-    from reconciler.runs.history import EnvHistory
+    from reconciler.queries.history import EnvHistory, History, Row
 
 
 @click.command("history")
 @click.argument("pipeline")
 @click.option("--env", "env", default=None, help="Only this environment (default: every one).")
 @output.repo_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@output.output_option("text", "json", "yaml")
 @click.option("--no-fetch", is_flag=True, help="Read local refs only; do not fetch first.")
 @click.option(
     "--state-dir",
@@ -39,14 +34,16 @@ if TYPE_CHECKING:
 def command(
     pipeline: str, env: str | None, repo: str, fmt: str, no_fetch: bool, state_dir: str | None
 ) -> None:
-    """Show the runs of PIPELINE recorded on its provenance branch, newest first.
+    """Show the runs of PIPELINE recorded on its provenance branches, newest first.
 
-    Marks the run that is serving. Exit 0; 1 on an error (unknown environment, unreadable
-    repository, a record file that does not parse).
+    Marks the run each environment serves (what its branch serves at its tip, so after a
+    revert the earlier run) and says why each run that did not succeed ended. Exit 0; 1 if
+    no run of PIPELINE is recorded anywhere, on an unknown environment, an unreadable
+    repository, or a record file that does not parse.
     """
     from reconciler.cli.contexts import default_state_dir
     from reconciler.provenance.store import ProvenanceStore
-    from reconciler.runs.history import collect
+    from reconciler.queries import history
     from reconciler.source import repos
     from reconciler.structs.errors import ProvenanceError, ReconcilerError
 
@@ -59,20 +56,20 @@ def command(
             try:
                 store.fetch()
             except ProvenanceError as fetch_error:
-                click.echo(f"warning: {fetch_error}; showing what is known locally", err=True)
-        histories, errors = collect(store, pipeline, only=env)
+                output.warn(f"{fetch_error}; showing what is known locally")
+        found = history.collect(store, pipeline, only=env)
     except ReconcilerError as exc:
         output.fail(str(exc))
-    if fmt == "json":
-        output.dump_json(to_json(pipeline, histories, errors))
+    if fmt != "text":
+        output.dump(found.to_dict(), fmt)
     else:
-        print_text(pipeline, histories)
-    for message in errors:
+        print_text(found)
+    for message in found.errors:
         click.echo(f"error: {message}", err=True)
-    sys.exit(output.EXIT_ERROR if errors else output.EXIT_OK)
-
-
-# --------------------------------------------------------------------------- printing
+    nothing = not any(h.rows for h in found.environments)
+    if nothing and not env:
+        click.echo(f"error: no run of pipeline {pipeline!r} is recorded", err=True)
+    sys.exit(output.EXIT_ERROR if found.errors or (nothing and not env) else output.EXIT_OK)
 
 
 def format_value(value: Any) -> str:
@@ -96,110 +93,54 @@ def format_duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
-def _promoted_text(rec: RunRecord) -> str:
-    if rec.promotion is None:
-        return "-"
-    return "yes" if rec.promoted else "no"
+def _cells(row: Row, several: bool) -> list[str]:
+    from reconciler.queries.history import key_metrics
+
+    rec = row.record
+    status = str(rec.status) + (" (not pushed)" if row.origin == "outbox" else "")
+    promoted = "-" if rec.promotion is None else ("yes" if rec.promoted else "no")
+    metrics = " ".join(f"{k}={format_value(v)}" for k, v in key_metrics(rec).items())
+    finished = rec.finished.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ") if rec.finished else "-"
+    cells = [
+        rec.run_name,
+        str(rec.attempt),
+        rec.source.commit[:10] or "-",
+        status,
+        promoted,
+        metrics or "-",
+        format_duration(rec.duration_seconds),
+        finished,
+    ]
+    if several:
+        cells.append(row.source)
+    return [*cells, "* serving" if row.serving else "", row.reason]
 
 
-def print_text(pipeline: str, histories: list[EnvHistory]) -> None:
-    """Print one rich table per environment (and branch set)."""
-    from rich.console import Console
+def _print_env(console: Any, pipeline: str, h: EnvHistory) -> None:
     from rich.table import Table
 
-    from reconciler.runs import history
-
-    console = Console(highlight=False, soft_wrap=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=200)
-    if not histories:
-        console.print(f"no runs of pipeline {pipeline} are recorded")
+    several = len(h.branches) > 1
+    title = f"{pipeline} in {h.env} ({', '.join(h.branches) or h.template})"
+    if not h.rows:
+        console.print(f"{title}: no runs recorded")
         return
-    for h in histories:
-        several = len(h.branches) > 1
-        title = f"{pipeline} in {h.env} ({', '.join(h.branches) or h.template})"
-        table = Table(
-            title=title, title_justify="left", box=None, pad_edge=False, header_style="bold"
-        )
-        for name in ("RUN", "ATTEMPT", "COMMIT", "STATUS", "PROMOTED", "METRICS", "DURATION"):
-            table.add_column(name, no_wrap=name != "METRICS")
-        table.add_column("FINISHED", no_wrap=True)
-        if several:
-            table.add_column("BRANCH", no_wrap=True)
-        table.add_column("SERVING", no_wrap=True)
-        for branch, rec, origin in h.rows:
-            status = str(rec.status) + (" (not pushed)" if origin == "outbox" else "")
-            metrics = " ".join(
-                f"{k}={format_value(v)}" for k, v in history.key_metrics(rec).items()
-            )
-            finished = (
-                rec.finished.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ") if rec.finished else "-"
-            )
-            serving = "* serving" if h.serving.get(branch) == rec.run_name else ""
-            cells = [
-                rec.run_name,
-                str(rec.attempt),
-                rec.source.commit[:10] or "-",
-                status,
-                _promoted_text(rec),
-                metrics or "-",
-                format_duration(rec.duration_seconds),
-                finished,
-            ]
-            table.add_row(*cells, *([branch] if several else []), serving)
-        if not h.rows:
-            console.print(f"{title}: no runs recorded")
-            continue
-        console.print(table)
-        console.print()
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
+    names = ["RUN", "ATTEMPT", "COMMIT", "STATUS", "PROMOTED", "METRICS", "DURATION", "FINISHED"]
+    for name in [*names, *(["BRANCH"] if several else []), "SERVING", "REASON"]:
+        table.add_column(name, no_wrap=name not in ("METRICS", "REASON"))
+    for row in h.rows:
+        table.add_row(*_cells(row, several))
+    console.print(table)
+    for branch, note in sorted(h.notes.items()):
+        console.print(f"  note ({branch}): {note}")
+    console.print()
 
 
-def to_json(pipeline: str, histories: list[EnvHistory], errors: list[str]) -> dict[str, Any]:
-    """Return the ``--format json`` document."""
-    envs = []
-    for h in histories:
-        runs = []
-        for branch, rec, origin in h.rows:
-            promotion = rec.promotion
-            runs.append(
-                {
-                    "id": rec.run_name,
-                    "run": rec.run,
-                    "attempt": rec.attempt,
-                    "branch": branch,
-                    "commit": rec.source.commit,
-                    "ref": rec.source.ref,
-                    "status": str(rec.status),
-                    "reason": rec.reason,
-                    "trigger": str(rec.trigger),
-                    "supersededBy": rec.superseded_by,
-                    "promoted": rec.promoted,
-                    "promotion": None
-                    if promotion is None
-                    else {
-                        "metric": promotion.metric,
-                        "value": promotion.value,
-                        "threshold": promotion.threshold,
-                        "reason": promotion.reason,
-                    },
-                    "metrics": rec.metrics_flat,
-                    "metricsByStep": rec.metrics,
-                    "durationSeconds": rec.duration_seconds,
-                    "started": rec.started.isoformat() if rec.started else None,
-                    "finished": rec.finished.isoformat() if rec.finished else None,
-                    "modelOutput": rec.model_output,
-                    "serving": h.serving.get(branch) == rec.run_name,
-                    "pushed": origin != "outbox",
-                }
-            )
-        envs.append(
-            {
-                "env": h.env,
-                "provenanceBranch": h.template,
-                "branches": h.branches,
-                "serve": h.serve,
-                "serving": [{"branch": b, "id": run} for b, run in sorted(h.serving.items())],
-                "runs": runs,
-            }
-        )
-    return {"pipeline": pipeline, "environments": envs, "errors": errors}
+def print_text(found: History) -> None:
+    """Print one table per environment (and set of branches)."""
+    console = output.console()
+    if not found.environments:
+        console.print(f"no runs of pipeline {found.pipeline} are recorded")
+        return
+    for h in found.environments:
+        _print_env(console, found.pipeline, h)

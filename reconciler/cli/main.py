@@ -1,17 +1,22 @@
 """Entry point of the ``reconciler`` console script.
 
 Commands are imported only when invoked (heavy libraries such as kubernetes and dvc are
-never imported for ``--help``). Exit codes: 0 ok, 1 error, 2 changes pending (plan, review).
+never imported for ``--help``). Exit codes: 0 ok, 1 error (a usage error too), 2 changes
+pending (``plan``, ``review``, ``status --check``); see :mod:`reconciler.cli.output`.
+Shell completion is click's: ``eval "$(_RECONCILER_COMPLETE=bash_source reconciler)"``.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from reconciler import __version__
+from reconciler.cli import output
 
 # command name -> (module under reconciler.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -47,6 +52,30 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"reconciler.cli.{entry[0]}")
         cmd: click.Command = module.command
         return cmd
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the CLI; a usage error exits 1 (never 2, the "changes pending" code)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as e:
+            e.show()
+            sys.exit(output.EXIT_USAGE)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(output.EXIT_ERROR)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(output.EXIT_ERROR)
+        sys.exit(rv if isinstance(rv, int) else output.EXIT_OK)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]

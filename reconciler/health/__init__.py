@@ -75,8 +75,9 @@ def health_of(obj: Manifest | None) -> HealthStatus:
 def step_phase(obj: Manifest | None) -> StepPhase:
     """Return the phase of a run step object (a Job or a PyTorchJob).
 
-    None (not created yet, or deleted) is Pending. Raises ValueError for any other kind:
-    only Jobs and PyTorchJobs are run steps.
+    None (not created yet, or deleted) is Pending; a status that cannot be read is
+    Unknown (not Pending forever: ``status`` says so). Raises ValueError for any other
+    kind: only Jobs and PyTorchJobs are run steps.
     """
     if obj is None:
         return StepPhase.PENDING
@@ -86,4 +87,4 @@ def step_phase(obj: Manifest | None) -> StepPhase:
     try:
         return func(obj)
     except (TypeError, ValueError, AttributeError):
-        return StepPhase.PENDING
+        return StepPhase.UNKNOWN

@@ -93,7 +93,7 @@ def format_markdown(review: Review) -> str:
             "",
             "### Metrics",
             "",
-            "| pipeline | metric | base (promoted) | head | Δ |",
+            "| pipeline | metric | base (served) | head | Δ |",
             "|---|---|---|---|---|",
         ]
         for m in review.metrics:

@@ -5,8 +5,8 @@ the branch-pattern environment its own name matches), both commits are rendered 
 run had happened yet (every step, serving on a placeholder model) and compared object by
 object. Run ids tell which runs HEAD would start and which it would reuse (a record with
 that run id exists: a revert, or a spec already trained). Dataset and param changes are
-listed per pipeline, and HEAD's experiment runs are compared with BASE's newest promoted
-run when records exist. Pure but for reading git and the provenance store.
+listed per pipeline, and HEAD's experiment runs are compared with the run BASE serves (what
+the base commit would serve, :mod:`reconciler.queries.serving`) when records exist. Pure but for reading git and the provenance store.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.provenance import branches as provenance_branches
+from reconciler.queries import serving
 from reconciler.render import environments
 from reconciler.render.runspecs import RunSpec
 from reconciler.source import repos
@@ -323,20 +325,39 @@ def build_review(
 def _find_record(provenance: Any, env: Environment, pipeline: str, branch: str, run_id: str) -> Any:
     if provenance is None:
         return None
-    from reconciler import engine
-
-    pbranch = engine.provenance_branch(env.provenance_branch, pipeline=pipeline, source=branch)
+    pbranch = provenance_branches.branch_for(env, pipeline, branch)
     return provenance.get(pbranch, env.name, pipeline, run_id)
 
 
-def _newest_promoted(provenance: Any, env: Environment, pipeline: str) -> Any:
+def _base_served(
+    root: Path, provenance: Any, base_commit: str, pipeline: str
+) -> tuple[Any, str] | None:
+    """Return ``(record, env)`` of the run BASE serves, in the environment where it is newest.
+
+    What the base commit would serve (:func:`reconciler.queries.serving.served_at`), in every
+    fixed-branch environment that serves the pipeline; never the newest promoted record by
+    time (after a revert that is the reverted run, which nothing serves).
+    """
     from reconciler import engine
 
-    branch = engine.provenance_branch(env.provenance_branch, pipeline=pipeline, source=env.branch)
-    for rec in provenance.records(branch, env.name, pipeline):
-        if rec.promoted:
-            return rec
-    return None
+    best: tuple[Any, str] | None = None
+    for other in engine.environments_at(root, base_commit):
+        if other.is_pattern or not other.serve:
+            continue
+        pbranch = provenance_branches.branch_for(other, pipeline, other.branch)
+        records = provenance.scan(pbranch, other.name, pipeline).records
+        served = serving.served_at(
+            root,
+            env_name=other.name,
+            branch=other.branch,
+            sha=base_commit,
+            pipeline=pipeline,
+            records=records,
+        )
+        found = served.record
+        if found is not None and (best is None or found.sort_time > best[0].sort_time):
+            best = (found, other.name)
+    return best
 
 
 def _compare_metrics(
@@ -355,15 +376,7 @@ def _compare_metrics(
     if rec is None or not rec.metrics_flat:
         return
     if pipeline not in baseline:
-        from reconciler import engine
-
-        best = None
-        for other in engine.environments_at(root, review.base_commit):
-            if other.is_pattern:
-                continue
-            found = _newest_promoted(provenance, other, pipeline)
-            if found is not None and (best is None or found.sort_time > best[0].sort_time):
-                best = (found, other.name)
+        best = _base_served(root, provenance, review.base_commit, pipeline)
         if best is None:
             return
         baseline[pipeline] = best

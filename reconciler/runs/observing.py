@@ -28,12 +28,18 @@ PhaseFn = Callable[[Manifest], StepPhase]
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """What the engine needs from a provenance record: status and promotion."""
+    """What the engine needs from a provenance record: status and promotion.
+
+    ``reason`` says why the run ended (``reasons.run_reason``), ``not_served_because`` why
+    it is not served (failure or promotion gate; "" if promoted).
+    """
 
     run: str
     status: RunStatus
     promoted: bool
     model_uri: str
+    reason: str = ""
+    not_served_because: str = ""
 
 
 @dataclass

@@ -96,6 +96,11 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
+def pattern_matches(pattern: str, branch: str) -> bool:
+    """True if a branch name matches a branch pattern (``*``/``?`` within a segment)."""
+    return _glob_regex(pattern).fullmatch(short_branch(branch)) is not None
+
+
 def short_branch(branch: str) -> str:
     """Return a branch name without its ``refs/heads/`` prefix."""
     return branch[len(HEADS) :] if branch.startswith(HEADS) else branch

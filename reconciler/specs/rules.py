@@ -17,6 +17,7 @@ other. Sets of pipelines: unique names, GPUs per step within the environment's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -209,6 +210,9 @@ def check_environment(data: Any, report: Report) -> None:
         and not branches.pattern_problem(branch)
     ):
         _namespace(branch, namespace, spec.get("allowSystemNamespace") is True, report)
+    prov = spec.get("provenanceBranch")
+    if isinstance(branch, str) and isinstance(prov, str) and not branches.pattern_problem(branch):
+        _provenance_apart(branch, prov, report)
     tolerations = _list(_dict(spec.get("scheduling")).get("tolerations"))
     for i, toleration in enumerate(tolerations):
         if isinstance(toleration, dict):
@@ -232,6 +236,28 @@ def _namespace(branch: str, ns: str, allow_system: bool, report: Report) -> None
             field,
             f"{ns!r} is a system namespace: the reconciler would own (and prune) objects "
             "there; use a namespace of its own, or set allowSystemNamespace: true",
+        )
+
+
+def default_provenance_branch(branch: str) -> str:
+    """Return where records go by default: beside each branch for a pattern (runs/<branch>)."""
+    return "runs/{source}" if branches.is_pattern(branch) else "experiments/{pipeline}"
+
+
+def _provenance_apart(branch: str, prov: str, report: Report) -> None:
+    """Refuse a provenance branch that is a branch people push to (one the env follows)."""
+    source = re.sub(r"\[[^\]]*\]", "x", branch.replace("**", "a/b"))
+    source = source.replace("*", "lr-sweep").replace("?", "x")
+    resolved = prov.replace("{pipeline}", "resnet50").replace("{source}", source)
+    pushed = resolved == source
+    if branches.is_pattern(branch):
+        pushed = pushed or branches.pattern_matches(branch, resolved)
+    if pushed:
+        report(
+            "spec.provenanceBranch",
+            f"{prov!r} would commit run records onto {resolved!r}, a branch people push to "
+            "(their next push would be rejected); use a branch of its own, e.g. "
+            '"runs/{source}" (default for a branch pattern) or "experiments/{pipeline}"',
         )
 
 

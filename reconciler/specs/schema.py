@@ -222,8 +222,9 @@ def environment_spec() -> Schema:
                 message="{value}: the only placeholders are {pipeline} and {source}",
                 fmt="provenance-branch",
                 default="experiments/{pipeline}",
-                description="Branch for run records: {pipeline}, {source} (the branch that "
-                "triggered the run) or literal text.",
+                description="Branch for run records, never one people push to: "
+                "{pipeline}, {source} (the branch that triggered the run) or literal text; "
+                "default experiments/{pipeline}, runs/{source} with a branch pattern.",
             ),
             "cluster": fields.obj(
                 {"context": fields.string(p.NONBLANK, description="kubeconfig context.")},

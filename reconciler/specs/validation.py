@@ -168,7 +168,9 @@ def parse_environment(doc: Any, *, path: str, locator: Locator | None = None) ->
         branch=spec["branch"],
         namespace=spec["namespace"],
         serve=spec.get("serve", True),
-        provenance_branch=spec.get("provenanceBranch", "experiments/{pipeline}"),
+        provenance_branch=spec.get(
+            "provenanceBranch", rules.default_provenance_branch(spec["branch"])
+        ),
         cluster_context=spec.get("cluster", {}).get("context"),
         scheduling=models.Scheduling(
             node_selector=tuple(sorted(scheduling.get("nodeSelector", {}).items())),

@@ -27,12 +27,16 @@ class RunStatus(StrEnum):
 
 
 class StepPhase(StrEnum):
-    """The phase of one step object, as health reads it from the cluster."""
+    """The phase of one step object, as health reads it from the cluster.
+
+    Unknown: the object's status cannot be read (malformed); the run is not finished.
+    """
 
     PENDING = "Pending"
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+    UNKNOWN = "Unknown"
 
 
 def run_name(run_id: str, attempt: int) -> str:

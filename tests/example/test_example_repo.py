@@ -102,7 +102,7 @@ def test_environments(built: dict[str, list[dict[str, Any]]]) -> None:
         "exp/*",
         "ml-exp-{branch}",
         False,
-        "{source}",
+        "runs/{source}",
     )
     for env in ENVS:
         assert specs[env]["scheduling"]["gpuResource"] == "nvidia.com/gpu"

@@ -72,6 +72,10 @@ def test_step_phase(fixture: str, phase: StepPhase) -> None:
     assert step_phase(load(fixture)) is phase
 
 
+def test_step_phase_of_an_unreadable_status_is_unknown() -> None:
+    assert step_phase(load("job-unreadable.yaml")) is StepPhase.UNKNOWN
+
+
 def test_step_phase_of_a_missing_step_is_pending() -> None:
     assert step_phase(None) is StepPhase.PENDING
 
@@ -216,6 +220,6 @@ def test_worst_of_nothing_is_healthy() -> None:
 
 
 def test_every_fixture_is_used() -> None:
-    source = Path(__file__).read_text()
+    source = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     unused = [p.name for p in TESTDATA.glob("*.yaml") if p.name not in source]
     assert unused == []

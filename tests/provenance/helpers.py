@@ -71,7 +71,7 @@ spec:
   branch: "exp/*"
   namespace: "ml-exp-{branch}"
   serve: false
-  provenanceBranch: "{source}"
+  provenanceBranch: "runs/{source}"
 """
 
 

@@ -83,7 +83,7 @@ spec:
   branch: "exp/*"
   namespace: "ml-exp-{branch}"
   serve: false
-  provenanceBranch: "{source}"
+  provenanceBranch: "runs/{source}"
 """
 
 

@@ -34,8 +34,13 @@ def test_valid_environment_gives_the_model() -> None:
 
 def test_pattern_environment() -> None:
     env = environment(EXP_ENVIRONMENT)
-    assert env.is_pattern and not env.serve and env.provenance_branch == "{source}"
+    assert env.is_pattern and not env.serve and env.provenance_branch == "runs/{source}"
     assert env.max_gpus_per_run is None
+
+
+def test_pattern_environment_records_beside_each_branch_by_default() -> None:
+    env = environment(EXP_ENVIRONMENT.replace('  provenanceBranch: "runs/{source}"\n', ""))
+    assert env.provenance_branch == "runs/{source}"
 
 
 CASES: list[tuple[str, str, str, str, list[str]]] = [
@@ -128,6 +133,30 @@ CASES: list[tuple[str, str, str, str, list[str]]] = [
         [
             f"{E}:8:3: spec.provenanceBranch: 'runs {{pipeline}}' does not make a valid branch "
             "name: must not contain ' '"
+        ],
+    ),
+    (
+        "records onto the branch people push to",
+        EXP_ENVIRONMENT,
+        '"runs/{source}"',
+        '"{source}"',
+        [
+            f"{E}:8:3: spec.provenanceBranch: '{{source}}' would commit run records onto "
+            "'exp/lr-sweep', a branch people push to (their next push would be rejected); use "
+            'a branch of its own, e.g. "runs/{source}" (default for a branch pattern) or '
+            '"experiments/{pipeline}"'
+        ],
+    ),
+    (
+        "records onto a fixed environment's own branch",
+        ENVIRONMENT,
+        '"experiments/{pipeline}"',
+        '"main"',
+        [
+            f"{E}:8:3: spec.provenanceBranch: 'main' would commit run records onto 'main', a "
+            "branch people push to (their next push would be rejected); use a branch of its "
+            'own, e.g. "runs/{source}" (default for a branch pattern) or '
+            '"experiments/{pipeline}"'
         ],
     ),
     (

@@ -75,3 +75,40 @@ def test_review_reuses_recorded_runs_and_plans_live(tmp_path: Path, sandbox: Any
     assert fraud["action"] == "reuse Succeeded run"
     assert dev["live"] is not None
     assert any("fraud-detector" in line for line in dev["live"])
+
+
+def test_review_compares_with_what_base_serves_after_a_revert(tmp_path: Path, sandbox: Any) -> None:
+    world = make_world(tmp_path, sandbox)
+    world.outcomes(GOOD)
+    out = world.until(lambda o: status(o, "resnet50").serving is not None)
+    first = status(out, "resnet50").run
+    world.edit("pipelines/resnet50.yaml", "lr: 0.01", "lr: 0.05")
+    world.commit_and_push("Try lr 0.05")
+    world.outcomes(
+        {**GOOD, "01-better": {"match": "*/resnet50-*-evaluate", "message": '{"accuracy": 0.99}'}}
+    )
+    out = world.until(
+        lambda o: (
+            status(o, "resnet50").serving not in (None,)
+            and (
+                status(o, "resnet50").serving.run != first  # type: ignore[union-attr]
+            )
+        )
+    )
+    reverted = status(out, "resnet50").run
+    dvcrepos.git(world.work, "revert", "--no-edit", "HEAD")
+    dvcrepos.git(world.work, "push", "-q", "origin", "HEAD")
+    assert status(world.reconcile(), "resnet50").serving.run == first  # type: ignore[union-attr]
+    world.outcomes(GOOD)
+    dvcrepos.git(world.work, "checkout", "-q", "-b", "exp/lr-sweep")
+    world.edit("pipelines/resnet50.yaml", "lr: 0.01", "lr: 0.02")
+    dvcrepos.commit_all(world.work, "Try lr 0.02")
+    dvcrepos.git(world.work, "push", "-q", "-u", "origin", "exp/lr-sweep")
+    world.until(
+        lambda o: status(o, "resnet50").status == "Succeeded", env="exp", branch="exp/lr-sweep"
+    )
+    code, out_text = review(world.work, "main..exp/lr-sweep", "--format", "json")
+    assert code == 2, out_text
+    rows = [m for m in json.loads(out_text)["metrics"] if m["metric"] == "accuracy"]
+    assert [(m["base_env"], m["base_run"], m["base"]) for m in rows] == [("dev", first, 0.95)]
+    assert reverted != first  # the newest promoted record by time is not what main serves

@@ -245,3 +245,23 @@ def test_records_wait_in_the_outbox_while_the_remote_is_down(world: World, tmp_p
     world.ctx.provenance.flush()
     assert not world.ctx.provenance.pending()
     assert f"runs/dev/llm-finetune/{rid}.yaml" in world.origin_files("experiments/llm-finetune")
+
+
+def test_experiment_records_go_beside_the_branch_and_never_onto_it(world: World) -> None:
+    dvcrepos.git(world.work, "checkout", "-q", "-b", "exp/lr-sweep")
+    world.edit("pipelines/resnet50.yaml", "lr: 0.01", "lr: 0.02")
+    dvcrepos.commit_all(world.work, "Try lr 0.02")
+    dvcrepos.git(world.work, "push", "-q", "-u", "origin", "exp/lr-sweep")
+    out = world.until(
+        lambda o: status(o, "llm-finetune").status == "Succeeded", env="exp", branch="exp/lr-sweep"
+    )
+    rid = status(out, "llm-finetune").run
+    assert world.origin_files("exp/lr-sweep") == []  # the engineer's branch: no records
+    assert f"runs/exp/llm-finetune/{rid}.yaml" in world.origin_files("runs/exp/lr-sweep")
+    # The engineer keeps pushing fast-forwards; the records branch is not an environment.
+    world.edit("pipelines/resnet50.yaml", "lr: 0.02", "lr: 0.03")
+    dvcrepos.commit_all(world.work, "Try lr 0.03")
+    dvcrepos.git(world.work, "push", "-q", "origin", "exp/lr-sweep")
+    dvcrepos.git(world.work, "fetch", "-q", "origin")
+    targets = {t.branch for t in engine.discover_targets(world.work, only=["exp"])}
+    assert targets == {"exp/lr-sweep"}

@@ -1,0 +1,128 @@
+"""``reconciler status``: sync state and health told apart, and never claimed.
+
+Against the sandbox with the example repository: an environment never synced is OutOfSync
+and Missing (not Healthy); a failed run is Degraded with the step's reason; a pipeline that
+should serve but whose run failed its gate is Missing; a synced, served environment is
+Synced and Healthy; ``--check`` exits 2 unless everything is; piped output keeps long URIs
+whole.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from reconciler.cli.main import cli
+from tests.workflows.world import GOOD, World, make_world, status
+
+
+def run_status(world: World, *args: str) -> Result:
+    return CliRunner().invoke(
+        cli,
+        [
+            "status",
+            "--env",
+            "dev",
+            "--repo",
+            str(world.work),
+            "--kubeconfig",
+            str(world.sandbox.kubeconfig),
+            "--state-dir",
+            str(world.work.parent / "cli-state"),
+            *args,
+        ],
+    )
+
+
+def dev_status(world: World) -> dict[str, Any]:
+    result = run_status(world, "-o", "json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert isinstance(row, dict)
+    return row
+
+
+def test_never_synced_is_out_of_sync_and_missing(tmp_path: Path, sandbox: Any) -> None:
+    world = make_world(tmp_path, sandbox)
+    row = dev_status(world)
+    assert row["sync"]["status"] == "OutOfSync"
+    assert row["sync"]["reason"].startswith("never synced: ")
+    assert row["appliedCommit"] == "" and row["pendingChanges"] > 0
+    assert row["health"]["status"] == "Missing"
+    assert {p["health"] for p in row["pipelines"]} == {"Missing"}
+    check = run_status(world, "--check")
+    assert check.exit_code == 2, check.output
+    assert "sync OutOfSync (never synced" in check.stdout
+
+
+def test_failed_run_is_degraded_and_an_unpromoted_model_is_missing(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    world = make_world(tmp_path, sandbox)
+    world.outcomes(
+        {
+            **GOOD,
+            "05-fraud-train": {
+                "match": "*/fraud-detector-*-train",
+                "outcome": "Failed",
+                "message": "CUDA out of memory",
+            },
+            "10-resnet-eval": {"match": "*/resnet50-*-evaluate", "message": '{"accuracy": 0.5}'},
+        }
+    )
+    world.until(
+        lambda o: (
+            all(p.status in ("Succeeded", "Failed") for p in o.pipelines)
+            and status(o, "fraud-detector").status == "Failed"
+        )
+    )
+    world.reconcile()
+    row = dev_status(world)
+    assert row["sync"]["status"] == "Synced", row["sync"]
+    assert row["health"]["status"] == "Degraded"
+    by_name = {p["pipeline"]: p for p in row["pipelines"]}
+    fraud = by_name["fraud-detector"]
+    assert (fraud["status"], fraud["health"]) == ("Failed", "Degraded")
+    assert "step train failed" in fraud["runReason"]
+    resnet = by_name["resnet50"]
+    assert (resnet["status"], resnet["servingHealth"], resnet["health"]) == (
+        "Succeeded",
+        "Missing",
+        "Missing",
+    )
+    assert "not promoted: accuracy 0.5 < 0.9" in resnet["reason"]
+    assert by_name["llm-finetune"]["health"] == "Healthy"
+    text = run_status(world)
+    assert text.exit_code == 0
+    assert "health Degraded" in text.stdout and "step train failed" in text.stdout
+    assert run_status(world, "--check").exit_code == 2
+
+
+def test_synced_and_served_is_healthy_and_piped_uris_are_whole(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    world = make_world(tmp_path, sandbox)
+    world.outcomes(GOOD)
+    out = world.until(
+        lambda o: (
+            all(p.status == "Succeeded" for p in o.pipelines)
+            and all(p.serving is not None for p in o.pipelines if p.name != "llm-finetune")
+        )
+    )
+    world.reconcile()
+    deadline = time.monotonic() + 30
+    row = dev_status(world)
+    while row["health"]["status"] != "Healthy":  # serving objects become ready
+        assert time.monotonic() < deadline, row
+        time.sleep(0.2)
+        row = dev_status(world)
+    assert row["sync"] == {"status": "Synced", "reason": f"at {out.commit[:12]}"}
+    text = run_status(world, "--check")
+    assert text.exit_code == 0, text.output
+    model = status(out, "fraud-detector").serving
+    assert model is not None and model.model_uri in text.stdout  # never cut when piped
+    assert "sync Synced" in text.stdout and "health Healthy" in text.stdout
