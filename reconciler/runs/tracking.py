@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import health
 from reconciler.render.runspecs import RunSpec
-from reconciler.runs import observing, recording
+from reconciler.runs import observing, reasons, recording
 from reconciler.structs import labels
 from reconciler.structs.errors import SpecError
 from reconciler.structs.manifests import Manifest
@@ -69,6 +69,8 @@ class Tracked:
 
     states: dict[str, RunState] = field(default_factory=dict)
     recorded_status: dict[str, str] = field(default_factory=dict)
+    recorded: dict[str, observing.RecordedRun] = field(default_factory=dict)
+    """The record of each pipeline's current run, where it has one."""
     protected: set[str] = field(default_factory=set)
     records: list[str] = field(default_factory=list)
     pending: int = 0
@@ -110,7 +112,12 @@ class RunTracker:
             if r is None:
                 return None
             return observing.RecordedRun(
-                run=r.run_name, status=r.status, promoted=r.promoted, model_uri=r.model_output or ""
+                run=r.run_name,
+                status=r.status,
+                promoted=r.promoted,
+                model_uri=r.model_output or "",
+                reason=reasons.run_reason(r),
+                not_served_because=reasons.gate_reason(r),
             )
 
         return lookup
@@ -153,6 +160,8 @@ class RunTracker:
         out.states[name] = obs.state
         found = self.record_of(name)(obs.state.run) if obs.state.recorded else None
         out.recorded_status[name] = str(found.status) if found else ""
+        if found is not None:
+            out.recorded[name] = found
         out.in_flight = out.in_flight or obs.in_flight
 
     def _track_removed(self, out: Tracked, pipeline: str, objs: list[Manifest]) -> None:
