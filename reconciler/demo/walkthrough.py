@@ -4,19 +4,23 @@
    land on ``experiments/<pipeline>`` branches, serving goes live once a run succeeded
    (resnet50 only if it passes its accuracy gate).
 2. experiment: a branch ``exp/lr-sweep`` changes a hyperparameter; it trains in its own
-   namespace and ``reconciler review main..exp/lr-sweep`` prints the PR report.
+   namespace, its records land on ``runs/exp/lr-sweep`` (never on the branch itself) and
+   ``reconciler review main..exp/lr-sweep`` prints the PR report.
 3. bad change and revert: a change to fraud-detector is pushed, trains and is served; then
    ``git revert``: the spec has the earlier run id again, so serving goes straight back to
    that run's model and no Job is created.
 
 Everything runs on this machine: the sandbox API server, a bare Git remote in a
-temporary directory, the daemon in a thread.
+temporary directory (removed at the end unless ``--workdir`` names one), the daemon in a
+thread. What is printed at the end points only at what still exists: the kubeconfig only
+while the sandbox keeps running (``--keep``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -224,113 +228,63 @@ def run(
 ) -> int:
     """Run the demo; return the exit code (0 when every stage behaved as promised).
 
-    ``daemon_parts`` wires the engine into the daemon (``reconciler.cli.wiring``).
+    ``daemon_parts`` wires the engine into the daemon (``reconciler.cli.wiring``). Without
+    ``workdir`` everything lives in a temporary directory that is removed at the end,
+    whatever happens; the sandbox and the daemon are always stopped on the way out (after
+    Ctrl-C with ``keep``).
     """
-    started = time.monotonic()
     example = examples.find_example_root()
     base = workdir or Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        return _run_in(
+            base,
+            example,
+            console=console,
+            keep=keep,
+            keep_dir=workdir is not None,
+            step_delay=step_delay,
+            daemon_parts=daemon_parts,
+        )
+    finally:
+        if workdir is None:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def _run_in(
+    base: Path,
+    example: Path,
+    *,
+    console: Any,
+    keep: bool,
+    keep_dir: bool,
+    step_delay: float,
+    daemon_parts: PartsFactory,
+) -> int:
+    started = time.monotonic()
     _say(console, "[bold]reconciler demo[/bold]: GitOps for ML pipelines, on this machine only\n")
     sandbox, kubeconfig = _start_sandbox(base, step_delay)
-    sandbox.install_crds()
-    api = _api(kubeconfig)
-    _program_outcomes(api)
-    _say(
-        console, f"sandbox API server at {sandbox.url} (Kubeflow, KServe and Kueue CRDs installed)"
+    demo = Demo(
+        base=base,
+        work=base / "work",
+        remote=base / "remote.git",
+        kubeconfig=kubeconfig,
+        sandbox=sandbox,
     )
-    work, remote = examples.make_example_repos(example, base)
-    demo = Demo(base=base, work=work, remote=remote, kubeconfig=kubeconfig, sandbox=sandbox)
     try:
+        sandbox.install_crds()
+        api = _api(kubeconfig)
+        _program_outcomes(api)
+        _say(
+            console,
+            f"sandbox API server at {sandbox.url} (Kubeflow, KServe and Kueue CRDs installed)",
+        )
+        demo.work, demo.remote = examples.make_example_repos(example, base)
         _start_daemon(demo, daemon_parts)
         _say(console, "daemon watching the remote's refs (envs prod and exp)\n")
-        # 1. push
-        _say(console, "[bold]1. git push[/bold] of the example to main: prod trains every pipeline")
-        _wait(
-            demo,
-            api,
-            console,
-            "prod serving",
-            lambda: {"fraud-detector", "resnet50"} <= set(_serving(api, PROD_NS)),
-        )
-        first = _serving(api, PROD_NS)
-        for name, model in sorted(first.items()):
-            _say(console, f"   serving [bold]{name}[/bold] -> [green]{model}[/green]")
-        # 2. experiment + review
-        _say(
-            console,
-            f"\n[bold]2. experiment[/bold]: branch {EXP_BRANCH} raises resnet50's lr; it trains in {EXP_NS}",
-        )
-        examples.git(work, "checkout", "-q", "-b", EXP_BRANCH)
-        spec = work / "pipelines" / "resnet50.yaml"
-        spec.write_text(spec.read_text().replace("lr: 0.01", "lr: 0.02"))
-        examples.git(work, "commit", "-qam", "Try a higher learning rate")
-        examples.git(work, "push", "-q", "-u", "origin", EXP_BRANCH)
-        _wait(
-            demo,
-            api,
-            console,
-            "the experiment's resnet50 record",
-            lambda: any(r.startswith(f"{EXP_BRANCH}:runs/exp/resnet50/") for r in _records(remote)),
-        )
-        examples.git(work, "fetch", "-q", "origin")
-        from reconciler.provenance.store import ProvenanceStore
-        from reconciler.review import markdown, reports
-
-        store = ProvenanceStore(work, remote="origin", state_dir=base / "review-state")
-        store.fetch()
-        report = reports.build_review(work, f"origin/main..origin/{EXP_BRANCH}", provenance=store)
-        _say(
-            console,
-            f"   [bold]reconciler review origin/main..origin/{EXP_BRANCH}[/bold] (markdown for the PR):",
-        )
-        from rich.markdown import Markdown
-        from rich.panel import Panel
-
-        console.print(Panel(Markdown(markdown.format_markdown(report)), expand=False))
-        # 3. bad change and revert
-        examples.git(work, "checkout", "-q", "main")
-        fraud = work / "pipelines" / "fraud-detector.yaml"
-        fraud.write_text(fraud.read_text().replace("max_depth: 6", "max_depth: 16"))
-        examples.git(work, "commit", "-qam", "Deeper trees for fraud-detector")
-        examples.git(work, "push", "-q", "origin", "main")
-        _say(
-            console,
-            "\n[bold]3. a bad change[/bold] to fraud-detector is pushed: it trains and is served",
-        )
-        _wait(
-            demo,
-            api,
-            console,
-            "the new fraud-detector model",
-            lambda: _serving(api, PROD_NS).get("fraud-detector") != first["fraud-detector"],
-        )
-        _say(
-            console,
-            f"   serving fraud-detector -> [yellow]{_serving(api, PROD_NS)['fraud-detector']}[/yellow]",
-        )
-        jobs_before = {s["name"] for s in _steps(api)}
-        examples.git(work, "revert", "--no-edit", "HEAD")
-        examples.git(work, "push", "-q", "origin", "main")
-        _say(console, "   [bold]git revert[/bold] and push: the spec has its earlier run id again")
-        _wait(
-            demo,
-            api,
-            console,
-            "serving back on the first model",
-            lambda: _serving(api, PROD_NS).get("fraud-detector") == first["fraud-detector"],
-        )
-        new_jobs = {s["name"] for s in _steps(api)} - jobs_before
-        _say(
-            console,
-            f"   serving fraud-detector -> [green]{first['fraud-detector']}[/green], new Jobs: {len(new_jobs)} (no retraining)",
-        )
-        if new_jobs:
-            raise ReconcilerError(f"the revert created Jobs: {sorted(new_jobs)}")
+        _stages(demo, api, console)
         _say(console, f"\n[bold green]done[/bold green] in {time.monotonic() - started:.1f}s")
-        _say(console, f"   repository  {work}  (remote {remote})")
-        _say(console, f"   kubeconfig  export KUBECONFIG={kubeconfig}")
-        _say(console, f"   records     git -C {remote} log --oneline --all -- runs/")
-        _say(console, f"   daemon log  {base / 'daemon.log'}")
+        _where(demo, console, keep=keep, keep_dir=keep_dir)
         if keep:
             _say(console, "\nsandbox and daemon keep running (--keep); Ctrl-C to stop")
             try:
@@ -345,3 +299,119 @@ def run(
             if demo.thread is not None:
                 demo.thread.join(10)
         sandbox.stop()
+
+
+def _where(demo: Demo, console: Any, *, keep: bool, keep_dir: bool) -> None:
+    """Print where things are, only those that outlive the demo."""
+    if keep_dir:
+        _say(console, f"   repository  {demo.work}  (remote {demo.remote})")
+        _say(console, f"   records     git -C {demo.remote} log --oneline --all -- runs/")
+        _say(console, f"   daemon log  {demo.base / 'daemon.log'}")
+    if keep:
+        _say(console, f"   kubeconfig  export KUBECONFIG={demo.kubeconfig}")
+    if not keep_dir and not keep:
+        _say(console, "   (--workdir DIR keeps the repository and records, --keep the sandbox)")
+
+
+def _stages(demo: Demo, api: Any, console: Any) -> None:
+    """The three stories: push, experiment + review, bad change + revert."""
+    first = _push_stage(demo, api, console)
+    _experiment_stage(demo, api, console)
+    _revert_stage(demo, api, console, first)
+
+
+def _push_stage(demo: Demo, api: Any, console: Any) -> dict[str, str]:
+    # 1. push
+    _say(console, "[bold]1. git push[/bold] of the example to main: prod trains every pipeline")
+    _wait(
+        demo,
+        api,
+        console,
+        "prod serving",
+        lambda: {"fraud-detector", "resnet50"} <= set(_serving(api, PROD_NS)),
+    )
+    first = _serving(api, PROD_NS)
+    for name, model in sorted(first.items()):
+        _say(console, f"   serving [bold]{name}[/bold] -> [green]{model}[/green]")
+    return first
+
+
+def _experiment_stage(demo: Demo, api: Any, console: Any) -> None:
+    work, remote, base = demo.work, demo.remote, demo.base
+    # 2. experiment + review
+    _say(
+        console,
+        f"\n[bold]2. experiment[/bold]: branch {EXP_BRANCH} raises resnet50's lr; it trains in {EXP_NS}",
+    )
+    examples.git(work, "checkout", "-q", "-b", EXP_BRANCH)
+    spec = work / "pipelines" / "resnet50.yaml"
+    spec.write_text(spec.read_text().replace("lr: 0.01", "lr: 0.02"))
+    examples.git(work, "commit", "-qam", "Try a higher learning rate")
+    examples.git(work, "push", "-q", "-u", "origin", EXP_BRANCH)
+    _wait(
+        demo,
+        api,
+        console,
+        "the experiment's resnet50 record",
+        lambda: any(
+            r.startswith(f"runs/{EXP_BRANCH}:runs/exp/resnet50/") for r in _records(remote)
+        ),
+    )
+    examples.git(work, "fetch", "-q", "origin")
+    from reconciler.provenance.store import ProvenanceStore
+    from reconciler.review import markdown, reports
+
+    store = ProvenanceStore(work, remote="origin", state_dir=base / "review-state")
+    store.fetch()
+    report = reports.build_review(work, f"origin/main..origin/{EXP_BRANCH}", provenance=store)
+    _say(
+        console,
+        f"   [bold]reconciler review origin/main..origin/{EXP_BRANCH}[/bold] (markdown for the PR):",
+    )
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+
+    console.print(Panel(Markdown(markdown.format_markdown(report)), expand=False))
+
+
+def _revert_stage(demo: Demo, api: Any, console: Any, first: dict[str, str]) -> None:
+    work = demo.work
+    # 3. bad change and revert
+    examples.git(work, "checkout", "-q", "main")
+    fraud = work / "pipelines" / "fraud-detector.yaml"
+    fraud.write_text(fraud.read_text().replace("max_depth: 6", "max_depth: 16"))
+    examples.git(work, "commit", "-qam", "Deeper trees for fraud-detector")
+    examples.git(work, "push", "-q", "origin", "main")
+    _say(
+        console,
+        "\n[bold]3. a bad change[/bold] to fraud-detector is pushed: it trains and is served",
+    )
+    _wait(
+        demo,
+        api,
+        console,
+        "the new fraud-detector model",
+        lambda: _serving(api, PROD_NS).get("fraud-detector") != first["fraud-detector"],
+    )
+    _say(
+        console,
+        f"   serving fraud-detector -> [yellow]{_serving(api, PROD_NS)['fraud-detector']}[/yellow]",
+    )
+    jobs_before = {s["name"] for s in _steps(api)}
+    examples.git(work, "revert", "--no-edit", "HEAD")
+    examples.git(work, "push", "-q", "origin", "main")
+    _say(console, "   [bold]git revert[/bold] and push: the spec has its earlier run id again")
+    _wait(
+        demo,
+        api,
+        console,
+        "serving back on the first model",
+        lambda: _serving(api, PROD_NS).get("fraud-detector") == first["fraud-detector"],
+    )
+    new_jobs = {s["name"] for s in _steps(api)} - jobs_before
+    _say(
+        console,
+        f"   serving fraud-detector -> [green]{first['fraud-detector']}[/green], new Jobs: {len(new_jobs)} (no retraining)",
+    )
+    if new_jobs:
+        raise ReconcilerError(f"the revert created Jobs: {sorted(new_jobs)}")

@@ -21,7 +21,6 @@ from reconciler.engine.reconciling import (
     REQUEUE_IN_FLIGHT,
     branch_hint,
     prepare_target,
-    provenance_branch,
     reconcile,
 )
 from reconciler.engine.retrying import request_retry
@@ -45,7 +44,6 @@ __all__ = [
     "environments_at",
     "live_plan",
     "prepare_target",
-    "provenance_branch",
     "reconcile",
     "request_retry",
 ]

@@ -21,7 +21,7 @@ from reconciler.provenance import records as prov_records
 from reconciler.render import environments, overlays
 from reconciler.runs import observing, recording, retries, tracking
 from reconciler.source import repos
-from reconciler.specs import branches
+from reconciler.specs import branches, provenance_branches
 from reconciler.structs import labels
 from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
 from reconciler.structs.manifests import Manifest
@@ -206,11 +206,6 @@ def namespace_of(prepared: environments.Prepared, live: LiveObjects) -> Manifest
 # -- track runs -------------------------------------------------------------------------
 
 
-def provenance_branch(template: str, *, pipeline: str, source: str) -> str:
-    """Resolve an Environment's provenanceBranch (``{pipeline}``, ``{source}``)."""
-    return template.replace("{pipeline}", pipeline).replace("{source}", source)
-
-
 def track_runs(
     ctx: Context,
     manager: ResourceManager,
@@ -235,9 +230,7 @@ def track_runs(
             trigger=trigger_of(source.repo, source.commit),
         ),
         provenance=ctx.provenance,
-        branch_for=lambda p: provenance_branch(
-            env.provenance_branch, pipeline=p, source=source.branch
-        ),
+        branch_for=lambda p: provenance_branches.branch_for(env, p, source.branch),
         list_pods=lambda: manager.list("v1", "Pod", namespace=target.namespace, label_selector=""),
         dry_run=dry_run,
     )
@@ -327,13 +320,17 @@ def pipeline_statuses(
     tracked: tracking.Tracked,
     live: dict[tuple[str, str, str, str], Manifest],
 ) -> list[pipeline_health.PipelineStatus]:
-    """Return each declared pipeline's status from the objects as they are after the sync."""
+    """Return each declared pipeline's status from the objects as they are after the sync.
+
+    Its health is computed (``health.pipelines``): the run's (why it ended, from its record
+    or its failed step) and, where it serves, the serving's.
+    """
     by_name = {(str(o.get("kind")), tracking.object_name(o)): o for o in live.values()}
     out = []
     for name, plan in sorted(prepared.run_specs.items()):
         state = tracked.states[name]
-        steps = tuple(
-            pipeline_health.step_status(
+        steps = [
+            pipeline_health.StepView.of(
                 s.name,
                 s.needs,
                 by_name.get(
@@ -344,11 +341,9 @@ def pipeline_statuses(
                 ),
             )
             for s in plan.pipeline.steps
-        )
-        status = tracked.recorded_status[name]
-        if not status:
-            phases = {s.name: health.StepPhase(s.phase) for s in steps}
-            status = str(observing.run_status([s.name for s in steps], phases)[0])
+        ]
+        recorded = tracked.recorded.get(name)
+        status, reason = _run_status(steps, recorded)
         serve = plan.pipeline.serve
         serving_kind = "InferenceService" if serve and serve.runtime == "kserve" else "Deployment"
         out.append(
@@ -356,11 +351,27 @@ def pipeline_statuses(
                 name=name,
                 run=plan.run_name(state.attempt),
                 status=status,
+                steps=steps,
+                run_reason=reason,
                 serves=serve is not None and plan.env.serve,
                 serving=state.serving,
-                live_serving=by_name.get((serving_kind, name)),
-                steps=steps,
+                serving_obj=by_name.get((serving_kind, name)),
+                not_served_because=recorded.not_served_because if recorded else "",
                 gate=plan.pipeline.promote,
             )
         )
     return out
+
+
+def _run_status(
+    steps: list[pipeline_health.StepView], recorded: observing.RecordedRun | None
+) -> tuple[str, str]:
+    """Return the run's status and why: its record's, else folded from the live steps."""
+    if recorded is not None:
+        return str(recorded.status), recorded.reason
+    phases = {v.name: v.phase for v in steps if v.obj is not None}
+    status, reason = observing.run_status([v.name for v in steps], phases)
+    failing = next((v for v in steps if v.phase == health.StepPhase.FAILED), None)
+    if failing is not None:
+        reason = ": ".join(x for x in (reason, pipeline_health.failure_of(failing.obj)) if x)
+    return str(status), reason

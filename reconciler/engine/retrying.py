@@ -11,6 +11,7 @@ from __future__ import annotations
 from reconciler.engine import reconciling
 from reconciler.engine.seams import Context
 from reconciler.runs import retries
+from reconciler.specs import provenance_branches
 from reconciler.structs.errors import ReconcilerError
 from reconciler.structs.manifests import ObjectRef
 
@@ -40,9 +41,7 @@ def request_retry(
     if ns is None:
         raise ReconcilerError(f"namespace {namespace!r} does not exist: sync {env_name!r} first")
     attempt = retries.attempt_of(plan, ns)
-    pbranch = reconciling.provenance_branch(
-        prepared.env.provenance_branch, pipeline=pipeline, source=source.branch
-    )
+    pbranch = provenance_branches.branch_for(prepared.env, pipeline, source.branch)
     record = ctx.provenance.get(pbranch, prepared.env.name, pipeline, plan.run_name(attempt))
     if record is None:
         raise ReconcilerError(

@@ -2,7 +2,7 @@
 
 Called by ``reconciler history`` and the web page. Environments are read from
 ``overlays/<env>/environment.yaml`` on the repository's default branch (``origin/HEAD``,
-else ``HEAD``); each one's provenance branches come from :mod:`reconciler.provenance.branches`
+else ``HEAD``); each one's provenance branches come from :mod:`reconciler.specs.provenance_branches`
 (one per pipeline, or one beside every source branch of a branch-pattern environment, found
 by the records they hold). Records are listed newest first with why each run ended; records
 still waiting in the outbox are included (``origin == "outbox"``). The served run is what
@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.provenance import branches as provenance_branches
 from reconciler.provenance.records import RunRecord
 from reconciler.provenance.store import ProvenanceStore
 from reconciler.queries import serving as serving_query
 from reconciler.runs import reasons
 from reconciler.source import repos
-from reconciler.specs import loading, validation
+from reconciler.specs import loading, provenance_branches, validation
 from reconciler.specs.models import Environment
 from reconciler.structs.errors import ReconcilerError, SourceError, SpecErrors
 

@@ -21,7 +21,7 @@ from reconciler.render import datasets as datasets_mod
 from reconciler.render import overlays, serving, steps
 from reconciler.render.runspecs import RunSpec, plan_run
 from reconciler.source import repos
-from reconciler.specs import branches, loading, validation
+from reconciler.specs import branches, loading, provenance_branches, validation
 from reconciler.specs.models import Environment, Pipeline
 from reconciler.structs import labels
 from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
@@ -117,12 +117,15 @@ def discover_targets(
 
     One per fixed-branch environment, one per matching branch for a branch pattern;
     ``branch_names`` are the branch names to match (default: the repository's, local and
-    ``origin``'s). A branch whose namespace cannot be made is skipped.
+    ``origin``'s). A branch whose namespace cannot be made is skipped, and so is a branch
+    where some environment commits its run records (``runs/exp/a``), whatever pattern
+    it matches.
     """
     wanted = set(only) if only else None
     names = sorted(branch_names) if branch_names is not None else None
     out: list[Target] = []
-    for env in environments_at(repo, ref):
+    declared = environments_at(repo, ref)
+    for env in declared:
         if wanted is not None and env.name not in wanted:
             continue
         if not env.is_pattern:
@@ -131,6 +134,8 @@ def discover_targets(
         if names is None:
             names = repos.branches(repo)
         for b in names:
+            if provenance_branches.is_provenance_branch(declared, b):
+                continue  # a branch of run records, never one to deploy
             if branches.branch_matches(env, b):
                 try:
                     out.append(target_for(env, b))

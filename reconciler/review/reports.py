@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.provenance import branches as provenance_branches
 from reconciler.queries import serving
 from reconciler.render import environments
 from reconciler.render.runspecs import RunSpec
 from reconciler.source import repos
+from reconciler.specs import provenance_branches
 from reconciler.specs.models import Environment
 from reconciler.structs.documents import dump_yaml_documents
 from reconciler.structs.errors import ReconcilerError, RenderError, SpecErrors
