@@ -127,14 +127,15 @@ def step_record(name: str, obj: Manifest, phase: str, pods: Sequence[Manifest]) 
     )
     reason = ""
     if phase == "Failed":
-        reason = str(term.get("reason") or "") or next(
+        condition = next(
             (
                 str(c.get("reason") or c.get("message") or "")
                 for c in status.get("conditions") or []
                 if c.get("type") == "Failed"
             ),
-            "failed",
+            "",
         )
+        reason = step_metrics.failure_reason(term, condition or "failed")
     return rec.StepRecord(
         name=name,
         status=str(phase),
@@ -232,13 +233,17 @@ def build_record(
         spec, spec_path, spec_sha = {}, "", ""
         model = env_vars.get("MODEL_OUTPUT") or None
     trigger = rec.Trigger.RETRY if attempt > 1 else source.trigger
+    reason = finishing.reason
+    failed = next((s for s in steps if s.status == "Failed" and s.reason), None)
+    if finishing.status == RunStatus.FAILED and failed is not None:
+        reason = f"step {failed.name} failed: {failed.reason}"  # the step's own words
     return rec.RunRecord(
         run=run_id,
         attempt=attempt,
         pipeline=pipeline,
         env=env,
         status=finishing.status,
-        reason=finishing.reason,
+        reason=reason,
         trigger=trigger,
         superseded_by=superseded_by if finishing.status == RunStatus.CANCELLED else None,
         source=rec.SourceInfo(

@@ -1,7 +1,12 @@
-"""Step metrics: a step reports a JSON object in its container's termination message.
+"""Step metrics and failure reasons, from what a step's container left behind.
 
-Anything else (not JSON, not an object, non-numeric values) is recorded as a parse error,
-never a crash. The run's metrics are the union, by step.
+A step reports metrics as a JSON object in its termination message (or, read by the
+caller, in ``metrics.json`` under its artifacts). A message that is not JSON at all is
+the step's own words (with ``terminationMessagePolicy: FallbackToLogsOnError``, the tail
+of its log), never a parse error: :func:`failure_reason` keeps its tail with the
+container's reason (``OOMKilled``, ``Error``, ``DeadlineExceeded``) and exit code. A
+message that starts like JSON but is not an object of scalars is recorded as a parse
+error, never a crash. The run's metrics are the union, by step.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ def parse_termination_message(message: str | None) -> StepMetrics:
     if message is None or not message.strip():
         return StepMetrics()
     text = message.strip()[:MAX_MESSAGE]
+    if not text.startswith(("{", "[")):
+        return StepMetrics()  # words, not metrics: see failure_reason
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as e:
@@ -53,3 +60,30 @@ def union(by_step: Mapping[str, StepMetrics]) -> dict[str, float | int | str | b
     for step in sorted(by_step):
         out.update(by_step[step].values)
     return out
+
+
+REASON_TAIL = 300
+"""Characters of a failed step's message kept in its reason (the end says the most)."""
+
+
+def failure_reason(terminated: Mapping[str, Any], fallback: str = "failed") -> str:
+    """Return why a step failed, from its container's ``state.terminated``.
+
+    ``OOMKilled, exit code 137: <message tail>``; the container's reason and exit code
+    when the message is empty or metrics; ``fallback`` (the object's own condition) when
+    the container said nothing.
+    """
+    parts = [str(terminated.get("reason") or "")]
+    code = terminated.get("exitCode")
+    if isinstance(code, int) and code != 0:
+        parts.append(f"exit code {code}")
+    head = ", ".join(p for p in parts if p)
+    message = str(terminated.get("message") or "").strip()
+    if message.startswith("{"):
+        message = ""  # metrics, not words
+    if len(message) > REASON_TAIL:
+        message = "..." + message[-REASON_TAIL:]
+    message = " ".join(message.split())
+    if head and message:
+        return f"{head}: {message}"
+    return head or message or fallback
