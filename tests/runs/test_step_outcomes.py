@@ -52,9 +52,7 @@ def test_a_failed_run_is_recorded_with_its_steps_reason(tmp_path: Path, sandbox:
     )
     out = world.until(lambda o: status(o, "fraud-detector").status == "Failed")
     run = status(out, "fraud-detector").run
-    rec = world.origin_record(
-        "experiments/fraud-detector", f"runs/dev/fraud-detector/{run}.yaml"
-    )
+    rec = world.origin_record("experiments/fraud-detector", f"runs/dev/fraud-detector/{run}.yaml")
     assert rec.reason.startswith("step train failed: ")
     assert rec.reason.endswith("MemoryError: features too big")
     train = next(s for s in rec.steps if s.name == "train")
