@@ -74,6 +74,15 @@ class DatasetFacts:
         """True if the dataset is a directory (its md5 ends in ``.dir``)."""
         return self.md5.endswith(".dir")
 
+    @property
+    def data_url(self) -> str:
+        """Where the data is: a file's URL, or a directory's object prefix in the remote.
+
+        DVC keeps a directory as its files' objects plus a ``.dir`` listing (``url``) of
+        relative path -> md5, all under ``<prefix>/<md5[:2]>/<md5[2:]>``.
+        """
+        return self.url.rsplit("/", 2)[0] + "/" if self.is_dir else self.url
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form used by provenance records and ``--format json``."""
         return dataclasses.asdict(self)

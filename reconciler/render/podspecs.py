@@ -1,10 +1,16 @@
 """Pod templates that meet the Pod Security Standard "restricted", with GPU scheduling.
 
 Every generated pod runs as non-root with no privilege escalation, all capabilities
-dropped, the RuntimeDefault seccomp profile and a read-only root filesystem (with an
-emptyDir on /tmp). GPUs are requested as the environment's ``gpuResource``; GPU pods get
-the environment's nodeSelector and tolerations, and the step's ``gpuType`` as the
-``nvidia.com/gpu.product`` node label.
+dropped, the RuntimeDefault seccomp profile and a read-only root filesystem, with
+emptyDirs for what real images write: ``/tmp``, a ``HOME`` (``/home/reconciler``, with
+``XDG_CACHE_HOME`` under it, where pip, Hugging Face and torch keep caches) and, for GPU
+containers or when ``resources.shm`` is set, a memory-backed ``/dev/shm`` (PyTorch's
+DataLoader workers and NCCL need more than the runtime's 64 MiB).
+
+GPUs are requested as the environment's ``gpuResource``. GPU pods get the environment's
+nodeSelector and tolerations; a ``gpuType`` the environment maps (``scheduling.gpuTypes``)
+adds that entry's nodeSelector and tolerations, any other is matched against NVIDIA GPU
+feature discovery's ``nvidia.com/gpu.product`` node label (``NVIDIA-A100-SXM4-80GB``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ from reconciler.specs.models import Environment, Resources, SecretRef
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 RUN_AS_USER = 1000
 TMP_VOLUME = "tmp"
+HOME_VOLUME = "home"
+HOME_DIR = "/home/reconciler"
+SHM_VOLUME = "dshm"
+DEFAULT_GPU_SHM = "1Gi"
 
 
 def pod_security_context() -> dict[str, Any]:
@@ -70,7 +80,16 @@ def env_vars(
         out.append(
             {"name": name, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}
         )
+    names = {e["name"] for e in out}
+    for name, value in (("HOME", HOME_DIR), ("XDG_CACHE_HOME", f"{HOME_DIR}/.cache")):
+        if name not in names:  # a writable home and caches; the user's own value wins
+            out.append({"name": name, "value": value})
     return out
+
+
+def shm_size(resources: Resources) -> str | None:
+    """Return the size of a container's /dev/shm: its ``shm``, 1Gi with GPUs, else None."""
+    return resources.shm or (DEFAULT_GPU_SHM if resources.gpus else None)
 
 
 def container(
@@ -82,8 +101,14 @@ def container(
     env: list[dict[str, Any]],
     resources: dict[str, Any],
     ports: Sequence[int] = (),
+    shm: bool = False,
+    mounts: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Return one restricted container with /tmp mounted from an emptyDir."""
+    """Return one restricted container with /tmp and its HOME on emptyDirs.
+
+    ``shm`` mounts the pod's memory-backed /dev/shm; ``mounts`` adds volume mounts
+    (datasets, artifacts).
+    """
     c: dict[str, Any] = {"name": name, "image": image}
     if command:
         c["command"] = list(command)
@@ -97,8 +122,34 @@ def container(
         c["resources"] = resources
     c["securityContext"] = container_security_context()
     c["terminationMessagePolicy"] = "FallbackToLogsOnError"
-    c["volumeMounts"] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+    c["volumeMounts"] = [*standard_mounts(shm=shm), *mounts]
     return c
+
+
+def standard_mounts(*, shm: bool) -> list[dict[str, Any]]:
+    """Return the mounts every container gets: /tmp, its HOME, and /dev/shm if ``shm``."""
+    return [
+        {"name": TMP_VOLUME, "mountPath": "/tmp"},
+        {"name": HOME_VOLUME, "mountPath": HOME_DIR},
+        *([{"name": SHM_VOLUME, "mountPath": "/dev/shm"}] if shm else []),
+    ]
+
+
+def gpu_placement(
+    env: Environment, resources: Resources
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Return the nodeSelector and tolerations of a container's GPUs (empty without GPUs)."""
+    if not resources.gpus:
+        return {}, []
+    selector = dict(env.scheduling.node_selector)
+    tolerations = [dict(t) for t in env.scheduling.tolerations]
+    mapped = dict(env.scheduling.gpu_types).get(resources.gpu_type or "")
+    if mapped is not None:
+        selector.update(mapped.node_selector)
+        tolerations += [dict(t) for t in mapped.tolerations if dict(t) not in tolerations]
+    elif resources.gpu_type:
+        selector[GPU_PRODUCT_LABEL] = resources.gpu_type
+    return dict(sorted(selector.items())), tolerations
 
 
 def pod_spec(
@@ -107,21 +158,42 @@ def pod_spec(
     env: Environment,
     resources: Resources,
     restart_policy: str | None,
+    service_account: str | None = None,
+    image_pull_secrets: Sequence[str] = (),
+    init_containers: Sequence[dict[str, Any]] = (),
+    volumes: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Return a restricted pod spec; GPU pods get the environment's scheduling."""
+    """Return a restricted pod spec; GPU pods get the environment's scheduling.
+
+    ``service_account`` and ``image_pull_secrets`` are the pipeline's (or the
+    environment's defaults); the API token is never mounted (cloud identity webhooks
+    project their own). ``volumes`` are added to the standard ones.
+    """
     spec: dict[str, Any] = {}
     if restart_policy:
         spec["restartPolicy"] = restart_policy
+    if service_account:
+        spec["serviceAccountName"] = service_account
+    if image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in image_pull_secrets]
     spec["securityContext"] = pod_security_context()
     spec["automountServiceAccountToken"] = False
-    if resources.gpus:
-        selector = dict(env.scheduling.node_selector)
-        if resources.gpu_type:
-            selector[GPU_PRODUCT_LABEL] = resources.gpu_type
-        if selector:
-            spec["nodeSelector"] = dict(sorted(selector.items()))
-        if env.scheduling.tolerations:
-            spec["tolerations"] = [dict(t) for t in env.scheduling.tolerations]
+    selector, tolerations = gpu_placement(env, resources)
+    if selector:
+        spec["nodeSelector"] = selector
+    if tolerations:
+        spec["tolerations"] = tolerations
+    if init_containers:
+        spec["initContainers"] = list(init_containers)
     spec["containers"] = containers
-    spec["volumes"] = [{"name": TMP_VOLUME, "emptyDir": {}}]
+    spec["volumes"] = [
+        {"name": TMP_VOLUME, "emptyDir": {}},
+        {"name": HOME_VOLUME, "emptyDir": {}},
+        *volumes,
+    ]
+    shm = shm_size(resources)
+    if shm:
+        spec["volumes"].append(
+            {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": shm}}
+        )
     return spec

@@ -20,6 +20,16 @@ if TYPE_CHECKING:
     from reconciler.render.datasets import DatasetFacts
 
 
+PVC_SCHEME = "pvc://"
+ARTIFACTS_DIR = "/artifacts"
+ARTIFACTS_VOLUME = "artifacts"
+
+
+def env_key(name: str) -> str:
+    """Return a dataset or step name as an env var part (``lr-sweep`` -> ``LR_SWEEP``)."""
+    return name.upper().replace("-", "_")
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """The run a pipeline's current spec asks for in one environment instance."""
@@ -75,8 +85,55 @@ class RunSpec:
         )
         return out
 
+    @property
+    def service_account(self) -> str | None:
+        """The step pods' ServiceAccount: the pipeline's, else the environment's."""
+        return self.pipeline.service_account or self.env.service_account
+
+    @property
+    def image_pull_secrets(self) -> tuple[str, ...]:
+        """The pull secrets of step pods: the pipeline's, else the environment's."""
+        return self.pipeline.image_pull_secrets or self.env.image_pull_secrets
+
+    def _artifact_base(self) -> str | None:
+        root = self.env.artifact_root
+        if not root:
+            return None
+        if root.startswith(PVC_SCHEME):
+            _claim, _sep, sub = root[len(PVC_SCHEME) :].partition("/")
+            return "/".join(p for p in (ARTIFACTS_DIR, sub.strip("/")) if p)
+        return root.rstrip("/")
+
+    def artifacts_uri(self, step: str, attempt: int = 1) -> str | None:
+        """Return a step's artifact location, ``<root>/<pipeline>/<run>/<step>/`` (or None).
+
+        With a PVC root the location is a path in the pod (the claim is at /artifacts).
+        """
+        base = self._artifact_base()
+        return f"{base}/{self.pipeline.name}/{self.run_name(attempt)}/{step}/" if base else None
+
+    def checkpoint_uri(self) -> str | None:
+        """Return the run's checkpoint location: the same for every attempt (or None)."""
+        base = self._artifact_base()
+        return f"{base}/{self.pipeline.name}/{self.run_id}/checkpoints/" if base else None
+
+    def artifact_volume(self) -> dict[str, Any] | None:
+        """Return the PVC volume of a ``pvc://`` artifact root (None otherwise)."""
+        root = self.env.artifact_root or ""
+        if not root.startswith(PVC_SCHEME):
+            return None
+        claim = root[len(PVC_SCHEME) :].partition("/")[0]
+        return {"name": ARTIFACTS_VOLUME, "persistentVolumeClaim": {"claimName": claim}}
+
     def step_env(self, step: Step, attempt: int = 1) -> dict[str, str]:
-        """Return the plain env vars of a step's containers (design.md's list, then the user's)."""
+        """Return the plain env vars of a step's containers (design.md's list, then the user's).
+
+        Per dataset: ``DATASET_<NAME>_URL`` (the file's URL in its remote; for a directory
+        the remote's object prefix, with ``DATASET_<NAME>_MANIFEST_URL`` its ``.dir``
+        listing) and ``DATASET_<NAME>_MD5`` (the md5 alone). With an artifact root:
+        ``ARTIFACTS_URI``, ``ARTIFACTS_URI_<STEP>`` for each step it needs, and
+        ``CHECKPOINT_URI``.
+        """
         env = {
             "RUN_ID": self.run_name(attempt),
             "STEP": step.name,
@@ -84,9 +141,17 @@ class RunSpec:
             "MODEL_OUTPUT": self.model_uri(attempt),
         }
         for name, facts in sorted(self.datasets.items()):
-            key = name.upper().replace("-", "_")
-            env[f"DATASET_{key}_URL"] = facts.url
-            env[f"DATASET_{key}_MD5"] = facts.md5
+            key = env_key(name)
+            env[f"DATASET_{key}_URL"] = facts.data_url
+            env[f"DATASET_{key}_MD5"] = facts.md5.removesuffix(".dir")
+            if facts.is_dir:
+                env[f"DATASET_{key}_MANIFEST_URL"] = facts.url
+        own = self.artifacts_uri(step.name, attempt)
+        if own is not None:
+            env["ARTIFACTS_URI"] = own
+            for need in sorted(step.needs):
+                env[f"ARTIFACTS_URI_{env_key(need)}"] = self.artifacts_uri(need, attempt) or ""
+            env["CHECKPOINT_URI"] = self.checkpoint_uri() or ""
         for k, v in step.env:
             env.setdefault(k, v)
         return env

@@ -42,9 +42,11 @@ def _meta(plan: RunSpec, model: ServedModel) -> dict[str, Any]:
 
 
 def _server_env(plan: RunSpec, model: ServedModel) -> list[dict[str, Any]]:
-    return podspecs.env_vars(
-        {"MODEL_URI": model.model_uri, "RUN_ID": model.run, "PIPELINE": plan.pipeline.name}, ()
-    )
+    plain = {"MODEL_URI": model.model_uri, "RUN_ID": model.run, "PIPELINE": plan.pipeline.name}
+    serve = plan.pipeline.serve
+    for k, v in serve.env if serve else ():  # serve.env; secrets by reference only
+        plain.setdefault(k, v)
+    return podspecs.env_vars(plain, serve.secret_env if serve else ())
 
 
 def deployment(plan: RunSpec, serve: Serve, model: ServedModel) -> Manifest:
@@ -58,6 +60,7 @@ def deployment(plan: RunSpec, serve: Serve, model: ServedModel) -> Manifest:
         env=_server_env(plan, model),
         resources=podspecs.container_resources(serve.resources, plan.env),
         ports=(serve.port,),
+        shm=podspecs.shm_size(serve.resources) is not None,
     )
     spec: dict[str, Any] = {}
     if serve.autoscale is None:
@@ -69,7 +72,12 @@ def deployment(plan: RunSpec, serve: Serve, model: ServedModel) -> Manifest:
             "annotations": {labels.MODEL: model.model_uri},
         },
         "spec": podspecs.pod_spec(
-            [ctr], env=plan.env, resources=serve.resources, restart_policy=None
+            [ctr],
+            env=plan.env,
+            resources=serve.resources,
+            restart_policy=None,
+            service_account=plan.service_account,
+            image_pull_secrets=plan.image_pull_secrets,
         ),
     }
     return {
@@ -159,7 +167,9 @@ def inference_service(plan: RunSpec, serve: Serve, model: ServedModel) -> Manife
         "env": _server_env(plan, model),
         "ports": [{"containerPort": serve.port, "protocol": "TCP"}],
         "securityContext": sec,
-        "volumeMounts": [{"name": podspecs.TMP_VOLUME, "mountPath": "/tmp"}],
+        "volumeMounts": podspecs.standard_mounts(
+            shm=podspecs.shm_size(serve.resources) is not None
+        ),
     }
     res = podspecs.container_resources(serve.resources, plan.env)
     if res:

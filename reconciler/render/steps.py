@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.render import podspecs
-from reconciler.render.runspecs import RunSpec
+from reconciler.render.runspecs import ARTIFACTS_DIR, RunSpec
 from reconciler.specs.models import Step
 from reconciler.structs import labels
 from reconciler.structs.manifests import Manifest
@@ -31,6 +31,7 @@ def step_labels(plan: RunSpec, step: Step, attempt: int) -> dict[str, str]:
 
 def _template(plan: RunSpec, step: Step, attempt: int, container_name: str) -> dict[str, Any]:
     env = podspecs.env_vars(plan.step_env(step, attempt), step.secret_env)
+    artifacts = plan.artifact_volume()
     ctr = podspecs.container(
         name=container_name,
         image=step.image,
@@ -38,13 +39,21 @@ def _template(plan: RunSpec, step: Step, attempt: int, container_name: str) -> d
         args=step.args,
         env=env,
         resources=podspecs.container_resources(step.resources, plan.env),
+        shm=podspecs.shm_size(step.resources) is not None,
+        mounts=[{"name": artifacts["name"], "mountPath": ARTIFACTS_DIR}] if artifacts else (),
     )
     pod_labels = step_labels(plan, step, attempt)
     pod_labels.pop(labels.QUEUE_NAME, None)
     return {
         "metadata": {"labels": pod_labels},
         "spec": podspecs.pod_spec(
-            [ctr], env=plan.env, resources=step.resources, restart_policy="Never"
+            [ctr],
+            env=plan.env,
+            resources=step.resources,
+            restart_policy="Never",
+            service_account=plan.service_account,
+            image_pull_secrets=plan.image_pull_secrets,
+            volumes=[artifacts] if artifacts else (),
         ),
     }
 

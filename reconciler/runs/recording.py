@@ -105,14 +105,26 @@ def _condition_time(obj: Manifest, *types: str) -> datetime | None:
     return None
 
 
-def step_record(name: str, obj: Manifest, phase: str, pods: Sequence[Manifest]) -> rec.StepRecord:
-    """Return one step's record: outcome, image and digest, resources, object, metrics."""
+def step_record(
+    name: str,
+    obj: Manifest,
+    phase: str,
+    pods: Sequence[Manifest],
+    artifacts_uri: str | None = None,
+) -> rec.StepRecord:
+    """Return one step's record: outcome, image and digest, resources, object, metrics.
+
+    Metrics come from the termination message; a step that succeeded without any there
+    is read from ``metrics.json`` under its ``artifacts_uri``.
+    """
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
     container = _template_container(obj)
     pod = step_pod(pods)
     term = _terminated(pod) if pod else {}
     parsed = step_metrics.parse_termination_message(term.get("message"))
+    if not parsed.values and not parsed.error and phase == "Succeeded":
+        parsed = step_metrics.read_metrics_file(artifacts_uri)
     values: dict[str, Any] = dict(parsed.values)
     if parsed.error:
         values["_parseError"] = parsed.error
@@ -176,7 +188,13 @@ def build_record(
         obj = finishing.objects[name]
         obj_name = (obj.get("metadata") or {}).get("name", "")
         steps.append(
-            step_record(name, obj, str(finishing.phases.get(name, "")), pods.get(obj_name, ()))
+            step_record(
+                name,
+                obj,
+                str(finishing.phases.get(name, "")),
+                pods.get(obj_name, ()),
+                plan.artifacts_uri(name, attempt) if plan is not None else None,
+            )
         )
     if plan is not None:
         order = {s.name: i for i, s in enumerate(plan.ordered_steps())}

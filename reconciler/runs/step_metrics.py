@@ -54,6 +54,44 @@ def parse_termination_message(message: str | None) -> StepMetrics:
     return StepMetrics(values=values, error=err)
 
 
+METRICS_FILE = "metrics.json"
+MAX_METRICS_FILE = 64 * 1024
+
+
+def read_metrics_file(artifacts_uri: str | None) -> StepMetrics:
+    """Read ``metrics.json`` under a step's artifact location, as the termination message.
+
+    For images that never write ``/dev/termination-log``. Read with fsspec: local paths
+    and ``file://`` always; object stores when their filesystem (``s3fs``, ``gcsfs``,
+    ``adlfs``) is installed and credentials are in the reconciler's environment (without
+    it, nothing is read). A file that is missing is no metrics; one that cannot be read
+    is an error, never a crash.
+    """
+    if not artifacts_uri:
+        return StepMetrics()
+    import fsspec
+
+    url = artifacts_uri.rstrip("/") + "/" + METRICS_FILE
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError):
+        return StepMetrics()  # this reconciler cannot read that store: no metrics from it
+    try:
+        with fsspec.open(url, "rb") as f:
+            data = f.read(MAX_METRICS_FILE + 1)
+    except FileNotFoundError:
+        return StepMetrics()
+    except Exception as e:  # a filesystem not installed, no credentials, a network error
+        return StepMetrics(error=f"cannot read {url}: {type(e).__name__}: {e}"[:300])
+    if len(data) > MAX_METRICS_FILE:
+        return StepMetrics(error=f"{url} is over {MAX_METRICS_FILE} bytes")
+    parsed = parse_termination_message(data.decode("utf-8", errors="replace"))
+    if not parsed.values and not parsed.error and data.strip():
+        return StepMetrics(error=f"{url} is not a JSON object")
+    return parsed
+
+
 def union(by_step: Mapping[str, StepMetrics]) -> dict[str, float | int | str | bool]:
     """Return the flat union of every step's metrics; a later step (by name order) wins ties."""
     out: dict[str, float | int | str | bool] = {}

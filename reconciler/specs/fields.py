@@ -124,11 +124,23 @@ def resources() -> Schema:
                 message="{value} is not a node label value ([-A-Za-z0-9_.], <= 63)",
                 max_length=63,
                 description="GPU model: a name in the environment's scheduling.gpuTypes, or "
-                "the value of the node label nvidia.com/gpu.product.",
+                "the value of the node label nvidia.com/gpu.product that NVIDIA GPU feature "
+                "discovery sets (NVIDIA-A100-SXM4-80GB).",
             ),
+            "shm": {
+                **quantity(),
+                "description": "Size of the memory-backed /dev/shm (default 1Gi for GPU "
+                "containers; counts against the memory limit).",
+            },
         },
         description="Container resources.",
     )
+
+
+RESERVED_MESSAGE = (
+    f"{{name}} is set by the reconciler (reserved: {', '.join(p.RESERVED_ENV)}, "
+    f"{p.RESERVED_ENV_PREFIX}*, {p.RESERVED_ARTIFACTS_PREFIX}*)"
+)
 
 
 def env_names() -> Schema:
@@ -139,15 +151,10 @@ def env_names() -> Schema:
                 message="{value} is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
                 min_length=0,
             ),
+            refuse({"enum": list(p.RESERVED_ENV)}, RESERVED_MESSAGE),
             refuse(
-                {"enum": list(p.RESERVED_ENV)},
-                f"{{name}} is set by the reconciler (reserved: {', '.join(p.RESERVED_ENV)}, "
-                f"{p.RESERVED_ENV_PREFIX}*)",
-            ),
-            refuse(
-                {"pattern": f"^{p.RESERVED_ENV_PREFIX}"},
-                f"{{name}} is set by the reconciler (reserved: {', '.join(p.RESERVED_ENV)}, "
-                f"{p.RESERVED_ENV_PREFIX}*)",
+                {"pattern": f"^({p.RESERVED_ENV_PREFIX}|{p.RESERVED_ARTIFACTS_PREFIX}(_|$))"},
+                RESERVED_MESSAGE,
             ),
         ]
     }
@@ -233,3 +240,26 @@ def tolerations() -> Schema:
             }
         ),
     }
+
+
+def secret_names(description: str) -> Schema:
+    """A list of Secret names (``imagePullSecrets``)."""
+    return {
+        "type": "array",
+        "uniqueItems": True,
+        "items": string(
+            p.DNS1123_SUBDOMAIN,
+            message="{value} is not a Secret name (DNS-1123 subdomain)",
+            max_length=253,
+        ),
+        "description": description,
+    }
+
+
+def service_account(description: str) -> Schema:
+    return string(
+        p.DNS1123_SUBDOMAIN,
+        message="{value} is not a ServiceAccount name (DNS-1123 subdomain)",
+        max_length=253,
+        description=description,
+    )

@@ -31,6 +31,8 @@ class Resources:
     memory: str | None = None
     gpus: int = 0
     gpu_type: str | None = None
+    shm: str | None = None
+    """Size of the memory-backed /dev/shm; None: 1Gi for GPU containers, none otherwise."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class Serve:
     autoscale: Autoscale | None = None
     ingress_host: str | None = None
     runtime: ServeRuntime = "deployment"
+    env: tuple[tuple[str, str], ...] = ()
+    secret_env: tuple[tuple[str, SecretRef], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class Pipeline:
     steps: tuple[Step, ...] = ()
     promote: Promote | None = None
     serve: Serve | None = None
+    service_account: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -116,12 +122,26 @@ class Pipeline:
 
 
 @dataclass(frozen=True)
+class GpuType:
+    """How this environment's nodes with one GPU model are selected and tolerated."""
+
+    node_selector: tuple[tuple[str, str], ...] = ()
+    tolerations: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Scheduling:
-    """Where GPU pods go: node selector, tolerations, and the GPU extended resource name."""
+    """Where GPU pods go: node selector, tolerations, and the GPU extended resource name.
+
+    ``gpu_types`` maps a step's ``gpuType`` to its own node selector and tolerations; a
+    name not in it selects nodes by NVIDIA GPU feature discovery's
+    ``nvidia.com/gpu.product`` label.
+    """
 
     node_selector: tuple[tuple[str, str], ...] = ()
     tolerations: tuple[dict[str, Any], ...] = ()
     gpu_resource: str = "nvidia.com/gpu"
+    gpu_types: tuple[tuple[str, GpuType], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +158,10 @@ class Environment:
     scheduling: Scheduling = field(default_factory=Scheduling)
     max_gpus_per_run: int | None = None
     allow_system_namespace: bool = False
+    service_account: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    artifact_root: str | None = None
+    """``s3://bucket/prefix``-like, or ``pvc://<claim>[/<path>]``; None: no artifact URIs."""
 
     @property
     def is_pattern(self) -> bool:

@@ -35,8 +35,15 @@ NAMESPACE_HASH_LENGTH = 8
 NAMESPACE_LITERAL_MAX = OBJECT_NAME_MAX - NAMESPACE_HASH_LENGTH
 """Namespace patterns keep room for a hashed branch part: at most 55 literal characters."""
 
-RESERVED_ENV = ("RUN_ID", "STEP", "PARAMS_JSON", "MODEL_OUTPUT")
+RESERVED_ENV = ("RUN_ID", "STEP", "PARAMS_JSON", "MODEL_OUTPUT", "CHECKPOINT_URI")
 RESERVED_ENV_PREFIX = "DATASET_"
+RESERVED_ARTIFACTS_PREFIX = "ARTIFACTS_URI"
+"""``ARTIFACTS_URI`` and ``ARTIFACTS_URI_<STEP>`` are set by the reconciler too."""
+ARTIFACT_ROOT = (
+    r"^(pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(/[^\s]*)?"
+    r"|(?!pvc://)[A-Za-z][-A-Za-z0-9+.]*://[^\s]+)$"
+)
+"""An object-store prefix (``s3://bucket/prefix``) or a PVC (``pvc://<claim>[/<path>]``)."""
 STEP_RUNTIMES = ("job", "kubeflow")
 SERVE_RUNTIMES = ("deployment", "kserve")
 TOLERATION_OPERATORS = ("Exists", "Equal")

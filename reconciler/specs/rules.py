@@ -58,7 +58,10 @@ def check_pipeline(data: Any, report: Report) -> None:
                 _step(step, f"spec.steps[{i}]", pipeline, report)
         _needs(steps, names, report)
         _output(steps, report)
-    autoscale = _dict(_dict(spec.get("serve")).get("autoscale"))
+    serve = _dict(spec.get("serve"))
+    for key in sorted(set(_dict(serve.get("env"))) & set(_dict(serve.get("secretEnv")))):
+        report(join_field("spec.serve.secretEnv", key), f"{key} is also set in env")
+    autoscale = _dict(serve.get("autoscale"))
     lo, hi = autoscale.get("minReplicas", 1), autoscale.get("maxReplicas")
     if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
         report(
@@ -213,10 +216,14 @@ def check_environment(data: Any, report: Report) -> None:
     prov = spec.get("provenanceBranch")
     if isinstance(branch, str) and isinstance(prov, str) and not branches.pattern_problem(branch):
         _provenance_apart(branch, prov, report)
-    tolerations = _list(_dict(spec.get("scheduling")).get("tolerations"))
-    for i, toleration in enumerate(tolerations):
-        if isinstance(toleration, dict):
-            _toleration(toleration, f"spec.scheduling.tolerations[{i}]", report)
+    scheduling = _dict(spec.get("scheduling"))
+    places = [("spec.scheduling", scheduling)]
+    for name, gpu in _dict(scheduling.get("gpuTypes")).items():
+        places.append((join_field("spec.scheduling.gpuTypes", name), _dict(gpu)))
+    for base, place in places:
+        for i, toleration in enumerate(_list(place.get("tolerations"))):
+            if isinstance(toleration, dict):
+                _toleration(toleration, f"{base}.tolerations[{i}]", report)
 
 
 def _namespace(branch: str, ns: str, allow_system: bool, report: Report) -> None:

@@ -110,6 +110,8 @@ def serve() -> Schema:
             ),
             "replicas": fields.integer(1, p.MAX_REPLICAS, default=1),
             "resources": fields.resources(),
+            "env": fields.env(),
+            "secretEnv": fields.secret_env(),
             "port": fields.integer(1, 65535, default=8080),
             "autoscale": fields.obj(
                 {
@@ -158,6 +160,13 @@ def pipeline_spec() -> Schema:
                     "in .dvc (e.g. datasets/train.dvc)",
                 ),
                 description="Dataset name -> DVC pointer file in the repository.",
+            ),
+            "serviceAccountName": fields.service_account(
+                "ServiceAccount of every step pod (cloud identity for storage); default: the "
+                "environment's."
+            ),
+            "imagePullSecrets": fields.secret_names(
+                "Secrets to pull private images with; default: the environment's."
             ),
             "params": {
                 "type": "object",
@@ -234,6 +243,22 @@ def environment_spec() -> Schema:
                 {
                     "nodeSelector": fields.labels(),
                     "tolerations": fields.tolerations(),
+                    "gpuTypes": fields.mapping(
+                        fields.string(
+                            p.LABEL_VALUE,
+                            message="{value} is not a GPU type name ([-A-Za-z0-9_.], <= 63)",
+                            max_length=63,
+                        ),
+                        fields.obj(
+                            {
+                                "nodeSelector": fields.labels(),
+                                "tolerations": fields.tolerations(),
+                            }
+                        ),
+                        description="gpuType name -> the nodeSelector and tolerations of "
+                        "this cluster's nodes with that GPU (cloud node pools name GPUs their "
+                        "own way); other names select nvidia.com/gpu.product.",
+                    ),
                     "gpuResource": fields.string(
                         p.EXTENDED_RESOURCE,
                         message="{value} is not an extended resource name such as "
@@ -242,6 +267,20 @@ def environment_spec() -> Schema:
                         default="nvidia.com/gpu",
                     ),
                 }
+            ),
+            "serviceAccountName": fields.service_account(
+                "Default ServiceAccount of step pods (a pipeline may set its own)."
+            ),
+            "imagePullSecrets": fields.secret_names(
+                "Default Secrets to pull private images with (a pipeline may set its own)."
+            ),
+            "artifactRoot": fields.string(
+                p.ARTIFACT_ROOT,
+                message="{value} is not an object-store prefix (s3://bucket/prefix) or "
+                "pvc://<claim>[/<path>]",
+                description="Where steps keep artifacts and checkpoints: ARTIFACTS_URI "
+                "(<root>/<pipeline>/<run>/<step>/) and CHECKPOINT_URI "
+                "(<root>/<pipeline>/<run id>/checkpoints/, the same for every attempt).",
             ),
             "limits": fields.obj(
                 {

@@ -84,6 +84,8 @@ def parse_pipeline(
         spec_sha256=sha256,
         labels=tuple(sorted(meta.get("labels", {}).items())),
         datasets=tuple(sorted(spec.get("datasets", {}).items())),
+        service_account=spec.get("serviceAccountName"),
+        image_pull_secrets=tuple(spec.get("imagePullSecrets", ())),
         params=tuple(sorted(spec.get("params", {}).items())),
         steps=tuple(_step(s) for s in spec["steps"]),
         promote=models.Promote(promote["metric"], float(promote["min"])) if promote else None,
@@ -94,12 +96,13 @@ def parse_pipeline(
 
 def _resources(data: dict[str, Any] | None) -> models.Resources:
     r = data or {}
-    cpu, memory = r.get("cpu"), r.get("memory")
+    cpu, memory, shm = r.get("cpu"), r.get("memory"), r.get("shm")
     return models.Resources(
         cpu=None if cpu is None else str(cpu),
         memory=None if memory is None else str(memory),
         gpus=r.get("gpus", 0),
         gpu_type=r.get("gpuType"),
+        shm=None if shm is None else str(shm),
     )
 
 
@@ -146,6 +149,8 @@ def _serve(s: dict[str, Any]) -> models.Serve:
         else None,
         ingress_host=s["ingress"]["host"] if "ingress" in s else None,
         runtime=s.get("runtime", "deployment"),
+        env=tuple(sorted(s.get("env", {}).items())),
+        secret_env=_secret_env(s.get("secretEnv")),
     )
 
 
@@ -176,7 +181,20 @@ def parse_environment(doc: Any, *, path: str, locator: Locator | None = None) ->
             node_selector=tuple(sorted(scheduling.get("nodeSelector", {}).items())),
             tolerations=tuple(scheduling.get("tolerations", ())),
             gpu_resource=scheduling.get("gpuResource", "nvidia.com/gpu"),
+            gpu_types=tuple(
+                (
+                    name,
+                    models.GpuType(
+                        node_selector=tuple(sorted(g.get("nodeSelector", {}).items())),
+                        tolerations=tuple(g.get("tolerations", ())),
+                    ),
+                )
+                for name, g in sorted(scheduling.get("gpuTypes", {}).items())
+            ),
         ),
         max_gpus_per_run=spec.get("limits", {}).get("maxGpusPerRun"),
         allow_system_namespace=spec.get("allowSystemNamespace", False),
+        service_account=spec.get("serviceAccountName"),
+        image_pull_secrets=tuple(spec.get("imagePullSecrets", ())),
+        artifact_root=spec.get("artifactRoot"),
     )

@@ -59,7 +59,7 @@ def assert_restricted(pod: dict[str, Any], where: str) -> None:
     assert psc.get("runAsNonRoot") is True, where
     assert (psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", where
     assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC"), where
-    for c in pod["containers"]:
+    for c in [*pod.get("initContainers", []), *pod["containers"]]:
         sc = c.get("securityContext") or {}
         assert sc.get("allowPrivilegeEscalation") is False, where
         assert sc.get("readOnlyRootFilesystem") is True, where
@@ -67,9 +67,11 @@ def assert_restricted(pod: dict[str, Any], where: str) -> None:
         assert not sc.get("privileged"), where
         assert sc.get("runAsUser", psc.get("runAsUser", 1)) != 0, where
         mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
-        assert "/tmp" in mounts, where
         vols = {v["name"]: v for v in pod.get("volumes", [])}
-        assert "emptyDir" in vols[mounts["/tmp"]], where
+        # What real images write, with the root filesystem read-only: /tmp and a HOME.
+        home = next(e["value"] for e in c.get("env", []) if e["name"] == "HOME")
+        for path in ("/tmp", home):
+            assert path in mounts and "emptyDir" in vols[mounts[path]], where
         for v in pod.get("volumes", []):
             assert set(v) <= {
                 "name",
@@ -136,8 +138,10 @@ def test_step_env_vars_and_secrets_by_reference() -> None:
     assert env["STEP"]["value"] == "train"
     assert json.loads(env["PARAMS_JSON"]["value"]) == dict(plan.pipeline.params)
     assert env["MODEL_OUTPUT"]["value"] == plan.model_uri()
-    assert env["DATASET_TRAIN_MD5"]["value"] == plan.datasets["train"].md5
-    assert env["DATASET_TRAIN_URL"]["value"] == plan.datasets["train"].url
+    train_data = plan.datasets["train"]  # a directory: its md5 alone, its prefix, its listing
+    assert env["DATASET_TRAIN_MD5"]["value"] == train_data.md5.removesuffix(".dir")
+    assert env["DATASET_TRAIN_MANIFEST_URL"]["value"] == train_data.url
+    assert train_data.url.startswith(env["DATASET_TRAIN_URL"]["value"])
     assert "value" not in env["WANDB_API_KEY"]
     assert env["WANDB_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "wandb", "key": "api-key"}
     # GPU requests use the environment's gpuResource, scheduling and tolerations.
@@ -162,7 +166,9 @@ def test_first_render_starts_only_root_steps_and_no_serving() -> None:
     steps = [
         o["metadata"]["labels"][labels.STEP] for o in objs if o["kind"] in ("Job", "PyTorchJob")
     ]
-    roots = sorted(s.name for p in prepared.run_specs.values() for s in p.pipeline.steps if not s.needs)
+    roots = sorted(
+        s.name for p in prepared.run_specs.values() for s in p.pipeline.steps if not s.needs
+    )
     assert sorted(steps) == roots
     assert not [o for o in objs if o["kind"] in ("Deployment", "InferenceService", "Service")]
 

@@ -58,3 +58,31 @@ def test_a_failed_run_is_recorded_with_its_steps_reason(tmp_path: Path, sandbox:
     train = next(s for s in rec.steps if s.name == "train")
     assert "_parseError" not in train.metrics
     assert train.reason.endswith("MemoryError: features too big")
+
+
+def test_metrics_json_under_the_artifacts_passes_the_gate(tmp_path: Path, sandbox: Any) -> None:
+    """An image that never writes /dev/termination-log reports through metrics.json."""
+    world = make_world(tmp_path, sandbox)
+    root = tmp_path / "artifacts"
+    world.edit(
+        "overlays/dev/environment.yaml",
+        "artifactRoot: s3://ml-artifacts/dev",
+        f"artifactRoot: {root.as_uri()}",
+    )
+    world.edit(
+        "pipelines/fraud-detector.yaml",
+        "  serve:\n",
+        "  promote: {metric: auc, min: 0.9}\n  serve:\n",
+    )
+    world.commit_and_push("Artifacts on a local store, a gate on auc")
+    world.outcomes({"10-fraud-eval": {"match": "*/fraud-detector-*-evaluate", "message": ""}})
+    run = status(world.reconcile(), "fraud-detector").run
+    evaluate = root / "fraud-detector" / run / "evaluate"
+    evaluate.mkdir(parents=True)
+    (evaluate / "metrics.json").write_text('{"auc": 0.97}')
+    served = world.until(lambda o: status(o, "fraud-detector").serving is not None)
+    assert status(served, "fraud-detector").serving.run == run  # type: ignore[union-attr]
+    rec = world.origin_record("experiments/fraud-detector", f"runs/dev/fraud-detector/{run}.yaml")
+    step = next(s for s in rec.steps if s.name == "evaluate")
+    assert step.metrics == {"auc": 0.97}
+    assert rec.promotion.promoted and rec.promotion.value == 0.97, rec.promotion

@@ -247,7 +247,8 @@ CASES: list[tuple[str, str, str, str, list[str]]] = [
         "  limits: {maxGpusPerRun: 8}\n  quota: {}\n",
         [
             f"{E}:16:3: spec.quota: unknown field 'quota'; allowed: branch, namespace, "
-            "allowSystemNamespace, serve, provenanceBranch, cluster, scheduling, limits"
+            "allowSystemNamespace, serve, provenanceBranch, cluster, scheduling, "
+            "serviceAccountName, imagePullSecrets, artifactRoot, limits"
         ],
     ),
     (

@@ -260,7 +260,8 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "env: {LOG_LEVEL: info, RUN_ID: x}",
         [
             f"{P}:19:30: spec.steps[1].env.RUN_ID: RUN_ID is set by the reconciler "
-            "(reserved: RUN_ID, STEP, PARAMS_JSON, MODEL_OUTPUT, DATASET_*)"
+            "(reserved: RUN_ID, STEP, PARAMS_JSON, MODEL_OUTPUT, CHECKPOINT_URI, DATASET_*, "
+            "ARTIFACTS_URI*)"
         ],
     ),
     (
