@@ -138,8 +138,8 @@ def test_environments_differ_by_patches(built: dict[str, list[dict[str, Any]]]) 
         "exp": 10,
     }
     assert train["prod"]["workers"] == 4 and train["staging"]["workers"] == 2
-    assert train["dev"]["resources"]["gpuType"] == "nvidia-t4"
-    assert train["prod"]["resources"]["gpuType"] == "nvidia-a100-80gb"
+    assert train["dev"]["resources"]["gpuType"] == "Tesla-T4"
+    assert train["prod"]["resources"]["gpuType"] == "NVIDIA-A100-SXM4-80GB"
     assert resnet["prod"]["serve"]["replicas"] == 3
     assert [s["name"] for s in resnet["dev"]["steps"]] == ["features", "train", "evaluate"]
     hosts = {
