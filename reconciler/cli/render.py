@@ -35,7 +35,10 @@ def command(
     try:
         with repos.checkout_tree(Path(repo), ref) as (root, _):
             prepared = engine.prepare_target(
-                root, env, branch=branch or engine.branch_hint(Path(repo), ref)
+                root,
+                env,
+                branch=branch or engine.branch_hint(Path(repo), ref),
+                source=repos.find_root(Path(repo)),
             )
             objs = environments.render_objects(prepared, all_steps=all_steps)
     except ReconcilerError as e:

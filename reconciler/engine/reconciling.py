@@ -122,7 +122,12 @@ def trigger_of(repo: Path, commit: repos.Commit) -> prov_records.Trigger:
 
 
 def prepare_target(
-    root: Path, env_name: str, *, branch: str | None, check_remote: bool = False
+    root: Path,
+    env_name: str,
+    *,
+    branch: str | None,
+    check_remote: bool = False,
+    source: Path | None = None,
 ) -> environments.Prepared:
     """Load ``overlays/<env_name>`` from a tree and plan its runs for a branch.
 
@@ -144,13 +149,19 @@ def prepare_target(
             f"pass --branch (or --ref) with a matching branch name"
         )
     target = environments.target_for(env, branch if env.is_pattern and branch else env.branch)
-    return environments.prepare(root, overlay, target, check_remote=check_remote)
+    return environments.prepare(root, overlay, target, check_remote=check_remote, source=source)
 
 
 def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepared:
     """Prepare the environment instance at the source commit (Kustomize, specs, datasets)."""
     with repos.checkout_tree(source.repo, source.commit.sha) as (root, _):
-        return prepare_target(root, env_name, branch=source.branch, check_remote=ctx.check_remote)
+        return prepare_target(
+            root,
+            env_name,
+            branch=source.branch,
+            check_remote=ctx.check_remote,
+            source=source.repo,
+        )
 
 
 # -- list live --------------------------------------------------------------------------

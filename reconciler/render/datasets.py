@@ -120,9 +120,10 @@ class DatasetResolver:
     and remotes per name for the resolver's lifetime: build a new one for a new tree.
     """
 
-    def __init__(self, repo_root: Path, *, check_remote: bool) -> None:
+    def __init__(self, repo_root: Path, *, check_remote: bool, source: Path | None = None) -> None:
         self.root = Path(repo_root)
         self.check_remote = check_remote
+        self.source = source
         self._repo: Repo | None = None
         self._open_error: SpecError | None = None
         self._odbs: dict[tuple[str | None, str], tuple[str, HashFileDB] | SpecError] = {}
@@ -216,22 +217,28 @@ class DatasetResolver:
         )
 
     def _stable_url(self, url: str) -> str:
-        """Return a local remote's URL relative to the repository (``dvc-storage/files/...``).
+        """Return the real location of the data: where a pod (or anyone) can read it.
 
-        DVC resolves a relative local remote against the tree it was opened on, which for
-        an exported commit is a temporary directory. The URL goes into step env vars (Job
-        templates are immutable) and records, so it must not depend on where the tree was
-        materialised; a remote inside the repository is therefore named relative to it.
-        Remote URLs with a scheme (s3://, gs://, ...) and local remotes outside the
-        repository are returned as they are.
+        Remote URLs with a scheme (s3://, gs://, azure://, http(s)://...) are returned as
+        DVC builds them; a local remote's is an absolute path, as DVC gives it. DVC resolves
+        a relative local
+        remote against the tree it was opened on, which for an exported commit is a
+        temporary directory; the URL goes into step env vars (Job templates are immutable)
+        and records, so a remote inside the repository is named in the *source*
+        repository the reconciler reads (``source``: the clone or work tree), which is
+        where it really is and does not move between reconciles. Without a source, such a
+        remote can only be named by its repository-relative path.
         """
         if "://" in url and not url.startswith("file://"):
             return url
         local = Path(url.removeprefix("file://"))
         try:
-            return local.resolve().relative_to(self.root.resolve()).as_posix()
+            rel = local.resolve().relative_to(self.root.resolve())
         except ValueError:
             return url
+        if self.source is None:
+            return rel.as_posix()
+        return str(Path(self.source).resolve() / rel)
 
     def _check_path(self, pointer: str, key: str | None) -> Path:
         if not pointer or not pointer.strip():

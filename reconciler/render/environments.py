@@ -167,8 +167,12 @@ def prepare(
     target: Target,
     *,
     check_remote: bool = False,
+    source: Path | None = None,
 ) -> Prepared:
     """Resolve every pipeline's datasets and compute its run spec.
+
+    ``source`` is the repository the tree at ``root`` was exported from (local DVC remotes
+    inside it are named there; see ``DatasetResolver``).
 
     A pipeline whose dataset pointers do not resolve joins ``failed_pipelines`` (its live
     objects are kept); the others are planned.
@@ -177,7 +181,7 @@ def prepare(
     prepared = Prepared(target=target, overlay=overlay)
     prepared.errors.extend(overlay.errors)
     prepared.failed_pipelines |= overlay.failed_pipelines
-    with datasets_mod.DatasetResolver(root, check_remote=check_remote) as resolver:
+    with datasets_mod.DatasetResolver(root, check_remote=check_remote, source=source) as resolver:
         for pipeline in overlay.pipelines:
             facts, errors = resolver.resolve_all(dict(pipeline.datasets))
             if errors:

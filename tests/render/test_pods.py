@@ -176,3 +176,15 @@ def test_the_example_renders_with_every_pod_restricted() -> None:
             assert all(
                 set(v) <= {"name", "emptyDir", "persistentVolumeClaim"} for v in pod["volumes"]
             )
+
+
+def test_a_local_remote_is_named_where_it_really_is_never_inside_the_export() -> None:
+    """The example's remote lives in the repository: its URL is a file in the source."""
+    prepared = engine.prepare_target(ROOT, "dev", branch=None, source=ROOT)
+    facts = prepared.run_specs["fraud-detector"].datasets["transactions"]
+    path = Path(facts.url)
+    assert path.is_absolute() and path.is_file()
+    assert path.is_relative_to(ROOT.resolve() / "dvc-storage")
+    listing = prepared.run_specs["resnet50"].datasets["train"]
+    assert Path(listing.url).is_file()  # the .dir manifest
+    assert Path(listing.data_url).is_dir()  # the object prefix
