@@ -21,13 +21,21 @@ RUN_ID_LENGTH = 8
 def step_identity(step: Step) -> dict[str, Any]:
     """Return the fields of a step that define a run (design.md's list, nothing else)."""
     r = step.resources
+    resources: dict[str, Any] = {
+        "cpu": r.cpu,
+        "memory": r.memory,
+        "gpus": r.gpus,
+        "gpuType": r.gpu_type,
+    }
+    if r.shm is not None:  # only when set: the ids of specs without it stay as they were
+        resources["shm"] = r.shm
     return {
         "name": step.name,
         "image": step.image,
         "command": list(step.command),
         "args": list(step.args),
         "env": {k: v for k, v in step.env},
-        "resources": {"cpu": r.cpu, "memory": r.memory, "gpus": r.gpus, "gpuType": r.gpu_type},
+        "resources": resources,
         "workers": step.workers,
         "runtime": step.runtime,
         "needs": sorted(step.needs),

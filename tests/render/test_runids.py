@@ -68,6 +68,11 @@ def test_every_defining_input_changes_the_id() -> None:
         runids.run_id("prod", _with_step(BASE, 1, workers=3), MD5),
         runids.run_id("prod", _with_step(BASE, 1, runtime="job"), MD5),
         runids.run_id("prod", _with_step(BASE, 1, needs=()), MD5),
+        runids.run_id(
+            "prod",
+            _with_step(BASE, 1, resources=dataclasses.replace(BASE.steps[1].resources, shm="8Gi")),
+            MD5,
+        ),
     ]
     assert base not in variants
     assert len(set(variants)) == len(variants)
