@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retry": ("retry", "Start a new attempt of a pipeline's current run."),
     "review": ("review", "Pull-request report for BASE..HEAD."),
     "run": ("run", "Run the reconciler daemon."),
+    "ui": ("ui", "Serve the read-only web UI for a clone and a kubeconfig."),
     "sandbox": ("sandbox", "Start the local Kubernetes API emulator."),
     "demo": ("demo", "The whole loop on the bundled example, in the sandbox."),
     "manifests": ("manifests", "Print the in-cluster install (Deployment, RBAC, Lease)."),

@@ -58,6 +58,13 @@ from reconciler.cli import output
 @click.option(
     "--mlflow-tracking-uri", default=None, help="Also log every run record as an MLflow run."
 )
+@click.option("--ui/--no-ui", default=True, show_default=True, help="Serve the web UI at /.")
+@click.option(
+    "--ui-token-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Bearer token for the web UI (else $RECONCILER_UI_TOKEN; none: open).",
+)
 def command(
     repo: str,
     interval: str,
@@ -75,12 +82,14 @@ def command(
     kubeconfig: str | None,
     kube_context: str | None,
     mlflow_tracking_uri: str | None,
+    ui: bool,
+    ui_token_file: str | None,
 ) -> None:
     """Watch a repository and keep every environment reconciled until SIGTERM/SIGINT.
 
     A local repository's refs are watched (a commit or push reconciles within a second);
     a URL is mirrored and fetched every --interval; POST /hooks/git (signed) fetches now.
-    Serves /healthz, /readyz and /metrics on --listen.
+    Serves /healthz, /readyz, /metrics and the read-only web UI (/) on --listen.
     """
     from reconciler.cli import wiring
     from reconciler.daemon import loop, sharding
@@ -104,7 +113,14 @@ def command(
             kubeconfig=kubeconfig,
             context=kube_context,
         )
-        parts = wiring.daemon_parts(options, mlflow_tracking_uri=mlflow_tracking_uri)
+        from reconciler.web.serving import load_token
+
+        parts = wiring.daemon_parts(
+            options,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+            ui=ui,
+            ui_token=load_token(ui_token_file) if ui else None,
+        )
         code = loop.run_daemon(options, **parts)
     except (ValueError, ReconcilerError) as e:
         output.fail(str(e))

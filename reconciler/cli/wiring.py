@@ -14,19 +14,31 @@ from typing import TYPE_CHECKING, Any
 from reconciler.daemon import loop, outcomes
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from reconciler import engine
+    from reconciler.provenance.store import ProvenanceStore
 
 
 def daemon_parts(
-    options: loop.DaemonOptions, *, mlflow_tracking_uri: str | None = None
+    options: loop.DaemonOptions,
+    *,
+    mlflow_tracking_uri: str | None = None,
+    ui: bool = True,
+    ui_token: str | None = None,
 ) -> outcomes.DaemonParts:
-    """Return the daemon's callables (reconcile, list_targets, fetch, flush) around the engine."""
+    """Return the daemon's callables (reconcile, list_targets, fetch, flush) around the engine.
+
+    With ``ui`` the parts include the web UI (``ui``), fed by every reconcile's outcome: the
+    pages read that one snapshot, so viewers add no request to the cluster.
+    """
     from reconciler import engine
     from reconciler.apply.manager import ResourceManager
     from reconciler.cluster import clients
     from reconciler.provenance import mlflow_sink
     from reconciler.provenance.store import ProvenanceStore
     from reconciler.source import mirrors, repos
+    from reconciler.structs.errors import ReconcilerError
 
     state = options.resolved_state_dir()
     path, fetch = mirrors.refs_fetcher(options.repo, state / "mirrors")
@@ -49,16 +61,27 @@ def daemon_parts(
         sinks=mlflow_sink.sinks_for(mlflow_tracking_uri),
     )
     ctx = engine.Context(repo=path, manager_for=manager_for, provenance=store)
+    shared, handler = _web_ui(path, store, ui_token) if ui else (None, None)
 
     def reconcile(key: str) -> outcomes.ReconcileOutcome:
         env, _, branch = key.partition("@")
         if store.pending():
             store.flush()
-        res = engine.reconcile(ctx, env, branch or None)
+        try:
+            res = engine.reconcile(ctx, env, branch or None)
+        except ReconcilerError as exc:
+            if shared is not None:
+                shared.publish_error(key, exc)
+            raise
+        if shared is not None:
+            shared.publish(res)
         return outcome_for(res)
 
     def list_targets() -> list[str]:
-        return [t.key for t in engine.discover_targets(path)]
+        keys = [t.key for t in engine.discover_targets(path)]
+        if shared is not None:
+            shared.expect(k for k in keys if options.selects(k))
+        return keys
 
     def flush() -> None:
         store.flush()
@@ -69,7 +92,17 @@ def daemon_parts(
         fetch=fetch,
         flush=flush,
         api_client=api_client,
+        ui=handler,
     )
+
+
+def _web_ui(path: Path, store: ProvenanceStore, token: str | None) -> tuple[Any, Any]:
+    """Return the web UI's snapshot store and the daemon's request handler serving it."""
+    from reconciler.web import app, readers, serving, snapshots
+
+    shared = snapshots.SnapshotStore()
+    application = app.create_app(shared, readers.Readers(path, store), token=token)
+    return shared, serving.request_handler(application)
 
 
 def outcome_for(res: engine.Outcome) -> outcomes.ReconcileOutcome:

@@ -9,6 +9,8 @@ a probe every few seconds, a scrape, and the odd webhook.
   check as ``[+]name ok`` or ``[-]name failed`` like kube-apiserver's.
 - ``GET /metrics``: the Prometheus text format.
 - ``POST /hooks/git``: :func:`reconciler.daemon.webhooks.handle_git_hook`.
+- every other ``GET``/``HEAD``: ``Routes.ui`` when set (the web UI, handed in by the CLI's
+  wiring: the daemon knows nothing of it), else 404.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Routes:
     max_body: int = webhooks.MAX_BODY_BYTES
     on_webhook: Callable[[int], None] = lambda _code: None
     """Called with the status of every webhook answer (for the metrics)."""
+    ui: Callable[[BaseHTTPRequestHandler], None] | None = None
+    """Answers every other GET and HEAD on the request handler (the web UI), or None."""
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -98,8 +102,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, routes.metrics(), routes.metrics_content_type)
         elif path == HOOK:
             self._send(405, b"use POST\n", extra_headers={"Allow": "POST"})
+        elif routes.ui is not None:
+            routes.ui(self)
         else:
             self._send(404, b"not found\n")
+
+    def do_HEAD(self) -> None:
+        ui = self.server.routes.ui
+        if ui is None:
+            self._send(405, b"", extra_headers={"Allow": "GET, POST"})
+        else:
+            ui(self)
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]

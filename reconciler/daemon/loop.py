@@ -46,6 +46,7 @@ from reconciler.daemon.outcomes import (
     ReadyFn,
     ReconcileFn,
     ReconcileOutcome,
+    UiFn,
     env_name_of,
 )
 from reconciler.structs.errors import ReconcilerError
@@ -188,6 +189,7 @@ class Daemon:
         flush: FlushFn,
         api_client: Any = None,
         cluster_ready: ReadyFn | None = None,
+        ui: UiFn | None = None,
     ) -> None:
         self.options = options
         self.flush = flush
@@ -247,6 +249,7 @@ class Daemon:
             on_push=self.feeder.trigger,
             max_body=options.max_webhook_body,
             on_webhook=lambda code: self.metrics.webhook_requests.labels(str(code)).inc(),
+            ui=ui,
         )
         try:
             self.http = httpserver.HttpServer(options.listen, routes)
@@ -418,12 +421,14 @@ def run_daemon(
     flush: FlushFn,
     api_client: Any = None,
     cluster_ready: ReadyFn | None = None,
+    ui: UiFn | None = None,
 ) -> int:
     """Run the daemon in this process until SIGTERM/SIGINT; return the exit code (0).
 
     ``api_client`` (a kubernetes ApiClient) is used for the lease and for readiness; with
     ``--leader-elect`` and none given, one is loaded from ``kubeconfig``/``context`` (or
     the in-cluster service account). ``cluster_ready`` overrides the readiness check.
+    ``ui`` answers every other GET on ``--listen`` (the web UI the CLI wires in).
     Raises ValueError for bad options (``--listen``), ReconcilerError if the repository
     or the kubeconfig cannot be used; nothing has started then.
     """
@@ -436,6 +441,7 @@ def run_daemon(
         flush=flush,
         api_client=api_client,
         cluster_ready=cluster_ready,
+        ui=ui,
     )
     with handling_signals(daemon.stop):
         return daemon.run()

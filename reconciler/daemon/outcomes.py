@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NotRequired, TypedDict
 
 
@@ -76,6 +77,9 @@ FlushFn = Callable[[], None]
 ReadyFn = Callable[[], bool]
 """Say whether a dependency (the cluster) is reachable now; used by ``/readyz``."""
 
+UiFn = Callable[[BaseHTTPRequestHandler], None]
+"""Answer one GET or HEAD that is not a probe, the metrics or the webhook (the web UI)."""
+
 
 def env_name_of(key: str) -> str:
     """Return the environment name of a work-item key (``"exp@exp/lr-sweep"`` -> ``"exp"``)."""
@@ -95,3 +99,4 @@ class DaemonParts(TypedDict):
     flush: FlushFn
     api_client: NotRequired[Any]
     cluster_ready: NotRequired[ReadyFn | None]
+    ui: NotRequired[UiFn | None]
