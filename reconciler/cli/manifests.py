@@ -23,10 +23,20 @@ from reconciler.cli import output
 )
 @click.option("--image", default=None, help="Image of the reconciler.")
 @click.option("--interval", default="30s", show_default=True, help="Git polling interval.")
+@click.option("--ui-host", default=None, help="Expose the web UI with an Ingress on this host.")
+@click.option("--ui-tls-secret", default=None, help="TLS Secret of the web UI's Ingress.")
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
 )
-def command(namespace: str, repo: str | None, image: str | None, interval: str, fmt: str) -> None:
+def command(
+    namespace: str,
+    repo: str | None,
+    image: str | None,
+    interval: str,
+    ui_host: str | None,
+    ui_tls_secret: str | None,
+    fmt: str,
+) -> None:
     """Print the Namespace, RBAC, Service and Deployment that run the daemon in a cluster.
 
     Apply with ``reconciler manifests --repo URL | kubectl apply --server-side -f -``. The
@@ -45,6 +55,8 @@ def command(namespace: str, repo: str | None, image: str | None, interval: str, 
         repo=repo or manifests.PLACEHOLDER_REPO,
         image=image or manifests.DEFAULT_IMAGE,
         interval=interval,
+        ui_host=ui_host,
+        ui_tls_secret=ui_tls_secret,
     )
     objs = manifests.install_objects(opts)
     if repo is None:

@@ -11,6 +11,10 @@ Called by :mod:`reconciler.cli.manifests`, which prints them as YAML, like
 - a ``Role`` in our namespace for the leader ``Lease`` (and nothing else), and bindings;
 - a ``Service`` with the named port ``http-metrics`` (webhook, probes, Prometheus; a
   ServiceMonitor selects it by that name);
+- the ``Service`` ``reconciler-ui`` (port ``http``, 80) for the read-only web UI, and with
+  ``--ui-host`` an ``Ingress`` for it; the UI's bearer token is read from the Secret
+  ``reconciler-ui`` (key ``token``) by reference, optional (without it the UI is open to
+  whoever reaches the Service);
 - the ``Deployment`` of ``reconciler run --leader-elect``: probes on ``/healthz`` and
   ``/readyz``, the restricted security context, requests and limits, the webhook secret
   from a Secret by ``secretKeyRef`` (optional: without it the webhook answers 401).
@@ -37,6 +41,10 @@ WEBHOOK_SECRET_NAME = "reconciler-webhook"
 WEBHOOK_SECRET_KEY = "secret"
 PORT = 8080
 PORT_NAME = "http-metrics"
+UI_NAME = "reconciler-ui"
+UI_PORT_NAME = "http"
+UI_TOKEN_KEY = "token"
+UI_TOKEN_ENV_VAR = "RECONCILER_UI_TOKEN"
 STATE_DIR = "/var/cache/reconciler"
 RUN_AS = 65532  # the conventional "nonroot" uid/gid of distroless images
 
@@ -73,6 +81,10 @@ class InstallOptions:
     image: str = DEFAULT_IMAGE
     interval: str = "30s"
     replicas: int = 1
+    ui_host: str | None = None
+    """Host name of the web UI's Ingress (None: no Ingress)."""
+    ui_tls_secret: str | None = None
+    """TLS Secret of that Ingress (None: plain HTTP, e.g. TLS ends at the load balancer)."""
 
 
 def _labels(component: str = "controller") -> dict[str, str]:
@@ -186,6 +198,43 @@ def service(opts: InstallOptions) -> Manifest:
     }
 
 
+def ui_service(opts: InstallOptions) -> Manifest:
+    """Return the web UI's Service: port 80 (``http``) to the daemon's HTTP port."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(UI_NAME, opts.namespace),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": _selector(),
+            "ports": [
+                {"name": UI_PORT_NAME, "port": 80, "targetPort": PORT_NAME, "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def ui_ingress(opts: InstallOptions) -> Manifest:
+    """Return the web UI's Ingress on ``opts.ui_host`` (TLS with ``opts.ui_tls_secret``)."""
+    backend = {"service": {"name": UI_NAME, "port": {"name": UI_PORT_NAME}}}
+    spec: dict[str, Any] = {
+        "rules": [
+            {
+                "host": opts.ui_host,
+                "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
+            }
+        ]
+    }
+    if opts.ui_tls_secret:
+        spec["tls"] = [{"hosts": [opts.ui_host], "secretName": opts.ui_tls_secret}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _meta(UI_NAME, opts.namespace),
+        "spec": spec,
+    }
+
+
 def daemon_args(opts: InstallOptions) -> list[str]:
     """Return the container's arguments: ``run --repo URL --leader-elect ...``."""
     return [
@@ -226,6 +275,12 @@ def deployment(opts: InstallOptions) -> Manifest:
                         "key": WEBHOOK_SECRET_KEY,
                         "optional": True,
                     }
+                },
+            },
+            {
+                "name": UI_TOKEN_ENV_VAR,
+                "valueFrom": {
+                    "secretKeyRef": {"name": UI_NAME, "key": UI_TOKEN_KEY, "optional": True}
                 },
             },
             {"name": "HOME", "value": "/tmp"},  # git reads ~/.gitconfig; the root fs is read-only
@@ -307,5 +362,7 @@ def install_objects(opts: InstallOptions | None = None) -> list[Manifest]:
         lease_role(o),
         lease_role_binding(o),
         service(o),
+        ui_service(o),
         deployment(o),
+        *([ui_ingress(o)] if o.ui_host else []),
     ]

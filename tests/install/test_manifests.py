@@ -51,6 +51,7 @@ def test_every_object_validates_against_the_official_schemas(version: str) -> No
         "Role",
         "RoleBinding",
         "Service",
+        "Service",
         "Deployment",
     ]
 
@@ -207,7 +208,7 @@ def test_webhook_secret_is_referenced_never_literal() -> None:
 
 
 def test_service_has_the_named_metrics_port_and_selects_the_pods() -> None:
-    (svc,) = by_kind("Service")
+    svc = next(o for o in by_kind("Service") if o["metadata"]["name"] == "reconciler")
     (dep,) = by_kind("Deployment")
     assert svc["spec"]["ports"] == [
         {"name": "http-metrics", "port": 8080, "targetPort": "http-metrics", "protocol": "TCP"}
@@ -255,3 +256,26 @@ def test_cli_refuses_a_bad_interval() -> None:
     proc = reconciler_cli("manifests", "--interval", "soon")
     assert proc.returncode == 1
     assert "error: --interval" in proc.stderr
+
+
+def test_web_ui_service_ingress_and_token_by_reference() -> None:
+    ui = next(o for o in by_kind("Service") if o["metadata"]["name"] == "reconciler-ui")
+    (dep,) = by_kind("Deployment")
+    assert ui["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http-metrics", "protocol": "TCP"}
+    ]
+    assert ui["spec"]["selector"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    ref = env["RECONCILER_UI_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "reconciler-ui", "key": "token", "optional": True}
+    assert not by_kind("Ingress")
+    objs = manifests.install_objects(
+        manifests.InstallOptions(ui_host="ml.example.com", ui_tls_secret="ml-tls")
+    )
+    (ingress,) = [o for o in objs if o["kind"] == "Ingress"]
+    for obj in objs:
+        kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
+    rule = ingress["spec"]["rules"][0]
+    assert rule["host"] == "ml.example.com"
+    assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "reconciler-ui"
+    assert ingress["spec"]["tls"] == [{"hosts": ["ml.example.com"], "secretName": "ml-tls"}]
