@@ -72,29 +72,8 @@ def command(
     sys.exit(output.EXIT_ERROR if found.errors or (nothing and not env) else output.EXIT_OK)
 
 
-def format_value(value: Any) -> str:
-    """Format a metric value compactly (4 significant digits for floats)."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def format_duration(seconds: float | None) -> str:
-    """Format seconds as ``1h02m``, ``5m07s`` or ``42s``; ``-`` if unknown."""
-    if seconds is None:
-        return "-"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
-
-
 def _cells(row: Row, several: bool) -> list[str]:
-    from reconciler.queries.history import key_metrics
+    from reconciler.queries.history import format_duration, format_value, key_metrics
 
     rec = row.record
     status = str(rec.status) + (" (not pushed)" if row.origin == "outbox" else "")

@@ -231,6 +231,27 @@ def key_metrics(rec: RunRecord, limit: int = KEY_METRICS) -> dict[str, Any]:
     return {k: flat[k] for k in names[:limit]}
 
 
+def format_value(value: Any) -> str:
+    """Format a metric value compactly (4 significant digits for floats)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_duration(seconds: float | None) -> str:
+    """Format seconds as ``1h02m``, ``5m07s`` or ``42s``; ``-`` if unknown."""
+    if seconds is None:
+        return "-"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
 def _row_json(row: Row) -> dict[str, Any]:
     rec = row.record
     promotion = rec.promotion
