@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 
 from reconciler.provenance.records import RunRecord
-from reconciler.runs import history
+from reconciler.queries import history
 from reconciler.web import charts, redaction
 from reconciler.web.readers import Readers
 from reconciler.web.snapshots import EnvironmentView, PipelineView, Snapshot
@@ -106,8 +106,7 @@ def _step_caption(seconds: float | None) -> str:
 
 def pipeline(readers: Readers, view: EnvironmentView, p: PipelineView) -> dict[str, Any]:
     """Return a pipeline's page: its current run's steps, serving and promotion decision."""
-    found = readers.record(p.name, view.env, p.run)
-    record = found[1] if found else None
+    record = readers.record(p.name, view.env, p.run)
     steps = []
     for s in p.steps:
         started, finished = s.started, s.finished
@@ -124,7 +123,7 @@ def pipeline(readers: Readers, view: EnvironmentView, p: PipelineView) -> dict[s
         "record": record,
         "steps": steps,
         "graph": charts.step_graph(nodes),
-        "serving_record": serving[1] if serving else None,
+        "serving_record": serving,
         "retry": retry_command(view, p.name) if p.status == "Failed" else "",
     }
 
@@ -140,12 +139,12 @@ def _numeric(value: Any) -> float | None:
 
 
 def metric_charts(
-    rows: Sequence[tuple[str, RunRecord, str]], *, href: Any, gate: tuple[str, float] | None
+    records: Sequence[RunRecord], *, href: Any, gate: tuple[str, float] | None
 ) -> list[tuple[str, Markup]]:
-    """Return one chart per metric over the runs (oldest first), promoted runs marked."""
-    ordered = list(reversed(rows))
+    """Return one chart per metric over the runs (``records`` newest first), promoted marked."""
+    ordered = list(reversed(records))
     names: list[str] = []
-    for _b, rec, _o in ordered:
+    for rec in ordered:
         for k, v in rec.metrics_flat.items():
             if k not in names and not k.startswith("_") and _numeric(v) is not None:
                 names.append(k)
@@ -156,7 +155,7 @@ def metric_charts(
     for name in names[:MAX_CHARTS]:
         points = [
             charts.Point(rec.run_name, value, href(rec.run_name), rec.promoted)
-            for _b, rec, _o in ordered
+            for rec in ordered
             if (value := _numeric(rec.metrics_flat.get(name))) is not None
         ]
         limit = gate[1] if gate and gate[0] == name else None
@@ -168,25 +167,31 @@ def runs(
     readers: Readers, view: EnvironmentView, name: str, *, number: int, query: str, href: Any
 ) -> dict[str, Any]:
     """Return a pipeline's run history: charts of its metrics and a page of its records."""
-    histories, errors = readers.history(name, view.env)
-    rows = [row for h in histories for row in h.rows]
-    serving = {run for h in histories for run in h.serving.values()}
+    found = readers.history(name, view.env)
+    rows = [row for h in found.environments for row in h.rows]
     p = view.pipeline(name)
     gate = (p.gate_metric, p.gate_min) if p and p.gate_metric and p.gate_min is not None else None
     page = paginate(
         rows,
         number=number,
         query=query,
-        text_of=lambda r: f"{r[1].run_name} {r[1].status} {r[1].source.commit} {r[1].reason}",
+        text_of=lambda r: (
+            f"{r.record.run_name} {r.record.status} {r.record.source.commit} {r.reason} {r.source}"
+        ),
     )
     return {
         "view": view,
         "name": name,
         "p": p,
-        "charts": metric_charts(rows, href=href, gate=gate),
+        "charts": metric_charts([r.record for r in rows], href=href, gate=gate),
         "page": page,
-        "serving": serving,
-        "errors": [redaction.redact_text(e) for e in errors],
+        "notes": [
+            redaction.redact_text(f"{branch}: {note}")
+            for h in found.environments
+            for branch, note in sorted(h.notes.items())
+        ],
+        "errors": [redaction.redact_text(e) for e in found.errors],
+        "redact": redaction.redact_text,
         "key_metrics": lambda rec: redaction.redact_data(history.key_metrics(rec)),
         "fmt": history.format_value,
         "duration": history.format_duration,
@@ -195,19 +200,20 @@ def runs(
 
 def record(readers: Readers, view: EnvironmentView, name: str, run: str) -> dict[str, Any] | None:
     """Return one run's provenance record page, or None if there is no such record."""
-    found = readers.record(name, view.env, run)
-    if found is None:
+    row = readers.row(name, view.env, run)
+    if row is None:
         return None
-    branch, rec = found
+    rec = row.record
     data = redaction.redact_data(rec.to_dict())
     return {
         "view": view,
         "name": name,
-        "branch": branch,
+        "branch": row.branch,
+        "reason": redaction.redact_text(row.reason),
         "rec": rec,
         "data": data,
         "yaml": redaction.redact_text(rec.to_yaml()),
-        "serving": readers.serving_run(name, view.env) == rec.run_name,
+        "serving": row.serving,
         "retry": retry_command(view, name) if str(rec.status) == "Failed" else "",
         "duration": history.format_duration,
         "fmt": history.format_value,
@@ -225,24 +231,15 @@ def changes(view: EnvironmentView, *, query: str, number: int) -> dict[str, Any]
     return {"view": view, "page": page, "counts": sorted(counts.items())}
 
 
-def failure_reason(rec: RunRecord) -> str:
-    """Return why a run failed: its reason, and the failed step's own reason if it adds one."""
-    reason = rec.reason
-    step = next((s for s in rec.steps if s.status == "Failed" and s.reason), None)
-    if step is not None and step.reason not in reason:
-        reason = f"{reason}: {step.name}: {step.reason}" if reason else step.reason
-    return reason
-
-
 def failures(readers: Readers, snapshot: Snapshot) -> dict[str, Any]:
     """Return every failing instance and every failed current run, with reason and retry."""
     failing = [v for v in snapshot.environments if v.failing]
     failed = []
     for v in snapshot.environments:
         for p in v.failed_runs:
-            found = readers.record(p.name, v.env, p.run)
-            rec = found[1] if found else None
-            reason = failure_reason(rec) if rec else p.health_reason
+            row = readers.row(p.name, v.env, p.run)
+            rec = row.record if row else None
+            reason = row.reason if row else p.health_reason
             failed.append(
                 {
                     "view": v,

@@ -1,7 +1,7 @@
 """What the pages read from Git: run history, records, review reports, commits, branches.
 
 Called by :mod:`reconciler.web.pages`. Every read goes through the functions the CLI uses
-(:mod:`reconciler.runs.history` for ``history``, :func:`reconciler.review.reports.build_review`
+(:mod:`reconciler.queries.history` for ``history``, :func:`reconciler.review.reports.build_review`
 for ``review``, the provenance store for records) and reads Git only, never the cluster.
 Results are cached by what they are derived from: the repository's refs (one
 ``git for-each-ref`` per page view tells whether anything moved) and, for a review, the two
@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 from reconciler.provenance.records import RunRecord
 from reconciler.provenance.store import ProvenanceStore
+from reconciler.queries import history as history_query
 from reconciler.review import markdown, reports
-from reconciler.runs import history
 from reconciler.source import repos
 from reconciler.structs.errors import ReconcilerError
 from reconciler.web import redaction
@@ -78,24 +78,23 @@ class Readers:
         pending = ",".join(sorted(p.path for p in self.store.pending()))
         return hashlib.sha256(refs + pending.encode()).hexdigest()
 
-    def history(self, pipeline: str, env: str) -> tuple[list[history.EnvHistory], list[str]]:
-        """Return ``reconciler history PIPELINE --env ENV``'s data (newest first) and errors."""
+    def history(self, pipeline: str, env: str) -> history_query.History:
+        """Return ``reconciler history PIPELINE --env ENV``'s answer (rows newest first)."""
         key = ("history", pipeline, env, self.refs_fingerprint())
-        return self._cache.get(key, lambda: history.collect(self.store, pipeline, only=env))
+        return self._cache.get(key, lambda: history_query.collect(self.store, pipeline, only=env))
 
-    def record(self, pipeline: str, env: str, run: str) -> tuple[str, RunRecord] | None:
-        """Return ``(provenance branch, record)`` of one run, or None if it has none."""
-        histories, _ = self.history(pipeline, env)
-        for h in histories:
-            for branch, rec, _origin in h.rows:
-                if rec.run_name == run:
-                    return branch, rec
+    def row(self, pipeline: str, env: str, run: str) -> history_query.Row | None:
+        """Return the history row of one run (its record and branch), or None if unrecorded."""
+        for h in self.history(pipeline, env).environments:
+            for row in h.rows:
+                if row.record.run_name == run:
+                    return row
         return None
 
-    def serving_run(self, pipeline: str, env: str) -> str:
-        """Return the run name history marks as serving (``""`` if none)."""
-        histories, _ = self.history(pipeline, env)
-        return next((run for h in histories for run in h.serving.values()), "")
+    def record(self, pipeline: str, env: str, run: str) -> RunRecord | None:
+        """Return the provenance record of one run, or None."""
+        row = self.row(pipeline, env, run)
+        return row.record if row is not None else None
 
     def review(self, spec: str) -> tuple[reports.Review, str]:
         """Return the review of ``BASE..HEAD`` and its Markdown (``reconciler review``'s)."""

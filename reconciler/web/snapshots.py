@@ -1,6 +1,6 @@
 """The one state snapshot every viewer reads: environment views made from engine outcomes.
 
-Who writes it: the daemon's wiring publishes each reconcile's :class:`engine.Outcome` (or the
+Who writes it: the CLI's wiring of the daemon publishes each reconcile's :class:`engine.Outcome` (or the
 error that stopped it) as it happens, so the web UI adds no request to the cluster; ``reconciler
 ui`` publishes the outcome of a dry-run reconcile (what ``reconciler status`` computes) every
 refresh interval. Who reads it: every page, and the live-update stream (``/events``), which
@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from reconciler import engine, health
+from reconciler import engine
+from reconciler.queries import status as status_query
+from reconciler.render import environments
 from reconciler.structs.changesets import ChangeSetEntry
 from reconciler.web import redaction
 
@@ -96,8 +98,10 @@ class EnvironmentView:
     namespace: str = ""
     mode: Mode = "applied"
     sync: SyncState = "Unknown"
+    sync_reason: str = "not reconciled yet"
     failing: bool = False
     health: str = "Unknown"
+    health_reason: str = ""
     commit: str = ""
     synced_commit: str = ""
     in_flight: int = 0
@@ -185,41 +189,41 @@ def _pipeline(status: engine.PipelineStatus) -> PipelineView:
 
 
 def view_of(outcome: engine.Outcome, *, at: datetime | None = None) -> EnvironmentView:
-    """Return the view of one reconcile's outcome (real or dry run)."""
-    target = outcome.target
-    changing: tuple[str, ...] = ("created", "configured", "deleted", "failed", "conflict")
-    if not outcome.dry_run:
-        changing = ("failed", "conflict")
-    problems = [str(e) for e in outcome.errors] + list(outcome.missing_operators)
-    problems += [str(e) for e in outcome.changeset.entries if e.action in ("failed", "conflict")]
+    """Return the view of one reconcile's outcome (real or dry run).
+
+    Sync state, health, pending changes and errors are ``reconciler status``'s answer
+    (:func:`reconciler.queries.status.of_outcome`); the view adds the diffs and steps.
+    """
+    status = status_query.of_outcome(outcome)
+    pending = set(status.pending)
     pipelines = tuple(_pipeline(p) for p in outcome.pipelines)
-    statuses = [health.HealthStatus(_health(p.health)) for p in pipelines]
     return EnvironmentView(
-        key=target.key,
-        env=target.env,
-        branch=target.branch,
-        namespace=target.namespace,
+        key=outcome.target.key,
+        env=status.env,
+        branch=status.branch,
+        namespace=status.namespace,
         mode="planned" if outcome.dry_run else "applied",
-        sync="Synced" if outcome.in_sync else "OutOfSync",
-        failing=not outcome.ok,
-        health=str(health.worst(statuses).status),
-        commit=outcome.commit,
-        synced_commit=outcome.synced_commit,
+        sync=_sync(str(status.sync)),
+        sync_reason=redaction.redact_text(status.sync_reason),
+        failing=bool(status.errors),
+        health=str(status.health.status),
+        health_reason=redaction.redact_text(status.health.reason),
+        commit=status.commit,
+        synced_commit=status.applied_commit,
         in_flight=sum(1 for p in pipelines if p.status in IN_FLIGHT),
-        pending=outcome.pending_changes,
+        pending=len(status.pending),
         reconciled_at=at or datetime.now(UTC),
         duration=outcome.duration,
-        errors=tuple(redaction.redact_text(p) for p in problems),
-        changes=tuple(_change(e) for e in outcome.changeset.entries if e.action in changing),
+        errors=tuple(redaction.redact_text(e) for e in status.errors),
+        changes=tuple(_change(e) for e in outcome.changeset.entries if str(e) in pending),
         pipelines=pipelines,
     )
 
 
-def _health(text: str) -> health.Health:
-    try:
-        return health.Health(text)
-    except ValueError:
-        return health.Health.UNKNOWN
+def _sync(text: str) -> SyncState:
+    if text == "Synced":
+        return "Synced"
+    return "OutOfSync" if text == "OutOfSync" else "Unknown"
 
 
 def error_view(
@@ -232,11 +236,16 @@ def error_view(
     """
     env, _, branch = key.partition("@")
     base = previous or EnvironmentView(key=key, env=env, branch=branch)
+    target = environments.Target(env, branch, base.namespace, "@" in key)
+    status = status_query.of_failure(target, redaction.redact_text(str(error)))
     return dataclasses.replace(
         base,
         failing=True,
-        sync="Unknown",
-        errors=(redaction.redact_text(str(error)),),
+        sync=_sync(str(status.sync)),
+        sync_reason=status.sync_reason,
+        health=str(status.health.status),
+        health_reason=status.health.reason,
+        errors=tuple(status.errors),
         reconciled_at=datetime.now(UTC),
     )
 
