@@ -49,12 +49,15 @@ def run_inputs(
 
     ``dataset_md5s`` maps each dataset name of the pipeline to its md5.
     """
-    return {
+    out: dict[str, Any] = {
         "env": env_name,
         "steps": [step_identity(s) for s in sorted(pipeline.steps, key=lambda s: s.name)],
         "params": {k: v for k, v in pipeline.params},
         "datasets": {name: dataset_md5s[name] for name in sorted(dataset_md5s)},
     }
+    if pipeline.mounts:  # only when set: the ids of specs without mounts stay as they were
+        out["mounts"] = sorted(pipeline.mounts)
+    return out
 
 
 def run_id(env_name: str, pipeline: Pipeline, dataset_md5s: Mapping[str, str]) -> str:

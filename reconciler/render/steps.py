@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.render import podspecs
+from reconciler.render import datamounts, podspecs
 from reconciler.render.runspecs import ARTIFACTS_DIR, RunSpec
 from reconciler.specs.models import Step
 from reconciler.structs import labels
@@ -30,8 +30,14 @@ def step_labels(plan: RunSpec, step: Step, attempt: int) -> dict[str, str]:
 
 
 def _template(plan: RunSpec, step: Step, attempt: int, container_name: str) -> dict[str, Any]:
-    env = podspecs.env_vars(plan.step_env(step, attempt), step.secret_env)
+    plain = plan.step_env(step, attempt)
+    for k, v in datamounts.step_env(plan).items():
+        plain.setdefault(k, v)
+    env = podspecs.env_vars(plain, step.secret_env)
     artifacts = plan.artifact_volume()
+    mounts = datamounts.step_mounts(plan)
+    if artifacts:
+        mounts.append({"name": artifacts["name"], "mountPath": ARTIFACTS_DIR})
     ctr = podspecs.container(
         name=container_name,
         image=step.image,
@@ -40,7 +46,7 @@ def _template(plan: RunSpec, step: Step, attempt: int, container_name: str) -> d
         env=env,
         resources=podspecs.container_resources(step.resources, plan.env),
         shm=podspecs.shm_size(step.resources) is not None,
-        mounts=[{"name": artifacts["name"], "mountPath": ARTIFACTS_DIR}] if artifacts else (),
+        mounts=mounts,
     )
     pod_labels = step_labels(plan, step, attempt)
     pod_labels.pop(labels.QUEUE_NAME, None)
@@ -53,7 +59,8 @@ def _template(plan: RunSpec, step: Step, attempt: int, container_name: str) -> d
             restart_policy="Never",
             service_account=plan.service_account,
             image_pull_secrets=plan.image_pull_secrets,
-            volumes=[artifacts] if artifacts else (),
+            init_containers=datamounts.init_containers(plan, step),
+            volumes=[*datamounts.volumes(plan), *([artifacts] if artifacts else [])],
         ),
     }
 

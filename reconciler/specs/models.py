@@ -106,6 +106,8 @@ class Pipeline:
     serve: Serve | None = None
     service_account: str | None = None
     image_pull_secrets: tuple[str, ...] = ()
+    mounts: tuple[str, ...] = ()
+    """Datasets fetched into ``/data/<name>`` by an init container (``mount: true``)."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -161,6 +163,8 @@ class Environment:
     service_account: str | None = None
     image_pull_secrets: tuple[str, ...] = ()
     artifact_root: str | None = None
+    data_fetcher_image: str | None = None
+    """Image of the init containers that fetch ``mount: true`` datasets."""
     """``s3://bucket/prefix``-like, or ``pvc://<claim>[/<path>]``; None: no artifact URIs."""
 
     @property

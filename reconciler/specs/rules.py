@@ -312,6 +312,16 @@ def check_pipeline_set(
             )
         else:
             first[pl.name] = pl
+    fetchless = [pl for pl in pipelines if pl.mounts] if env and not env.data_fetcher_image else []
+    for pl in fetchless:
+        assert env is not None
+        for name in pl.mounts:
+            err(
+                pl,
+                join_field("spec.datasets", name),
+                f"mount: true needs dataFetcher.image in environment {env.name!r} "
+                f"({env.path}): the image of the init container that fetches the data",
+            )
     limit = env.max_gpus_per_run if env is not None else None
     if env is None or limit is None:
         return errors

@@ -144,6 +144,35 @@ def serve() -> Schema:
     )
 
 
+def dataset() -> Schema:
+    """A pointer path, or ``{path, mount}`` (each keyword applies to its own type)."""
+    path = fields.string(
+        p.DATASET_PATH,
+        message="{value} must be a relative path inside the repository ending "
+        "in .dvc (e.g. datasets/train.dvc)",
+    )
+    out: Schema = {"type": ["string", "object"]}
+    out.update({k: v for k, v in path.items() if k not in ("type", MESSAGES)})
+    out[MESSAGES] = {
+        **path[MESSAGES],
+        "type": "must be a pointer path or {path: ..., mount: true}, not {type}",
+    }
+    shape = fields.obj(
+        {
+            "path": path,
+            "mount": {
+                "type": "boolean",
+                "default": False,
+                "description": "true: an init container fetches the data into /data/<name> "
+                "and checks its md5 before the step starts (DATASET_<NAME>_PATH).",
+            },
+        },
+        required=("path",),
+    )
+    out.update({k: v for k, v in shape.items() if k != "type"})
+    return out
+
+
 def pipeline_spec() -> Schema:
     return fields.obj(
         {
@@ -154,12 +183,9 @@ def pipeline_spec() -> Schema:
                     "(it becomes DATASET_<NAME>_URL)",
                     min_length=0,
                 ),
-                fields.string(
-                    p.DATASET_PATH,
-                    message="{value} must be a relative path inside the repository ending "
-                    "in .dvc (e.g. datasets/train.dvc)",
-                ),
-                description="Dataset name -> DVC pointer file in the repository.",
+                dataset(),
+                description="Dataset name -> DVC pointer file in the repository, or "
+                "{path: <pointer>, mount: true} to have it fetched into /data/<name>.",
             ),
             "serviceAccountName": fields.service_account(
                 "ServiceAccount of every step pod (cloud identity for storage); default: the "
@@ -273,6 +299,18 @@ def environment_spec() -> Schema:
             ),
             "imagePullSecrets": fields.secret_names(
                 "Default Secrets to pull private images with (a pipeline may set its own)."
+            ),
+            "dataFetcher": fields.obj(
+                {
+                    "image": fields.string(
+                        p.IMAGE,
+                        message="{value} is not a valid image reference (no whitespace)",
+                        description="An image with python3 and fsspec (and the filesystem "
+                        "of your remote: s3fs, gcsfs, adlfs), e.g. one with DVC installed.",
+                    )
+                },
+                required=("image",),
+                description="The init container that fetches datasets with mount: true.",
             ),
             "artifactRoot": fields.string(
                 p.ARTIFACT_ROOT,

@@ -77,13 +77,19 @@ def parse_pipeline(
     )
     meta, spec = data["metadata"], data["spec"]
     serve = spec.get("serve")
+    datasets = spec.get("datasets", {})
     promote = spec.get("promote")
     return models.Pipeline(
         name=meta["name"],
         path=path,
         spec_sha256=sha256,
         labels=tuple(sorted(meta.get("labels", {}).items())),
-        datasets=tuple(sorted(spec.get("datasets", {}).items())),
+        datasets=tuple(
+            sorted((n, v if isinstance(v, str) else v["path"]) for n, v in datasets.items())
+        ),
+        mounts=tuple(
+            sorted(n for n, v in datasets.items() if isinstance(v, dict) and v.get("mount"))
+        ),
         service_account=spec.get("serviceAccountName"),
         image_pull_secrets=tuple(spec.get("imagePullSecrets", ())),
         params=tuple(sorted(spec.get("params", {}).items())),
@@ -197,4 +203,5 @@ def parse_environment(doc: Any, *, path: str, locator: Locator | None = None) ->
         service_account=spec.get("serviceAccountName"),
         image_pull_secrets=tuple(spec.get("imagePullSecrets", ())),
         artifact_root=spec.get("artifactRoot"),
+        data_fetcher_image=spec.get("dataFetcher", {}).get("image"),
     )
