@@ -195,9 +195,8 @@ def test_every_pipeline_is_well_formed(built: dict[str, list[dict[str, Any]]], e
             )
             for ref in s.get("secretEnv", {}).values():
                 assert set(ref) == {"secret", "key"}
-        assert set(spec["datasets"].values()) <= {
-            f"datasets/{f.name}" for f in (ROOT / "datasets").glob("*.dvc")
-        }
+        pointers = {v if isinstance(v, str) else v["path"] for v in spec["datasets"].values()}
+        assert pointers <= {f"datasets/{f.name}" for f in (ROOT / "datasets").glob("*.dvc")}
 
 
 def test_secrets_are_referenced_not_written() -> None:
@@ -244,9 +243,10 @@ def test_copy_resolves_and_a_fresh_clone_pulls_offline(tmp_path: Path) -> None:
     # Every pipeline's datasets resolve in the copy, against the copy's own remote.
     for env_doc in [kustomize.build_overlay(work / "overlays" / "prod")]:
         for p in (d for d in env_doc if d["kind"] == "Pipeline"):
-            facts, errors = datasets.resolve_datasets(
-                work, p["spec"]["datasets"], check_remote=True
-            )
+            pointers = {
+                n: v if isinstance(v, str) else v["path"] for n, v in p["spec"]["datasets"].items()
+            }
+            facts, errors = datasets.resolve_datasets(work, pointers, check_remote=True)
             assert errors == []
             assert all((work / f.url).is_file() for f in facts.values())
             assert all(f.url.startswith("dvc-storage/") for f in facts.values())
