@@ -11,6 +11,7 @@ time from the cluster and the provenance records.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from reconciler.engine.seams import Context, Outcome, Source
 from reconciler.health import pipelines as pipeline_health
 from reconciler.provenance import records as prov_records
 from reconciler.render import environments, overlays
+from reconciler.render.runspecs import RunSpec
 from reconciler.runs import observing, recording, retries, tracking
 from reconciler.source import repos
 from reconciler.specs import branches, provenance_branches
@@ -230,6 +232,10 @@ def track_runs(
     from reconciler.cluster import clients
 
     env, target = prepared.env, prepared.target
+    namespace = namespace_of(prepared, live)
+    applied = str(
+        ((namespace or {}).get("metadata") or {}).get("annotations", {}).get(labels.COMMIT, "")
+    )
     tracker = tracking.RunTracker(
         env=env.name,
         namespace=target.namespace,
@@ -244,13 +250,43 @@ def track_runs(
         branch_for=lambda p: provenance_branches.branch_for(env, p, source.branch),
         list_pods=lambda: manager.list("v1", "Pod", namespace=target.namespace, label_selector=""),
         dry_run=dry_run,
+        applied_commit=applied,
+        plan_at_applied=plans_at(source, prepared.env.name, applied, prepared),
     )
     return tracker.track(
         prepared.run_specs,
-        retries.current_attempts(prepared.run_specs, namespace_of(prepared, live)),
+        retries.current_attempts(prepared.run_specs, namespace),
         tracking.LiveRuns.of(list(live.values())),
         ignore=prepared.failed_pipelines,
     )
+
+
+def plans_at(
+    source: Source, env_name: str, sha: str, current: environments.Prepared
+) -> Callable[[str], RunSpec | None]:
+    """Return a lookup of a pipeline's run spec at commit ``sha`` (the commit last applied).
+
+    An older run (superseded, or of a removed pipeline) is judged and recorded with it. The
+    commit is prepared once, on the first lookup (only when such a run is found); the
+    source commit's own specs are ``current``. A commit that no longer renders gives None.
+    """
+    cache: dict[str, RunSpec] | None = None
+
+    def lookup(pipeline: str) -> RunSpec | None:
+        nonlocal cache
+        if cache is None:
+            cache = {}
+            if sha and sha == source.commit.sha:
+                cache = dict(current.run_specs)
+            elif sha:
+                try:
+                    with repos.checkout_tree(source.repo, sha) as (root, _):
+                        cache = dict(prepare_target(root, env_name, branch=source.branch).run_specs)
+                except ReconcilerError:
+                    cache = {}
+        return cache.get(pipeline)
+
+    return lookup
 
 
 # -- sync -------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ Rules (design.md, "Runs"):
 - A run whose step failed is Failed; nothing after the failed step starts.
 - A run whose steps all succeeded is Succeeded.
 - A live, unfinished run of an older spec is superseded: recorded Cancelled, then pruned.
+- A run's steps come from its plan (for an older run: the plan of the commit last applied,
+  ``plan_of``), never from the objects that happen to be live: a run superseded after its
+  first step and before its second has one live object, all succeeded, and is still
+  Cancelled. An older run whose plan is unknown is never Succeeded (Failed if a step
+  failed, else Cancelled).
 - Serving follows the newest promoted attempt of the current run; until there is one it
   stays on the model the live serving object has; with neither, there is no serving.
 """
@@ -21,9 +26,11 @@ from dataclasses import dataclass, field
 from reconciler.render.runspecs import RunSpec
 from reconciler.structs import labels
 from reconciler.structs.manifests import Manifest
-from reconciler.structs.runs import RunState, RunStatus, ServedModel, StepPhase
+from reconciler.structs.runs import RunState, RunStatus, ServedModel, StepPhase, split_run_name
 
 PhaseFn = Callable[[Manifest], StepPhase]
+PlanFn = Callable[[str], "RunSpec | None"]
+"""``plan_of(run_name)``: an older run's plan, or None if it is not known."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class Finishing:
     objects: dict[str, Manifest]
     phases: dict[str, StepPhase]
     current: bool
+    plan: RunSpec | None = None
+    """The run's own plan (the current one's, or an older run's when it is known)."""
 
 
 @dataclass
@@ -88,6 +97,28 @@ def run_status(plan_steps: Sequence[str], phases: Mapping[str, StepPhase]) -> tu
     return RunStatus.PENDING, "pending"
 
 
+def older_run_status(
+    plan: RunSpec | None, phases: Mapping[str, StepPhase], reason: str
+) -> tuple[RunStatus, str]:
+    """Return the status of a run that is no longer current, from its plan's steps.
+
+    Without a plan its steps are unknown, so it is never Succeeded. A run that has not
+    finished is Cancelled with ``reason``.
+    """
+    steps = [s.name for s in plan.pipeline.steps] if plan is not None else []
+    status, why = run_status(steps, phases)
+    if not status.finished:
+        return RunStatus.CANCELLED, reason
+    return status, why
+
+
+def plan_for_run(plan: RunSpec | None, run: str) -> RunSpec | None:
+    """Return ``plan`` if it is the plan of ``run`` (same run id), else None."""
+    if plan is not None and split_run_name(run)[0] == plan.run_id:
+        return plan
+    return None
+
+
 def serving_of(obj: Manifest | None) -> ServedModel | None:
     """Return the model a live serving object serves (run label, model annotation)."""
     if obj is None:
@@ -108,11 +139,13 @@ def observe(
     record_of: Callable[[str], RecordedRun | None],
     phase_of: PhaseFn,
     live_serving: Manifest | None,
+    plan_of: PlanFn | None = None,
 ) -> Observation:
     """Decide a pipeline's run state and what to record.
 
     ``live_steps`` are the pipeline's step objects in the cluster (any run);
-    ``record_of(run_name)`` looks a run up in provenance.
+    ``record_of(run_name)`` looks a run up in provenance; ``plan_of(run_name)`` gives an
+    older run's plan when it is known.
     """
     current = plan.run_name(attempt)
     by_run = group_by_run(live_steps)
@@ -125,10 +158,11 @@ def observe(
         phases = {s: phase_of(o) for s, o in objs.items()}
         if record_of(run) is not None:
             continue  # already final: prune freely
-        status, reason = run_status(sorted(objs), phases)
-        if not status.finished:
-            status, reason = RunStatus.CANCELLED, "superseded by a newer run"
-        obs.finishing.append(Finishing(run, status, reason, objs, phases, current=False))
+        older = plan_of(run) if plan_of is not None else None
+        status, reason = older_run_status(older, phases, "superseded by a newer run")
+        obs.finishing.append(
+            Finishing(run, status, reason, objs, phases, current=False, plan=older)
+        )
         obs.protected |= {(o.get("metadata") or {}).get("name", "") for o in objs.values()}
     # The current run.
     objs = by_run.get(current, {})
@@ -140,7 +174,9 @@ def observe(
     if not recorded:
         status, reason = run_status(step_names, phases)
         if status.finished:
-            obs.finishing.append(Finishing(current, status, reason, objs, phases, current=True))
+            obs.finishing.append(
+                Finishing(current, status, reason, objs, phases, current=True, plan=plan)
+            )
         else:
             obs.in_flight = True
     # Serving: newest promoted attempt of the current run id, else what is live.

@@ -7,12 +7,16 @@ so the new record counts at once (a just-promoted run is served in the same reco
 For pipelines no longer declared: their unrecorded runs are recorded (Cancelled if still
 running) before their objects are pruned. Objects of a run whose record could not be
 written are protected from pruning: nothing is lost.
+
+An older run (superseded, or of a removed pipeline) is judged and recorded with its own
+plan: the plan the pipeline had at the commit last applied (``plan_at_applied``, rendered
+only when such a run is found), so its record carries its steps, full spec and commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from reconciler import health
@@ -21,7 +25,7 @@ from reconciler.runs import observing, reasons, recording
 from reconciler.structs import labels
 from reconciler.structs.errors import SpecError
 from reconciler.structs.manifests import Manifest
-from reconciler.structs.runs import RunState, RunStatus
+from reconciler.structs.runs import RunState
 
 if TYPE_CHECKING:
     from reconciler.provenance.store import ProvenanceStore
@@ -84,7 +88,9 @@ class RunTracker:
 
     ``provenance`` is a ProvenanceStore; ``branch_for(pipeline)`` the provenance branch of a
     pipeline; ``list_pods()`` lists the namespace's pods (called at most once, and only when
-    a run finished); ``record_context`` carries env, source, server and namespace.
+    a run finished); ``record_context`` carries env, source, server and namespace;
+    ``applied_commit`` is the commit last applied to the namespace and
+    ``plan_at_applied(pipeline)`` the pipeline's plan at that commit (None if unknown).
     """
 
     env: str
@@ -95,7 +101,13 @@ class RunTracker:
     branch_for: Callable[[str], str]
     list_pods: Callable[[], list[Manifest]]
     dry_run: bool = False
+    applied_commit: str = ""
+    plan_at_applied: Callable[[str], RunSpec | None] = lambda _pipeline: None
     _pods: dict[str, list[Manifest]] | None = None
+
+    def plan_of(self, pipeline: str) -> observing.PlanFn:
+        """Return a lookup of an older run's plan by run name (the applied commit's plan)."""
+        return lambda run: observing.plan_for_run(self.plan_at_applied(pipeline), run)
 
     def pods(self) -> dict[str, list[Manifest]]:
         """Pods by owning step object name (one LIST, on first use)."""
@@ -148,6 +160,7 @@ class RunTracker:
             record_of=self.record_of(name),
             phase_of=health.step_phase,
             live_serving=live.serving.get(name),
+            plan_of=self.plan_of(name),
         )
 
     def _track_declared(self, out: Tracked, plan: RunSpec, attempt: int, live: LiveRuns) -> None:
@@ -155,7 +168,7 @@ class RunTracker:
         obs = self._observe(plan, attempt, live)
         if obs.finishing:
             for fin in obs.finishing:
-                self._record(out, fin, name, plan if fin.current else None)
+                self._record(out, fin, name)
             obs = self._observe(plan, attempt, live)
         out.states[name] = obs.state
         found = self.record_of(name)(obs.state.run) if obs.state.recorded else None
@@ -165,31 +178,33 @@ class RunTracker:
         out.in_flight = out.in_flight or obs.in_flight
 
     def _track_removed(self, out: Tracked, pipeline: str, objs: list[Manifest]) -> None:
-        lookup = self.record_of(pipeline)
+        lookup, plan_of = self.record_of(pipeline), self.plan_of(pipeline)
         for run, steps in sorted(observing.group_by_run(objs).items()):
             if lookup(run) is not None:
                 continue
             phases = {s: health.step_phase(o) for s, o in steps.items()}
-            status, reason = observing.run_status(sorted(steps), phases)
-            if not status.finished:
-                status, reason = RunStatus.CANCELLED, "pipeline removed from the environment"
-            fin = observing.Finishing(run, status, reason, steps, phases, current=False)
-            self._record(out, fin, pipeline, None)
+            plan = plan_of(run)
+            status, reason = observing.older_run_status(
+                plan, phases, "pipeline removed from the environment"
+            )
+            fin = observing.Finishing(run, status, reason, steps, phases, current=False, plan=plan)
+            self._record(out, fin, pipeline)
 
-    def _record(
-        self, out: Tracked, fin: observing.Finishing, pipeline: str, plan: RunSpec | None
-    ) -> None:
+    def _record(self, out: Tracked, fin: observing.Finishing, pipeline: str) -> None:
         names = {object_name(o) for o in fin.objects.values()}
         if self.dry_run:  # nothing is written: keep what is not recorded
             out.protected |= names
             return
+        source = self.source
+        if not fin.current and self.applied_commit:  # an older run: its own commit
+            source = replace(source, commit=self.applied_commit)
         record = recording.build_record(
             fin,
             env=self.env,
             pipeline=pipeline,
-            plan=plan,
+            plan=fin.plan,
             pods=self.pods(),
-            source=self.source,
+            source=source,
             server=self.server,
             namespace=self.namespace,
             superseded_by=self.source.commit,
