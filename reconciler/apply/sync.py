@@ -13,8 +13,10 @@ Called by the engine (``reconciler sync``, the daemon) and, in dry-run mode with
 5. Stage two: apply the rest in :data:`~reconciler.apply.ordering.RECONCILE_ORDER`;
    unchanged objects cost nothing.
 6. Prune members no longer rendered, in reverse order, except those protected: objects of
-   a pipeline that failed to render, objects ``keep`` protects, and everything when the
-   environment rendered nothing (unless ``allow_empty``).
+   a pipeline that failed to render, objects ``keep`` protects, and everything (unless
+   ``allow_empty``) when the environment rendered nothing, when every pipeline that has
+   live objects would go (``resources: []`` in ``pipelines/kustomization.yaml``), or when
+   more than ``max_prune_share`` of the owned objects would go at once.
 7. Shrink the parent to the kinds and namespaces that still hold members, if changed.
 
 An unchanged environment therefore costs one GET and one LIST per kind, and no write.
@@ -22,6 +24,7 @@ An unchanged environment therefore costs one GET and one LIST per kind, and no w
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -37,13 +40,33 @@ from reconciler.structs.manifests import Manifest, ObjectRef
 Keep = Callable[[Manifest], "bool | str"]
 """A prune guard: True (or a reason string) keeps a live object that is no longer rendered."""
 
+MAX_PRUNE_SHARE_ENV = "RECONCILER_MAX_PRUNE_SHARE"
+DEFAULT_MAX_PRUNE_SHARE = 0.5
+MASS_PRUNE_MINIMUM = 4
+"""The share guard only holds back prunes of at least this many objects (small sets move)."""
+
+
+def max_prune_share_setting() -> float:
+    """Return ``RECONCILER_MAX_PRUNE_SHARE`` (0 to 1; 1 turns the share guard off), else 0.5.
+
+    A value that is not a number in [0, 1] falls back to the default (the safe side).
+    """
+    try:
+        value = float(os.environ.get(MAX_PRUNE_SHARE_ENV, DEFAULT_MAX_PRUNE_SHARE))
+    except ValueError:
+        return DEFAULT_MAX_PRUNE_SHARE
+    return value if 0.0 <= value <= 1.0 else DEFAULT_MAX_PRUNE_SHARE
+
 
 @dataclass
 class SyncOptions:
     """How to sync; every default is the safe one for a normal reconcile.
 
     - ``dry_run``: server-side dry run (``dryRun=All``); nothing is stored or deleted.
-    - ``allow_empty``: prune even if the environment rendered no objects at all.
+    - ``allow_empty``: prune even if the environment rendered no objects at all, no
+      pipeline at all, or more than ``max_prune_share`` of its owned objects would go.
+    - ``max_prune_share``: the share of owned objects one sync may prune (default
+      ``RECONCILER_MAX_PRUNE_SHARE``, else 0.5; 1 turns this guard off).
     - ``prune``: delete members that are no longer rendered.
     - ``failed_pipelines``: pipelines that failed to render; their live objects are kept.
     - ``keep``: called with each prune candidate; True (or a reason) keeps it.
@@ -56,6 +79,7 @@ class SyncOptions:
     failed_pipelines: frozenset[str] = frozenset()
     keep: Keep | None = None
     diff: bool = False
+    max_prune_share: float = field(default_factory=max_prune_share_setting)
 
 
 @dataclass
@@ -357,6 +381,11 @@ class _Sync:
                 complete = False
             else:
                 doomed.append(obj)
+        refusal = "" if self.options.allow_empty else self._mass_prune(objs, doomed, live_state)
+        if refusal:
+            for obj in doomed:
+                self.changeset.add(ObjectRef.of(obj), Action.SKIPPED, f"kept: {refusal}")
+            return False
         deleted = manager_delete.delete_all(self.m, list(doomed), dry_run=self.options.dry_run)
         for entry in deleted.entries:
             self.changeset.entries.append(entry)
@@ -365,6 +394,27 @@ class _Sync:
             elif entry.action is not Action.DELETED:
                 complete = False
         return complete
+
+    def _mass_prune(
+        self, objs: list[Manifest], doomed: list[Manifest], live_state: LiveObjects
+    ) -> str:
+        """Return why ``doomed`` must not be pruned at once ("" if it may be)."""
+        rendered = {_pipeline_of(o) for o in objs} - {""}
+        going = {_pipeline_of(o) for o in doomed} - {""}
+        if going and not rendered:
+            names = ", ".join(sorted(going))
+            return (
+                f"every pipeline would be pruned ({names}) and none is rendered "
+                "(allow_empty not set: pass --allow-empty if that is meant)"
+            )
+        share = len(doomed) / max(len(live_state), 1)
+        if len(doomed) >= MASS_PRUNE_MINIMUM and share > self.options.max_prune_share:
+            return (
+                f"{len(doomed)} of {len(live_state)} owned objects would be pruned, more than "
+                f"{self.options.max_prune_share:.0%} (allow_empty not set: pass --allow-empty, "
+                f"or raise {MAX_PRUNE_SHARE_ENV})"
+            )
+        return ""
 
     def _protected(self, obj: Manifest) -> str:
         pipeline = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.PIPELINE)
@@ -387,6 +437,10 @@ class _Sync:
             requests=self.m.request_count() - start_requests,
             writes=self.m.stats.writes - start_writes,
         )
+
+
+def _pipeline_of(obj: Manifest) -> str:
+    return str(((obj.get("metadata") or {}).get("labels") or {}).get(labels.PIPELINE, ""))
 
 
 def _annotations(obj: Manifest) -> dict[str, str]:
