@@ -4,7 +4,13 @@ Called by :mod:`reconciler.provenance.records` on every record before it is seri
 caller can write a secret by mistake. Pipelines hold secrets by reference only (``secretEnv``);
 this is the defensive second line: a literal ``env`` value whose *name* looks like a credential
 (``WANDB_API_KEY``, ``AWS_SECRET_ACCESS_KEY``, ``DB_PASSWORD``, ``HF_TOKEN``) is replaced by
-:data:`REDACTED`, and ``user:password@`` is removed from every URL-looking string.
+:data:`REDACTED`, ``user:password@`` is removed from every URL-looking string, and any part
+of any string that looks like a credential by its *value* (``ghp_...``, ``AKIA...``, a JWT,
+a long random string: :mod:`reconciler.structs.secrets`) becomes :data:`REDACTED`.
+
+The escape hatch is the one the spec check honours: values under a key named in the
+record's ``spec.metadata.annotations["reconciler.ml/not-secret"]`` are kept by value (a
+credential-like *name* is still redacted).
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-REDACTED = "<redacted>"
+from reconciler.structs import secrets
+
+REDACTED = secrets.REDACTED
 
 _CREDENTIAL_NAME = re.compile(
     r"(^|[_.-])(PASS|PASSWORD|PASSWD|SECRET|SECRETS|TOKEN|TOKENS|APIKEY|API_KEY|ACCESS_KEY"
@@ -51,35 +59,64 @@ def redact_url(text: str) -> str:
     return _URL_USERINFO.sub(_sub, text)
 
 
-def scrub(value: Any, *, _in_env: bool = False) -> Any:
+def scrub(value: Any) -> Any:
     """Return a deep copy of JSON-like data with secrets redacted.
 
-    Every string has URL credentials removed. Inside a mapping under a key named ``env``
-    (a step's ``env: {NAME: value}``) or a Kubernetes env list (``[{name, value}]``), values of
-    credential-like names become :data:`REDACTED`. Tuples become lists; other scalars are
-    returned as they are.
+    Every string has URL credentials and credential-looking values removed (except under
+    the keys the record's pipeline declares not secret). Inside a mapping under a key named
+    ``env`` (a step's ``env: {NAME: value}``) or a Kubernetes env list (``[{name, value}]``),
+    values of credential-like names become :data:`REDACTED`. Tuples become lists; other
+    scalars are returned as they are.
     """
-    if isinstance(value, str):
-        return redact_url(value)
-    if isinstance(value, dict):
-        out: dict[Any, Any] = {}
-        for key, item in value.items():
-            if _in_env and isinstance(key, str) and is_credential_name(key):
-                out[key] = REDACTED if item is not None else None
-                continue
-            out[key] = scrub(item, _in_env=isinstance(key, str) and key in _ENV_KEYS)
-        return out
-    if isinstance(value, list | tuple):
-        items = []
-        for item in value:
-            if (
-                _in_env
-                and isinstance(item, dict)
-                and isinstance(item.get("name"), str)
-                and "value" in item
-                and is_credential_name(item["name"])
-            ):
-                item = {**item, "value": REDACTED}
-            items.append(scrub(item))
-        return items
-    return value
+    return _Scrubber(_not_secret(value)).scrub(value, in_env=False, key="")
+
+
+def _not_secret(record: Any) -> frozenset[str]:
+    """Return the names the record's pipeline declares not secret (see the module docstring)."""
+    if not isinstance(record, dict):
+        return frozenset()
+    for doc in (record.get("spec"), record):
+        meta = doc.get("metadata") if isinstance(doc, dict) else None
+        if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+            return secrets.not_secret_names(meta["annotations"])
+    return frozenset()
+
+
+class _Scrubber:
+    def __init__(self, allowed: frozenset[str]) -> None:
+        self.allowed = allowed
+
+    def text(self, value: str, key: str) -> str:
+        value = redact_url(value)
+        return value if key in self.allowed else secrets.redact(value)
+
+    def scrub(self, value: Any, *, in_env: bool, key: str) -> Any:
+        if isinstance(value, str):
+            return self.text(value, key)
+        if isinstance(value, dict):
+            out: dict[Any, Any] = {}
+            for k, item in value.items():
+                if in_env and isinstance(k, str) and is_credential_name(k):
+                    out[k] = REDACTED if item is not None else None
+                    continue
+                child_env = isinstance(k, str) and k in _ENV_KEYS
+                out[k] = self.scrub(item, in_env=child_env, key=str(k))
+            return out
+        if isinstance(value, list | tuple):
+            items = []
+            for item in value:
+                if (
+                    in_env
+                    and isinstance(item, dict)
+                    and isinstance(item.get("name"), str)
+                    and "value" in item
+                    and is_credential_name(item["name"])
+                ):
+                    item = {**item, "value": REDACTED}
+                scrubbed = self.scrub(item, in_env=False, key=key)
+                named = isinstance(item, dict) and item.get("name") in self.allowed
+                if in_env and named and isinstance(item.get("value"), str):
+                    scrubbed["value"] = redact_url(item["value"])
+                items.append(scrubbed)
+            return items
+        return value

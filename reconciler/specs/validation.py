@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.specs import checking, models, rules, units
+from reconciler.specs import checking, models, rules, secret_values, units
 from reconciler.specs.loading import Locator
 from reconciler.specs.rules import check_pipeline_set
 from reconciler.structs.errors import SpecError, SpecErrors
@@ -61,6 +61,11 @@ def _check(
     return data
 
 
+def _pipeline_rules(data: Any, report: checking.Report) -> None:
+    rules.check_pipeline(data, report)
+    secret_values.check(data, report)  # credentials by value (names are schema rules)
+
+
 def parse_pipeline(
     doc: Any, *, path: str, sha256: str, locator: Locator | None = None
 ) -> models.Pipeline:
@@ -72,9 +77,7 @@ def parse_pipeline(
     SpecErrors with every error of the document. ``Pipeline.raw`` is the whole document
     as plain JSON data (apiVersion, kind, metadata, spec), for provenance.
     """
-    data = _check(
-        doc, kind="Pipeline", path=path, locator=locator, cross_field=rules.check_pipeline
-    )
+    data = _check(doc, kind="Pipeline", path=path, locator=locator, cross_field=_pipeline_rules)
     meta, spec = data["metadata"], data["spec"]
     serve = spec.get("serve")
     datasets = spec.get("datasets", {})
