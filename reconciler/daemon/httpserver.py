@@ -50,6 +50,8 @@ class Routes:
     """Called with the status of every webhook answer (for the metrics)."""
     ui: Callable[[BaseHTTPRequestHandler], None] | None = None
     """Answers every other GET and HEAD on the request handler (the web UI), or None."""
+    deliveries: webhooks.DeliveryLog = field(default_factory=webhooks.DeliveryLog)
+    """Recent webhook deliveries, to refuse replays."""
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -127,6 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
             secret=routes.webhook_secret,
             on_push=routes.on_push,
             limit=routes.max_body,
+            deliveries=routes.deliveries,
         )
         routes.on_webhook(answer.status)
         if not answer.body_read:

@@ -11,6 +11,12 @@ A JSON line looks like::
 
     {"ts": "2024-05-01T10:00:00.123Z", "level": "info", "logger": "reconciler.engine",
      "msg": "applied", "env": "prod", "trace_id": "4bf92f3577b34da6", "commit": "0a1b2c3"}
+
+An exception is a field, never a raw traceback: ``"error": {"type": "RuntimeError",
+"message": "...", "stack": [{"file", "line", "function"}, ...], "cause": {...}}`` (the
+innermost frame last). With the JSON format, exceptions nobody caught (in any thread) are
+logged the same way instead of printed. Messages, field values and error messages have
+credential-looking values redacted (:mod:`reconciler.structs.secrets`) in both formats.
 """
 
 from __future__ import annotations
@@ -20,10 +26,15 @@ import json
 import logging
 import secrets
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any, Literal, TextIO
+
+from reconciler.structs import secrets as credentials
 
 LogFormat = Literal["json", "text"]
 
@@ -66,7 +77,7 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
         fields["trace_id"] = trace
     for key, value in vars(record).items():
         if key not in _STANDARD_ATTRS and not key.startswith("_"):
-            fields[key] = value
+            fields[key] = credentials.redact(value) if isinstance(value, str) else value
     ordered = {k: fields.pop(k) for k in _CONTEXT_FIELDS if k in fields}
     ordered.update(sorted(fields.items()))
     return ordered
@@ -77,6 +88,24 @@ def _timestamp(record: logging.LogRecord) -> str:
     return f"{whole}.{int(record.msecs):03d}Z"
 
 
+MAX_STACK_FRAMES = 30
+MAX_CAUSES = 5
+
+
+def error_fields(exc: BaseException, depth: int = 0) -> dict[str, Any]:
+    """Return an exception as JSON fields: type, message, stack frames, cause (chained)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-MAX_STACK_FRAMES:]
+    out: dict[str, Any] = {
+        "type": type(exc).__qualname__,
+        "message": credentials.redact(str(exc)),
+        "stack": [{"file": f.filename, "line": f.lineno, "function": f.name} for f in frames],
+    }
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    if cause is not None and depth < MAX_CAUSES:
+        out["cause"] = error_fields(cause, depth + 1)
+    return out
+
+
 class JsonFormatter(logging.Formatter):
     """Format a record as one JSON object per line; unserializable values become strings."""
 
@@ -85,11 +114,13 @@ class JsonFormatter(logging.Formatter):
             "ts": _timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": credentials.redact(record.getMessage()),
         }
         out.update(record_fields(record))
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            out["error"] = error_fields(record.exc_info[1])
+        if record.stack_info:
+            out["stack_info"] = record.stack_info.splitlines()
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
@@ -98,7 +129,8 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = " ".join(f"{k}={v}" for k, v in record_fields(record).items())
-        line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        message = credentials.redact(record.getMessage())
+        line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {message}"
         if fields:
             line = f"{line} {fields}"
         if record.exc_info:
@@ -126,4 +158,30 @@ def setup_logging(
     root.setLevel(level)
     # The official client logs every request at DEBUG; keep it quiet unless asked.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    if fmt == "json":
+        _log_uncaught_exceptions()
     return handler
+
+
+def _log_uncaught_exceptions() -> None:
+    """Log exceptions nobody caught (main thread and others) as records, not raw text."""
+    crash = logging.getLogger("reconciler.uncaught")
+
+    def main_hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, exc, tb)
+            return
+        crash.critical("uncaught exception", exc_info=(kind, exc, tb))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or isinstance(args.exc_value, SystemExit):
+            return
+        name = args.thread.name if args.thread is not None else ""
+        crash.error(
+            "uncaught exception in a thread",
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            extra={"thread_name": name},
+        )
+
+    sys.excepthook = main_hook
+    threading.excepthook = thread_hook

@@ -13,6 +13,12 @@ Accepted signatures:
 Both are compared in constant time. No secret configured, a missing or wrong signature:
 401 (nothing happens). A body over the limit (1 MiB by default): 413, decided from
 ``Content-Length`` before reading anything, and while reading a chunked body.
+
+Replays are refused with 409: a verified delivery whose id (``X-GitHub-Delivery``,
+``X-Gitea-Delivery``, ``X-Gitlab-Event-UUID``, ``Idempotency-Key``) or whose exact signed
+body was seen among the recent deliveries (:class:`DeliveryLog`, the last 10,000 within 24
+hours) triggers nothing. The body counts too because GitHub signs the body only: a captured
+request replayed with a new delivery id is still the same body.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ import hashlib
 import hmac
 import logging
 import os
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +43,45 @@ SECRET_ENV_VAR = "RECONCILER_WEBHOOK_SECRET"
 
 GITHUB_SIGNATURE_HEADER = "X-Hub-Signature-256"
 GITLAB_TOKEN_HEADER = "X-Gitlab-Token"
+DELIVERY_HEADERS = (
+    "X-GitHub-Delivery",
+    "X-Gitea-Delivery",
+    "X-Gogs-Delivery",
+    "X-Gitlab-Event-UUID",
+    "Idempotency-Key",
+)
+
+
+class DeliveryLog:
+    """The ids and body digests of recent deliveries, to refuse replays (thread-safe).
+
+    Keeps at most ``size`` keys for at most ``ttl`` seconds each; the oldest go first.
+    """
+
+    def __init__(self, size: int = 10_000, ttl: float = 24 * 3600.0) -> None:
+        self.size, self.ttl = size, ttl
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def admit(self, keys: list[str]) -> bool:
+        """Record ``keys``; return False (and record nothing) if any was seen recently."""
+        now = time.monotonic()
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) < now - self.ttl:
+                self._seen.popitem(last=False)
+            if any(k in self._seen for k in keys):
+                return False
+            for k in keys:
+                self._seen[k] = now
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+            return True
+
+
+def delivery_keys(headers: Mapping[str, str], body: bytes) -> list[str]:
+    """Return the replay keys of a delivery: its id (if sent) and its body's digest."""
+    keys = [f"{name}:{headers[name]}" for name in DELIVERY_HEADERS if headers.get(name)]
+    return [*keys, "sha256:" + hashlib.sha256(body).hexdigest()]
 
 
 class BodyStream(Protocol):
@@ -153,12 +201,14 @@ def handle_git_hook(
     secret: bytes | None,
     on_push: Callable[[], None],
     limit: int = MAX_BODY_BYTES,
+    deliveries: DeliveryLog | None = None,
 ) -> HookResponse:
-    """Authenticate one webhook request and, if it is genuine, call ``on_push``.
+    """Authenticate one webhook request and, if it is genuine and new, call ``on_push``.
 
     A GitHub ``ping`` event is answered 200 without a fetch. Nothing is called unless the
-    signature verifies. The body is left unread when the answer is already known from the
-    headers (no secret, no signature header, too large).
+    signature verifies; a replay (see :class:`DeliveryLog`) is 409. The body is left unread
+    when the answer is already known from the headers (no secret, no signature header,
+    too large).
     """
     if secret is None:
         return HookResponse(401, {"error": "webhook disabled: no secret configured"}, False)
@@ -179,6 +229,9 @@ def handle_git_hook(
     if not ok:
         log.warning("webhook refused: bad signature")
         return HookResponse(401, {"error": "bad signature"})
+    if deliveries is not None and not deliveries.admit(delivery_keys(headers, body)):
+        log.warning("webhook refused: replayed delivery")
+        return HookResponse(409, {"error": "delivery already received (replay refused)"})
     event = headers.get("X-GitHub-Event") or headers.get("X-Gitlab-Event") or ""
     if event == "ping":
         return HookResponse(200, {"status": "pong"})

@@ -102,7 +102,9 @@ def test_exceptions_are_one_json_line(capture: io.StringIO) -> None:
         logging.getLogger("x").exception("reconcile raised")
     lines = capture.getvalue().splitlines()
     assert len(lines) == 1
-    assert "RuntimeError: engine bug" in json.loads(lines[0])["exc"]
+    error = json.loads(lines[0])["error"]  # a field, never a raw traceback
+    assert (error["type"], error["message"]) == ("RuntimeError", "engine bug")
+    assert error["stack"][-1]["function"] == "test_exceptions_are_one_json_line"
 
 
 def test_text_format_and_replacing_the_handler() -> None:
