@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from reconciler.specs import loading
 from reconciler.structs.errors import SpecError, SpecErrors
 
 if TYPE_CHECKING:
@@ -262,6 +263,9 @@ class DatasetResolver:
             raise _errors(key, "", "is a symlink that points outside the repository; refused")
         if not resolved.is_file():
             raise _errors(key, "", "is not a file")
+        # DVC's own loader expands aliases without a budget: pointers get the limits of
+        # pipeline files (size, aliases, tags, duplicate keys) before DVC reads them.
+        loading.load_document(resolved.read_bytes(), path=key)
         return path
 
     def _open(self) -> Repo:

@@ -313,3 +313,19 @@ def test_limits_scale_with_the_input_and_can_be_set(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv(kustomize.MEMORY_ENV, "lots")
     with pytest.raises(RenderError, match="RECONCILER_KUSTOMIZE_MEMORY='lots' is not a number"):
         kustomize.limits_for(1)
+
+
+def test_alias_bomb_in_a_dvc_pointer_is_refused_before_dvc_reads_it(tmp_path: Path) -> None:
+    # DVC's loader expands aliases without a budget (it spun for minutes on this file).
+    from reconciler.render import datasets
+    from tests.support import dvcrepos
+
+    root = dvcrepos.copy_example_repo(tmp_path / "repo", origin=False)
+    pointer = root / "datasets/fraud-transactions.csv.dvc"
+    pointer.write_text(pointer.read_text() + "bomb:\n" + textwrap.indent(BOMB, "  "))
+    with pytest.raises(SpecErrors) as info:
+        datasets.resolve_dataset(
+            root, "datasets/fraud-transactions.csv.dvc", name="t", check_remote=False
+        )
+    assert "datasets/fraud-transactions.csv.dvc" in str(info.value)
+    assert "alias" in str(info.value)
