@@ -99,7 +99,6 @@ CASES: dict[str, tuple[Mutate, str]] = {
 }  # fmt: skip
 PENDING = {
     "symlink out of the repository": "gitstore stream (issue 12 item 5): symlinks refused per file",
-    "system namespace": "specs-ml stream (issue 12 item 7): system namespaces refused",
 }
 
 
@@ -165,9 +164,6 @@ def test_odd_branch_names_get_valid_distinct_namespaces(
     assert re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", ns), ns  # a DNS-1123 label
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "specs-ml stream (issue 12 item 3): branch to namespace must be one-to-one"
-))  # fmt: skip
 def test_branches_that_normalise_alike_get_different_namespaces(repo: Path) -> None:
     from reconciler import engine
 
