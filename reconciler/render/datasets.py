@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from reconciler.render import kustomize_inputs
 from reconciler.specs import loading
 from reconciler.structs.errors import SpecError, SpecErrors
 
@@ -263,9 +264,11 @@ class DatasetResolver:
             raise _errors(key, "", "is a symlink that points outside the repository; refused")
         if not resolved.is_file():
             raise _errors(key, "", "is not a file")
-        # DVC's own loader expands aliases without a budget: pointers get the limits of
-        # pipeline files (size, aliases, tags, duplicate keys) before DVC reads them.
-        loading.load_document(resolved.read_bytes(), path=key)
+        # DVC's own loader expands aliases without a budget: a pointer that may hold an
+        # anchor, alias or tag gets the limits of pipeline files before DVC reads it.
+        content = resolved.read_bytes()
+        if kustomize_inputs.needs_yaml_check(content):
+            loading.load_document(content, path=key)
         return path
 
     def _open(self) -> Repo:

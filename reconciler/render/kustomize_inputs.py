@@ -150,7 +150,7 @@ class _Walker:
             self.inputs.errors.append(SpecError(rel, 0, 0, "", f"cannot read: {e.strerror or e}"))
             return None
         self._count(rel, content)
-        if len(content) <= loading.MAX_BYTES and not _HAZARDS.search(content) and not kustomization:
+        if not needs_yaml_check(content) and not kustomization:
             return None  # no anchor, alias or tag can be in it: Kustomize reports the rest
         try:
             return loading.load_documents(content, path=rel)
@@ -276,6 +276,15 @@ class _Walker:
             target = self.inside(path, base, at)
             if target is not None and target.is_file():
                 self.data_file(target)
+
+
+def needs_yaml_check(content: bytes) -> bool:
+    """True if a file is over the size limit or may hold an anchor, alias or tag.
+
+    Only such a file can make a YAML library (Kustomize's, DVC's) blow up; any other file
+    is left to its reader, who reports its syntax errors in its own words.
+    """
+    return len(content) > loading.MAX_BYTES or _HAZARDS.search(content) is not None
 
 
 def _entries(doc: dict[str, Any], names: tuple[str, ...]) -> Iterator[tuple[str, int, Any]]:
