@@ -1,4 +1,4 @@
-"""Run a helper program (Kustomize) bounded: memory, CPU, wall time, output, process group.
+"""Run a child program (Kustomize) bounded: memory, CPU, wall time, output, process group.
 
 Called by :mod:`reconciler.render.kustomize`. One hostile commit must not take the daemon
 or its node down, and a reconciler that dies must not leave its children running:
@@ -7,7 +7,7 @@ or its node down, and a reconciler that dies must not leave its children running
   touches, so ``RLIMIT_AS`` would refuse even a healthy start), ``RLIMIT_CPU`` its CPU
   seconds, ``RLIMIT_FSIZE`` its output (written to a temporary file, never held in a pipe),
   ``RLIMIT_CORE`` is 0; ``GOMEMLIMIT`` makes Go collect garbage before it meets the limit;
-- the child leads its own session and process group; on timeout, on any exception in the
+- the child leads its own process group (setsid); on timeout, on any exception in the
   caller (KeyboardInterrupt included) the whole group is killed with SIGKILL;
 - on Linux the child asks the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``),
   so ``kill -9`` of the reconciler takes Kustomize with it.
