@@ -185,7 +185,19 @@ def test_daemon_stays_up_through_a_hostile_commit(
     args = ["run", "--repo", str(world.work), "--env", "dev", "--interval", "1s",
             "--listen", f"127.0.0.1:{port}", "--log-format", "json"]  # fmt: skip
     daemon = support.spawn(args, cwd=world.work, env=env, log=log)
+
+    def applied(sha: str) -> bool:
+        from kubernetes import client
+
+        try:
+            ns = client.CoreV1Api(world.api).read_namespace("ml-dev")
+        except client.ApiException:
+            return False
+        return (ns.metadata.annotations or {}).get("reconciler.ml/commit") == sha
+
     try:
+        first = dvcrepos.git(world.work, "rev-parse", "HEAD")
+        assert support.wait_for(lambda: applied(first), 120), log.read_text()[-3000:]
         add_resource("bomb.yaml", BOMB_CONFIGMAP)(world.work, tmp_path)
         bad = world.commit_and_push("Hostile ConfigMap")
         assert support.wait_for(lambda: "overlays/dev/bomb.yaml" in log.read_text(), 60), (
@@ -193,15 +205,9 @@ def test_daemon_stays_up_through_a_hostile_commit(
         )
         alive_after_bad = daemon.poll() is None
         dvcrepos.git(world.work, "revert", "--no-edit", "HEAD")
-        fixed = world.commit_and_push("Fix")
-
-        def applied() -> bool:
-            from kubernetes import client
-
-            ns = client.CoreV1Api(world.api).read_namespace("ml-dev")
-            return (ns.metadata.annotations or {}).get("reconciler.ml/commit") == fixed
-
-        converged = support.wait_for(applied, 60)
+        dvcrepos.git(world.work, "push", "-q", "origin", "HEAD")
+        fixed = dvcrepos.git(world.work, "rev-parse", "HEAD")
+        converged = support.wait_for(lambda: applied(fixed), 120)
         figures.update(
             alive_after_hostile_commit=alive_after_bad, converged_after_fix=bool(converged)
         )

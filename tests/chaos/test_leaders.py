@@ -63,16 +63,16 @@ def test_two_daemons_one_leader_and_a_takeover(
             both_up = all(g is not None for _, g in gauges)
             return leaders[0] if both_up and len(leaders) == 1 else None
 
-        lead = support.wait_for(one_leader, 90)
-        assert lead is not None, [(tmp_path / f"{n}.log").read_text()[-2000:] for n in "ab"]
-        standby = next(d for d in daemons if d is not lead)
+        leader = support.wait_for(one_leader, 90)
+        assert leader is not None, [(tmp_path / f"{n}.log").read_text()[-2000:] for n in "ab"]
+        standby = next(d for d in daemons if d is not leader)
         assert support.wait_for(lambda: support.live_runs(world), 60)  # runs in flight
         both_leaders = sum(leader_gauge(p) == 1.0 for _, p in daemons) > 1
         seen = support.live_runs(world)
         uids = world.jobs()
         killed_at = time.monotonic()
-        lead[0].send_signal(signal.SIGKILL)
-        lead[0].wait()
+        leader[0].send_signal(signal.SIGKILL)
+        leader[0].wait()
         took_over = support.wait_for(lambda: leader_gauge(standby[1]) == 1.0, 60, every=0.1)
         takeover = time.monotonic() - killed_at
         for p, runs in support.live_runs(world).items():
