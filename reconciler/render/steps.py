@@ -1,22 +1,29 @@
-"""Step objects: one batch/v1 Job or kubeflow.org/v1 PyTorchJob per step of a run.
+"""Step objects: one batch/v1 Job, PyTorchJob or TrainJob per step of a run.
 
 Each object is named ``<pipeline>-<run>-<step>``; a changed run has a new name, so a Job's
 immutable template is never patched. Retries are the Job's ``backoffLimit`` (the only
-retry inside a run); ``timeout`` is ``activeDeadlineSeconds``.
+retry inside a run); ``timeout`` is ``activeDeadlineSeconds``. This module builds every
+step's metadata and restricted pod template; :mod:`reconciler.render.training` shapes the
+Kubeflow kinds (``runtime: kubeflow`` and ``runtime: trainjob``) from them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from reconciler.render import datamounts, podspecs
+from reconciler.render import datamounts, podspecs, training
 from reconciler.render.runspecs import ARTIFACTS_DIR, RunSpec
 from reconciler.specs.models import Step
 from reconciler.structs import labels
 from reconciler.structs.manifests import Manifest
 
-PYTORCH_CONTAINER = "pytorch"  # the Kubeflow training operator requires this name
 STEP_CONTAINER = "step"
+STEP_KINDS: dict[str, tuple[str, str]] = {
+    "job": ("batch/v1", "Job"),
+    "kubeflow": ("kubeflow.org/v1", "PyTorchJob"),
+    "trainjob": (training.TRAINER_API_VERSION, "TrainJob"),
+}
+"""``(apiVersion, kind)`` of a step's object, by the step's ``runtime``."""
 
 
 def step_labels(plan: RunSpec, step: Step, attempt: int) -> dict[str, str]:
@@ -88,31 +95,12 @@ def job(plan: RunSpec, step: Step, attempt: int = 1) -> Manifest:
     }
 
 
-def pytorchjob(plan: RunSpec, step: Step, attempt: int = 1) -> Manifest:
-    """Return the PyTorchJob of a ``runtime: kubeflow`` step: one Master, workers-1 Workers."""
-    template = _template(plan, step, attempt, PYTORCH_CONTAINER)
-    replicas: dict[str, Any] = {
-        "Master": {"replicas": 1, "restartPolicy": "Never", "template": template}
-    }
-    if step.workers > 1:
-        replicas["Worker"] = {
-            "replicas": step.workers - 1,
-            "restartPolicy": "Never",
-            "template": template,
-        }
-    run_policy: dict[str, Any] = {"backoffLimit": step.retries}
-    if step.timeout_seconds:
-        run_policy["activeDeadlineSeconds"] = step.timeout_seconds
-    return {
-        "apiVersion": "kubeflow.org/v1",
-        "kind": "PyTorchJob",
-        "metadata": _metadata(plan, step, attempt),
-        "spec": {"runPolicy": run_policy, "pytorchReplicaSpecs": replicas},
-    }
-
-
 def step_object(plan: RunSpec, step: Step, attempt: int = 1) -> Manifest:
     """Return the object of one step, by its runtime."""
+    if step.runtime == "job":
+        return job(plan, step, attempt)
+    metadata = _metadata(plan, step, attempt)
+    template = _template(plan, step, attempt, STEP_CONTAINER)
     if step.runtime == "kubeflow":
-        return pytorchjob(plan, step, attempt)
-    return job(plan, step, attempt)
+        return training.pytorchjob(step, metadata=metadata, template=template)
+    return training.trainjob(step, metadata=metadata, template=template)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 API_VERSION = "reconciler.ml/v1alpha1"
 
-StepRuntime = Literal["job", "kubeflow"]
+StepRuntime = Literal["job", "kubeflow", "trainjob"]
 ServeRuntime = Literal["deployment", "kserve"]
 
 
@@ -53,6 +53,7 @@ class Step:
     retries: int = 0
     timeout_seconds: int | None = None
     output: str | None = None
+    training_runtime: str | None = None
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def ensure() -> Path:
     python = venv / "bin" / "python"
     want = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stamp = venv / STAMP
         if python.exists() and stamp.exists() and stamp.read_text().strip() == want:
