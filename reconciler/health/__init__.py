@@ -1,7 +1,7 @@
 """Health of live objects: one module per kind, one dispatch table, an ordered state enum.
 
 Called by the engine (``status``, serving promotion) and the run engine (``step_phase``).
-Modelled on gitops-engine's ``pkg/health``: ``job``, ``pytorchjob``, ``deployment``,
+Modelled on gitops-engine's ``pkg/health``: ``job``, ``pytorchjob``, ``trainjob``, ``deployment``,
 ``inferenceservice`` and ``hpa`` each export ``health(obj)``; kinds without a module fall
 back to ``conditions.health`` (kstatus conventions); ``status`` holds the ordered
 :class:`Health` enum (Healthy < Suspended < Progressing < Missing < Degraded < Unknown).
@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler.health import conditions, deployment, hpa, inferenceservice, job, pytorchjob
+from reconciler.health import (
+    conditions,
+    deployment,
+    hpa,
+    inferenceservice,
+    job,
+    pytorchjob,
+    trainjob,
+)
 from reconciler.health.status import Health, HealthStatus, StepPhase, worst
 from reconciler.structs.manifests import Manifest, split_api_version
 
@@ -37,6 +45,7 @@ HealthCheck = Callable[[Manifest], HealthStatus]
 HEALTH_CHECKS: dict[tuple[str, str], HealthCheck] = {
     ("batch", "Job"): job.health,
     ("kubeflow.org", "PyTorchJob"): pytorchjob.health,
+    ("trainer.kubeflow.org", "TrainJob"): trainjob.health,
     ("apps", "Deployment"): deployment.health,
     ("serving.kserve.io", "InferenceService"): inferenceservice.health,
     ("autoscaling", "HorizontalPodAutoscaler"): hpa.health,
@@ -46,6 +55,7 @@ HEALTH_CHECKS: dict[tuple[str, str], HealthCheck] = {
 _STEP_PHASES: dict[tuple[str, str], Callable[[Manifest], StepPhase]] = {
     ("batch", "Job"): job.step_phase,
     ("kubeflow.org", "PyTorchJob"): pytorchjob.step_phase,
+    ("trainer.kubeflow.org", "TrainJob"): trainjob.step_phase,
 }
 
 
@@ -73,17 +83,17 @@ def health_of(obj: Manifest | None) -> HealthStatus:
 
 
 def step_phase(obj: Manifest | None) -> StepPhase:
-    """Return the phase of a run step object (a Job or a PyTorchJob).
+    """Return the phase of a run step object (a Job, a PyTorchJob or a TrainJob).
 
     None (not created yet, or deleted) is Pending; a status that cannot be read is
     Unknown (not Pending forever: ``status`` says so). Raises ValueError for any other
-    kind: only Jobs and PyTorchJobs are run steps.
+    kind: only Jobs, PyTorchJobs and TrainJobs are run steps.
     """
     if obj is None:
         return StepPhase.PENDING
     func = _STEP_PHASES.get(_group_kind(obj))
     if func is None:
-        raise ValueError(f"{obj.get('kind')} is not a run step kind (Job or PyTorchJob)")
+        raise ValueError(f"{obj.get('kind')} is not a run step kind (Job, PyTorchJob, TrainJob)")
     try:
         return func(obj)
     except (TypeError, ValueError, AttributeError):

@@ -1,9 +1,10 @@
 """The CustomResourceDefinitions shipped with the project (``reconciler/crds/*.yaml``).
 
-The Kubeflow training operator (PyTorchJob, kubeflow.org/v1), KServe (InferenceService,
+The Kubeflow training operator (PyTorchJob, kubeflow.org/v1), Kubeflow Trainer (TrainJob,
+ClusterTrainingRuntime, trainer.kubeflow.org/v1alpha1), KServe (InferenceService,
 serving.kserve.io/v1beta1) and Kueue (ClusterQueue, LocalQueue, ResourceFlavor,
-kueue.x-k8s.io/v1beta1). A sandbox serves none of these kinds until they are applied
-(:meth:`reconciler.sandbox.Sandbox.install_crds` or ``kubectl apply -f``).
+kueue.x-k8s.io/v1beta2, v1beta1 deprecated). A sandbox serves none of these kinds until
+they are applied (:meth:`reconciler.sandbox.Sandbox.install_crds` or ``kubectl apply -f``).
 
 Callers: :class:`reconciler.sandbox.Sandbox`, tests, the demo.
 """

@@ -219,6 +219,26 @@ def test_worst_of_nothing_is_healthy() -> None:
     assert worst([]).status is Health.HEALTHY
 
 
+@pytest.mark.parametrize(
+    ("fixture", "health", "phase"),
+    [
+        ("trainjob-new.yaml", HealthStatus(Health.PROGRESSING, "waiting for the Trainer controller"), StepPhase.PENDING),
+        ("trainjob-suspended.yaml", HealthStatus(Health.SUSPENDED, "Suspended: TrainJob is suspended"), StepPhase.PENDING),
+        ("trainjob-running.yaml", HealthStatus(Health.PROGRESSING, "running (1 active jobs)"), StepPhase.RUNNING),
+        ("trainjob-complete.yaml", HealthStatus(Health.HEALTHY, "JobSetCompleted: jobset completed successfully"), StepPhase.SUCCEEDED),
+        (
+            "trainjob-failed.yaml",
+            HealthStatus(Health.DEGRADED, "DeadlineExceeded: TrainJob exceeded its activeDeadlineSeconds"),
+            StepPhase.FAILED,
+        ),
+    ],
+)  # fmt: skip
+def test_trainjob_health_and_phase(fixture: str, health: HealthStatus, phase: StepPhase) -> None:
+    obj = load(fixture)
+    assert health_of(obj) == health
+    assert step_phase(obj) is phase
+
+
 def test_every_fixture_is_used() -> None:
     source = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     unused = [p.name for p in TESTDATA.glob("*.yaml") if p.name not in source]
