@@ -250,6 +250,17 @@ def builtin_types() -> list[ResourceType]:
             generation=True,
         ),
         _b(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            True,
+            "io.k8s.api.policy.v1.PodDisruptionBudget",
+            short=("pdb",),
+            status=True,
+            generation=True,
+        ),
+        _b(
             "coordination.k8s.io", "v1", "Lease", "leases", True, "io.k8s.api.coordination.v1.Lease"
         ),
         _b("rbac.authorization.k8s.io", "v1", "Role", "roles", True, "io.k8s.api.rbac.v1.Role"),
@@ -300,6 +311,7 @@ GROUP_ORDER = (
     "autoscaling",
     "batch",
     "networking.k8s.io",
+    "policy",
     "rbac.authorization.k8s.io",
     "coordination.k8s.io",
     "apiextensions.k8s.io",
