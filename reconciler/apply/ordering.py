@@ -31,10 +31,12 @@ RECONCILE_ORDER: tuple[tuple[str, str], ...] = (
     ("", "Service"),
     ("apps", "Deployment"),
     ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"),
     ("networking.k8s.io", "Ingress"),
     ("serving.kserve.io", "InferenceService"),
     ("batch", "Job"),
     ("kubeflow.org", "PyTorchJob"),
+    ("trainer.kubeflow.org", "TrainJob"),
 )
 """(group, kind) in apply order; anything else is applied after these."""
 

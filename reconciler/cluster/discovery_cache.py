@@ -22,6 +22,7 @@ from reconciler.structs.errors import MissingCRDError
 
 OPERATORS: dict[str, str] = {
     "kubeflow.org": "the Kubeflow training operator",
+    "trainer.kubeflow.org": "Kubeflow Trainer",
     "serving.kserve.io": "KServe",
     "kueue.x-k8s.io": "Kueue",
 }

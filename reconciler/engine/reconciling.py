@@ -19,7 +19,8 @@ from reconciler import health
 from reconciler.engine.seams import Context, Outcome, Source
 from reconciler.health import pipelines as pipeline_health
 from reconciler.provenance import records as prov_records
-from reconciler.render import environments, overlays
+from reconciler.render import environments, overlays, serving
+from reconciler.render import steps as step_objects
 from reconciler.render.runspecs import RunSpec
 from reconciler.runs import observing, recording, retries, tracking
 from reconciler.source import repos
@@ -178,19 +179,10 @@ def live_kinds(prepared: environments.Prepared) -> set[tuple[str, str]]:
     kinds = {("", "Namespace"), ("batch", "Job")}
     kinds |= {tracking.group_kind(o) for o in prepared.overlay.objects}
     for plan in prepared.run_specs.values():
-        if any(s.runtime == "kubeflow" for s in plan.pipeline.steps):
-            kinds.add(("kubeflow.org", "PyTorchJob"))
+        kinds |= {step_objects.step_group_kind(s) for s in plan.pipeline.steps}
         serve = plan.pipeline.serve
-        if serve is None or not prepared.env.serve:
-            continue
-        if serve.runtime == "kserve":
-            kinds.add(("serving.kserve.io", "InferenceService"))
-            continue
-        kinds |= {("apps", "Deployment"), ("", "Service")}
-        if serve.autoscale is not None:
-            kinds.add(("autoscaling", "HorizontalPodAutoscaler"))
-        if serve.ingress_host:
-            kinds.add(("networking.k8s.io", "Ingress"))
+        if serve is not None and prepared.env.serve:
+            kinds |= serving.serving_kinds(serve)
     return kinds
 
 
@@ -382,7 +374,7 @@ def pipeline_statuses(
                 s.needs,
                 by_name.get(
                     (
-                        "PyTorchJob" if s.runtime == "kubeflow" else "Job",
+                        step_objects.step_group_kind(s)[1],
                         plan.object_name(s.name, state.attempt),
                     )
                 ),

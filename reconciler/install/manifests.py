@@ -59,7 +59,9 @@ MANAGED_RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("batch", ("jobs",), WRITE),
     ("autoscaling", ("horizontalpodautoscalers",), WRITE),
     ("networking.k8s.io", ("ingresses", "networkpolicies"), WRITE),
+    ("policy", ("poddisruptionbudgets",), WRITE),
     ("kubeflow.org", ("pytorchjobs",), WRITE),
+    ("trainer.kubeflow.org", ("trainjobs",), WRITE),
     ("serving.kserve.io", ("inferenceservices",), WRITE),
     ("kueue.x-k8s.io", ("localqueues",), WRITE),
 )

@@ -21,8 +21,15 @@ from reconciler.runs.observing import Finishing
 from reconciler.structs.manifests import Manifest, ObjectRef
 from reconciler.structs.runs import RunStatus, split_run_name
 
-JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name", "training.kubeflow.org/job-name")
+JOB_NAME_LABELS = (
+    "jobset.sigs.k8s.io/jobset-name",  # a TrainJob's pods (its JobSet has the TrainJob's name)
+    "batch.kubernetes.io/job-name",
+    "job-name",
+    "training.kubeflow.org/job-name",
+)
 MASTER_LABEL = "training.kubeflow.org/replica-type"
+RANK_ZERO_LABELS = {"jobset.sigs.k8s.io/job-index": "0", "batch.kubernetes.io/job-completion-index": "0"}
+"""A TrainJob's first node (rank 0) speaks for the step, as a PyTorchJob's master does."""
 
 
 @dataclass(frozen=True)
@@ -67,14 +74,18 @@ def _terminated(pod: Manifest) -> dict[str, Any]:
 
 
 def step_pod(pods: Sequence[Manifest]) -> Manifest | None:
-    """Return the pod whose termination message speaks for a step (a PyTorchJob's master)."""
+    """Return the pod whose termination message speaks for a step (a PyTorchJob's master,
+    a TrainJob's rank-0 node)."""
     if not pods:
         return None
-    masters = [
-        p
-        for p in pods
-        if ((p.get("metadata") or {}).get("labels") or {}).get(MASTER_LABEL, "").lower() == "master"
-    ]
+
+    def is_master(p: Manifest) -> bool:
+        lab = (p.get("metadata") or {}).get("labels") or {}
+        if str(lab.get(MASTER_LABEL, "")).lower() == "master":
+            return True
+        return all(lab.get(k) == v for k, v in RANK_ZERO_LABELS.items())
+
+    masters = [p for p in pods if is_master(p)]
     candidates = masters or list(pods)
     finished = [p for p in candidates if _terminated(p)]
     pool = finished or candidates
@@ -83,6 +94,9 @@ def step_pod(pods: Sequence[Manifest]) -> Manifest | None:
 
 def _template_container(obj: Manifest) -> dict[str, Any]:
     spec: dict[str, Any] = obj.get("spec") or {}
+    trainer = spec.get("trainer")
+    if isinstance(trainer, dict):  # a TrainJob: its trainer is the node container
+        return {**trainer, "resources": trainer.get("resourcesPerNode") or {}}
     template = spec.get("template")
     if template is None:
         replicas: dict[str, Any] = spec.get("pytorchReplicaSpecs") or {}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from reconciler import health
+from reconciler.render import steps as step_objects
 from reconciler.render.runspecs import RunSpec
 from reconciler.runs import observing, reasons, recording
 from reconciler.structs import labels
@@ -30,7 +31,9 @@ from reconciler.structs.runs import RunState
 if TYPE_CHECKING:
     from reconciler.provenance.store import ProvenanceStore
 
-STEP_KINDS = (("batch", "Job"), ("kubeflow.org", "PyTorchJob"))
+STEP_KINDS = tuple(
+    (api.split("/")[0] if "/" in api else "", kind) for api, kind in step_objects.STEP_KINDS.values()
+)
 SERVING_KINDS = (("apps", "Deployment"), ("serving.kserve.io", "InferenceService"))
 
 
