@@ -26,6 +26,12 @@ STEP_KINDS: dict[str, tuple[str, str]] = {
 """``(apiVersion, kind)`` of a step's object, by the step's ``runtime``."""
 
 
+def step_group_kind(step: Step) -> tuple[str, str]:
+    """Return the ``(group, kind)`` of a step's object."""
+    api, kind = STEP_KINDS[step.runtime]
+    return (api.split("/")[0] if "/" in api else "", kind)
+
+
 def step_labels(plan: RunSpec, step: Step, attempt: int) -> dict[str, str]:
     """Return the labels of a step object and of its pods."""
     out = plan.base_labels()

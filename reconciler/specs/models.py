@@ -66,10 +66,35 @@ class Autoscale:
 
 
 @dataclass(frozen=True)
-class Serve:
-    """How a pipeline's promoted model is served."""
+class Probe:
+    """An HTTP GET health probe of the serving container; None fields take render's defaults."""
 
-    image: str
+    path: str | None = None
+    port: int | None = None
+    initial_delay_seconds: int | None = None
+    period_seconds: int | None = None
+    timeout_seconds: int | None = None
+    failure_threshold: int | None = None
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Readiness and liveness probes (``serve.probes``); either may be left to the default."""
+
+    readiness: Probe = field(default_factory=Probe)
+    liveness: Probe = field(default_factory=Probe)
+
+
+@dataclass(frozen=True)
+class Serve:
+    """How a pipeline's promoted model is served.
+
+    ``image`` is a serving image of the team's own (a Deployment, or KServe's custom
+    predictor); with ``runtime: kserve`` a ``model_format`` instead lets a KServe serving
+    runtime (``serving_runtime``, or KServe's choice) serve the model: exactly one of the two.
+    """
+
+    image: str | None = None
     replicas: int = 1
     resources: Resources = field(default_factory=Resources)
     port: int = 8080
@@ -78,6 +103,18 @@ class Serve:
     runtime: ServeRuntime = "deployment"
     env: tuple[tuple[str, str], ...] = ()
     secret_env: tuple[tuple[str, SecretRef], ...] = ()
+    model_format: str | None = None
+    model_format_version: str | None = None
+    serving_runtime: str | None = None
+    protocol_version: str | None = None
+    probes: Probes = field(default_factory=Probes)
+    ingress_class: str | None = None
+    metrics_port: int | None = None
+
+    @property
+    def min_replicas(self) -> int:
+        """The fewest pods serving runs with (the HPA's minimum when autoscaled)."""
+        return self.autoscale.min_replicas if self.autoscale else self.replicas
 
 
 @dataclass(frozen=True)
@@ -147,6 +184,17 @@ class Scheduling:
     gpu_types: tuple[tuple[str, GpuType], ...] = ()
 
 
+PodSecurityLevel = Literal["restricted", "baseline"]
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    """Where the cluster's Prometheus runs: serving pods admit scrapes from its pods only."""
+
+    namespace: str = "monitoring"
+    pod_labels: tuple[tuple[str, str], ...] = (("app.kubernetes.io/name", "prometheus"),)
+
+
 @dataclass(frozen=True)
 class Environment:
     """One deployment target: a branch (or pattern), a namespace, serving on or off."""
@@ -167,6 +215,9 @@ class Environment:
     data_fetcher_image: str | None = None
     """Image of the init containers that fetch ``mount: true`` datasets."""
     """``s3://bucket/prefix``-like, or ``pvc://<claim>[/<path>]``; None: no artifact URIs."""
+    pod_security: PodSecurityLevel = "restricted"
+    prometheus: Prometheus = field(default_factory=Prometheus)
+    ingress_class: str | None = None
 
     @property
     def is_pattern(self) -> bool:

@@ -25,7 +25,7 @@ from reconciler.structs.runs import RunState, ServedModel
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = [("dev", None), ("staging", None), ("prod", None), ("exp", "exp/lr-sweep")]
-BUILTIN_GROUPS = {"", "apps", "batch", "autoscaling", "networking.k8s.io"}
+BUILTIN_GROUPS = {"", "apps", "batch", "autoscaling", "networking.k8s.io", "policy"}
 K8S_VERSION = "1.30.0"
 
 
@@ -50,7 +50,7 @@ def pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
         return [r["template"]["spec"] for r in spec["pytorchReplicaSpecs"].values()]
     if kind == "InferenceService":
         p = spec["predictor"]
-        return [{**p, "containers": [p["model"]]}]
+        return [{**p, "containers": p.get("containers") or [p["model"]]}]
     return []
 
 
