@@ -5,6 +5,7 @@ the pods that carry termination messages) the way the real controller would, aft
 configurable step delay. Modules:
 
 - :mod:`.jobs` (batch/v1 Job), :mod:`.pytorchjobs` (kubeflow.org/v1 PyTorchJob),
+  :mod:`.trainjobs` (Kubeflow Trainer's TrainJob),
   :mod:`.deployments` (apps/v1 Deployment), :mod:`.inferenceservices` (KServe);
 - :mod:`.kubelet`: the node ``sandbox-node``, pods Running then terminated, graceful
   pod deletion completed;
@@ -32,6 +33,7 @@ from reconciler.sandbox.controllers import (
     jobs,
     kubelet,
     pytorchjobs,
+    trainjobs,
 )
 from reconciler.sandbox.controllers.ports import Port
 from reconciler.sandbox.controllers.resources import (
@@ -39,6 +41,7 @@ from reconciler.sandbox.controllers.resources import (
     INFERENCESERVICES,
     JOBS,
     PYTORCHJOBS,
+    TRAINJOBS,
     Resource,
 )
 from reconciler.sandbox.controllers.runtime import Runtime
@@ -49,6 +52,7 @@ Obj = dict[str, Any]
 CONTROLLERS: tuple[tuple[Resource, Callable[[Runtime, Obj], None]], ...] = (
     (JOBS, jobs.step),
     (PYTORCHJOBS, pytorchjobs.step),
+    (TRAINJOBS, trainjobs.step),
     (DEPLOYMENTS, deployments.step),
     (INFERENCESERVICES, inferenceservices.step),
 )

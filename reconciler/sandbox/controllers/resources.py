@@ -50,5 +50,5 @@ EVENTS = Resource("", "v1", "events", "Event")
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap")
 NODES = Resource("", "v1", "nodes", "Node", namespaced=False)
 
-WATCHED = (JOBS, PYTORCHJOBS, DEPLOYMENTS, INFERENCESERVICES, PODS, CONFIGMAPS, NODES)
+WATCHED = (JOBS, PYTORCHJOBS, TRAINJOBS, DEPLOYMENTS, INFERENCESERVICES, PODS, CONFIGMAPS, NODES)
 """What a remote simulator keeps a watch-fed cache of."""
