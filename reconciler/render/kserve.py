@@ -79,9 +79,7 @@ def health_paths(plan: RunSpec, serve: Serve) -> tuple[str, str]:
     return runtime.ready_path.format(name=name), runtime.live_path.format(name=name)
 
 
-def _container_fields(
-    plan: RunSpec, serve: Serve, env: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _container_fields(plan: RunSpec, serve: Serve, env: list[dict[str, Any]]) -> dict[str, Any]:
     ready, live = health_paths(plan, serve)
     out: dict[str, Any] = {"env": env}
     out.update(probes.container_probes(serve, ready_path=ready, live_path=live))
@@ -159,4 +157,3 @@ def inference_service(
         "metadata": meta,
         "spec": {"predictor": predictor},
     }
-

@@ -144,9 +144,7 @@ FORMATS: tuple[str, ...] = tuple(
 without a ``servingRuntime`` of the cluster's own)."""
 
 
-def supporting(
-    name: str, version: str | None, protocol: str, runtime: str | None
-) -> list[Runtime]:
+def supporting(name: str, version: str | None, protocol: str, runtime: str | None) -> list[Runtime]:
     """Return the built-in runtimes KServe would pick from, best first.
 
     ``runtime`` None: auto-selection. A ``runtime`` that is built in yields that runtime if
@@ -156,9 +154,7 @@ def supporting(
     label = f"mt:{name}:{version}" if version else f"mt:{name}"
     pool = [BY_NAME[runtime]] if runtime in BY_NAME else ([] if runtime else BUILTIN_RUNTIMES)
     found = [
-        r
-        for r in pool
-        if label in r.labels(explicit=runtime is not None) and r.speaks(protocol)
+        r for r in pool if label in r.labels(explicit=runtime is not None) and r.speaks(protocol)
     ]
     # Stable: equal (or missing) priorities keep the declared order, as KServe's sort does.
     return sorted(found, key=lambda r: -(r.priority(name) or -1))

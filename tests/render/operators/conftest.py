@@ -100,7 +100,11 @@ SERVING_VARIANTS: dict[str, dict[str, Any]] = {
 
 
 STEP_VARIANTS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "trainjob on 2 nodes": ("llm-finetune", "train", {"runtime": "trainjob", "workers": 2, "retries": 0}),
+    "trainjob on 2 nodes": (
+        "llm-finetune",
+        "train",
+        {"runtime": "trainjob", "workers": 2, "retries": 0},
+    ),
     "trainjob on a runtime of the cluster's own": (
         "llm-finetune",
         "train",

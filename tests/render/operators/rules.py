@@ -61,7 +61,9 @@ def pytorchjob_errors(obj: dict[str, Any]) -> list[str]:
         if "backoffLimit" in spec.get("runPolicy", {}) and (
             rspec.get("restartPolicy") not in COUNTED_RESTART_POLICIES
         ):
-            errors.append(f"{path}.restartPolicy: backoffLimit ignored for {rspec.get('restartPolicy')}")
+            errors.append(
+                f"{path}.restartPolicy: backoffLimit ignored for {rspec.get('restartPolicy')}"
+            )
     return errors
 
 
@@ -80,10 +82,13 @@ def trainjob_errors(obj: dict[str, Any], runtime: dict[str, Any]) -> list[str]:
     errors = []
     spec = obj["spec"]
     ref = spec["runtimeRef"]
-    if ref.get("kind", "ClusterTrainingRuntime") != runtime["kind"] or ref["name"] != runtime[
-        "metadata"
-    ]["name"]:
-        errors.append(f"spec.runtimeRef {ref} is not {runtime['kind']}/{runtime['metadata']['name']}")
+    if (
+        ref.get("kind", "ClusterTrainingRuntime") != runtime["kind"]
+        or ref["name"] != runtime["metadata"]["name"]
+    ):
+        errors.append(
+            f"spec.runtimeRef {ref} is not {runtime['kind']}/{runtime['metadata']['name']}"
+        )
     jobs = runtime_containers(runtime)
     for i, patch in enumerate(spec.get("runtimePatches") or []):
         path = f"spec.runtimePatches[{i}]"
@@ -97,8 +102,14 @@ def trainjob_errors(obj: dict[str, Any], runtime: dict[str, Any]) -> list[str]:
             pod = rjob["template"]["spec"]["template"]["spec"]
             for c in pod.get("containers", []) + pod.get("initContainers", []):
                 if c["name"] not in jobs[rjob["name"]]:
-                    errors.append(f"{path}: container {c['name']} not in runtime job {rjob['name']}")
-                if c.get("env") and c["name"] in ("node", "dataset-initializer", "model-initializer"):
+                    errors.append(
+                        f"{path}: container {c['name']} not in runtime job {rjob['name']}"
+                    )
+                if c.get("env") and c["name"] in (
+                    "node",
+                    "dataset-initializer",
+                    "model-initializer",
+                ):
                     errors.append(f"{path}: must not have envs for the {c['name']} container")
     return errors
 
@@ -172,8 +183,10 @@ def kserve_runtime_errors(obj: dict[str, Any], runtimes: list[dict[str, Any]]) -
         return []
     if supporting_runtimes(model, runtimes):
         return []
-    return [f"spec.predictor.model: no serving runtime supports {model['modelFormat']} "
-            f"over {model.get('protocolVersion', 'v1')}" + (f" in {named}" if named else "")]
+    return [
+        f"spec.predictor.model: no serving runtime supports {model['modelFormat']} "
+        f"over {model.get('protocolVersion', 'v1')}" + (f" in {named}" if named else "")
+    ]
 
 
 RESTRICTED_VOLUME_TYPES = {

@@ -132,9 +132,7 @@ def check_pydantic(obj: dict[str, Any], klass: Any) -> list[str]:
     try:
         model = klass.from_dict(obj)
     except pydantic.ValidationError as e:
-        return [
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-        ]
+        return [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
     errors: list[str] = []
     diff(obj, json.loads(json.dumps(model.to_dict(), default=str)), "", errors)
     return errors
@@ -155,7 +153,10 @@ def check(obj: dict[str, Any]) -> dict[str, Any]:
         errors = []
         Walker(ks, k8s_models).check(obj, "V1beta1InferenceService", "", errors)
         return {"model": "V1beta1InferenceService", "errors": errors}
-    if key[0] == "trainer.kubeflow.org/v1alpha1" and key[1] in ("TrainJob", "ClusterTrainingRuntime"):
+    if key[0] == "trainer.kubeflow.org/v1alpha1" and key[1] in (
+        "TrainJob",
+        "ClusterTrainingRuntime",
+    ):
         from kubeflow_trainer_api import models as kt
 
         name = f"TrainerV1alpha1{key[1]}"

@@ -83,6 +83,8 @@ def test_the_sdk_check_fails_on_what_an_operator_would_refuse(
         ".spec.runPolicy.backoffLimit: expected int, got str '3'",
         ".spec.pytorchReplicaSpecs.Master.template.spec.containers[0].gpus: not a field of V1Container",
     ]
-    assert results[1]["errors"] == [".spec.predictor.storageURI: not a field of V1beta1PredictorSpec"]
+    assert results[1]["errors"] == [
+        ".spec.predictor.storageURI: not a field of V1beta1PredictorSpec"
+    ]
     assert results[2]["errors"] == [".spec.trainer.gpus: not a field of the model (dropped)"]
     assert results[3]["errors"] and "numNodes" in results[3]["errors"][0]

@@ -35,7 +35,9 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
-def test_a_custom_image_is_kserves_custom_predictor_with_the_model_as_storage_uri(prod: Any) -> None:
+def test_a_custom_image_is_kserves_custom_predictor_with_the_model_as_storage_uri(
+    prod: Any,
+) -> None:
     plan = prod.run_specs["resnet50"]
     isvc = serve_objects(prod, "resnet50")["InferenceService"]
     predictor = isvc["spec"]["predictor"]
@@ -81,7 +83,9 @@ def test_protocol_v2_is_asked_for_formats_served_only_over_the_open_inference_pr
 def test_kserve_runtime_rules_catch_a_model_no_runtime_serves() -> None:
     isvc = {
         "metadata": {"name": "m"},
-        "spec": {"predictor": {"model": {"modelFormat": {"name": "triton"}, "storageUri": "s3://m"}}},
+        "spec": {
+            "predictor": {"model": {"modelFormat": {"name": "triton"}, "storageUri": "s3://m"}}
+        },
     }
     assert rules.kserve_runtime_errors(isvc, rules.kserve_runtimes())
     isvc["spec"]["predictor"]["model"]["protocolVersion"] = "v2"
@@ -142,7 +146,10 @@ def test_a_disruption_budget_keeps_all_but_one_replica_through_a_drain(prod: Any
     pdb = fraud["PodDisruptionBudget"]
     assert pdb["spec"]["maxUnavailable"] == 1
     assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
-    assert pdb["spec"]["selector"]["matchLabels"] == fraud["Deployment"]["spec"]["selector"]["matchLabels"]
+    assert (
+        pdb["spec"]["selector"]["matchLabels"]
+        == fraud["Deployment"]["spec"]["selector"]["matchLabels"]
+    )
     pod_labels = fraud["Deployment"]["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     single = serve_objects(prod, "fraud-detector", autoscale=None, replicas=1)
@@ -162,7 +169,9 @@ def test_prometheus_may_scrape_the_serving_pods_and_nothing_else(prod: Any) -> N
     (rule,) = policy["spec"]["ingress"]
     (peer,) = rule["from"]
     prom = Prometheus()
-    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": prom.namespace}
+    assert peer["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": prom.namespace
+    }
     assert peer["podSelector"]["matchLabels"] == dict(prom.pod_labels)
     port = prod.run_specs["fraud-detector"].pipeline.serve.port
     assert rule["ports"] == [{"port": port, "protocol": "TCP"}]
@@ -170,8 +179,12 @@ def test_prometheus_may_scrape_the_serving_pods_and_nothing_else(prod: Any) -> N
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == str(port)
     isvc = serve_objects(prod, "resnet50", metrics_port=9090)
-    assert isvc["NetworkPolicy"]["spec"]["ingress"][0]["ports"] == [{"port": 9090, "protocol": "TCP"}]
-    assert isvc["InferenceService"]["spec"]["predictor"]["annotations"]["prometheus.io/port"] == "9090"
+    assert isvc["NetworkPolicy"]["spec"]["ingress"][0]["ports"] == [
+        {"port": 9090, "protocol": "TCP"}
+    ]
+    assert (
+        isvc["InferenceService"]["spec"]["predictor"]["annotations"]["prometheus.io/port"] == "9090"
+    )
 
 
 def test_every_rendered_inference_service_follows_kserves_rules(
