@@ -109,6 +109,8 @@ def test_cluster_role_grants_exactly_the_kinds_we_render() -> None:
         ("", "resourcequotas"),
         ("", "limitranges"),
         ("kueue.x-k8s.io", "localqueues"),
+        ("policy", "poddisruptionbudgets"),
+        ("trainer.kubeflow.org", "trainjobs"),
     ]:
         assert g.pop(key) == writes, key
     assert g.pop(("", "pods")) == {"get", "list", "watch"}

@@ -58,11 +58,12 @@ def test_push_runs_steps_in_order_records_and_then_serves(world: World) -> None:
     assert rec.datasets[0].md5.endswith(".dir") and rec.datasets[0].size
     assert rec.cluster.namespace == NS and rec.cluster.server.startswith(("http://127.0.0.1", "https://127.0.0.1"))
     assert "api-key" not in rec.to_yaml() or "secretKeyRef" not in rec.to_yaml()
-    # Serving follows the promoted run: KServe storageUri and the model annotation/label.
+    # Serving follows the promoted run: KServe's STORAGE_URI and the model annotation/label.
     isvc = world.inference_service("resnet50")
     assert isvc is not None
     model = f"s3://models/resnet50/{rid}/"
-    assert isvc["spec"]["predictor"]["model"]["storageUri"] == model
+    (server,) = isvc["spec"]["predictor"]["containers"]
+    assert {"name": "STORAGE_URI", "value": model} in server["env"]
     assert isvc["metadata"]["annotations"][labels.MODEL] == model
     assert isvc["metadata"]["labels"][labels.RUN] == rid
     dep = world.deployment("fraud-detector")
