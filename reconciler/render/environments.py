@@ -43,6 +43,8 @@ CLUSTER_SCOPED_KINDS = frozenset(
     }
 )
 POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
+POD_SECURITY_WARN = "pod-security.kubernetes.io/warn"
+POD_SECURITY_AUDIT = "pod-security.kubernetes.io/audit"
 
 
 @dataclass(frozen=True, order=True)
@@ -217,11 +219,15 @@ def _point_at_pipeline(
     return out
 
 
-def namespace_object(target: Target, commit: str | None = None) -> Manifest:
-    """Return the environment's Namespace, enforcing Pod Security "restricted".
+def namespace_object(
+    target: Target, commit: str | None = None, *, pod_security: str = "restricted"
+) -> Manifest:
+    """Return the environment's Namespace, enforcing its Pod Security level.
 
-    ``commit`` (the spec commit applied) goes into the ``reconciler.ml/commit`` annotation,
-    which ``status`` reads.
+    ``pod_security`` (the Environment's ``podSecurity``) is enforced; ``warn`` and ``audit``
+    stay at "restricted", so anything short of it is still reported. ``commit`` (the spec
+    commit applied) goes into the ``reconciler.ml/commit`` annotation, which ``status``
+    reads.
     """
     ns: Manifest = {
         "apiVersion": "v1",
@@ -231,7 +237,9 @@ def namespace_object(target: Target, commit: str | None = None) -> Manifest:
             "labels": {
                 labels.MANAGED_BY: labels.MANAGED_BY_VALUE,
                 labels.ENV: target.env,
-                POD_SECURITY_ENFORCE: "restricted",
+                POD_SECURITY_ENFORCE: pod_security,
+                POD_SECURITY_WARN: "restricted",
+                POD_SECURITY_AUDIT: "restricted",
             },
         },
     }
@@ -297,7 +305,9 @@ def render_objects(
     ``models`` may name the model each pipeline serves).
     """
     target = prepared.target
-    objs: list[Manifest] = [namespace_object(target, commit)]
+    objs: list[Manifest] = [
+        namespace_object(target, commit, pod_security=prepared.env.pod_security)
+    ]
     objs.extend(overlay_object(o, target) for o in prepared.overlay.objects)
     for name in sorted(prepared.run_specs):
         plan = prepared.run_specs[name]

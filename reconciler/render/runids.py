@@ -29,7 +29,7 @@ def step_identity(step: Step) -> dict[str, Any]:
     }
     if r.shm is not None:  # only when set: the ids of specs without it stay as they were
         resources["shm"] = r.shm
-    return {
+    out: dict[str, Any] = {
         "name": step.name,
         "image": step.image,
         "command": list(step.command),
@@ -40,6 +40,9 @@ def step_identity(step: Step) -> dict[str, Any]:
         "runtime": step.runtime,
         "needs": sorted(step.needs),
     }
+    if step.training_runtime:  # only when set: existing run ids stay what they were
+        out["trainingRuntime"] = step.training_runtime
+    return out
 
 
 def run_inputs(

@@ -9,7 +9,8 @@ matched as JSON Schema does, by :func:`matches`.
 Naming budgets: a step's object is ``<pipeline>-<run>[-<attempt>]-<step>`` (run id 8
 characters, attempt suffix up to 3, e.g. ``-12``) and must fit in 63 characters, so
 ``len(pipeline) + len(step) <= 50``; for ``runtime: kubeflow`` the training operator
-appends ``-worker-<i>`` to pod and Service names, so the budget shrinks by that suffix.
+appends ``-worker-<i>`` to pod and Service names, and for ``runtime: trainjob`` JobSet
+names each node's pod host ``<trainjob>-node-0-<i>``, so the budget shrinks by that suffix.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ ATTEMPT_SUFFIX_MAX = 3
 STEP_NAME_BUDGET = OBJECT_NAME_MAX - RUN_ID_LENGTH - ATTEMPT_SUFFIX_MAX - 2
 """Characters left for ``len(pipeline) + len(step)`` (two dashes around the run name): 50."""
 KUBEFLOW_REPLICA_PREFIX = "-worker-"
+TRAINJOB_NODE_PREFIX = "-node-0-"
+"""JobSet's pod host name of a TrainJob node: ``<trainjob>-node-0-<i>`` (one ``node`` Job)."""
 MAX_STEPS = 100
 MAX_GPUS_PER_CONTAINER = 64
 MAX_WORKERS = 256
@@ -44,8 +47,14 @@ ARTIFACT_ROOT = (
     r"|(?!pvc://)[A-Za-z][-A-Za-z0-9+.]*://[^\s]+)$"
 )
 """An object-store prefix (``s3://bucket/prefix``) or a PVC (``pvc://<claim>[/<path>]``)."""
-STEP_RUNTIMES = ("job", "kubeflow")
+STEP_RUNTIMES = ("job", "kubeflow", "trainjob")
 SERVE_RUNTIMES = ("deployment", "kserve")
+SERVE_PROTOCOLS = ("v1", "v2")
+POD_SECURITY_LEVELS = ("restricted", "baseline")
+HTTP_PATH = r"^/[^\s]*$"
+MODEL_FORMAT = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+MODEL_FORMAT_VERSION = r"^[0-9]+(\.[0-9]+){0,2}$"
+"""KServe's model format versions: "major", "major.minor" or "major.minor.patch"."""
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 

@@ -7,8 +7,11 @@ schema error is dropped by the caller.
 
 Pipeline: unique step names, ``needs`` naming existing steps without a cycle, exactly one
 ``output``, pipeline + step name within the object-name budget, ``workers > 1`` only with
-``runtime: kubeflow``, no variable in both ``env`` and ``secretEnv``, dataset names
-distinct ignoring case, ``minReplicas <= maxReplicas``. Environment: ``{branch}`` in the
+``runtime: kubeflow`` or ``trainjob``, ``trainingRuntime`` only and ``retries`` never with
+``trainjob``, no variable in both ``env`` and ``secretEnv``, dataset names distinct
+ignoring case, ``minReplicas <= maxReplicas``; serving: an image or (KServe only) a model
+format that a KServe runtime serves (``reconciler.specs.servingruntimes``), KServe-only
+fields only with ``runtime: kserve``. Environment: ``{branch}`` in the
 namespace exactly when the branch is a pattern, no system namespace unless allowed;
 toleration fields that depend on each
 other. Sets of pipelines: unique names, GPUs per step within the environment's
@@ -21,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.specs import branches, models
+from reconciler.specs import branches, models, servingruntimes
 from reconciler.specs import patterns as p
 from reconciler.specs.checking import Report
 from reconciler.specs.loading import Locator, join_field
@@ -61,6 +64,8 @@ def check_pipeline(data: Any, report: Report) -> None:
     serve = _dict(spec.get("serve"))
     for key in sorted(set(_dict(serve.get("env"))) & set(_dict(serve.get("secretEnv")))):
         report(join_field("spec.serve.secretEnv", key), f"{key} is also set in env")
+    if isinstance(spec.get("serve"), dict):
+        _serve(spec["serve"], report)
     autoscale = _dict(serve.get("autoscale"))
     lo, hi = autoscale.get("minReplicas", 1), autoscale.get("maxReplicas")
     if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
@@ -105,7 +110,17 @@ def _step(step: dict[str, Any], field: str, pipeline: str | None, report: Report
     runtime = step.get("runtime", "job")
     if workers > 1 and runtime == "job":
         report(
-            f"{field}.workers", f"workers: {workers} needs runtime: kubeflow (a Job has one worker)"
+            f"{field}.workers",
+            f"workers: {workers} needs runtime: kubeflow or trainjob (a Job has one worker)",
+        )
+    if "trainingRuntime" in step and runtime != "trainjob":
+        report(f"{field}.trainingRuntime", "only with runtime: trainjob")
+    if runtime == "trainjob" and _int(step.get("retries"), 0) > 0:
+        report(
+            f"{field}.retries",
+            "a TrainJob has no retry limit of its own: its restarts are its "
+            "ClusterTrainingRuntime's (reconciler-torch: the whole job, up to 3 times); "
+            "remove retries, or use runtime: kubeflow",
         )
     both = set(_dict(step.get("env"))) & set(_dict(step.get("secretEnv")))
     for key in sorted(both):
@@ -119,12 +134,67 @@ def _step(step: dict[str, Any], field: str, pipeline: str | None, report: Report
         replica = len(p.KUBEFLOW_REPLICA_PREFIX) + len(str(max(workers - 2, 0)))
         budget -= replica
         why += f", and kubeflow adds '{p.KUBEFLOW_REPLICA_PREFIX}<i>' ({replica} characters)"
+    elif runtime == "trainjob":
+        node = len(p.TRAINJOB_NODE_PREFIX) + len(str(max(workers - 1, 0)))
+        budget -= node
+        why += f", and a TrainJob's node adds '{p.TRAINJOB_NODE_PREFIX}<i>' ({node} characters)"
     if len(pipeline) + len(name) > budget:
         report(
             f"{field}.name",
             f"step name {name!r} is too long: pipeline name ({len(pipeline)}) + step name "
             f"({len(name)}) must be at most {budget} characters ({why})",
         )
+
+
+KSERVE_ONLY = ("modelFormat", "servingRuntime", "protocolVersion")
+
+
+def _serve(serve: dict[str, Any], report: Report) -> None:
+    """Serving: an image, or with KServe a model format a runtime serves (not both)."""
+    runtime = serve.get("runtime", "deployment")
+    field = "spec.serve"
+    if runtime != "kserve":
+        for key in KSERVE_ONLY:
+            if key in serve:
+                report(f"{field}.{key}", "only with runtime: kserve")
+        if "image" not in serve:
+            report(field, "image is required (a Deployment runs your serving image)")
+        return
+    if "ingress" in serve:
+        report(
+            f"{field}.ingress",
+            "runtime: kserve is exposed by KServe's own ingress configuration; ingress is "
+            "for runtime: deployment",
+        )
+    fmt = serve.get("modelFormat")
+    if "image" in serve and fmt is not None:
+        report(
+            f"{field}.modelFormat",
+            "set either image (your serving image, as KServe's kserve-container) or "
+            "modelFormat (served by a KServe runtime), not both",
+        )
+        return
+    if fmt is None:
+        if "image" not in serve:
+            report(field, "runtime: kserve needs image (your serving image) or modelFormat")
+        for key in ("servingRuntime", "protocolVersion"):
+            if key in serve:
+                report(f"{field}.{key}", "only with modelFormat (a KServe serving runtime)")
+        return
+    name = fmt if isinstance(fmt, str) else _dict(fmt).get("name")
+    version = _dict(fmt).get("version") if isinstance(fmt, dict) else None
+    runtime_name = serve.get("servingRuntime")
+    protocol = serve.get("protocolVersion")
+    if not isinstance(name, str) or (version is not None and not isinstance(version, str)):
+        return
+    if runtime_name is not None and not isinstance(runtime_name, str):
+        return
+    problem = servingruntimes.selection_error(
+        name, version, protocol if isinstance(protocol, str) else None, runtime_name
+    )
+    if problem:
+        where = "servingRuntime" if runtime_name else "modelFormat"
+        report(f"{field}.{where}", problem)
 
 
 def _needs(steps: list[Any], names: Mapping[str, int], report: Report) -> None:

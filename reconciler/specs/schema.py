@@ -61,20 +61,34 @@ def step() -> Schema:
                 1,
                 p.MAX_WORKERS,
                 default=1,
-                description="Number of workers; > 1 needs runtime: kubeflow.",
+                description="Number of workers (nodes); > 1 needs runtime: kubeflow or trainjob.",
             ),
             "runtime": {
                 "enum": list(p.STEP_RUNTIMES),
                 "default": "job",
-                "description": "job: a batch/v1 Job; kubeflow: a kubeflow.org/v1 PyTorchJob.",
+                "description": "job: a batch/v1 Job; kubeflow: a kubeflow.org/v1 PyTorchJob "
+                "(Training Operator); trainjob: a trainer.kubeflow.org TrainJob (Trainer v2).",
             },
+            "trainingRuntime": fields.string(
+                p.DNS1123_SUBDOMAIN,
+                message="{value} is not a ClusterTrainingRuntime name (DNS-1123 subdomain)",
+                max_length=253,
+                description="runtime: trainjob only: the ClusterTrainingRuntime (default "
+                "reconciler-torch).",
+            ),
             "queue": fields.string(
                 p.DNS1123_LABEL,
                 message="{value} is not a LocalQueue name (DNS-1123 label)",
                 max_length=63,
                 description="Kueue LocalQueue (kueue.x-k8s.io/queue-name).",
             ),
-            "retries": fields.integer(0, p.MAX_RETRIES, default=0, description="Job backoffLimit."),
+            "retries": fields.integer(
+                0,
+                p.MAX_RETRIES,
+                default=0,
+                description="Restarts before the step fails: a Job's or PyTorchJob's "
+                "backoffLimit (a TrainJob's come from its runtime).",
+            ),
             "timeout": fields.string(
                 p.DURATION,
                 fmt="duration",
@@ -106,7 +120,55 @@ def serve() -> Schema:
             "image": fields.string(
                 p.IMAGE,
                 message="{value} is not a valid image reference (no whitespace)",
-                description="Serving image.",
+                description="Serving image of your own (runtime kserve: or a modelFormat).",
+            ),
+            "modelFormat": {
+                "type": ["string", "object"],
+                "minLength": 1,
+                "maxLength": 63,
+                "pattern": p.MODEL_FORMAT,
+                "required": ["name"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": fields.string(
+                        p.MODEL_FORMAT,
+                        message="{value} is not a model format name",
+                        max_length=63,
+                    ),
+                    "version": fields.string(
+                        p.MODEL_FORMAT_VERSION,
+                        message="{value} is not a version (major, major.minor or "
+                        "major.minor.patch)",
+                    ),
+                },
+                MESSAGES: {
+                    "type": "must be a format name (sklearn) or {name: ..., version: ...}, "
+                    "not {type}",
+                    "pattern": "{value} is not a model format name",
+                },
+                "description": "runtime kserve: the model's format, served by a KServe "
+                "serving runtime (sklearn, xgboost, lightgbm, tensorflow, pytorch, onnx, "
+                "triton, huggingface, mlflow, ...): a name or {name, version}.",
+            },
+            "servingRuntime": fields.string(
+                p.DNS1123_SUBDOMAIN,
+                message="{value} is not a ServingRuntime name (DNS-1123 subdomain)",
+                max_length=253,
+                description="runtime kserve with modelFormat: the KServe (Cluster)ServingRuntime "
+                "to use; default: KServe's choice for the format.",
+            ),
+            "protocolVersion": {
+                "enum": list(p.SERVE_PROTOCOLS),
+                "description": "runtime kserve with modelFormat: v1 or v2 (Open Inference "
+                "Protocol); default v1 where a runtime serves it, else v2.",
+            },
+            "probes": fields.obj(
+                {"readiness": probe("Readiness"), "liveness": probe("Liveness")},
+                description="HTTP probes of the serving container (defaults: the runtime's "
+                "health endpoints on the serving port).",
+            ),
+            "metricsPort": fields.integer(
+                1, 65535, description="Port Prometheus scrapes /metrics on (default: port)."
             ),
             "replicas": fields.integer(1, p.MAX_REPLICAS, default=1),
             "resources": fields.resources(),
@@ -128,7 +190,13 @@ def serve() -> Schema:
                         p.DNS1123_SUBDOMAIN,
                         message="{value} is not a host name (DNS-1123 subdomain)",
                         max_length=253,
-                    )
+                    ),
+                    "className": fields.string(
+                        p.DNS1123_SUBDOMAIN,
+                        message="{value} is not an IngressClass name (DNS-1123 subdomain)",
+                        max_length=253,
+                        description="ingressClassName (default: the Environment's).",
+                    ),
                 },
                 required=("host",),
             ),
@@ -139,7 +207,6 @@ def serve() -> Schema:
                 "kserve: an InferenceService.",
             },
         },
-        required=("image",),
         description="How the promoted model is served.",
     )
 
@@ -171,6 +238,22 @@ def dataset() -> Schema:
     )
     out.update({k: v for k, v in shape.items() if k != "type"})
     return out
+
+
+def probe(what: str) -> Schema:
+    return fields.obj(
+        {
+            "path": fields.string(
+                p.HTTP_PATH, message="{value} is not an HTTP path (/...)", max_length=1024
+            ),
+            "port": fields.integer(1, 65535),
+            "initialDelaySeconds": fields.integer(0, 3600),
+            "periodSeconds": fields.integer(1, 3600),
+            "timeoutSeconds": fields.integer(1, 3600),
+            "failureThreshold": fields.integer(1, 100),
+        },
+        description=f"{what} probe: an HTTP GET; fields left out take the defaults.",
+    )
 
 
 def pipeline_spec() -> Schema:
@@ -326,6 +409,33 @@ def environment_spec() -> Schema:
                         0, p.MAX_GPU_LIMIT, description="Per step: gpus x workers."
                     )
                 }
+            ),
+            "podSecurity": {
+                "enum": list(p.POD_SECURITY_LEVELS),
+                "default": "restricted",
+                "description": "Pod Security level the namespace enforces (warn and audit "
+                "stay restricted); baseline admits KServe's storage initializer of a "
+                "default KServe install.",
+            },
+            "prometheus": fields.obj(
+                {
+                    "namespace": fields.string(
+                        p.DNS1123_LABEL,
+                        message=fields.DNS_LABEL_MESSAGE,
+                        max_length=63,
+                        default="monitoring",
+                    ),
+                    "podLabels": fields.labels(),
+                },
+                description="Where the cluster's Prometheus runs: serving pods admit "
+                "scrapes from these pods (default: namespace monitoring, "
+                "app.kubernetes.io/name: prometheus).",
+            ),
+            "ingressClassName": fields.string(
+                p.DNS1123_SUBDOMAIN,
+                message="{value} is not an IngressClass name (DNS-1123 subdomain)",
+                max_length=253,
+                description="IngressClass of serving Ingresses without ingress.className.",
             ),
         },
         required=("branch", "namespace"),

@@ -139,13 +139,31 @@ def _step(s: dict[str, Any]) -> models.Step:
         retries=s.get("retries", 0),
         timeout_seconds=units.parse_duration(timeout) if timeout is not None else None,
         output=s.get("output"),
+        training_runtime=s.get("trainingRuntime"),
+    )
+
+
+def _probe(p: dict[str, Any] | None) -> models.Probe:
+    p = p or {}
+    return models.Probe(
+        path=p.get("path"),
+        port=p.get("port"),
+        initial_delay_seconds=p.get("initialDelaySeconds"),
+        period_seconds=p.get("periodSeconds"),
+        timeout_seconds=p.get("timeoutSeconds"),
+        failure_threshold=p.get("failureThreshold"),
     )
 
 
 def _serve(s: dict[str, Any]) -> models.Serve:
     auto = s.get("autoscale")
+    fmt = s.get("modelFormat")
+    fmt_name, fmt_version = (fmt, None) if isinstance(fmt, str) else (None, None)
+    if isinstance(fmt, dict):
+        fmt_name, fmt_version = fmt["name"], fmt.get("version")
+    probes = s.get("probes", {})
     return models.Serve(
-        image=s["image"],
+        image=s.get("image"),
         replicas=s.get("replicas", 1),
         resources=_resources(s.get("resources")),
         port=s.get("port", 8080),
@@ -160,6 +178,15 @@ def _serve(s: dict[str, Any]) -> models.Serve:
         runtime=s.get("runtime", "deployment"),
         env=tuple(sorted(s.get("env", {}).items())),
         secret_env=_secret_env(s.get("secretEnv")),
+        model_format=fmt_name,
+        model_format_version=fmt_version,
+        serving_runtime=s.get("servingRuntime"),
+        protocol_version=s.get("protocolVersion"),
+        probes=models.Probes(
+            readiness=_probe(probes.get("readiness")), liveness=_probe(probes.get("liveness"))
+        ),
+        ingress_class=s.get("ingress", {}).get("className"),
+        metrics_port=s.get("metricsPort"),
     )
 
 
@@ -207,4 +234,18 @@ def parse_environment(doc: Any, *, path: str, locator: Locator | None = None) ->
         image_pull_secrets=tuple(spec.get("imagePullSecrets", ())),
         artifact_root=spec.get("artifactRoot"),
         data_fetcher_image=spec.get("dataFetcher", {}).get("image"),
+        pod_security=spec.get("podSecurity", "restricted"),
+        prometheus=_prometheus(spec.get("prometheus")),
+        ingress_class=spec.get("ingressClassName"),
+    )
+
+
+def _prometheus(data: dict[str, Any] | None) -> models.Prometheus:
+    default = models.Prometheus()
+    if not data:
+        return default
+    labels = data.get("podLabels")
+    return models.Prometheus(
+        namespace=data.get("namespace", default.namespace),
+        pod_labels=tuple(sorted(labels.items())) if labels is not None else default.pod_labels,
     )

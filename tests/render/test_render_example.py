@@ -114,7 +114,7 @@ def test_generated_pods_are_restricted_and_labelled(env: str, branch: str | None
         where = f"{obj['kind']}/{obj['metadata']['name']}"
         for pod in pod_specs(obj):
             assert_restricted(pod, where)
-        if obj["kind"] in ("Job", "PyTorchJob"):
+        if obj["kind"] in ("Job", "PyTorchJob", "TrainJob"):
             lab = obj["metadata"]["labels"]
             assert lab[labels.RUN] and lab[labels.STEP]
             assert (
@@ -164,7 +164,9 @@ def test_first_render_starts_only_root_steps_and_no_serving() -> None:
     prepared = engine.prepare_target(ROOT, "prod", branch=None)
     objs = environments.render_objects(prepared)
     steps = [
-        o["metadata"]["labels"][labels.STEP] for o in objs if o["kind"] in ("Job", "PyTorchJob")
+        o["metadata"]["labels"][labels.STEP]
+        for o in objs
+        if o["kind"] in ("Job", "PyTorchJob", "TrainJob")
     ]
     roots = sorted(
         s.name for p in prepared.run_specs.values() for s in p.pipeline.steps if not s.needs

@@ -248,7 +248,8 @@ CASES: list[tuple[str, str, str, str, list[str]]] = [
         [
             f"{E}:16:3: spec.quota: unknown field 'quota'; allowed: branch, namespace, "
             "allowSystemNamespace, serve, provenanceBranch, cluster, scheduling, "
-            "serviceAccountName, imagePullSecrets, dataFetcher, artifactRoot, limits"
+            "serviceAccountName, imagePullSecrets, dataFetcher, artifactRoot, limits, "
+            "podSecurity, prometheus, ingressClassName"
         ],
     ),
     (

@@ -343,7 +343,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "step runtime not in the enum",
         "runtime: job",
         "runtime: slurm",
-        [f"{P}:23:7: spec.steps[1].runtime: 'slurm' is not one of: job, kubeflow"],
+        [f"{P}:23:7: spec.steps[1].runtime: 'slurm' is not one of: job, kubeflow, trainjob"],
     ),
     (
         "serve runtime not in the enum",
@@ -356,8 +356,8 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "workers: 1",
         "workers: 4",
         [
-            f"{P}:22:7: spec.steps[1].workers: workers: 4 needs runtime: kubeflow "
-            "(a Job has one worker)"
+            f"{P}:22:7: spec.steps[1].workers: workers: 4 needs runtime: kubeflow or "
+            "trainjob (a Job has one worker)"
         ],
     ),
     (
