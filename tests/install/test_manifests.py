@@ -126,6 +126,8 @@ PLURALS = {
     "LocalQueue": "localqueues",
     "Job": "jobs",
     "PyTorchJob": "pytorchjobs",
+    "TrainJob": "trainjobs",
+    "PodDisruptionBudget": "poddisruptionbudgets",
     "Deployment": "deployments",
     "Service": "services",
     "HorizontalPodAutoscaler": "horizontalpodautoscalers",
