@@ -112,7 +112,14 @@ def trainjob(step: Step, *, metadata: dict[str, Any], template: dict[str, Any]) 
     }
 
 
-POD_PATCH_FIELDS = ("nodeSelector", "tolerations", "securityContext", "volumes")
+POD_PATCH_FIELDS = (
+    "serviceAccountName",
+    "imagePullSecrets",
+    "nodeSelector",
+    "tolerations",
+    "securityContext",
+    "volumes",
+)
 """Pod spec fields a runtime patch may set (Trainer's PodSpecPatch) that our pods use."""
 CONTAINER_PATCH_FIELDS = ("securityContext", "volumeMounts")
 """Container fields a runtime patch may set on ``node`` (its env comes from ``trainer``)."""
