@@ -83,10 +83,11 @@ class Manager:
             "manager": self.manager,
             "operation": self.operation,
             "apiVersion": self.api_version,
-            "time": self.time,
-            "fieldsType": "FieldsV1",
-            "fieldsV1": fieldsets.encode(self.fields),
         }
+        if self.time:  # an applier whose apply changed nothing has no time yet
+            out["time"] = self.time
+        out["fieldsType"] = "FieldsV1"
+        out["fieldsV1"] = fieldsets.encode(self.fields)
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -210,9 +211,9 @@ def apply_config(
         m.fields -= changed
         m.fields -= removed
     if mine is None:
-        mine = Manager(manager, "Apply", rt.api_version, now, subresource)
+        mine = Manager(manager, "Apply", rt.api_version, "", subresource)
         managers.append(mine)
-    if mine.fields != new_set or changed or removed:
+    if merged != base:  # the time says when this applier last changed the object
         mine.time = now
     mine.fields = new_set
     mine.api_version = rt.api_version

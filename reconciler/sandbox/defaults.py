@@ -145,6 +145,7 @@ def job(obj: Obj, *, create: bool) -> None:
         spec["backoffLimit"] = 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("suspend", False)
+    spec.setdefault("manualSelector", False)
     if spec.get("podReplacementPolicy") is None:
         spec["podReplacementPolicy"] = (
             "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
@@ -312,9 +313,29 @@ def crd(obj: Obj) -> None:
         names.setdefault("listKind", f"{names['kind']}List")
 
 
+_CONTAINER_STATUS_ZEROES: tuple[tuple[str, Any], ...] = (
+    ("name", ""),
+    ("state", {}),
+    ("lastState", {}),
+    ("ready", False),
+    ("restartCount", 0),
+    ("image", ""),
+    ("imageID", ""),
+)
+"""Fields of a ContainerStatus Go always writes (no omitempty, or a struct value)."""
+
+
 def pod(obj: Obj) -> None:
     """Default a Pod (its spec and the fields a Pod alone gets: a container's missing
-    requests are its limits, ``SetDefaults_Pod``)."""
+    requests are its limits, ``SetDefaults_Pod``), and write its container statuses
+    with every field Go always writes."""
+    status = obj.get("status")
+    status = status if isinstance(status, dict) else {}
+    for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
+        for cs in status.get(key) or []:
+            if isinstance(cs, dict):
+                for field, zero in _CONTAINER_STATUS_ZEROES:
+                    cs.setdefault(field, {} if isinstance(zero, dict) else zero)
     spec = _d(obj, "spec")
     for key in ("initContainers", "containers"):
         for c in spec.get(key) or []:
@@ -391,6 +412,13 @@ def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
     Pod's admission defaults and status)."""
     if kind == "Pod" and group == "":
         _admit_pod(obj)
+    elif kind == "CustomResourceDefinition":
+        stored = [v.get("name") for v in _d(obj, "spec").get("versions") or [] if v.get("storage")]
+        obj["status"] = {
+            "conditions": [],
+            "acceptedNames": {"plural": "", "kind": ""},
+            "storedVersions": stored,
+        }
     elif kind == "Job" and group == "batch":
         spec = _d(obj, "spec")
         if not spec.get("manualSelector"):
@@ -433,3 +461,33 @@ def apply_defaults(group: str, kind: str, obj: Obj, old: Obj | None, *, create: 
         limit_range(obj)
     elif kind == "CustomResourceDefinition":
         crd(obj)
+
+
+KEEP_EMPTY = frozenset({"rules"})
+"""Optional list fields Go writes even when empty (no ``omitempty``: a Role's ``rules``)."""
+
+
+def drop_empty(value: Any, node: Any) -> None:
+    """Drop empty maps and lists from optional fields, in place, as Go's ``omitempty`` does
+    when kube-apiserver decodes an object and writes it back (``annotations: {}`` and
+    ``data: {}`` are not stored). Struct-typed fields (``securityContext: {}``) stay:
+    they are pointers that were set."""
+    if not isinstance(value, dict) or node.kind != "struct":
+        if isinstance(value, list) and node.kind == "list":
+            inode = node.item()
+            for item in value:
+                drop_empty(item, inode)
+        elif isinstance(value, dict) and node.kind == "map":
+            for item in value.values():
+                drop_empty(item, node.child(""))
+        return
+    for key in list(value):
+        child = node.child(key)
+        v = value[key]
+        empty = (isinstance(v, dict) and not v and child.kind == "map") or (
+            isinstance(v, list) and not v and child.kind == "list"
+        )
+        if empty and key not in node.required and key not in KEEP_EMPTY:
+            del value[key]
+        else:
+            drop_empty(v, child)

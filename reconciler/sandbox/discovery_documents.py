@@ -134,6 +134,8 @@ def api_resource_list(registry: Registry, group: str, version: str) -> Obj | Non
                 }
             )
     gv = f"{group}/{version}" if group else version
+    if not group:  # the legacy core group's list carries no apiVersion
+        return {"kind": "APIResourceList", "groupVersion": gv, "resources": resources}
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

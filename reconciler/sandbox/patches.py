@@ -53,7 +53,12 @@ def _pointer(path: str) -> list[str]:
 
 
 def _patch_error(message: str) -> errors.ApiError:
-    return errors.ApiError(422, "Invalid", message)
+    """A JSON patch that cannot be applied: kube-apiserver's 422 hides the cause
+    (``message`` is for the sandbox's own log)."""
+    del message
+    return errors.ApiError(
+        422, "Invalid", "the server rejected our request due to an error in our request", {}
+    )
 
 
 def _resolve(doc: Any, tokens: list[str], path: str) -> Any:

@@ -486,8 +486,17 @@ def test_garbage_collection_propagation(sandbox: SandboxHandle) -> None:
         body = cm(name)
         body["metadata"]["ownerReferences"] = ref
         call(sandbox.url, "POST", CM, body)
-    call(sandbox.url, "DELETE", f"{CM}/owner", {"propagationPolicy": "Orphan"})
-    orphan = call(sandbox.url, "GET", f"{CM}/dep1").body
+    orphaning = call(sandbox.url, "DELETE", f"{CM}/owner", {"propagationPolicy": "Orphan"})
+    # The owner waits, with the garbage collector's "orphan" finalizer, until its
+    # dependents no longer point at it.
+    assert orphaning.body["metadata"]["finalizers"] == ["orphan"]
+    assert orphaning.body["metadata"]["deletionTimestamp"]
+    orphan = wait_for(
+        lambda: (
+            call(sandbox.url, "GET", f"{CM}/owner").code == 404
+            and call(sandbox.url, "GET", f"{CM}/dep1").body
+        )
+    )
     assert "ownerReferences" not in orphan["metadata"]
 
     owner2 = call(sandbox.url, "POST", CM, cm("owner2")).body
@@ -509,7 +518,14 @@ def test_garbage_collection_propagation(sandbox: SandboxHandle) -> None:
         dict(ref[0], name="owner3", uid=owner3["metadata"]["uid"])
     ]
     call(sandbox.url, "POST", CM, body)
-    assert call(sandbox.url, "DELETE", f"{CM}/owner3").code == 200  # Background by default
+    done = call(sandbox.url, "DELETE", f"{CM}/owner3")  # Background by default
+    # Deleted at once: a ConfigMap's registry answers with a Status, not the object.
+    assert (done.code, done.body["kind"], done.body["status"]) == (200, "Status", "Success")
+    assert done.body["details"] == {
+        "name": "owner3",
+        "kind": "configmaps",
+        "uid": owner3["metadata"]["uid"],
+    }
     wait_for(lambda: call(sandbox.url, "GET", f"{CM}/dep4").code == 404)
     assert call(sandbox.url, "GET", f"{CM}/dep2").code == 200
 
@@ -531,7 +547,13 @@ def test_job_delete_default_orphans_with_warning(sandbox: SandboxHandle) -> None
     out = call(sandbox.url, "DELETE", "/apis/batch/v1/namespaces/default/jobs/j")
     assert out.code == 200
     assert any("child pods are preserved by default" in w for w in out.warnings)
-    time.sleep(0.3)
+    # Orphan is carried out by the garbage collector: the Job waits with its finalizer
+    # (and, being marked for deletion, a new generation) until its pod is let go.
+    assert out.body["metadata"]["finalizers"] == ["orphan"]
+    assert out.body["metadata"]["generation"] == 2
+    wait_for(
+        lambda: call(sandbox.url, "GET", "/apis/batch/v1/namespaces/default/jobs/j").code == 404
+    )
     left = call(sandbox.url, "GET", pods).body["items"]
     assert len(left) == 1 and "ownerReferences" not in left[0]["metadata"]
 
