@@ -291,8 +291,38 @@ def allowed_from_last_applied(rt: ResourceType, live: Any) -> FieldSet:
         return set()
     root = rt.root()
     last_set = fieldsets.to_field_set(last, root)
-    _, modified, _ = fieldsets.compare(last, _bare(live), root)
-    return last_set - modified
+    added, modified, removed = fieldsets.compare(last, _bare(live), root)
+    return last_set - modified - added - removed
+
+
+def sync_last_applied(live: Any, new: dict[str, Any], applied: dict[str, Any]) -> dict[str, Any]:
+    """Return ``new`` with kubectl's last-applied annotation rewritten to ``applied``.
+
+    kube-apiserver keeps the client-side apply annotation in step when ``kubectl``
+    applies server-side an object that has one, so a later client-side apply still
+    works: the applied configuration without that annotation, as compact JSON with
+    sorted keys and a newline. Ownership is not affected.
+    """
+    import json
+
+    annotations = (
+        ((live.get("metadata") or {}).get("annotations") or {}) if isinstance(live, dict) else {}
+    )
+    if LAST_APPLIED not in annotations:
+        return new
+    config = json.loads(json.dumps(applied))
+    meta = config.get("metadata") or {}
+    kept = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    if kept:
+        meta["annotations"] = kept
+    else:
+        meta.pop("annotations", None)
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    out = dict(new)
+    out["metadata"] = dict(new.get("metadata") or {})
+    out["metadata"]["annotations"] = dict(out["metadata"].get("annotations") or {})
+    out["metadata"]["annotations"][LAST_APPLIED] = text
+    return out
 
 
 def record_update(

@@ -412,6 +412,8 @@ def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
     Pod's admission defaults and status)."""
     if kind == "Pod" and group == "":
         _admit_pod(obj)
+    elif kind == "PersistentVolumeClaim" and group == "":
+        obj["status"] = {"phase": "Pending"}
     elif kind == "CustomResourceDefinition":
         stored = [v.get("name") for v in _d(obj, "spec").get("versions") or [] if v.get("storage")]
         obj["status"] = {
@@ -437,9 +439,59 @@ def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
                 meta["labels"] = dict(labels)
 
 
+def replica_set(obj: Obj) -> None:
+    """Default an apps/v1 ReplicaSet."""
+    spec = _d(obj, "spec")
+    spec.setdefault("replicas", 1)
+    _template(spec)
+
+
+def stateful_set(obj: Obj) -> None:
+    """Default an apps/v1 StatefulSet."""
+    spec = _d(obj, "spec")
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = _d(spec, "updateStrategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        _d(strategy, "rollingUpdate").setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    retention = _d(spec, "persistentVolumeClaimRetentionPolicy")
+    retention.setdefault("whenDeleted", "Retain")
+    retention.setdefault("whenScaled", "Retain")
+    for claim in spec.get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            _d(claim, "spec").setdefault("volumeMode", "Filesystem")
+    _template(spec)
+
+
+def cron_job(obj: Obj) -> None:
+    """Default a batch/v1 CronJob (its job template's pod spec too)."""
+    spec = _d(obj, "spec")
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job_spec = _d(_d(spec, "jobTemplate"), "spec")
+    pod_spec(_d(_d(job_spec, "template"), "spec"), restart_policy=False)
+
+
+def persistent_volume_claim(obj: Obj) -> None:
+    """Default a PersistentVolumeClaim."""
+    _d(obj, "spec").setdefault("volumeMode", "Filesystem")
+
+
+def priority_class(obj: Obj) -> None:
+    """Default a scheduling.k8s.io/v1 PriorityClass."""
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
 def apply_defaults(group: str, kind: str, obj: Obj, old: Obj | None, *, create: bool) -> None:
     """Fill the server defaults of a built-in kind into ``obj`` (in place)."""
-    if kind == "Deployment" and group == "apps":
+    simple = _SIMPLE_DEFAULTS.get((group, kind))
+    if simple is not None:
+        simple(obj)
+    elif kind == "Deployment" and group == "apps":
         deployment(obj)
     elif kind == "Job" and group == "batch":
         job(obj, create=create)
@@ -459,6 +511,8 @@ def apply_defaults(group: str, kind: str, obj: Obj, old: Obj | None, *, create: 
         role_binding(obj)
     elif kind == "LimitRange":
         limit_range(obj)
+    elif kind == "PersistentVolumeClaim" and group == "":
+        obj["status"] = {"phase": "Pending"}
     elif kind == "CustomResourceDefinition":
         crd(obj)
 
@@ -491,3 +545,13 @@ def drop_empty(value: Any, node: Any) -> None:
             del value[key]
         else:
             drop_empty(v, child)
+
+
+_SIMPLE_DEFAULTS = {
+    ("apps", "ReplicaSet"): replica_set,
+    ("apps", "StatefulSet"): stateful_set,
+    ("batch", "CronJob"): cron_job,
+    ("", "PersistentVolumeClaim"): persistent_volume_claim,
+    ("scheduling.k8s.io", "PriorityClass"): priority_class,
+}
+"""Kinds whose defaults depend on nothing but the object."""

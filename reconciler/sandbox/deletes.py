@@ -122,8 +122,12 @@ class DeleteVerbs:
         if wanted and wanted not in finalizers:
             finalizers.append(wanted)
         new = self._marked_deleting(rt, live, grace)
-        if rt.kind == "CustomResourceDefinition" and not new["metadata"].get("finalizers"):
-            finalizers.append(CRD_FINALIZER)  # its custom resources go first
+        if rt.kind == "CustomResourceDefinition" and not live["metadata"].get("finalizers"):
+            # Its registry's own delete: the cleanup finalizer and a Terminating
+            # condition, no grace period, no new generation; custom resources go first.
+            new["metadata"].pop("deletionGracePeriodSeconds", None)
+            new["metadata"]["generation"] = live["metadata"].get("generation", 1)
+            finalizers.append(CRD_FINALIZER)
             new.setdefault("status", {}).setdefault("conditions", []).append(
                 {
                     "type": "Terminating",

@@ -27,6 +27,7 @@ from reconciler.sandbox import (
     errors,
     object_validation,
     patches,
+    reviews,
     write_phases,
 )
 from reconciler.sandbox.deletes import DeleteVerbs
@@ -207,6 +208,8 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
         params.check_dry_run()
         body = self._check_identity(rt, ns, None, body)
         body, warnings = self._fields(rt, clone(body), params, apply_=False)
+        if rt.virtual:
+            return Result(201, reviews.answer(rt, body, self.now()), warnings)
         meta = body.setdefault("metadata", {})
         name = meta.get("name") or ""
         if not name and meta.get("generateName"):
@@ -340,6 +343,7 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
         manager = params.field_manager(required=True)
         force = params.get("force") in ("true", "1", "True")
         config, warnings = self._fields(rt, clone(config), params, apply_=True)
+        as_sent = clone(config)
         meta = config.setdefault("metadata", {})
         meta["name"] = name
         if rt.namespaced:
@@ -383,6 +387,8 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
                     subresource=sub,
                     now=self.now(),
                 )
+            if manager == "kubectl" and live is not None:
+                new = apply.sync_last_applied(live, new, as_sent)
             obj = self._commit(
                 rt,
                 ns,

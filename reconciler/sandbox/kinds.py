@@ -43,6 +43,7 @@ class ResourceType:
     generation: bool = True  # metadata.generation is kept (bumped on spec change)
     scale: bool = False  # serves the scale subresource (autoscaling/v1 Scale)
     storage_version: str = ""  # the version objects are stored in ("" = this version)
+    virtual: bool = False  # answered, never stored (access and identity reviews)
     _root: Node | None = field(default=None, repr=False)
     _resolver: Resolver | None = field(default=None, repr=False)
 
@@ -82,9 +83,10 @@ class ResourceType:
             out["shortNames"] = list(self.short_names)
         if self.categories:
             out["categories"] = list(self.categories)
-        out["storageVersionHash"] = storage_version_hash(
-            self.group, self.storage_version or self.version, self.kind
-        )
+        if not self.virtual:
+            out["storageVersionHash"] = storage_version_hash(
+                self.group, self.storage_version or self.version, self.kind
+            )
         return out
 
 
@@ -263,6 +265,7 @@ def builtin_types() -> list[ResourceType]:
         _b(
             "coordination.k8s.io", "v1", "Lease", "leases", True, "io.k8s.api.coordination.v1.Lease"
         ),
+        *_ml_stack_types(),
         _b("rbac.authorization.k8s.io", "v1", "Role", "roles", True, "io.k8s.api.rbac.v1.Role"),
         _b(
             "rbac.authorization.k8s.io",
@@ -303,16 +306,112 @@ def builtin_types() -> list[ResourceType]:
     ]
 
 
+def _ml_stack_types() -> list[ResourceType]:
+    """The kinds ML stacks bring besides ours: scheduled and stateful workloads, claims
+    for data, disruption budgets, priorities, ReplicaSets and Nodes."""
+    core, apps = "io.k8s.api.core.v1.", "io.k8s.api.apps.v1."
+    return [
+        _b("", "v1", "Node", "nodes", False, core + "Node", short=("no",), status=True),
+        _b(
+            "",
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            True,
+            core + "PersistentVolumeClaim",
+            short=("pvc",),
+            status=True,
+        ),
+        _b(
+            "apps",
+            "v1",
+            "ReplicaSet",
+            "replicasets",
+            True,
+            apps + "ReplicaSet",
+            short=("rs",),
+            categories=("all",),
+            status=True,
+            generation=True,
+            scale=True,
+        ),
+        _b(
+            "apps",
+            "v1",
+            "StatefulSet",
+            "statefulsets",
+            True,
+            apps + "StatefulSet",
+            short=("sts",),
+            categories=("all",),
+            status=True,
+            generation=True,
+            scale=True,
+        ),
+        _b(
+            "batch",
+            "v1",
+            "CronJob",
+            "cronjobs",
+            True,
+            "io.k8s.api.batch.v1.CronJob",
+            short=("cj",),
+            categories=("all",),
+            status=True,
+            generation=True,
+        ),
+        _b(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            True,
+            "io.k8s.api.policy.v1.PodDisruptionBudget",
+            short=("pdb",),
+            status=True,
+            generation=True,
+        ),
+        *_reviews(),
+        _b(
+            "scheduling.k8s.io",
+            "v1",
+            "PriorityClass",
+            "priorityclasses",
+            False,
+            "io.k8s.api.scheduling.v1.PriorityClass",
+            short=("pc",),
+        ),
+    ]
+
+
+def _reviews() -> list[ResourceType]:
+    """What ``kubectl auth can-i`` and ``kubectl auth whoami`` create: answered, not stored."""
+    out = []
+    for group, kind, plural in (
+        ("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews"),
+        ("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews"),
+        ("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews"),
+    ):
+        t = _b(group, "v1", kind, plural, False, f"io.k8s.api.{group.split('.')[0]}.v1.{kind}")
+        t.verbs = ("create",)
+        t.virtual = True
+        out.append(t)
+    return out
+
+
 # The order groups appear in /apis, as kube-apiserver orders them (by priority).
 GROUP_ORDER = (
     "",
     "apps",
     "events.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
     "autoscaling",
     "batch",
     "networking.k8s.io",
     "policy",
     "rbac.authorization.k8s.io",
+    "scheduling.k8s.io",
     "coordination.k8s.io",
     "apiextensions.k8s.io",
 )

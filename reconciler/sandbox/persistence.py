@@ -61,6 +61,7 @@ class Persistence:
                     self._replay(entry)
                     rv = max(rv, erv)
         self.store.rv = max(self.store.rv, rv)
+        self.store.floor = self.store.rv  # no event history survives a restart
         count = 0
         for key in self.store.resource_keys():
             for obj in self.store.list(key):

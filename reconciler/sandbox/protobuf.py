@@ -2,7 +2,7 @@
 
 kubectl's typed clients (``kubectl create namespace|configmap|secret|serviceaccount|
 role|rolebinding|clusterrole|clusterrolebinding|deployment|job|quota|ingress``,
-``kubectl expose``) send protobuf. The envelope is the 4-byte magic ``k8s\\0`` and a
+``kubectl expose``, ``kubectl auth can-i|whoami``) send protobuf. The envelope is the 4-byte magic ``k8s\\0`` and a
 ``runtime.Unknown`` (typeMeta, raw); ``raw`` is the object in the field numbering of the
 Kubernetes API's ``generated.proto``. This module knows those numbers for the kinds
 above and the fields those commands set (pod templates: containers with image,
@@ -292,6 +292,31 @@ MESSAGES: dict[str, dict[int, Field]] = {
     "IngressTLS": {1: ("hosts", "repeated-string", ""), 2: ("secretName", "string", "")},
     "IntOrString": {1: ("type", "int", ""), 2: ("intVal", "int", ""), 3: ("strVal", "string", "")},
     "Quantity": {1: ("string", "string", "")},
+    # kubectl auth can-i / whoami (authorization.k8s.io/v1, authentication.k8s.io/v1)
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("spec", "message", "SelfSubjectAccessReviewSpec"),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "message", "ResourceAttributes"),
+        2: ("nonResourceAttributes", "message", "NonResourceAttributes"),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", "string", ""),
+        2: ("verb", "string", ""),
+        3: ("group", "string", ""),
+        4: ("version", "string", ""),
+        5: ("resource", "string", ""),
+        6: ("subresource", "string", ""),
+        7: ("name", "string", ""),
+    },
+    "NonResourceAttributes": {1: ("path", "string", ""), 2: ("verb", "string", "")},
+    "SelfSubjectRulesReview": {
+        1: ("metadata", "message", "ObjectMeta"),
+        2: ("spec", "message", "SelfSubjectRulesReviewSpec"),
+    },
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", "string", "")},
+    "SelfSubjectReview": {1: ("metadata", "message", "ObjectMeta")},
 }
 # (apiVersion, kind) of top-level objects this module decodes.
 KINDS = {
@@ -308,6 +333,9 @@ KINDS = {
     ("v1", "Service"),
     ("v1", "ResourceQuota"),
     ("networking.k8s.io/v1", "Ingress"),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"),
+    ("authentication.k8s.io/v1", "SelfSubjectReview"),
 }
 
 

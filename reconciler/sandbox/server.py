@@ -518,7 +518,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _watch(self, rt: ResourceType, ns: str | None, params: Params, accept: str) -> int:
         api = self.server.api
-        w, first, initial_end = api.open_watch(rt, ns, params)
+        try:
+            w, first, initial_end = api.open_watch(rt, ns, params)
+        except errors.ApiError as exc:
+            if exc.code != 410:
+                raise
+            return self._watch_error(exc)
         timeout_s = params.get("timeoutSeconds")
         deadline = time.monotonic() + (float(timeout_s) if timeout_s else 1800.0)
         form = _accepted_form(accept)
@@ -575,6 +580,22 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             api.store.unwatch(w)
+        return 200
+
+    def _watch_error(self, exc: errors.ApiError) -> int:
+        """Answer a watch from a resourceVersion older than the history kept as the
+        watch cache does: 200, one ERROR event carrying the 410 Status, the end."""
+        head = (
+            "HTTP/1.1 200 OK\r\nCache-Control: no-cache, private\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        try:
+            self.wfile.write(head.encode())
+            self._chunk(_dumps({"type": "ERROR", "object": exc.status()}) + b"\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
         return 200
 
     def _event(self, rt: ResourceType, ev: Event, form: str, include: str) -> bytes:

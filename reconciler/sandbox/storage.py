@@ -6,9 +6,9 @@ reader may serialize what it got without holding the lock. Every write takes the
 value of one counter as its resourceVersion (monotone across the server, like etcd's
 revision) and is offered to the open watches and to the journal (:mod:`.persistence`).
 
-A bounded history of events lets a watch resume from an older resourceVersion; one
-older than the history answers 410 Expired, as kube-apiserver does once etcd has
-compacted.
+A bounded history of events lets a watch resume from an older resourceVersion, as
+kube-apiserver's watch cache does; one older than the history (or than the start of
+this process, for a restored state) gets a 410 Expired ERROR event.
 
 Callers: :mod:`.handlers`, :mod:`.lifecycle`, :mod:`.persistence`, and the in-process
 port of :mod:`.controllers`.
@@ -77,6 +77,7 @@ class Store:
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {}
         self._watches: list[Watch] = []
         self._history: collections.deque[Event] = collections.deque(maxlen=HISTORY)
+        self.floor = 0  # resourceVersions below it have no history (before a restart)
         self.listeners: list[Callable[[Event], None]] = []
 
     # ------------------------------------------------------------------ reads
@@ -172,8 +173,9 @@ class Store:
             replay: builtins.list[Event] = []
             if since is not None and since < self.rv:
                 oldest = self._history[0].rv if self._history else self.rv + 1
-                if since < oldest - 1 and len(self._history) == self._history.maxlen:
-                    raise LookupError(oldest)
+                full = len(self._history) == self._history.maxlen
+                if since < self.floor or (since < oldest - 1 and full):
+                    raise LookupError(max(oldest, self.floor))
                 probe = Watch(key, namespace, accept)
                 for ev in self._history:
                     if ev.rv > since:

@@ -442,6 +442,180 @@ _PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
 }
 
 
+def _int_or_none(value: Any) -> str:
+    return "N/A" if value is None else str(value)
+
+
+def _access_modes(modes: Any) -> str:
+    short = {
+        "ReadWriteOnce": "RWO",
+        "ReadOnlyMany": "ROX",
+        "ReadWriteMany": "RWX",
+        "ReadWriteOncePod": "RWOP",
+    }
+    return ",".join(short.get(str(m), str(m)) for m in modes or [])
+
+
+def _node_status(obj: Obj) -> str:
+    ready = _cond(obj, "Ready")
+    status = "Ready" if ready == "True" else "NotReady" if ready is not None else "Unknown"
+    if _g(obj, "spec", "unschedulable"):
+        status += ",SchedulingDisabled"
+    return status
+
+
+def _node_roles(obj: Obj) -> str:
+    prefix = "node-role.kubernetes.io/"
+    roles = sorted(
+        k[len(prefix) :] for k in _g(obj, "metadata", "labels", default={}) if k.startswith(prefix)
+    )
+    return ",".join(roles) or "<none>"
+
+
+def _internal_ip(obj: Obj) -> str:
+    for a in _g(obj, "status", "addresses", default=[]):
+        if a.get("type") == "InternalIP":
+            return str(a.get("address", ""))
+    return "<none>"
+
+
+_PRINTERS.update(
+    {
+        ("", "Node"): (
+            [
+                ("Status", _C, 0, ""),
+                ("Roles", _C, 0, ""),
+                ("Age", _C, 0, ""),
+                ("Version", _C, 0, ""),
+                ("Internal-IP", _C, 1, ""),
+                ("External-IP", _C, 1, ""),
+                ("OS-Image", _C, 1, ""),
+                ("Kernel-Version", _C, 1, ""),
+                ("Container-Runtime", _C, 1, ""),
+            ],
+            lambda o, n: [
+                _node_status(o),
+                _node_roles(o),
+                age(o, n),
+                _g(o, "status", "nodeInfo", "kubeletVersion", default=""),
+                _internal_ip(o),
+                "<none>",
+                _g(o, "status", "nodeInfo", "osImage", default="") or "<unknown>",
+                _g(o, "status", "nodeInfo", "kernelVersion", default="") or "<unknown>",
+                _g(o, "status", "nodeInfo", "containerRuntimeVersion", default="") or "<unknown>",
+            ],
+        ),
+        ("", "PersistentVolumeClaim"): (
+            [
+                ("Status", _C, 0, ""),
+                ("Volume", _C, 0, ""),
+                ("Capacity", _C, 0, ""),
+                ("Access Modes", _C, 0, ""),
+                ("StorageClass", _C, 0, ""),
+                ("VolumeAttributesClass", _C, 0, ""),
+                ("Age", _C, 0, ""),
+                ("VolumeMode", _C, 1, ""),
+            ],
+            lambda o, n: [
+                _g(o, "status", "phase", default=""),
+                _g(o, "spec", "volumeName", default=""),
+                _g(o, "status", "capacity", "storage", default=""),
+                _access_modes(_g(o, "status", "accessModes")),
+                _g(o, "spec", "storageClassName", default="") or "<unset>",
+                _g(o, "spec", "volumeAttributesClassName", default="") or "<unset>",
+                age(o, n),
+                _g(o, "spec", "volumeMode", default=""),
+            ],
+        ),
+        ("apps", "ReplicaSet"): (
+            [
+                ("Desired", "integer", 0, ""),
+                ("Current", "integer", 0, ""),
+                ("Ready", "integer", 0, ""),
+                ("Age", _C, 0, ""),
+                ("Containers", _C, 1, ""),
+                ("Images", _C, 1, ""),
+                ("Selector", _C, 1, ""),
+            ],
+            lambda o, n: [
+                _g(o, "spec", "replicas", default=0),
+                _g(o, "status", "replicas", default=0),
+                _g(o, "status", "readyReplicas", default=0),
+                age(o, n),
+                *_containers(o.get("spec")),
+                _selector(_g(o, "spec", "selector")),
+            ],
+        ),
+        ("apps", "StatefulSet"): (
+            [
+                ("Ready", _C, 0, ""),
+                ("Age", _C, 0, ""),
+                ("Containers", _C, 1, ""),
+                ("Images", _C, 1, ""),
+            ],
+            lambda o, n: [
+                f"{_g(o, 'status', 'readyReplicas', default=0)}/{_g(o, 'spec', 'replicas', default=0)}",
+                age(o, n),
+                *_containers(o.get("spec")),
+            ],
+        ),
+        ("batch", "CronJob"): (
+            [
+                ("Schedule", _C, 0, ""),
+                ("Timezone", _C, 0, ""),
+                ("Suspend", "boolean", 0, ""),
+                ("Active", "integer", 0, ""),
+                ("Last Schedule", _C, 0, ""),
+                ("Age", _C, 0, ""),
+                ("Containers", _C, 1, ""),
+                ("Images", _C, 1, ""),
+                ("Selector", _C, 1, ""),
+            ],
+            lambda o, n: [
+                _g(o, "spec", "schedule", default=""),
+                _g(o, "spec", "timeZone", default="") or "<none>",
+                bool(_g(o, "spec", "suspend", default=False)),
+                len(_g(o, "status", "active", default=[]) or []),
+                _since(_g(o, "status", "lastScheduleTime"), n)
+                if _g(o, "status", "lastScheduleTime")
+                else "<none>",
+                age(o, n),
+                *_containers(_g(o, "spec", "jobTemplate", "spec", default={})),
+                _selector(_g(o, "spec", "jobTemplate", "spec", "selector")),
+            ],
+        ),
+        ("policy", "PodDisruptionBudget"): (
+            [
+                ("Min Available", _C, 0, ""),
+                ("Max Unavailable", _C, 0, ""),
+                ("Allowed Disruptions", "integer", 0, ""),
+                ("Age", _C, 0, ""),
+            ],
+            lambda o, n: [
+                _int_or_none(_g(o, "spec", "minAvailable")),
+                _int_or_none(_g(o, "spec", "maxUnavailable")),
+                _g(o, "status", "disruptionsAllowed", default=0),
+                age(o, n),
+            ],
+        ),
+        ("scheduling.k8s.io", "PriorityClass"): (
+            [
+                ("Value", "integer", 0, ""),
+                ("Global-Default", "boolean", 0, ""),
+                ("Age", _C, 0, ""),
+                ("PreemptionPolicy", _C, 1, ""),
+            ],
+            lambda o, n: [
+                o.get("value", 0),
+                bool(o.get("globalDefault", False)),
+                age(o, n),
+                o.get("preemptionPolicy", ""),
+            ],
+        ),
+    }
+)
+
+
 def _jsonpath(obj: Obj, path: str) -> Any:
     """Evaluate the simple JSONPath of a printer column (``.status.conditions[0].type``)."""
     cur: Any = obj

@@ -55,7 +55,13 @@ class Step:
         return {"request": self.request, "code": self.code, "body": self.body}
 
 
+_DIFF_FILE = re.compile(r"/tmp/(LIVE|MERGED)-\d+")
+_FILE_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ [+-]\d{4}")
+
+
 def _text(s: str) -> str:
+    s = _DIFF_FILE.sub(r"/tmp/\1-<n>", s)
+    s = _FILE_TIME.sub("<time>", s)
     s = _UUID.sub("<uid>", s)
     s = _TIME.sub("<time>", s)
     s = _IP.sub("<ip>", s)

@@ -440,3 +440,146 @@ def test_typed_creates_in_protobuf(kubectl: KubectlRunner) -> None:
     svc = json.loads(kubectl("get", "svc", "web", "-n", "typed", "-o", "json").stdout)
     assert svc["spec"]["ports"] == [{"port": 8080, "protocol": "TCP", "targetPort": 80}]
     assert svc["spec"]["selector"] == {"app": "web"}
+
+
+def test_auth_can_i_and_whoami(kubectl: KubectlRunner) -> None:
+    """``kubectl auth can-i`` and ``whoami`` work: an administrator may do anything.
+
+    https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access
+    """
+    yes = kubectl("auth", "can-i", "create", "jobs.batch", "-n", NS)
+    assert yes.stdout.strip() == "yes"
+    listed = kubectl("auth", "can-i", "--list", "-n", NS)
+    assert listed.stdout.splitlines()[0].split() == [
+        "Resources",
+        "Non-Resource",
+        "URLs",
+        "Resource",
+        "Names",
+        "Verbs",
+    ]
+    who = kubectl("auth", "whoami", "-o", "json")
+    groups = json.loads(who.stdout)["status"]["userInfo"]["groups"]
+    assert "system:masters" in groups
+
+
+def test_custom_resource_upgrade_from_client_side_apply(kubectl: KubectlRunner) -> None:
+    """A custom resource moves from client-side to server-side apply as a built-in does.
+
+    https://kubernetes.io/docs/reference/using-api/server-side-apply/
+    #upgrading-from-client-side-apply-to-server-side-apply
+    """
+    crd = REPO / "reconciler" / "crds" / "kueue.yaml"
+    kubectl("apply", "--server-side", "-f", str(crd))
+    kubectl("wait", "--for=condition=Established", "crd/localqueues.kueue.x-k8s.io")
+    queue = {
+        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "kind": "LocalQueue",
+        "metadata": {"name": "q", "namespace": NS, "labels": {"team": "vision"}},
+        "spec": {"clusterQueue": "one"},
+    }
+    created = kubectl("apply", "-f", "-", input=json.dumps(queue))
+    assert created.stdout.strip() == "localqueue.kueue.x-k8s.io/q created"
+    queue["spec"]["clusterQueue"] = "two"
+    out = kubectl("apply", "--server-side", "-f", "-", input=json.dumps(queue))
+    assert out.stdout.strip() == "localqueue.kueue.x-k8s.io/q serverside-applied"
+    live = json.loads(
+        kubectl("get", "localqueue", "q", "-n", NS, "-o", "json", "--show-managed-fields").stdout
+    )
+    assert live["spec"]["clusterQueue"] == "two"
+    owners = {m["manager"]: m for m in live["metadata"]["managedFields"]}
+    assert "kubectl-client-side-apply" not in owners
+    assert owners["kubectl"]["fieldsV1"]["f:spec"] == {"f:clusterQueue": {}}
+    # The server keeps kubectl's last-applied annotation in step with the server-side apply.
+    last = json.loads(
+        live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    )
+    assert last["spec"] == {"clusterQueue": "two"}
+
+
+ML_STACK = """
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: training-high}
+value: 100000
+description: training runs that may preempt notebooks
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: datasets, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Gi}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: serving, namespace: default}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: serving}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly-eval, namespace: default}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: eval, image: "eval:1"}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: feature-store, namespace: default}
+spec:
+  serviceName: feature-store
+  selector: {matchLabels: {app: feature-store}}
+  template:
+    metadata: {labels: {app: feature-store}}
+    spec: {containers: [{name: redis, image: "redis:7"}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: batch-workers, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: batch-workers}}
+  template:
+    metadata: {labels: {app: batch-workers}}
+    spec: {containers: [{name: worker, image: "worker:1"}]}
+"""
+
+
+def test_kinds_ml_stacks_use(kubectl: KubectlRunner) -> None:
+    """PriorityClass, PersistentVolumeClaim, PodDisruptionBudget, CronJob, StatefulSet,
+    ReplicaSet and Node are served: applied, defaulted and printed as kube-apiserver does.
+
+    https://kubernetes.io/docs/concepts/workloads/ and
+    https://kubernetes.io/docs/concepts/storage/persistent-volumes/
+    """
+    out = kubectl("apply", "--server-side", "-f", "-", input=ML_STACK)
+    assert out.stdout.split("\n")[:6] == [
+        "priorityclass.scheduling.k8s.io/training-high serverside-applied",
+        "persistentvolumeclaim/datasets serverside-applied",
+        "poddisruptionbudget.policy/serving serverside-applied",
+        "cronjob.batch/nightly-eval serverside-applied",
+        "statefulset.apps/feature-store serverside-applied",
+        "replicaset.apps/batch-workers serverside-applied",
+    ]
+    pc = json.loads(kubectl("get", "priorityclass", "training-high", "-o", "json").stdout)
+    assert pc["preemptionPolicy"] == "PreemptLowerPriority"
+    pvc = json.loads(kubectl("get", "pvc", "datasets", "-n", NS, "-o", "json").stdout)
+    assert (pvc["spec"]["volumeMode"], pvc["status"]["phase"]) == ("Filesystem", "Pending")
+    cron = json.loads(kubectl("get", "cj", "nightly-eval", "-n", NS, "-o", "json").stdout)["spec"]
+    assert (cron["concurrencyPolicy"], cron["successfulJobsHistoryLimit"]) == ("Allow", 3)
+    sts = json.loads(kubectl("get", "sts", "feature-store", "-n", NS, "-o", "json").stdout)["spec"]
+    assert sts["podManagementPolicy"] == "OrderedReady"
+    assert sts["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+    table = kubectl("get", "pvc,pdb,cj", "-n", NS).stdout
+    assert "datasets   Pending" in table
+    row = kubectl("get", "rs", "batch-workers", "-n", NS, "--no-headers").stdout.split()
+    assert row[:2] == ["batch-workers", "2"]
+    nodes = kubectl("get", "nodes", "-o", "name").stdout.split()
+    assert nodes == ["node/sandbox-node"]

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler.sandbox.validators import configmaps, crds, deployments, jobs, pods, services
+from reconciler.sandbox.validators import (
+    configmaps,
+    crds,
+    deployments,
+    jobs,
+    pods,
+    services,
+    templates,
+)
 from reconciler.sandbox.validators.common import Cause, Obj
 
 Validator = Callable[[Obj, "Obj | None", str], list[Cause]]
@@ -19,6 +27,8 @@ Validator = Callable[[Obj, "Obj | None", str], list[Cause]]
 VALIDATORS: dict[tuple[str, str], Validator] = {
     ("batch", "Job"): jobs.causes,
     ("apps", "Deployment"): deployments.causes,
+    ("apps", "ReplicaSet"): templates.causes,
+    ("apps", "StatefulSet"): templates.causes,
     ("", "Pod"): pods.causes,
     ("", "Service"): services.causes,
     ("", "ConfigMap"): configmaps.causes,
