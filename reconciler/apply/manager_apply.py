@@ -204,18 +204,37 @@ def apply_one(
     return Applied(ChangeSetEntry(ref, Action.CONFIGURED, message, text), result)
 
 
+def prepared_namespace(live: Manifest) -> bool:
+    """True for a Namespace no ApplySet claims: one an installer prepared for an
+    environment (``reconciler manifests --environment-namespace``, with its RoleBinding).
+
+    The reconciler applies into it: Namespaces are never ApplySet members (never pruned),
+    and a server-side apply without force takes no field another manager owns.
+    """
+    meta = live.get("metadata") or {}
+    return (
+        live.get("kind") == "Namespace"
+        and live.get("apiVersion") == "v1"
+        and not (meta.get("labels") or {}).get(labels.APPLYSET_PART_OF)
+    )
+
+
 def _ours(manager: ResourceManager, obj: Manifest, live: Manifest) -> bool:
     part_of = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.APPLYSET_PART_OF)
     live_labels = (live.get("metadata") or {}).get("labels") or {}
     if part_of:
         return bool(live_labels.get(labels.APPLYSET_PART_OF) == part_of)
+    if prepared_namespace(live):
+        return True
     return any(
         (e or {}).get("manager") == manager.field_manager and (e or {}).get("operation") == "Apply"
         for e in (live.get("metadata") or {}).get("managedFields") or []
     )
 
 
-def normalise_scope(obj: Manifest, resource: discovery_cache.ApiResource, default_ns: str) -> Manifest:
+def normalise_scope(
+    obj: Manifest, resource: discovery_cache.ApiResource, default_ns: str
+) -> Manifest:
     """Give a namespaced object without a namespace ``default_ns``; drop a cluster-scoped
     object's namespace (the server would ignore it, but keys must match live objects)."""
     meta = obj.setdefault("metadata", {})
@@ -253,7 +272,8 @@ def find_unowned(
             continue
         for item in items:
             key = ObjectRef.of(item).key
-            if key in keys:
+            typed = dict(item, kind=resource.kind, apiVersion=resource.api_version)
+            if key in keys and not prepared_namespace(typed):
                 found[key] = item
     return found
 

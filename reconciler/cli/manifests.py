@@ -26,6 +26,14 @@ from reconciler.cli import output
 @click.option("--ui-host", default=None, help="Expose the web UI with an Ingress on this host.")
 @click.option("--ui-tls-secret", default=None, help="TLS Secret of the web UI's Ingress.")
 @click.option(
+    "--environment-namespace",
+    "environment_namespaces",
+    multiple=True,
+    metavar="NS",
+    help="Namespace of an environment (repeatable): the reconciler may write only there. "
+    "Without it, it may write in any namespace (branch-pattern environments).",
+)
+@click.option(
     "-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
 )
 def command(
@@ -35,6 +43,7 @@ def command(
     interval: str,
     ui_host: str | None,
     ui_tls_secret: str | None,
+    environment_namespaces: tuple[str, ...],
     fmt: str,
 ) -> None:
     """Print the Namespace, RBAC, Service and Deployment that run the daemon in a cluster.
@@ -57,6 +66,7 @@ def command(
         interval=interval,
         ui_host=ui_host,
         ui_tls_secret=ui_tls_secret,
+        environment_namespaces=tuple(environment_namespaces),
     )
     objs = manifests.install_objects(opts)
     if repo is None:

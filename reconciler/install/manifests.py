@@ -5,9 +5,13 @@ Called by :mod:`reconciler.cli.manifests`, which prints them as YAML, like
 
 - ``Namespace`` labelled for Pod Security "restricted";
 - ``ServiceAccount``;
-- a least-privilege ``ClusterRole``: exactly the kinds the reconciler renders, applies and
-  prunes (:data:`MANAGED_RESOURCES`), pods read-only (termination messages carry step
-  metrics), events create-only; no Secrets, no wildcards, no escalation verbs;
+- least-privilege RBAC, no Secrets, no wildcards, no escalation verbs: a ``ClusterRole``
+  for the one cluster-scoped kind (Namespaces, :data:`CLUSTER_RESOURCES`), and a
+  ``ClusterRole`` ``reconciler-environment`` for what an environment's namespace holds
+  (:data:`ENVIRONMENT_RESOURCES`: the kinds the reconciler renders, applies and prunes,
+  pods read-only for the termination messages that carry step metrics), bound by a
+  RoleBinding in each environment namespace (``--environment-namespace``), or
+  cluster-wide when none is given (branch-pattern environments);
 - a ``Role`` in our namespace for the leader ``Lease`` (and nothing else), and bindings;
 - a ``Service`` with the named port ``http-metrics`` (webhook, probes, Prometheus; a
   ServiceMonitor selects it by that name);
@@ -51,10 +55,15 @@ RUN_AS = 65532  # the conventional "nonroot" uid/gid of distroless images
 READ = ("get", "list", "watch")
 WRITE = ("get", "list", "watch", "create", "update", "patch", "delete")
 
-MANAGED_RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("", ("namespaces", "services", "configmaps", "resourcequotas", "limitranges"), WRITE),
+Rule = tuple[str, tuple[str, ...], tuple[str, ...]]
+
+CLUSTER_RESOURCES: tuple[Rule, ...] = (("", ("namespaces",), WRITE),)
+"""(API group, resources, verbs) of the ClusterRole ``reconciler``: the one cluster-scoped
+kind environments need (their Namespaces, created and annotated by the reconciler)."""
+
+ENVIRONMENT_RESOURCES: tuple[Rule, ...] = (
+    ("", ("services", "configmaps", "resourcequotas", "limitranges"), WRITE),
     ("", ("pods",), READ),
-    ("", ("events",), ("create",)),
     ("apps", ("deployments",), WRITE),
     ("batch", ("jobs",), WRITE),
     ("autoscaling", ("horizontalpodautoscalers",), WRITE),
@@ -65,11 +74,20 @@ MANAGED_RESOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("serving.kserve.io", ("inferenceservices",), WRITE),
     ("kueue.x-k8s.io", ("localqueues",), WRITE),
 )
-"""(API group, resources, verbs) of the ClusterRole: what environments are made of.
+"""(API group, resources, verbs) of the ClusterRole ``reconciler-environment``: what an
+environment's namespace holds. Bound per namespace (a RoleBinding in each of
+:attr:`InstallOptions.environment_namespaces`), or cluster-wide when those are not
+listed (environments whose namespace follows a branch pattern).
 
 ConfigMaps are there for the ApplySet parent (one per environment instance); pods are
-read for the termination messages steps report metrics in.
+read for the termination messages steps report metrics in. No Secrets, no events (the
+reconciler emits none).
 """
+
+MANAGED_RESOURCES: tuple[Rule, ...] = CLUSTER_RESOURCES + ENVIRONMENT_RESOURCES
+"""Everything the reconciler may touch, cluster-scoped and per environment."""
+
+ENVIRONMENT_ROLE = f"{NAME}-environment"
 
 LEASE_VERBS = ("get", "create", "update")
 
@@ -87,6 +105,9 @@ class InstallOptions:
     """Host name of the web UI's Ingress (None: no Ingress)."""
     ui_tls_secret: str | None = None
     """TLS Secret of that Ingress (None: plain HTTP, e.g. TLS ends at the load balancer)."""
+    environment_namespaces: tuple[str, ...] = ()
+    """Namespaces of the environments (``ml-prod``...): the environment role is bound in
+    each of them only. Empty: bound cluster-wide (needed for branch-pattern namespaces)."""
 
 
 def _labels(component: str = "controller") -> dict[str, str]:
@@ -128,29 +149,78 @@ def service_account(opts: InstallOptions) -> Manifest:
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(NAME, opts.namespace)}
 
 
-def cluster_role() -> Manifest:
-    """Return the ClusterRole: :data:`MANAGED_RESOURCES`, nothing more."""
-    rules = [
-        {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
-        for group, resources, verbs in MANAGED_RESOURCES
+def _rules(resources: tuple[Rule, ...]) -> list[dict[str, Any]]:
+    return [
+        {"apiGroups": [group], "resources": list(names), "verbs": list(verbs)}
+        for group, names, verbs in resources
     ]
+
+
+def _subjects(opts: InstallOptions) -> list[dict[str, str]]:
+    return [{"kind": "ServiceAccount", "name": NAME, "namespace": opts.namespace}]
+
+
+def _role_ref(kind: str, name: str) -> dict[str, str]:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
+
+
+def cluster_role() -> Manifest:
+    """Return the ClusterRole ``reconciler``: :data:`CLUSTER_RESOURCES`, nothing more."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": _meta(NAME),
-        "rules": rules,
+        "rules": _rules(CLUSTER_RESOURCES),
     }
 
 
 def cluster_role_binding(opts: InstallOptions) -> Manifest:
-    """Bind the ClusterRole to the ServiceAccount."""
+    """Bind the ClusterRole ``reconciler`` to the ServiceAccount."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
         "metadata": _meta(NAME),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
-        "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": opts.namespace}],
+        "roleRef": _role_ref("ClusterRole", NAME),
+        "subjects": _subjects(opts),
     }
+
+
+def environment_role() -> Manifest:
+    """Return the ClusterRole ``reconciler-environment``: :data:`ENVIRONMENT_RESOURCES`."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": _meta(ENVIRONMENT_ROLE),
+        "rules": _rules(ENVIRONMENT_RESOURCES),
+    }
+
+
+def environment_bindings(opts: InstallOptions) -> list[Manifest]:
+    """Bind the environment role: a Namespace and a RoleBinding per environment namespace,
+    or one ClusterRoleBinding when none is listed."""
+    if not opts.environment_namespaces:
+        return [
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": _meta(ENVIRONMENT_ROLE),
+                "roleRef": _role_ref("ClusterRole", ENVIRONMENT_ROLE),
+                "subjects": _subjects(opts),
+            }
+        ]
+    out: list[Manifest] = []
+    for ns in opts.environment_namespaces:
+        out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns)})
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": _meta(ENVIRONMENT_ROLE, ns),
+                "roleRef": _role_ref("ClusterRole", ENVIRONMENT_ROLE),
+                "subjects": _subjects(opts),
+            }
+        )
+    return out
 
 
 def lease_role(opts: InstallOptions) -> Manifest:
@@ -180,7 +250,7 @@ def lease_role_binding(opts: InstallOptions) -> Manifest:
             "kind": "Role",
             "name": f"{NAME}-leader-election",
         },
-        "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": opts.namespace}],
+        "subjects": _subjects(opts),
     }
 
 
@@ -361,6 +431,8 @@ def install_objects(opts: InstallOptions | None = None) -> list[Manifest]:
         service_account(o),
         cluster_role(),
         cluster_role_binding(o),
+        environment_role(),
+        *environment_bindings(o),
         lease_role(o),
         lease_role_binding(o),
         service(o),

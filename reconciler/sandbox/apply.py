@@ -353,7 +353,10 @@ def record_update(
         return []
     root = rt.root()
     added, modified, removed = _changes(rt, _bare(live), _bare(new), root, subresource)
-    changed = {p for p in added | modified if _ownable_update_path(p, root)}
+    # A custom resource is untyped: every map it gains is added (and owned) itself. A
+    # built-in's value structs are in the Go zero object already, so only what they
+    # contain is.
+    changed = {p for p in added | modified if not rt.builtin or _ownable_update_path(p, root)}
     ident = (manager, "Update", rt.api_version, subresource)
     mine = next((m for m in managers if m.identity() == ident), None)
     for m in managers:

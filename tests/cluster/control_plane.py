@@ -512,14 +512,15 @@ class ControlPlane:
         for who in IDENTITIES:
             self.kubeconfig_for(who)
 
-    def request_counts(self) -> dict[tuple[str, str, str], int]:
-        """{(verb, resource, code): n} of the audited clients' requests (see the docstring).
+    def request_counts(self, users: Sequence[str] = AUDITED) -> dict[tuple[str, str, str], int]:
+        """{(verb, resource, code): n} of the requests ``users`` made (audited identities).
 
         Verbs are named as ``apiserver_request_total`` names them; a PATCH whose body is
         a whole object (``apiVersion`` and ``kind``) counts as APPLY, as only an apply
         configuration has to carry them.
         """
         out: dict[tuple[str, str, str], int] = {}
+        wanted = {IDENTITIES[u].user for u in users}
         if not self.audit_log.exists():
             return out
         previous = -1
@@ -537,6 +538,8 @@ class ControlPlane:
                 except ValueError:
                     continue
                 if ev.get("stage") != "ResponseComplete":
+                    continue
+                if (ev.get("user") or {}).get("username") not in wanted:
                     continue
                 ref = ev.get("objectRef") or {}
                 verb = _AUDIT_VERBS.get(ev.get("verb", ""), ev.get("verb", "").upper())

@@ -48,11 +48,27 @@ def test_every_object_validates_against_the_official_schemas(version: str) -> No
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
         "Role",
         "RoleBinding",
         "Service",
         "Service",
         "Deployment",
+    ]
+    scoped = manifests.install_objects(
+        manifests.InstallOptions(environment_namespaces=("ml-dev", "ml-prod"))
+    )
+    for obj in scoped:
+        kubernetes_validate.validate(obj, version, strict=True)
+    bindings = [
+        (o["kind"], o["metadata"].get("namespace")) for o in scoped if "Binding" in o["kind"]
+    ]
+    assert bindings == [
+        ("ClusterRoleBinding", None),
+        ("RoleBinding", "ml-dev"),
+        ("RoleBinding", "ml-prod"),
+        ("RoleBinding", "reconciler-system"),
     ]
 
 
@@ -84,8 +100,9 @@ def test_rbac_has_no_wildcards_no_secrets_and_no_escalation() -> None:
 
 
 def granted() -> dict[tuple[str, str], set[str]]:
+    """What the two ClusterRoles grant together (the cluster one and the environment one)."""
     out: dict[tuple[str, str], set[str]] = {}
-    for rule in by_kind("ClusterRole")[0]["rules"]:
+    for rule in [r for role in by_kind("ClusterRole") for r in role["rules"]]:
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 out.setdefault((group, resource), set()).update(rule["verbs"])
@@ -114,8 +131,12 @@ def test_cluster_role_grants_exactly_the_kinds_we_render() -> None:
     ]:
         assert g.pop(key) == writes, key
     assert g.pop(("", "pods")) == {"get", "list", "watch"}
-    assert g.pop(("", "events")) == {"create"}
     assert g == {}  # nothing else
+    cluster_wide, environment = by_kind("ClusterRole")
+    # Cluster-wide, the reconciler may touch Namespaces only; the rest is per environment.
+    assert [r["resources"] for r in cluster_wide["rules"]] == [["namespaces"]]
+    assert environment["metadata"]["name"] == "reconciler-environment"
+    assert not any("namespaces" in r["resources"] for r in environment["rules"])
 
 
 PLURALS = {
@@ -168,7 +189,9 @@ def test_leases_only_in_our_namespace() -> None:
         }
     ]
     assert not any(
-        "coordination.k8s.io" in r["apiGroups"] for r in by_kind("ClusterRole")[0]["rules"]
+        "coordination.k8s.io" in r["apiGroups"]
+        for role in by_kind("ClusterRole")
+        for r in role["rules"]
     )
     assert manifests.DEFAULT_NAMESPACE == leaderelection.DEFAULT_NAMESPACE
 

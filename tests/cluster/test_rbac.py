@@ -1,0 +1,150 @@
+"""RBAC proven, not assumed: the reconciler runs with exactly what ``reconciler manifests``
+grants, against a real kube-apiserver with ``--authorization-mode=RBAC``.
+
+The install (``reconciler manifests --environment-namespace ml-dev``) is applied by an
+administrator with kubectl, the operators' CRDs are installed by the administrator too,
+and then a whole workflow story runs with the engine's client holding the token of the
+ServiceAccount the install binds: every request it makes is allowed (the audit log says
+so), and it can neither read Secrets nor write outside the environment's namespace.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler import engine
+from reconciler.apply.manager import ResourceManager
+from reconciler.provenance.store import ProvenanceStore
+from tests.cluster.conftest import KubeHandle
+from tests.cluster.control_plane import IDENTITIES
+from tests.conftest import kubectl_binary
+from tests.sandbox.http import call
+from tests.support import dvcrepos
+from tests.workflows.world import GOOD, NS, World, status
+
+pytestmark = pytest.mark.cluster
+RECONCILER = IDENTITIES["reconciler"].token
+
+
+def kubectl_as(kube: KubeHandle, who: str, *args: str, stdin: str | None = None) -> Any:
+    """Run kubectl as one identity of the control plane; never raises on exit codes."""
+    return subprocess.run(
+        [kubectl_binary(), "--kubeconfig", str(kube.server.kubeconfig_for(who)), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def installed(kube: KubeHandle) -> KubeHandle:
+    """The cluster after an administrator installed the reconciler for namespace ml-dev."""
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "manifests",
+            "--repo",
+            "https://git.example.com/ml/pipelines.git",
+            "--environment-namespace",
+            NS,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    applied = kubectl_as(kube, "admin", "apply", "--server-side", "-f", "-", stdin=printed)
+    assert applied.returncode == 0, applied.stderr
+    kube.install_crds()
+    return kube
+
+
+def reconciler_world(kube: KubeHandle, tmp_path: Path) -> World:
+    """The workflow world, with the engine acting as the reconciler's ServiceAccount."""
+    work = dvcrepos.copy_example_repo(tmp_path / "work")
+    manager = ResourceManager(kube.api_client("reconciler"))
+    store = ProvenanceStore(work, remote="origin", state_dir=tmp_path / "state")
+    ctx = engine.Context(repo=work, manager_for=lambda _ctx: manager, provenance=store)
+    return World(
+        work=work, origin=dvcrepos.origin_of(work), sandbox=kube, ctx=ctx, api=kube.api_client()
+    )
+
+
+def test_every_call_of_a_workflow_is_allowed(installed: KubeHandle, tmp_path: Path) -> None:
+    world = reconciler_world(installed, tmp_path)
+    world.outcomes(GOOD)
+    out = world.until(
+        lambda o: (
+            all(p.status == "Succeeded" for p in o.pipelines)
+            and status(o, "resnet50").serving is not None
+            and status(o, "fraud-detector").serving is not None
+        ),
+        timeout=90,
+    )
+    assert out.changeset is not None
+    calls = installed.server.request_counts(users=("reconciler",))
+    denied = {k: n for k, n in calls.items() if k[2] in ("401", "403")}
+    assert not denied, denied
+    writes = {k for k in calls if k[0] in ("POST", "PUT", "PATCH", "APPLY", "DELETE")}
+    assert ("APPLY", "jobs", "201") in writes or ("APPLY", "jobs", "200") in writes, calls
+    assert any(k[1] == "inferenceservices" for k in writes), calls
+
+
+def test_no_secrets_and_no_writes_outside_its_namespaces(installed: KubeHandle) -> None:
+    url = installed.url
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}
+    assert call(url, "POST", f"/api/v1/namespaces/{NS}/secrets", secret).code == 201  # admin
+    for path in (f"/api/v1/namespaces/{NS}/secrets/s", f"/api/v1/namespaces/{NS}/secrets"):
+        denied = call(url, "GET", path, token=RECONCILER)
+        assert (denied.code, denied.body["reason"]) == (403, "Forbidden"), path
+    assert call(url, "GET", "/api/v1/secrets", token=RECONCILER).code == 403
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "stray"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i:1"}]}
+            }
+        },
+    }
+    for ns in ("default", "kube-system"):
+        refused = call(url, "POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job, token=RECONCILER)
+        assert refused.code == 403, (ns, refused.body)
+        assert call(url, "GET", f"/api/v1/namespaces/{ns}/pods", token=RECONCILER).code == 403
+    allowed = call(url, "POST", f"/apis/batch/v1/namespaces/{NS}/jobs", job, token=RECONCILER)
+    assert allowed.code == 201, allowed.body
+    assert call(url, "GET", f"/api/v1/namespaces/{NS}/pods", token=RECONCILER).code == 200
+    # kubectl auth can-i answers the same, as the reconciler sees itself.
+    assert (
+        kubectl_as(
+            installed, "reconciler", "auth", "can-i", "get", "secrets", "-n", NS
+        ).stdout.strip()
+        == "no"
+    )
+    assert (
+        kubectl_as(
+            installed, "reconciler", "auth", "can-i", "create", "jobs", "-n", NS
+        ).stdout.strip()
+        == "yes"
+    )
+    assert (
+        kubectl_as(
+            installed, "reconciler", "auth", "can-i", "create", "jobs", "-n", "default"
+        ).stdout.strip()
+        == "no"
+    )
+    assert (
+        kubectl_as(
+            installed, "reconciler", "auth", "can-i", "delete", "clusterroles"
+        ).stdout.strip()
+        == "no"
+    )
