@@ -454,7 +454,9 @@ def stateful_set(obj: Obj) -> None:
     strategy = _d(spec, "updateStrategy")
     strategy.setdefault("type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        _d(strategy, "rollingUpdate").setdefault("partition", 0)
+        rolling = _d(strategy, "rollingUpdate")
+        rolling.setdefault("partition", 0)
+        rolling.setdefault("maxUnavailable", 1)
     spec.setdefault("revisionHistoryLimit", 10)
     retention = _d(spec, "persistentVolumeClaimRetentionPolicy")
     retention.setdefault("whenDeleted", "Retain")

@@ -90,6 +90,74 @@ def api_group_list(registry: Registry) -> Obj:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+"""The media type of aggregated discovery (``apidiscovery.k8s.io/v2``), kubectl's first
+choice: every group, version and resource in one answer."""
+
+
+def _kind_ref(t: ResourceType, group: str = "", version: str = "", kind: str = "") -> Obj:
+    return {"group": group, "version": version, "kind": kind or t.kind}
+
+
+def _discovered(t: ResourceType) -> Obj:
+    out: Obj = {
+        "resource": t.plural,
+        "responseKind": _kind_ref(t),
+        "scope": "Namespaced" if t.namespaced else "Cluster",
+        "singularResource": t.singular,
+        "verbs": list(t.verbs),
+    }
+    if t.short_names:
+        out["shortNames"] = list(t.short_names)
+    if t.categories:
+        out["categories"] = list(t.categories)
+    subs = []
+    if t.scale:
+        subs.append(
+            {
+                "subresource": "scale",
+                "responseKind": _kind_ref(t, "autoscaling", "v1", "Scale"),
+                "verbs": ["get", "patch", "update"],
+            }
+        )
+    if t.status:
+        subs.append(
+            {
+                "subresource": "status",
+                "responseKind": _kind_ref(t),
+                "verbs": ["get", "patch", "update"],
+            }
+        )
+    if subs:
+        out["subresources"] = subs
+    return out
+
+
+def aggregated(registry: Registry, *, core: bool) -> Obj:
+    """Return ``/api`` (``core``) or ``/apis`` as an APIGroupDiscoveryList."""
+    items = []
+    for group, versions in registry.groups().items():
+        if bool(group) == core:
+            continue
+        entry: Obj = {"metadata": {"name": group} if group else {}, "versions": []}
+        for version in versions:
+            types = sorted(_types_of(registry, group, version), key=lambda t: t.plural)
+            entry["versions"].append(
+                {
+                    "version": version,
+                    "resources": [_discovered(t) for t in types],
+                    "freshness": "Current",
+                }
+            )
+        items.append(entry)
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }
+
+
 def api_group(registry: Registry, group: str) -> Obj | None:
     """Return ``/apis/<group>`` (APIGroup), or None if the group is not served."""
     versions = registry.groups().get(group)

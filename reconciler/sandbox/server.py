@@ -24,6 +24,7 @@ Callers: :class:`reconciler.sandbox.Sandbox`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import queue
@@ -172,6 +173,7 @@ class Handler(BaseHTTPRequestHandler):
         body: bytes,
         content_type: str = "application/json",
         warnings: list[str] | None = None,
+        extra: list[str] | None = None,
     ) -> None:
         reason = self.responses.get(code, ("",))[0]
         head = [
@@ -179,6 +181,7 @@ class Handler(BaseHTTPRequestHandler):
             "Cache-Control: no-cache, private",
             f"Content-Type: {content_type}",
             f"Content-Length: {len(body)}",
+            *(extra or []),
         ]
         for w in warnings or []:
             text = w.replace('"', '\\"').replace("\n", " ")
@@ -310,6 +313,10 @@ class Handler(BaseHTTPRequestHandler):
         if parts[0] == "api":
             if len(parts) == 1:
                 labels["subresource"] = "/api"
+                if _wants_aggregated(accept):
+                    return self._send_aggregated(
+                        discovery_documents.aggregated(api.registry, core=True)
+                    )
                 self._send_json(200, discovery_documents.api_versions(self.server.address))
                 return 200
             group, version, rest = "", parts[1], parts[2:]
@@ -318,6 +325,10 @@ class Handler(BaseHTTPRequestHandler):
         else:
             if len(parts) == 1:
                 labels["subresource"] = "/apis"
+                if _wants_aggregated(accept):
+                    return self._send_aggregated(
+                        discovery_documents.aggregated(api.registry, core=False)
+                    )
                 self._send_json(200, discovery_documents.api_group_list(api.registry))
                 return 200
             if parts[1] not in api.registry.groups():
@@ -415,6 +426,18 @@ class Handler(BaseHTTPRequestHandler):
             result = api.delete(rt, ns, route.name, options, params)
             return self._result(rt, result, accept, params)
         raise errors.method_not_supported(method.lower(), rt.plural, rt.group)
+
+    def _send_aggregated(self, doc: Any) -> int:
+        """Answer aggregated discovery: its media type, an ETag of the body, Vary: Accept."""
+        body = _body_of(doc)
+        etag = hashlib.sha512(body).hexdigest().upper()
+        self._send(
+            200,
+            body,
+            discovery_documents.AGGREGATED,
+            extra=[f'Etag: "{etag}"', "Vary: Accept"],
+        )
+        return 200
 
     def _finalize(self, rt: ResourceType, name: str, body: Any, params: Params) -> Result:
         if rt.kind != "Namespace" or not isinstance(body, dict):
@@ -651,6 +674,19 @@ def _media_types(accept: str) -> list[tuple[str, dict[str, str]]]:
             params[k.strip()] = v.strip()
         out.append((fields[0].lower(), params))
     return out
+
+
+def _wants_aggregated(accept: str) -> bool:
+    """True if aggregated discovery (v2) comes before plain JSON in ``accept``."""
+    for mt, params in _media_types(accept):
+        if mt != "application/json":
+            continue
+        return (
+            params.get("g") == "apidiscovery.k8s.io"
+            and params.get("v") == "v2"
+            and params.get("as") == "APIGroupDiscoveryList"
+        )
+    return False
 
 
 def _accepts_json(accept: str) -> bool:

@@ -67,7 +67,8 @@ ON_PURPOSE: tuple[OnPurpose, ...] = (
     OnPurpose(
         "*", "* /api/v1/namespaces/*/pods*", "/body/items/*/metadata/managedFields*", _PROGRESS
     ),
-    OnPurpose("*", "GET /apis/batch/v1/*jobs/*", "/body/metadata/managedFields/order*", _PROGRESS),
+    OnPurpose("*", "* /apis/batch/v1/*jobs/*", "/body/metadata/managedFields/order*", _PROGRESS),
+    OnPurpose("*", "kubectl rollout status *", "/body/stdout", _PROGRESS),
     OnPurpose(
         "test_unknown_kind_missing_and_terminating_namespace",
         "PATCH /api/v1/namespaces/going/*",

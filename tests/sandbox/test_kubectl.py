@@ -576,7 +576,10 @@ def test_kinds_ml_stacks_use(kubectl: KubectlRunner) -> None:
     assert (cron["concurrencyPolicy"], cron["successfulJobsHistoryLimit"]) == ("Allow", 3)
     sts = json.loads(kubectl("get", "sts", "feature-store", "-n", NS, "-o", "json").stdout)["spec"]
     assert sts["podManagementPolicy"] == "OrderedReady"
-    assert sts["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+    assert sts["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 1, "partition": 0},
+    }
     table = kubectl("get", "pvc,pdb,cj", "-n", NS).stdout
     assert "datasets   Pending" in table
     row = kubectl("get", "rs", "batch-workers", "-n", NS, "--no-headers").stdout.split()

@@ -56,7 +56,9 @@ def test_push_runs_steps_in_order_records_and_then_serves(world: World) -> None:
     assert [s.name for s in rec.steps] == ["features", "train", "evaluate"]
     assert all(s.uid and s.object is not None for s in rec.steps)
     assert rec.datasets[0].md5.endswith(".dir") and rec.datasets[0].size
-    assert rec.cluster.namespace == NS and rec.cluster.server.startswith(("http://127.0.0.1", "https://127.0.0.1"))
+    assert rec.cluster.namespace == NS and rec.cluster.server.startswith(
+        ("http://127.0.0.1", "https://127.0.0.1")
+    )
     assert "api-key" not in rec.to_yaml() or "secretKeyRef" not in rec.to_yaml()
     # Serving follows the promoted run: KServe's STORAGE_URI and the model annotation/label.
     isvc = world.inference_service("resnet50")
