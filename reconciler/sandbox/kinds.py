@@ -308,7 +308,7 @@ def builtin_types() -> list[ResourceType]:
 
 def _ml_stack_types() -> list[ResourceType]:
     """The kinds ML stacks bring besides ours: scheduled and stateful workloads, claims
-    for data, disruption budgets, priorities, ReplicaSets and Nodes."""
+    for data, priorities, ReplicaSets and Nodes."""
     core, apps = "io.k8s.api.core.v1.", "io.k8s.api.apps.v1."
     return [
         _b("", "v1", "Node", "nodes", False, core + "Node", short=("no",), status=True),
@@ -357,17 +357,6 @@ def _ml_stack_types() -> list[ResourceType]:
             "io.k8s.api.batch.v1.CronJob",
             short=("cj",),
             categories=("all",),
-            status=True,
-            generation=True,
-        ),
-        _b(
-            "policy",
-            "v1",
-            "PodDisruptionBudget",
-            "poddisruptionbudgets",
-            True,
-            "io.k8s.api.policy.v1.PodDisruptionBudget",
-            short=("pdb",),
             status=True,
             generation=True,
         ),
