@@ -16,7 +16,6 @@ a polling observer is used instead.
 from __future__ import annotations
 
 import logging
-import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from reconciler.source import git as gitcmd
 from reconciler.structs.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -40,16 +40,11 @@ def git_dirs(repo: Path) -> tuple[Path, Path]:
     """
     if not repo.is_dir():
         raise SourceError(f"{repo}: no such repository")
-    proc = subprocess.run(
-        ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise SourceError(f"{repo}: not a git repository: {proc.stderr.strip()}")
-    git_dir_text, common_text = proc.stdout.splitlines()[:2]
+    try:
+        out = gitcmd.output(["rev-parse", "--absolute-git-dir", "--git-common-dir"], repo=repo)
+    except gitcmd.GitError as exc:
+        raise SourceError(f"{repo}: not a git repository: {exc.stderr}") from exc
+    git_dir_text, common_text = out.splitlines()[:2]
     git_dir = Path(git_dir_text)
     common = Path(common_text)
     if not common.is_absolute():

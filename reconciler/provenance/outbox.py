@@ -22,6 +22,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +74,11 @@ class Outbox:
         existing = self.get(key)
         if existing is not None:
             return existing, False
+        return self._create(key, branch, path, text, sync_dir=True)
+
+    def _create(
+        self, key: str, branch: str, path: str, text: str, *, sync_dir: bool
+    ) -> tuple[OutboxEntry, bool]:
         now = datetime.now(UTC)
         entry = OutboxEntry(key, branch, path, text, now, time.time_ns())
         envelope = {
@@ -85,7 +91,9 @@ class Outbox:
         }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            created = _create_atomically(self._file(key), json.dumps(envelope, indent=1).encode())
+            created = _create_atomically(
+                self._file(key), json.dumps(envelope, indent=1).encode(), sync_dir=sync_dir
+            )
         except OSError as exc:
             raise ProvenanceError(
                 f"cannot queue provenance record {path} in {self.directory}: {exc.strerror or exc}"
@@ -95,6 +103,27 @@ class Outbox:
             if queued is not None:
                 return queued, False
         return entry, True
+
+    def put_many(self, records: Sequence[tuple[str, str, str]]) -> list[tuple[OutboxEntry, bool]]:
+        """Queue many ``(branch, path, text)`` records; return ``(entry, added)`` for each.
+
+        As :meth:`put`, with one directory sync for all of them: every file is written and
+        synced, linked into place, and then the directory is synced once.
+        """
+        out: list[tuple[OutboxEntry, bool]] = []
+        created_any = False
+        for branch, path, text in records:
+            key = entry_key(branch, path)
+            existing = self.get(key)
+            if existing is not None:
+                out.append((existing, False))
+                continue
+            entry, created = self._create(key, branch, path, text, sync_dir=False)
+            created_any = created_any or created
+            out.append((entry, created))
+        if created_any:
+            _fsync_dir(self.directory)
+        return out
 
     def get(self, key: str) -> OutboxEntry | None:
         """Return the entry of a key, or None if none is queued (or its file is unreadable)."""
@@ -110,8 +139,15 @@ class Outbox:
 
     def remove(self, key: str) -> None:
         """Delete an entry once its record is in Git (missing already: fine)."""
-        with contextlib.suppress(FileNotFoundError):
-            self._file(key).unlink()
+        self.remove_many([key])
+
+    def remove_many(self, keys: Sequence[str]) -> None:
+        """Delete entries once their records are in Git, with one directory sync."""
+        if not keys:
+            return
+        for key in keys:
+            with contextlib.suppress(FileNotFoundError):
+                self._file(key).unlink()
         _fsync_dir(self.directory)
 
     def _file(self, key: str) -> Path:
@@ -136,7 +172,7 @@ class Outbox:
             return None
 
 
-def _create_atomically(target: Path, data: bytes) -> bool:
+def _create_atomically(target: Path, data: bytes, *, sync_dir: bool = True) -> bool:
     """Create ``target`` holding all of ``data``, durably; False if it already exists.
 
     The data is written and fsynced to a temporary file first, then hard-linked into place
@@ -161,7 +197,8 @@ def _create_atomically(target: Path, data: bytes) -> bool:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    _fsync_dir(target.parent)
+    if sync_dir:
+        _fsync_dir(target.parent)
     return True
 
 

@@ -5,7 +5,8 @@ and hands it to :class:`reconciler.provenance.store.ProvenanceStore`; ``history`
 and the engine read records back with :meth:`RunRecord.from_yaml`.
 
 The YAML is written with a fixed key order (so the same record always gives the same bytes,
-which is what makes a write idempotent) and read tolerantly: unknown top-level fields are
+which is what makes a write idempotent) by :mod:`reconciler.provenance.codec` (libyaml, YAML
+1.2 semantics), and read tolerantly: unknown top-level fields are
 kept in :attr:`RunRecord.extra` and written back, so an older reconciler never drops what a
 newer one recorded. Every record is scrubbed of secrets on the way out
 (:mod:`reconciler.provenance.scrubbing`).
@@ -19,7 +20,6 @@ Layout of ``runs/<env>/<pipeline>/<run-name>.yaml``::
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -27,11 +27,8 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from reconciler import __version__
-from reconciler.provenance import scrubbing
+from reconciler.provenance import codec, scrubbing
 from reconciler.structs.errors import ProvenanceError
 from reconciler.structs.manifests import ObjectRef, split_api_version
 from reconciler.structs.runs import RunStatus, run_name
@@ -286,9 +283,7 @@ class RunRecord:
 
     def to_yaml(self) -> str:
         """Return the record's YAML text (stable: same record, same bytes)."""
-        buf = io.StringIO()
-        _yaml().dump(self.to_dict(), buf)
-        return buf.getvalue()
+        return codec.dump(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Any, *, path: str = "<record>") -> RunRecord:
@@ -382,8 +377,8 @@ class RunRecord:
             except UnicodeDecodeError as exc:
                 raise ProvenanceError(f"{path}: not UTF-8 text") from exc
         try:
-            data = _yaml().load(text)
-        except YAMLError as exc:
+            data = codec.load(text)
+        except codec.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -418,15 +413,6 @@ _KNOWN_KEYS = frozenset(
         "reconcilerVersion",
     }
 )
-
-
-def _yaml() -> YAML:
-    """Return a safe ruamel YAML that keeps insertion order and never emits flow style."""
-    y = YAML(typ="safe", pure=True)
-    y.default_flow_style = False
-    y.width = 4096
-    y.representer.sort_base_mapping_type_on_output = False
-    return y
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,8 +7,10 @@ nothing.
 
 Credentials in a URL (``https://user:token@host/repo.git``) are given to this process's git
 children in memory (:func:`provide_credentials`), never stored in the mirror's config,
-never logged and never put in an error message (``reconciler.source.repos.redact_url``).
-Git never prompts: a fetch that needs credentials it lacks fails at once with a clear error.
+never logged and never put in an error message (:func:`reconciler.source.git.redact`).
+Git runs through :mod:`reconciler.source.git`: it never prompts (a fetch that needs
+credentials it lacks fails at once with git's whole message) and is killed after
+:data:`DEFAULT_TIMEOUT`.
 """
 
 from __future__ import annotations
@@ -18,20 +20,20 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from reconciler.source.repos import redact_url
+from reconciler.source import git as gitcmd
+from reconciler.source.repos import open_repo, redact_url
 from reconciler.structs.errors import SourceError
 
 log = logging.getLogger(__name__)
 
 FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 WATCHED_REFS = ("refs/heads/", "refs/tags/", "HEAD")
-DEFAULT_TIMEOUT = 300.0
+DEFAULT_TIMEOUT = gitcmd.NETWORK_TIMEOUT
 """Seconds a clone or fetch may take before it is abandoned."""
 
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -41,18 +43,6 @@ _SCP_LIKE = re.compile(r"^[^/:@]+@[^/:]+:")  # git@github.com:org/repo.git
 def is_url(repo: str) -> bool:
     """Return True if ``repo`` names a remote (``scheme://...`` or ``user@host:path``)."""
     return bool(_URL_SCHEME.match(repo) or _SCP_LIKE.match(repo))
-
-
-def _scrub(text: str, url: str) -> str:
-    """Remove the URL's credentials from ``text`` (git's messages may quote the URL)."""
-    redacted = redact_url(url)
-    text = text.replace(url, redacted)
-    if _URL_SCHEME.match(url):
-        userinfo = urlsplit(url).netloc.rpartition("@")[0]
-        for secret in (userinfo, userinfo.partition(":")[2]):
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-    return text
 
 
 def mirror_path(url: str, cache_dir: Path) -> Path:
@@ -67,21 +57,20 @@ def mirror_path(url: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / f"{stem}-{digest}.git"
 
 
-def _git(args: list[str], *, url: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
-    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+def _git(args: list[str], *, url: str, timeout: float) -> None:
+    """Run git for the mirror of ``url``; SourceError naming the URL (redacted) on failure."""
     try:
-        proc = subprocess.run(
-            ["git", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise SourceError(
-            f"{redact_url(url)}: git {args[0]} timed out after {timeout:g}s"
-        ) from None
-    if proc.returncode != 0:
-        message = _scrub(proc.stderr.strip() or proc.stdout.strip(), url)
-        raise SourceError(f"{redact_url(url)}: git {args[0]} failed: {message}")
-    return proc
+        gitcmd.run(args, timeout=timeout)
+    except gitcmd.GitError as exc:
+        raise SourceError(f"{redact_url(url)}: {exc}") from exc
+
+
+def _register(url: str) -> None:
+    """Make every git message redact the credentials of ``url``."""
+    if _URL_SCHEME.match(url):
+        userinfo = urlsplit(url).netloc.rpartition("@")[0]
+        for secret in (userinfo, userinfo.partition(":")[2]):
+            gitcmd.register_secret(secret)
 
 
 def provide_credentials(url: str) -> None:
@@ -97,6 +86,7 @@ def provide_credentials(url: str) -> None:
     public = redact_url(url)
     if public == url:
         return
+    _register(url)
     count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
     key = f"url.{url}.insteadOf"
     if any(os.environ.get(f"GIT_CONFIG_KEY_{i}") == key for i in range(count)):
@@ -144,14 +134,12 @@ def ensure_mirror(url: str, cache_dir: Path, *, timeout: float = DEFAULT_TIMEOUT
 def _set_head(path: Path, url: str, timeout: float) -> None:
     """Point the mirror's HEAD at the remote's default branch (if the remote says)."""
     try:
-        proc = _git(
-            ["--git-dir", str(path), "ls-remote", "--symref", "origin", "HEAD"],
-            url=url,
-            timeout=timeout,
+        listing = gitcmd.output(
+            ["--git-dir", str(path), "ls-remote", "--symref", "origin", "HEAD"], timeout=timeout
         )
-    except SourceError:
+    except gitcmd.GitError:
         return
-    for line in proc.stdout.splitlines():
+    for line in listing.splitlines():
         if line.startswith("ref: ") and line.endswith("\tHEAD"):
             target = line[len("ref: ") :].split("\t", 1)[0]
             _git(["--git-dir", str(path), "symbolic-ref", "HEAD", target], url=url, timeout=timeout)
@@ -176,29 +164,11 @@ def read_refs(repo: Path) -> dict[str, str]:
 
     Raises :class:`SourceError` if ``repo`` is not a Git repository.
     """
-    proc = subprocess.run(
-        ["git", "for-each-ref", "--format=%(objectname) %(refname)"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise SourceError(f"{repo}: cannot list refs: {proc.stderr.strip()}")
-    refs: dict[str, str] = {}
-    for line in proc.stdout.splitlines():
-        sha, _, name = line.partition(" ")
-        if name:
-            refs[name] = sha
-    head = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if head.returncode == 0:
-        refs["HEAD"] = head.stdout.strip()
+    handle = open_repo(repo)
+    refs = handle.refs()
+    head = handle.resolve("HEAD")
+    if head is not None:
+        refs["HEAD"] = head
     return refs
 
 

@@ -3,22 +3,28 @@
 Called by the engine, the CLI (``--ref``) and review. Nothing here writes to the user's work
 tree, index or refs. Commits that only touch ``runs/`` (provenance records) are skipped when
 looking for the commit a branch's specs come from, so they never trigger a render.
+
+Objects and refs are read in-process (:mod:`reconciler.source.objects`); the one history
+query that needs git's pathspec rules (:func:`spec_commit`) runs git through
+:mod:`reconciler.source.git`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
+import functools
 import re
 import shutil
-import subprocess
-import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.structs.errors import SourceError
+import pygit2
+
+from reconciler.source import git as gitcmd
+from reconciler.source import objects, trees
+from reconciler.structs.errors import ReconcilerError, SourceError, SpecError, SpecErrors
 
 PROVENANCE_DIR = "runs"
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
@@ -30,18 +36,26 @@ def redact_url(url: str) -> str:
 
 
 def git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
-    """Run ``git -C repo args`` and return stdout; SourceError with git's message on failure."""
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        input=input,
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        msg = proc.stderr.decode(errors="replace").strip().splitlines()
-        detail = msg[-1] if msg else f"exit {proc.returncode}"
-        raise SourceError(f"git {' '.join(args[:2])}: {redact_url(detail)}")
-    return proc.stdout
+    """Run ``git -C repo args`` and return stdout; SourceError with git's whole message."""
+    return gitcmd.run(args, repo=repo, input=input).stdout
+
+
+@functools.lru_cache(maxsize=64)
+def _open(path: str, inode: int) -> objects.Repository:
+    return objects.Repository(Path(path))
+
+
+def open_repo(repo: Path) -> objects.Repository:
+    """Return the in-process repository at ``repo``; SourceError if there is none.
+
+    Handles are cached per path and inode, so a repository replaced at the same path is
+    opened afresh.
+    """
+    try:
+        inode = repo.stat().st_ino
+    except OSError as exc:
+        raise SourceError(f"{repo}: no such repository") from exc
+    return _open(str(repo), inode)
 
 
 @dataclass(frozen=True)
@@ -63,108 +77,100 @@ def find_root(path: Path) -> Path:
     path = path.resolve()
     if not path.exists():
         raise SourceError(f"{path}: no such directory")
-    try:
-        out = git(path, "rev-parse", "--show-toplevel").decode().strip()
-        return Path(out)
-    except SourceError:
-        try:
-            if git(path, "rev-parse", "--is-bare-repository").decode().strip() == "true":
-                return path
-        except SourceError:
-            pass
-    raise SourceError(f"{path}: not a git repository")
+    found = pygit2.discover_repository(str(path))
+    if found is None:
+        raise SourceError(f"{path}: not a git repository")
+    repo = open_repo(Path(found))
+    return (repo.workdir or repo.git_dir).resolve()
 
 
 def resolve(repo: Path, ref: str) -> str:
     """Return the commit sha a ref names (branch, tag, sha, ``origin/x``); SourceError if none."""
-    try:
-        return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
-    except SourceError:
-        raise SourceError(f"unknown git ref {ref!r} in {repo}") from None
+    sha = open_repo(repo).resolve(ref)
+    if sha is None:
+        raise SourceError(f"unknown git ref {ref!r} in {repo}")
+    return sha
 
 
 def commit_info(repo: Path, ref: str) -> Commit:
     """Return the commit a ref names."""
-    out = git(repo, "log", "-1", "--format=%H%x00%s%x00%at", resolve(repo, ref)).decode()
-    sha, subject, t = out.rstrip("\n").split("\x00")
-    return Commit(sha=sha, subject=subject, time=int(t or 0))
+    sha, subject, when, _ = open_repo(repo).commit_info(resolve(repo, ref))
+    return Commit(sha=sha, subject=subject, time=when)
 
 
 def spec_commit(repo: Path, ref: str) -> Commit:
     """Return the newest commit on ``ref`` that changed anything outside ``runs/``.
 
     Provenance commits (only ``runs/``) are skipped, so they never trigger a render. Falls
-    back to the tip if every commit only touched ``runs/``.
+    back to the tip if every commit only touched ``runs/``. Uses git's own history
+    simplification (merges included), hence git's command line.
     """
     tip = resolve(repo, ref)
-    out = (
-        git(repo, "log", "-1", "--format=%H", tip, "--", ".", f":(exclude){PROVENANCE_DIR}")
-        .decode()
-        .strip()
+    found = gitcmd.output(
+        ["log", "-1", "--format=%H", tip, "--", ".", f":(exclude){PROVENANCE_DIR}"], repo=repo
     )
-    return commit_info(repo, out or tip)
+    return commit_info(repo, found or tip)
 
 
 def changed_paths(repo: Path, sha: str) -> list[str]:
     """Return the paths a commit changed against its first parent (all paths for a root)."""
-    out = git(repo, "show", "--format=", "--name-only", "--no-renames", "-m", "--first-parent", sha)
-    return sorted({p for p in out.decode().splitlines() if p})
+    handle = open_repo(repo).handle
+    commit = handle[resolve(repo, sha)].peel(pygit2.Commit)
+    if not commit.parents:
+        listing = open_repo(repo).entries(commit.tree)
+        return sorted(e.path for e in listing if e.mode != objects.TREE_MODE)
+    diff = commit.parents[0].tree.diff_to_tree(commit.tree)
+    paths: set[str] = set()
+    for delta in diff.deltas:
+        paths.add(delta.old_file.path)
+        paths.add(delta.new_file.path)
+    return sorted(p for p in paths if p)
 
 
 def branches(repo: Path) -> list[str]:
     """Return branch names: local heads, plus ``origin``'s remote-tracking branches if any."""
-    out = git(
-        repo, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes/origin"
-    ).decode()
     names: set[str] = set()
-    for line in out.splitlines():
-        if line.startswith("refs/heads/"):
-            names.add(line[len("refs/heads/") :])
-        elif line.startswith("refs/remotes/origin/") and not line.endswith("/HEAD"):
-            names.add(line[len("refs/remotes/origin/") :])
+    for ref in open_repo(repo).refs("refs/heads/", "refs/remotes/origin/"):
+        if ref.startswith("refs/heads/"):
+            names.add(ref[len("refs/heads/") :])
+        elif not ref.endswith("/HEAD"):
+            names.add(ref[len("refs/remotes/origin/") :])
     return sorted(names)
 
 
 def branch_ref(repo: Path, branch: str) -> str:
     """Return the ref to read a branch from: the local head, else ``origin/<branch>``."""
+    handle = open_repo(repo)
     for candidate in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
-        try:
-            git(repo, "rev-parse", "--verify", "--quiet", candidate)
+        if handle.tip(candidate) is not None:
             return candidate
-        except SourceError:
-            continue
     raise SourceError(f"no branch {branch!r} in {repo}")
 
 
 def current_branch(repo: Path) -> str | None:
     """Return the checked-out branch of a work tree, or None (detached, bare)."""
-    try:
-        out = git(repo, "symbolic-ref", "--quiet", "--short", "HEAD").decode().strip()
-    except SourceError:
-        return None
-    return out or None
+    handle = open_repo(repo)
+    return None if handle.bare else handle.head_branch()
 
 
 def read_file(repo: Path, sha: str, path: str) -> bytes | None:
     """Return a file's bytes at a commit, or None if it does not exist there."""
-    try:
-        return git(repo, "show", f"{sha}:{path}")
-    except SourceError:
-        return None
+    commit = open_repo(repo).resolve(sha)
+    return None if commit is None else open_repo(repo).read_file(commit, path)
 
 
-def export_tree(repo: Path, sha: str, dest: Path) -> Path:
-    """Write the files of a commit into ``dest`` (created) with ``git archive``; return dest.
+def list_names(repo: Path, sha: str, directory: str) -> list[str]:
+    """Return the names directly inside ``directory`` at a commit (empty if it is absent)."""
+    return open_repo(repo).names(resolve(repo, sha), directory)
 
-    Members that would land outside ``dest`` (absolute paths, ``..``) are refused by the
-    tarfile ``data`` filter; symlinks are kept as links so render can refuse ones that point
-    out of the repository.
+
+def export_tree(repo: Path, sha: str, dest: Path) -> trees.Tree:
+    """Write the files of a commit into ``dest`` (created); return what was written.
+
+    Symlinks that lead out of the repository are not written (see
+    :mod:`reconciler.source.trees`); the returned tree names them.
     """
-    data = git(repo, "archive", "--format=tar", sha)
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
+    return trees.materialise(open_repo(repo), resolve(repo, sha), dest)
 
 
 @contextlib.contextmanager
@@ -172,7 +178,9 @@ def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | 
     """Yield ``(root, commit)``: the work tree itself for ``ref=None``, else an exported copy.
 
     The exported copy is a temporary directory removed on exit; the user's work tree is
-    never touched.
+    never touched. A symlink of the commit that leads out of the repository is left out of
+    the copy; if the body then fails naming that path (a render reading it), the error
+    says why: ``path: symbolic link to '...' leads outside the repository: refused``.
     """
     if ref is None:
         root = find_root(repo)
@@ -184,14 +192,46 @@ def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | 
     commit = commit_info(repo, ref)
     tmp = Path(tempfile.mkdtemp(prefix="reconciler-tree-"))
     try:
-        yield export_tree(repo, commit.sha, tmp / "tree"), commit
+        tree = export_tree(repo, commit.sha, tmp / "tree")
+        try:
+            yield tree.root, commit
+        except SpecErrors as exc:
+            raise _explained_spec_errors(exc, tree) from exc
+        except ReconcilerError as exc:
+            explained = _explained(str(exc), tree)
+            if explained == str(exc):
+                raise
+            raise type(exc)(explained) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _mentioned(text: str, tree: trees.Tree) -> list[str]:
+    """Return the refused symlinks that an error message names."""
+    return [path for path in sorted(tree.refused) if path in text]
+
+
+def _explained(text: str, tree: trees.Tree) -> str:
+    """Return an error message with the refused symlinks it names explained first."""
+    paths = _mentioned(text, tree)
+    if not paths:
+        return text
+    reasons = "; ".join(f"{p}: {tree.refused[p]}" for p in paths)
+    return f"{reasons} ({gitcmd.redact(text.replace(str(tree.root) + '/', ''))})"
+
+
+def _explained_spec_errors(exc: SpecErrors, tree: trees.Tree) -> SpecErrors:
+    errors: list[SpecError] = []
+    for err in exc.errors:
+        paths = _mentioned(f"{err.path} {err.message}", tree)
+        if paths:
+            why = "; ".join(f"{p}: {tree.refused[p]}" for p in paths if p != err.path)
+            message = tree.refused.get(err.path) or why
+            err = SpecError(err.path, err.line, err.column, err.field, message)
+        errors.append(err)
+    return SpecErrors(errors)
+
+
 def remote_url(repo: Path, remote: str = "origin") -> str:
     """Return a remote's URL with credentials redacted ("" if there is no such remote)."""
-    try:
-        return redact_url(git(repo, "remote", "get-url", remote).decode().strip())
-    except SourceError:
-        return ""
+    return redact_url(open_repo(repo).remote_url(remote) or "")

@@ -267,12 +267,13 @@ def test_unreachable_remote_keeps_records_in_outbox_until_flush(
     assert [r.outcome for r in flushed.results] == [Outcome.WRITTEN, Outcome.WRITTEN]
     assert restarted.pending() == []
     assert list((state / "outbox").glob("*.json")) == []
-    # queued order is commit order; one commit per record
-    subjects = git(remote, "log", "--reverse", "--format=%s", BRANCH).splitlines()
-    assert subjects == [
-        "provenance: resnet50 r1 Succeeded in prod",
-        "provenance: resnet50 r2 Succeeded in prod",
-    ]
+    # one commit per branch per delivery, naming the records in queued order
+    assert git(remote, "rev-list", "--count", BRANCH) == "1"
+    assert git(remote, "log", "-1", "--format=%B", BRANCH) == (
+        "provenance: 2 runs\n\n"
+        "Record: runs/prod/resnet50/r1.yaml (Succeeded)\n"
+        "Record: runs/prod/resnet50/r2.yaml (Succeeded)"
+    )
 
 
 def test_remote_created_later(clone: Path, tmp_path: Path, record_factory: Factory) -> None:

@@ -1,0 +1,103 @@
+"""Materialising a commit: symlinks out of the repository are refused, the rest is written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from reconciler import engine
+from reconciler.source import repos, trees
+from reconciler.structs.errors import RenderError
+from tests.support.dvcrepos import commit_all, copy_example_repo
+
+
+def make_repo(root: Path, links: dict[str, str], files: dict[str, str]) -> str:
+    from reconciler.source import git as gitcmd
+
+    gitcmd.run(["init", "-q", "-b", "main", str(root)])
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    for rel, target in links.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, root / rel)
+    return commit_all(root, "tree")
+
+
+def test_links_inside_are_kept_and_links_out_refused(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    outside = tmp_path / "secret.txt"
+    outside.write_text("host file\n")
+    sha = make_repo(
+        repo,
+        links={
+            "a/inside.yaml": "../b/real.yaml",
+            "a/dir-link": "../b",
+            "a/absolute": str(outside),
+            "a/climb": "../../secret.txt",
+            "a/via-link": "dir-link/../../../secret.txt",
+            "a/loop1": "loop2",
+            "a/loop2": "loop1",
+            "a/chain": "absolute",
+        },
+        files={"b/real.yaml": "x: 1\n", "run.sh": "#!/bin/sh\n"},
+    )
+    (repo / "run.sh").chmod(0o755)
+    commit_all(repo, "exec")
+    sha = repos.resolve(repo, "HEAD")
+    tree = repos.export_tree(repo, sha, tmp_path / "out")
+    out = tree.root
+    assert (out / "a/inside.yaml").read_text() == "x: 1\n"
+    assert (out / "a/dir-link/real.yaml").read_text() == "x: 1\n"
+    assert os.access(out / "run.sh", os.X_OK)
+    assert sorted(tree.refused) == [
+        "a/absolute",
+        "a/chain",
+        "a/climb",
+        "a/loop1",
+        "a/loop2",
+        "a/via-link",
+    ]
+    for path in tree.refused:
+        assert not os.path.lexists(out / path)  # nothing there to follow
+    assert tree.refused["a/absolute"].startswith(f"symbolic link to '{outside}' is absolute")
+    assert "leads outside the repository" in tree.refused["a/climb"]
+    assert "loops" in tree.refused["a/loop1"]
+    assert tree.refusal_messages()[0].startswith("a/absolute: symbolic link")
+
+
+def test_resolution_follows_links_inside_the_tree() -> None:
+    links = {"x/up": "..", "x/deep": "up/x/up/../etc", "x/fine": "up/up/etc", "y": "x/up/z"}
+    assert trees.refusal("x/deep", links).endswith("leads outside the repository: refused")
+    assert trees.refusal("y", links) == ""
+    assert trees.refusal("x/up", links) == ""
+    assert trees.refusal("x/fine", links) == ""  # "up" at the top is no link: a path inside
+
+
+@pytest.mark.slow
+def test_render_refuses_the_file_that_uses_an_escaping_link_and_only_it(tmp_path: Path) -> None:
+    repo = copy_example_repo(tmp_path / "example", origin=False)
+    host = tmp_path / "host-secret.yaml"
+    host.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stolen}\n")
+    os.symlink(str(host), repo / "docs-passwd")  # unrelated, absolute: must not matter
+    os.symlink("../../../host-secret.yaml", repo / "overlays" / "dev" / "extra.yaml")
+    kustomization = repo / "overlays" / "dev" / "kustomization.yaml"
+    kustomization.write_text(
+        kustomization.read_text().replace(
+            "  - network-policy.yaml\n", "  - network-policy.yaml\n  - extra.yaml\n"
+        )
+    )
+    commit_all(repo, "links")
+    with repos.checkout_tree(repo, "HEAD") as (root, _):
+        prepared = engine.prepare_target(root, "prod", branch="main")
+        assert prepared.run_specs  # an unrelated absolute link breaks nothing
+    with pytest.raises(RenderError) as err, repos.checkout_tree(repo, "HEAD") as (root, _):
+        engine.prepare_target(root, "dev", branch="main")
+    message = str(err.value)
+    assert message.startswith(
+        "overlays/dev/extra.yaml: symbolic link to '../../../host-secret.yaml' leads outside "
+        "the repository: refused"
+    )
+    assert "stolen" not in message and "reconciler-tree-" not in message
