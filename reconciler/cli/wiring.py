@@ -35,7 +35,7 @@ def daemon_parts(
     from reconciler import engine
     from reconciler.apply.manager import ResourceManager
     from reconciler.cluster import clients
-    from reconciler.provenance import mlflow_sink
+    from reconciler.provenance import mlflow_sink, redelivery
     from reconciler.provenance.store import ProvenanceStore
     from reconciler.source import mirrors, repos
     from reconciler.structs.errors import ReconcilerError
@@ -91,6 +91,7 @@ def daemon_parts(
         list_targets=list_targets,
         fetch=fetch,
         flush=flush,
+        redeliver=redelivery.Redelivery(store).tick,
         api_client=api_client,
         ui=handler,
     )

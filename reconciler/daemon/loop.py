@@ -46,6 +46,7 @@ from reconciler.daemon.outcomes import (
     ReadyFn,
     ReconcileFn,
     ReconcileOutcome,
+    RedeliverFn,
     UiFn,
     env_name_of,
 )
@@ -187,12 +188,14 @@ class Daemon:
         list_targets: ListTargetsFn,
         fetch: FetchFn,
         flush: FlushFn,
+        redeliver: RedeliverFn | None = None,
         api_client: Any = None,
         cluster_ready: ReadyFn | None = None,
         ui: UiFn | None = None,
     ) -> None:
         self.options = options
         self.flush = flush
+        self.redeliver = redeliver
         self.stop_event = threading.Event()
         self.metrics = prometheus.Metrics()
         self.fetched = threading.Event()
@@ -279,6 +282,8 @@ class Daemon:
         if self.elector is not None:
             self.elector.start()
         self.workers.start()
+        if self.redeliver is not None:
+            threading.Thread(target=self._redeliver, name="redeliver", daemon=True).start()
         log.info(
             "daemon started",
             extra={"repo": _public(self.options.repo), "shard": str(self.options.shard)},
@@ -355,6 +360,18 @@ class Daemon:
         self.metrics.leader.set(1)
         self.feeder.trigger()  # queue everything again: the old leader may have left work
 
+    def _redeliver(self) -> None:
+        """Push records left in the outbox on the store's timer, while leading."""
+        assert self.redeliver is not None
+        while not self.stop_event.is_set():
+            wait = 2.0
+            if self.elector is None or self.elector.leading.is_set():
+                try:
+                    wait = self.redeliver()
+                except Exception:
+                    log.exception("provenance redelivery raised")
+            self.stop_event.wait(wait)
+
     def _flush(self) -> None:
         try:
             self.flush()
@@ -419,6 +436,7 @@ def run_daemon(
     list_targets: ListTargetsFn,
     fetch: FetchFn,
     flush: FlushFn,
+    redeliver: RedeliverFn | None = None,
     api_client: Any = None,
     cluster_ready: ReadyFn | None = None,
     ui: UiFn | None = None,
@@ -439,6 +457,7 @@ def run_daemon(
         list_targets=list_targets,
         fetch=fetch,
         flush=flush,
+        redeliver=redeliver,
         api_client=api_client,
         cluster_ready=cluster_ready,
         ui=ui,

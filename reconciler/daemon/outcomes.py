@@ -74,6 +74,9 @@ FetchFn = Callable[[], bool]
 FlushFn = Callable[[], None]
 """Push the provenance outbox; called once while shutting down."""
 
+RedeliverFn = Callable[[], float]
+"""Push records left in the provenance outbox if it is time; return seconds to the next call."""
+
 ReadyFn = Callable[[], bool]
 """Say whether a dependency (the cluster) is reachable now; used by ``/readyz``."""
 
@@ -97,6 +100,7 @@ class DaemonParts(TypedDict):
     list_targets: ListTargetsFn
     fetch: FetchFn
     flush: FlushFn
+    redeliver: NotRequired[RedeliverFn | None]
     api_client: NotRequired[Any]
     cluster_ready: NotRequired[ReadyFn | None]
     ui: NotRequired[UiFn | None]

@@ -245,12 +245,17 @@ def track_runs(
         applied_commit=applied,
         plan_at_applied=plans_at(source, prepared.env.name, applied, prepared),
     )
-    return tracker.track(
-        prepared.run_specs,
-        retries.current_attempts(prepared.run_specs, namespace),
-        tracking.LiveRuns.of(list(live.values())),
-        ignore=prepared.failed_pipelines,
-    )
+    # One view of the records for the whole tracking, and one delivery of every record it
+    # writes (one commit per provenance branch, one push) when it is done.
+    with ctx.provenance.batch(tracker.branch_for(p) for p in prepared.run_specs) as batch:
+        tracked = tracker.track(
+            prepared.run_specs,
+            retries.current_attempts(prepared.run_specs, namespace),
+            tracking.LiveRuns.of(list(live.values())),
+            ignore=prepared.failed_pipelines,
+        )
+    tracked.pending += batch.pending
+    return tracked
 
 
 def plans_at(

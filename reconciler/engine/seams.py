@@ -17,7 +17,7 @@ from reconciler.health.pipelines import PipelineStatus
 from reconciler.render.environments import Target
 from reconciler.source import repos
 from reconciler.structs.changesets import ChangeSet
-from reconciler.structs.errors import SpecError
+from reconciler.structs.errors import RecordError, SpecError
 
 if TYPE_CHECKING:
     from reconciler.apply.manager import ResourceManager
@@ -59,7 +59,7 @@ class Outcome:
     commit: str
     changeset: ChangeSet = field(default_factory=ChangeSet)
     pipelines: list[PipelineStatus] = field(default_factory=list)
-    errors: list[SpecError] = field(default_factory=list)
+    errors: list[SpecError | RecordError] = field(default_factory=list)
     records: list[str] = field(default_factory=list)
     records_pending: int = 0
     """Records written to the outbox whose push failed (they are pushed later)."""

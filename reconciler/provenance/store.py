@@ -136,7 +136,7 @@ class ProvenanceStore:
         self.retry = retry or RetryPolicy()
         self.deliverer = Deliverer(self.git, self.remote, name_email, self.retry)
         self.sinks = list(sinks)
-        self.cache = cache or RecordCache()
+        self.cache = cache if cache is not None else RecordCache()
         self._errors: dict[str, str] = {}
         self._lock = threading.RLock()
         self._local = threading.local()

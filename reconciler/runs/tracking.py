@@ -24,7 +24,7 @@ from reconciler.render import steps as step_objects
 from reconciler.render.runspecs import RunSpec
 from reconciler.runs import observing, reasons, recording
 from reconciler.structs import labels
-from reconciler.structs.errors import SpecError
+from reconciler.structs.errors import RecordError, SpecError
 from reconciler.structs.manifests import Manifest
 from reconciler.structs.runs import RunState
 
@@ -81,7 +81,7 @@ class Tracked:
     protected: set[str] = field(default_factory=set)
     records: list[str] = field(default_factory=list)
     pending: int = 0
-    errors: list[SpecError] = field(default_factory=list)
+    errors: list[SpecError | RecordError] = field(default_factory=list)
     in_flight: bool = False
 
 
@@ -123,7 +123,7 @@ class RunTracker:
         branch = self.branch_for(pipeline)
 
         def lookup(run: str) -> observing.RecordedRun | None:
-            r = self.provenance.get(branch, self.env, pipeline, run)
+            r = self.provenance.summary(branch, self.env, pipeline, run)
             if r is None:
                 return None
             return observing.RecordedRun(
@@ -216,7 +216,7 @@ class RunTracker:
             written = self.provenance.write(self.branch_for(pipeline), record)
         except Exception as e:  # whatever failed, never prune an unrecorded run
             out.protected |= names
-            out.errors.append(SpecError(record.path, 0, 0, "", f"provenance: {e}"))
+            out.errors.append(RecordError(record.path, str(e)))
             return
         out.records.append(record.path)
         out.pending += int(bool(getattr(written, "pending", False)))

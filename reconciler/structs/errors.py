@@ -8,9 +8,12 @@
     ├── RenderError                 kustomize failed, dataset pointer cannot be resolved
     ├── ClusterError                an API call failed; starts with the object's identity
     │   └── MissingCRDError         a kind's CRD is not installed; names the operator
-    └── ProvenanceError             a record could not be written or pushed
+    └── ProvenanceError             a record could not be written, pushed or read
+        └── RecordError             one run's record could not be written: names its path
 
 ``SpecError`` is a value, not an exception: validation gathers every error at once.
+``RecordError`` is reported the same way (beside the SpecErrors of a reconcile's outcome,
+the run's objects kept): a failed record is not a problem of any spec file.
 """
 
 from __future__ import annotations
@@ -84,4 +87,21 @@ class MissingCRDError(ClusterError):
 
 
 class ProvenanceError(ReconcilerError):
-    """A provenance record could not be committed or pushed (it stays in the outbox)."""
+    """A provenance record could not be committed, pushed or read."""
+
+
+class RecordError(ProvenanceError):
+    """A finished run's record could not be written: ``path: provenance: message``.
+
+    ``path`` is the record's repository path (``runs/<env>/<pipeline>/<run>.yaml``). The
+    engine reports it in the outcome rather than raising it; the run's objects are kept.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: provenance: {message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form used by ``--format json``."""
+        return {"path": self.path, "kind": "provenance", "message": self.message}

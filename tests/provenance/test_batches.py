@@ -1,0 +1,135 @@
+"""Many records at once: one commit per branch, one fetch and one push; records read once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reconciler.provenance.index import RecordCache
+from reconciler.provenance.records import RunRecord
+from reconciler.provenance.redelivery import Redelivery
+from reconciler.provenance.store import Outcome, ProvenanceStore, RetryPolicy
+from reconciler.structs.errors import ProvenanceError
+from reconciler.structs.runs import RunStatus
+from tests.provenance.helpers import git
+
+Factory = Callable[..., RunRecord]
+FAST = RetryPolicy(attempts=6, initial=0.01, maximum=0.1)
+
+
+def store_for(repo: Path, state: Path, **kw: object) -> ProvenanceStore:
+    return ProvenanceStore(repo, state_dir=state, retry=FAST, **kw)  # type: ignore[arg-type]
+
+
+def commits(repo: Path, branch: str) -> list[str]:
+    return git(repo, "rev-list", branch).splitlines()
+
+
+def test_write_many_makes_one_commit_per_branch_and_pushes_once(
+    remote: Path, clone: Path, tmp_path: Path, record_factory: Factory
+) -> None:
+    store = store_for(clone, tmp_path / "state")
+    store.write("experiments/a", record_factory("a0", pipeline="a"))  # the branch exists
+    items = [
+        (f"experiments/{p}", record_factory(f"{p}{i}", pipeline=p))
+        for p in "ab"
+        for i in range(1, 4)
+    ]
+    items.append(("experiments/c", record_factory("c1", pipeline="c")))
+    results = store.write_many(items)
+    assert [r.outcome for r in results] == [Outcome.WRITTEN] * 7
+    assert len(commits(remote, "experiments/a")) == 2  # the first record, then one for three
+    assert len(commits(remote, "experiments/b")) == len(commits(remote, "experiments/c")) == 1
+    assert git(remote, "ls-tree", "-r", "--name-only", "experiments/b").splitlines() == [
+        "runs/prod/b/b1.yaml", "runs/prod/b/b2.yaml", "runs/prod/b/b3.yaml",
+    ]  # fmt: skip
+    assert {r.commit for r in results if r.branch == "experiments/b"} == {
+        git(remote, "rev-parse", "experiments/b")
+    }
+    # the same records again: nothing new, no commit
+    again = store.write_many(items)
+    assert {r.outcome for r in again} == {Outcome.UNCHANGED}
+    assert len(commits(remote, "experiments/a")) == 2
+    assert store.pending() == []
+
+
+def test_batch_queues_reads_its_own_writes_and_delivers_at_the_end(
+    remote: Path, clone: Path, tmp_path: Path, record_factory: Factory
+) -> None:
+    store = store_for(clone, tmp_path / "state")
+    with store.batch(["experiments/a"]) as batch:
+        first = store.write("experiments/a", record_factory("r1", pipeline="a"))
+        assert first.outcome == Outcome.QUEUED
+        # durable and visible before any push: the run is never started twice
+        assert len(list((tmp_path / "state" / "outbox").glob("*.json"))) == 1
+        seen = store.summary("experiments/a", "prod", "a", "r1")
+        assert seen is not None and seen.status == RunStatus.SUCCEEDED and seen.promoted
+        store.write("experiments/a", record_factory("r2", pipeline="a", status=RunStatus.FAILED))
+        assert git(remote, "branch", "--list", "experiments/a") == ""  # nothing pushed yet
+    assert [r.outcome for r in batch.results] == [Outcome.WRITTEN, Outcome.WRITTEN]
+    assert batch.pending == 0
+    assert len(commits(remote, "experiments/a")) == 1
+    assert store.get("experiments/a", "prod", "a", "r2") is not None
+    with pytest.raises(ProvenanceError, match="do not nest"), store.batch(), store.batch():
+        pass
+
+
+def test_batch_keeps_records_pending_when_the_remote_is_away(
+    remote: Path, clone: Path, tmp_path: Path, record_factory: Factory
+) -> None:
+    remote.rename(tmp_path / "away.git")
+    store = store_for(clone, tmp_path / "state")
+    with store.batch() as batch:
+        store.write("experiments/a", record_factory("r1", pipeline="a"))
+    assert batch.pending == 1
+    assert "fetch from origin" in batch.results[0].message
+    assert store.get("experiments/a", "prod", "a", "r1") is not None  # from the outbox
+
+
+def test_records_are_parsed_once_per_blob(
+    remote: Path, clone: Path, tmp_path: Path, record_factory: Factory
+) -> None:
+    cache = RecordCache()
+    writer = store_for(clone, tmp_path / "state")
+    writer.write_many([("experiments/a", record_factory(f"r{i}", pipeline="a")) for i in range(5)])
+    reader = store_for(clone, tmp_path / "state2", cache=cache)
+    for _ in range(3):  # three reconciles
+        index = reader.load(["experiments/a"])
+        for i in range(5):
+            assert index.summary("experiments/a", "prod", "a", f"r{i}") is not None
+            assert index.get("experiments/a", "prod", "a", f"r{i}") is not None
+        assert len(index.scan("experiments/a", "prod", "a").records) == 5
+    assert cache.parsed == 5
+    small = RecordCache(records=2, summaries=3)
+    bounded = store_for(clone, tmp_path / "state3", cache=small)
+    assert len(bounded.records("experiments/a", "prod", "a")) == 5
+    assert len(small) == 3 and len(small._records) == 2  # least recently used out
+
+
+def test_redelivery_backs_off_then_delivers_when_the_remote_returns(
+    remote: Path, clone: Path, tmp_path: Path, record_factory: Factory
+) -> None:
+    away = tmp_path / "away.git"
+    remote.rename(away)
+    store = store_for(clone, tmp_path / "state")
+    assert store.write("experiments/a", record_factory("r1", pipeline="a")).pending
+    now = [0.0]
+    timer = Redelivery(store, initial=2.0, maximum=16.0, clock=lambda: now[0], jitter=lambda: 1.0)
+    waits = []
+    for _ in range(5):
+        waits.append(timer.tick())
+        now[0] += waits[-1]
+    assert waits == [2.0, 4.0, 8.0, 16.0, 16.0]  # doubling, capped
+    assert timer.tick() == 16.0  # not due yet: nothing tried
+    assert store.pending()
+    away.rename(remote)
+    now[0] += 16.0
+    assert timer.tick() == 2.0  # delivered: back to the short idle period
+    assert store.pending() == []
+    assert git(remote, "ls-tree", "-r", "--name-only", "experiments/a") == "runs/prod/a/r1.yaml"
+    assert timer.failures == 0
+    half = Redelivery(store, initial=2.0, jitter=lambda: 0.0)
+    half.failures = 3
+    assert half.delay() == 4.0  # jitter takes at most half of the wait
