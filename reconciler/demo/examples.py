@@ -8,7 +8,6 @@ looks like.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 from reconciler.structs.errors import ReconcilerError
@@ -38,16 +37,11 @@ def find_example_root() -> Path:
 
 
 def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    """Run git in ``cwd`` as the demo user; ReconcilerError with git's message on failure."""
-    import os
+    """Run git in ``cwd`` as the demo user; SourceError with git's whole message on failure."""
+    from reconciler.source import git as gitcmd
 
-    full_env = {**os.environ, **DEMO_IDENTITY, **(env or {})}
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, env=full_env, check=False
-    )
-    if proc.returncode != 0:
-        raise ReconcilerError(f"git {' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout
+    proc = gitcmd.run(args, repo=cwd, env={**DEMO_IDENTITY, **(env or {})})
+    return proc.stdout.decode(errors="replace")
 
 
 def make_example_repos(example: Path, dest: Path) -> tuple[Path, Path]:

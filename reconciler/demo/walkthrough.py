@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -133,21 +132,13 @@ def _serving(api: Any, namespace: str) -> dict[str, str]:
 
 
 def _records(remote: Path) -> list[str]:
-    out = subprocess.run(
-        ["git", "-C", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    from reconciler.source import repos
+
+    handle = repos.open_repo(remote)
     files: list[str] = []
-    for branch in out:
-        ls = subprocess.run(
-            ["git", "-C", str(remote), "ls-tree", "-r", "--name-only", branch, "--", "runs"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.split()
-        files.extend(f"{branch}:{f}" for f in ls)
+    for ref, commit in sorted(handle.refs("refs/heads/").items()):
+        branch = ref.removeprefix("refs/heads/")
+        files.extend(f"{branch}:{path}" for path in handle.list_blobs(commit, "runs"))
     return sorted(set(files))
 
 
