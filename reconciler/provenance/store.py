@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,8 @@ from reconciler.structs.errors import ProvenanceError
 log = logging.getLogger(__name__)
 
 DEFAULT_AUTHOR = "reconciler <reconciler@localhost>"
+RECENT_RESULTS = 10_000
+"""Delivery results remembered, for a batch whose records another thread's flush delivered."""
 
 __all__ = [
     "DEFAULT_AUTHOR",
@@ -138,6 +141,7 @@ class ProvenanceStore:
         self.sinks = list(sinks)
         self.cache = cache if cache is not None else RecordCache()
         self._errors: dict[str, str] = {}
+        self._delivered: OrderedDict[str, WriteResult] = OrderedDict()
         self._lock = threading.RLock()
         self._local = threading.local()
 
@@ -217,11 +221,13 @@ class ProvenanceStore:
             if batch.queued:
                 with self._lock:
                     delivered = self._deliver({e.branch for e in batch.queued})
-                batch.results = [
-                    delivered.get(e.key)
-                    or WriteResult(e.branch, e.path, Outcome.PENDING, message="not delivered")
-                    for e in batch.queued
-                ]
+                    # A flush in another thread may have delivered some of them already.
+                    batch.results = [
+                        delivered.get(e.key)
+                        or self._delivered.get(e.key)
+                        or WriteResult(e.branch, e.path, Outcome.PENDING, message="not delivered")
+                        for e in batch.queued
+                    ]
 
     def flush(self) -> FlushResult:
         """Deliver every record waiting in the outbox: one cycle for all branches."""
@@ -264,6 +270,9 @@ class ProvenanceStore:
                     log.error("provenance: %s", result.message)
                 done.append(entry)
                 self._errors.pop(entry.key, None)
+                self._delivered[entry.key] = result
+                while len(self._delivered) > RECENT_RESULTS:
+                    self._delivered.popitem(last=False)
                 if result.outcome == Outcome.WRITTEN and self.sinks:
                     self._notify_sinks(entry)
         self.outbox.remove_many([e.key for e in done])

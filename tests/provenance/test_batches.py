@@ -133,3 +133,22 @@ def test_redelivery_backs_off_then_delivers_when_the_remote_returns(
     half = Redelivery(store, initial=2.0, jitter=lambda: 0.0)
     half.failures = 3
     assert half.delay() == 4.0  # jitter takes at most half of the wait
+
+
+def test_a_flush_in_another_thread_during_a_batch_is_not_a_lost_record(
+    remote: Path, clone: Path, tmp_path: Path, record_factory: Factory
+) -> None:
+    """The daemon flushes from other threads; a batch's records delivered there count."""
+    import threading
+
+    store = store_for(clone, tmp_path / "state")
+    with store.batch() as batch:
+        store.write("experiments/a", record_factory("r1", pipeline="a"))
+        flusher = threading.Thread(target=store.flush)
+        flusher.start()
+        flusher.join()
+        assert store.pending() == []  # delivered by the other thread
+        assert store.get("experiments/a", "prod", "a", "r1") is not None
+    assert [r.outcome for r in batch.results] == [Outcome.WRITTEN]
+    assert batch.pending == 0
+    assert len(commits(remote, "experiments/a")) == 1
