@@ -201,7 +201,11 @@ def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | 
             explained = _explained(str(exc), tree)
             if explained == str(exc):
                 raise
-            raise type(exc)(explained) from exc
+            try:
+                clearer = type(exc)(explained)
+            except TypeError:  # an error type that needs more than a message
+                raise exc from None
+            raise clearer from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
