@@ -24,7 +24,13 @@ from typing import Any
 
 from reconciler.provenance.outbox import OutboxEntry
 from reconciler.provenance.plumbing import GitRepo
-from reconciler.provenance.records import RunRecord, record_path, records_dir
+from reconciler.provenance.records import (
+    Promotion,
+    RunRecord,
+    StepRecord,
+    record_path,
+    records_dir,
+)
 from reconciler.source.objects import BLOB_MODES as _BLOB_MODES
 from reconciler.structs.errors import ProvenanceError
 from reconciler.structs.runs import RunStatus
@@ -37,15 +43,24 @@ DEFAULT_SUMMARIES = 200_000
 
 @dataclass(frozen=True)
 class RecordSummary:
-    """What the run engine needs to know of a record: the run, its status, its model."""
+    """What the run engine needs to know of a record, with the record's own field names.
+
+    The run, its status and why it ended (``reason``, ``superseded_by``, the failed steps
+    in ``steps``: only those, as a failure reason reads them), its promotion and model. Kept
+    for every record a store has read, so it stays small.
+    """
 
     path: str
     run: str
     attempt: int
     run_name: str
     status: RunStatus
+    reason: str
+    superseded_by: str | None
+    promotion: Promotion | None
     promoted: bool
     model_output: str | None
+    steps: tuple[StepRecord, ...] = ()
 
     @classmethod
     def of(cls, record: RunRecord) -> RecordSummary:
@@ -56,8 +71,12 @@ class RecordSummary:
             attempt=record.attempt,
             run_name=record.run_name,
             status=record.status,
+            reason=record.reason,
+            superseded_by=record.superseded_by,
+            promotion=record.promotion,
             promoted=record.promoted,
             model_output=record.model_output,
+            steps=tuple(s for s in record.steps if s.status == RunStatus.FAILED),
         )
 
 

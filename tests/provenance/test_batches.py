@@ -152,3 +152,23 @@ def test_a_flush_in_another_thread_during_a_batch_is_not_a_lost_record(
     assert [r.outcome for r in batch.results] == [Outcome.WRITTEN]
     assert batch.pending == 0
     assert len(commits(remote, "experiments/a")) == 1
+
+
+@pytest.mark.parametrize("status", [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED])
+def test_a_summary_says_why_a_run_ended_as_the_record_does(
+    clone: Path, tmp_path: Path, record_factory: Factory, status: RunStatus
+) -> None:
+    from reconciler.runs import reasons
+
+    rec = record_factory("r1", pipeline="a", status=status, promoted=False)
+    rec.steps[0].status = "Failed" if status == RunStatus.FAILED else rec.steps[0].status
+    rec.steps[0].reason = "OOMKilled"
+    rec.superseded_by = "f" * 40 if status == RunStatus.CANCELLED else None
+    store = store_for(clone, tmp_path / "state", remote=None)
+    store.write("experiments/a", rec)
+    summary = store.summary("experiments/a", "prod", "a", "r1")
+    full = store.get("experiments/a", "prod", "a", "r1")
+    assert summary is not None and full is not None
+    assert reasons.run_reason(summary) == reasons.run_reason(full)
+    assert reasons.gate_reason(summary) == reasons.gate_reason(full)
+    assert reasons.gate_reason(summary)  # not promoted: there is a reason
