@@ -97,11 +97,6 @@ CASES: dict[str, tuple[Mutate, str]] = {
     "pipeline names that collide": (duplicate_names, "pipelines/fraud-detector-2.yaml"),
     "system namespace": (system_namespace, "overlays/dev/environment.yaml"),
 }  # fmt: skip
-PENDING = {
-    "symlink out of the repository": "gitstore stream (issue 12 item 5): symlinks refused per file",
-}
-
-
 def measured(args: list[str], cwd: Path) -> tuple[int, str, int, float]:
     """Run the CLI; return exit code, output, peak RSS (KiB, descendants included), seconds."""
     start = time.monotonic()
@@ -123,13 +118,7 @@ def repo(tmp_path: Path) -> Path:
     return dvcrepos.copy_example_repo(tmp_path / "repo", origin=False)
 
 
-def _case(name: str) -> Any:
-    if name in PENDING:
-        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=PENDING[name]))
-    return name
-
-
-@pytest.mark.parametrize("case", [_case(n) for n in CASES])
+@pytest.mark.parametrize("case", list(CASES))
 def test_hostile_commit_gives_a_clear_bounded_error(
     case: str, repo: Path, tmp_path: Path, figures: Figures
 ) -> None:
