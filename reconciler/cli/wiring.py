@@ -114,6 +114,7 @@ def outcome_for(res: engine.Outcome) -> outcomes.ReconcileOutcome:
     applied = counts["created"] + counts["configured"]
     fields: dict[str, Any] = {
         "commit": res.commit,
+        "applied_commit": res.applied_commit,
         "applied": applied,
         "pruned": counts["deleted"],
         "runs_by_state": res.runs_by_state(),

@@ -29,14 +29,17 @@ class ReconcileOutcome:
     ``ok`` False means the item is retried with per-key exponential backoff (``error`` is
     logged); ``requeue_after`` is honoured only when ``ok`` is True. ``applied``/``pruned``
     count objects written and deleted, ``runs_by_state`` is the number of runs per state
-    (``{"Running": 1, "Succeeded": 4}``) for the runs gauge, ``commit`` the commit the
-    environment is now at, ``provenance_push_failures`` how many provenance pushes failed
-    during this reconcile (the records stay in the outbox).
+    (``{"Running": 1, "Succeeded": 4}``) for the runs gauge, ``commit`` the commit this
+    reconcile rendered, ``applied_commit`` the commit last applied in full (the Namespace's
+    ``reconciler.ml/commit``; it equals ``commit`` only after a clean sync, and may name an
+    older commit after a failed one), ``provenance_push_failures`` how many provenance
+    pushes failed during this reconcile (the records stay in the outbox).
     """
 
     ok: bool
     requeue_after: float | None = None
     commit: str = ""
+    applied_commit: str = ""
     applied: int = 0
     pruned: int = 0
     runs_by_state: dict[str, int] = field(default_factory=dict)

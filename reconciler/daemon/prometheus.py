@@ -9,7 +9,7 @@ Names (all prefixed ``reconciler_``):
 =====================================  =========  ==========================================
 reconcile_duration_seconds             histogram  per env and result (ok, error)
 reconciles_total                       counter    per env and result
-last_applied_commit_info               info       per env: the commit last reconciled
+last_applied_commit_info               info       per env: the commit last applied in full
 objects_applied_total                  counter    per env
 objects_pruned_total                   counter    per env
 runs                                   gauge      per env and state
@@ -57,7 +57,8 @@ class Metrics:
         )
         self.last_applied_commit = Info(
             "reconciler_last_applied_commit",
-            "The commit an environment was last reconciled to.",
+            "The commit last applied in full to an environment (its Namespace's "
+            "reconciler.ml/commit annotation).",
             ["env"],
             registry=r,
         )
@@ -95,15 +96,17 @@ class Metrics:
     def observe_reconcile(self, env: str, outcome: ReconcileOutcome, seconds: float) -> None:
         """Record one reconcile of ``env``: duration, result, commit, counts, runs by state.
 
-        States an environment reported before but not now are set to 0 (not left stale).
+        The applied commit is the outcome's ``applied_commit`` (what the Namespace records as
+        applied in full), never the commit a failed reconcile rendered. States an
+        environment reported before but not now are set to 0 (not left stale).
         """
         result = "ok" if outcome.ok else "error"
         self.reconcile_duration.labels(env, result).observe(seconds)
         self.reconciles.labels(env, result).inc()
         if not outcome.ok:
             self.workqueue_retries.inc()
-        if outcome.commit:
-            self.last_applied_commit.labels(env).info({"commit": outcome.commit})
+        if outcome.applied_commit:
+            self.last_applied_commit.labels(env).info({"commit": outcome.applied_commit})
         if outcome.applied:
             self.objects_applied.labels(env).inc(outcome.applied)
         if outcome.pruned:

@@ -1,6 +1,7 @@
 """One reconcile of one environment instance, as the named steps of the data path.
 
-    resolve source -> prepare -> list live -> track runs -> render -> sync -> outcome
+    resolve source -> prepare -> list live -> track runs -> render -> sync
+    -> mark applied -> outcome
 
 :func:`reconcile` is those steps and nothing else; each step is a plain function below,
 which the one-shot commands (``plan``, ``sync``, ``status``, ``retry``) and the daemon share
@@ -11,7 +12,7 @@ time from the cluster and the provenance records.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,8 +27,9 @@ from reconciler.runs import observing, recording, retries, tracking
 from reconciler.source import repos
 from reconciler.specs import branches, provenance_branches
 from reconciler.structs import labels
+from reconciler.structs.changesets import Action
 from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
-from reconciler.structs.manifests import Manifest
+from reconciler.structs.manifests import Manifest, ObjectRef
 
 if TYPE_CHECKING:
     from reconciler.apply.manager import LiveObjects, ResourceManager
@@ -63,12 +65,15 @@ def reconcile(
     manager = ctx.manager_for(prepared.env.cluster_context)
     live = list_live(manager, prepared)
     tracked = track_runs(ctx, manager, source, prepared, live, dry_run=dry_run)
-    desired = environments.render_objects(prepared, tracked.states, commit=source.commit.sha)
+    desired = environments.render_objects(
+        prepared, tracked.states, commit=applied_commit(prepared, live)
+    )
     result = sync(manager, prepared, desired, live, tracked, dry_run, allow_empty, diff)
+    if not dry_run and not prepared.errors and not tracked.errors and synced_cleanly(result):
+        mark_applied(manager, prepared, result, source.commit.sha)
     return outcome_of(
         source,
         prepared,
-        live,
         tracked,
         result,
         dry_run=dry_run,
@@ -203,9 +208,23 @@ def list_live(manager: ResourceManager, prepared: environments.Prepared) -> Live
     return live
 
 
-def namespace_of(prepared: environments.Prepared, live: LiveObjects) -> Manifest | None:
+def namespace_of(
+    prepared: environments.Prepared, live: Mapping[tuple[str, str, str, str], Manifest]
+) -> Manifest | None:
     """Return the environment's live Namespace, if it exists."""
     return live.get(("", "Namespace", "", prepared.target.namespace))
+
+
+def applied_commit(
+    prepared: environments.Prepared, live: Mapping[tuple[str, str, str, str], Manifest]
+) -> str:
+    """Return the commit last applied to the environment: its Namespace's annotation.
+
+    ``reconciler.ml/commit`` names the commit whose every object was applied (see
+    :func:`mark_applied`); "" if the environment was never synced cleanly.
+    """
+    meta = (namespace_of(prepared, live) or {}).get("metadata") or {}
+    return str((meta.get("annotations") or {}).get(labels.COMMIT, ""))
 
 
 # -- track runs -------------------------------------------------------------------------
@@ -225,9 +244,7 @@ def track_runs(
 
     env, target = prepared.env, prepared.target
     namespace = namespace_of(prepared, live)
-    applied = str(
-        ((namespace or {}).get("metadata") or {}).get("annotations", {}).get(labels.COMMIT, "")
-    )
+    applied = applied_commit(prepared, live)
     tracker = tracking.RunTracker(
         env=env.name,
         namespace=target.namespace,
@@ -327,13 +344,50 @@ def sync(
     )
 
 
+def synced_cleanly(result: SyncResult) -> bool:
+    """True if a sync left nothing undone: no failure, conflict or kind without operator."""
+    return result.ok and not result.missing_operators
+
+
+# -- mark applied -----------------------------------------------------------------------
+
+
+def mark_applied(
+    manager: ResourceManager, prepared: environments.Prepared, result: SyncResult, commit: str
+) -> None:
+    """Write ``commit`` into the Namespace's ``reconciler.ml/commit``: it is now applied.
+
+    Called only after a real sync of a commit that rendered without error and left
+    nothing undone, so the annotation (``status``'s applied commit, the daemon's
+    ``reconciler_last_applied_commit``) never names a commit that was only partly applied.
+    The sync itself renders the Namespace with the commit applied before. Costs one
+    request when the commit changed, none otherwise; its entry joins the change set.
+    """
+    from reconciler.apply import applysets, manager_apply
+
+    if applied_commit(prepared, result.live) == commit:
+        return
+    applyset = applysets.applyset_for(prepared.env.name, prepared.target.namespace)
+    namespace = manager_apply.prepare(
+        environments.namespace_object(
+            prepared.target, commit, pod_security=prepared.env.pod_security
+        ),
+        applyset,
+    )
+    for applied in manager_apply.apply_stage(
+        manager, [namespace], applyset=applyset, live=result.live, ctx=manager_apply.StageContext()
+    ):
+        result.changeset.entries.append(applied.entry)
+        if applied.live is not None and applied.entry.action is not Action.FAILED:
+            result.live[ObjectRef.of(applied.live).key] = applied.live
+
+
 # -- outcome ----------------------------------------------------------------------------
 
 
 def outcome_of(
     source: Source,
     prepared: environments.Prepared,
-    live: LiveObjects,
     tracked: tracking.Tracked,
     result: SyncResult,
     *,
@@ -341,8 +395,6 @@ def outcome_of(
     duration: float,
 ) -> Outcome:
     """Gather what a reconcile did: changes, records, errors and each pipeline's status."""
-    namespace = namespace_of(prepared, live)
-    annotations = ((namespace or {}).get("metadata") or {}).get("annotations") or {}
     return Outcome(
         target=prepared.target,
         commit=source.commit.sha,
@@ -354,7 +406,7 @@ def outcome_of(
         missing_operators=list(result.missing_operators),
         in_flight=tracked.in_flight,
         duration=duration,
-        applied_commit=str(annotations.get(labels.COMMIT, "")),
+        applied_commit=applied_commit(prepared, result.live),
         dry_run=dry_run,
     )
 

@@ -36,7 +36,11 @@ class Engine:
         with self.lock:
             self.calls.append((key, sha, time.monotonic()))
         return outcomes.succeeded(
-            commit=sha, applied=2, pruned=1, runs_by_state={"Running": 1, "Succeeded": 3}
+            commit=sha,
+            applied_commit=sha,
+            applied=2,
+            pruned=1,
+            runs_by_state={"Running": 1, "Succeeded": 3},
         )
 
     def commits(self, key: str) -> list[str]:

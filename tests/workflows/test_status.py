@@ -16,6 +16,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
+from reconciler import engine
 from reconciler.cli.main import cli
 from tests.workflows.world import GOOD, World, make_world, status
 
@@ -126,3 +127,36 @@ def test_synced_and_served_is_healthy_and_piped_uris_are_whole(
     model = status(out, "fraud-detector").serving
     assert model is not None and model.model_uri in text.stdout  # never cut when piped
     assert "sync Synced" in text.stdout and "health Healthy" in text.stdout
+
+
+def test_the_applied_commit_names_only_a_commit_applied_in_full(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    world = make_world(tmp_path, sandbox)
+    first = world.reconcile()
+    assert first.applied_commit == first.commit and first.synced_commit == first.commit
+    assert _namespace_commit(world) == first.commit
+    # A commit whose sync fails (the server refuses one object): nothing claims it applied.
+    (world.work / "overlays" / "dev" / "refused.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: refused}\nspec: {unknown: 1}\n"
+    )
+    world.edit(
+        "overlays/dev/kustomization.yaml",
+        "  - network-policy.yaml\n",
+        "  - network-policy.yaml\n  - refused.yaml\n",
+    )
+    second = world.commit_and_push("an object the server refuses")
+    failed = engine.reconcile(world.ctx, "dev")
+    assert failed.commit == second and not failed.ok, str(failed.changeset)
+    assert failed.applied_commit == first.commit and failed.synced_commit == first.commit
+    assert _namespace_commit(world) == first.commit
+    result = run_status(world, "-o", "json")  # exit 1: the dry run fails that object too
+    (row,) = json.loads(result.stdout)
+    assert row["appliedCommit"] == first.commit and row["sync"]["status"] == "OutOfSync"
+
+
+def _namespace_commit(world: World) -> str:
+    from kubernetes import client
+
+    ns = client.CoreV1Api(world.api).read_namespace("ml-dev")
+    return str((ns.metadata.annotations or {}).get("reconciler.ml/commit", ""))
