@@ -4,10 +4,19 @@ Called by the resource manager (hash and drift decide whether an object needs a 
 all) and by the plan (diffs). Pure functions, no I/O.
 
 Drift without a request: every field present in our desired object must equal the live
-value. Fields the server adds (defaults, status, other managers' fields) are ignored;
-quantities compare by value (``"1000m" == "1"``, ``"1Gi" == "1073741824"``); an absent field
-equals ``None``/``""``/``{}``/``[]``/``False`` (the API server drops empty values); lists of
-named items (containers, env, ports, volumes) match by ``name`` when positions differ.
+value, exactly. Fields the server adds (defaults, status, other managers' fields) are
+ignored; quantities under resource maps compare by value (the server canonicalises them:
+``"1000m" == "1"``, ``"1Gi" == "1073741824"``); numbers compare by value; lists of named
+items (containers, env, ports, volumes) match by ``name`` when positions differ.
+
+``False``, ``""``, ``{}`` and ``[]`` are values, not absence: each equals only itself. The
+API server omits some of them when it prints an object (a Go field with ``omitempty``), so
+a desired empty value whose field is absent from the live object is unchanged only when the
+server holds it for us: our field manager's ``managedFields`` entry (operation Apply) still
+lists that field. Any other manager that removed it also took it out of our entry, so that
+case is drift. A desired ``null`` is an absent field (server-side apply unsets it). Without
+a ``managedFields`` entry of ours, such a field counts as changed, and the object gets a
+request (a server-side dry run in a plan).
 """
 
 from __future__ import annotations
@@ -42,8 +51,6 @@ NOISY_ANNOTATIONS = (labels.SPEC_HASH, "kubectl.kubernetes.io/last-applied-confi
 
 MASK = "***"
 
-_EMPTY: tuple[Any, ...] = (None, "", False)
-
 QUANTITY_PARENTS = frozenset(
     {
         "requests",
@@ -69,7 +76,8 @@ def parse_quantity(value: Any) -> Decimal | None:
 
 
 def _is_empty(value: Any) -> bool:
-    return value in _EMPTY or value == {} or value == []
+    """True for the values a server may omit when printing: ``False``, ``""``, ``{}``, ``[]``."""
+    return value is False or value == "" or value == {} or value == []
 
 
 def _scalar_equal(desired: Any, live: Any, quantity: bool) -> bool:
@@ -89,42 +97,104 @@ def _named(items: list[Any]) -> bool:
     return bool(items) and all(isinstance(i, dict) and "name" in i for i in items)
 
 
-def contains(desired: Any, live: Any, *, _quantity: bool = False) -> bool:
+Owned = dict[str, Any] | None
+"""A ``fieldsV1`` subtree of our field manager's entry (None: not known to be ours)."""
+
+
+def contains(desired: Any, live: Any, *, owned: Owned = None, _quantity: bool = False) -> bool:
     """Return True if every field set in ``desired`` has the same value in ``live``.
 
-    Maps: each desired key must match (absent and empty are equal). Lists: same length and
-    each item contained positionally; for lists of named items, each desired item must match
-    the live item of the same name (other live items are someone else's). Scalars: equal,
-    numbers by value, and under resource maps quantities by value.
+    Maps: each desired key must match; a key absent from ``live`` matches only a desired
+    ``null``, or an empty value (``False``, ``""``, ``{}``, ``[]``) that ``owned`` (our
+    ``fieldsV1``) lists: the server holds it and omits it when printing. Lists: same length
+    and each item contained positionally; for lists of named items, each desired item must
+    match the live item of the same name (other live items are someone else's). Scalars:
+    equal with the same type, numbers by value, and under resource maps quantities by value.
     """
     if isinstance(desired, dict):
         if not isinstance(live, dict):
-            return _is_empty(desired) and _is_empty(live)
+            return False
         for key, value in desired.items():
-            if key not in live:
-                if _is_empty(value):
+            sub = _child(owned, f"f:{key}")
+            if live.get(key) is None:
+                if value is None or (_is_empty(value) and sub is not None):
                     continue
                 return False
-            if not contains(value, live[key], _quantity=_quantity or key in QUANTITY_PARENTS):
+            quantity = _quantity or key in QUANTITY_PARENTS
+            if not contains(value, live[key], owned=sub, _quantity=quantity):
                 return False
         return True
     if isinstance(desired, list):
         if not isinstance(live, list):
-            return _is_empty(desired) and _is_empty(live)
+            return False
         if len(desired) == len(live) and all(
-            contains(d, v, _quantity=_quantity) for d, v in zip(desired, live, strict=True)
+            contains(d, v, owned=_item(owned, d), _quantity=_quantity)
+            for d, v in zip(desired, live, strict=True)
         ):
             return True
         if _named(desired) and _named(live):
             by_name = {item["name"]: item for item in live}
             return all(
-                d["name"] in by_name and contains(d, by_name[d["name"]], _quantity=_quantity)
+                d["name"] in by_name
+                and contains(d, by_name[d["name"]], owned=_item(owned, d), _quantity=_quantity)
                 for d in desired
             )
         return False
-    if live is None:
-        return _is_empty(desired)
     return _scalar_equal(desired, live, _quantity)
+
+
+def _child(owned: Owned, key: str) -> Owned:
+    """Return the ``fieldsV1`` subtree of ``key`` (``f:name``), or None if not listed."""
+    if owned is None:
+        return None
+    sub = owned.get(key)
+    return sub if isinstance(sub, dict) else None
+
+
+def _item(owned: Owned, item: Any) -> Owned:
+    """Return the ``fieldsV1`` subtree of a list item: the ``k:{...}`` key it matches."""
+    if owned is None or not isinstance(item, dict):
+        return None
+    for key, sub in owned.items():
+        if not key.startswith("k:") or not isinstance(sub, dict):
+            continue
+        try:
+            fields_of_key = json.loads(key[2:])
+        except ValueError:
+            continue
+        if isinstance(fields_of_key, dict) and all(
+            item.get(k) == v for k, v in fields_of_key.items()
+        ):
+            return sub
+    return None
+
+
+def owned_fields(live: Manifest, field_manager: str) -> Owned:
+    """Return the fields ``field_manager`` applied to ``live`` (``fieldsV1``), or None.
+
+    Entries of several API versions are merged; an Update entry of the same manager is not
+    an apply and is not counted.
+    """
+    merged: dict[str, Any] | None = None
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        if not isinstance(entry, dict) or entry.get("manager") != field_manager:
+            continue
+        if entry.get("operation") != "Apply" or entry.get("subresource"):
+            continue
+        fields_v1 = entry.get("fieldsV1")
+        if isinstance(fields_v1, dict):
+            merged = _merge(merged or {}, fields_v1)
+    return merged
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _secret_string_data_as_data(obj: Manifest) -> Manifest:
@@ -143,14 +213,17 @@ def _secret_string_data_as_data(obj: Manifest) -> Manifest:
     return out
 
 
-def drifted(desired: Manifest, live: Manifest) -> bool:
+def drifted(
+    desired: Manifest, live: Manifest, *, field_manager: str = labels.FIELD_MANAGER
+) -> bool:
     """Return True if the live object no longer has a value we desire (or lacks a field).
 
     ``status`` is ignored (the controller owns it); a Secret's ``stringData`` is compared as
-    the ``data`` the server stores.
+    the ``data`` the server stores; an empty value the server omits is ours only if
+    ``field_manager``'s applied fields list it (see the module docstring).
     """
     want = {k: v for k, v in _secret_string_data_as_data(desired).items() if k != "status"}
-    return not contains(want, live)
+    return not contains(want, live, owned=owned_fields(live, field_manager))
 
 
 def hash_of(obj: Manifest) -> str:

@@ -289,7 +289,7 @@ class ResourceManager:
         if live is None:
             live = self.get(ref)
         owned = live is not None and applyset is not None and applyset.owns(live)
-        if owned and not manager_apply.needs_apply(obj, live):
+        if owned and not manager_apply.needs_apply(obj, live, field_manager=self.field_manager):
             return ChangeSetEntry(ref, Action.UNCHANGED)
         return manager_apply.apply_one(self, obj, live=live, dry_run=dry_run).entry
 

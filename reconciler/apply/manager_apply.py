@@ -7,7 +7,10 @@ Called by :class:`~reconciler.apply.manager.ResourceManager` (``apply``, ``apply
   ApplySet's part-of label). An object of the same name that is not ours is a CONFLICT
   (naming its managers from managedFields) and is left alone.
 - No request at all for an object whose applied-hash annotation equals the desired hash
-  and whose live fields still hold every desired value (no drift): it is UNCHANGED.
+  and whose live fields still hold every desired value exactly (no drift, see
+  :mod:`reconciler.apply.fields`): it is UNCHANGED. Every other object gets a request: a
+  server-side apply, or in a dry run a server-side dry-run apply (``dryRun=All``), whose
+  answer decides between CONFIGURED and UNCHANGED.
 - A 409 is a CONFLICT, a 422 (an immutable field, an invalid object) a FAILED with the
   server's message: never delete-and-recreate. 403, 404 and 5xx are FAILED; the other
   objects still apply.
@@ -84,13 +87,19 @@ def prepare(obj: Manifest, applyset: ApplySet) -> Manifest:
     return out
 
 
-def needs_apply(obj: Manifest, live: Manifest | None) -> bool:
-    """Return True unless ``live`` already is what we last applied and has not drifted."""
+def needs_apply(
+    obj: Manifest, live: Manifest | None, *, field_manager: str = labels.FIELD_MANAGER
+) -> bool:
+    """Return True unless ``live`` already is what we last applied and has not drifted.
+
+    Exact for the fields we own (:func:`~reconciler.apply.fields.drifted`): an object this
+    says True for gets a request, a server-side dry run in a plan.
+    """
     if live is None:
         return True
     if fields.applied_hash(live) != fields.applied_hash(obj):
         return True
-    return fields.drifted(obj, live)
+    return fields.drifted(obj, live, field_manager=field_manager)
 
 
 def owners(live: Manifest) -> str:
@@ -354,7 +363,7 @@ def apply_stage(
     unowned = find_unowned(manager, new, applyset) if new else {}
 
     for item in items:
-        item.applied = _decide(item, live.get(item.ref.key), unowned, ctx)
+        item.applied = _decide(item, live.get(item.ref.key), unowned, ctx, manager.field_manager)
 
     def send(item: _Item) -> Applied:
         return apply_one(
@@ -380,7 +389,11 @@ def apply_stage(
 
 
 def _decide(
-    item: _Item, current: Manifest | None, unowned: Mapping[Key, Manifest], ctx: StageContext
+    item: _Item,
+    current: Manifest | None,
+    unowned: Mapping[Key, Manifest],
+    ctx: StageContext,
+    field_manager: str,
 ) -> Applied | None:
     """Return the outcome of an object that needs no request, or None if it needs one."""
     ref = item.ref
@@ -393,7 +406,7 @@ def _decide(
     if current is not None:
         return (
             None
-            if needs_apply(item.obj, current)
+            if needs_apply(item.obj, current, field_manager=field_manager)
             else Applied(ChangeSetEntry(ref, Action.UNCHANGED), current)
         )
     if ref.key in unowned:

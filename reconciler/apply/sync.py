@@ -303,7 +303,7 @@ class _Sync:
         wanted = self.applyset.parent_manifest(kinds, namespaces)
         if (
             self.parent is not None
-            and not fields.drifted(wanted, self.parent)
+            and not fields.drifted(wanted, self.parent, field_manager=self.m.field_manager)
             and (_annotations(self.parent) == _annotations(wanted))
         ):
             return True

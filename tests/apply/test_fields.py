@@ -25,6 +25,7 @@ DEPLOYMENT = {
                         "name": "server",
                         "image": "registry.example.com/vision/resnet-serve:1.4.2",
                         "args": [],
+                        "stdin": False,
                         "resources": {"requests": {"cpu": "0.5", "memory": "1Gi"}},
                         "ports": [{"containerPort": 8080, "protocol": "TCP"}],
                     }
@@ -35,14 +36,55 @@ DEPLOYMENT = {
 }
 
 
+APPLIED_FIELDS = {
+    "f:metadata": {"f:labels": {"f:app": {}}},
+    "f:spec": {
+        "f:replicas": {},
+        "f:selector": {},
+        "f:template": {
+            "f:metadata": {"f:labels": {"f:app": {}}},
+            "f:spec": {
+                "f:containers": {
+                    'k:{"name":"server"}': {
+                        ".": {},
+                        "f:args": {},
+                        "f:image": {},
+                        "f:name": {},
+                        "f:ports": {},
+                        "f:resources": {"f:requests": {"f:cpu": {}, "f:memory": {}}},
+                        "f:stdin": {},
+                    }
+                }
+            },
+        },
+    },
+}
+"""Our field manager's ``fieldsV1`` after applying DEPLOYMENT (as a server records it)."""
+
+
 def live_of(desired: dict) -> dict:
-    """The object as a server returns it: defaults added, quantities canonical, empties dropped."""
+    """The object as a server returns it: defaults added, quantities canonical, empties dropped.
+
+    The server omits ``args: []`` and ``stdin: false`` when printing (Go ``omitempty``); our
+    managedFields entry still lists both.
+    """
     live = copy.deepcopy(desired)
-    live["metadata"].update(uid="u1", resourceVersion="7", generation=3, managedFields=[{}])
+    managed = [
+        {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {"f:spec": {}}},
+        {
+            "manager": labels.FIELD_MANAGER,
+            "operation": "Apply",
+            "apiVersion": "apps/v1",
+            "fieldsType": "FieldsV1",
+            "fieldsV1": copy.deepcopy(APPLIED_FIELDS),
+        },
+    ]
+    live["metadata"].update(uid="u1", resourceVersion="7", generation=3, managedFields=managed)
     spec = live["spec"]
     spec["strategy"] = {"type": "RollingUpdate"}
     ctr = spec["template"]["spec"]["containers"][0]
     del ctr["args"]
+    del ctr["stdin"]
     ctr["resources"]["requests"] = {"cpu": "500m", "memory": "1073741824"}
     ctr["imagePullPolicy"] = "IfNotPresent"
     ctr["terminationMessagePath"] = "/dev/termination-log"
@@ -76,6 +118,41 @@ def test_removed_field_is_drift() -> None:
     live = live_of(DEPLOYMENT)
     del live["spec"]["replicas"]
     assert fields.drifted(DEPLOYMENT, live)
+
+
+def test_an_omitted_empty_value_is_unchanged_only_while_we_own_it() -> None:
+    live = live_of(DEPLOYMENT)
+    assert not fields.drifted(DEPLOYMENT, live)  # the server holds stdin: false for us
+    # Another manager removed the field: it is gone from our entry, and that is drift.
+    ours = live["metadata"]["managedFields"][1]["fieldsV1"]
+    del ours["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"server"}']["f:stdin"]
+    assert fields.drifted(DEPLOYMENT, live)
+    # Without any managedFields of ours nothing says the server holds it: changed.
+    live = live_of(DEPLOYMENT)
+    live["metadata"]["managedFields"] = [live["metadata"]["managedFields"][0]]
+    assert fields.drifted(DEPLOYMENT, live)
+    assert fields.drifted(DEPLOYMENT, live_of(DEPLOYMENT), field_manager="someone-else")
+
+
+@pytest.mark.parametrize(
+    ("desired", "live"),
+    [
+        ({"a": False}, {"a": ""}),
+        ({"a": ""}, {"a": False}),
+        ({"a": {}}, {"a": []}),
+        ({"a": False}, {}),
+        ({"a": ""}, {}),
+        ({"a": 0}, {"a": False}),
+    ],
+)
+def test_false_empty_and_absent_are_not_alike(desired: dict, live: dict) -> None:
+    assert not fields.contains(desired, live)
+    assert fields.contains(desired, desired)
+
+
+def test_a_desired_null_is_an_absent_field() -> None:
+    assert fields.contains({"a": None}, {})
+    assert not fields.contains({"a": None}, {"a": 1})
 
 
 def test_extra_named_item_from_another_manager_is_not_drift() -> None:
