@@ -14,7 +14,11 @@ from reconciler.cli import contexts, output
 @click.option("--env", "env", required=True, help="Environment (overlays/<env>).")
 @click.option("--branch", default=None, help="Branch, for a branch-pattern environment.")
 @output.repo_option
-@click.option("--no-sync", is_flag=True, help="Only record the request; the daemon starts it.")
+@click.option(
+    "--no-sync",
+    is_flag=True,
+    help="Only record the request; a running daemon notices it at once and starts it.",
+)
 @contexts.cluster_options
 def command(
     pipeline: str,

@@ -12,6 +12,13 @@ from reconciler.cli import output
 
 @click.command("run")
 @click.option("--repo", default=".", show_default=True, help="Local repository path or git URL.")
+@click.option(
+    "--follow",
+    type=click.Choice(["remote", "local"]),
+    default="remote",
+    show_default=True,
+    help="Given a clone: deploy its remote's branches (fetched), or its local ones (development).",
+)
 @click.option("--interval", default="30s", show_default=True, help="Git polling interval.")
 @click.option("--resync", default="5m", show_default=True, help="Full resync period (drift).")
 @click.option(
@@ -67,6 +74,7 @@ from reconciler.cli import output
 )
 def command(
     repo: str,
+    follow: str,
     interval: str,
     resync: str,
     listen: str,
@@ -87,8 +95,13 @@ def command(
 ) -> None:
     """Watch a repository and keep every environment reconciled until SIGTERM/SIGINT.
 
-    A local repository's refs are watched (a commit or push reconciles within a second);
-    a URL is mirrored and fetched every --interval; POST /hooks/git (signed) fetches now.
+    --repo is a URL or a clone. A URL is mirrored into the state directory and fetched
+    every --interval. Given a clone (``--repo .``), the daemon deploys what its remote
+    ``origin`` has, never local unpushed commits: the remote is mirrored and fetched every
+    --interval and whenever the clone's refs move (a ``git push`` from it is deployed within
+    a second); ``--follow local`` deploys the clone's own branches instead (development:
+    a commit is deployed within a second, without a push). POST /hooks/git (signed)
+    fetches now.
     Serves /healthz, /readyz, /metrics and the read-only web UI (/) on --listen.
     """
     from reconciler.cli import wiring
@@ -98,6 +111,7 @@ def command(
     try:
         options = loop.DaemonOptions(
             repo=repo,
+            follow="local" if follow == "local" else "remote",
             interval=loop.parse_duration(interval),
             resync=loop.parse_duration(resync),
             listen=listen,

@@ -41,7 +41,7 @@ def daemon_parts(
     from reconciler.structs.errors import ReconcilerError
 
     state = options.resolved_state_dir()
-    path, fetch = mirrors.refs_fetcher(options.repo, state / "mirrors")
+    path, fetch = mirrors.refs_fetcher(options.repo, state / "mirrors", follow=options.follow)
     api_client = clients.load_client(kubeconfig=options.kubeconfig, context=options.context)
     managers: dict[str | None, ResourceManager] = {None: ResourceManager(api_client)}
 
@@ -77,8 +77,13 @@ def daemon_parts(
             shared.publish(res)
         return outcome_for(res)
 
+    namespaces: dict[str, str] = {}
+
     def list_targets() -> list[str]:
-        keys = [t.key for t in engine.discover_targets(path)]
+        targets = engine.discover_targets(path)
+        namespaces.clear()
+        namespaces.update({t.namespace: t.key for t in targets})
+        keys = [t.key for t in targets]
         if shared is not None:
             shared.expect(k for k in keys if options.selects(k))
         return keys
@@ -93,6 +98,7 @@ def daemon_parts(
         flush=flush,
         redeliver=redelivery.Redelivery(store).tick,
         api_client=api_client,
+        namespaces=lambda: dict(namespaces),
         ui=handler,
     )
 

@@ -16,6 +16,7 @@ webhooks, httpserver, prometheus, watching, leaderelection, sharding, logs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -27,9 +28,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 from reconciler.daemon import (
+    clusterwatch,
     httpserver,
     leaderelection,
     logs,
@@ -43,6 +45,7 @@ from reconciler.daemon.outcomes import (
     FetchFn,
     FlushFn,
     ListTargetsFn,
+    NamespacesFn,
     ReadyFn,
     ReconcileFn,
     ReconcileOutcome,
@@ -55,6 +58,11 @@ from reconciler.structs.errors import ReconcilerError
 log = logging.getLogger(__name__)
 
 APP_NAME = "reconciler"
+
+WATCHED_REQUEUE = 30.0
+"""Seconds between reconciles of an environment with runs in flight while the cluster watch
+covers its namespace (its steps' changes wake it); without the watch, the engine's own
+requeue (2 s) holds."""
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -94,12 +102,15 @@ class DaemonOptions:
     """Everything ``reconciler run`` takes, parsed; defaults are the CLI's defaults.
 
     ``repo`` is a local path (its refs are watched) or a URL (fetched into the state
-    directory's mirror by the fetch function). ``envs`` restricts the environments
+    directory's mirror by the fetch function). ``follow`` says what a local clone stands
+    for: its remote's branches (``remote``: the remote is mirrored and fetched when the
+    clone's refs move, on a webhook and every ``interval``) or its own (``local``). ``envs`` restricts the environments
     (names, or exact work-item keys); ``shard`` splits them between daemons. ``state_dir``
     holds caches and the provenance outbox only (None: :func:`default_state_dir`).
     """
 
     repo: str = "."
+    follow: Literal["remote", "local"] = "remote"
     interval: float = 30.0
     resync: float = 300.0
     listen: str = ":8080"
@@ -123,6 +134,7 @@ class DaemonOptions:
     shutdown_timeout: float = 10.0
     kubeconfig: str | None = None
     context: str | None = None
+    watch_cluster: bool = True
 
     def resolved_state_dir(self) -> Path:
         """Return ``state_dir`` or the default."""
@@ -190,6 +202,7 @@ class Daemon:
         flush: FlushFn,
         redeliver: RedeliverFn | None = None,
         api_client: Any = None,
+        namespaces: NamespacesFn | None = None,
         cluster_ready: ReadyFn | None = None,
         ui: UiFn | None = None,
     ) -> None:
@@ -212,7 +225,12 @@ class Daemon:
             resync=options.resync,
             select=options.selects,
             on_fetch=self._on_fetch,
+            on_targets=self._on_targets,
         )
+        self.namespaces = namespaces
+        self.cluster_watch: clusterwatch.ClusterWatch | None = None
+        if options.watch_cluster and namespaces is not None and api_client is not None:
+            self.cluster_watch = clusterwatch.ClusterWatch(api_client, self._on_cluster_change)
         self.elector: leaderelection.LeaderElector | None = None
         if options.leader_elect:
             if api_client is None:
@@ -233,7 +251,10 @@ class Daemon:
         # Everything that may refuse the options comes before binding the port.
         self.watcher: watching.RefsWatcher | None = None
         if _is_local(options.repo):
-            self.watcher = watching.RefsWatcher(Path(options.repo), self.feeder.trigger)
+            # Following the remote, a local commit changes nothing until it is pushed: the
+            # clone's refs moving only asks for a fetch (a push moves its origin/* refs).
+            on_refs = self.feeder.trigger if options.follow == "local" else self.feeder.poll
+            self.watcher = watching.RefsWatcher(Path(options.repo), on_refs)
         try:
             secret = webhooks_mod.load_secret(
                 options.webhook_secret_file, options.webhook_secret_env
@@ -279,6 +300,8 @@ class Daemon:
         self.http.start()
         if self.watcher is not None:
             self.watcher.start()
+        if self.cluster_watch is not None:
+            self.cluster_watch.start()
         if self.elector is not None:
             self.elector.start()
         self.workers.start()
@@ -309,6 +332,8 @@ class Daemon:
         self.queue.shutdown()
         if self.watcher is not None:
             self.watcher.stop()
+        if self.cluster_watch is not None:
+            self.cluster_watch.stop()
         drained = self.workers.join(timeout=budget * 0.6)
         if not drained:
             log.warning("abandoning in-flight reconciles: %s", sorted(self.queue.processing()))
@@ -342,6 +367,10 @@ class Daemon:
             }
             if outcome.commit:
                 fields["commit"] = outcome.commit
+            if outcome.requeue_after is not None and self._watched(key):
+                outcome = dataclasses.replace(
+                    outcome, requeue_after=max(outcome.requeue_after, WATCHED_REQUEUE)
+                )
             if outcome.requeue_after is not None:
                 fields["requeue_after"] = outcome.requeue_after
             if outcome.ok:
@@ -350,6 +379,26 @@ class Daemon:
                 fields["failures"] = self.queue.failures(key) + 1
                 log.error("reconcile failed: %s", outcome.error, extra=fields)
             return outcome
+
+    def _watched(self, key: str) -> bool:
+        return self.cluster_watch is not None and self.cluster_watch.healthy(key)
+
+    def _on_targets(self, keys: list[str]) -> None:
+        """Follow the namespaces of the targets just listed with the cluster watch."""
+        if self.cluster_watch is None or self.namespaces is None:
+            return
+        selected = set(keys)
+        try:
+            mapping = {ns: k for ns, k in self.namespaces().items() if k in selected}
+        except Exception:
+            log.exception("listing the environments' namespaces failed")
+            return
+        self.cluster_watch.set_namespaces(mapping)
+
+    def _on_cluster_change(self, key: str) -> None:
+        """A step of ``key`` changed or a retry was requested there: reconcile it now."""
+        if self.options.selects(key) and not self.stop_event.is_set():
+            self.queue.add(key)
 
     def _on_fetch(self, error: Exception | None) -> None:
         self.metrics.observe_fetch(error)
@@ -438,6 +487,7 @@ def run_daemon(
     flush: FlushFn,
     redeliver: RedeliverFn | None = None,
     api_client: Any = None,
+    namespaces: NamespacesFn | None = None,
     cluster_ready: ReadyFn | None = None,
     ui: UiFn | None = None,
 ) -> int:
@@ -459,6 +509,7 @@ def run_daemon(
         flush=flush,
         redeliver=redeliver,
         api_client=api_client,
+        namespaces=namespaces,
         cluster_ready=cluster_ready,
         ui=ui,
     )

@@ -80,6 +80,10 @@ FlushFn = Callable[[], None]
 RedeliverFn = Callable[[], float]
 """Push records left in the provenance outbox if it is time; return seconds to the next call."""
 
+NamespacesFn = Callable[[], dict[str, str]]
+"""Return ``{namespace: key}`` of the targets :data:`ListTargetsFn` listed last (the cluster
+watch follows those namespaces)."""
+
 ReadyFn = Callable[[], bool]
 """Say whether a dependency (the cluster) is reachable now; used by ``/readyz``."""
 
@@ -95,7 +99,9 @@ def env_name_of(key: str) -> str:
 class DaemonParts(TypedDict):
     """The callables (and the API client) a daemon is built with; see :class:`~reconciler.daemon.loop.Daemon`.
 
-    ``api_client`` (a kubernetes ApiClient) serves the lease and readiness;
+    ``api_client`` (a kubernetes ApiClient) serves the lease, readiness and the cluster
+    watch; ``namespaces`` maps the targets' namespaces to their keys (the cluster watch
+    wakes an environment when its steps change or a retry is requested there);
     ``cluster_ready`` overrides the readiness check.
     """
 
@@ -105,5 +111,6 @@ class DaemonParts(TypedDict):
     flush: FlushFn
     redeliver: NotRequired[RedeliverFn | None]
     api_client: NotRequired[Any]
+    namespaces: NotRequired[NamespacesFn | None]
     cluster_ready: NotRequired[ReadyFn | None]
     ui: NotRequired[UiFn | None]

@@ -279,6 +279,7 @@ class Feeder:
         resync: float,
         select: Callable[[str], bool] = lambda _key: True,
         on_fetch: Callable[[Exception | None], None] | None = None,
+        on_targets: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.queue = queue
         self.fetch = fetch
@@ -287,8 +288,10 @@ class Feeder:
         self.resync = resync
         self.select = select
         self.on_fetch = on_fetch
+        self.on_targets = on_targets
         self._wake = threading.Event()
         self._forced = False
+        self._polled = False
 
     def trigger(self) -> None:
         """Fetch now (webhook, refs watch) and queue every target whatever the fetch says.
@@ -297,6 +300,11 @@ class Feeder:
         fetch may well report nothing new; the targets are queued anyway.
         """
         self._forced = True
+        self._wake.set()
+
+    def poll(self) -> None:
+        """Fetch now; queue the targets only if the fetch says something changed."""
+        self._polled = True
         self._wake.set()
 
     def wake(self) -> None:
@@ -309,8 +317,9 @@ class Feeder:
         while not stop.is_set():
             now = time.monotonic()
             forced, self._forced = self._forced, False
+            polled, self._polled = self._polled, False
             changed = forced
-            if forced or now >= next_fetch:
+            if forced or polled or now >= next_fetch:
                 changed = self._fetch() or changed
                 next_fetch = now + self.interval
             if changed or now >= next_resync:
@@ -322,10 +331,13 @@ class Feeder:
     def targets(self) -> list[str]:
         """Return the selected targets; an error listing them is logged and yields none."""
         try:
-            return [key for key in self.list_targets() if self.select(key)]
+            keys = [key for key in self.list_targets() if self.select(key)]
         except Exception:
             log.exception("listing the environments to reconcile failed")
             return []
+        if self.on_targets is not None:
+            self.on_targets(keys)
+        return keys
 
     def _fetch(self) -> bool:
         try:

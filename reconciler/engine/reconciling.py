@@ -11,6 +11,7 @@ time from the cluster and the provenance records.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -34,6 +35,8 @@ from reconciler.structs.manifests import Manifest, ObjectRef
 if TYPE_CHECKING:
     from reconciler.apply.manager import LiveObjects, ResourceManager
     from reconciler.apply.sync import SyncResult
+
+log = logging.getLogger(__name__)
 
 REQUEUE_IN_FLIGHT = 2.0
 """Seconds after which an environment with runs in flight is reconciled again."""
@@ -71,6 +74,8 @@ def reconcile(
     result = sync(manager, prepared, desired, live, tracked, dry_run, allow_empty, diff)
     if not dry_run and not prepared.errors and not tracked.errors and synced_cleanly(result):
         mark_applied(manager, prepared, result, source.commit.sha)
+    if not dry_run:
+        report(source, prepared, desired, live, result)
     return outcome_of(
         source,
         prepared,
@@ -380,6 +385,68 @@ def mark_applied(
         result.changeset.entries.append(applied.entry)
         if applied.live is not None and applied.entry.action is not Action.FAILED:
             result.live[ObjectRef.of(applied.live).key] = applied.live
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+def report(
+    source: Source,
+    prepared: environments.Prepared,
+    desired: list[Manifest],
+    live: LiveObjects,
+    result: SyncResult,
+) -> None:
+    """Log the change set a sync applied and every run it started (INFO, one line each).
+
+    A run started is a run whose first step object this sync created (no step object of
+    that run was live before); its later steps are logged as ``step started``. The ends of
+    runs are logged where they are recorded (:mod:`reconciler.runs.tracking`).
+    """
+    counts = result.changeset.counts()
+    env = prepared.env.name
+    if counts["created"] or counts["configured"] or counts["deleted"]:
+        log.info(
+            "change set applied",
+            extra={
+                "env": env,
+                "commit": source.commit.sha,
+                "objects_created": counts["created"],
+                "objects_configured": counts["configured"],
+                "objects_deleted": counts["deleted"],
+                "objects_failed": counts["failed"] + counts["conflict"],
+            },
+        )
+    created = {e.subject.key for e in result.changeset.entries if e.action == "created"}
+    live_runs = {_run_key(o) for o in live.values() if _run_key(o) is not None}
+    for obj in desired:
+        run_key = _run_key(obj)
+        if run_key is None or ObjectRef.of(obj).key not in created:
+            continue
+        pipeline, run = run_key
+        meta_labels = (obj.get("metadata") or {}).get("labels") or {}
+        fields = {
+            "env": env,
+            "pipeline": pipeline,
+            "run": run,
+            "commit": source.commit.sha,
+            "step": str(meta_labels.get(labels.STEP, "")),
+            "kind": str(obj.get("kind", "")),
+        }
+        if run_key in live_runs:
+            log.info("step started", extra=fields)
+        else:
+            live_runs.add(run_key)
+            log.info("run started", extra=fields)
+
+
+def _run_key(obj: Manifest) -> tuple[str, str] | None:
+    """Return ``(pipeline, run)`` of a step object (None for anything else)."""
+    if tracking.group_kind(obj) not in tracking.STEP_KINDS:
+        return None
+    meta_labels = (obj.get("metadata") or {}).get("labels") or {}
+    pipeline, run = meta_labels.get(labels.PIPELINE), meta_labels.get(labels.RUN)
+    return (str(pipeline), str(run)) if pipeline and run else None
 
 
 # -- outcome ----------------------------------------------------------------------------

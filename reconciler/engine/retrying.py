@@ -8,12 +8,16 @@ request.
 
 from __future__ import annotations
 
+import logging
+
 from reconciler.engine import reconciling
 from reconciler.engine.seams import Context
 from reconciler.runs import retries
 from reconciler.specs import provenance_branches
 from reconciler.structs.errors import ReconcilerError
 from reconciler.structs.manifests import ObjectRef
+
+log = logging.getLogger(__name__)
 
 
 def request_retry(
@@ -42,6 +46,10 @@ def request_retry(
         raise ReconcilerError(f"namespace {namespace!r} does not exist: sync {env_name!r} first")
     attempt = retries.attempt_of(plan, ns)
     pbranch = provenance_branches.branch_for(prepared.env, pipeline, source.branch)
+    try:  # the daemon that recorded the run pushed it from elsewhere: read the remote's
+        ctx.provenance.fetch([pbranch])
+    except ReconcilerError as exc:
+        log.warning("provenance branch %s not fetched (%s): using what is known here", pbranch, exc)
     record = ctx.provenance.get(pbranch, prepared.env.name, pipeline, plan.run_name(attempt))
     if record is None:
         raise ReconcilerError(

@@ -15,6 +15,7 @@ only when such a run is found), so its record carries its steps, full spec and c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -29,12 +30,16 @@ from reconciler.structs.manifests import Manifest
 from reconciler.structs.runs import RunState
 
 if TYPE_CHECKING:
+    from reconciler.provenance import records as rec
     from reconciler.provenance.store import ProvenanceStore
 
 STEP_KINDS = tuple(
-    (api.split("/")[0] if "/" in api else "", kind) for api, kind in step_objects.STEP_KINDS.values()
+    (api.split("/")[0] if "/" in api else "", kind)
+    for api, kind in step_objects.STEP_KINDS.values()
 )
 SERVING_KINDS = (("apps", "Deployment"), ("serving.kserve.io", "InferenceService"))
+
+log = logging.getLogger(__name__)
 
 
 def group_kind(obj: Manifest) -> tuple[str, str]:
@@ -219,4 +224,32 @@ class RunTracker:
             out.errors.append(RecordError(record.path, str(e)))
             return
         out.records.append(record.path)
-        out.pending += int(bool(getattr(written, "pending", False)))
+        pending = bool(getattr(written, "pending", False))
+        out.pending += int(pending)
+        self._log_finished(record, fin, pending=pending)
+
+    def _log_finished(
+        self, record: rec.RunRecord, fin: observing.Finishing, *, pending: bool
+    ) -> None:
+        """Log a run's end (succeeded, failed, cancelled), its record and its promotion."""
+        fields = {
+            "env": self.env,
+            "pipeline": record.pipeline,
+            "run": record.run_name,
+            "commit": record.source.commit or (self.applied_commit if not fin.current else ""),
+            "status": str(record.status),
+        }
+        if record.reason:
+            fields["reason"] = record.reason
+        if record.superseded_by:
+            fields["superseded_by"] = record.superseded_by
+        log.info("run %s", str(record.status).lower(), extra=fields)
+        branch = self.branch_for(record.pipeline)
+        log.info(
+            "run recorded",
+            extra={**fields, "record": record.path, "branch": branch, "pushed": not pending},
+        )
+        promotion = record.promotion
+        if promotion is not None and promotion.promoted:
+            extra = {**fields, "metric": promotion.metric, "value": promotion.value}
+            log.info("run promoted", extra=extra)

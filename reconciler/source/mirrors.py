@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from reconciler.source import git as gitcmd
@@ -159,6 +160,57 @@ def local_or_mirror(repo: str, cache_dir: Path) -> tuple[Path, bool]:
     return path.resolve(), False
 
 
+Follow = Literal["remote", "local"]
+"""What a daemon given a local clone deploys: its remote's branches, or its own (development)."""
+
+
+def remote_of(repo: Path) -> str | None:
+    """Return the URL of a work tree's ``origin`` (a relative path made absolute), or None.
+
+    None for a bare repository (its branches are the ones people push to) and for a work
+    tree without an ``origin``.
+    """
+    handle = open_repo(repo)
+    if handle.bare or handle.workdir is None:
+        return None
+    url = handle.remote_url("origin")
+    if not url:
+        return None
+    if not is_url(url) and not url.startswith("file:") and not Path(url).is_absolute():
+        url = str((handle.workdir / url).resolve())
+    return url
+
+
+def followed(repo: str, follow: Follow) -> tuple[str, bool]:
+    """Return what the daemon fetches for ``--repo`` and ``--follow``: ``(source, mirrored)``.
+
+    A URL is mirrored. A local work tree with ``follow="remote"`` is followed through its
+    ``origin``: that remote is mirrored and fetched, so what is deployed is what was pushed,
+    never the clone's local, unpushed commits. ``follow="local"`` (development) uses the
+    repository itself, local branches first. A bare repository is used as it is. Raises
+    :class:`SourceError` for a missing path, and for a work tree without ``origin`` unless
+    ``follow="local"``.
+    """
+    if is_url(repo):
+        return repo, True
+    path = Path(repo).expanduser()
+    if not path.exists():
+        raise SourceError(f"{repo}: no such repository (not a directory, not a URL)")
+    if follow == "local":
+        return str(path.resolve()), False
+    handle = open_repo(path)
+    if handle.bare:
+        return str(path.resolve()), False
+    url = remote_of(path)
+    if url is None:
+        raise SourceError(
+            f"{repo}: a clone without a remote 'origin'; the daemon deploys what is pushed "
+            "to a remote: add one and push, or pass --follow local to deploy this "
+            "repository's local branches (development)"
+        )
+    return url, True
+
+
 def read_refs(repo: Path) -> dict[str, str]:
     """Return ``{refname: sha}`` of every ref of a repository, plus ``HEAD``.
 
@@ -172,20 +224,24 @@ def read_refs(repo: Path) -> dict[str, str]:
     return refs
 
 
-def refs_fetcher(repo: str, cache_dir: Path) -> tuple[Path, Callable[[], bool]]:
+def refs_fetcher(
+    repo: str, cache_dir: Path, *, follow: Follow = "local"
+) -> tuple[Path, Callable[[], bool]]:
     """Return the repository path for ``--repo`` and a fetch function for the daemon.
 
-    The function fetches the mirror (for a URL; nothing to fetch for a local path) and
-    returns True if a branch, a tag or HEAD differs from the previous call (the first
+    What is followed is :func:`followed`'s choice (with ``follow="local"``, a local path
+    is used as it is). The function fetches the mirror (nothing to fetch for a local path)
+    and returns True if a branch, a tag or HEAD differs from the previous call (the first
     call: True). Remote-tracking refs (the provenance store's fetches) do not count.
     """
-    path, mirrored = local_or_mirror(repo, cache_dir)
+    source, mirrored = followed(repo, follow)
+    path = ensure_mirror(source, cache_dir) if mirrored else Path(source)
     last: dict[str, str] | None = None
 
     def fetch() -> bool:
         nonlocal last
         if mirrored:
-            ensure_mirror(repo, cache_dir)
+            ensure_mirror(source, cache_dir)
         refs = {k: v for k, v in read_refs(path).items() if k.startswith(WATCHED_REFS)}
         changed = refs != last
         last = refs
