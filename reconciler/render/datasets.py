@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from reconciler.render import kustomize_inputs
+from reconciler.source import trees
 from reconciler.specs import loading
 from reconciler.structs.errors import SpecError, SpecErrors
 
@@ -255,7 +256,8 @@ class DatasetResolver:
             raise _errors(pointer, "", f"is not a DVC pointer file (a {POINTER_SUFFIX} file)")
         path = self.root / key
         if not path.exists() and not path.is_symlink():
-            raise _errors(key, "", "the DVC pointer file does not exist")
+            refused = trees.refused_at(self.root, key)  # a link out, left out of the copy
+            raise _errors(key, "", refused or "the DVC pointer file does not exist")
         try:
             resolved = path.resolve(strict=True)
         except (OSError, RuntimeError):

@@ -173,26 +173,45 @@ def export_tree(repo: Path, sha: str, dest: Path) -> trees.Tree:
     return trees.materialise(open_repo(repo), resolve(repo, sha), dest)
 
 
+WORKTREE_EXTRA_FILES = (".dvc/config.local",)
+"""Ignored files of a work tree that its copy still needs (DVC's local remote settings)."""
+
+
+def export_worktree(repo: Path, dest: Path) -> trees.Tree:
+    """Copy the work tree's files (tracked, and untracked but not ignored) into ``dest``.
+
+    Symlinks that lead out of the repository are not written, as for a commit.
+    """
+    root = find_root(repo)
+    if open_repo(root).workdir is None:  # a bare repository: its work tree is HEAD
+        return export_tree(root, resolve(root, "HEAD"), dest)
+    listed = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    paths = [p for p in listed.decode(errors="surrogateescape").split("\0") if p]
+    paths += [p for p in WORKTREE_EXTRA_FILES if (root / p).is_file()]
+    return trees.materialise_worktree(root, paths, dest)
+
+
 @contextlib.contextmanager
 def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | None]]:
-    """Yield ``(root, commit)``: the work tree itself for ``ref=None``, else an exported copy.
+    """Yield ``(root, commit)``: a copy of the work tree for ``ref=None``, else of a commit.
 
-    The exported copy is a temporary directory removed on exit; the user's work tree is
-    never touched. A symlink of the commit that leads out of the repository is left out of
-    the copy; if the body then fails naming that path (a render reading it), the error
-    says why: ``path: symbolic link to '...' leads outside the repository: refused``.
+    The copy is a temporary directory removed on exit; the user's work tree is never
+    touched (with ``ref=None`` its files, committed or not, are copied; the commit is HEAD,
+    if any). A symlink that leads out of the repository is left out of the copy; if the
+    body then fails naming that path (a render reading it), the error says why:
+    ``path: symbolic link to '...' leads outside the repository: refused``.
     """
-    if ref is None:
-        root = find_root(repo)
-        commit = None
-        with contextlib.suppress(SourceError):
-            commit = commit_info(root, "HEAD")
-        yield root, commit
-        return
-    commit = commit_info(repo, ref)
+    commit = None
     tmp = Path(tempfile.mkdtemp(prefix="reconciler-tree-"))
+    tree: trees.Tree | None = None
     try:
-        tree = export_tree(repo, commit.sha, tmp / "tree")
+        if ref is None:
+            with contextlib.suppress(SourceError):
+                commit = commit_info(find_root(repo), "HEAD")
+            tree = export_worktree(repo, tmp / "tree")
+        else:
+            commit = commit_info(repo, ref)
+            tree = export_tree(repo, commit.sha, tmp / "tree")
         try:
             yield tree.root, commit
         except SpecErrors as exc:
@@ -207,6 +226,8 @@ def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | 
                 raise exc from None
             raise clearer from exc
     finally:
+        if tree is not None:
+            tree.forget()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

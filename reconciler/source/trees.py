@@ -1,8 +1,10 @@
-"""Materialise a commit's files into a directory, refusing symlinks that lead out of it.
+"""Materialise a commit's files (or a work tree's) into a directory, refusing symlinks
+that lead out of it.
 
-Called by :func:`reconciler.source.repos.checkout_tree` for every render of a commit. Files
+Called by :func:`reconciler.source.repos.checkout_tree` for every render. A commit's files
 are written from the object store (libgit2), never through ``git archive`` and ``tarfile``,
-so one bad entry cannot fail the whole tree:
+so one bad entry cannot fail the whole tree; a work tree's files (tracked and untracked,
+not ignored) are copied by :func:`materialise_worktree` under the same rules:
 
 - regular and executable files are written as they are;
 - a symlink whose target, resolved inside the tree (following the tree's other symlinks),
@@ -12,12 +14,20 @@ so one bad entry cannot fail the whole tree:
   can follow it to a file of the host, and it is reported as ``path: message`` in
   :attr:`Tree.refused`; unrelated files are not affected;
 - submodules (gitlinks) become empty directories, as in ``git archive``.
+
+While a materialised tree is in use, :func:`refused_at` tells a reader that finds a path
+missing whether it is missing because its symlink (or a parent directory's) was refused,
+so the error can say the link leads outside the repository instead of "does not exist".
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import shutil
+import stat
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +51,41 @@ class Tree:
     def refusal_messages(self) -> list[str]:
         """Return ``path: message`` for every refused symlink, sorted by path."""
         return [f"{path}: {why}" for path, why in sorted(self.refused.items())]
+
+    def forget(self) -> None:
+        """Stop answering :func:`refused_at` for this tree (its directory is being removed)."""
+        with _LOCK:
+            _REFUSED.pop(str(self.root.resolve()), None)
+
+
+_REFUSED: dict[str, dict[str, str]] = {}
+"""The refused symlinks of every materialised tree in use, by its root directory."""
+_LOCK = threading.Lock()
+
+
+def _register(tree: Tree) -> Tree:
+    with _LOCK:
+        _REFUSED[str(tree.root.resolve())] = dict(tree.refused)
+    return tree
+
+
+def refused_at(root: Path, path: str) -> str:
+    """Return why ``path`` of the tree at ``root`` is missing, if a refusal removed it.
+
+    ``path`` is repository-relative; the answer names the refused symlink (``path`` itself
+    or a directory above it) and why, or is "" when no refusal explains the absence (or
+    ``root`` is not a materialised tree in use).
+    """
+    with _LOCK:
+        refused = _REFUSED.get(str(root.resolve()))
+    if not refused:
+        return ""
+    parts = [p for p in path.split("/") if p and p != "."]
+    for end in range(len(parts), 0, -1):
+        here = "/".join(parts[:end])
+        if here in refused:
+            return refused[here] if here == path else f"{here}: {refused[here]}"
+    return ""
 
 
 def materialise(repo: objects.Repository, commit: str, dest: Path) -> Tree:
@@ -77,7 +122,43 @@ def materialise(repo: objects.Repository, commit: str, dest: Path) -> Tree:
             os.symlink(targets[entry.path], target_path)
         else:  # a submodule: its commit is not in this repository
             target_path.mkdir(parents=True, exist_ok=True)
-    return tree
+    return _register(tree)
+
+
+def materialise_worktree(root: Path, paths: Iterable[str], dest: Path) -> Tree:
+    """Copy the files ``paths`` of the work tree at ``root`` into ``dest``; return the Tree.
+
+    ``paths`` are repository-relative (tracked and untracked files, as ``git ls-files``
+    lists them); one listed but deleted from the work tree is skipped, a directory (a
+    submodule) becomes an empty directory. Symlinks follow the rules of the module
+    docstring: one that leads out of the repository is not written, it is refused.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    links: dict[str, str] = {}
+    tree = Tree(dest)
+    for path in dict.fromkeys(paths):
+        source, target_path = root / path, dest / path
+        try:
+            mode = os.lstat(source).st_mode
+        except OSError:
+            continue
+        if stat.S_ISLNK(mode):
+            links[path] = os.readlink(source)
+        elif stat.S_ISDIR(mode):
+            target_path.mkdir(parents=True, exist_ok=True)
+        elif stat.S_ISREG(mode):
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target_path)
+            if mode & stat.S_IXUSR:
+                target_path.chmod(0o755)
+    for path in links:
+        why = refusal(path, links)
+        if why:
+            tree.refused[path] = why
+            continue
+        (dest / path).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(links[path], dest / path)
+    return _register(tree)
 
 
 def refusal(path: str, links: dict[str, str]) -> str:

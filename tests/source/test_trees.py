@@ -101,3 +101,57 @@ def test_render_refuses_the_file_that_uses_an_escaping_link_and_only_it(tmp_path
         "the repository: refused"
     )
     assert "stolen" not in message and "reconciler-tree-" not in message
+
+
+@pytest.mark.slow
+def test_the_work_tree_is_copied_under_the_same_rules(tmp_path: Path) -> None:
+    repo = copy_example_repo(tmp_path / "example", origin=False)
+    host = tmp_path / "host-secret.yaml"
+    host.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stolen}\n")
+    # Uncommitted: an edit, a new file, and a link out of the repository.
+    (repo / "notes.txt").write_text("not committed\n")
+    os.symlink("../../../host-secret.yaml", repo / "overlays" / "dev" / "extra.yaml")
+    kustomization = repo / "overlays" / "dev" / "kustomization.yaml"
+    kustomization.write_text(
+        kustomization.read_text().replace(
+            "  - network-policy.yaml\n", "  - network-policy.yaml\n  - extra.yaml\n"
+        )
+    )
+    with repos.checkout_tree(repo, None) as (root, commit):
+        assert root != repo and commit is not None
+        assert (root / "notes.txt").read_text() == "not committed\n"
+        assert not os.path.lexists(root / "overlays" / "dev" / "extra.yaml")
+        assert trees.refused_at(root, "overlays/dev/extra.yaml").endswith(
+            "leads outside the repository: refused"
+        )
+    assert not root.exists() and trees.refused_at(root, "overlays/dev/extra.yaml") == ""
+    with pytest.raises(RenderError) as err, repos.checkout_tree(repo, None) as (root, _):
+        engine.prepare_target(root, "dev", branch="main")
+    assert str(err.value).startswith(
+        "overlays/dev/extra.yaml: symbolic link to '../../../host-secret.yaml' leads outside "
+        "the repository: refused"
+    )
+    assert "stolen" not in str(err.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ref", ["HEAD", None])
+def test_a_dvc_pointer_linked_out_of_the_repository_says_so(
+    tmp_path: Path, ref: str | None
+) -> None:
+    repo = copy_example_repo(tmp_path / "example", origin=False)
+    pointer = repo / "datasets" / "imagenet-mini.dvc"
+    outside = tmp_path / "imagenet-mini.dvc"
+    outside.write_bytes(pointer.read_bytes())
+    pointer.unlink()
+    os.symlink(str(outside), pointer)
+    commit_all(repo, "pointer linked out")
+    with repos.checkout_tree(repo, ref) as (root, _):
+        prepared = engine.prepare_target(root, "prod", branch="main")
+    (error,) = [e for e in prepared.errors if e.field == "spec.datasets.train"]
+    assert (error.path, error.line) == ("pipelines/resnet50.yaml", 14)
+    assert error.message == (
+        f"datasets/imagenet-mini.dvc: dataset 'train': symbolic link to '{outside}' is "
+        "absolute: refused (it leads outside the repository)"
+    )
+    assert "resnet50" in prepared.failed_pipelines
