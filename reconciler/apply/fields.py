@@ -26,7 +26,6 @@ import copy
 import difflib
 import hashlib
 import json
-from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -70,11 +69,6 @@ QUANTITY_PARENTS = frozenset(
 """Map keys whose values are resource quantities (container resources, quotas, limit ranges)."""
 
 
-def parse_quantity(value: Any) -> Decimal | None:
-    """Return the value of a Kubernetes quantity (``"500m"``, ``"2Gi"``, ``4``), or None."""
-    return quantities.quantity_value(value)
-
-
 def _is_empty(value: Any) -> bool:
     """True for the values a server may omit when printing: ``False``, ``""``, ``{}``, ``[]``."""
     return value is False or value == "" or value == {} or value == []
@@ -88,7 +82,7 @@ def _scalar_equal(desired: Any, live: Any, quantity: bool) -> bool:
     if isinstance(desired, int | float) and isinstance(live, int | float):
         return float(desired) == float(live)
     if quantity:
-        a, b = parse_quantity(desired), parse_quantity(live)
+        a, b = quantities.quantity_value(desired), quantities.quantity_value(live)
         return a is not None and a == b
     return False
 

@@ -2,6 +2,10 @@
 
 Used by spec validation (which adds its own rules: positive, not too large) and by the
 apply layer's drift check (``"1"`` and ``"1000m"`` are the same quantity).
+
+``kubernetes.utils.parse_quantity`` does not fit: it accepts ``NaN``, ``Infinity``,
+booleans, ``1_000`` and exponents of any size (``1e999999999``), all of which a spec must
+refuse with a clear message, and none of which the API server accepts.
 """
 
 from __future__ import annotations

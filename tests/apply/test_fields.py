@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from reconciler.apply import fields
-from reconciler.structs import labels
+from reconciler.structs import labels, quantities
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
@@ -181,8 +181,9 @@ def test_secret_string_data_compares_as_data() -> None:
     ("text", "value"),
     [("500m", Decimal("0.5")), ("1Gi", Decimal(2**30)), ("1e3", Decimal(1000)), (4, Decimal(4))],
 )
-def test_parse_quantity(text: object, value: Decimal) -> None:
-    assert fields.parse_quantity(text) == value
+def test_quantities_compare_by_value(text: object, value: Decimal) -> None:
+    assert quantities.quantity_value(text) == value
+    assert fields.contains({"limits": {"cpu": text}}, {"limits": {"cpu": str(value)}})
 
 
 def test_quantities_only_compare_by_value_under_resource_maps() -> None:
