@@ -250,8 +250,8 @@ class RunRecord:
             "supersededBy": self.superseded_by,
             "promotion": _promotion_to_dict(self.promotion),
             "modelOutput": self.model_output,
-            "metricsFlat": _plain(self.metrics_flat),
-            "metrics": _plain(self.metrics),
+            "metricsFlat": _json_safe(self.metrics_flat),
+            "metrics": _json_safe(self.metrics),
             "timestamps": {
                 "created": _time_to_str(self.created),
                 "started": _time_to_str(self.started),
@@ -265,19 +265,19 @@ class RunRecord:
                 "specPath": self.source.spec_path,
                 "specSha256": self.source.spec_sha256,
             },
-            "params": _plain(self.params),
+            "params": _json_safe(self.params),
             "datasets": {
                 d.name: {"path": d.path, "md5": d.md5, "size": d.size, "remote": d.remote}
                 for d in self.datasets
             },
             "cluster": {"server": self.cluster.server, "namespace": self.cluster.namespace},
             "steps": [_step_to_dict(s) for s in self.steps],
-            "spec": _plain(self.spec),
+            "spec": _json_safe(self.spec),
             "reconcilerVersion": self.reconciler_version,
         }
         for key, value in self.extra.items():
             if key not in out:
-                out[key] = _plain(value)
+                out[key] = _json_safe(value)
         scrubbed: dict[str, Any] = scrubbing.scrub(out)
         return scrubbed
 
@@ -465,12 +465,12 @@ def _time_from(value: Any) -> datetime | None:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
-def _plain(value: Any) -> Any:
+def _json_safe(value: Any) -> Any:
     """Return JSON/YAML-safe plain data: tuples to lists, datetimes to ISO text, keys to str."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        items = [_plain(v) for v in value]
+        items = [_json_safe(v) for v in value]
         return sorted(items, key=str) if isinstance(value, set | frozenset) else items
     if isinstance(value, datetime):
         return _time_to_str(value)
@@ -527,7 +527,7 @@ def _step_to_dict(s: StepRecord) -> dict[str, Any]:
         "reason": s.reason,
         "image": s.image,
         "digest": s.digest,
-        "resources": _plain(s.resources),
+        "resources": _json_safe(s.resources),
         "object": obj,
         "started": _time_to_str(s.started),
         "finished": _time_to_str(s.finished),

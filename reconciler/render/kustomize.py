@@ -29,13 +29,13 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import YAMLError
 
 from reconciler.render import kustomize_inputs, processes
+from reconciler.structs import documents
 from reconciler.structs.errors import RenderError
 from reconciler.structs.manifests import Manifest
 
@@ -194,7 +194,7 @@ def parse_documents(text: bytes | str, *, source: str) -> list[Manifest]:
                 f"{source}: kustomize output document {index + 1} is a "
                 f"{type(doc).__name__}, not an object"
             )
-        out.append(_plain(doc))
+        out.append(documents.plain(doc))
     return out
 
 
@@ -242,11 +242,3 @@ def _display_path(path: Path, root: Path | None) -> str:
             continue
         return rel.as_posix() or "."
     return str(path)
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_plain(v) for v in obj]
-    return obj

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from reconciler.render import kustomize
 from reconciler.specs import loading, validation
 from reconciler.specs.models import Environment, Pipeline
+from reconciler.structs import documents
 from reconciler.structs.errors import RenderError, SpecError, SpecErrors
 from reconciler.structs.manifests import Manifest
 
@@ -112,14 +112,6 @@ def pipeline_sources(root: Path) -> tuple[dict[str, PipelineSource], list[SpecEr
     return out, errors
 
 
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 def load_overlay(root: Path, name: str) -> Overlay:
     """Build ``overlays/<name>`` with Kustomize and parse its Environment and Pipelines.
 
@@ -160,7 +152,9 @@ def load_overlay(root: Path, name: str) -> Overlay:
         )
     else:
         try:
-            env = validation.parse_environment(_plain(envs[0]), path=env_path, locator=env_locator)
+            env = validation.parse_environment(
+                documents.plain(envs[0]), path=env_path, locator=env_locator
+            )
             if env.name != name:
                 line, col = env_locator.position("metadata.name") if env_locator else (0, 0)
                 overlay.errors.append(
@@ -184,7 +178,7 @@ def load_overlay(root: Path, name: str) -> Overlay:
         if kind == "Environment":
             continue
         if kind != "Pipeline":
-            overlay.objects.append(_plain(doc))
+            overlay.objects.append(documents.plain(doc))
             continue
         meta = doc.get("metadata") or {}
         pname = str(meta.get("name", ""))
@@ -192,7 +186,7 @@ def load_overlay(root: Path, name: str) -> Overlay:
         path = src.path if src else f"{rel_dir} (kustomize output)"
         try:
             pipeline = validation.parse_pipeline(
-                _plain(doc),
+                documents.plain(doc),
                 path=path,
                 sha256=src.sha256 if src else "",
                 locator=src.locator if src else None,
