@@ -6,7 +6,6 @@ serves until SIGINT or SIGTERM (state saved on the way out when ``--state`` is g
 
 from __future__ import annotations
 
-import re
 import signal
 import sys
 import threading
@@ -18,17 +17,17 @@ import click
 DEFAULT_KUBECONFIG = "~/.kube/reconciler-sandbox.yaml"
 
 
-def parse_duration(text: str) -> float:
-    """Return seconds of ``2s``, ``500ms``, ``1m``, ``1.5`` (plain numbers are seconds).
+def step_delay_seconds(text: str) -> float:
+    """Return the seconds of ``--step-delay`` (``2s``, ``500ms``, ``1m``, ``1.5``, ``0``).
 
     Raises click.BadParameter for anything else.
     """
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
-    if not m:
-        raise click.BadParameter(f"not a duration: {text!r} (use e.g. 2s, 500ms, 1m)")
-    value = float(m.group(1))
-    unit = m.group(2) or "s"
-    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+    from reconciler.structs import durations
+
+    try:
+        return durations.parse_duration(text, allow_zero=True)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("sandbox")
@@ -86,7 +85,7 @@ def command(
     """
     from reconciler.sandbox import Sandbox
 
-    delay = parse_duration(step_delay)
+    delay = step_delay_seconds(step_delay)
     sb = Sandbox(port=port, state_file=state, step_delay=delay, controllers=not no_controllers)
     try:
         sb.start()

@@ -117,7 +117,7 @@ def _quantity(value: object) -> bool:
 
 def _duration(value: object) -> bool:
     if isinstance(value, str):
-        units.parse_duration(value)
+        units.spec_duration(value)
     return True
 
 

@@ -10,25 +10,27 @@ import re
 from decimal import Decimal
 
 from reconciler.specs.patterns import DURATION, QUANTITY, matches
-from reconciler.structs import quantities
+from reconciler.structs import durations, quantities
 
 DURATION_EXAMPLES = "30m, 6h, 1h30m or 90s"
-_DURATION_UNITS = {"h": 3600, "m": 60, "s": 1}
 _QUANTITY_MAX = Decimal(2**63 - 1) / 1000  # Kubernetes keeps milli-units in an int64
 
 
-def parse_duration(text: str) -> int:
-    """Return the seconds of a duration such as ``30m``, ``6h``, ``1h30m`` or ``90s``.
+def spec_duration(text: str) -> int:
+    """Return the seconds of a spec's duration such as ``30m``, ``6h``, ``1h30m`` or ``90s``.
 
-    Units are ``h``, ``m``, ``s``, each at most once and in that order. Raises ValueError
-    for anything else, including ``0s`` (a timeout of nothing) and plain numbers.
+    A spec writes whole ``h``, ``m``, ``s`` units, each at most once and in that order;
+    the value is then read by the one duration parser
+    (:func:`reconciler.structs.durations.parse_duration`). Raises ValueError for anything
+    else, including ``0s`` (a timeout of nothing) and plain numbers.
     """
+    problem = f"{text!r} is not a duration such as {DURATION_EXAMPLES}"
     if not isinstance(text, str) or not matches(DURATION, text):
-        raise ValueError(f"{text!r} is not a duration such as {DURATION_EXAMPLES}")
-    total = 0
-    for amount, unit in re.findall(r"([0-9]+)([hms])", text):
-        total += int(amount) * _DURATION_UNITS[unit]
-    return total
+        raise ValueError(problem)
+    try:
+        return int(durations.parse_duration(text))
+    except ValueError:
+        raise ValueError(problem) from None
 
 
 def format_duration(seconds: int) -> str:

@@ -137,7 +137,7 @@ def _step(s: dict[str, Any]) -> models.Step:
         runtime=s.get("runtime", "job"),
         queue=s.get("queue"),
         retries=s.get("retries", 0),
-        timeout_seconds=units.parse_duration(timeout) if timeout is not None else None,
+        timeout_seconds=units.spec_duration(timeout) if timeout is not None else None,
         output=s.get("output"),
         training_runtime=s.get("trainingRuntime"),
     )

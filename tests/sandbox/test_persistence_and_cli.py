@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from reconciler.sandbox import Sandbox
@@ -123,9 +124,14 @@ def test_cli_reports_a_busy_port(tmp_path: Path) -> None:
 
 
 def test_step_delay_durations() -> None:
-    from reconciler.cli.sandbox import parse_duration
+    import click
 
-    assert parse_duration("2s") == 2.0
-    assert parse_duration("500ms") == 0.5
-    assert parse_duration("1m") == 60.0
-    assert parse_duration("1.5") == 1.5
+    from reconciler.cli.sandbox import step_delay_seconds
+
+    assert step_delay_seconds("2s") == 2.0
+    assert step_delay_seconds("500ms") == 0.5
+    assert step_delay_seconds("1m") == 60.0
+    assert step_delay_seconds("1.5") == 1.5
+    assert step_delay_seconds("0") == 0.0
+    with pytest.raises(click.BadParameter, match="expected a duration"):
+        step_delay_seconds("soon")

@@ -17,7 +17,7 @@ from reconciler.specs import branches, patterns, units
     [("30m", 1800), ("6h", 21600), ("1h30m", 5400), ("90s", 90), ("1h0m5s", 3605), ("0h1s", 1)],
 )
 def test_durations(text: str, seconds: int) -> None:
-    assert units.parse_duration(text) == seconds
+    assert units.spec_duration(text) == seconds
 
 
 @pytest.mark.parametrize(
@@ -25,12 +25,12 @@ def test_durations(text: str, seconds: int) -> None:
 )
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
-        units.parse_duration(text)
+        units.spec_duration(text)
 
 
 @given(st.integers(min_value=1, max_value=10**9))
 def test_duration_round_trip(seconds: int) -> None:
-    assert units.parse_duration(units.format_duration(seconds)) == seconds
+    assert units.spec_duration(units.format_duration(seconds)) == seconds
 
 
 @given(
@@ -42,9 +42,9 @@ def test_duration_parts(h: int, m: int, s: int) -> None:
     text = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s else "")
     if h + m + s == 0:
         with pytest.raises(ValueError):
-            units.parse_duration(text or "0s")
+            units.spec_duration(text or "0s")
     else:
-        assert units.parse_duration(text) == h * 3600 + m * 60 + s
+        assert units.spec_duration(text) == h * 3600 + m * 60 + s
 
 
 @pytest.mark.parametrize(
