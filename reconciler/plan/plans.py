@@ -2,7 +2,8 @@
 
 Called by the ``plan`` and ``review`` commands (through the engine). Costs what a sync
 costs in reads (one GET of the ApplySet parent, one LIST per kind), plus one dry-run
-PATCH per object that is new, changed or drifted; unchanged objects cost nothing, and
+PATCH per object that is new, changed or drifted; objects whose owned fields match
+exactly (:mod:`reconciler.apply.fields`) cost nothing, and
 pruning costs no request (the listed objects are what would be deleted).
 """
 
