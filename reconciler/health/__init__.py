@@ -3,7 +3,7 @@
 Called by the engine (``status``, serving promotion) and the run engine (``step_phase``).
 Modelled on gitops-engine's ``pkg/health``: ``job``, ``pytorchjob``, ``trainjob``, ``deployment``,
 ``inferenceservice`` and ``hpa`` each export ``health(obj)``; kinds without a module fall
-back to ``conditions.health`` (kstatus conventions); ``status`` holds the ordered
+back to ``conditions.health`` (kstatus conventions); ``states`` holds the ordered
 :class:`Health` enum (Healthy < Suspended < Progressing < Missing < Degraded < Unknown).
 
 Usage::
@@ -27,7 +27,7 @@ from reconciler.health import (
     pytorchjob,
     trainjob,
 )
-from reconciler.health.status import Health, HealthStatus, StepPhase, worst
+from reconciler.health.states import Health, HealthStatus, StepPhase, worst
 from reconciler.structs.manifests import Manifest, split_api_version
 
 __all__ = [

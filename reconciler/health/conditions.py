@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.health.status import Health, HealthStatus
+from reconciler.health.states import Health, HealthStatus
 from reconciler.structs.manifests import Manifest
 
 

@@ -8,7 +8,7 @@ observed the latest generation and every replica is updated and available.
 from __future__ import annotations
 
 from reconciler.health import conditions
-from reconciler.health.status import Health, HealthStatus
+from reconciler.health.states import Health, HealthStatus
 from reconciler.structs.manifests import Manifest
 
 

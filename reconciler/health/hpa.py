@@ -7,7 +7,7 @@ gitops-engine treats as failed or settled.
 from __future__ import annotations
 
 from reconciler.health import conditions
-from reconciler.health.status import Health, HealthStatus
+from reconciler.health.states import Health, HealthStatus
 from reconciler.structs.manifests import Manifest
 
 _DEGRADED = {

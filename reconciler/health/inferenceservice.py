@@ -8,7 +8,7 @@ means the model cannot serve.
 from __future__ import annotations
 
 from reconciler.health import conditions
-from reconciler.health.status import Health, HealthStatus
+from reconciler.health.states import Health, HealthStatus
 from reconciler.structs.manifests import Manifest
 
 STOP_ANNOTATION = "serving.kserve.io/stop"

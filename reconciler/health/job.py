@@ -8,7 +8,7 @@ conditions (Kubernetes 1.31+) only mean the pods are still being terminated.
 from __future__ import annotations
 
 from reconciler.health import conditions
-from reconciler.health.status import Health, HealthStatus, StepPhase
+from reconciler.health.states import Health, HealthStatus, StepPhase
 from reconciler.structs.manifests import Manifest
 
 

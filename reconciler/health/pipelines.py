@@ -2,7 +2,7 @@
 
 Called by the engine after every reconcile (``Outcome.pipelines``), which ``reconciler
 status``, ``plan``, ``sync``, the daemon's logs and the web page print. Computed, never
-assumed, with the states of :mod:`reconciler.health.status`, folded with :func:`worst`:
+assumed, with the states of :mod:`reconciler.health.states`, folded with :func:`worst`:
 
 run
     Succeeded is Healthy; Failed or Cancelled is Degraded (with why: the failing step's own
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.health import conditions
-from reconciler.health.status import Health, HealthStatus, StepPhase, worst
+from reconciler.health.states import Health, HealthStatus, StepPhase, worst
 from reconciler.specs.models import Promote
 from reconciler.structs.manifests import Manifest
 from reconciler.structs.runs import RunStatus, ServedModel

@@ -8,7 +8,7 @@ appends conditions ``Created``, ``Running``, ``Restarting``, ``Succeeded``, ``Fa
 from __future__ import annotations
 
 from reconciler.health import conditions
-from reconciler.health.status import Health, HealthStatus, StepPhase
+from reconciler.health.states import Health, HealthStatus, StepPhase
 from reconciler.structs.manifests import Manifest
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.health import conditions
-from reconciler.health.status import Health, HealthStatus, StepPhase
+from reconciler.health.states import Health, HealthStatus, StepPhase
 from reconciler.structs.manifests import Manifest
 
 
