@@ -367,6 +367,9 @@ class Daemon:
             }
             if outcome.commit:
                 fields["commit"] = outcome.commit
+            if outcome.superseded:
+                log.info("reconcile superseded: %s", outcome.superseded, extra=fields)
+                return outcome
             if outcome.requeue_after is not None and self._watched(key):
                 outcome = dataclasses.replace(
                     outcome, requeue_after=max(outcome.requeue_after, WATCHED_REQUEUE)

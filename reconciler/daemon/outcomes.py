@@ -45,6 +45,8 @@ class ReconcileOutcome:
     runs_by_state: dict[str, int] = field(default_factory=dict)
     error: str = ""
     provenance_push_failures: int = 0
+    superseded: str = ""
+    """Why the reconcile stopped before applying anything (a newer commit to reconcile)."""
 
 
 def succeeded(**fields: Any) -> ReconcileOutcome:

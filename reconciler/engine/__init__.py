@@ -25,7 +25,7 @@ from reconciler.engine.reconciling import (
 )
 from reconciler.engine.retrying import request_retry
 from reconciler.engine.reviewing import live_plan
-from reconciler.engine.seams import Context, Outcome, Source
+from reconciler.engine.seams import Context, Outcome, Source, Superseded
 from reconciler.health.pipelines import PipelineStatus, StepStatus
 from reconciler.render.environments import default_branch, discover_targets, environments_at
 from reconciler.runs.retries import RetryRequest
@@ -38,6 +38,7 @@ __all__ = [
     "RetryRequest",
     "Source",
     "StepStatus",
+    "Superseded",
     "branch_hint",
     "default_branch",
     "discover_targets",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import health
-from reconciler.engine.seams import Context, Outcome, Source
+from reconciler.engine.seams import Context, Outcome, Source, Superseded
 from reconciler.health import pipelines as pipeline_health
 from reconciler.provenance import records as prov_records
 from reconciler.render import environments, overlays, serving
@@ -51,6 +51,7 @@ def reconcile(
     dry_run: bool = False,
     allow_empty: bool = False,
     diff: bool = False,
+    interruptible: bool = False,
 ) -> Outcome:
     """Reconcile one environment instance once: render, record finished runs, apply, prune.
 
@@ -60,14 +61,20 @@ def reconcile(
     SpecErrors/RenderError when the environment itself does not render: then nothing is
     applied and nothing is pruned. A pipeline that fails to render keeps its live objects.
     Records are written (to the outbox, then git) before any object of a finished run is
-    pruned; with ``dry_run`` nothing is written, not even a record.
+    pruned; with ``dry_run`` nothing is written, not even a record. ``interruptible``
+    (the daemon) raises :class:`Superseded` between steps, before anything is applied, once
+    the branch has a newer commit to render: a push never waits for the end of a
+    reconcile of the commit before it.
     """
     started = time.monotonic()
     source = resolve_source(ctx.repo, env_name, branch, ref)
+    still_current = current_check(source, ref) if interruptible else _always_current
     prepared = prepare(ctx, source, env_name)
+    still_current()
     manager = ctx.manager_for(prepared.env.cluster_context)
     live = list_live(manager, prepared)
     tracked = track_runs(ctx, manager, source, prepared, live, dry_run=dry_run)
+    still_current()
     desired = environments.render_objects(
         prepared, tracked.states, commit=applied_commit(prepared, live)
     )
@@ -119,6 +126,37 @@ def resolve_source(repo: Path, env_name: str, branch: str | None, ref: str | Non
     if ref is not None:
         return Source(root, branch, repos.commit_info(root, ref))
     return Source(root, branch, repos.spec_commit(root, repos.branch_ref(root, branch)))
+
+
+def current_check(source: Source, ref: str | None) -> Callable[[], None]:
+    """Return a check that raises :class:`Superseded` once ``source``'s branch moved on.
+
+    Costs one ref read while the branch tip is unchanged; a tip that moved only by
+    provenance commits (``runs/``) is still current. A fixed ``ref`` never moves.
+    """
+    if ref is not None:
+        return _always_current
+    branch_ref = repos.branch_ref(source.repo, source.branch)
+    tip = repos.resolve(source.repo, branch_ref)
+
+    def check() -> None:
+        nonlocal tip
+        now = repos.resolve(source.repo, branch_ref)
+        if now == tip:
+            return
+        newer = repos.spec_commit(source.repo, branch_ref).sha
+        if newer != source.commit.sha:
+            raise Superseded(
+                f"{source.branch} moved to {newer[:12]} while {source.commit.sha[:12]} was "
+                "being reconciled"
+            )
+        tip = now
+
+    return check
+
+
+def _always_current() -> None:
+    return None
 
 
 def trigger_of(repo: Path, commit: repos.Commit) -> prov_records.Trigger:

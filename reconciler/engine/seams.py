@@ -17,7 +17,7 @@ from reconciler.health.pipelines import PipelineStatus
 from reconciler.render.environments import Target
 from reconciler.source import repos
 from reconciler.structs.changesets import ChangeSet
-from reconciler.structs.errors import RecordError, SpecError
+from reconciler.structs.errors import ReconcilerError, RecordError, SpecError
 
 if TYPE_CHECKING:
     from reconciler.apply.manager import ResourceManager
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 ManagerFor = Callable[[str | None], "ResourceManager"]
 """Return the resource manager of a kubeconfig context (None: the default context)."""
+
+
+class Superseded(ReconcilerError):
+    """An interruptible reconcile stopped before applying: its branch has a newer commit."""
 
 
 @dataclass

@@ -7,12 +7,18 @@ the daemon did its job (never a time).
   before ``git push`` and stops when the new run's first Job exists in the cluster, over 20
   pushes: from the clone the daemon runs on (``--repo <clone>``: its refs watched, its
   remote fetched), and to a bare remote the daemon mirrors, fetched on a signed webhook.
+- push -> first write at scale: 100 and 1,000 pipelines x 3 environments, every run in
+  flight (a tenth of them finishing and recorded during the pushes, so watch events keep
+  the environments busy), 10 pushes of one pipeline's params from the clone the daemon
+  runs on; the clock starts before ``git push`` and stops when the new run's first Job
+  exists in any environment (and, second figure, in all three).
 - memory: the daemon's resident set size once 1,000 pipelines x 3 environments have been
   reconciled (3,000 Jobs applied), next to the same daemon with 1 pipeline (baseline).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -32,6 +38,7 @@ from tests.support import dvcrepos
 pytestmark = pytest.mark.bench
 
 PUSHES = 20
+SCALE_PUSHES = 10
 PIPELINE = "fraud-detector"
 NAMESPACE = "ml-prod"
 SECRET = "bench-webhook-secret"
@@ -236,3 +243,91 @@ def test_memory_with_1000_pipelines_in_3_environments(
         f"\n{count:,} pipelines x 3 environments: first full reconcile {took:.1f}s, "
         f"{jobs} Jobs; daemon RSS {rss / 1024:.0f} MiB (peak {hwm / 1024:.0f} MiB)"
     )
+
+
+def jobs_of(
+    api: client.ApiClient, namespaces: tuple[str, ...], pipeline: str
+) -> dict[str, set[str]]:
+    """Return the run labels of a pipeline's Jobs per namespace."""
+    out = {}
+    for ns in namespaces:
+        jobs = client.BatchV1Api(api).list_namespaced_job(
+            ns, label_selector=f"reconciler.ml/pipeline={pipeline}"
+        )
+        out[ns] = {(j.metadata.labels or {}).get("reconciler.ml/run", "") for j in jobs.items}
+    return out
+
+
+@pytest.mark.parametrize("count", [100, 1000])
+def test_push_to_first_write_at_scale_with_runs_in_flight(
+    sandbox: Any, tmp_path: Path, count: int
+) -> None:
+    envs = ("dev", "staging", "prod")
+    namespaces = tuple(f"bench-{e}" for e in envs)
+    work = tmp_path / "work"
+    write_many_pipelines(work, count, envs)
+    dvcrepos.git(work, "init", "-q", "-b", "main")
+    dvcrepos.commit_all(work, f"{count} pipelines")
+    origin = tmp_path / "origin.git"
+    dvcrepos.git(tmp_path, "clone", "-q", "--bare", str(work), str(origin))
+    dvcrepos.git(work, "remote", "add", "origin", str(origin))
+    dvcrepos.git(work, "fetch", "-q", "origin")
+    api = sandbox.api_client()
+    core = client.CoreV1Api(api)
+    rules = {
+        # a tenth of the runs finish a minute in (recorded while the pushes go on); the
+        # others stay in flight for the whole benchmark
+        "10-finishing": {"match": "bench-*/p*0-*-train", "delay": 60.0},
+        "20-in-flight": {"match": "*", "delay": 3600.0},
+    }
+    core.create_namespaced_config_map(
+        "kube-system",
+        {
+            "metadata": {"name": "sandbox-outcomes", "namespace": "kube-system"},
+            "data": {k: json.dumps(v) for k, v in rules.items()},
+        },
+    )
+    daemon = DaemonProcess(tmp_path, sandbox.kubeconfig, str(work), "--interval", "1h")
+    firsts: list[float] = []
+    alls: list[float] = []
+    try:
+
+        def all_reconciled() -> bool:
+            text = daemon.metrics()
+            return all(
+                (metric_value(text, "reconciler_reconciles_total", f'env="{e}",result="ok"') or 0)
+                >= 1
+                for e in envs
+            )
+
+        started = time.monotonic()
+        assert wait_for(all_reconciled, 1800, step=1.0), daemon.metrics()[-3000:]
+        print(
+            f"\n{count} x 3: first reconcile of every environment {time.monotonic() - started:.1f}s"
+        )
+        for i in range(SCALE_PUSHES):
+            pipeline = f"p{(count // 2 + i) % count:04d}"
+            before = jobs_of(api, namespaces, pipeline)
+            path = work / "pipelines" / f"{pipeline}.yaml"
+            path.write_text(re.sub(r"seed: \d+", f"seed: {9000 + i}", path.read_text(), count=1))
+            dvcrepos.commit_all(work, f"{pipeline}: seed {9000 + i}")
+            clock = time.monotonic()  # the clock starts before the push
+            dvcrepos.git(work, "push", "-q", "origin", "main")
+            first = None
+            deadline = clock + 900
+            while time.monotonic() < deadline:
+                now = jobs_of(api, namespaces, pipeline)
+                new = [ns for ns in namespaces if now[ns] - before[ns]]
+                if new and first is None:
+                    first = time.monotonic() - clock
+                if len(new) == len(namespaces):
+                    break
+                time.sleep(0.02)
+            assert first is not None, f"push {i}: no new run of {pipeline}"
+            firsts.append(first)
+            alls.append(time.monotonic() - clock)
+            print(f"push {i}: first write {first:.2f}s, all environments {alls[-1]:.2f}s")
+    finally:
+        assert daemon.stop() == 0
+    report(f"{count:,} pipelines x 3 environments, runs in flight: first write", firsts)
+    report(f"{count:,} pipelines x 3 environments, runs in flight: all 3 written", alls)
