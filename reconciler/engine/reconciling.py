@@ -303,7 +303,7 @@ def track_runs(
         list_pods=lambda: manager.list("v1", "Pod", namespace=target.namespace, label_selector=""),
         dry_run=dry_run,
         applied_commit=applied,
-        plan_at_applied=plans_at(source, prepared.env.name, applied, prepared),
+        run_spec_at_applied=run_specs_at(source, prepared.env.name, applied, prepared),
     )
     # One view of the records for the whole tracking, and one delivery of every record it
     # writes (one commit per provenance branch, one push) when it is done.
@@ -318,7 +318,7 @@ def track_runs(
     return tracked
 
 
-def plans_at(
+def run_specs_at(
     source: Source, env_name: str, sha: str, current: environments.Prepared
 ) -> Callable[[str], RunSpec | None]:
     """Return a lookup of a pipeline's run spec at commit ``sha`` (the commit last applied).

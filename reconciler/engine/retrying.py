@@ -32,8 +32,8 @@ def request_retry(
     """
     source = reconciling.resolve_source(ctx.repo, env_name, branch, None)
     prepared = reconciling.prepare(ctx, source, env_name)
-    plan = prepared.run_specs.get(pipeline)
-    if plan is None:
+    run_spec = prepared.run_specs.get(pipeline)
+    if run_spec is None:
         if pipeline in prepared.failed_pipelines:
             raise ReconcilerError(
                 f"pipeline {pipeline!r} does not render in {env_name!r}: fix it first"
@@ -44,23 +44,23 @@ def request_retry(
     ns = manager.get(ObjectRef("", "Namespace", "", namespace, "v1"))
     if ns is None:
         raise ReconcilerError(f"namespace {namespace!r} does not exist: sync {env_name!r} first")
-    attempt = retries.attempt_of(plan, ns)
+    attempt = retries.attempt_of(run_spec, ns)
     pbranch = provenance_branches.branch_for(prepared.env, pipeline, source.branch)
     try:  # the daemon that recorded the run pushed it from elsewhere: read the remote's
         ctx.provenance.fetch([pbranch])
     except ReconcilerError as exc:
         log.warning("provenance branch %s not fetched (%s): using what is known here", pbranch, exc)
-    record = ctx.provenance.get(pbranch, prepared.env.name, pipeline, plan.run_name(attempt))
+    record = ctx.provenance.get(pbranch, prepared.env.name, pipeline, run_spec.run_name(attempt))
     if record is None:
         raise ReconcilerError(
-            f"run {plan.run_name(attempt)} of {pipeline!r} in {env_name!r} has not finished: "
+            f"run {run_spec.run_name(attempt)} of {pipeline!r} in {env_name!r} has not finished: "
             "only a finished run can be retried"
         )
     manager.call(
         "PATCH",
         f"/api/v1/namespaces/{namespace}",
         query=[("fieldManager", retries.FIELD_MANAGER)],
-        body=retries.request_patch(plan, attempt + 1),
+        body=retries.request_patch(run_spec, attempt + 1),
         content_type="application/merge-patch+json",
     )
-    return retries.RetryRequest(pipeline, plan.run_id, attempt + 1, str(record.status))
+    return retries.RetryRequest(pipeline, run_spec.run_id, attempt + 1, str(record.status))

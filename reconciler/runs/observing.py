@@ -8,10 +8,10 @@ Rules (design.md, "Runs"):
 - A run whose step failed is Failed; nothing after the failed step starts.
 - A run whose steps all succeeded is Succeeded.
 - A live, unfinished run of an older spec is superseded: recorded Cancelled, then pruned.
-- A run's steps come from its plan (for an older run: the plan of the commit last applied,
-  ``plan_of``), never from the objects that happen to be live: a run superseded after its
+- A run's steps come from its run spec (for an older run: the run spec of the commit last applied,
+  ``run_spec_of``), never from the objects that happen to be live: a run superseded after its
   first step and before its second has one live object, all succeeded, and is still
-  Cancelled. An older run whose plan is unknown is never Succeeded (Failed if a step
+  Cancelled. An older run whose run spec is unknown is never Succeeded (Failed if a step
   failed, else Cancelled).
 - Serving follows the newest promoted attempt of the current run; until there is one it
   stays on the model the live serving object has; with neither, there is no serving.
@@ -29,8 +29,8 @@ from reconciler.structs.manifests import Manifest
 from reconciler.structs.runs import RunState, RunStatus, ServedModel, StepPhase, split_run_name
 
 PhaseFn = Callable[[Manifest], StepPhase]
-PlanFn = Callable[[str], "RunSpec | None"]
-"""``plan_of(run_name)``: an older run's plan, or None if it is not known."""
+RunSpecFn = Callable[[str], "RunSpec | None"]
+"""``run_spec_of(run_name)``: an older run's run spec, or None if it is not known."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ class Finishing:
     objects: dict[str, Manifest]
     phases: dict[str, StepPhase]
     current: bool
-    plan: RunSpec | None = None
-    """The run's own plan (the current one's, or an older run's when it is known)."""
+    run_spec: RunSpec | None = None
+    """The run's own run spec (the current one's, or an older run's when it is known)."""
 
 
 @dataclass
@@ -85,12 +85,12 @@ def group_by_run(objs: Sequence[Manifest]) -> dict[str, dict[str, Manifest]]:
     return dict(out)
 
 
-def run_status(plan_steps: Sequence[str], phases: Mapping[str, StepPhase]) -> tuple[RunStatus, str]:
+def run_status(spec_steps: Sequence[str], phases: Mapping[str, StepPhase]) -> tuple[RunStatus, str]:
     """Return the status of a run from its steps' phases, and a reason."""
     failed = sorted(s for s, p in phases.items() if p == StepPhase.FAILED)
     if failed:
         return RunStatus.FAILED, f"step {failed[0]} failed"
-    if plan_steps and all(phases.get(s) == StepPhase.SUCCEEDED for s in plan_steps):
+    if spec_steps and all(phases.get(s) == StepPhase.SUCCEEDED for s in spec_steps):
         return RunStatus.SUCCEEDED, "all steps succeeded"
     if any(p in (StepPhase.RUNNING, StepPhase.SUCCEEDED) for p in phases.values()):
         return RunStatus.RUNNING, "running"
@@ -98,24 +98,24 @@ def run_status(plan_steps: Sequence[str], phases: Mapping[str, StepPhase]) -> tu
 
 
 def older_run_status(
-    plan: RunSpec | None, phases: Mapping[str, StepPhase], reason: str
+    run_spec: RunSpec | None, phases: Mapping[str, StepPhase], reason: str
 ) -> tuple[RunStatus, str]:
-    """Return the status of a run that is no longer current, from its plan's steps.
+    """Return the status of a run that is no longer current, from its run spec's steps.
 
-    Without a plan its steps are unknown, so it is never Succeeded. A run that has not
+    Without a run spec its steps are unknown, so it is never Succeeded. A run that has not
     finished is Cancelled with ``reason``.
     """
-    steps = [s.name for s in plan.pipeline.steps] if plan is not None else []
+    steps = [s.name for s in run_spec.pipeline.steps] if run_spec is not None else []
     status, why = run_status(steps, phases)
     if not status.finished:
         return RunStatus.CANCELLED, reason
     return status, why
 
 
-def plan_for_run(plan: RunSpec | None, run: str) -> RunSpec | None:
-    """Return ``plan`` if it is the plan of ``run`` (same run id), else None."""
-    if plan is not None and split_run_name(run)[0] == plan.run_id:
-        return plan
+def run_spec_for_run(run_spec: RunSpec | None, run: str) -> RunSpec | None:
+    """Return ``run_spec`` if it is the run spec of ``run`` (same run id), else None."""
+    if run_spec is not None and split_run_name(run)[0] == run_spec.run_id:
+        return run_spec
     return None
 
 
@@ -132,24 +132,24 @@ def serving_of(obj: Manifest | None) -> ServedModel | None:
 
 
 def observe(
-    plan: RunSpec,
+    run_spec: RunSpec,
     *,
     attempt: int,
     live_steps: Sequence[Manifest],
     record_of: Callable[[str], RecordedRun | None],
     phase_of: PhaseFn,
     live_serving: Manifest | None,
-    plan_of: PlanFn | None = None,
+    run_spec_of: RunSpecFn | None = None,
 ) -> Observation:
     """Decide a pipeline's run state and what to record.
 
     ``live_steps`` are the pipeline's step objects in the cluster (any run);
-    ``record_of(run_name)`` looks a run up in provenance; ``plan_of(run_name)`` gives an
-    older run's plan when it is known.
+    ``record_of(run_name)`` looks a run up in provenance; ``run_spec_of(run_name)`` gives an
+    older run's run spec when it is known.
     """
-    current = plan.run_name(attempt)
+    current = run_spec.run_name(attempt)
     by_run = group_by_run(live_steps)
-    step_names = [s.name for s in plan.pipeline.steps]
+    step_names = [s.name for s in run_spec.pipeline.steps]
     obs = Observation(state=RunState(run=current, attempt=attempt))
     # Older runs of this pipeline still in the cluster.
     for run, objs in sorted(by_run.items()):
@@ -158,10 +158,10 @@ def observe(
         phases = {s: phase_of(o) for s, o in objs.items()}
         if record_of(run) is not None:
             continue  # already final: prune freely
-        older = plan_of(run) if plan_of is not None else None
+        older = run_spec_of(run) if run_spec_of is not None else None
         status, reason = older_run_status(older, phases, "superseded by a newer run")
         obs.finishing.append(
-            Finishing(run, status, reason, objs, phases, current=False, plan=older)
+            Finishing(run, status, reason, objs, phases, current=False, run_spec=older)
         )
         obs.protected |= {(o.get("metadata") or {}).get("name", "") for o in objs.values()}
     # The current run.
@@ -175,15 +175,15 @@ def observe(
         status, reason = run_status(step_names, phases)
         if status.finished:
             obs.finishing.append(
-                Finishing(current, status, reason, objs, phases, current=True, plan=plan)
+                Finishing(current, status, reason, objs, phases, current=True, run_spec=run_spec)
             )
         else:
             obs.in_flight = True
     # Serving: newest promoted attempt of the current run id, else what is live.
     serving: ServedModel | None = None
-    serves = plan.pipeline.serve is not None and plan.env.serve
+    serves = run_spec.pipeline.serve is not None and run_spec.env.serve
     for n in range(attempt if serves else 0, 0, -1):
-        r = rec if n == attempt else record_of(plan.run_name(n))
+        r = rec if n == attempt else record_of(run_spec.run_name(n))
         if r is not None and r.status == RunStatus.SUCCEEDED and r.promoted:
             serving = ServedModel(run=r.run, model_uri=r.model_uri)
             break

@@ -1,7 +1,7 @@
 """Build the provenance record of a run that has just finished (or was cancelled).
 
 Called by the engine with the run spec (for the current run) and the live step objects
-and pods. For an older run, superseded before it finished, the plan is no longer known:
+and pods. For an older run, superseded before it finished, the run spec is no longer known:
 the record is built from what its objects carry (images, resources, the RUN_ID, PARAMS_JSON
 and DATASET_* env vars of their pod templates).
 """
@@ -182,7 +182,7 @@ def build_record(
     *,
     env: str,
     pipeline: str,
-    plan: RunSpec | None,
+    run_spec: RunSpec | None,
     pods: Mapping[str, Sequence[Manifest]],
     source: SourceFacts,
     server: str,
@@ -192,7 +192,7 @@ def build_record(
 ) -> rec.RunRecord:
     """Return the record of a finished (or cancelled) run.
 
-    ``pods`` maps a step object's name to its pods (``pods_by_job``). With ``plan`` (the
+    ``pods`` maps a step object's name to its pods (``pods_by_job``). With ``run_spec`` (the
     current run) the record carries the resolved spec, params, datasets and model; without
     it they are read back from the objects' pod templates.
     """
@@ -207,11 +207,11 @@ def build_record(
                 obj,
                 str(finishing.phases.get(name, "")),
                 pods.get(obj_name, ()),
-                plan.artifacts_uri(name, attempt) if plan is not None else None,
+                run_spec.artifacts_uri(name, attempt) if run_spec is not None else None,
             )
         )
-    if plan is not None:
-        order = {s.name: i for i, s in enumerate(plan.ordered_steps())}
+    if run_spec is not None:
+        order = {s.name: i for i, s in enumerate(run_spec.ordered_steps())}
         steps.sort(key=lambda s: order.get(s.name, len(order)))
     created = min(
         (
@@ -235,17 +235,17 @@ def build_record(
         _template_container(next(iter(finishing.objects.values()))) if finishing.objects else {}
     )
     env_vars = _env_of(any_template)
-    if plan is not None:
-        p = plan.pipeline
+    if run_spec is not None:
+        p = run_spec.pipeline
         decision = promotion.decide(
             p.promote, flat, succeeded=finishing.status == RunStatus.SUCCEEDED
         )
         datasets = [
             rec.DatasetRecord(name=n, path=f.path, md5=f.md5, size=f.size, remote=f.url)
-            for n, f in sorted(plan.datasets.items())
+            for n, f in sorted(run_spec.datasets.items())
         ]
         spec, params = dict(p.raw), dict(p.params)
-        model: str | None = plan.model_uri(attempt)
+        model: str | None = run_spec.model_uri(attempt)
         spec_path, spec_sha = p.path, p.spec_sha256
     else:
         decision = promotion.decide(None, flat, succeeded=False)
@@ -281,7 +281,7 @@ def build_record(
         source=rec.SourceInfo(
             repo=source.repo,
             ref=source.ref,
-            commit=source.commit if plan is not None else "",
+            commit=source.commit if run_spec is not None else "",
             spec_path=spec_path,
             spec_sha256=spec_sha,
         ),

@@ -53,21 +53,23 @@ def requested(namespace: Manifest | None) -> dict[str, tuple[str, int]]:
     return out
 
 
-def attempt_of(plan: RunSpec, namespace: Manifest | None) -> int:
+def attempt_of(run_spec: RunSpec, namespace: Manifest | None) -> int:
     """Return a pipeline's current attempt: the requested one if it names the current run."""
-    rid, n = requested(namespace).get(plan.pipeline.name, ("", 1))
-    return n if rid == plan.run_id else 1
+    rid, n = requested(namespace).get(run_spec.pipeline.name, ("", 1))
+    return n if rid == run_spec.run_id else 1
 
 
-def current_attempts(plans: Mapping[str, RunSpec], namespace: Manifest | None) -> dict[str, int]:
+def current_attempts(
+    run_specs: Mapping[str, RunSpec], namespace: Manifest | None
+) -> dict[str, int]:
     """Return every pipeline's current attempt (see :func:`attempt_of`)."""
-    return {name: attempt_of(plan, namespace) for name, plan in plans.items()}
+    return {name: attempt_of(run_spec, namespace) for name, run_spec in run_specs.items()}
 
 
-def request_patch(plan: RunSpec, attempt: int) -> Manifest:
-    """Return the merge patch of the Namespace that asks for ``attempt`` of ``plan``'s run."""
-    key = ANNOTATION_PREFIX + plan.pipeline.name
-    return {"metadata": {"annotations": {key: f"{plan.run_id}:{attempt}"}}}
+def request_patch(run_spec: RunSpec, attempt: int) -> Manifest:
+    """Return the merge patch of the Namespace that asks for ``attempt`` of ``run_spec``'s run."""
+    key = ANNOTATION_PREFIX + run_spec.pipeline.name
+    return {"metadata": {"annotations": {key: f"{run_spec.run_id}:{attempt}"}}}
 
 
 def changed_requests(before: Manifest | None, after: Manifest | None) -> set[str]:

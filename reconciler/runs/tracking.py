@@ -9,7 +9,7 @@ running) before their objects are pruned. Objects of a run whose record could no
 written are protected from pruning: nothing is lost.
 
 An older run (superseded, or of a removed pipeline) is judged and recorded with its own
-plan: the plan the pipeline had at the commit last applied (``plan_at_applied``, rendered
+run spec: the run spec the pipeline had at the commit last applied (``run_spec_at_applied``, rendered
 only when such a run is found), so its record carries its steps, full spec and commit.
 """
 
@@ -98,7 +98,7 @@ class RunTracker:
     pipeline; ``list_pods()`` lists the namespace's pods (called at most once, and only when
     a run finished); ``record_context`` carries env, source, server and namespace;
     ``applied_commit`` is the commit last applied to the namespace and
-    ``plan_at_applied(pipeline)`` the pipeline's plan at that commit (None if unknown).
+    ``run_spec_at_applied(pipeline)`` the pipeline's run spec at that commit (None if unknown).
     """
 
     env: str
@@ -110,12 +110,12 @@ class RunTracker:
     list_pods: Callable[[], list[Manifest]]
     dry_run: bool = False
     applied_commit: str = ""
-    plan_at_applied: Callable[[str], RunSpec | None] = lambda _pipeline: None
+    run_spec_at_applied: Callable[[str], RunSpec | None] = lambda _pipeline: None
     _pods: dict[str, list[Manifest]] | None = None
 
-    def plan_of(self, pipeline: str) -> observing.PlanFn:
-        """Return a lookup of an older run's plan by run name (the applied commit's plan)."""
-        return lambda run: observing.plan_for_run(self.plan_at_applied(pipeline), run)
+    def run_spec_of(self, pipeline: str) -> observing.RunSpecFn:
+        """Return a lookup of an older run's run spec by run name (the applied commit's run spec)."""
+        return lambda run: observing.run_spec_for_run(self.run_spec_at_applied(pipeline), run)
 
     def pods(self) -> dict[str, list[Manifest]]:
         """Pods by owning step object name (one LIST, on first use)."""
@@ -144,40 +144,42 @@ class RunTracker:
 
     def track(
         self,
-        plans: Mapping[str, RunSpec],
+        run_specs: Mapping[str, RunSpec],
         attempts: Mapping[str, int],
         live: LiveRuns,
         *,
         ignore: set[str],
     ) -> Tracked:
-        """Track declared pipelines (``plans``) and undeclared ones found live (not in ``ignore``)."""
+        """Track declared pipelines (``run_specs``) and undeclared ones found live (not in ``ignore``)."""
         out = Tracked()
-        for name, plan in sorted(plans.items()):
-            self._track_declared(out, plan, attempts.get(name, 1), live)
+        for name, run_spec in sorted(run_specs.items()):
+            self._track_declared(out, run_spec, attempts.get(name, 1), live)
         for name, objs in sorted(live.steps.items()):
-            if name not in plans and name not in ignore:
+            if name not in run_specs and name not in ignore:
                 self._track_removed(out, name, objs)
         return out
 
-    def _observe(self, plan: RunSpec, attempt: int, live: LiveRuns) -> observing.Observation:
-        name = plan.pipeline.name
+    def _observe(self, run_spec: RunSpec, attempt: int, live: LiveRuns) -> observing.Observation:
+        name = run_spec.pipeline.name
         return observing.observe(
-            plan,
+            run_spec,
             attempt=attempt,
             live_steps=live.steps.get(name, []),
             record_of=self.record_of(name),
             phase_of=health.step_phase,
             live_serving=live.serving.get(name),
-            plan_of=self.plan_of(name),
+            run_spec_of=self.run_spec_of(name),
         )
 
-    def _track_declared(self, out: Tracked, plan: RunSpec, attempt: int, live: LiveRuns) -> None:
-        name = plan.pipeline.name
-        obs = self._observe(plan, attempt, live)
+    def _track_declared(
+        self, out: Tracked, run_spec: RunSpec, attempt: int, live: LiveRuns
+    ) -> None:
+        name = run_spec.pipeline.name
+        obs = self._observe(run_spec, attempt, live)
         if obs.finishing:
             for fin in obs.finishing:
                 self._record(out, fin, name)
-            obs = self._observe(plan, attempt, live)
+            obs = self._observe(run_spec, attempt, live)
         out.states[name] = obs.state
         found = self.record_of(name)(obs.state.run) if obs.state.recorded else None
         out.recorded_status[name] = str(found.status) if found else ""
@@ -186,16 +188,18 @@ class RunTracker:
         out.in_flight = out.in_flight or obs.in_flight
 
     def _track_removed(self, out: Tracked, pipeline: str, objs: list[Manifest]) -> None:
-        lookup, plan_of = self.record_of(pipeline), self.plan_of(pipeline)
+        lookup, run_spec_of = self.record_of(pipeline), self.run_spec_of(pipeline)
         for run, steps in sorted(observing.group_by_run(objs).items()):
             if lookup(run) is not None:
                 continue
             phases = {s: health.step_phase(o) for s, o in steps.items()}
-            plan = plan_of(run)
+            run_spec = run_spec_of(run)
             status, reason = observing.older_run_status(
-                plan, phases, "pipeline removed from the environment"
+                run_spec, phases, "pipeline removed from the environment"
             )
-            fin = observing.Finishing(run, status, reason, steps, phases, current=False, plan=plan)
+            fin = observing.Finishing(
+                run, status, reason, steps, phases, current=False, run_spec=run_spec
+            )
             self._record(out, fin, pipeline)
 
     def _record(self, out: Tracked, fin: observing.Finishing, pipeline: str) -> None:
@@ -210,7 +214,7 @@ class RunTracker:
             fin,
             env=self.env,
             pipeline=pipeline,
-            plan=fin.plan,
+            run_spec=fin.run_spec,
             pods=self.pods(),
             source=source,
             server=self.server,
