@@ -41,6 +41,8 @@ PROD_NS = "ml-prod"
 EXP_BRANCH = "exp/lr-sweep"
 EXP_NS = "ml-exp-lr-sweep"
 SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
+REPORT_WIDTH = 120
+"""Widest the review report is drawn (a terminal narrower than this wraps it)."""
 OUTCOMES = {
     # sandbox-outcomes rules (key order): what a simulated step reports when it ends
     "10-exp-resnet-eval": {
@@ -362,7 +364,9 @@ def _experiment_stage(demo: Demo, api: Any, console: Any) -> None:
     from rich.markdown import Markdown
     from rich.panel import Panel
 
-    console.print(Panel(Markdown(markdown.format_markdown(report)), expand=False))
+    # Markdown fills the console's width: piped, that is PIPE_WIDTH, so cap it to a page.
+    width = min(console.width, REPORT_WIDTH)
+    console.print(Panel(Markdown(markdown.format_markdown(report)), expand=False), width=width)
 
 
 def _revert_stage(demo: Demo, api: Any, console: Any, first: dict[str, str]) -> None:
