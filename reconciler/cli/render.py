@@ -33,12 +33,13 @@ def command(
     from reconciler.structs.errors import ReconcilerError
 
     try:
-        with repos.checkout_tree(Path(repo), ref) as (root, _):
+        with repos.checkout_tree(Path(repo), ref) as (root, commit):
             prepared = engine.prepare_target(
                 root,
                 env,
                 branch=branch or engine.branch_hint(Path(repo), ref),
                 source=repos.find_root(Path(repo)),
+                commit=commit.sha if commit else None,
             )
             objs = environments.render_objects(prepared, all_steps=all_steps)
     except ReconcilerError as e:

@@ -179,8 +179,12 @@ def prepare_target(
     branch: str | None,
     check_remote: bool = False,
     source: Path | None = None,
+    commit: str | None = None,
 ) -> environments.Prepared:
     """Load ``overlays/<env_name>`` from a tree and plan its runs for a branch.
+
+    ``source`` and ``commit``: the repository and commit the tree holds (see
+    :func:`environments.prepare`).
 
     Raises SpecErrors if the Environment itself is broken, RenderError if Kustomize
     fails, ReconcilerError if a branch-pattern environment gets no matching branch.
@@ -200,7 +204,9 @@ def prepare_target(
             f"pass --branch (or --ref) with a matching branch name"
         )
     target = environments.target_for(env, branch if env.is_pattern and branch else env.branch)
-    return environments.prepare(root, overlay, target, check_remote=check_remote, source=source)
+    return environments.prepare(
+        root, overlay, target, check_remote=check_remote, source=source, commit=commit
+    )
 
 
 def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepared:
@@ -212,6 +218,7 @@ def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepare
             branch=source.branch,
             check_remote=ctx.check_remote,
             source=source.repo,
+            commit=source.commit.sha,
         )
 
 

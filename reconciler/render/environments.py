@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.render import datasets as datasets_mod
-from reconciler.render import overlays, serving, steps
+from reconciler.render import dvcsources, overlays, serving, steps
 from reconciler.render.runspecs import RunSpec, plan_run
 from reconciler.source import repos
 from reconciler.specs import branches, loading, provenance_branches, validation
@@ -170,11 +170,14 @@ def prepare(
     *,
     check_remote: bool = False,
     source: Path | None = None,
+    commit: str | None = None,
 ) -> Prepared:
     """Resolve every pipeline's datasets and compute its run spec.
 
     ``source`` is the repository the tree at ``root`` was exported from (local DVC remotes
-    inside it are named there; see ``DatasetResolver``).
+    inside it are named there; see ``DatasetResolver``) and ``commit`` the commit it holds:
+    with both, steps learn where to ``dvc get`` each dataset (see
+    :mod:`reconciler.render.dvcsources`).
 
     A pipeline whose dataset pointers do not resolve joins ``failed_pipelines`` (its live
     objects are kept); the others are planned.
@@ -190,8 +193,16 @@ def prepare(
                 prepared.errors.extend(_point_at_pipeline(errors, pipeline, overlay))
                 prepared.failed_pipelines.add(pipeline.name)
                 continue
+            sources = None
+            if source is not None and commit is not None:
+                pointers = {n: (f.path, f.md5) for n, f in facts.items()}
+                sources = dvcsources.dvc_sources(source, commit, pointers)
             prepared.run_specs[pipeline.name] = plan_run(
-                env=overlay.env, namespace=target.namespace, pipeline=pipeline, datasets=facts
+                env=overlay.env,
+                namespace=target.namespace,
+                pipeline=pipeline,
+                datasets=facts,
+                sources=sources,
             )
     return prepared
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.render import runids
+from reconciler.render.dvcsources import DvcSources
 from reconciler.specs.models import Environment, Pipeline, Step
 from reconciler.structs import labels
 from reconciler.structs.runs import run_name
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 PVC_SCHEME = "pvc://"
 ARTIFACTS_DIR = "/artifacts"
 ARTIFACTS_VOLUME = "artifacts"
+DVC_REPO_URL = "DVC_REPO_URL"
 
 
 def env_key(name: str) -> str:
@@ -39,6 +41,8 @@ class RunSpec:
     namespace: str
     run_id: str
     datasets: Mapping[str, DatasetFacts]
+    sources: DvcSources = field(default_factory=DvcSources)
+    """Where pods ``dvc get`` each dataset (empty when the repository is unknown)."""
 
     def run_name(self, attempt: int = 1) -> str:
         """Return the run name of an attempt (``<id>`` or ``<id>-<N>``)."""
@@ -130,7 +134,10 @@ class RunSpec:
 
         Per dataset: ``DATASET_<NAME>_URL`` (the file's URL in its remote; for a directory
         the remote's object prefix, with ``DATASET_<NAME>_MANIFEST_URL`` its ``.dir``
-        listing) and ``DATASET_<NAME>_MD5`` (the md5 alone). With an artifact root:
+        listing) and ``DATASET_<NAME>_MD5`` (the md5 alone); when the repository is known,
+        ``DVC_REPO_URL`` and per dataset ``DATASET_<NAME>_REV`` and ``DATASET_<NAME>_DVC_PATH``
+        (``dvc get --rev REV URL DVC_PATH``, see :mod:`reconciler.render.dvcsources`). With
+        an artifact root:
         ``ARTIFACTS_URI``, ``ARTIFACTS_URI_<STEP>`` for each step it needs, and
         ``CHECKPOINT_URI``.
         """
@@ -146,6 +153,12 @@ class RunSpec:
             env[f"DATASET_{key}_MD5"] = facts.md5.removesuffix(".dir")
             if facts.is_dir:
                 env[f"DATASET_{key}_MANIFEST_URL"] = facts.url
+            source = self.sources.datasets.get(name)
+            if source is not None:
+                env[f"DATASET_{key}_REV"] = source.rev
+                env[f"DATASET_{key}_DVC_PATH"] = source.path
+        if self.sources.repo_url and self.sources.datasets:
+            env[DVC_REPO_URL] = self.sources.repo_url
         own = self.artifacts_uri(step.name, attempt)
         if own is not None:
             env["ARTIFACTS_URI"] = own
@@ -177,7 +190,18 @@ def plan_run(
     namespace: str,
     pipeline: Pipeline,
     datasets: Mapping[str, DatasetFacts],
+    sources: DvcSources | None = None,
 ) -> RunSpec:
-    """Compute the run a pipeline asks for; ``datasets`` maps dataset name to its facts."""
+    """Compute the run a pipeline asks for; ``datasets`` maps dataset name to its facts.
+
+    ``sources`` (where pods ``dvc get`` the datasets) never changes the run id.
+    """
     rid = runids.run_id(env.name, pipeline, {n: f.md5 for n, f in datasets.items()})
-    return RunSpec(pipeline=pipeline, env=env, namespace=namespace, run_id=rid, datasets=datasets)
+    return RunSpec(
+        pipeline=pipeline,
+        env=env,
+        namespace=namespace,
+        run_id=rid,
+        datasets=datasets,
+        sources=sources or DvcSources(),
+    )

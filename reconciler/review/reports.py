@@ -194,7 +194,7 @@ def _prepared(
 
     with repos.checkout_tree(repo, sha) as (root, _):
         try:
-            prepared = engine.prepare_target(root, env_name, branch=branch, source=repo)
+            prepared = engine.prepare_target(root, env_name, branch=branch, source=repo, commit=sha)
         except SpecErrors as e:
             return None, [str(x) for x in e.errors]
         except (RenderError, ReconcilerError) as e:

@@ -16,7 +16,7 @@ import functools
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +110,20 @@ def spec_commit(repo: Path, ref: str) -> Commit:
         ["log", "-1", "--format=%H", tip, "--", ".", f":(exclude){PROVENANCE_DIR}"], repo=repo
     )
     return commit_info(repo, found or tip)
+
+
+def path_commits(repo: Path, sha: str, paths: Sequence[str], *, limit: int) -> list[str]:
+    """Return up to ``limit`` commits reachable from ``sha`` that changed any of ``paths``.
+
+    Newest first, with git's own history simplification (merges included), hence git's
+    command line; paths are taken literally (no pathspec magic or globbing).
+    """
+    found = gitcmd.output(
+        ["log", f"--max-count={limit}", "--format=%H", sha, "--"]
+        + [f":(literal){p}" for p in paths],
+        repo=repo,
+    )
+    return found.split()
 
 
 def changed_paths(repo: Path, sha: str) -> list[str]:
@@ -255,6 +269,40 @@ def _explained_spec_errors(exc: SpecErrors, tree: trees.Tree) -> SpecErrors:
             err = SpecError(err.path, err.line, err.column, err.field, message)
         errors.append(err)
     return SpecErrors(errors)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SCP_LIKE = re.compile(r"^(?P<user>[^/:@]+)(?::[^/@]*)?@(?P<rest>[^/:]+:.*)$")
+
+
+def pod_url(repo: Path, remote: str = "origin") -> str:
+    """Return the URL a pod clones the repository from: the remote's, without secrets.
+
+    An ``http(s)://`` URL loses its whole userinfo (the user part is often the token
+    itself); other schemes (``ssh://git@host/...``, ``git@host:org/repo``) keep the user
+    name and lose any password. A remote that is a local path (the demo's, a test's) is
+    a ``file://`` URL, made absolute against the repository (``dvc get`` clones a
+    ``file://`` URL as it would a server's; given a plain path it reads that repository in
+    place and resolves relative DVC remotes elsewhere); a repository without that remote
+    (a bare repository watched in place is its own remote) is named by its own path.
+    """
+    url = open_repo(repo).remote_url(remote)
+    if not url:
+        return find_root(repo).as_uri()
+    if _SCHEME.match(url):
+        scheme, _, rest = url.partition("://")
+        netloc, slash, path = rest.partition("/")
+        userinfo, at, host = netloc.rpartition("@")
+        if at:
+            user = "" if scheme.lower().startswith("http") else userinfo.partition(":")[0]
+            netloc = f"{user}@{host}" if user else host
+        return f"{scheme}://{netloc}{slash}{path}"
+    scp = _SCP_LIKE.match(url)
+    if scp:
+        return f"{scp.group('user')}@{scp.group('rest')}"
+    if ":" in url.split("/", 1)[0]:  # host:path, no user
+        return url
+    return (find_root(repo) / url).resolve().as_uri()
 
 
 def remote_url(repo: Path, remote: str = "origin") -> str:

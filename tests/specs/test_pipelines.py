@@ -260,7 +260,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "env: {LOG_LEVEL: info, RUN_ID: x}",
         [
             f"{P}:19:30: spec.steps[1].env.RUN_ID: RUN_ID is set by the reconciler "
-            "(reserved: RUN_ID, STEP, PARAMS_JSON, MODEL_OUTPUT, CHECKPOINT_URI, DATASET_*, "
+            "(reserved: RUN_ID, STEP, PARAMS_JSON, MODEL_OUTPUT, CHECKPOINT_URI, DVC_REPO_URL, DATASET_*, "
             "ARTIFACTS_URI*)"
         ],
     ),

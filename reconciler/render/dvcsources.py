@@ -1,0 +1,121 @@
+"""Where a pod gets a dataset with ``dvc get``: the repository's URL and a commit per dataset.
+
+Called by :func:`reconciler.render.environments.prepare` when it knows the Git repository
+and the commit it renders (the engine, ``render``, ``review``). A step then gets
+``DVC_REPO_URL`` and, per dataset, ``DATASET_<NAME>_REV`` and ``DATASET_<NAME>_DVC_PATH``,
+so that in the pod::
+
+    dvc get --rev "$DATASET_TRAIN_REV" "$DVC_REPO_URL" "$DATASET_TRAIN_DVC_PATH"
+
+fetches the very data the run id was computed from (DVC reads the pointer at that commit
+and the remote from that commit's ``.dvc/config``; the pod needs read access to the Git
+repository and to the DVC remote).
+
+The commit must not change while a run lives: step objects are immutable templates, and
+a run keeps its id across commits that do not change its inputs (a README edit). So the
+commit is not the one rendered but the oldest commit of the newest unbroken stretch of
+history, ending at the rendered one, in which the pointer named the same md5 and
+``.dvc/config`` (where ``dvc get`` finds the remote) was the same: commits that leave both
+alone, or rewrite the pointer with the same md5, keep it. (A changed ``.dvc/config`` moves
+the data's URL too, ``DATASET_<NAME>_URL``.) It is a commit where the pointer has exactly
+that md5, reachable from the branch the environment follows.
+A dataset whose pointer at the rendered commit does not have the md5 the run uses (an
+uncommitted change in a work tree) gets no ``_REV``.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.source import repos
+from reconciler.specs import loading
+from reconciler.structs.errors import ReconcilerError, SpecErrors
+
+MAX_HISTORY = 200
+"""Commits of a pointer's history read at most, newest first."""
+DVC_CONFIG = ".dvc/config"
+"""DVC's committed configuration: ``dvc get`` reads the remote from it at the commit."""
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A dataset as ``dvc get`` names it: a commit and the data's path in the repository."""
+
+    rev: str
+    """Full commit sha: the oldest of the newest stretch with the pointer's md5."""
+    path: str
+    """Repository-relative path of the data (the pointer's output: ``datasets/imagenet-mini``)."""
+
+
+@dataclass(frozen=True)
+class DvcSources:
+    """The repository URL pods use and each dataset's source (absent: unknown)."""
+
+    repo_url: str | None = None
+    datasets: Mapping[str, DatasetSource] = field(default_factory=dict)
+
+
+def dvc_sources(repo: Path, commit: str, pointers: Mapping[str, tuple[str, str]]) -> DvcSources:
+    """Return the sources of ``name -> (pointer path, md5)`` at ``commit`` of ``repo``.
+
+    Never raises: a dataset whose history cannot be read is left out.
+    """
+    out: dict[str, DatasetSource] = {}
+    for name, (pointer, md5) in sorted(pointers.items()):
+        found = dataset_source(repo, commit, pointer, md5)
+        if found is not None:
+            out[name] = found
+    url = None
+    if out:
+        try:
+            url = repos.pod_url(repo)
+        except ReconcilerError:
+            url = None
+    return DvcSources(repo_url=url, datasets=out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_source(repo: str, commit: str, pointer: str, md5: str) -> DatasetSource | None:
+    root = Path(repo)
+    try:
+        config = repos.read_file(root, commit, DVC_CONFIG)
+        history = repos.path_commits(root, commit, (pointer, DVC_CONFIG), limit=MAX_HISTORY)
+    except ReconcilerError:
+        return None
+    found: DatasetSource | None = None
+    for sha in history:
+        content = repos.read_file(root, sha, pointer)
+        parsed = _output(content, pointer) if content is not None else None
+        if parsed is None or parsed[0] != md5 or repos.read_file(root, sha, DVC_CONFIG) != config:
+            break
+        found = DatasetSource(rev=sha, path=found.path if found else parsed[1])
+    return found
+
+
+def dataset_source(repo: Path, commit: str, pointer: str, md5: str) -> DatasetSource | None:
+    """Return the source of one dataset (None if its pointer at ``commit`` lacks ``md5``).
+
+    Cached per repository, commit and pointer: commits never change.
+    """
+    return _cached_source(str(Path(repo).resolve()), commit, pointer, md5)
+
+
+def _output(content: bytes, pointer: str) -> tuple[str, str] | None:
+    """Return ``(md5, repository-relative data path)`` of a pointer's only output."""
+    try:
+        doc: Any = loading.load_document(content, path=pointer)
+    except SpecErrors:
+        return None
+    outs = doc.get("outs") if isinstance(doc, Mapping) else None
+    if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], Mapping):
+        return None
+    md5, path = outs[0].get("md5"), outs[0].get("path")
+    if not isinstance(md5, str) or not isinstance(path, str):
+        return None
+    data = posixpath.normpath(posixpath.join(posixpath.dirname(pointer), path))
+    return md5, data
