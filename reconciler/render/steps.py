@@ -109,4 +109,9 @@ def step_object(plan: RunSpec, step: Step, attempt: int = 1) -> Manifest:
     template = _template(plan, step, attempt, STEP_CONTAINER)
     if step.runtime == "kubeflow":
         return training.pytorchjob(step, metadata=metadata, template=template)
-    return training.trainjob(step, metadata=metadata, template=template)
+    return training.trainjob(
+        step,
+        metadata=metadata,
+        template=template,
+        init_patch=datamounts.runtime_init_patch(plan, step),
+    )

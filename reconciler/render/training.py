@@ -24,7 +24,10 @@ restricted pod template; this module shapes them into the operators' custom reso
     pod (scheduling, the restricted security contexts, the ``/tmp`` volume, the pod labels)
     goes in one ``runtimePatches`` entry owned by :data:`PATCH_MANAGER`, patching the
     runtime's ``node`` job and container, so Pod Security "restricted" holds whatever
-    runtime is referenced. Restarts belong to the runtime (its JobSet ``failurePolicy``):
+    runtime is referenced. Mounted datasets are fetched by the runtime's own init container
+    ``dataset-fetch`` (a patch cannot add one), which the patch gives the datasets, their
+    volumes and the step's secret env (:func:`reconciler.render.datamounts.runtime_init_patch`);
+    a runtime of the cluster's own needs that init container to mount datasets. Restarts belong to the runtime (its JobSet ``failurePolicy``):
     a TrainJob has no per-job retry limit, so validation refuses ``retries`` there.
 """
 
@@ -78,11 +81,20 @@ def _replica(count: int, template: dict[str, Any]) -> dict[str, Any]:
     return {"replicas": count, "restartPolicy": PYTORCH_RESTART_POLICY, "template": template}
 
 
-def trainjob(step: Step, *, metadata: dict[str, Any], template: dict[str, Any]) -> Manifest:
+def trainjob(
+    step: Step,
+    *,
+    metadata: dict[str, Any],
+    template: dict[str, Any],
+    init_patch: dict[str, Any] | None = None,
+) -> Manifest:
     """Return the TrainJob of a ``runtime: trainjob`` step.
 
     The container of ``template`` becomes ``spec.trainer``; the rest of the pod becomes the
-    runtime patch of the runtime's ``node`` job.
+    runtime patch of the runtime's ``node`` job, with ``init_patch`` (the patch of the
+    runtime's dataset-fetching init container, if datasets are mounted) as its only init
+    container patch: a runtime patch cannot add containers, so the template's own init
+    containers are not carried over.
     """
     pod = template["spec"]
     (ctr,) = pod["containers"]
@@ -100,7 +112,7 @@ def trainjob(step: Step, *, metadata: dict[str, Any], template: dict[str, Any]) 
             "name": step.training_runtime or DEFAULT_TRAINING_RUNTIME,
         },
         "trainer": trainer,
-        "runtimePatches": [_runtime_patch(template)],
+        "runtimePatches": [_runtime_patch(template, init_patch)],
     }
     if step.timeout_seconds:
         spec["activeDeadlineSeconds"] = step.timeout_seconds
@@ -125,10 +137,12 @@ CONTAINER_PATCH_FIELDS = ("securityContext", "volumeMounts")
 """Container fields a runtime patch may set on ``node`` (its env comes from ``trainer``)."""
 
 
-def _runtime_patch(template: dict[str, Any]) -> dict[str, Any]:
+def _runtime_patch(template: dict[str, Any], init_patch: dict[str, Any] | None) -> dict[str, Any]:
     pod = template["spec"]
     ctr = pod["containers"][0]
     pod_patch: dict[str, Any] = {k: pod[k] for k in POD_PATCH_FIELDS if k in pod}
+    if init_patch is not None:
+        pod_patch["initContainers"] = [init_patch]
     container: dict[str, Any] = {"name": TRAINER_NODE}
     container.update({k: ctr[k] for k in CONTAINER_PATCH_FIELDS if k in ctr})
     pod_patch["containers"] = [container]

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from reconciler import engine
 from reconciler.render import datamounts, steps
@@ -125,3 +128,76 @@ def test_without_mounts_nothing_changes() -> None:
     spec = prepared.run_specs["fraud-detector"]
     assert datamounts.init_containers(spec, spec.pipeline.steps[0]) == []
     assert "initContainers" not in pod(spec, spec.pipeline.steps[0].name)
+
+
+RUNTIME = ROOT / "reconciler" / "crds" / "runtimes" / "reconciler-torch.yaml"
+
+
+def test_every_runtime_fetches_mounted_datasets(tmp_path: Path) -> None:
+    """Job, PyTorchJob and TrainJob: the data is in /data/<name>, md5-checked, before the step.
+
+    A TrainJob cannot add an init container to its runtime's pods: the shipped runtime's
+    own ``dataset-fetch`` runs the same script, and the TrainJob's runtime patch gives it
+    the datasets, their volumes and mounts; the node gets the read-only mount and the path.
+    """
+    spec = mounted("resnet50", "train")
+    for runtime in ("job", "kubeflow"):
+        p = pod(step_variant(spec, "train", runtime=runtime), "train")
+        assert [c["name"] for c in p["initContainers"]] == ["fetch-train"]
+        assert {"name": "data-train", "emptyDir": {}} in p["volumes"]
+    variant_spec = step_variant(spec, "train", runtime="trainjob", retries=0)
+    trainjob = steps.step_object(variant_spec, variant_spec.pipeline.step("train"))
+    assert trainjob["kind"] == "TrainJob"
+    (patch,) = trainjob["spec"]["runtimePatches"]
+    (node,) = patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]
+    pod_patch = node["template"]["spec"]["template"]["spec"]
+    (init_patch,) = pod_patch["initContainers"]
+    assert init_patch["name"] == datamounts.RUNTIME_FETCH_CONTAINER
+    assert {"name": "data-train", "emptyDir": {}} in pod_patch["volumes"]
+    assert {"name": "data-train", "mountPath": "/data/train"} in init_patch["volumeMounts"]
+    (node_patch,) = pod_patch["containers"]
+    assert {"name": "data-train", "mountPath": "/data/train", "readOnly": True} in node_patch[
+        "volumeMounts"
+    ]
+    assert {"name": "DATASET_TRAIN_PATH", "value": "/data/train"} in trainjob["spec"]["trainer"][
+        "env"
+    ]
+    runtime = yaml.safe_load(RUNTIME.read_text())
+    (rjob,) = runtime["spec"]["template"]["spec"]["replicatedJobs"]
+    (shipped,) = rjob["template"]["spec"]["template"]["spec"]["initContainers"]
+    assert shipped["name"] == datamounts.RUNTIME_FETCH_CONTAINER
+    assert shipped["command"] == ["python3", "-c", datamounts.FETCH_SCRIPT]
+    # What Trainer runs: the runtime's container with the patch's env (merged by name).
+    env = {e["name"]: e["value"] for e in shipped["env"]}
+    env.update({e["name"]: e["value"] for e in init_patch["env"] if "value" in e})
+    todo = json.loads(env["FETCH_DATASETS"])
+    assert [d["dest"] for d in todo] == ["/data/train"]
+    for d in todo:
+        d["dest"] = str(tmp_path / "train")
+    env["FETCH_DATASETS"] = json.dumps(todo)
+    done = subprocess.run(
+        [sys.executable, "-c", shipped["command"][2]],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    files = sorted(f for f in (tmp_path / "train").rglob("*") if f.is_file())
+    assert len(files) == spec.datasets["train"].nfiles
+    # Without datasets the runtime's init container has nothing to do.
+    empty = subprocess.run(
+        [sys.executable, "-c", shipped["command"][2]],
+        env={**os.environ, "FETCH_DATASETS": "[]"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert empty.returncode == 0, empty.stderr
+
+
+def step_variant(spec: RunSpec, step: str, **fields: Any) -> RunSpec:
+    replaced = tuple(
+        dataclasses.replace(s, **fields) if s.name == step else s for s in spec.pipeline.steps
+    )
+    return dataclasses.replace(spec, pipeline=dataclasses.replace(spec.pipeline, steps=replaced))

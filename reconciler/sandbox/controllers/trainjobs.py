@@ -62,7 +62,8 @@ def _pod_template(obj: Obj) -> tuple[dict[str, str], Obj]:
     if trainer.get("resourcesPerNode"):
         ctr["resources"] = trainer["resourcesPerNode"]
     ctr.update({k: v for k, v in patch_ctr.items() if k != "name"})
-    spec = {k: v for k, v in pod.items() if k != "containers"}
+    # A patch of the runtime's init containers has no image: they are not simulated.
+    spec = {k: v for k, v in pod.items() if k not in ("containers", "initContainers")}
     spec["restartPolicy"] = "Never"
     spec["containers"] = [ctr]
     return pod_labels, {"spec": spec}

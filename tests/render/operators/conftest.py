@@ -29,6 +29,7 @@ import pytest
 from reconciler import engine
 from reconciler.render import environments, serving, steps
 from reconciler.render.runspecs import RunSpec
+from reconciler.source import repos
 from reconciler.specs import servingruntimes
 from reconciler.specs.models import Autoscale, Probe, Probes
 from reconciler.structs.runs import RunState, ServedModel
@@ -39,9 +40,18 @@ TARGETS = [("dev", None), ("staging", None), ("prod", None), ("exp", "exp/lr-swe
 RETRY_ATTEMPT = 2
 
 
+def prepare(env: str, branch: str | None) -> environments.Prepared:
+    """Prepare an example environment as the engine does (with the repository and commit).
+
+    Steps then carry everything the engine renders, ``dvc get``'s variables included.
+    """
+    sha = repos.commit_info(ROOT, "HEAD").sha
+    return engine.prepare_target(ROOT, env, branch=branch, source=ROOT, commit=sha)
+
+
 def render_target(env: str, branch: str | None) -> list[dict[str, Any]]:
     """Return every object of one environment: all steps, a retry's steps, serving."""
-    prepared = engine.prepare_target(ROOT, env, branch=branch)
+    prepared = prepare(env, branch)
     assert prepared.errors == []
     models = {
         n: ServedModel(run=p.run_id, model_uri=p.model_uri()) for n, p in prepared.run_specs.items()
@@ -111,6 +121,11 @@ STEP_VARIANTS: dict[str, tuple[str, str, dict[str, Any]]] = {
         {"runtime": "trainjob", "retries": 0, "training_runtime": "torch-distributed"},
     ),
     "pytorchjob with a master only": ("resnet50", "train", {"workers": 1, "retries": 0}),
+    "trainjob with a mounted dataset": (
+        "resnet50",
+        "train",
+        {"runtime": "trainjob", "retries": 0},
+    ),
 }
 """Step configurations the example does not use: (pipeline, step, fields replaced)."""
 
@@ -132,7 +147,7 @@ def serving_variant(plan: RunSpec, **fields: Any) -> RunSpec:
 
 def render_variants() -> list[tuple[str, dict[str, Any]]]:
     """Return the serving objects of every :data:`SERVING_VARIANTS` entry (prod's resnet50)."""
-    prepared = engine.prepare_target(ROOT, "prod", branch=None)
+    prepared = prepare("prod", None)
     base = prepared.run_specs["resnet50"]
     model = ServedModel(run=base.run_id, model_uri=base.model_uri())
     out = []
