@@ -31,7 +31,8 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from reconciler.specs import branches, fields, patterns, schema, units
+from reconciler.specs import branches, patterns, schema, units
+from reconciler.specs import schema_fields as fields
 from reconciler.specs.loading import MAX_DEPTH, join_field
 
 Report = Callable[[str, str], None]

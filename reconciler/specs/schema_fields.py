@@ -1,6 +1,7 @@
 """Field shapes shared by Pipeline and Environment: the building blocks of the JSON Schema.
 
-Called only by ``reconciler.specs.schema``, which assembles them into the two documents.
+Called by ``reconciler.specs.schema_pipeline`` and ``schema_environment`` (the two parts) and
+``reconciler.specs.schema``, which assembles them into the two documents.
 Each helper returns a draft-07 schema whose keywords are in the order their errors take
 precedence (``reconciler.specs.checking`` keeps the first error of each field), with the
 messages users read in ``x-messages`` (see ``reconciler.specs.schema``).
