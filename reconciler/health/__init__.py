@@ -4,7 +4,8 @@ Called by the engine (``status``, serving promotion) and the run engine (``step_
 Modelled on gitops-engine's ``pkg/health``: ``job``, ``pytorchjob``, ``trainjob``, ``deployment``,
 ``inferenceservice`` and ``hpa`` each export ``health(obj)``; kinds without a module fall
 back to ``conditions.health`` (kstatus conventions); ``states`` holds the ordered
-:class:`Health` enum (Healthy < Suspended < Progressing < Missing < Degraded < Unknown).
+:class:`Health` enum (Healthy < Suspended < Progressing < Missing < Degraded < Unknown);
+``pipelines`` folds a pipeline's run and serving into one status (what ``status`` prints).
 
 Usage::
 

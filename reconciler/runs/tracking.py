@@ -2,7 +2,7 @@
 
 Called by the engine between listing the live objects and rendering. For each declared
 pipeline: observe its run (``observing``), record the runs that just finished or must be
-cancelled (``records`` + the provenance store: outbox first, then git), and observe again
+cancelled (``recording`` + the provenance store: outbox first, then git), and observe again
 so the new record counts at once (a just-promoted run is served in the same reconcile).
 For pipelines no longer declared: their unrecorded runs are recorded (Cancelled if still
 running) before their objects are pruned. Objects of a run whose record could not be

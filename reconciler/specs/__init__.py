@@ -11,6 +11,8 @@ The path of a document through this package:
 - ``validation``: the entry points, ``parse_pipeline``/``parse_environment``, which give
   ``models`` (the typed, validated form) or every error at once.
 
-``branches`` names branches and the namespace of each branch; ``units`` reads a spec's
-durations and quantities.
+``branches`` names branches and the namespace of each branch; ``provenance_branches`` says
+which branch an environment's records go to; ``units`` reads a spec's durations and
+quantities; ``secret_values`` refuses literal values that look like credentials;
+``servingruntimes`` holds KServe's built-in runtimes and its rule for picking one.
 """
