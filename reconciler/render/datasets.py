@@ -375,12 +375,22 @@ class DatasetResolver:
         except RemoteNotFoundError:
             return SpecError("", 0, 0, field, f"DVC remote {remote!r} is not configured")
         except Exception as exc:
-            return SpecError("", 0, 0, field, f"DVC remote {remote!r} cannot be used: {exc}")
+            layout = _layout_without_plugin(repo, str(remote), hash_name, exc)
+            if layout is None:
+                return SpecError("", 0, 0, field, f"DVC remote {remote!r} cannot be used: {exc}")
+            return str(remote), layout  # type: ignore[return-value]
         return str(remote), odb
 
     def _check_in_remote(self, odb: HashFileDB, out: Output, remote: str, pointer: str) -> bool:
         rel = _normalise(pointer) or pointer
         md5 = str(out.hash_info.value)
+        if isinstance(odb, _RemoteLayout):
+            raise _errors(
+                rel,
+                "",
+                f"cannot check remote {remote!r}: {odb.missing} "
+                f"(pip install 'dvc[{odb.scheme}]' next to the reconciler)",
+            )
         try:
             if not odb.exists(md5):
                 raise _errors(
@@ -407,6 +417,55 @@ class DatasetResolver:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RemoteLayout:
+    """Where DVC puts objects in a remote whose filesystem plugin is not installed.
+
+    ``s3://``, ``gs://``, ``azure://``... need ``dvc-s3``, ``dvc-gs``, ``dvc-azure`` (and
+    their cloud SDKs) for DVC to open them, but the URL of an object is DVC's fixed layout
+    (``<url>/files/md5/<md5[:2]>/<md5[2:]>``; the root itself for DVC 2's
+    ``md5-dos2unix``), which is all that rendering needs: the reconciler names the data
+    without installing every cloud's SDK. Checking that the remote holds it does need the
+    plugin. Quacks like the two methods of DVC's HashFileDB that resolution uses.
+    """
+
+    base: str
+    scheme: str
+    missing: str
+
+    @property
+    def fs(self) -> _RemoteLayout:
+        return self
+
+    def oid_to_path(self, oid: str) -> str:
+        return f"{self.base}/{oid[:2]}/{oid[2:]}"
+
+    def unstrip_protocol(self, path: str) -> str:
+        return path
+
+
+def _layout_without_plugin(
+    repo: Repo, remote: str, hash_name: str, exc: Exception
+) -> _RemoteLayout | None:
+    """Return the object layout of a remote DVC cannot open only for want of its plugin."""
+    from dvc.cachemgr import LEGACY_HASH_NAMES
+    from dvc_objects.fs.errors import RemoteMissingDepsError
+
+    # DVC raises ImportError ("s3 is supported, but requires 'dvc-s3' to be installed")
+    # when it looks the filesystem up, RemoteMissingDepsError when the plugin lacks an SDK.
+    if not isinstance(exc, ImportError | RemoteMissingDepsError):
+        return None
+    conf = repo.config["remote"].get(remote) or {}
+    url = str(conf.get("url") or "")
+    scheme = url.partition("://")[0]
+    if not scheme or url == scheme or conf.get("worktree") or conf.get("version_aware"):
+        return None
+    base = url.rstrip("/")
+    if hash_name not in LEGACY_HASH_NAMES:
+        base += "/files/md5"
+    return _RemoteLayout(base=base, scheme=scheme, missing=str(exc))
 
 
 def _normalise(pointer: str) -> str | None:
