@@ -47,11 +47,14 @@ class LiveObjects(dict[Key, Manifest]):
 
     ``kinds``/``namespaces``: what was listed (so a later step can list only the rest);
     ``parent``: the ApplySet parent if it was read (``parent_read``); ``missing``: kinds the
-    cluster does not serve (their CRD is gone); ``failures``: kinds whose list failed.
+    cluster does not serve (their CRD is gone); ``failures``: kinds whose list failed;
+    ``foreign_namespace``: the environment's Namespace when it exists but is no member (a
+    platform team made it), read by the engine and used as it is.
     """
 
     def __init__(self) -> None:
         super().__init__()
+        self.foreign_namespace: Manifest | None = None
         self.kinds: set[tuple[str, str]] = set()
         self.namespaces: set[str] = set()
         self.parent: Manifest | None = None

@@ -213,12 +213,23 @@ def apply_one(
     return Applied(ChangeSetEntry(ref, Action.CONFIGURED, message, text), result)
 
 
-def prepared_namespace(live: Manifest) -> bool:
-    """True for a Namespace no ApplySet claims: one an installer prepared for an
-    environment (``reconciler manifests --environment-namespace``, with its RoleBinding).
+FOREIGN_NAMESPACE_NOTE = (
+    "exists and was not created by reconciler: used as it is "
+    "(its labels are left alone; it is never taken over or deleted)"
+)
+"""The note (a SKIPPED entry, never a conflict) for a Namespace someone else created."""
 
-    The reconciler applies into it: Namespaces are never ApplySet members (never pruned),
-    and a server-side apply without force takes no field another manager owns.
+BOOKKEEPING_ANNOTATIONS = (labels.COMMIT, labels.BRANCH)
+"""The only fields written to a Namespace we did not create: what ``status`` and the
+branch-owner check read. Labels (ApplySet membership, Pod Security) are never added."""
+
+
+def prepared_namespace(live: Manifest) -> bool:
+    """True for a Namespace no ApplySet claims: one a platform team or an installer made
+    (``reconciler manifests --environment-namespace``, with its RoleBinding).
+
+    It is used as it is (:func:`use_foreign_namespace`): only our bookkeeping annotations
+    are applied, never a label, so it never becomes an ApplySet member and is never pruned.
     """
     meta = live.get("metadata") or {}
     return (
@@ -258,12 +269,14 @@ def find_unowned(
     manager: ResourceManager,
     objs: Iterable[tuple[Manifest, discovery_cache.ApiResource]],
     applyset: ApplySet,
+    foreign: dict[Key, Manifest] | None = None,
 ) -> dict[Key, Manifest]:
     """Return live objects that share a name with ``objs`` but are not members of the set.
 
     One LIST per kind and namespace with the selector ``part-of!=<id>`` (objects without the
     label or with another set's), only for kinds and namespaces that have new objects.
-    A failed list is not fatal: the apply itself then meets whatever is there.
+    A failed list is not fatal: the apply itself then meets whatever is there. Namespaces
+    no ApplySet claims are not returned but put in ``foreign`` (used as they are).
     """
     wanted: dict[tuple[discovery_cache.ApiResource, str], set[Key]] = {}
     for obj, resource in objs:
@@ -282,9 +295,56 @@ def find_unowned(
         for item in items:
             key = ObjectRef.of(item).key
             typed = dict(item, kind=resource.kind, apiVersion=resource.api_version)
-            if key in keys and not prepared_namespace(typed):
+            if key not in keys:
+                continue
+            if prepared_namespace(typed):
+                if foreign is not None:
+                    foreign[key] = typed
+            else:
                 found[key] = item
     return found
+
+
+def use_foreign_namespace(
+    manager: ResourceManager, obj: Manifest, live: Manifest, *, dry_run: bool
+) -> Applied:
+    """Use a Namespace we did not create as it is: a SKIPPED entry with a note.
+
+    Only the bookkeeping annotations (:data:`BOOKKEEPING_ANNOTATIONS`) are applied, with
+    our field manager and without force (a server-side apply of those keys alone, so no
+    label and no other field is touched); nothing is sent when they already hold.
+    """
+    ref = ObjectRef.of(obj)
+    wanted = {
+        k: v
+        for k, v in ((obj.get("metadata") or {}).get("annotations") or {}).items()
+        if k in BOOKKEEPING_ANNOTATIONS
+    }
+    have = (live.get("metadata") or {}).get("annotations") or {}
+    note = ChangeSetEntry(ref, Action.SKIPPED, FOREIGN_NAMESPACE_NOTE)
+    if all(have.get(k) == v for k, v in wanted.items()):
+        return Applied(note, live)
+    if dry_run:
+        meta = dict(live.get("metadata") or {})
+        meta["annotations"] = {**have, **wanted}
+        return Applied(note, {**live, "metadata": meta})
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": ref.name, "annotations": wanted},
+    }
+    try:
+        resp = manager.call(
+            "PATCH",
+            f"/api/v1/namespaces/{ref.name}",
+            query=[("fieldManager", manager.field_manager), ("force", "false")],
+            body=body,
+            content_type=APPLY_PATCH,
+        )
+    except api.ApiError as exc:
+        return Applied(failure_entry(manager, ref, exc), live)
+    result = dict(resp.data or {}, kind="Namespace", apiVersion="v1")
+    return Applied(note, result)
 
 
 def check_kinds(manager: ResourceManager, objs: list[Manifest], ctx: StageContext) -> None:
@@ -360,9 +420,15 @@ def apply_stage(
         and i.ref.key not in live
         and not (ctx.dry_run and i.ref.namespace in ctx.planned_namespaces)
     ]
-    unowned = find_unowned(manager, new, applyset) if new else {}
+    foreign: dict[Key, Manifest] = {}
+    unowned = find_unowned(manager, new, applyset, foreign) if new else {}
 
     for item in items:
+        if item.ref.key in foreign:
+            item.applied = use_foreign_namespace(
+                manager, item.obj, foreign[item.ref.key], dry_run=ctx.dry_run
+            )
+            continue
         item.applied = _decide(item, live.get(item.ref.key), unowned, ctx, manager.field_manager)
 
     def send(item: _Item) -> Applied:

@@ -248,6 +248,10 @@ def list_live(manager: ResourceManager, prepared: environments.Prepared) -> Live
     applyset = applysets.applyset_for(prepared.env.name, prepared.target.namespace)
     live = manager.list_live(applyset, live_kinds(prepared))
     target = prepared.target
+    if ("", "Namespace", "", target.namespace) not in live:
+        # Not ours: a Namespace someone else made is used as it is (its annotations still
+        # carry the commit applied and retry requests); None if it does not exist yet.
+        live.foreign_namespace = manager.get(ObjectRef("", "Namespace", "", target.namespace, "v1"))
     owner = branches.owner_problem(
         namespace_of(prepared, live),
         env=prepared.env.name,
@@ -261,8 +265,9 @@ def list_live(manager: ResourceManager, prepared: environments.Prepared) -> Live
 def namespace_of(
     prepared: environments.Prepared, live: Mapping[tuple[str, str, str, str], Manifest]
 ) -> Manifest | None:
-    """Return the environment's live Namespace, if it exists."""
-    return live.get(("", "Namespace", "", prepared.target.namespace))
+    """Return the environment's live Namespace (ours, or one used as it is), if it exists."""
+    ours = live.get(("", "Namespace", "", prepared.target.namespace))
+    return ours if ours is not None else getattr(live, "foreign_namespace", None)
 
 
 def applied_commit(
@@ -424,6 +429,15 @@ def mark_applied(
         ),
         applyset,
     )
+    live_ns = namespace_of(prepared, result.live)
+    if live_ns is not None and manager_apply.prepared_namespace(live_ns):
+        # Not ours: only the annotation is written; the sync already said so in its note.
+        used = manager_apply.use_foreign_namespace(manager, namespace, live_ns, dry_run=False)
+        if used.entry.action is Action.FAILED:
+            result.changeset.entries.append(used.entry)
+        elif used.live is not None:
+            result.live[ObjectRef.of(used.live).key] = used.live
+        return
     for applied in manager_apply.apply_stage(
         manager, [namespace], applyset=applyset, live=result.live, ctx=manager_apply.StageContext()
     ):
