@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -147,6 +148,67 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def send(
+    client: k8s_client.ApiClient,
+    method: str,
+    path: str,
+    query: Sequence[tuple[str, Any]],
+    headers: dict[str, str],
+    body: Any,
+    timeout: float,
+) -> Any:
+    """Send one request over the client's connection pool and return urllib3's response.
+
+    Only what every supported ``kubernetes`` client has is used (its ``Configuration``
+    for host and credentials, its REST client's pool for TLS and proxies), never the
+    generated request builders, whose signatures changed in client 37 (``param_serialize``).
+    """
+    cfg = client.configuration
+    url = cfg.host.rstrip("/") + path
+    if query:
+        url += "?" + urllib.parse.urlencode(list(query))
+    all_headers = {**client.default_headers, **headers}
+    for auth in cfg.auth_settings().values():
+        if auth.get("in") == "header" and auth.get("value"):
+            all_headers[str(auth["key"])] = str(auth["value"])
+    data = json.dumps(body).encode() if body is not None else None
+    return client.rest_client.pool_manager.request(
+        method,
+        url,
+        body=data,
+        headers=all_headers,
+        preload_content=False,
+        timeout=urllib3.Timeout(total=timeout),
+    )
+
+
+def _reason_of(exc: BaseException) -> str:
+    """Return the root cause of a connection error in words (no urllib3 object dumps)."""
+    seen: BaseException = exc
+    reason = getattr(exc, "reason", None)
+    while isinstance(reason, BaseException):
+        seen = reason
+        reason = getattr(reason, "reason", None)
+    text = str(seen)
+    lowered = text.lower()
+    for needle, words in (
+        ("connection refused", "connection refused"),
+        ("name or service not known", "unknown host name"),
+        ("nodename nor servname", "unknown host name"),
+        ("temporary failure in name resolution", "unknown host name"),
+        ("timed out", "timed out"),
+        ("no route to host", "no route to host"),
+        ("network is unreachable", "network unreachable"),
+        ("certificate verify failed", "certificate verify failed"),
+        ("connection reset", "connection reset"),
+    ):
+        if needle in lowered:
+            return words
+    if isinstance(seen, urllib3.exceptions.ProtocolError):
+        return "the connection was dropped"
+    return type(seen).__name__
+
+
 def _once(
     client: k8s_client.ApiClient,
     method: str,
@@ -159,22 +221,28 @@ def _once(
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = content_type or "application/json"
-    request = client.param_serialize(
-        method,
-        path,
-        query_params=list(query),
-        header_params=headers,
-        body=body,
-        auth_settings=["BearerToken"],
-    )
+    host = client.configuration.host
     try:
-        resp = client.call_api(*request, _request_timeout=timeout)
-        raw = resp.read()  # type: ignore[no-untyped-call]
+        resp = send(client, method, path, query, headers, body, timeout)
+        try:
+            raw = resp.read()
+        finally:
+            resp.release_conn()
+    except urllib3.exceptions.SSLError as exc:
+        raise ApiError(
+            f"TLS handshake with {host} failed: check the kubeconfig's certificate-authority "
+            f"and the server's certificate ({_reason_of(exc)})",
+            reason="TLSError",
+        ) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        host = client.configuration.host
-        raise _Retryable(ApiError(f"cannot reach {host}: {exc}", reason="Unreachable")) from exc
-    except k8s_client.ApiException as exc:  # TLS errors surface as status 0
-        raise ApiError(str(exc.reason or exc), status=int(exc.status or 0)) from exc
+        raise _Retryable(
+            ApiError(
+                f"cannot reach the API server {host} ({_reason_of(exc)}): check that the "
+                "cluster is up and that the kubeconfig context (--context, KUBECONFIG) "
+                "points at it; `kubectl cluster-info` tries the same",
+                reason="Unreachable",
+            )
+        ) from exc
     status = int(resp.status)
     if 200 <= status < 300:
         data = json.loads(raw) if raw else None

@@ -238,7 +238,7 @@ def _load(content: bytes, *, path: str, max_bytes: int, single: bool) -> list[An
     except SpecErrors:
         raise
     except MarkedYAMLError as e:
-        raise SpecErrors([_yaml_error(e, path)]) from None
+        raise SpecErrors([_yaml_error(e, path, text)]) from None
     except ReaderError as e:
         line, col = _text_position(text, e.position)
         what = f"character #x{e.character:04x}" if isinstance(e.character, int) else "character"
@@ -251,11 +251,25 @@ def _load(content: bytes, *, path: str, max_bytes: int, single: bool) -> list[An
         ) from None
     except YAMLError as e:
         raise SpecErrors([SpecError(path, 0, 0, "", f"YAML error: {_one_line(str(e))}")]) from None
-    except RecursionError:
+    except RecursionError:  # a ruamel.yaml without ``max_depth`` (early 0.18 releases)
+        line, col = _text_position(text, _flow_depth_index(text))
         raise SpecErrors(
-            [SpecError(path, 0, 0, "", f"YAML nesting deeper than {MAX_DEPTH} levels")]
+            [SpecError(path, line, col, "", f"YAML nesting deeper than {MAX_DEPTH} levels")]
         ) from None
     return docs
+
+
+def _flow_depth_index(text: str) -> int:
+    """Return the index of the first ``[``/``{`` that nests deeper than MAX_DEPTH (-1: none)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return i
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return -1
 
 
 def _is_empty(node: Node) -> bool:
@@ -276,7 +290,7 @@ def _text_position(text: str, index: int) -> tuple[int, int]:
     return (line, index - (text.rfind("\n", 0, index) + 1) + 1)
 
 
-def _yaml_error(e: MarkedYAMLError, path: str) -> SpecError:
+def _yaml_error(e: MarkedYAMLError, path: str, text: str | None = None) -> SpecError:
     """Turn a ruamel error into one SpecError at the problem's position."""
     mark = e.problem_mark or e.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
@@ -291,7 +305,68 @@ def _yaml_error(e: MarkedYAMLError, path: str) -> SpecError:
         return SpecError(path, line, col, "", f"YAML nesting deeper than {MAX_DEPTH} levels")
     context = _one_line(str(e.context or ""))
     detail = f"{context}: {problem}" if context and problem else (problem or context or name)
+    quote = _unclosed_quote(text, line) if text is not None else None
+    if quote is not None:  # a quote left open swallows the lines after it: the real cause
+        q_line, q_col, q_char = quote
+        return SpecError(
+            path,
+            q_line,
+            q_col,
+            "",
+            f"an unclosed quote: the {q_char} that starts this value is never closed on its "
+            f"line (close it, or quote a value that contains {q_char} with the other quote)",
+        )
+    words = _in_words(context, problem)
+    if words:
+        return SpecError(path, line, col, "", f"{words} (YAML: {detail})")
     return SpecError(path, line, col, "", f"YAML syntax error: {detail}")
+
+
+def _in_words(context: str, problem: str) -> str:
+    """Say what a YAML syntax error means for someone editing a spec ("" if unknown)."""
+    if "'\\t'" in problem or "\t" in problem:
+        return "a tab character: YAML indents with spaces only, never tabs"
+    if "mapping values are not allowed here" in problem:
+        return (
+            "bad indentation: a 'key: value' where only a value can be (this line is "
+            "indented deeper than the keys above it, or the line above ends a value), "
+            "or a value with ': ' in it that needs quotes"
+        )
+    if "could not find expected ':'" in problem:
+        return "a line without 'key: value' inside a mapping: a missing ':' or bad indentation"
+    if "expected <block end>" in problem:
+        return (
+            "bad indentation: this line does not line up with the keys or items above it "
+            "(every key of one mapping, and every '- ' of one list, at the same column)"
+        )
+    if "quoted scalar" in context and "end of stream" in problem:
+        return "an unclosed quote: the file ends inside a quoted value"
+    if "flow sequence" in context:
+        return "an unclosed '[': a list written [a, b] needs its closing ']'"
+    if "flow mapping" in context:
+        return "an unclosed '{': a mapping written {a: 1} needs its closing '}'"
+    return ""
+
+
+_QUOTE_START = re.compile(r"""^\s*(?:-\s+)*(?:[^\s#'"][^#'"]*?:\s+|-\s+)?(["'])""")
+
+
+def _unclosed_quote(text: str, upto: int) -> tuple[int, int, str] | None:
+    """Return (line, column, quote) of the first value on lines 1..``upto`` that opens a
+    quote and does not close it on its line; None if every quote closes."""
+    for number, raw in enumerate(text.splitlines()[: max(upto, 1)], start=1):
+        m = _QUOTE_START.match(raw)
+        if not m:
+            continue
+        quote, start = m.group(1), m.end(1)
+        rest = raw[start:]
+        if quote == '"':
+            closed = re.search(r'(?<!\\)"', rest) is not None
+        else:
+            closed = "'" in rest.replace("''", "")
+        if not closed:
+            return (number, start, quote)
+    return None
 
 
 def _one_line(text: str) -> str:

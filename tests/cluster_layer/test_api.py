@@ -130,3 +130,7 @@ def test_unreachable_server_is_an_api_error() -> None:
     with pytest.raises(api.ApiError, match="cannot reach") as info:
         api.call(k8s_client.ApiClient(config), "GET", "/api", policy=FAST)
     assert info.value.status == 0 and info.value.retries == 3
+    message = str(info.value)
+    assert "the API server http://127.0.0.1:9 (connection refused)" in message
+    assert "kubectl cluster-info" in message
+    assert "urllib3" not in message and "HTTPConnection" not in message and "Max retries" not in message

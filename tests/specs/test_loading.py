@@ -59,20 +59,47 @@ def test_join_field() -> None:
     assert loading.join_field("env", "A.B") == 'env["A.B"]'
 
 
+BAD_INDENT = (
+    "bad indentation: a 'key: value' where only a value can be (this line is indented "
+    "deeper than the keys above it, or the line above ends a value), or a value with ': ' "
+    "in it that needs quotes"
+)
+UNCLOSED = (
+    'an unclosed quote: the " that starts this value is never closed on its line (close it, '
+    'or quote a value that contains " with the other quote)'
+)
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
         (
             b"a: [1, 2\nb: 3\n",
-            "f.yaml:2:2: YAML syntax error: while parsing a flow sequence: "
-            "expected ',' or ']', but got ':'",
+            "f.yaml:2:2: an unclosed '[': a list written [a, b] needs its closing ']' "
+            "(YAML: while parsing a flow sequence: expected ',' or ']', but got ':')",
         ),
-        (b"a: b: c\n", "f.yaml:1:5: YAML syntax error: mapping values are not allowed here"),
+        (b"a: b: c\n", f"f.yaml:1:5: {BAD_INDENT} (YAML: mapping values are not allowed here)"),
+        (b"a:\n  b: 1\n    c: 2\n", f"f.yaml:3:6: {BAD_INDENT} (YAML: mapping values are not allowed here)"),
+        (
+            b"a:\n    b: 1\n   c: 2\n",
+            "f.yaml:3:4: bad indentation: this line does not line up with the keys or items "
+            "above it (every key of one mapping, and every '- ' of one list, at the same "
+            "column) (YAML: while parsing a block mapping: expected <block end>, but found "
+            "'<block mapping start>')",
+        ),
+        (
+            b"a:\n  b: 1\n  c\n  d: 2\n",
+            "f.yaml:4:3: a line without 'key: value' inside a mapping: a missing ':' or bad "
+            "indentation (YAML: while scanning a simple key: could not find expected ':')",
+        ),
         (
             b"a:\n\t- x\n",
-            "f.yaml:2:1: YAML syntax error: while scanning for the next token: "
-            "found character '\\t' that cannot start any token",
+            "f.yaml:2:1: a tab character: YAML indents with spaces only, never tabs "
+            "(YAML: while scanning for the next token: found character '\\t' that cannot "
+            "start any token)",
         ),
+        (b'a: 1\nb: "x\nc: 2\nd: [x, "y"]\n', f"f.yaml:2:4: {UNCLOSED}"),
+        (b"a: 'x\nb: 2\n", f"f.yaml:1:4: {UNCLOSED.replace(chr(34), chr(39))}"),
         (b"a: *nope\n", "f.yaml:1:4: YAML syntax error: found undefined alias 'nope'"),
         (b"a: 1\nb: 2\na: 3\n", "f.yaml:3:1: duplicate key 'a'"),
         (b"m: {a: 1, a: 2}\n", "f.yaml:1:11: duplicate key 'a'"),

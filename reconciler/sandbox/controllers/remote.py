@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -30,6 +31,35 @@ from reconciler.sandbox.controllers.resources import WATCHED, Resource
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 WATCH_SECONDS = 60
+
+
+def _send(
+    client: k8s_client.ApiClient,
+    method: str,
+    path: str,
+    query: Sequence[tuple[str, Any]],
+    headers: dict[str, str],
+    body: Any,
+    timeout: float,
+) -> Any:
+    """Send one request over the client's pool (any supported client version, no builders)."""
+    cfg = client.configuration
+    url = cfg.host.rstrip("/") + path
+    if query:
+        url += "?" + urllib.parse.urlencode(list(query))
+    all_headers = {**client.default_headers, **headers}
+    for auth in cfg.auth_settings().values():
+        if auth.get("in") == "header" and auth.get("value"):
+            all_headers[str(auth["key"])] = str(auth["value"])
+    data = json.dumps(body).encode() if body is not None else None
+    return client.rest_client.pool_manager.request(
+        method,
+        url,
+        body=data,
+        headers=all_headers,
+        preload_content=False,
+        timeout=urllib3.Timeout(total=timeout),
+    )
 
 
 class _Cache:
@@ -84,18 +114,13 @@ class RemotePort:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        request = self.client.param_serialize(
-            method,
-            path,
-            query_params=list(query),
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        resp = self.client.call_api(*request, _request_timeout=timeout)
+        resp = _send(self.client, method, path, query, headers, body, timeout)
         if stream and 200 <= resp.status < 300:
-            return int(resp.status), resp.response
-        raw = resp.read()  # type: ignore[no-untyped-call]
+            return int(resp.status), resp
+        try:
+            raw = resp.read()
+        finally:
+            resp.release_conn()
         try:
             data = json.loads(raw) if raw else None
         except ValueError:
