@@ -19,7 +19,11 @@ from reconciler.cli import output
     help="Where to put the repository, kubeconfig and state (default: a temporary directory).",
 )
 @click.option(
-    "--step-delay", default=0.5, show_default=True, help="Seconds a simulated step takes."
+    "--step-delay",
+    default="500ms",
+    show_default=True,
+    type=output.DURATION,
+    help="How long a simulated step takes (e.g. 2s, 500ms).",
 )
 def command(keep: bool, workdir: str | None, step_delay: float) -> None:
     """Start the sandbox and the daemon, then push, experiment, review and revert.

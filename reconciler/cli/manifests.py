@@ -18,11 +18,18 @@ from reconciler.cli import output
 @click.option(
     "--repo",
     "repo",
-    default=None,
-    help="URL of the watched repository (the Deployment's --repo).",
+    required=True,
+    metavar="URL",
+    help="URL of the watched repository (the Deployment's --repo); required.",
 )
 @click.option("--image", default=None, help="Image of the reconciler.")
-@click.option("--interval", default="30s", show_default=True, help="Git polling interval.")
+@click.option(
+    "--interval",
+    default="30s",
+    show_default=True,
+    type=output.DURATION_TEXT,
+    help="Git polling interval (e.g. 30s, 1m).",
+)
 @click.option("--ui-host", default=None, help="Expose the web UI with an Ingress on this host.")
 @click.option("--ui-tls-secret", default=None, help="TLS Secret of the web UI's Ingress.")
 @click.option(
@@ -33,12 +40,10 @@ from reconciler.cli import output
     help="Namespace of an environment (repeatable): the reconciler may write only there. "
     "Without it, it may write in any namespace (branch-pattern environments).",
 )
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
-)
+@output.output_option("yaml", "json")
 def command(
     namespace: str,
-    repo: str | None,
+    repo: str,
     image: str | None,
     interval: str,
     ui_host: str | None,
@@ -52,16 +57,11 @@ def command(
     webhook secret is read from the Secret ``reconciler-webhook`` (key ``secret``), which
     this command never prints; create it with ``kubectl create secret generic``.
     """
-    from reconciler.daemon.loop import parse_duration
     from reconciler.install import manifests
 
-    try:
-        parse_duration(interval)
-    except ValueError as exc:
-        output.fail(f"--interval {exc}")
     opts = manifests.InstallOptions(
         namespace=namespace,
-        repo=repo or manifests.PLACEHOLDER_REPO,
+        repo=repo,
         image=image or manifests.DEFAULT_IMAGE,
         interval=interval,
         ui_host=ui_host,
@@ -69,12 +69,6 @@ def command(
         environment_namespaces=tuple(environment_namespaces),
     )
     objs = manifests.install_objects(opts)
-    if repo is None:
-        click.echo(
-            f"warning: no --repo: the Deployment watches {manifests.PLACEHOLDER_REPO}; "
-            "edit it before applying",
-            err=True,
-        )
     if fmt == "json":
         output.dump_json({"apiVersion": "v1", "kind": "List", "items": objs})
         return

@@ -55,6 +55,53 @@ def console(stderr: bool = False) -> Any:
     return con
 
 
+def use_colour(stream: Any = None) -> bool:
+    """True when text should be coloured: a terminal, ``NO_COLOR`` unset (any value turns
+    colour off, as https://no-color.org says), or ``FORCE_COLOR`` set."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+_DIFF_STYLES = (
+    ("+++", {"bold": True}),
+    ("---", {"bold": True}),
+    ("@@", {"fg": "cyan"}),
+    ("+", {"fg": "green"}),
+    ("-", {"fg": "red"}),
+    ("~", {"fg": "yellow"}),
+    ("!", {"fg": "red", "bold": True}),
+    ("x ", {"fg": "red", "bold": True}),
+    ("=", {"fg": "blue"}),
+)
+
+
+def colour_diff(text: str, *, colour: bool | None = None) -> str:
+    """Colour a plan or diff line by line (``+`` green, ``-`` red, ``~`` yellow, ``@@``
+    cyan, conflicts and failures red), only when :func:`use_colour` (or ``colour``) says so.
+    """
+    if not (use_colour() if colour is None else colour):
+        return text
+    out = []
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        style = next((st for prefix, st in _DIFF_STYLES if stripped.startswith(prefix)), None)
+        out.append(click.style(line, **style) if style else line)
+    return "\n".join(out)
+
+
+def echo_diff(text: str) -> None:
+    """Print a plan or diff, coloured on a terminal (see :func:`colour_diff`)."""
+    colour = use_colour()
+    click.echo(colour_diff(text, colour=colour), color=colour)
+
+
 def dump_json(data: Any) -> None:
     """Print JSON to stdout (indented, keys sorted)."""
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
@@ -104,6 +151,35 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_ERROR)
 
 
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """A duration option (``2s``, ``500ms``, ``1m``, ``1h30m``, plain seconds) as seconds.
+
+    The one parser, :func:`reconciler.structs.durations.parse_duration`; a bad value is a
+    usage error naming the option. ``text=True`` keeps the text (validated) for options
+    passed on as they are (``manifests --interval`` goes into the Deployment).
+    """
+
+    name = "duration"
+
+    def __init__(self, *, text: bool = False) -> None:
+        self.text = text
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from reconciler.structs.durations import parse_duration
+
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value) if self.text else float(value)
+        try:
+            seconds = parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value).strip() if self.text else seconds
+
+
+DURATION = Duration()
+DURATION_TEXT = Duration(text=True)
+
+
 repo_option = click.option(
     "--repo",
     "repo",
@@ -112,8 +188,12 @@ repo_option = click.option(
     type=click.Path(file_okay=False),
     help="The watched repository (a local clone).",
 )
-ref_option = click.option(
-    "--ref",
-    default=None,
-    help="Git ref (branch, tag, commit) to read instead of the work tree / branch tip.",
-)
+def ref_option(default: str) -> Callable[[F], F]:
+    """Add ``--ref REF``: the same on every command, the commit to read (a branch, a tag,
+    a sha, ``HEAD~1``...); ``default`` says what is read without it."""
+    return click.option(
+        "--ref",
+        default=None,
+        metavar="REF",
+        help=f"Git commit to read: a branch, tag or sha (default: {default}).",
+    )

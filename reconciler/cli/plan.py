@@ -12,9 +12,9 @@ from reconciler.cli import contexts, output, sync
 @click.command("plan")
 @click.option("--env", "env", required=True, help="Environment (overlays/<env>).")
 @click.option("--branch", default=None, help="Branch, for a branch-pattern environment.")
-@click.option("--ref", default=None, help="Git ref to plan (default: the environment's branch).")
+@output.ref_option("the tip of the environment's branch")
 @output.repo_option
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
+@output.output_option("text", "markdown", "json", "yaml")
 @click.option("--allow-empty", is_flag=True, help="Plan prunes even if nothing renders.")
 @contexts.cluster_options
 def command(
@@ -50,14 +50,14 @@ def command(
         output.fail(str(e))
     title = f"{result.target.env} ({result.target.namespace}) at {result.commit[:12]}"
     runs = [p.to_dict() for p in result.pipelines]
-    if fmt == "json":
-        output.dump_json(sync.engine_outcome_json(result))
+    if fmt in ("json", "yaml"):
+        output.dump(sync.engine_outcome_json(result), fmt)
     elif fmt == "markdown":
         click.echo(formatting.format_markdown(result.changeset, title=title))
         click.echo(runs_markdown(runs))
     else:
         click.echo(title)
-        click.echo(formatting.format_text(result.changeset))
+        output.echo_diff(formatting.format_text(result.changeset))
         sync.print_pipelines(result.pipelines)
     output.print_errors(result.errors)
     for op in result.missing_operators:

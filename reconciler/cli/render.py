@@ -14,9 +14,9 @@ from reconciler.cli import output
 @click.command("render")
 @click.option("--env", "env", required=True, help="Environment (overlays/<env>).")
 @output.repo_option
-@output.ref_option
+@output.ref_option("the work tree, uncommitted edits included")
 @click.option("--branch", default=None, help="Branch for a branch-pattern environment.")
-@click.option("-o", "--output", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
+@output.output_option("yaml", "json")
 @click.option("--all-steps", is_flag=True, help="Render every step, not only the first ones.")
 def command(
     env: str, repo: str, ref: str | None, branch: str | None, fmt: str, all_steps: bool

@@ -19,6 +19,7 @@ from reconciler.cli import contexts, output
     is_flag=True,
     help="Only record the request; a running daemon notices it at once and starts it.",
 )
+@output.output_option("text", "json", "yaml")
 @contexts.cluster_options
 def command(
     pipeline: str,
@@ -26,6 +27,7 @@ def command(
     branch: str | None,
     repo: str,
     no_sync: bool,
+    fmt: str,
     kubeconfig: str | None,
     kube_context: str | None,
     state_dir: str | None,
@@ -43,15 +45,33 @@ def command(
             repo, kubeconfig=kubeconfig, kube_context=kube_context, state_dir=state_dir
         )
         req = engine.request_retry(ctx, env, pipeline, branch)
-        click.echo(
-            f"{pipeline}: run {req.run_id} ({req.previous_status}) -> attempt {req.attempt} "
-            f"as run {req.run}"
-        )
-        if not no_sync:
-            result = engine.reconcile(ctx, env, branch)
-            for entry in result.changeset.entries:
-                if entry.action != "unchanged":
-                    click.echo(f"  {entry}")
-            sys.exit(output.EXIT_OK if result.ok else output.EXIT_ERROR)
+        data: dict[str, object] = {
+            "pipeline": pipeline,
+            "env": env,
+            "run": req.run_id,
+            "previousStatus": req.previous_status,
+            "attempt": req.attempt,
+            "attemptRun": req.run,
+            "synced": not no_sync,
+        }
+        if fmt == "text":
+            click.echo(
+                f"{pipeline}: run {req.run_id} ({req.previous_status}) -> attempt "
+                f"{req.attempt} as run {req.run}"
+            )
+        if no_sync:
+            if fmt != "text":
+                output.dump(data, fmt)
+            return
+        result = engine.reconcile(ctx, env, branch)
     except ReconcilerError as e:
         output.fail(str(e))
+    if fmt == "text":
+        for entry in result.changeset.entries:
+            if entry.action != "unchanged":
+                click.echo(f"  {entry}")
+    else:
+        data["changes"] = result.changeset.to_list()
+        data["ok"] = result.ok
+        output.dump(data, fmt)
+    sys.exit(output.EXIT_OK if result.ok else output.EXIT_ERROR)

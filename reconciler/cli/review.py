@@ -13,7 +13,7 @@ from reconciler.cli import contexts, output
 @click.command("review")
 @click.argument("spec", metavar="BASE..HEAD")
 @output.repo_option
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
+@output.output_option("markdown", "json", "yaml")
 @click.option(
     "--live", is_flag=True, help="Also plan HEAD against the cluster (server-side dry run)."
 )
@@ -54,8 +54,8 @@ def command(
         review = reports.build_review(root, spec, provenance=store, live=live_plan)
     except ReconcilerError as e:
         output.fail(str(e))
-    if fmt == "json":
-        output.dump_json(review.to_dict())
+    if fmt != "markdown":
+        output.dump(review.to_dict(), fmt)
     else:
         click.echo(markdown.format_markdown(review), nl=False)
     if review.errors:

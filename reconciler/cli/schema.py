@@ -6,6 +6,8 @@ import json
 
 import click
 
+from reconciler.cli import output
+
 
 @click.command("schema")
 @click.option(
@@ -15,7 +17,8 @@ import click
     show_default=True,
     help="Which schema: one kind, or both chosen by each document's `kind`.",
 )
-def command(kind: str) -> None:
+@output.output_option("json", "yaml")
+def command(kind: str, fmt: str) -> None:
     """Print the JSON Schema (draft-07) of the specs, for yaml-language-server and linters.
 
     Save it in the repository (``reconciler schema > .reconciler.schema.json``) and point
@@ -28,4 +31,7 @@ def command(kind: str) -> None:
         "environment": schema.environment_schema,
         "all": schema.combined_schema,
     }[kind]()
-    click.echo(json.dumps(doc, indent=2))
+    if fmt == "yaml":
+        output.dump(doc, "yaml")
+    else:
+        click.echo(json.dumps(doc, indent=2))

@@ -14,10 +14,10 @@ from reconciler.cli import contexts, output
 @click.option("--env", "env", required=True, help="Environment (overlays/<env>).")
 @click.option("--branch", default=None, help="Branch, for a branch-pattern environment.")
 @output.repo_option
-@click.option("--ref", default=None, help="Branch to read (alias of --branch).")
+@output.ref_option("the tip of the environment's branch")
 @click.option("--dry-run", is_flag=True, help="Server-side dry run: change nothing.")
 @click.option("--allow-empty", is_flag=True, help="Prune even if the environment renders nothing.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@output.output_option("text", "json", "yaml")
 @contexts.cluster_options
 @contexts.mlflow_option
 def command(
@@ -51,15 +51,15 @@ def command(
         )
         with err.status(f"syncing {env}…") if sys.stderr.isatty() else _null():
             result = engine.reconcile(
-                ctx, env, branch or ref, dry_run=dry_run, allow_empty=allow_empty
+                ctx, env, branch, ref=ref, dry_run=dry_run, allow_empty=allow_empty
             )
     except SpecErrors as e:
         output.print_errors(e.errors)
         output.fail(f"environment {env!r} does not render: nothing applied, nothing pruned")
     except ReconcilerError as e:
         output.fail(str(e))
-    if fmt == "json":
-        output.dump_json(engine_outcome_json(result))
+    if fmt != "text":
+        output.dump(engine_outcome_json(result), fmt)
     else:
         print_outcome(result, dry_run=dry_run)
     sys.exit(output.EXIT_OK if result.ok else output.EXIT_ERROR)

@@ -12,10 +12,10 @@ from reconciler.cli import output
 
 @click.command("validate")
 @output.repo_option
-@output.ref_option
+@output.ref_option("the work tree, uncommitted edits included")
 @click.option("--env", "env", default=None, help="Only this environment.")
 @click.option("--offline", is_flag=True, help="Do not check that the DVC remote holds the data.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@output.output_option("text", "json", "yaml")
 def command(repo: str, ref: str | None, env: str | None, offline: bool, fmt: str) -> None:
     """Build every overlay, validate every spec, resolve every dataset pointer.
 
@@ -30,8 +30,8 @@ def command(repo: str, ref: str | None, env: str | None, offline: bool, fmt: str
             report = checks.validate_tree(root, check_remote=not offline, only=env)
     except ReconcilerError as e:
         output.fail(str(e))
-    if fmt == "json":
-        output.dump_json(report.to_dict())
+    if fmt != "text":
+        output.dump(report.to_dict(), fmt)
     else:
         output.print_errors(sorted(set(report.errors)))
         if report.ok:

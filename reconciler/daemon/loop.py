@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 import signal
 import threading
 import time
@@ -53,6 +52,7 @@ from reconciler.daemon.outcomes import (
     UiFn,
     env_name_of,
 )
+from reconciler.structs.durations import parse_duration as parse_duration  # re-exported
 from reconciler.structs.errors import ReconcilerError
 
 log = logging.getLogger(__name__)
@@ -64,30 +64,6 @@ WATCHED_REQUEUE = 30.0
 covers its namespace (its steps' changes wake it); without the watch, the engine's own
 requeue (2 s) holds."""
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Parse ``30s``, ``5m``, ``1h30m``, ``500ms`` or plain seconds (``45``) into seconds.
-
-    Raises ValueError naming the value for anything else, zero or negative.
-    """
-    value = text.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pos, seconds = 0, 0.0
-        for m in _DURATION.finditer(value):
-            if m.start() != pos:
-                break
-            seconds += float(m.group(1)) * _UNITS[m.group(2)]
-            pos = m.end()
-        if pos != len(value) or not value:
-            raise ValueError(f"{text!r}: expected a duration like 30s, 5m, 1h30m") from None
-    if seconds <= 0:
-        raise ValueError(f"{text!r}: a duration must be positive")
-    return seconds
 
 
 def default_state_dir() -> Path:

@@ -257,7 +257,23 @@ class DatasetResolver:
         path = self.root / key
         if not path.exists() and not path.is_symlink():
             refused = trees.refused_at(self.root, key)  # a link out, left out of the copy
-            raise _errors(key, "", refused or "the DVC pointer file does not exist")
+            if refused:
+                raise _errors(key, "", refused)
+            data = key.removesuffix(POINTER_SUFFIX)
+            if self.source is not None and (Path(self.source) / key).is_file():
+                raise _errors(
+                    key,
+                    "",
+                    "the DVC pointer file is in the work tree but not in this commit: "
+                    f"`dvc add` writes it, Git must carry it (git add {key} && git commit, "
+                    "then git push; and dvc push for the data)",
+                )
+            raise _errors(
+                key,
+                "",
+                f"the DVC pointer file does not exist (dvc add {data} writes it; then "
+                f"git add {key} && git commit, and dvc push for the data)",
+            )
         try:
             resolved = path.resolve(strict=True)
         except (OSError, RuntimeError):

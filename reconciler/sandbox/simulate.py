@@ -27,6 +27,7 @@ from kubernetes import config
 
 from reconciler.sandbox.controllers import Controllers
 from reconciler.sandbox.controllers.remote import RemotePort
+from reconciler.structs.durations import parse_duration
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the API server")
     parser.add_argument("--context", default=None, help="kubeconfig context")
     parser.add_argument(
-        "--step-delay", type=float, default=2.0, help="seconds a simulated step takes"
+        "--step-delay",
+        type=parse_duration,
+        default=2.0,
+        help="how long a simulated step takes (2s, 500ms, 1m)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request outcome")
     args = parser.parse_args(argv)

@@ -269,20 +269,25 @@ def test_cli_prints_the_install_as_yaml_with_options() -> None:
     assert proc.stderr == ""
 
 
-def test_cli_without_repo_warns_and_json_output() -> None:
+def test_cli_without_repo_is_an_error_and_json_output() -> None:
     proc = reconciler_cli("manifests", "-o", "json")
-    assert proc.returncode == 0
-    assert "no --repo" in proc.stderr
+    assert proc.returncode == 1, proc.stdout
+    assert "Missing option '--repo'" in proc.stderr and proc.stdout == ""
+    proc = reconciler_cli("manifests", "--repo", "https://git.example.com/x.git", "-o", "json")
+    assert proc.returncode == 0, proc.stderr
     items = json.loads(proc.stdout)["items"]
     assert (
-        manifests.PLACEHOLDER_REPO in items[-1]["spec"]["template"]["spec"]["containers"][0]["args"]
+        "https://git.example.com/x.git"
+        in items[-1]["spec"]["template"]["spec"]["containers"][0]["args"]
     )
 
 
 def test_cli_refuses_a_bad_interval() -> None:
-    proc = reconciler_cli("manifests", "--interval", "soon")
+    proc = reconciler_cli(
+        "manifests", "--repo", "https://git.example.com/x.git", "--interval", "soon"
+    )
     assert proc.returncode == 1
-    assert "error: --interval" in proc.stderr
+    assert "Invalid value for '--interval': 'soon': expected a duration like" in proc.stderr
 
 
 def test_web_ui_service_ingress_and_token_by_reference() -> None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from reconciler import engine
 from reconciler.cli.main import cli
@@ -23,13 +23,14 @@ from reconciler.provenance.store import ProvenanceStore
 from reconciler.structs.runs import RunStatus
 from tests.provenance.helpers import T0, make_record
 from tests.support import dvcrepos
+from tests.support.clirunner import cli_runner
 
 BRANCH = "experiments/resnet50"
 HOUR = timedelta(hours=1)
 
 
 def history(repo: Path, state: Path, *args: str) -> Result:
-    return CliRunner().invoke(
+    return cli_runner().invoke(
         cli, ["history", "resnet50", "--repo", str(repo), "--state-dir", str(state), *args]
     )
 
@@ -212,7 +213,7 @@ def test_no_records_and_unknown_environment(tmp_path: Path) -> None:
     assert unknown.exit_code == 1
     assert "no environment 'nope' (overlays/nope/environment.yaml" in unknown.stderr
     assert "known: dev, exp, prod, staging" in unknown.stderr
-    not_repo = CliRunner().invoke(cli, ["history", "x", "--repo", str(tmp_path)])
+    not_repo = cli_runner().invoke(cli, ["history", "x", "--repo", str(tmp_path)])
     assert not_repo.exit_code == 1 and "not a git repository" in not_repo.stderr
 
 

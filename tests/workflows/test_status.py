@@ -14,15 +14,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from reconciler import engine
 from reconciler.cli.main import cli
+from tests.support.clirunner import cli_runner
 from tests.workflows.world import GOOD, World, make_world, status
 
 
 def run_status(world: World, *args: str) -> Result:
-    return CliRunner().invoke(
+    return cli_runner().invoke(
         cli,
         [
             "status",

@@ -1,0 +1,93 @@
+"""CLI conventions, the same on every command (kubectl's, flux's and argocd's habits).
+
+``-o/--output`` on every command that prints data; ``--ref`` with one meaning; one duration
+parser (``500ms``, ``2s``, ``1m``); coloured plans on a terminal (``FORCE_COLOR`` stands for
+one here), plain when piped, and ``NO_COLOR`` honoured.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cli.main import COMMANDS, cli
+from reconciler.structs.durations import parse_duration
+from tests.support.clirunner import cli_runner
+from tests.workflows.world import make_world
+
+NO_DATA = {"run", "ui", "sandbox", "demo", "init"}
+"""Commands that serve or walk through something rather than print data."""
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("name", sorted(set(COMMANDS) - NO_DATA))
+def test_every_command_that_prints_data_has_output(name: str) -> None:
+    result = cli_runner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "-o, --output" in result.stdout, name
+
+
+@pytest.mark.parametrize("name", ["validate", "render", "plan", "sync"])
+def test_ref_means_the_commit_to_read_everywhere(name: str) -> None:
+    result = cli_runner().invoke(cli, [name, "--help"])
+    text = " ".join(result.stdout.split())
+    assert "--ref REF Git commit to read: a branch, tag or sha (default:" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("500ms", 0.5), ("2s", 2.0), ("1m", 60.0), ("1h30m", 5400.0), ("3", 3.0)]
+)
+def test_one_duration_parser(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sandbox", "--step-delay", "soon"],
+        ["demo", "--step-delay", "soon"],
+        ["manifests", "--repo", "https://git.example.com/x.git", "--interval", "soon"],
+        ["run", "--interval", "soon", "--repo", "."],
+        ["ui", "--refresh", "soon"],
+    ],
+)
+def test_a_bad_duration_is_a_usage_error_naming_the_option(args: list[str]) -> None:
+    result = cli_runner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "soon" in result.stderr and "expected a duration like" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plan_is_coloured_on_a_terminal_plain_when_piped_and_no_color_wins(
+    tmp_path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(tmp_path, sandbox)
+    args = [
+        "plan",
+        "--env",
+        "dev",
+        "--repo",
+        str(world.work),
+        "--kubeconfig",
+        str(sandbox.kubeconfig),
+        "--state-dir",
+        str(tmp_path / "cli-state"),
+    ]
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    piped = cli_runner().invoke(cli, args)
+    assert piped.exit_code == 2, piped.output
+    assert not ANSI.search(piped.stdout) and "+ Namespace/ml-dev created" in piped.stdout
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    terminal = cli_runner().invoke(cli, args, color=True)
+    assert terminal.exit_code == 2, terminal.output
+    assert "\x1b[32m  + Namespace/ml-dev created" in terminal.stdout
+    assert ANSI.sub("", terminal.stdout) == piped.stdout
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    no_color = cli_runner().invoke(cli, args, color=True)
+    assert not ANSI.search(no_color.stdout)
