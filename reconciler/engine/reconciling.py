@@ -79,6 +79,9 @@ def reconcile(
         prepared, tracked.states, commit=applied_commit(prepared, live)
     )
     result = sync(manager, prepared, desired, live, tracked, dry_run, allow_empty, diff)
+    ns_key = ("", "Namespace", "", prepared.target.namespace)
+    if live.foreign_namespace is not None and ns_key not in result.live:
+        result.live[ns_key] = live.foreign_namespace  # used as it is: still what status reads
     if not dry_run and not prepared.errors and not tracked.errors and synced_cleanly(result):
         mark_applied(manager, prepared, result, source.commit.sha)
     if not dry_run:
