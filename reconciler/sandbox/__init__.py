@@ -2,8 +2,9 @@
 
 ``from reconciler.sandbox import Sandbox``: see :class:`~reconciler.sandbox.sandbox.Sandbox`.
 
-Modules, by topic: :mod:`.server` (HTTP routing), :mod:`.request_params` (what the verbs
-take and give), :mod:`.handlers` (the verbs), :mod:`.listing` (list and watch),
+Modules, by topic: :mod:`.server` (HTTP routing, watch streams), :mod:`.media_types`
+(content negotiation), :mod:`.request_params` (what the verbs take and give),
+:mod:`.handlers` (the verbs), :mod:`.listing` (list and watch),
 :mod:`.deletes`, :mod:`.scaling` (the scale subresource), :mod:`.write_phases` (every
 write's phases in kube-apiserver's order), :mod:`.storage` (objects, resourceVersion, watch
 fan-out), :mod:`.kinds` (served types), :mod:`.discovery_documents` (discovery and OpenAPI),

@@ -35,8 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from reconciler.sandbox import discovery_documents, errors, protobuf, tables
-from reconciler.sandbox.handlers import Api, Params, Result, parse_body
+from reconciler.sandbox import discovery_documents, errors, media_types, tables
+from reconciler.sandbox.handlers import Api, Params, Result
 from reconciler.sandbox.kinds import ResourceType
 from reconciler.sandbox.request_metrics import Metrics
 from reconciler.sandbox.storage import Event
@@ -216,7 +216,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
             accept = self.headers.get("Accept", "") or "application/json"
-            if not _accepts_json(accept) and path != "/openapi/v2":
+            if not media_types.accepts_json(accept) and path != "/openapi/v2":
                 raise errors.not_acceptable(accept)
             if path.startswith("/api/") or path.startswith("/apis/") or path in ("/api", "/apis"):
                 code = self._api(method, path, params, body, accept, labels)
@@ -313,7 +313,7 @@ class Handler(BaseHTTPRequestHandler):
         if parts[0] == "api":
             if len(parts) == 1:
                 labels["subresource"] = "/api"
-                if _wants_aggregated(accept):
+                if media_types.wants_aggregated(accept):
                     return self._send_aggregated(
                         discovery_documents.aggregated(api.registry, core=True)
                     )
@@ -325,7 +325,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             if len(parts) == 1:
                 labels["subresource"] = "/apis"
-                if _wants_aggregated(accept):
+                if media_types.wants_aggregated(accept):
                     return self._send_aggregated(
                         discovery_documents.aggregated(api.registry, core=False)
                     )
@@ -379,13 +379,13 @@ class Handler(BaseHTTPRequestHandler):
             if not route.collection:
                 raise errors.method_not_supported("create", rt.plural, rt.group)
             ctype = self.headers.get("Content-Type", "application/json")
-            result = api.create(rt, ns, _decode(body, ctype), params)
+            result = api.create(rt, ns, media_types.decode(body, ctype), params)
             return self._result(rt, result, accept, params)
         if method == "PUT":
             if route.collection:
                 raise errors.method_not_supported("update", rt.plural, rt.group)
             ctype = self.headers.get("Content-Type", "application/json")
-            obj_in = _decode(body, ctype)
+            obj_in = media_types.decode(body, ctype)
             if route.sub == "finalize":
                 result = self._finalize(rt, route.name, obj_in, params)
             elif route.sub == "scale":
@@ -405,7 +405,7 @@ class Handler(BaseHTTPRequestHandler):
                 result = api.patch(rt, ns, route.name, ctype, body, route.sub, params)
             return self._result(rt, result, accept, params)
         if method == "DELETE":
-            options = _decode(body, "application/json") if body.strip() else None
+            options = media_types.decode(body, "application/json") if body.strip() else None
             if options is not None and not isinstance(options, dict):
                 raise errors.bad_request("DeleteOptions must be a JSON object")
             if route.collection:
@@ -513,7 +513,7 @@ class Handler(BaseHTTPRequestHandler):
         is_list: bool = False,
         warnings: list[str] | None = None,
     ) -> None:
-        form = _accepted_form(accept)
+        form = media_types.accepted_form(accept)
         include = params.get("includeObject") or "Metadata"
         if form == "Table":
             items = obj["items"] if is_list else [obj]
@@ -524,7 +524,7 @@ class Handler(BaseHTTPRequestHandler):
             )
             obj = tables.to_table(rt, items, meta, include, self.server.api.clock())
         elif form == "PartialObjectMetadata":
-            obj = _partial(obj)
+            obj = media_types.partial(obj)
         elif form == "" and is_list:
             self._send(code, self.server.api.encode_list(rt, obj) + b"\n", warnings=warnings)
             return
@@ -533,7 +533,7 @@ class Handler(BaseHTTPRequestHandler):
                 "kind": "PartialObjectMetadataList",
                 "apiVersion": "meta.k8s.io/v1",
                 "metadata": obj["metadata"],
-                "items": [_partial(o) for o in obj["items"]],
+                "items": [media_types.partial(o) for o in obj["items"]],
             }
         self._send_json(code, obj, warnings)
 
@@ -549,7 +549,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._watch_error(exc)
         timeout_s = params.get("timeoutSeconds")
         deadline = time.monotonic() + (float(timeout_s) if timeout_s else 1800.0)
-        form = _accepted_form(accept)
+        form = media_types.accepted_form(accept)
         include = params.get("includeObject") or "Metadata"
         bookmarks = params.get("allowWatchBookmarks") in ("true", "1")
         next_bookmark = time.monotonic() + BOOKMARK_EVERY
@@ -628,7 +628,7 @@ class Handler(BaseHTTPRequestHandler):
                 rt, [obj], {"resourceVersion": str(ev.rv)}, include, self.server.api.clock()
             )
         elif form in ("PartialObjectMetadata", "PartialObjectMetadataList"):
-            obj = _partial(obj)
+            obj = media_types.partial(obj)
         return _dumps({"type": ev.type, "object": obj}) + b"\n"
 
     def _chunk(self, data: bytes) -> None:
@@ -642,81 +642,3 @@ BOOKMARK_EVERY = 5.0
 def _bookmark(rt: ResourceType, rv: int) -> bytes:
     obj = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(rv)}}
     return _dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
-
-
-def _decode(body: bytes, content_type: str) -> Any:
-    ctype = content_type.split(";")[0].strip().lower()
-    if ctype == "application/vnd.kubernetes.protobuf":
-        try:
-            return protobuf.decode(body)
-        except protobuf.Unsupported:
-            raise errors.unsupported_media_type(content_type) from None
-    if ctype == "application/cbor":
-        raise errors.unsupported_media_type(content_type)
-    return parse_body(body, ctype or "application/json")
-
-
-def _partial(obj: Obj) -> Obj:
-    return {
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj.get("metadata") or {},
-    }
-
-
-def _media_types(accept: str) -> list[tuple[str, dict[str, str]]]:
-    out = []
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        params = {}
-        for f in fields[1:]:
-            k, _, v = f.partition("=")
-            params[k.strip()] = v.strip()
-        out.append((fields[0].lower(), params))
-    return out
-
-
-def _wants_aggregated(accept: str) -> bool:
-    """True if aggregated discovery (v2) comes before plain JSON in ``accept``."""
-    for mt, params in _media_types(accept):
-        if mt != "application/json":
-            continue
-        return (
-            params.get("g") == "apidiscovery.k8s.io"
-            and params.get("v") == "v2"
-            and params.get("as") == "APIGroupDiscoveryList"
-        )
-    return False
-
-
-def _accepts_json(accept: str) -> bool:
-    for mt, _ in _media_types(accept):
-        if mt in (
-            "application/json",
-            "application/*",
-            "*/*",
-            "application/yaml",
-            "text/plain",
-            "application/json-patch+json",
-            "text/*",
-            "",
-        ):
-            return True
-    return False
-
-
-def _accepted_form(accept: str) -> str:
-    """Return Table, PartialObjectMetadata(List) or '' for the first JSON form we serve."""
-    for mt, params in _media_types(accept):
-        if mt not in ("application/json", "*/*", "application/*"):
-            continue
-        as_ = params.get("as", "")
-        if not as_:
-            return ""
-        if (
-            params.get("g") == "meta.k8s.io"
-            and as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList")
-            and params.get("v") in ("v1", "v1beta1")
-        ):
-            return as_
-    return ""
