@@ -319,12 +319,21 @@ class Feeder:
             forced, self._forced = self._forced, False
             polled, self._polled = self._polled, False
             changed = forced
+            fetched = False
             if forced or polled or now >= next_fetch:
-                changed = self._fetch() or changed
+                fetched = self._fetch()
+                changed = fetched or changed
                 next_fetch = now + self.interval
             if changed or now >= next_resync:
-                self.queue.add_all(self.targets())
+                keys = self.targets()
+                self.queue.add_all(keys)
                 next_resync = now + self.resync
+                if fetched:
+                    log.info(
+                        "source changed: %d environments queued",
+                        len(keys),
+                        extra={"seconds": round(time.monotonic() - now, 3)},
+                    )
             self._wake.wait(max(0.0, min(next_fetch, next_resync) - time.monotonic()))
             self._wake.clear()
 
