@@ -347,3 +347,30 @@ def test_single_object_verbs(manager: ResourceManager, kubectl: Any) -> None:
     assert str(manager.delete(ref)) == "ConfigMap/ml-dev/mine deleted"
     assert manager.get(ref) is None
     assert manager.delete(ref).message == "already gone"
+
+
+def test_an_owned_false_removed_by_hand_is_drift_and_an_omitted_empty_value_is_not(
+    manager: ResourceManager, kubectl: Any, sandbox: Any
+) -> None:
+    desired = objects.environment(ENV, NS, ["resnet50"])
+    for obj in desired:
+        if obj["kind"] == "Deployment":
+            obj["spec"]["paused"] = False  # a value, not an absence
+            obj["spec"]["template"]["spec"]["containers"][0]["args"] = []  # printed as absent
+    assert sync(manager, desired).ok
+    live = manager.get(ObjectRef("apps", "Deployment", NS, "resnet50", "v1"))
+    assert live is not None and "args" not in live["spec"]["template"]["spec"]["containers"][0]
+    before = counts(sandbox)
+    again = sync(manager, desired)  # the server holds args: [] for us: nothing to do
+    assert {e.action for e in again.changeset.entries} == {Action.UNCHANGED}
+    assert writes(delta(before, counts(sandbox))) == 0
+    # Someone removes paused: false by hand; our ownership of it goes with it.
+    kubectl(
+        "patch", "deployment/resnet50", "-n", NS, "--type=merge", "-p", '{"spec": {"paused": null}}'
+    )
+    edited = manager.get(ObjectRef("apps", "Deployment", NS, "resnet50", "v1"))
+    assert edited is not None and "paused" not in edited["spec"]
+    result = sync(manager, desired)
+    assert actions(result)["Deployment/ml-dev/resnet50"] == "configured"
+    restored = manager.get(ObjectRef("apps", "Deployment", NS, "resnet50", "v1"))
+    assert restored is not None and restored["spec"]["paused"] is False
