@@ -1,6 +1,7 @@
 """The engine: joins the stages of the data path for one environment instance.
 
-    resolve source -> prepare -> list live -> track runs -> render -> sync -> outcome
+    resolve source -> prepare -> list live -> track runs -> render -> sync
+    -> mark applied -> outcome
 
 The one public surface of the package (``__all__``); the CLI (one-shot commands and the
 daemon's wiring), review and the tests use it. Modules:
