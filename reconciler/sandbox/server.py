@@ -119,6 +119,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "kube-apiserver-sandbox"
     sys_version = ""
     server: SandboxHTTPServer
+    _labels: dict[str, str] | None = None
+    """The request's metric labels until it is counted (see :meth:`_count`)."""
+    _dry_run = False
 
     def setup(self) -> None:
         """Disable Nagle's algorithm: requests and answers are small and many."""
@@ -187,6 +190,7 @@ class Handler(BaseHTTPRequestHandler):
             text = w.replace('"', '\\"').replace("\n", " ")
             head.append(f'Warning: 299 - "{text}"')
         data = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        self._count(code)  # before the client can read the answer (and then ask /metrics)
         self.wfile.write(data)
         self.wfile.flush()
 
@@ -212,6 +216,8 @@ class Handler(BaseHTTPRequestHandler):
             "subresource": "",
             "scope": "",
         }
+        self._labels = labels
+        self._dry_run = params.dry_run
         code = 500
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
@@ -240,6 +246,19 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_json(500, err.status())
             except OSError:
                 self.close_connection = True
+        self._count(code)
+
+    def _count(self, code: int) -> None:
+        """Count the request once, with the labels routing gave it.
+
+        Called when its answer is sent, before the body is written, so a client that reads
+        ``/metrics`` right after its answer sees it; a request that never sent a whole
+        answer (a watch stream, a broken pipe) is counted when dispatch ends.
+        """
+        labels, dry_run = self._labels, self._dry_run
+        if labels is None:
+            return
+        self._labels = None
         self.server.metrics.count(
             verb=labels["verb"],
             group=labels["group"],
@@ -248,7 +267,7 @@ class Handler(BaseHTTPRequestHandler):
             subresource=labels["subresource"],
             scope=labels["scope"],
             code=code,
-            dry_run=params.dry_run,
+            dry_run=dry_run,
         )
 
     def _non_resource(self, method: str, path: str) -> int:
