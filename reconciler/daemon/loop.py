@@ -65,7 +65,6 @@ covers its namespace (its steps' changes wake it); without the watch, the engine
 requeue (2 s) holds."""
 
 
-
 def default_state_dir() -> Path:
     """Return the default state directory: the user's cache directory for ``reconciler``."""
     import platformdirs
@@ -123,9 +122,9 @@ class DaemonOptions:
         return self.shard.owns(key)
 
     def lease_config(self) -> leaderelection.LeaseConfig:
-        """Return the lease this daemon campaigns for (one per shard)."""
+        """Return the lease this daemon campaigns for (one per shard and ``--env`` selection)."""
         return leaderelection.LeaseConfig(
-            name=sharding.lease_name_for(self.lease_name, self.shard),
+            name=sharding.lease_name_for(self.lease_name, self.shard, self.envs),
             namespace=self.lease_namespace or leaderelection.default_namespace(),
             lease_duration=self.lease_duration,
             renew_deadline=self.renew_deadline,

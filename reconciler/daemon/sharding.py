@@ -12,6 +12,8 @@ pattern environment spread over the shards like any other environments.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -51,6 +53,23 @@ def parse_shard(text: str) -> Shard:
         raise ValueError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. 0/3") from None
 
 
-def lease_name_for(base: str, shard: Shard) -> str:
-    """Return the leader lease of a shard: ``base`` unsharded, else ``base-shard-I-of-N``."""
-    return base if shard.count == 1 else f"{base}-shard-{shard.index}-of-{shard.count}"
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def lease_name_for(base: str, shard: Shard, envs: Iterable[str] = ()) -> str:
+    """Return the leader lease of a shard and an ``--env`` selection.
+
+    ``base`` for every environment unsharded, ``base-shard-I-of-N`` for a shard; an
+    ``--env`` selection adds its names (``base-dev-prod``), or a hash of them when they are
+    not plain DNS labels or too long: daemons that split the environments by ``--env``
+    each hold their own lease, as shards do.
+    """
+    name = base if shard.count == 1 else f"{base}-shard-{shard.index}-of-{shard.count}"
+    chosen = sorted(set(envs))
+    if not chosen:
+        return name
+    joined = "-".join(chosen)
+    if all(_LABEL.match(e) for e in chosen) and len(name) + len(joined) < 63:
+        return f"{name}-{joined}"
+    digest = hashlib.sha256(",".join(chosen).encode("utf-8")).hexdigest()[:10]
+    return f"{name}-envs-{digest}"

@@ -258,76 +258,133 @@ def jobs_of(
     return out
 
 
-@pytest.mark.parametrize("count", [100, 1000])
-def test_push_to_first_write_at_scale_with_runs_in_flight(
-    sandbox: Any, tmp_path: Path, count: int
-) -> None:
-    envs = ("dev", "staging", "prod")
-    namespaces = tuple(f"bench-{e}" for e in envs)
+ENVS = ("dev", "staging", "prod")
+NAMESPACES = tuple(f"bench-{e}" for e in ENVS)
+
+
+def scale_world(sandbox: Any, tmp_path: Path, count: int) -> Path:
+    """Return a clone (with a bare origin) of ``count`` pipelines x 3 environments, and
+    program the sandbox: a tenth of the runs finish a minute in (recorded while the pushes
+    go on), the others stay in flight for the whole benchmark."""
     work = tmp_path / "work"
-    write_many_pipelines(work, count, envs)
+    write_many_pipelines(work, count, ENVS)
     dvcrepos.git(work, "init", "-q", "-b", "main")
     dvcrepos.commit_all(work, f"{count} pipelines")
     origin = tmp_path / "origin.git"
     dvcrepos.git(tmp_path, "clone", "-q", "--bare", str(work), str(origin))
     dvcrepos.git(work, "remote", "add", "origin", str(origin))
     dvcrepos.git(work, "fetch", "-q", "origin")
-    api = sandbox.api_client()
-    core = client.CoreV1Api(api)
     rules = {
-        # a tenth of the runs finish a minute in (recorded while the pushes go on); the
-        # others stay in flight for the whole benchmark
         "10-finishing": {"match": "bench-*/p*0-*-train", "delay": 60.0},
         "20-in-flight": {"match": "*", "delay": 3600.0},
     }
-    core.create_namespaced_config_map(
+    client.CoreV1Api(sandbox.api_client()).create_namespaced_config_map(
         "kube-system",
         {
             "metadata": {"name": "sandbox-outcomes", "namespace": "kube-system"},
             "data": {k: json.dumps(v) for k, v in rules.items()},
         },
     )
-    daemon = DaemonProcess(tmp_path, sandbox.kubeconfig, str(work), "--interval", "1h")
+    return work
+
+
+def reconciled_envs(daemon: DaemonProcess) -> set[str]:
+    """Return the environments a daemon has reconciled successfully at least once."""
+    text = daemon.metrics()
+    return {
+        e
+        for e in ENVS
+        if (metric_value(text, "reconciler_reconciles_total", f'env="{e}",result="ok"') or 0) >= 1
+    }
+
+
+def measure_scale_pushes(
+    api: client.ApiClient, work: Path, count: int
+) -> tuple[list[float], list[float]]:
+    """Push SCALE_PUSHES params changes from the clone; return (first write, all 3) seconds."""
     firsts: list[float] = []
     alls: list[float] = []
+    for i in range(SCALE_PUSHES):
+        pipeline = f"p{(count // 2 + i) % count:04d}"
+        before = jobs_of(api, NAMESPACES, pipeline)
+        path = work / "pipelines" / f"{pipeline}.yaml"
+        path.write_text(re.sub(r"seed: \d+", f"seed: {9000 + i}", path.read_text(), count=1))
+        dvcrepos.commit_all(work, f"{pipeline}: seed {9000 + i}")
+        clock = time.monotonic()  # the clock starts before the push
+        dvcrepos.git(work, "push", "-q", "origin", "main")
+        first = None
+        deadline = clock + 900
+        while time.monotonic() < deadline:
+            now = jobs_of(api, NAMESPACES, pipeline)
+            new = [ns for ns in NAMESPACES if now[ns] - before[ns]]
+            if new and first is None:
+                first = time.monotonic() - clock
+            if len(new) == len(NAMESPACES):
+                break
+            time.sleep(0.05)
+        assert first is not None, f"push {i}: no new run of {pipeline}"
+        firsts.append(first)
+        alls.append(time.monotonic() - clock)
+        print(f"push {i}: first write {first:.2f}s, all environments {alls[-1]:.2f}s")
+    return firsts, alls
+
+
+@pytest.mark.parametrize("count", [100, 1000])
+def test_push_to_first_write_at_scale_with_runs_in_flight(
+    sandbox: Any, tmp_path: Path, count: int
+) -> None:
+    work = scale_world(sandbox, tmp_path, count)
+    api = sandbox.api_client()
+    daemon = DaemonProcess(tmp_path, sandbox.kubeconfig, str(work), "--interval", "1h")
     try:
-
-        def all_reconciled() -> bool:
-            text = daemon.metrics()
-            return all(
-                (metric_value(text, "reconciler_reconciles_total", f'env="{e}",result="ok"') or 0)
-                >= 1
-                for e in envs
-            )
-
         started = time.monotonic()
-        assert wait_for(all_reconciled, 1800, step=1.0), daemon.metrics()[-3000:]
+        assert wait_for(lambda: reconciled_envs(daemon) == set(ENVS), 1800, step=1.0), (
+            daemon.metrics()[-3000:]
+        )
         print(
             f"\n{count} x 3: first reconcile of every environment {time.monotonic() - started:.1f}s"
         )
-        for i in range(SCALE_PUSHES):
-            pipeline = f"p{(count // 2 + i) % count:04d}"
-            before = jobs_of(api, namespaces, pipeline)
-            path = work / "pipelines" / f"{pipeline}.yaml"
-            path.write_text(re.sub(r"seed: \d+", f"seed: {9000 + i}", path.read_text(), count=1))
-            dvcrepos.commit_all(work, f"{pipeline}: seed {9000 + i}")
-            clock = time.monotonic()  # the clock starts before the push
-            dvcrepos.git(work, "push", "-q", "origin", "main")
-            first = None
-            deadline = clock + 900
-            while time.monotonic() < deadline:
-                now = jobs_of(api, namespaces, pipeline)
-                new = [ns for ns in namespaces if now[ns] - before[ns]]
-                if new and first is None:
-                    first = time.monotonic() - clock
-                if len(new) == len(namespaces):
-                    break
-                time.sleep(0.05)
-            assert first is not None, f"push {i}: no new run of {pipeline}"
-            firsts.append(first)
-            alls.append(time.monotonic() - clock)
-            print(f"push {i}: first write {first:.2f}s, all environments {alls[-1]:.2f}s")
+        firsts, alls = measure_scale_pushes(api, work, count)
     finally:
         assert daemon.stop() == 0
     report(f"{count:,} pipelines x 3 environments, runs in flight: first write", firsts)
     report(f"{count:,} pipelines x 3 environments, runs in flight: all 3 written", alls)
+
+
+@pytest.mark.parametrize("split", ["shard", "env"])
+def test_three_daemons_split_1000_pipelines_x_3_environments(
+    sandbox: Any, tmp_path: Path, split: str
+) -> None:
+    """Three daemons, ``--shard I/3`` or one ``--env`` each: what each holds, push -> write."""
+    count = 1000
+    work = scale_world(sandbox, tmp_path, count)
+    api = sandbox.api_client()
+    daemons = []
+    for i, env in enumerate(ENVS):
+        home = tmp_path / f"daemon-{i}"
+        home.mkdir()
+        selection = ("--shard", f"{i}/3") if split == "shard" else ("--env", env)
+        daemons.append(
+            DaemonProcess(home, sandbox.kubeconfig, str(work), "--interval", "1h", *selection)
+        )
+    try:
+        started = time.monotonic()
+
+        def every_env_reconciled() -> bool:
+            held = set().union(*(reconciled_envs(d) for d in daemons))
+            return held == set(ENVS)
+
+        assert wait_for(every_env_reconciled, 1800, step=1.0)
+        took = time.monotonic() - started
+        held = [sorted(reconciled_envs(d)) for d in daemons]
+        rss = [d.rss_kib()[0] // 1024 for d in daemons]
+        print(
+            f"\n--{split}: first reconcile of every environment {took:.1f}s; environments held "
+            f"per daemon {held}; RSS MiB {rss}"
+        )
+        firsts, alls = measure_scale_pushes(api, work, count)
+    finally:
+        for d in daemons:
+            assert d.stop() == 0
+    report(f"three daemons (--{split}), {count:,} x 3, runs in flight: first write", firsts)
+    report(f"three daemons (--{split}), {count:,} x 3, runs in flight: all 3 written", alls)

@@ -46,6 +46,23 @@ def test_each_shard_has_its_own_lease() -> None:
     )
 
 
+def test_daemons_split_by_env_each_have_their_own_lease() -> None:
+    lease = sharding.lease_name_for
+    assert lease("reconciler-leader", sharding.Shard(), ["prod"]) == "reconciler-leader-prod"
+    assert lease("reconciler-leader", sharding.Shard(), ["prod", "dev", "prod"]) == (
+        "reconciler-leader-dev-prod"
+    )
+    assert lease("reconciler-leader", sharding.Shard(0, 2), ["dev"]) == (
+        "reconciler-leader-shard-0-of-2-dev"
+    )
+    odd = lease("reconciler-leader", sharding.Shard(), ["exp@exp/lr-sweep"])
+    assert (
+        odd.startswith("reconciler-leader-envs-")
+        and len(odd) == len("reconciler-leader-envs-") + 10
+    )
+    assert odd != lease("reconciler-leader", sharding.Shard(), ["exp@exp/lr"])
+
+
 @pytest.fixture
 def capture() -> Iterator[io.StringIO]:
     stream = io.StringIO()
