@@ -20,6 +20,7 @@ from reconciler.cli import output
 
 # command name -> (module under reconciler.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Create a new watched repository (pipeline, dataset, environments)."),
     "validate": (
         "validate",
         "Check that every environment renders; errors as file:line:col: field.",
