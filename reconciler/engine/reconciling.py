@@ -261,7 +261,9 @@ def list_live(manager: ResourceManager, prepared: environments.Prepared) -> Live
         branch=target.branch if target.pattern else None,
     )
     if owner:  # another branch's namespace: nothing is applied, nothing pruned
-        raise SpecErrors([SpecError(prepared.env.path, 0, 0, "spec.namespace", owner)])
+        locator = prepared.overlay.locators.get(prepared.env.path)
+        line, col = locator.position("spec.namespace") if locator is not None else (0, 0)
+        raise SpecErrors([SpecError(prepared.env.path, line, col, "spec.namespace", owner)])
     return live
 
 

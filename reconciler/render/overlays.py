@@ -202,6 +202,8 @@ def load_overlay(root: Path, name: str) -> Overlay:
     if overlay.env is not None:
         locators = {s.path: s.locator for s in sources.values() if s.locator is not None}
         overlay.locators = locators
+        if env_locator is not None:  # later errors about the environment point at a line
+            overlay.locators.setdefault(env_path, env_locator)
         for err in validation.check_pipeline_set(overlay.pipelines, overlay.env, locators=locators):
             if err not in seen_errors:
                 overlay.errors.append(err)

@@ -39,4 +39,6 @@ def test_a_branch_cannot_take_over_another_branchs_namespace(tmp_path: Path, san
     message = str(refused.value)
     assert f"namespace {namespace!r} belongs to branch {first!r}" in message
     assert "spec.namespace" in message
+    (error,) = refused.value.errors
+    assert (error.path, error.line, error.column) == ("overlays/exp/environment.yaml", 10, 3)
     assert world.jobs(namespace) == created  # nothing of the first branch was pruned
