@@ -205,6 +205,20 @@ class _Stream:
         )
 
 
+def _own_pool(api_client: Any) -> Any:
+    """Return a client on the same configuration with a connection pool of its own.
+
+    Each watch holds a connection open; sharing the reconciles' pool would leave them
+    opening a new connection per request once the watches fill it.
+    """
+    from kubernetes import client
+
+    configuration = getattr(api_client, "configuration", None)
+    if not isinstance(configuration, client.Configuration):
+        return api_client
+    return client.ApiClient(configuration=configuration)
+
+
 class ClusterWatch:
     """Watch the namespaces of the environments a daemon reconciles (see the module doc).
 
@@ -220,7 +234,7 @@ class ClusterWatch:
         *,
         kinds: tuple[WatchedKind, ...] = STEP_KINDS,
     ) -> None:
-        self.api_client = api_client
+        self.api_client = _own_pool(api_client)
         self.on_change = on_change
         self.kinds = kinds
         self._lock = threading.Lock()

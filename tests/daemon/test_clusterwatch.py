@@ -1,0 +1,86 @@
+"""The cluster watch against the sandbox over HTTP: what wakes an environment and what not."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from kubernetes import client
+
+from reconciler.daemon import clusterwatch
+from reconciler.structs import labels
+from tests.daemon.helpers import wait_for
+
+NS = "ml-watched"
+
+
+def job(name: str, *, ours: bool = True) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": NS}
+    if ours:
+        meta["labels"] = {labels.MANAGED_BY: labels.MANAGED_BY_VALUE}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "busybox", "command": ["true"]}],
+                }
+            },
+        },
+    }
+
+
+def test_finished_steps_and_retry_requests_wake_their_environment(sandbox: Any) -> None:
+    api = sandbox.api_client()
+    core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
+    core.create_namespace({"metadata": {"name": NS}})
+    woken: list[str] = []
+    lock = threading.Lock()
+
+    def on_change(key: str) -> None:
+        with lock:
+            woken.append(key)
+
+    watch = clusterwatch.ClusterWatch(api, on_change)
+    watch.start()
+    watch.set_namespaces({NS: "dev"})
+    try:
+        assert wait_for(lambda: watch.healthy("dev"), 20)
+        assert not watch.healthy("prod")  # not a namespace it watches
+        batch.create_namespaced_job(NS, job("theirs", ours=False))
+        batch.create_namespaced_job(NS, job("train"))
+        # The sandbox finishes the Job after its step delay: a status change wakes "dev".
+        assert wait_for(lambda: "dev" in woken, 30), woken
+        finished = batch.read_namespaced_job("train", NS)
+        assert any(c.type == "Complete" for c in finished.status.conditions or [])
+        time.sleep(0.5)  # the finished Job's own events are in
+        with lock:
+            woken.clear()
+        batch.delete_namespaced_job("train", NS)  # a finished step removed: nothing new
+        core.patch_namespace(NS, {"metadata": {"annotations": {"unrelated": "x"}}})
+        time.sleep(1.0)
+        assert woken == []
+        core.patch_namespace(
+            NS, {"metadata": {"annotations": {"reconciler.ml/retry.fraud": "abc:2"}}}
+        )
+        assert wait_for(lambda: woken == ["dev"], 10), woken
+        watch.set_namespaces({})
+        assert not watch.healthy("dev")
+    finally:
+        watch.stop()
+
+
+def test_signatures() -> None:
+    running = {"status": {"active": 1, "startTime": "t"}}
+    more_pods = {"status": {"active": 2, "startTime": "t2"}}
+    done = {"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}
+    assert clusterwatch.step_signature(running) == clusterwatch.step_signature(more_pods)
+    assert clusterwatch.step_signature(running) != clusterwatch.step_signature(done)
+    assert clusterwatch.is_terminal(done) and not clusterwatch.is_terminal(running)
+    ns = {"metadata": {"annotations": {"reconciler.ml/retry.a": "r:2", "other": "x"}}}
+    assert clusterwatch.retry_signature(ns) == '[["reconciler.ml/retry.a", "r:2"]]'
