@@ -21,7 +21,7 @@ other. Sets of pipelines: unique names, GPUs per step within the environment's
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from reconciler.specs import branches, models, servingruntimes
@@ -392,6 +392,10 @@ def check_pipeline_set(
                 f"mount: true needs dataFetcher.image in environment {env.name!r} "
                 f"({env.path}): the image of the init container that fetches the data",
             )
+    if env is not None:
+        for pl in pipelines:
+            for field, message in _unknown_references(pl, env):
+                err(pl, field, message)
     limit = env.max_gpus_per_run if env is not None else None
     if env is None or limit is None:
         return errors
@@ -407,3 +411,51 @@ def check_pipeline_set(
                     f"{limit} of environment {env.name!r} ({env.path})",
                 )
     return errors
+
+
+_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+"""``$(NAME)`` as Kubernetes expands it in command and args (``$$`` escapes a ``$``)."""
+
+
+def _step_variables(pl: models.Pipeline, step: models.Step, env: models.Environment) -> set[str]:
+    """Return the env var names a step's containers get (design.md's list and the user's)."""
+    names = {"RUN_ID", "STEP", "PARAMS_JSON", "MODEL_OUTPUT", "HOME", "XDG_CACHE_HOME"}
+    names |= {k for k, _ in step.env} | {k for k, _ in step.secret_env}
+    for name, _path in pl.datasets:
+        key = f"DATASET_{name.upper()}"
+        names |= {f"{key}_{s}" for s in ("URL", "MD5", "MANIFEST_URL", "REV", "DVC_PATH")}
+        names.add("DVC_REPO_URL")
+        if name in pl.mounts:
+            names.add(f"{key}_PATH")
+    if env.artifact_root:
+        names |= {"ARTIFACTS_URI", "CHECKPOINT_URI"}
+        names |= {f"ARTIFACTS_URI_{n.upper().replace('-', '_')}" for n in step.needs}
+    return names
+
+
+def _unknown_references(pl: models.Pipeline, env: models.Environment) -> Iterator[tuple[str, str]]:
+    """Yield ``(field, message)`` for each ``$(NAME)`` in a step that names no env var of it.
+
+    Kubernetes expands ``$(NAME)`` only for variables of the container's own env and leaves
+    any other as written, so the step would get the literal text.
+    """
+    for i, step in enumerate(pl.steps):
+        known = _step_variables(pl, step, env)
+        for part in ("command", "args"):
+            for j, value in enumerate(getattr(step, part)):
+                for match in _REFERENCE.finditer(value):
+                    name = match.group(1)
+                    if name is None or name in known:
+                        continue
+                    why = ""
+                    if name.startswith("ARTIFACTS_URI") or name == "CHECKPOINT_URI":
+                        why = (
+                            f" (environment {env.name!r} has no artifactRoot)"
+                            if not env.artifact_root
+                            else f" (step {step.name!r} needs no such step)"
+                        )
+                    yield (
+                        f"spec.steps[{i}].{part}[{j}]",
+                        f"$({name}) is not an env var of step {step.name!r}{why}: "
+                        "Kubernetes would pass it on as written",
+                    )
