@@ -88,3 +88,29 @@ def test_the_sdk_check_fails_on_what_an_operator_would_refuse(
     ]
     assert results[2]["errors"] == [".spec.trainer.gpus: not a field of the model (dropped)"]
     assert results[3]["errors"] and "numNodes" in results[3]["errors"][0]
+
+
+CRD_CHECKED_GROUPS = {"kueue.x-k8s.io"}
+"""Kinds with no official Python SDK model: applied with strict field validation against
+the shipped CRDs in ``test_in_sandbox.py`` (Kueue's LocalQueue)."""
+
+
+def test_every_rendered_object_has_a_checker(rendered: list[tuple[str, dict[str, Any]]]) -> None:
+    """No rendered kind slips between kubernetes-validate, the SDKs and the CRD check."""
+    unchecked = [
+        where
+        for where, obj in rendered
+        if group_of(obj) not in BUILTIN_GROUPS | CRD_CHECKED_GROUPS and obj["kind"] not in SDK_KINDS
+    ]
+    assert unchecked == []
+
+
+def test_the_shipped_training_runtime_validates_with_the_trainer_sdk(sdk_python: Path) -> None:
+    import yaml
+
+    path = Path(__file__).resolve().parents[3] / "reconciler/crds/runtimes/reconciler-torch.yaml"
+    runtime = yaml.safe_load(path.read_text())
+    (result,) = run_sdk_check(sdk_python, [runtime])
+    assert result["model"] and result["errors"] == []
+    pod = runtime["spec"]["template"]["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == ["dataset-fetch"]
