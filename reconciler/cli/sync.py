@@ -65,6 +65,17 @@ def command(
     sys.exit(output.EXIT_OK if result.ok else output.EXIT_ERROR)
 
 
+ACTION_STYLES: dict[str, dict[str, Any]] = {
+    "created": {"fg": "green"},
+    "configured": {"fg": "yellow"},
+    "deleted": {"fg": "red"},
+    "conflict": {"fg": "red", "bold": True},
+    "failed": {"fg": "red", "bold": True},
+    "skipped": {"fg": "blue"},
+}
+"""Colours of ``sync``'s change lines on a terminal (plain when piped, none with NO_COLOR)."""
+
+
 class _null:
     def __enter__(self) -> None:
         return None
@@ -100,9 +111,12 @@ def print_outcome(result: object, *, dry_run: bool) -> None:
     assert isinstance(result, engine.Outcome)
     t = result.target
     click.echo(f"{t.env} ({t.namespace}) at {result.commit[:12]}{' [dry run]' if dry_run else ''}")
+    colour = output.use_colour()
     for entry in result.changeset.entries:
         if entry.action != "unchanged":
-            click.echo(f"  {entry}")
+            line = f"  {entry}"
+            style = ACTION_STYLES.get(str(entry.action))
+            click.echo(click.style(line, **style) if colour and style else line, color=colour)
     for path in result.records:
         click.echo(f"  recorded {path}")
     for op in result.missing_operators:

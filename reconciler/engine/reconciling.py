@@ -454,6 +454,27 @@ def mark_applied(
 # -- report -----------------------------------------------------------------------------
 
 
+_NOTED_NAMESPACES: set[tuple[str, str]] = set()
+"""(env, namespace) whose "used as it is" note this process has logged already."""
+
+
+def _note_foreign_namespace(prepared: environments.Prepared, result: SyncResult) -> None:
+    """Log once per process that an environment uses a Namespace it did not create."""
+    from reconciler.apply.manager_apply import FOREIGN_NAMESPACE_NOTE
+
+    key = (prepared.env.name, prepared.target.namespace)
+    if key in _NOTED_NAMESPACES:
+        return
+    for entry in result.changeset.entries:
+        if entry.subject.kind == "Namespace" and entry.message == FOREIGN_NAMESPACE_NOTE:
+            _NOTED_NAMESPACES.add(key)
+            log.info(
+                "namespace used as it is",
+                extra={"env": key[0], "namespace": key[1], "note": FOREIGN_NAMESPACE_NOTE},
+            )
+            return
+
+
 def report(
     source: Source,
     prepared: environments.Prepared,
@@ -469,6 +490,7 @@ def report(
     """
     counts = result.changeset.counts()
     env = prepared.env.name
+    _note_foreign_namespace(prepared, result)
     if counts["created"] or counts["configured"] or counts["deleted"]:
         log.info(
             "change set applied",

@@ -2,7 +2,7 @@
 
 ``-o/--output`` on every command that prints data; ``--ref`` with one meaning; one duration
 parser (``500ms``, ``2s``, ``1m``); coloured plans on a terminal (``FORCE_COLOR`` stands for
-one here), plain when piped, and ``NO_COLOR`` honoured.
+one here), plain when piped, and ``NO_COLOR`` honoured (plan and sync).
 """
 
 from __future__ import annotations
@@ -91,3 +91,9 @@ def test_plan_is_coloured_on_a_terminal_plain_when_piped_and_no_color_wins(
     monkeypatch.setenv("NO_COLOR", "1")
     no_color = cli_runner().invoke(cli, args, color=True)
     assert not ANSI.search(no_color.stdout)
+
+    sync_args = ["sync", *args[1:]]
+    monkeypatch.delenv("NO_COLOR")
+    synced = cli_runner().invoke(cli, sync_args, color=True)
+    assert synced.exit_code == 0, synced.output
+    assert "\x1b[32m  Namespace/ml-dev created" in synced.stdout

@@ -10,14 +10,17 @@ alone (no ApplySet membership, so no prune can ever delete it); only the commit 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import Result
 from kubernetes import client
 
 from reconciler.apply.manager_apply import FOREIGN_NAMESPACE_NOTE
 from reconciler.cli.main import cli
+from reconciler.engine import reconciling
 from tests.support.clirunner import cli_runner
 from tests.workflows.world import NS, World, make_world
 
@@ -41,8 +44,10 @@ def run(world: World, command: str, *args: str) -> Result:
 
 
 def test_a_namespace_made_by_a_platform_team_is_used_as_it_is(
-    tmp_path: Path, sandbox: Any
+    tmp_path: Path, sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="reconciler.engine.reconciling")
+    reconciling._NOTED_NAMESPACES.discard(("dev", NS))
     world = make_world(tmp_path, sandbox)
     core = client.CoreV1Api(world.api)
     labels = {"team": "platform", "kubernetes.io/metadata.name": NS}
@@ -64,6 +69,9 @@ def test_a_namespace_made_by_a_platform_team_is_used_as_it_is(
     live = core.read_namespace(NS)
     assert live.metadata.labels == labels  # nothing added: never a member, never pruned
     commit = world.reconcile().commit
+    world.reconcile()
+    noted = [r for r in caplog.records if r.getMessage() == "namespace used as it is"]
+    assert len(noted) == 1, noted  # once per process, not at every sync
     live = core.read_namespace(NS)
     assert live.metadata.annotations["reconciler.ml/commit"] == commit
     assert live.metadata.labels == labels
