@@ -154,7 +154,8 @@ def test_push_to_first_apply_with_the_webhook(sandbox: Any, tmp_path: Path) -> N
             dvcrepos.commit_all(work, f"seed {i}")
             started = time.monotonic()  # the clock starts before the push
             dvcrepos.git(work, "push", "-q", "origin", "main")
-            body = b'{"ref": "refs/heads/main"}'
+            after = dvcrepos.git(work, "rev-parse", "HEAD").strip()
+            body = json.dumps({"ref": "refs/heads/main", "after": after}).encode()
             status, _ = http(
                 daemon.url + "/hooks/git",
                 method="POST",
@@ -162,6 +163,7 @@ def test_push_to_first_apply_with_the_webhook(sandbox: Any, tmp_path: Path) -> N
                 headers={
                     "X-Hub-Signature-256": webhooks.github_signature(SECRET.encode(), body),
                     "X-GitHub-Event": "push",
+                    "X-GitHub-Delivery": f"bench-{i}-{after}",  # replays are refused (409)
                 },
             )
             assert status == 202
