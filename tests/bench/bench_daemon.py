@@ -38,7 +38,7 @@ from tests.support import dvcrepos
 pytestmark = pytest.mark.bench
 
 PUSHES = 20
-SCALE_PUSHES = 10
+SCALE_PUSHES = int(os.environ.get("BENCH_PUSHES", "10"))
 PIPELINE = "fraud-detector"
 NAMESPACE = "ml-prod"
 SECRET = "bench-webhook-secret"
