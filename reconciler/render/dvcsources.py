@@ -25,7 +25,6 @@ uncommitted change in a work tree) gets no ``_REV``.
 
 from __future__ import annotations
 
-import functools
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,8 +35,6 @@ from reconciler.source import repos
 from reconciler.specs import loading
 from reconciler.structs.errors import ReconcilerError, SpecErrors
 
-MAX_HISTORY = 200
-"""Commits of a pointer's history read at most, newest first."""
 DVC_CONFIG = ".dvc/config"
 """DVC's committed configuration: ``dvc get`` reads the remote from it at the commit."""
 
@@ -63,13 +60,23 @@ class DvcSources:
 def dvc_sources(repo: Path, commit: str, pointers: Mapping[str, tuple[str, str]]) -> DvcSources:
     """Return the sources of ``name -> (pointer path, md5)`` at ``commit`` of ``repo``.
 
-    Never raises: a dataset whose history cannot be read is left out.
+    One walk of the history for the pointers not seen yet at this commit (results are
+    cached: commits never change). Never raises: a dataset whose history cannot be read is
+    left out.
     """
+    root = str(Path(repo).resolve())
+    wanted = {(p, m) for p, m in pointers.values()}
+    todo = {(p, m) for p, m in wanted if (root, commit, p, m) not in _CACHE}
+    if todo:
+        found = _walk(Path(root), commit, todo)
+        if len(_CACHE) + len(found) > MAX_CACHED:
+            _CACHE.clear()
+        _CACHE.update({(root, commit, p, m): v for (p, m), v in found.items()})
     out: dict[str, DatasetSource] = {}
     for name, (pointer, md5) in sorted(pointers.items()):
-        found = dataset_source(repo, commit, pointer, md5)
-        if found is not None:
-            out[name] = found
+        source = _CACHE.get((root, commit, pointer, md5))
+        if source is not None:
+            out[name] = source
     url = None
     if out:
         try:
@@ -79,30 +86,42 @@ def dvc_sources(repo: Path, commit: str, pointers: Mapping[str, tuple[str, str]]
     return DvcSources(repo_url=url, datasets=out)
 
 
-@functools.lru_cache(maxsize=1024)
-def _cached_source(repo: str, commit: str, pointer: str, md5: str) -> DatasetSource | None:
-    root = Path(repo)
+def dataset_source(repo: Path, commit: str, pointer: str, md5: str) -> DatasetSource | None:
+    """Return the source of one dataset (None if its pointer at ``commit`` lacks ``md5``)."""
+    return dvc_sources(repo, commit, {"_": (pointer, md5)}).datasets.get("_")
+
+
+MAX_CACHED = 4096
+_CACHE: dict[tuple[str, str, str, str], DatasetSource | None] = {}
+
+
+def _walk(
+    root: Path, commit: str, pointers: set[tuple[str, str]]
+) -> dict[tuple[str, str], DatasetSource | None]:
+    """Find each pointer's stretch in one walk of the history of its files and the config."""
+    paths = sorted({p for p, _ in pointers} | {DVC_CONFIG})
     try:
         config = repos.read_file(root, commit, DVC_CONFIG)
-        history = repos.path_commits(root, commit, (pointer, DVC_CONFIG), limit=MAX_HISTORY)
+        history = repos.path_commits(root, commit, paths)
     except ReconcilerError:
-        return None
-    found: DatasetSource | None = None
-    for sha in history:
-        content = repos.read_file(root, sha, pointer)
-        parsed = _output(content, pointer) if content is not None else None
-        if parsed is None or parsed[0] != md5 or repos.read_file(root, sha, DVC_CONFIG) != config:
-            break
-        found = DatasetSource(rev=sha, path=found.path if found else parsed[1])
-    return found
-
-
-def dataset_source(repo: Path, commit: str, pointer: str, md5: str) -> DatasetSource | None:
-    """Return the source of one dataset (None if its pointer at ``commit`` lacks ``md5``).
-
-    Cached per repository, commit and pointer: commits never change.
-    """
-    return _cached_source(str(Path(repo).resolve()), commit, pointer, md5)
+        return dict.fromkeys(pointers)
+    out: dict[tuple[str, str], DatasetSource | None] = {}
+    for pointer, md5 in pointers:
+        found: DatasetSource | None = None
+        for sha, changed in history:
+            if pointer not in changed and DVC_CONFIG not in changed:
+                continue
+            content = repos.read_file(root, sha, pointer)
+            parsed = _output(content, pointer) if content is not None else None
+            if (
+                parsed is None
+                or parsed[0] != md5
+                or repos.read_file(root, sha, DVC_CONFIG) != config
+            ):
+                break
+            found = DatasetSource(rev=sha, path=found.path if found else parsed[1])
+        out[(pointer, md5)] = found
+    return out
 
 
 def _output(content: bytes, pointer: str) -> tuple[str, str] | None:

@@ -112,18 +112,22 @@ def spec_commit(repo: Path, ref: str) -> Commit:
     return commit_info(repo, found or tip)
 
 
-def path_commits(repo: Path, sha: str, paths: Sequence[str], *, limit: int) -> list[str]:
-    """Return up to ``limit`` commits reachable from ``sha`` that changed any of ``paths``.
+def path_commits(repo: Path, sha: str, paths: Sequence[str]) -> list[tuple[str, frozenset[str]]]:
+    """Return the commits reachable from ``sha`` that changed any of ``paths``.
 
-    Newest first, with git's own history simplification (merges included), hence git's
-    command line; paths are taken literally (no pathspec magic or globbing).
+    Newest first, each with the ones of ``paths`` it changed; one walk of the history for
+    all of them, with git's own history simplification (merges included), hence git's
+    command line. Paths are taken literally (no pathspec magic or globbing).
     """
     found = gitcmd.output(
-        ["log", f"--max-count={limit}", "--format=%H", sha, "--"]
-        + [f":(literal){p}" for p in paths],
+        ["log", "--format=%x00%H", "--name-only", sha, "--"] + [f":(literal){p}" for p in paths],
         repo=repo,
     )
-    return found.split()
+    out: list[tuple[str, frozenset[str]]] = []
+    for entry in found.split("\0")[1:]:
+        commit, *names = entry.split()
+        out.append((commit, frozenset(names)))
+    return out
 
 
 def changed_paths(repo: Path, sha: str) -> list[str]:
