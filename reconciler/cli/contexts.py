@@ -64,7 +64,7 @@ def build_context(
     from reconciler.cluster import clients
     from reconciler.provenance import mlflow_sink
     from reconciler.provenance.store import ProvenanceStore
-    from reconciler.source import repos
+    from reconciler.source import caches, repos
 
     root = repos.find_root(Path(repo))
     managers: dict[str | None, Any] = {}
@@ -84,5 +84,9 @@ def build_context(
         sinks=mlflow_sink.sinks_for(mlflow_tracking_uri),
     )
     return engine.Context(
-        repo=root, manager_for=manager_for, provenance=store, check_remote=check_remote
+        repo=root,
+        manager_for=manager_for,
+        provenance=store,
+        check_remote=check_remote,
+        cache=caches.ContentCache(state / "cache"),
     )

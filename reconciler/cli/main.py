@@ -8,6 +8,7 @@ Shell completion is click's: ``eval "$(_RECONCILER_COMPLETE=bash_source reconcil
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -91,6 +92,16 @@ def cli() -> None:
     """reconciler: GitOps for ML pipelines (GPU training runs and model serving from Git)."""
 
 
+GC_THRESHOLDS = (50_000, 20, 20)
+"""The cyclic garbage collector's thresholds for the whole process.
+
+A reconcile builds and drops hundreds of thousands of small, acyclic objects (parsed
+documents, manifests, API responses): with Python's default first threshold (700
+allocations) the collector walks the young heap thousands of times and took ~40% of a
+1,000-pipeline sync's CPU. Cycles are still collected, in larger batches."""
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI (the console script's entry point)."""
+    gc.set_threshold(*GC_THRESHOLDS)
     return cli.main(args=argv, prog_name="reconciler")

@@ -37,7 +37,7 @@ def daemon_parts(
     from reconciler.cluster import clients
     from reconciler.provenance import mlflow_sink, redelivery
     from reconciler.provenance.store import ProvenanceStore
-    from reconciler.source import mirrors, repos
+    from reconciler.source import caches, mirrors, repos
     from reconciler.structs.errors import ReconcilerError
 
     state = options.resolved_state_dir()
@@ -60,7 +60,12 @@ def daemon_parts(
         state_dir=state / "provenance",
         sinks=mlflow_sink.sinks_for(mlflow_tracking_uri),
     )
-    ctx = engine.Context(repo=path, manager_for=manager_for, provenance=store)
+    ctx = engine.Context(
+        repo=path,
+        manager_for=manager_for,
+        provenance=store,
+        cache=caches.ContentCache(state / "cache"),
+    )
     shared, handler = _web_ui(path, store, ui_token) if ui else (None, None)
 
     def reconcile(key: str) -> outcomes.ReconcileOutcome:

@@ -25,7 +25,7 @@ from reconciler.render import environments, overlays, serving
 from reconciler.render import steps as step_objects
 from reconciler.render.runspecs import RunSpec
 from reconciler.runs import observing, recording, retries, tracking
-from reconciler.source import repos
+from reconciler.source import caches, repos
 from reconciler.specs import branches, provenance_branches
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action
@@ -183,6 +183,8 @@ def prepare_target(
     check_remote: bool = False,
     source: Path | None = None,
     commit: str | None = None,
+    cache: caches.ContentCache | None = None,
+    tree: str | None = None,
 ) -> environments.Prepared:
     """Load ``overlays/<env_name>`` from a tree and plan its runs for a branch.
 
@@ -192,12 +194,14 @@ def prepare_target(
     Raises SpecErrors if the Environment itself is broken, RenderError if Kustomize
     fails, ReconcilerError if a branch-pattern environment gets no matching branch.
     Errors of single pipelines are in ``Prepared.errors`` (those pipelines are left out).
+    ``cache`` keeps what is derived from content; ``tree``, the Git tree id of ``root``
+    (an exported commit), keys Kustomize's output there.
     """
     names = overlays.environment_names(root)
     if env_name not in names:
         known = ", ".join(names) or "none"
         raise ReconcilerError(f"no environment {env_name!r} (overlays/{env_name}); known: {known}")
-    overlay = overlays.load_overlay(root, env_name)
+    overlay = overlays.load_overlay(root, env_name, cache=cache, tree=tree)
     if overlay.env is None:
         raise SpecErrors(overlay.errors)
     env = overlay.env
@@ -213,16 +217,25 @@ def prepare_target(
 
 
 def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepared:
-    """Prepare the environment instance at the source commit (Kustomize, specs, datasets)."""
+    """Prepare the environment instance at the source commit (Kustomize, specs, datasets).
+
+    What is derived from content goes into ``ctx.cache`` (written to disk, if it has a
+    directory, before this returns).
+    """
     with repos.checkout_tree(source.repo, source.commit.sha) as (root, _):
-        return prepare_target(
-            root,
-            env_name,
-            branch=source.branch,
-            check_remote=ctx.check_remote,
-            source=source.repo,
-            commit=source.commit.sha,
-        )
+        try:
+            return prepare_target(
+                root,
+                env_name,
+                branch=source.branch,
+                check_remote=ctx.check_remote,
+                source=source.repo,
+                commit=source.commit.sha,
+                cache=ctx.cache,
+                tree=repos.tree_id(source.repo, source.commit.sha),
+            )
+        finally:
+            ctx.cache.save()
 
 
 # -- list live --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.health.pipelines import PipelineStatus
 from reconciler.render.environments import Target
-from reconciler.source import repos
+from reconciler.source import caches, repos
 from reconciler.structs.changesets import ChangeSet
 from reconciler.structs.errors import ReconcilerError, RecordError, SpecError
 
@@ -37,13 +37,17 @@ class Context:
 
     ``manager_for(context)`` returns the ResourceManager for a kubeconfig context (None:
     the default context); ``provenance`` is a ProvenanceStore on the same repository;
-    ``check_remote`` also asks each DVC remote whether it holds the data (``validate``).
+    ``check_remote`` also asks each DVC remote whether it holds the data (``validate``);
+    ``cache`` holds what render derived from content (Kustomize output by tree id, parsed
+    documents, pipeline names, valid documents): in memory for the daemon's life, and in
+    the state directory for one-shot commands.
     """
 
     repo: Path
     manager_for: ManagerFor
     provenance: ProvenanceStore
     check_remote: bool = False
+    cache: caches.ContentCache = field(default_factory=caches.ContentCache)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from tenacity import (
     Retrying,
@@ -329,34 +330,56 @@ def commit_message(entries: Sequence[OutboxEntry]) -> str:
 
     One record: ``provenance: <pipeline> <run> <status> in <env>`` with ``Run``,
     ``Attempt``, ``Record`` and ``Source-Commit`` trailers. Several: ``provenance: N runs``
-    and one ``Record: <path> (<status>)`` line each, in queue order.
+    and one ``Record: <path> (<status>)`` line each, in queue order. The facts come from
+    each entry's summary (written with it into the outbox); only an entry queued without
+    one is parsed.
     """
     if len(entries) > 1:
         lines = [f"provenance: {len(entries)} runs", ""]
         for entry in entries:
-            rec = _parsed(entry)
-            status = f" ({rec.status})" if rec is not None else ""
+            facts = _summary(entry)
+            status = f" ({facts['status']})" if facts is not None else ""
             lines.append(f"Record: {entry.path}{status}")
         return "\n".join(lines) + "\n"
     entry = entries[0]
-    rec = _parsed(entry)
-    if rec is None:
+    facts = _summary(entry)
+    if facts is None:
         return f"provenance: {entry.path}\n"
     lines = [
-        f"provenance: {rec.pipeline} {rec.run_name} {rec.status} in {rec.env}",
+        f"provenance: {facts['pipeline']} {facts['runName']} {facts['status']} in {facts['env']}",
         "",
-        f"Run: {rec.run}",
-        f"Attempt: {rec.attempt}",
+        f"Run: {facts['run']}",
+        f"Attempt: {facts['attempt']}",
         f"Record: {entry.path}",
     ]
-    if rec.source.commit:
-        lines.append(f"Source-Commit: {rec.source.commit}")
+    if facts.get("sourceCommit"):
+        lines.append(f"Source-Commit: {facts['sourceCommit']}")
     return "\n".join(lines) + "\n"
 
 
-def _parsed(entry: OutboxEntry) -> RunRecord | None:
+SUMMARY_KEYS = ("pipeline", "runName", "status", "env", "run", "attempt")
+"""What an outbox entry's summary must hold to be used instead of parsing its record."""
+
+
+def record_summary(record: RunRecord) -> dict[str, Any]:
+    """Return what a commit message says of a record, as JSON data for the outbox envelope."""
+    return {
+        "pipeline": record.pipeline,
+        "runName": record.run_name,
+        "status": str(record.status),
+        "env": record.env,
+        "run": record.run,
+        "attempt": record.attempt,
+        "sourceCommit": record.source.commit,
+    }
+
+
+def _summary(entry: OutboxEntry) -> Mapping[str, Any] | None:
+    """Return an entry's summary; parse its record only if it was queued without one."""
+    if entry.summary is not None and all(k in entry.summary for k in SUMMARY_KEYS):
+        return entry.summary
     try:
-        return RunRecord.from_yaml(entry.text, path=entry.path)
+        return record_summary(RunRecord.from_yaml(entry.text, path=entry.path))
     except ProvenanceError:
         return None
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,10 @@ from reconciler.provenance.records import (
     Promotion,
     RunRecord,
     StepRecord,
+    _promotion_from,
+    _promotion_to_dict,
+    _step_from_dict,
+    _step_to_dict,
     record_path,
     records_dir,
 )
@@ -79,6 +83,44 @@ class RecordSummary:
             steps=tuple(s for s in record.steps if s.status == RunStatus.FAILED),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """Return the summary as JSON data (:meth:`from_json` reads it back exactly)."""
+        return {
+            "path": self.path,
+            "run": self.run,
+            "attempt": self.attempt,
+            "run_name": self.run_name,
+            "status": str(self.status),
+            "reason": self.reason,
+            "superseded_by": self.superseded_by,
+            "promotion": _promotion_to_dict(self.promotion),
+            "promoted": self.promoted,
+            "model_output": self.model_output,
+            "steps": [{**_step_to_dict(s), "metrics": s.metrics} for s in self.steps],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> RecordSummary:
+        """Read :meth:`to_json`'s data; KeyError/TypeError/ValueError if it is not that."""
+        steps = []
+        for item in data["steps"]:
+            step = _step_from_dict(item)
+            step.metrics = dict(item.get("metrics") or {})
+            steps.append(step)
+        return cls(
+            path=str(data["path"]),
+            run=str(data["run"]),
+            attempt=int(data["attempt"]),
+            run_name=str(data["run_name"]),
+            status=RunStatus(data["status"]),
+            reason=str(data["reason"]),
+            superseded_by=data["superseded_by"],
+            promotion=_promotion_from(data["promotion"]),
+            promoted=bool(data["promoted"]),
+            model_output=data["model_output"],
+            steps=tuple(steps),
+        )
+
 
 @dataclass(frozen=True)
 class Scan:
@@ -94,11 +136,23 @@ class Scan:
 
 
 class RecordCache:
-    """Parsed records and their summaries by blob id, least recently used out; thread-safe."""
+    """Parsed records and their summaries by blob id, least recently used out; thread-safe.
 
-    def __init__(self, *, records: int = DEFAULT_RECORDS, summaries: int = DEFAULT_SUMMARIES):
+    ``persisted`` (a :class:`~reconciler.source.caches.Table` the store writes to its state
+    directory) keeps summaries as JSON beyond the process: the next ``reconciler sync``
+    parses only records it has not seen.
+    """
+
+    def __init__(
+        self,
+        *,
+        records: int = DEFAULT_RECORDS,
+        summaries: int = DEFAULT_SUMMARIES,
+        persisted: MutableMapping[str, Any] | None = None,
+    ):
         self.max_records = records
         self.max_summaries = summaries
+        self.persisted = persisted
         self._records: OrderedDict[str, RunRecord] = OrderedDict()
         self._summaries: OrderedDict[str, RecordSummary] = OrderedDict()
         self._lock = threading.Lock()
@@ -117,10 +171,13 @@ class RecordCache:
                 self._records.move_to_end(oid)
                 return found
         record = RunRecord.from_yaml(read(), path=where)
+        summary = RecordSummary.of(record)
         with self._lock:
             self.parsed += 1
             self._put(self._records, oid, record, self.max_records)
-            self._put(self._summaries, oid, RecordSummary.of(record), self.max_summaries)
+            self._put(self._summaries, oid, summary, self.max_summaries)
+        if self.persisted is not None:
+            self.persisted[oid] = summary.to_json()
         return record
 
     def summary(self, oid: str, read: Callable[[], bytes], where: str) -> RecordSummary:
@@ -130,6 +187,16 @@ class RecordCache:
             if found is not None:
                 self._summaries.move_to_end(oid)
                 return found
+        kept = self.persisted.get(oid) if self.persisted is not None else None
+        if kept is not None:
+            try:
+                summary = RecordSummary.from_json(kept)
+            except (KeyError, TypeError, ValueError, ProvenanceError):
+                pass  # not what this version writes: parse the record again
+            else:
+                with self._lock:
+                    self._put(self._summaries, oid, summary, self.max_summaries)
+                return summary
         return RecordSummary.of(self.record(oid, read, where))
 
     @staticmethod

@@ -10,7 +10,9 @@ the order records were queued.
 One file per (branch, path): the key is a hash of both, so queueing the same record twice is
 a no-op, and a *different* record for the same run never replaces the queued one (a record is
 never written twice). Each file is a small JSON envelope: branch, path, queue time and
-sequence, and the record's YAML text, byte for byte as it will be committed.
+sequence, the record's YAML text, byte for byte as it will be committed, and a summary of
+the record (pipeline, run, status...) that the commit message is made of, so that delivering
+hundreds of records parses none of them (envelopes written before it have no summary).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from reconciler.structs.errors import ProvenanceError
 
@@ -44,6 +47,8 @@ class OutboxEntry:
     text: str
     queued_at: datetime
     seq: int
+    summary: Mapping[str, Any] | None = field(default=None, compare=False)
+    """What the commit message says of the record (see ``delivery.record_summary``)."""
 
     @property
     def run_name(self) -> str:
@@ -62,8 +67,10 @@ class Outbox:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def put(self, branch: str, path: str, text: str) -> tuple[OutboxEntry, bool]:
-        """Queue a record; return ``(entry, added)``.
+    def put(
+        self, branch: str, path: str, text: str, summary: Mapping[str, Any] | None = None
+    ) -> tuple[OutboxEntry, bool]:
+        """Queue a record (and its ``summary``); return ``(entry, added)``.
 
         If the same (branch, path) is already queued, nothing is written and the queued
         entry is returned with ``added=False`` (its text may differ from ``text``: the
@@ -74,14 +81,21 @@ class Outbox:
         existing = self.get(key)
         if existing is not None:
             return existing, False
-        return self._create(key, branch, path, text, sync_dir=True)
+        return self._create(key, branch, path, text, summary, sync_dir=True)
 
     def _create(
-        self, key: str, branch: str, path: str, text: str, *, sync_dir: bool
+        self,
+        key: str,
+        branch: str,
+        path: str,
+        text: str,
+        summary: Mapping[str, Any] | None,
+        *,
+        sync_dir: bool,
     ) -> tuple[OutboxEntry, bool]:
         now = datetime.now(UTC)
-        entry = OutboxEntry(key, branch, path, text, now, time.time_ns())
-        envelope = {
+        entry = OutboxEntry(key, branch, path, text, now, time.time_ns(), summary)
+        envelope: dict[str, Any] = {
             "version": ENVELOPE_VERSION,
             "branch": branch,
             "path": path,
@@ -89,6 +103,8 @@ class Outbox:
             "seq": entry.seq,
             "record": text,
         }
+        if summary is not None:
+            envelope["summary"] = dict(summary)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             created = _create_atomically(
@@ -104,21 +120,27 @@ class Outbox:
                 return queued, False
         return entry, True
 
-    def put_many(self, records: Sequence[tuple[str, str, str]]) -> list[tuple[OutboxEntry, bool]]:
+    def put_many(
+        self,
+        records: Sequence[tuple[str, str, str]],
+        summaries: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[tuple[OutboxEntry, bool]]:
         """Queue many ``(branch, path, text)`` records; return ``(entry, added)`` for each.
 
         As :meth:`put`, with one directory sync for all of them: every file is written and
-        synced, linked into place, and then the directory is synced once.
+        synced, linked into place, and then the directory is synced once. ``summaries``, if
+        given, has one summary (or None) per record.
         """
         out: list[tuple[OutboxEntry, bool]] = []
         created_any = False
-        for branch, path, text in records:
+        for index, (branch, path, text) in enumerate(records):
             key = entry_key(branch, path)
             existing = self.get(key)
             if existing is not None:
                 out.append((existing, False))
                 continue
-            entry, created = self._create(key, branch, path, text, sync_dir=False)
+            summary = summaries[index] if summaries is not None else None
+            entry, created = self._create(key, branch, path, text, summary, sync_dir=False)
             created_any = created_any or created
             out.append((entry, created))
         if created_any:
@@ -163,6 +185,7 @@ class Outbox:
                 text=str(data["record"]),
                 queued_at=datetime.fromisoformat(str(data["queuedAt"]).replace("Z", "+00:00")),
                 seq=int(data["seq"]),
+                summary=data["summary"] if isinstance(data.get("summary"), dict) else None,
             )
         except FileNotFoundError:
             return None

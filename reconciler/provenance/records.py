@@ -5,7 +5,7 @@ and hands it to :class:`reconciler.provenance.store.ProvenanceStore`; ``history`
 and the engine read records back with :meth:`RunRecord.from_yaml`.
 
 The YAML is written with a fixed key order (so the same record always gives the same bytes,
-which is what makes a write idempotent) by :mod:`reconciler.provenance.codec` (libyaml, YAML
+which is what makes a write idempotent) by :mod:`reconciler.structs.codec` (libyaml, YAML
 1.2 semantics), and read tolerantly: unknown top-level fields are
 kept in :attr:`RunRecord.extra` and written back, so an older reconciler never drops what a
 newer one recorded. Every record is scrubbed of secrets on the way out
@@ -28,7 +28,8 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler import __version__
-from reconciler.provenance import codec, scrubbing
+from reconciler.provenance import scrubbing
+from reconciler.structs import codec
 from reconciler.structs.errors import ProvenanceError
 from reconciler.structs.manifests import ObjectRef, split_api_version
 from reconciler.structs.runs import RunStatus, run_name

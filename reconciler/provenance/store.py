@@ -31,17 +31,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from reconciler.provenance.delivery import Deliverer, Outcome, RetryPolicy, WriteResult
+from reconciler.provenance.delivery import (
+    Deliverer,
+    Outcome,
+    RetryPolicy,
+    WriteResult,
+    record_summary,
+)
 from reconciler.provenance.index import RecordCache, RecordIndex, RecordSummary, Scan
 from reconciler.provenance.outbox import Outbox, OutboxEntry, entry_key
 from reconciler.provenance.plumbing import FetchRaced, GitRepo, parse_author
 from reconciler.provenance.records import RunRecord, records_dir
+from reconciler.source import caches
 from reconciler.structs.errors import ProvenanceError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_AUTHOR = "reconciler <reconciler@localhost>"
 RECENT_RESULTS = 10_000
+SUMMARIES_TABLE = "record-summaries"
+"""The table of record summaries (JSON, by blob id) in ``state_dir/cache``."""
 """Delivery results remembered, for a batch whose records another thread's flush delivered."""
 
 __all__ = [
@@ -115,7 +124,8 @@ class ProvenanceStore:
     called with each record this store commits (not with records another writer committed
     first), e.g. :class:`reconciler.provenance.mlflow_sink.MlflowSink`; a sink that raises
     only logs a warning, since Git is the source of truth. ``cache`` holds parsed records
-    (a new bounded one by default).
+    (by default a new bounded one whose record summaries are also kept, by blob id, in
+    ``state_dir/cache``, written when a batch ends).
     """
 
     def __init__(
@@ -139,7 +149,12 @@ class ProvenanceStore:
         self.retry = retry or RetryPolicy()
         self.deliverer = Deliverer(self.git, self.remote, name_email, self.retry)
         self.sinks = list(sinks)
-        self.cache = cache if cache is not None else RecordCache()
+        self.content = caches.ContentCache(Path(state_dir) / "cache")
+        self.cache = (
+            cache
+            if cache is not None
+            else RecordCache(persisted=self.content.table(SUMMARIES_TABLE))
+        )
         self._errors: dict[str, str] = {}
         self._delivered: OrderedDict[str, WriteResult] = OrderedDict()
         self._lock = threading.RLock()
@@ -166,12 +181,14 @@ class ProvenanceStore:
         :meth:`write`); results are in the order of ``items``.
         """
         batch: Batch | None = getattr(self._local, "batch", None)
+        items = list(items)
         pairs = [(branch, record.path, record.to_yaml()) for branch, record in items]
+        summaries = [record_summary(record) for _, record in items]
         for branch, _, _ in pairs:
             if not self.git.valid_branch(branch):
                 raise ProvenanceError(f"invalid provenance branch name {branch!r}")
         with self._lock:
-            queued = self.outbox.put_many(pairs)
+            queued = self.outbox.put_many(pairs, summaries)
             results: list[WriteResult | None] = []
             fresh: list[OutboxEntry] = []
             for (branch, path, text), (entry, added) in zip(pairs, queued, strict=True):
@@ -218,6 +235,7 @@ class ProvenanceStore:
             yield batch
         finally:
             self._local.batch = None
+            self.content.save()
             if batch.queued:
                 with self._lock:
                     delivered = self._deliver({e.branch for e in batch.queued})

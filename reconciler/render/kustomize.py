@@ -16,12 +16,22 @@ anywhere, so before it runs every file it will read is checked
 repository), and it runs bounded (:mod:`reconciler.render.processes`: memory, CPU, wall
 time and output limits scaled to its input, its own process group, killed with us).
 
-The output is parsed with ruamel.yaml's safe loader into plain JSON-compatible data
-(timestamps stay strings, as the Kubernetes API would see them).
+The output is machine-written, so it is parsed at C speed (:mod:`reconciler.structs.codec`,
+libyaml with YAML 1.2 semantics) into plain JSON-compatible data (timestamps stay strings, as
+the Kubernetes API would see them).
+
+With a :class:`~reconciler.source.caches.ContentCache`, work is not repeated for content
+already seen: a build is keyed by the Git tree id of the repository it reads (the same tree
+gives the same output: Kustomize is run and its inputs checked only when the tree changed),
+and each output document by the hash of its text (a changed tree re-parses only the
+documents that changed). Only successful builds are cached.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import math
 import os
 import re
@@ -30,12 +40,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import SafeConstructor
-from ruamel.yaml.error import YAMLError
-
 from reconciler.render import kustomize_inputs, processes
-from reconciler.structs import documents
+from reconciler.source import caches
+from reconciler.structs import codec, documents
 from reconciler.structs.errors import RenderError
 from reconciler.structs.manifests import Manifest
 
@@ -51,20 +58,9 @@ MAX_MESSAGE_CHARS = 2000
 _KUBECTL_NAMES = ("kubectl.exe", "kubectl") if os.name == "nt" else ("kubectl",)
 
 
-class _JSONConstructor(SafeConstructor):
-    """Safe constructor that keeps YAML timestamps as strings (JSON has no timestamp type)."""
-
-
-_JSONConstructor.add_constructor(
-    "tag:yaml.org,2002:timestamp",
-    SafeConstructor.construct_yaml_str,
-)
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.Constructor = _JSONConstructor
-    return yaml
+CACHE_VERSION = "kustomize-1"
+"""Part of every cache key: a change of how output is parsed invalidates what was cached."""
+_DOCUMENT_START = re.compile(rb"^---[ \t]*(?:#[^\n]*)?\n", re.MULTILINE)
 
 
 def kubectl_binary() -> str:
@@ -138,8 +134,16 @@ def build_overlay(
     *,
     repo_root: Path | None = None,
     timeout: float | None = None,
+    cache: caches.ContentCache | None = None,
+    tree: str | None = None,
 ) -> list[Manifest]:
     """Check every input, run ``kubectl kustomize <overlay_dir>`` bounded, return its documents.
+
+    ``tree`` is the content address of everything the build may read (the Git tree id of
+    the repository root it runs in); with ``cache`` and ``tree``, a build of the same
+    overlay in the same tree with the same kubectl returns the documents of the first one
+    without running anything. Without ``tree`` Kustomize always runs, but documents whose
+    text was parsed before are not parsed again.
 
     ``repo_root`` is the boundary no referenced file may leave, and the root error messages
     show paths relative to (``overlays/dev``, not a temporary export directory); by default
@@ -156,9 +160,15 @@ def build_overlay(
     overlay_dir = Path(overlay_dir)
     root = repo_root if repo_root is not None else _default_root(overlay_dir)
     shown = _display_path(overlay_dir, root)
+    kubectl = kubectl_binary()
+    build_key = None
+    if cache is not None and tree is not None:
+        build_key = caches.key_of(CACHE_VERSION, _binary_identity(kubectl), tree, shown)
+        cached = _cached_build(cache, build_key, shown)
+        if cached is not None:
+            return cached
     inputs = kustomize_inputs.check_overlay(overlay_dir, repo_root=root or overlay_dir)
     limits = limits_for(inputs.bytes, timeout=timeout)
-    kubectl = kubectl_binary()
     command = [kubectl, "kustomize", "--load-restrictor=LoadRestrictionsRootOnly", str(overlay_dir)]
     result = processes.run_bounded(command, limits=limits)
     if result.returncode != 0 or result.failure:
@@ -172,7 +182,12 @@ def build_overlay(
         stderr = result.stderr.decode("utf-8", errors="replace")
         message = clean_message(stderr, roots=[p for p in (root, overlay_dir) if p])
         raise RenderError(f"{shown}: kustomize failed: {message}")
-    return parse_documents(result.stdout, source=shown)
+    if cache is None:
+        return parse_documents(result.stdout, source=shown)
+    docs, keys = _parse_cached(cache.table(_docs_table(shown)), result.stdout, source=shown)
+    if build_key is not None:
+        cache.table("kustomize-builds")[build_key] = keys
+    return docs
 
 
 def parse_documents(text: bytes | str, *, source: str) -> list[Manifest]:
@@ -182,8 +197,8 @@ def parse_documents(text: bytes | str, *, source: str) -> list[Manifest]:
     that does not parse, raises RenderError.
     """
     try:
-        docs = list(_yaml().load_all(text))
-    except YAMLError as exc:
+        docs = codec.load_stream(text)
+    except codec.YAMLError as exc:
         raise RenderError(f"{source}: kustomize output is not valid YAML: {exc}") from exc
     out: list[Manifest] = []
     for index, doc in enumerate(docs):
@@ -196,6 +211,68 @@ def parse_documents(text: bytes | str, *, source: str) -> list[Manifest]:
             )
         out.append(documents.plain(doc))
     return out
+
+
+def split_documents(text: bytes) -> list[bytes]:
+    """Split Kustomize's output at its document markers (``---`` at the start of a line).
+
+    A marker at the start of a line always starts a document: inside a document (a
+    mapping) every line of a block or multi-line scalar is indented.
+    """
+    starts = [m.start() for m in _DOCUMENT_START.finditer(text)]
+    bounds = [0, *starts, len(text)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds) if text[a:b].strip()]
+
+
+def _parse_cached(
+    table: caches.Table, text: bytes, *, source: str
+) -> tuple[list[Manifest], list[str]]:
+    """Parse Kustomize's output one document at a time, each text parsed once per cache.
+
+    Returns the documents and their keys. A document's value in ``table`` is its JSON text
+    (every lookup builds fresh objects: callers may change what they get).
+    """
+    docs: list[Manifest] = []
+    keys: list[str] = []
+    for piece in split_documents(text):
+        key = caches.key_of(CACHE_VERSION, piece)
+        found = table.get(key)
+        if isinstance(found, str):
+            parsed = json.loads(found)
+        else:
+            parsed = parse_documents(piece, source=source)
+            # Not JSON data (a !!binary value): not cached.
+            with contextlib.suppress(TypeError, ValueError):
+                table[key] = json.dumps(parsed, separators=(",", ":"))
+        docs.extend(parsed)
+        keys.append(key)
+    return docs, keys
+
+
+def _cached_build(cache: caches.ContentCache, build_key: str, source: str) -> list[Manifest] | None:
+    """Return the documents of a cached build, or None if it (or any document) is not cached."""
+    keys = cache.table("kustomize-builds").get(build_key)
+    if not isinstance(keys, list):
+        return None
+    table = cache.table(_docs_table(source))
+    texts = [table.get(k) for k in keys]
+    if not all(isinstance(t, str) for t in texts):
+        return None
+    return [doc for text in texts for doc in json.loads(str(text))]
+
+
+def _docs_table(source: str) -> str:
+    """Return the name of the table of an overlay's parsed documents (one per overlay)."""
+    return "kustomize-docs." + source.replace("/", ".")
+
+
+def _binary_identity(path: str) -> str:
+    """Return what identifies a kubectl binary without reading it: path, size, mtime."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def clean_message(stderr: str, *, roots: list[Path]) -> str:

@@ -5,6 +5,11 @@ patches and its errors are pointed back at the pipeline's source file
 (``pipelines/<file>.yaml``, matched by ``metadata.name``) wherever the field exists there.
 A pipeline that fails validation is reported in ``failed_pipelines`` (its live objects are
 kept); the others still render.
+
+With a content cache (:mod:`reconciler.source.caches`) nothing is derived twice from the
+same content: Kustomize's output by tree id, a pipeline file's name by the hash of its bytes
+(the position-tracking parse of the file is then needed only for an error), and a pipeline
+document's validity by the hash of its canonical JSON.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.render import kustomize
+from reconciler.source import caches
 from reconciler.specs import loading, validation
 from reconciler.specs.models import Environment, Pipeline
 from reconciler.structs import documents
@@ -68,8 +74,18 @@ def environment_names(root: Path) -> list[str]:
     )
 
 
-def pipeline_sources(root: Path) -> tuple[dict[str, PipelineSource], list[SpecError]]:
-    """Index ``pipelines/*.yaml`` by ``metadata.name``; errors for unreadable or duplicate files."""
+SOURCES_VERSION = "sources-1"
+
+
+def pipeline_sources(
+    root: Path, *, cache: caches.ContentCache | None = None
+) -> tuple[dict[str, PipelineSource], list[SpecError]]:
+    """Index ``pipelines/*.yaml`` by ``metadata.name``; errors for unreadable or duplicate files.
+
+    With ``cache``, a file whose bytes were indexed before is not parsed again: its kind and
+    name are cached by the hash of its bytes (files that do not load are never cached).
+    """
+    names = cache.table("pipeline-sources") if cache is not None else None
     out: dict[str, PipelineSource] = {}
     errors: list[SpecError] = []
     base = root / PIPELINES_DIR
@@ -80,18 +96,24 @@ def pipeline_sources(root: Path) -> tuple[dict[str, PipelineSource], list[SpecEr
             continue
         rel = f.relative_to(root).as_posix()
         content = f.read_bytes()
-        try:
-            doc = loading.load_document(content, path=rel)
-        except SpecErrors as e:
-            errors.extend(e.errors)
-            continue
-        if not isinstance(doc, dict) or doc.get("kind") != "Pipeline":
-            continue
-        meta = doc.get("metadata")
-        name = meta.get("name") if isinstance(meta, dict) else None
-        if not isinstance(name, str):
+        sha256 = hashlib.sha256(content).hexdigest()
+        key = caches.key_of(SOURCES_VERSION, sha256)
+        known = names.get(key) if names is not None else None
+        if isinstance(known, list) and len(known) == 2:
+            kind, name = known
+        else:
+            try:
+                doc = loading.load_document(content, path=rel)
+            except SpecErrors as e:
+                errors.extend(e.errors)
+                continue
+            kind, name = _kind_and_name(doc)
+            if names is not None:
+                names[key] = [kind, name]
+        if kind != "Pipeline" or not isinstance(name, str):
             continue
         if name in out:
+            doc = loading.load_document(content, path=rel)
             line, col = loading.Locator.of(doc).position("metadata.name")
             errors.append(
                 SpecError(
@@ -106,23 +128,45 @@ def pipeline_sources(root: Path) -> tuple[dict[str, PipelineSource], list[SpecEr
         out[name] = PipelineSource(
             name=name,
             path=rel,
-            sha256=hashlib.sha256(content).hexdigest(),
+            sha256=sha256,
             locator=loading.LazyLocator(content, path=rel),
         )
     return out, errors
 
 
-def load_overlay(root: Path, name: str) -> Overlay:
+def _kind_and_name(doc: Any) -> tuple[str | None, str | None]:
+    """Return a loaded document's ``kind`` and ``metadata.name`` where they are strings."""
+    if not isinstance(doc, dict):
+        return None, None
+    kind = doc.get("kind")
+    meta = doc.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return (
+        str(kind) if isinstance(kind, str) else None,
+        str(name) if isinstance(name, str) else None,
+    )
+
+
+def load_overlay(
+    root: Path,
+    name: str,
+    *,
+    cache: caches.ContentCache | None = None,
+    tree: str | None = None,
+) -> Overlay:
     """Build ``overlays/<name>`` with Kustomize and parse its Environment and Pipelines.
 
     Raises RenderError if Kustomize fails (then nothing of the environment renders and
-    nothing is pruned). Spec errors are collected in ``Overlay.errors``.
+    nothing is pruned). Spec errors are collected in ``Overlay.errors``. ``tree`` is the
+    Git tree id of ``root`` when it is a commit's exported tree (it keys Kustomize's output
+    in ``cache``).
     """
     overlay_dir = root / OVERLAYS_DIR / name
     rel_dir = f"{OVERLAYS_DIR}/{name}"
-    sources, source_errors = pipeline_sources(root)
+    sources, source_errors = pipeline_sources(root, cache=cache)
+    valid = cache.table("valid-documents") if cache is not None else None
     try:
-        docs = kustomize.build_overlay(overlay_dir)
+        docs = kustomize.build_overlay(overlay_dir, cache=cache, tree=tree)
     except RenderError:
         if source_errors:  # our positioned errors explain kustomize's failure better
             raise SpecErrors(source_errors) from None
@@ -190,6 +234,7 @@ def load_overlay(root: Path, name: str) -> Overlay:
                 path=path,
                 sha256=src.sha256 if src else "",
                 locator=src.locator if src else None,
+                valid=valid,
             )
         except SpecErrors as e:
             overlay.failed_pipelines.add(pname)

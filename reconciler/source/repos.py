@@ -182,6 +182,11 @@ def list_names(repo: Path, sha: str, directory: str) -> list[str]:
     return open_repo(repo).names(resolve(repo, sha), directory)
 
 
+def tree_id(repo: Path, sha: str) -> str | None:
+    """Return the id of a commit's root tree (the content address of all its files)."""
+    return open_repo(repo).tree_id(resolve(repo, sha))
+
+
 def export_tree(repo: Path, sha: str, dest: Path) -> trees.Tree:
     """Write the files of a commit into ``dest`` (created); return what was written.
 

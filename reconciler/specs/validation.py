@@ -17,7 +17,9 @@ message``, one per field. A document that validates gives a model whose invarian
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import json
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from reconciler.specs import checking, models, rules, secret_values, units
@@ -61,13 +63,35 @@ def _check(
     return data
 
 
+def _validity_key(doc: Any) -> str | None:
+    """Return the content address of a plain document, or None if it is not JSON data."""
+    try:
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(f"{VALID_VERSION}:{text}".encode()).hexdigest()
+
+
+def _ignore(field: str, message: str) -> None:
+    """A report that drops everything (for documents already known to be valid)."""
+
+
 def _pipeline_rules(data: Any, report: checking.Report) -> None:
     rules.check_pipeline(data, report)
     secret_values.check(data, report)  # credentials by value (names are schema rules)
 
 
+VALID_VERSION = "valid-1"
+"""Part of the validity key: a change of the checks invalidates what was found valid."""
+
+
 def parse_pipeline(
-    doc: Any, *, path: str, sha256: str, locator: Locator | None = None
+    doc: Any,
+    *,
+    path: str,
+    sha256: str,
+    locator: Locator | None = None,
+    valid: MutableMapping[str, Any] | None = None,
 ) -> models.Pipeline:
     """Validate a Pipeline document and return its model.
 
@@ -76,8 +100,18 @@ def parse_pipeline(
     ``metadata.namespace`` is accepted and ignored (Kustomize may set it). Raises
     SpecErrors with every error of the document. ``Pipeline.raw`` is the whole document
     as plain JSON data (apiVersion, kind, metadata, spec), for provenance.
+
+    ``valid`` remembers documents found valid, by the hash of their canonical JSON (the
+    checks read nothing else): a document seen before is not checked again (schema, rules,
+    secret values). Documents with errors are never remembered.
     """
-    data = _check(doc, kind="Pipeline", path=path, locator=locator, cross_field=_pipeline_rules)
+    key = _validity_key(doc) if valid is not None else None
+    if key is not None and valid is not None and valid.get(key) is True:
+        data = checking.to_plain(doc, _ignore)
+    else:
+        data = _check(doc, kind="Pipeline", path=path, locator=locator, cross_field=_pipeline_rules)
+        if key is not None and valid is not None:
+            valid[key] = True
     meta, spec = data["metadata"], data["spec"]
     serve = spec.get("serve")
     datasets = spec.get("datasets", {})

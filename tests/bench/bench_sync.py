@@ -1,24 +1,28 @@
-"""Benchmark: requests and wall time of a sync, ours against ``kubectl apply --server-side``.
+"""Benchmark: a whole ``reconciler sync`` process against ``kubectl apply --server-side``.
 
-Run: ``pytest tests/bench/bench_sync.py -m bench -s``. Prints figures; asserts only what
-the sync must do (no write on a no-op, writes only for the changed pipeline), never a time.
+Run: ``pytest tests/bench/bench_sync.py -m bench -s`` (``BENCH_SIZES=100,1000`` pipelines;
+add 10000 for the large case). Prints figures; asserts only what the sync must do (no write
+on a no-op, writes only for the changed pipeline), never a time.
 
-Setup: a generated repository of 1,000 pipelines (three batch steps each, served by a
-Deployment + Service, every tenth with an HPA) and three environments, rendered by the
-project's own render (Kustomize, run specs) into about 15,000 objects, synced into the
-sandbox. The kubectl baseline applies the same rendered objects, in namespaces of its own
-(``<namespace>-kubectl``), with ``kubectl apply --server-side -f`` (one file per
-environment), warmed up once so its discovery cache is hot.
+End to end, as a user runs it. For each size, a generated repository of N pipelines (three
+batch steps each, served by a Deployment + Service, every tenth with an HPA) and one
+environment, with a bare ``origin`` for the provenance branches, is synced into the sandbox
+by ``reconciler sync --env dev`` processes until every run has finished and is recorded and
+a sync changes nothing (*settled*: the records are present, as in a running system). Then,
+measured in the same run on the same sandbox:
 
-Measured, for both, from the sandbox's ``apiserver_request_total`` (requests and writes)
-and the wall clock:
+- ours, no-op: one more ``reconciler sync`` process (a new Python process: imports, Git,
+  records, render, discovery, the cluster), wall time from start to exit;
+- kubectl, no-op: ``kubectl apply --server-side -f`` of the same objects (the environment's
+  live objects, server-set fields removed), in a namespace of its own, applied once before
+  so that it too is a no-op, its discovery cache warm;
+- ours, one pipeline changed: the middle pipeline's params change (a new run: new Jobs),
+  committed, one ``reconciler sync`` process.
 
-- no-op: nothing changed in Git or in the cluster;
-- one pipeline changed: the middle pipeline's (``p0500``) params change (a new run: new Job names), in every
-  environment.
-
-Our side uses a fresh client per measurement, so its figures include the discovery a new
-process makes.
+Requests and writes are counted from the sandbox's ``apiserver_request_total``.
+Caches: the state directory is the one the settling syncs used, so the no-op finds what the
+previous process derived (Kustomize output by tree id, parsed documents, record summaries by
+blob id), as a second ``reconciler sync`` on a user's machine would.
 """
 
 from __future__ import annotations
@@ -31,29 +35,32 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.apply.applysets import applyset_for
-from reconciler.apply.manager import ResourceManager
-from reconciler.apply.sync import SyncResult, sync_objects
 from reconciler.structs import labels
-from reconciler.structs.changesets import Action
 
 pytestmark = pytest.mark.bench
 
-PIPELINES = int(os.environ.get("BENCH_PIPELINES", "1000"))
-ENVS = ("dev", "staging", "prod")
+SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "100,1000").split(",")]
+ENV = "dev"
+NAMESPACE = "bench-dev"
+SETTLE_SYNCS = 15
 WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
 _METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\d+)")
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
 
 Manifest = dict[str, Any]
 
 
-# -- the repository and its render ------------------------------------------------------
+# -- the repository -----------------------------------------------------------------------
 
 
 def pipeline_yaml(name: str, seed: int, autoscale: bool) -> str:
@@ -86,9 +93,17 @@ def pipeline_yaml(name: str, seed: int, autoscale: bool) -> str:
     )
 
 
-def write_repo(repo: Path, count: int) -> list[str]:
-    """Write ``count`` pipelines and the three environments; return the pipeline names."""
-    names = [f"p{i:04d}" for i in range(count)]
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+        env={**os.environ, **GIT_ENV},
+    ).stdout  # fmt: skip
+
+
+def write_repo(base: Path, count: int) -> tuple[Path, list[str]]:
+    """Write and commit ``count`` pipelines and one environment, with a bare origin."""
+    repo = base / "repo"
+    names = [f"p{i:05d}" for i in range(count)]
     (repo / "pipelines").mkdir(parents=True)
     for i, name in enumerate(names):
         (repo / "pipelines" / f"{name}.yaml").write_text(pipeline_yaml(name, i, i % 10 == 0))
@@ -96,40 +111,30 @@ def write_repo(repo: Path, count: int) -> list[str]:
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
         + "".join(f"  - {n}.yaml\n" for n in names)
     )
-    for env in ENVS:
-        d = repo / "overlays" / env
-        d.mkdir(parents=True)
-        (d / "kustomization.yaml").write_text(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-            "resources:\n  - ../../pipelines\n  - environment.yaml\n  - quota.yaml\n"
-        )
-        (d / "environment.yaml").write_text(
-            "apiVersion: reconciler.ml/v1alpha1\nkind: Environment\n"
-            f"metadata: {{name: {env}}}\n"
-            f"spec: {{branch: main, namespace: bench-{env}, serve: true, "
-            'provenanceBranch: "runs/{pipeline}"}\n'
-        )
-        (d / "quota.yaml").write_text(
-            "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: compute}\n"
-            "spec: {hard: {requests.cpu: '10000', requests.memory: 20000Gi}}\n"
-        )
-    return names
-
-
-def render(repo: Path, env: str) -> tuple[str, list[Manifest]]:
-    """Render one environment with the project's render: (namespace, objects)."""
-    from reconciler import engine
-    from reconciler.render import environments
-    from reconciler.structs.runs import ServedModel
-
-    prepared = engine.prepare_target(repo, env, branch=None)
-    assert prepared.errors == [], prepared.errors[:3]
-    models = {
-        name: ServedModel(run="0123abcd", model_uri=f"s3://models/{name}/0123abcd/")
-        for name in prepared.run_specs
-    }
-    objs = environments.render_objects(prepared, all_steps=True, models=models)
-    return prepared.target.namespace, objs
+    overlay = repo / "overlays" / ENV
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources:\n  - ../../pipelines\n  - environment.yaml\n  - quota.yaml\n"
+    )
+    (overlay / "environment.yaml").write_text(
+        "apiVersion: reconciler.ml/v1alpha1\nkind: Environment\n"
+        f"metadata: {{name: {ENV}}}\n"
+        f"spec: {{branch: main, namespace: {NAMESPACE}, serve: true, "
+        'provenanceBranch: "runs/{pipeline}"}\n'
+    )
+    (overlay / "quota.yaml").write_text(
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: compute}\n"
+        "spec: {hard: {requests.cpu: '100000', requests.memory: 200000Gi}}\n"
+    )
+    git(base, "init", "-q", "-b", "main", str(repo))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "pipelines")
+    origin = base / "origin.git"
+    git(base, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    return repo, names
 
 
 # -- measuring ----------------------------------------------------------------------------
@@ -139,7 +144,7 @@ def api_requests(url: str) -> Counter[str]:
     """Requests so far by verb from the sandbox's /metrics (reads of /metrics excluded)."""
 
     def read() -> Counter[str]:
-        with urllib.request.urlopen(url + "/metrics", timeout=30) as resp:
+        with urllib.request.urlopen(url + "/metrics", timeout=60) as resp:
             text = resp.read().decode()
         out: Counter[str] = Counter()
         for line in text.splitlines():
@@ -152,7 +157,7 @@ def api_requests(url: str) -> Counter[str]:
 
     last = read()
     while True:  # a request is counted once answered: wait until the counters settle
-        time.sleep(0.1)
+        time.sleep(0.2)
         now = read()
         if now == last:
             return now
@@ -166,57 +171,94 @@ class Figures:
         self.requests, self.writes, self.seconds = requests, writes, seconds
 
     def __str__(self) -> str:
-        return f"{self.requests:>7} requests {self.writes:>7} writes {self.seconds:>8.2f}s"
+        return f"{self.requests:>7} requests {self.writes:>6} writes {self.seconds:>8.2f} s"
 
 
-def measure(url: str, action: Callable[[], object], what: str = "") -> Figures:
+def measured(
+    url: str, command: list[str], *, cwd: Path, env: dict[str, str]
+) -> tuple[Figures, str]:
+    """Run ``command`` as a process; return its figures and stdout (it must succeed)."""
     before = api_requests(url)
     started = time.perf_counter()
-    action()
+    proc = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=3600, check=False
+    )
     seconds = time.perf_counter() - started
     after = api_requests(url)
+    assert proc.returncode == 0, (command, proc.stdout[-2000:], proc.stderr[-2000:])
     made = {verb: after[verb] - before[verb] for verb in after}
-    figures = Figures(
-        sum(made.values()), sum(n for verb, n in made.items() if verb in WRITE_VERBS), seconds
-    )
-    if what:
-        print(f"  {what:<24} {figures}", file=sys.stderr, flush=True)
-    return figures
+    writes = sum(n for verb, n in made.items() if verb in WRITE_VERBS)
+    return Figures(sum(made.values()), writes, seconds), proc.stdout
 
 
-def for_kubectl(objs: list[Manifest], namespace: str) -> list[Manifest]:
-    """The same objects in the baseline's own namespace."""
-    out = []
-    for obj in objs:
-        meta = dict(obj["metadata"])
-        if obj["kind"] == "Namespace":
-            meta["name"] = f"{namespace}-kubectl"
-        elif meta.get("namespace"):
-            meta["namespace"] = f"{meta['namespace']}-kubectl"
-        out.append({**obj, "metadata": meta})
+def sync_command() -> list[str]:
+    return [sys.executable, "-m", "reconciler", "sync", "--env", ENV, "--format", "json"]
+
+
+def kubectl_command(path: Path) -> list[str]:
+    binary = Path(sys.executable).parent / "kubectl"
+    exe = str(binary) if binary.exists() else "kubectl"
+    return [exe, "apply", "--server-side", "-f", str(path)]
+
+
+def settled(outcome: dict[str, Any]) -> bool:
+    """True if every run has finished and nothing was changed by this sync."""
+    summary = outcome["summary"]
+    changed = summary["created"] + summary["configured"] + summary["deleted"]
+    done = all(p["status"] == "Succeeded" for p in outcome["pipelines"])
+    return outcome["ok"] and done and changed == 0 and not outcome["records"]
+
+
+def live_members(sandbox: Any) -> list[Manifest]:
+    """Return the environment's live objects as kubectl would apply them (server fields out)."""
+    from reconciler.apply.applysets import applyset_for
+    from reconciler.apply.manager import ResourceManager
+
+    manager = ResourceManager(sandbox.api_client())
+    out: list[Manifest] = []
+    selector = applyset_for(ENV, NAMESPACE).selector
+    for api, kind in (
+        ("v1", "Namespace"), ("v1", "ResourceQuota"), ("batch/v1", "Job"),
+        ("apps/v1", "Deployment"), ("v1", "Service"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ("networking.k8s.io/v1", "NetworkPolicy"), ("policy/v1", "PodDisruptionBudget"),
+    ):  # fmt: skip
+        namespace = "" if kind == "Namespace" else NAMESPACE
+        for obj in manager.list(api, kind, namespace=namespace, label_selector=selector):
+            out.append(applied_form(obj))
     return out
 
 
-def kubectl_apply(sandbox: Any, home: Path, files: list[Path]) -> None:
-    binary = Path(sys.executable).parent / "kubectl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-    env.update(
-        {"KUBECONFIG": str(sandbox.kubeconfig), "HOME": str(home), "KUBECACHEDIR": str(home)}
-    )
-    for path in files:
-        proc = subprocess.run(
-            [str(binary if binary.exists() else "kubectl"), "apply", "--server-side", "-f",
-             str(path)],
-            env=env, capture_output=True, text=True, timeout=1800, check=False,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stderr[-2000:]
-
-
-def sync_all(sandbox: Any, rendered: dict[str, tuple[str, list[Manifest]]]) -> list[SyncResult]:
-    manager = ResourceManager(sandbox.api_client())  # a fresh process's client
-    out = []
-    for env, (namespace, objs) in rendered.items():
-        out.append(sync_objects(manager, applyset=applyset_for(env, namespace), desired=objs))
+def applied_form(obj: Manifest) -> Manifest:
+    """An object as a user would apply it: no status, no server-set metadata, own namespace."""
+    meta = obj.get("metadata") or {}
+    keep = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
+    # Not members of our ApplySet, nor of our environment: copies kubectl owns.
+    keep["labels"] = {
+        k: v for k, v in (meta.get("labels") or {}).items()
+        if k not in (labels.APPLYSET_PART_OF, labels.ENV)
+    }  # fmt: skip
+    if obj["kind"] == "Namespace":
+        keep["name"] = f"{meta['name']}-kubectl"
+    elif keep.get("namespace"):
+        keep["namespace"] = f"{keep['namespace']}-kubectl"
+    out = {k: v for k, v in obj.items() if k not in ("status", "metadata")}
+    out["metadata"] = keep
+    spec = out.get("spec")
+    if obj["kind"] == "Job" and isinstance(spec, dict):
+        # The Job controller's own selector and pod labels are immutable and server-made.
+        spec = dict(spec)
+        spec.pop("selector", None)
+        template = dict(spec.get("template") or {})
+        tmeta = dict(template.get("metadata") or {})
+        tmeta["labels"] = {
+            k: v
+            for k, v in (tmeta.get("labels") or {}).items()
+            if k not in ("controller-uid", "batch.kubernetes.io/controller-uid", "job-name",
+                         "batch.kubernetes.io/job-name")
+        }  # fmt: skip
+        template["metadata"] = tmeta
+        spec["template"] = template
+        out["spec"] = spec
     return out
 
 
@@ -224,87 +266,68 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}x" if b else "inf"
 
 
-def test_sync_against_kubectl_server_side(sandbox: Any, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    names = write_repo(repo, PIPELINES)
-    started = time.perf_counter()
-    rendered = {env: render(repo, env) for env in ENVS}
-    render_s = time.perf_counter() - started
-    total = sum(len(objs) for _, objs in rendered.values())
-    home = tmp_path / "kubectl-home"
-    home.mkdir()
+@pytest.mark.parametrize("count", SIZES)
+def test_sync_process_against_kubectl_server_side(sandbox: Any, tmp_path: Path, count: int) -> None:
+    repo, names = write_repo(tmp_path, count)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+    env.update(
+        {
+            "KUBECONFIG": str(sandbox.kubeconfig),
+            "RECONCILER_STATE_DIR": str(tmp_path / "state"),
+            "HOME": str(tmp_path / "home"),
+            "KUBECACHEDIR": str(tmp_path / "home" / "kube-cache"),
+            **GIT_ENV,
+        }
+    )
+    (tmp_path / "home").mkdir()
 
-    def kubectl_files(tag: str) -> list[Path]:
-        paths = []
-        for env, (namespace, objs) in rendered.items():
-            # JSON, not YAML: PyYAML leaves strings such as 12e45678 (a run id) unquoted,
-            # which kubectl's YAML reads as numbers.
-            path = tmp_path / f"{env}-{tag}.json"
-            items = for_kubectl(objs, namespace)
-            path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
-            paths.append(path)
-        return paths
+    # Settle: sync until every run has finished, is recorded, and a sync changes nothing.
+    settle_started = time.perf_counter()
+    first, out = measured(sandbox.url, sync_command(), cwd=repo, env=env)
+    print(f"\n{count} pipelines: first sync {first}", file=sys.stderr, flush=True)
+    syncs = 1
+    while not settled(json.loads(out)):
+        assert syncs < SETTLE_SYNCS, "the environment did not settle"
+        time.sleep(1.0)
+        figures, out = measured(sandbox.url, sync_command(), cwd=repo, env=env)
+        syncs += 1
+        outcome = json.loads(out)
+        print(
+            f"  settling sync {syncs}: {figures}, {len(outcome['records'])} runs recorded",
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
+    settle_s = time.perf_counter() - settle_started
+    records = git(repo, "ls-remote", "origin", "refs/heads/runs/*").count("\n")
+    assert records == count  # one provenance branch per pipeline: every run recorded
 
-    results: list[SyncResult] = []
-    ours_first = measure(
-        sandbox.url, lambda: results.extend(sync_all(sandbox, rendered)), "ours: first sync"
-    )
-    assert all(r.ok for r in results), [str(e) for r in results for e in r.changeset.entries][:5]
-    files = kubectl_files("v1")
-    kubectl_first = measure(
-        sandbox.url, lambda: kubectl_apply(sandbox, home, files), "kubectl: first apply"
-    )
+    ours_noop, out = measured(sandbox.url, sync_command(), cwd=repo, env=env)
+    assert settled(json.loads(out))
+    assert ours_noop.writes == 0
 
-    results.clear()
-    ours_noop = measure(
-        sandbox.url, lambda: results.extend(sync_all(sandbox, rendered)), "ours: no-op"
-    )
-    assert all(e.action is Action.UNCHANGED for r in results for e in r.changeset.entries)
-    kubectl_noop = measure(
-        sandbox.url, lambda: kubectl_apply(sandbox, home, files), "kubectl: no-op"
-    )
+    objects = live_members(sandbox)
+    path = tmp_path / "objects.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    kubectl_first, _ = measured(sandbox.url, kubectl_command(path), cwd=tmp_path, env=env)
+    kubectl_noop, _ = measured(sandbox.url, kubectl_command(path), cwd=tmp_path, env=env)
 
-    changed_name = names[len(names) // 2]
-    path = repo / "pipelines" / f"{changed_name}.yaml"
-    path.write_text(path.read_text().replace("lr: 0.01", "lr: 0.02"))
-    rendered = {env: render(repo, env) for env in ENVS}
-    files = kubectl_files("v2")
-    results.clear()
-    ours_change = measure(
-        sandbox.url, lambda: results.extend(sync_all(sandbox, rendered)), "ours: one pipeline"
-    )
-    parents = {applyset_for(env, ns).parent_ref for env, (ns, _) in rendered.items()}
-    changed = [
-        e
-        for r in results
-        for e in r.changeset.entries
-        if e.action is not Action.UNCHANGED and e.subject not in parents
-    ]
-    touched = {
-        (r.live.get(e.subject.key) or {}).get("metadata", {}).get("labels", {}).get(labels.PIPELINE)
-        for r in results
-        for e in r.changeset.entries
-        if e.action in (Action.CREATED, Action.CONFIGURED)
-    }
-    assert touched <= {changed_name}, touched
-    assert all(e.subject.name.startswith(changed_name) for e in changed), [str(e) for e in changed]
-    kubectl_change = measure(
-        sandbox.url, lambda: kubectl_apply(sandbox, home, files), "kubectl: one pipeline"
-    )
+    changed = names[len(names) // 2]
+    spec = repo / "pipelines" / f"{changed}.yaml"
+    spec.write_text(spec.read_text().replace("lr: 0.01", "lr: 0.02"))
+    git(repo, "commit", "-q", "-am", f"{changed}: lr 0.02")
+    ours_change, out = measured(sandbox.url, sync_command(), cwd=repo, env=env)
+    outcome = json.loads(out)
+    touched = {c["name"] for c in outcome["changes"] if c["action"] != "unchanged"}
+    assert all(name.startswith(changed) or name == NAMESPACE for name in touched), touched
 
     print(
-        f"\n{len(names)} pipelines x {len(ENVS)} environments: {total} objects "
-        f"(rendered in {render_s:.1f}s)\n"
-        f"first sync      ours    {ours_first}\n"
-        f"                kubectl {kubectl_first}\n"
-        f"no-op           ours    {ours_noop}\n"
-        f"                kubectl {kubectl_noop}\n"
-        f"                ratio   {ratio(kubectl_noop.requests, ours_noop.requests)} fewer "
-        f"requests, wall time {ours_noop.seconds / kubectl_noop.seconds:.3f}x kubectl's\n"
-        f"one pipeline    ours    {ours_change} ({len(changed)} objects changed)\n"
-        f"                kubectl {kubectl_change}\n"
-        f"                ratio   {ratio(kubectl_change.requests, ours_change.requests)} fewer "
-        f"requests, wall time {ours_change.seconds / kubectl_change.seconds:.3f}x kubectl's"
+        f"\n{count} pipelines, 1 environment: {len(objects)} objects, {records} runs recorded "
+        f"(settled in {syncs} syncs, {settle_s:.0f} s)\n"
+        f"no-op, whole process   ours    {ours_noop}\n"
+        f"                       kubectl {kubectl_noop}\n"
+        f"                       ratio   {ratio(kubectl_noop.requests, ours_noop.requests)} "
+        f"fewer requests, wall time {ours_noop.seconds / kubectl_noop.seconds:.3f}x kubectl's\n"
+        f"one pipeline changed   ours    {ours_change} ({len(touched)} objects changed)\n"
+        f"first apply            kubectl {kubectl_first} (of the settled objects)\n"
+        f"machine load average   {os.getloadavg()[0]:.1f}",
+        flush=True,
     )
-    assert ours_noop.writes == 0
-    assert ours_change.writes == len(changed)

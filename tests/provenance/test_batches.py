@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from reconciler.provenance.index import RecordCache
+from reconciler.provenance.index import RecordCache, RecordSummary
 from reconciler.provenance.records import RunRecord
 from reconciler.provenance.redelivery import Redelivery
 from reconciler.provenance.store import Outcome, ProvenanceStore, RetryPolicy
@@ -172,3 +173,36 @@ def test_a_summary_says_why_a_run_ended_as_the_record_does(
     assert reasons.run_reason(summary) == reasons.run_reason(full)
     assert reasons.gate_reason(summary) == reasons.gate_reason(full)
     assert reasons.gate_reason(summary)  # not promoted: there is a reason
+
+
+def test_record_summaries_outlive_the_store_and_new_records_are_parsed(
+    remote: Path, clone: Path, tmp_path: Path, record_factory: Factory
+) -> None:
+    """One-shot commands reuse summaries by blob id from the state directory; nothing else."""
+    writer = store_for(clone, tmp_path / "state")
+    writer.write_many([("experiments/a", record_factory(f"r{i}", pipeline="a")) for i in range(3)])
+    first = store_for(clone, tmp_path / "reader")
+    with first.batch(["experiments/a"]):
+        seen = [first.summary("experiments/a", "prod", "a", f"r{i}") for i in range(3)]
+    assert first.cache.parsed == 3
+    again = store_for(clone, tmp_path / "reader")  # the next process, same state directory
+    with again.batch(["experiments/a"]):
+        assert [again.summary("experiments/a", "prod", "a", f"r{i}") for i in range(3)] == seen
+        assert again.summary("experiments/a", "prod", "a", "r9") is None
+    assert again.cache.parsed == 0
+    writer.write("experiments/a", record_factory("r3", pipeline="a", status=RunStatus.FAILED))
+    later = store_for(clone, tmp_path / "reader")
+    with later.batch(["experiments/a"]):
+        new = later.summary("experiments/a", "prod", "a", "r3")
+        assert new is not None and new.status == RunStatus.FAILED
+        assert later.summary("experiments/a", "prod", "a", "r0") == seen[0]
+    assert later.cache.parsed == 1  # only the record the cache had never seen
+
+
+def test_a_summary_reads_back_exactly_from_json(record_factory: Factory) -> None:
+    record = record_factory(status=RunStatus.FAILED, promoted=False)
+    record.steps[0].status = RunStatus.FAILED
+    record.steps[0].reason = "OOMKilled"
+    summary = RecordSummary.of(record)
+    assert summary.steps and summary.promotion is not None
+    assert RecordSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary

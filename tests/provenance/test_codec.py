@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from reconciler.provenance import codec
 from reconciler.provenance.records import RunRecord
+from reconciler.structs import codec
 from reconciler.structs.errors import ProvenanceError
 
 Factory = Callable[..., RunRecord]

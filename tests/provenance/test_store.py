@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 import textwrap
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.provenance.delivery import record_summary
 from reconciler.provenance.records import RunRecord
 from reconciler.provenance.store import Outcome, ProvenanceStore, RetryPolicy
 from reconciler.structs.errors import ProvenanceError
@@ -390,6 +392,34 @@ def test_commit_message_names_run_and_source(
         Record: runs/prod/resnet50/a1b2c3d4e5-2.yaml
         Source-Commit: 0123456789abcdef0123456789abcdef01234567"""
     )
+
+
+def test_commit_messages_come_from_the_summary_queued_with_the_record(
+    clone: Path, tmp_path: Path, record_factory: Factory
+) -> None:
+    """Delivering many records parses none: the outbox envelope carries what the message says."""
+    store = store_for(clone, tmp_path / "s", remote=None)
+    with store.batch():
+        store.write(BRANCH, record_factory())
+        (envelope,) = (tmp_path / "s" / "outbox").glob("*.json")
+        assert json.loads(envelope.read_text())["summary"] == {
+            "pipeline": "resnet50", "runName": "a1b2c3d4e5", "status": "Succeeded", "env": "prod",
+            "run": "a1b2c3d4e5", "attempt": 1,
+            "sourceCommit": "0123456789abcdef0123456789abcdef01234567",
+        }  # fmt: skip
+    # The message is the summary's (here one that disagrees with the record, to tell them apart).
+    second = record_factory(attempt=2)
+    summary = {**record_summary(second), "status": "Cancelled"}
+    store.outbox.put(BRANCH, second.path, second.to_yaml(), summary)
+    store.flush()
+    subject = git(clone, "log", "-1", "--format=%s", BRANCH)
+    assert subject == "provenance: resnet50 a1b2c3d4e5-2 Cancelled in prod"
+    # An envelope queued by an older version has no summary: its record is parsed.
+    third = record_factory(attempt=3)
+    store.outbox.put(BRANCH, third.path, third.to_yaml())
+    store.flush()
+    subject = git(clone, "log", "-1", "--format=%s", BRANCH)
+    assert subject == "provenance: resnet50 a1b2c3d4e5-3 Succeeded in prod"
 
 
 def test_push_refused_for_another_reason_is_not_retried(

@@ -1,7 +1,8 @@
-"""The YAML of provenance records, read and written at C speed with YAML 1.2 semantics.
+"""Machine-written YAML, read and written at C speed with YAML 1.2 semantics.
 
-Called by :mod:`reconciler.provenance.records` (``RunRecord.to_yaml``/``from_yaml``).
-Records are machine-written and read back thousands of times per reconcile, so they go
+Called by :mod:`reconciler.provenance.records` (``RunRecord.to_yaml``/``from_yaml``) and
+:mod:`reconciler.render.kustomize` (Kustomize's output, :func:`load_stream`). Records and
+Kustomize output are machine-written and read thousands of times per reconcile, so they go
 through libyaml (PyYAML's C parser and emitter) instead of a pure-Python parser with
 position tracking (which the pipeline specs people write keep).
 
@@ -244,6 +245,15 @@ def load(text: str | bytes) -> Any:
     if (b"&" in probe or b"*" in probe) and _shares_nodes(data):
         raise ConstructorError(None, None, "anchors and aliases are not allowed in a record")
     return data
+
+
+def load_stream(text: str | bytes) -> list[Any]:
+    """Parse every document of a YAML stream into plain data (YAML 1.2, timestamps as text).
+
+    Unlike :func:`load` anchors and aliases are allowed (Kustomize's inputs are checked
+    for alias bombs before it runs). Raises YAMLError (with its mark) if it does not parse.
+    """
+    return list(yaml.load_all(text, Loader=Loader))
 
 
 def _shares_nodes(data: Any) -> bool:
