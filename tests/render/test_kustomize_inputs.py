@@ -306,6 +306,12 @@ def test_limits_scale_with_the_input_and_can_be_set(monkeypatch: pytest.MonkeyPa
     small, large = kustomize.limits_for(10_000), kustomize.limits_for(50 << 20)
     assert large.memory > small.memory and large.wall > small.wall and large.output > small.output
     assert small.cpu >= small.wall
+    # Kustomize's time grows with the square of the files: 10,000 pipelines get 50 minutes.
+    thousand, ten_thousand = (
+        kustomize.limits_for(1 << 20, files=1000),
+        kustomize.limits_for(10 << 20, files=10_000),
+    )
+    assert thousand.wall < 120 and ten_thousand.wall > 3000
     monkeypatch.setenv(kustomize.MEMORY_ENV, "3Gi")
     monkeypatch.setenv(kustomize.TIMEOUT_ENV, "600")
     set_ = kustomize.limits_for(10_000)
