@@ -64,6 +64,9 @@ WATCHED_REQUEUE = 30.0
 covers its namespace (its steps' changes wake it); without the watch, the engine's own
 requeue (2 s) holds."""
 
+WATCH_COALESCE = 0.5
+"""Seconds between a cluster change and the reconcile it wakes (a burst coalesces)."""
+
 
 def default_state_dir() -> Path:
     """Return the default state directory: the user's cache directory for ``reconciler``."""
@@ -374,9 +377,13 @@ class Daemon:
         self.cluster_watch.set_namespaces(mapping)
 
     def _on_cluster_change(self, key: str) -> None:
-        """A step of ``key`` changed or a retry was requested there: reconcile it now."""
+        """A step of ``key`` changed or a retry was requested there: reconcile it soon.
+
+        Half a second after the first change of a burst (many steps ending together), so
+        the burst costs one reconcile.
+        """
         if self.options.selects(key) and not self.stop_event.is_set():
-            self.queue.add(key)
+            self.queue.add_after(key, WATCH_COALESCE)
 
     def _on_fetch(self, error: Exception | None) -> None:
         self.metrics.observe_fetch(error)
