@@ -30,10 +30,16 @@ class Step:
 
 def walkthrough() -> list[Step]:
     """Return the ``$ command`` lines of the section's console blocks and their output."""
-    text = README.read_text()
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
-    section = text[start : end if end > 0 else len(text)]
+    lines = README.read_text().splitlines(keepends=True)
+    start = lines.index(SECTION + "\n")
+    fenced, end = False, len(lines)
+    for i in range(start + 1, len(lines)):
+        if lines[i].startswith("```"):
+            fenced = not fenced
+        elif not fenced and lines[i].startswith("## "):  # the next section, outside code
+            end = i
+            break
+    section = "".join(lines[start:end])
     steps: list[Step] = []
     for block in re.findall(r"```console\n(.*?)```", section, flags=re.S):
         for line in block.splitlines():
