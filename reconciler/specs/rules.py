@@ -75,8 +75,13 @@ def check_pipeline(data: Any, report: Report) -> None:
         )
 
 
+DATASET_ENV_SUFFIXES = ("URL", "MD5", "MANIFEST_URL", "REV", "DVC_PATH", "PATH")
+"""The ``DATASET_<NAME>_<SUFFIX>`` variables a dataset may give a step."""
+
+
 def _dataset_names(datasets: Mapping[str, Any], report: Report) -> None:
     seen: dict[str, str] = {}
+    variables: dict[str, str] = {}
     for name in datasets:
         upper = name.upper()
         if upper in seen:
@@ -84,8 +89,18 @@ def _dataset_names(datasets: Mapping[str, Any], report: Report) -> None:
                 join_field("spec.datasets", name),
                 f"dataset name {name!r} clashes with {seen[upper]!r} (names ignore case)",
             )
-        else:
-            seen[upper] = name
+            continue
+        seen[upper] = name
+        mine = {f"DATASET_{upper}_{suffix}" for suffix in DATASET_ENV_SUFFIXES}
+        clash = sorted((v, variables[v]) for v in mine if v in variables)
+        if clash:
+            var, other = clash[0]
+            report(
+                join_field("spec.datasets", name),
+                f"dataset name {name!r} clashes with {other!r}: both would set {var}",
+            )
+            continue
+        variables.update(dict.fromkeys(mine, name))
 
 
 def _step_names(steps: list[Any], report: Report) -> dict[str, int]:

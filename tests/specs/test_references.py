@@ -61,3 +61,18 @@ def test_unknown_and_missing_variables_are_refused() -> None:
             "artifactRoot): Kubernetes would pass it on as written",
         )
     ]
+
+
+def test_dataset_names_whose_variables_clash_are_refused() -> None:
+    from tests.specs.samples import pipeline_errors
+
+    text = variant(
+        PIPELINE,
+        "datasets: {train: datasets/imagenet-mini.dvc}",
+        "datasets: {train: datasets/imagenet-mini.dvc, train_dvc: datasets/other.dvc}",
+    )
+    (error,) = pipeline_errors(text)
+    assert error.endswith(
+        "spec.datasets.train_dvc: dataset name 'train_dvc' clashes with 'train': both would "
+        "set DATASET_TRAIN_DVC_PATH"
+    )
