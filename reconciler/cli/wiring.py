@@ -85,15 +85,32 @@ def daemon_parts(
         return outcome_for(res)
 
     namespaces: dict[str, str] = {}
+    branch_of: dict[str, str] = {}
+    tips: dict[str, str | None] = {}
 
     def list_targets() -> list[str]:
         targets = engine.discover_targets(path)
         namespaces.clear()
         namespaces.update({t.namespace: t.key for t in targets})
+        branch_of.clear()
+        branch_of.update({t.key: t.branch for t in targets})
         keys = [t.key for t in targets]
         if shared is not None:
             shared.expect(k for k in keys if options.selects(k))
         return keys
+
+    def affected(keys: list[str]) -> list[str]:
+        """Return the keys whose branch tip moved since the last call (new keys too)."""
+        out = []
+        for key in keys:
+            try:
+                tip: str | None = repos.resolve(path, repos.branch_ref(path, branch_of[key]))
+            except (KeyError, ReconcilerError):
+                tip = None  # unknown: queue it, the reconcile says what is wrong
+            if key not in tips or tips[key] != tip or tip is None:
+                out.append(key)
+            tips[key] = tip
+        return out
 
     def flush() -> None:
         store.flush()
@@ -106,6 +123,7 @@ def daemon_parts(
         redeliver=redelivery.Redelivery(store).tick,
         api_client=api_client,
         namespaces=lambda: dict(namespaces),
+        affected=affected,
         ui=handler,
     )
 

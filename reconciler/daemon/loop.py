@@ -41,6 +41,7 @@ from reconciler.daemon import (
 )
 from reconciler.daemon import webhooks as webhooks_mod
 from reconciler.daemon.outcomes import (
+    AffectedFn,
     FetchFn,
     FlushFn,
     ListTargetsFn,
@@ -181,6 +182,7 @@ class Daemon:
         redeliver: RedeliverFn | None = None,
         api_client: Any = None,
         namespaces: NamespacesFn | None = None,
+        affected: AffectedFn | None = None,
         cluster_ready: ReadyFn | None = None,
         ui: UiFn | None = None,
     ) -> None:
@@ -204,6 +206,7 @@ class Daemon:
             select=options.selects,
             on_fetch=self._on_fetch,
             on_targets=self._on_targets,
+            affected=affected,
         )
         self.namespaces = namespaces
         self.cluster_watch: clusterwatch.ClusterWatch | None = None
@@ -473,6 +476,7 @@ def run_daemon(
     redeliver: RedeliverFn | None = None,
     api_client: Any = None,
     namespaces: NamespacesFn | None = None,
+    affected: AffectedFn | None = None,
     cluster_ready: ReadyFn | None = None,
     ui: UiFn | None = None,
 ) -> int:
@@ -495,6 +499,7 @@ def run_daemon(
         redeliver=redeliver,
         api_client=api_client,
         namespaces=namespaces,
+        affected=affected,
         cluster_ready=cluster_ready,
         ui=ui,
     )

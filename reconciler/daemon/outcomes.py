@@ -86,6 +86,9 @@ NamespacesFn = Callable[[], dict[str, str]]
 """Return ``{namespace: key}`` of the targets :data:`ListTargetsFn` listed last (the cluster
 watch follows those namespaces)."""
 
+AffectedFn = Callable[[list[str]], list[str]]
+"""Return the keys (of those given) whose branch moved since this was last asked."""
+
 ReadyFn = Callable[[], bool]
 """Say whether a dependency (the cluster) is reachable now; used by ``/readyz``."""
 
@@ -103,7 +106,8 @@ class DaemonParts(TypedDict):
 
     ``api_client`` (a kubernetes ApiClient) serves the lease, readiness and the cluster
     watch; ``namespaces`` maps the targets' namespaces to their keys (the cluster watch
-    wakes an environment when its steps change or a retry is requested there);
+    wakes an environment when its steps change or a retry is requested there); ``affected``
+    picks the keys a fetched change concerns (default: all);
     ``cluster_ready`` overrides the readiness check.
     """
 
@@ -114,5 +118,6 @@ class DaemonParts(TypedDict):
     redeliver: NotRequired[RedeliverFn | None]
     api_client: NotRequired[Any]
     namespaces: NotRequired[NamespacesFn | None]
+    affected: NotRequired[AffectedFn | None]
     cluster_ready: NotRequired[ReadyFn | None]
     ui: NotRequired[UiFn | None]

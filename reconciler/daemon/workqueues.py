@@ -262,11 +262,14 @@ class Workers:
 
 
 class Feeder:
-    """Fill the queue: fetch on each tick or trigger, queue every target on change or resync.
+    """Fill the queue: fetch on each tick or trigger, queue the targets on change or resync.
 
-    ``select`` filters the targets (``--env``, ``--shard``). A fetch that raises is logged
-    and reported to ``on_fetch`` as an error; targets are still queued on resync (the
-    cluster may have drifted even if Git is unreachable).
+    ``select`` filters the targets (``--env``, ``--shard``). After a fetch that changed
+    something, ``affected`` (if given) picks the targets whose branch moved: a push to one
+    branch reconciles the environments that follow it, not every other one. A trigger
+    (webhook, refs watch of a local repository) and a resync queue every target. A fetch
+    that raises is logged and reported to ``on_fetch`` as an error; targets are still
+    queued on resync (the cluster may have drifted even if Git is unreachable).
     """
 
     def __init__(
@@ -280,6 +283,7 @@ class Feeder:
         select: Callable[[str], bool] = lambda _key: True,
         on_fetch: Callable[[Exception | None], None] | None = None,
         on_targets: Callable[[list[str]], None] | None = None,
+        affected: Callable[[list[str]], list[str]] | None = None,
     ) -> None:
         self.queue = queue
         self.fetch = fetch
@@ -289,6 +293,7 @@ class Feeder:
         self.select = select
         self.on_fetch = on_fetch
         self.on_targets = on_targets
+        self.affected = affected
         self._wake = threading.Event()
         self._forced = False
         self._polled = False
@@ -324,18 +329,32 @@ class Feeder:
                 fetched = self._fetch()
                 changed = fetched or changed
                 next_fetch = now + self.interval
-            if changed or now >= next_resync:
-                keys = self.targets()
+            resync_due = now >= next_resync
+            if changed or resync_due:
+                every = self.targets()
+                moved = self._affected(every)
+                keys = every if forced or resync_due else moved
+                if keys is every:
+                    next_resync = now + self.resync
                 self.queue.add_all(keys)
-                next_resync = now + self.resync
                 if fetched:
                     log.info(
-                        "source changed: %d environments queued",
+                        "source changed: %d of %d environments queued",
                         len(keys),
+                        len(every),
                         extra={"seconds": round(time.monotonic() - now, 3)},
                     )
             self._wake.wait(max(0.0, min(next_fetch, next_resync) - time.monotonic()))
             self._wake.clear()
+
+    def _affected(self, keys: list[str]) -> list[str]:
+        if self.affected is None:
+            return keys
+        try:
+            return self.affected(keys)
+        except Exception:
+            log.exception("finding the environments a change affects failed; queueing all")
+            return keys
 
     def targets(self) -> list[str]:
         """Return the selected targets; an error listing them is logged and yields none."""

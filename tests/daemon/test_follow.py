@@ -7,6 +7,7 @@ Real git everywhere: a bare remote, clones, pushes; the daemon as a process on t
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -136,3 +137,50 @@ def test_follow_local_deploys_local_commits(world: World, sandbox: Any, tmp_path
     finally:
         daemon.terminate()
         assert daemon.wait(20) == 0
+
+
+def test_a_push_to_one_branch_reconciles_only_the_environments_that_follow_it(
+    world: World, sandbox: Any, tmp_path: Path
+) -> None:
+    dvcrepos.git(world.work, "checkout", "-q", "-b", "exp/a")
+    dvcrepos.git(world.work, "push", "-q", "origin", "exp/a")
+    dvcrepos.git(world.work, "checkout", "-q", "main")
+    env = support.process_env(sandbox.kubeconfig, tmp_path / "state")
+    log = tmp_path / "daemon.log"
+    args = ["run", "--repo", ".", "--env", "dev", "--env", "exp", "--interval", "1h",
+            "--listen", f"127.0.0.1:{support.free_port()}", "--log-format", "json"]  # fmt: skip
+
+    def reconciled() -> list[str]:
+        return [e["env"] for e in log_events(log) if e.get("msg") == "reconciled"]
+
+    daemon = support.spawn(args, cwd=world.work, env=env, log=log)
+    try:
+        assert support.wait_for(lambda: {"dev", "exp@exp/a"} <= set(reconciled()), 120), (
+            log.read_text()[-3000:]
+        )
+        dvcrepos.git(world.work, "checkout", "-q", "exp/a")
+        new_seed(world, 4444)
+        dvcrepos.commit_all(world.work, "try a seed on exp/a")
+        before = len(reconciled())
+
+        def changes() -> list[dict[str, Any]]:
+            return [e for e in log_events(log) if e.get("msg", "").startswith("source changed")]
+
+        seen = len(changes())
+        dvcrepos.git(world.work, "push", "-q", "origin", "exp/a")
+        queued = support.wait_for(lambda: changes()[seen:], 60)
+        assert queued[-1]["msg"] == "source changed: 1 of 2 environments queued", queued
+        assert support.wait_for(lambda: "exp@exp/a" in reconciled()[before:], 60)
+    finally:
+        daemon.terminate()
+        assert daemon.wait(20) == 0
+
+
+def log_events(path: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
