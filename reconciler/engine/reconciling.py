@@ -574,6 +574,7 @@ def outcome_of(
         duration=duration,
         applied_commit=applied_commit(prepared, result.live),
         dry_run=dry_run,
+        unrecorded=list(tracked.unrecorded),
     )
 
 

@@ -78,6 +78,8 @@ class Outcome:
     """The commit the live environment was last synced to (its Namespace annotation)."""
     dry_run: bool = False
     """True when nothing was written: the change set is what a sync would do."""
+    unrecorded: list[str] = field(default_factory=list)
+    """In a dry run: the finished runs (``<pipeline> run <run>``) a sync would record."""
 
     @property
     def ok(self) -> bool:
@@ -100,7 +102,11 @@ class Outcome:
         """True if the cluster holds what ``commit`` renders (nothing pending, applied)."""
         if not self.dry_run:
             return self.ok
-        return self.pending_changes == 0 and self.applied_commit == self.commit
+        return (
+            self.pending_changes == 0
+            and self.applied_commit == self.commit
+            and not self.unrecorded
+        )
 
     @property
     def synced_commit(self) -> str:

@@ -6,7 +6,8 @@ separate answers, never folded into one word:
 
 sync (does the cluster match Git?)
     Synced: the Namespace says the branch's commit was applied and a dry run changes
-    nothing; OutOfSync: something would change, or a newer commit was never applied
+    nothing; OutOfSync: something would change, a newer commit was never applied, or a
+    finished run is not recorded yet
     (an environment never synced with changes pending is OutOfSync, never Healthy);
     Unknown: the environment could not be compared (it does not render, the cluster
     cannot be reached).
@@ -57,6 +58,8 @@ class EnvironmentStatus:
     """``Kind/ns/name action`` of every change a sync would make."""
     pipelines: list[engine.PipelineStatus] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    unrecorded: list[str] = field(default_factory=list)
+    """``<pipeline> run <run>`` of each finished run a sync would still record."""
 
     @property
     def sync_reason(self) -> str:
@@ -70,6 +73,8 @@ class EnvironmentStatus:
             parts.append(f"applied {self.applied_commit[:12]}, branch at {self.commit[:12]}")
         if self.pending:
             parts.append(f"{len(self.pending)} change(s) pending")
+        if self.unrecorded:
+            parts.append(f"finished, not recorded yet: {', '.join(self.unrecorded)}")
         return "; ".join(parts) or f"at {self.commit[:12]}"
 
     @property
@@ -94,6 +99,7 @@ class EnvironmentStatus:
             "inSync": self.sync == SyncState.SYNCED,
             "pendingChanges": len(self.pending),
             "pending": self.pending,
+            "unrecorded": self.unrecorded,
             "pipelines": [p.to_dict() for p in self.pipelines],
             "errors": self.errors,
         }
@@ -129,6 +135,7 @@ def of_outcome(outcome: engine.Outcome) -> EnvironmentStatus:
         pending=pending,
         pipelines=list(outcome.pipelines),
         errors=errors,
+        unrecorded=list(outcome.unrecorded),
     )
 
 

@@ -88,6 +88,8 @@ class Tracked:
     pending: int = 0
     errors: list[SpecError | RecordError] = field(default_factory=list)
     in_flight: bool = False
+    unrecorded: list[str] = field(default_factory=list)
+    """In a dry run: ``<pipeline> run <run>`` of each finished run a sync would record."""
 
 
 @dataclass
@@ -206,6 +208,7 @@ class RunTracker:
         names = {object_name(o) for o in fin.objects.values()}
         if self.dry_run:  # nothing is written: keep what is not recorded
             out.protected |= names
+            out.unrecorded.append(f"{pipeline} run {fin.run}")
             return
         source = self.source
         if not fin.current and self.applied_commit:  # an older run: its own commit

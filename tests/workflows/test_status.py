@@ -161,3 +161,25 @@ def _namespace_commit(world: World) -> str:
 
     ns = client.CoreV1Api(world.api).read_namespace("ml-dev")
     return str((ns.metadata.annotations or {}).get("reconciler.ml/commit", ""))
+
+
+def test_a_finished_run_not_recorded_yet_is_out_of_sync(tmp_path: Path, sandbox: Any) -> None:
+    from kubernetes import client
+
+    world = make_world(tmp_path, sandbox)
+    out = world.reconcile()
+    run = status(out, "llm-finetune").run
+    job = f"llm-finetune-{run}-train"
+    batch = client.BatchV1Api(world.api)
+    deadline = time.monotonic() + 30
+    while not (batch.read_namespaced_job(job, "ml-dev").status.succeeded or 0):
+        assert time.monotonic() < deadline, f"{job} did not finish"
+        time.sleep(0.1)
+    row = json.loads(run_status(world, "-o", "json").stdout)[0]
+    assert row["sync"]["status"] == "OutOfSync", row
+    assert f"llm-finetune run {run}" in row["unrecorded"]
+    assert f"finished, not recorded yet: llm-finetune run {run}" in row["sync"]["reason"]
+    recorded = world.reconcile()
+    assert any(p.endswith(f"llm-finetune/{run}.yaml") for p in recorded.records), recorded.records
+    row = json.loads(run_status(world, "-o", "json").stdout)[0]
+    assert f"llm-finetune run {run}" not in row["unrecorded"]
