@@ -11,7 +11,8 @@ from reconciler.cli import output
 
 @click.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
-def command(directory: str) -> None:
+@output.output_option("text", "json", "yaml")
+def command(directory: str, fmt: str) -> None:
     """Create a watched repository in DIRECTORY (new or empty): one pipeline, a dataset
     under DVC, environments dev and exp, committed on main, ready to push.
     """
@@ -22,6 +23,10 @@ def command(directory: str) -> None:
         made = scaffold.scaffold(Path(directory))
     except ReconcilerError as e:
         output.fail(str(e))
+    if fmt != "text":
+        files = [{"path": path, "what": what} for path, what in scaffold.FILES]
+        output.dump({"root": str(made.root), "commit": made.commit, "files": files}, fmt)
+        return
     click.echo(f"Initialized a watched repository in {made.root} (main at {made.commit[:12]})")
     width = max(len(path) for path, _ in scaffold.FILES)
     for path, what in scaffold.FILES:

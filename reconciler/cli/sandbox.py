@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from reconciler.cli import output
+
 DEFAULT_KUBECONFIG = "~/.kube/reconciler-sandbox.yaml"
 
 
@@ -69,6 +71,7 @@ def step_delay_seconds(text: str) -> float:
     is_flag=True,
     help="Install the bundled Kubeflow, KServe and Kueue CRDs at start.",
 )
+@output.output_option("text", "json", "yaml")
 def command(
     port: int,
     kubeconfig: str,
@@ -76,6 +79,7 @@ def command(
     step_delay: str,
     no_controllers: bool,
     with_crds: bool,
+    fmt: str,
 ) -> None:
     """Start the local Kubernetes API emulator and serve until interrupted.
 
@@ -103,11 +107,16 @@ def command(
         sys.exit(1)
     if with_crds:
         sb.install_crds()
-    click.echo(f"Sandbox API server listening on {sb.url}")
-    click.echo(f"Kubeconfig written to {path}")
-    click.echo(f"  export KUBECONFIG={path}")
-    if state:
-        click.echo(f"State persisted in {Path(state).expanduser().resolve()}")
+    state_path = str(Path(state).expanduser().resolve()) if state else None
+    if fmt != "text":
+        info = {"server": sb.url, "kubeconfig": str(path), "context": "sandbox"}
+        output.dump({**info, "state": state_path}, fmt)
+    else:
+        click.echo(f"Sandbox API server listening on {sb.url}")
+        click.echo(f"Kubeconfig written to {path}")
+        click.echo(f"  export KUBECONFIG={path}")
+        if state_path:
+            click.echo(f"State persisted in {state_path}")
     click.echo("Press Ctrl-C to stop.", err=True)
     sys.stdout.flush()
     done = threading.Event()

@@ -18,7 +18,7 @@ from reconciler.structs.durations import parse_duration
 from tests.support.clirunner import cli_runner
 from tests.workflows.world import make_world
 
-NO_DATA = {"run", "ui", "sandbox", "demo", "init"}
+NO_DATA = {"run", "ui", "demo"}
 """Commands that serve or walk through something rather than print data."""
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -97,3 +97,44 @@ def test_plan_is_coloured_on_a_terminal_plain_when_piped_and_no_color_wins(
     synced = cli_runner().invoke(cli, sync_args, color=True)
     assert synced.exit_code == 0, synced.output
     assert "\x1b[32m  Namespace/ml-dev created" in synced.stdout
+
+
+def test_sandbox_and_init_print_what_they_made_as_json(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    reconciler = str(Path(sys.executable).parent / "reconciler")
+    kubeconfig = tmp_path / "kubeconfig"
+    proc = subprocess.Popen(
+        [reconciler, "sandbox", "--kubeconfig", str(kubeconfig), "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "}":
+            line = proc.stdout.readline()
+            assert line, "the sandbox ended before printing its JSON"
+            lines.append(line.rstrip("\n"))
+        info = json.loads("\n".join(lines))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert info["server"].startswith("http://127.0.0.1:") and info["context"] == "sandbox"
+    assert info["kubeconfig"] == str(kubeconfig) and kubeconfig.is_file()
+
+    made = subprocess.run(
+        [reconciler, "init", str(tmp_path / "repo"), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    data = json.loads(made.stdout)
+    assert re.fullmatch(r"[0-9a-f]{40}", data["commit"])
+    assert "pipelines/classifier.yaml" in [f["path"] for f in data["files"]]
+    assert (tmp_path / "repo" / "pipelines" / "classifier.yaml").is_file()
