@@ -138,3 +138,31 @@ def test_sandbox_and_init_print_what_they_made_as_json(tmp_path: Path) -> None:
     assert re.fullmatch(r"[0-9a-f]{40}", data["commit"])
     assert "pipelines/classifier.yaml" in [f["path"] for f in data["files"]]
     assert (tmp_path / "repo" / "pipelines" / "classifier.yaml").is_file()
+
+
+COMMON = {"--repo", "--kubeconfig", "--context", "--state-dir", "--format", "--output", "--help"}
+"""Options the README states once for every command instead of on each line."""
+
+
+def test_the_readme_commands_block_lists_every_option() -> None:
+    import click
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("```\nreconciler init ")
+    block = readme[start + 4 : readme.index("```", start + 4)]
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        m = re.search(rf"^reconciler {name}\b(.*?)(?=^reconciler |\Z)", block, re.S | re.M)
+        assert m, f"reconciler {name} is not in the README's Commands block"
+        options = {
+            o for p in command.params if isinstance(p, click.Option) for o in p.opts + p.secondary_opts
+        }
+        shown = set(re.findall(r"--[a-z][a-z-]*", m.group(1)))
+        missing = {o for o in options if o.startswith("--")} - shown - COMMON
+        assert not missing, f"reconciler {name}: {sorted(missing)} not in the README"
+        unknown = shown - options
+        assert not unknown, f"reconciler {name}: the README shows {sorted(unknown)}, not options"
+        if any(o == "-o" for p in command.params for o in getattr(p, "opts", [])):
+            assert "[-o " in m.group(1), f"reconciler {name}: -o not shown"
