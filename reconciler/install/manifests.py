@@ -6,7 +6,8 @@ Called by :mod:`reconciler.cli.manifests`, which prints them as YAML, like
 - ``Namespace`` labelled for Pod Security "restricted";
 - ``ServiceAccount``;
 - least-privilege RBAC, no Secrets, no wildcards, no escalation verbs: a ``ClusterRole``
-  for the one cluster-scoped kind (Namespaces, :data:`CLUSTER_RESOURCES`), and a
+  for the one cluster-scoped kind (Namespaces, :data:`CLUSTER_RESOURCES`; with
+  ``--environment-namespace``, read-only but for those, patched by name), and a
   ``ClusterRole`` ``reconciler-environment`` for what an environment's namespace holds
   (:data:`ENVIRONMENT_RESOURCES`: the kinds the reconciler renders, applies and prunes,
   pods read-only for the termination messages that carry step metrics), bound by a
@@ -59,7 +60,16 @@ Rule = tuple[str, tuple[str, ...], tuple[str, ...]]
 
 CLUSTER_RESOURCES: tuple[Rule, ...] = (("", ("namespaces",), WRITE),)
 """(API group, resources, verbs) of the ClusterRole ``reconciler``: the one cluster-scoped
-kind environments need (their Namespaces, created and annotated by the reconciler)."""
+kind environments need (their Namespaces, created and annotated by the reconciler). With
+:attr:`InstallOptions.environment_namespaces` it is narrower: see
+:data:`PREPARED_NAMESPACE_VERBS`."""
+
+PREPARED_NAMESPACE_VERBS = ("update", "patch")
+"""What the reconciler may do to the Namespaces an install prepared, by name
+(``resourceNames``): apply them (server-side apply of an existing object is a patch) and
+annotate them (the commit last synced, a retry request). It never creates them (the
+install does) nor deletes them (no ApplySet claims a prepared Namespace); other
+Namespaces it may only read."""
 
 ENVIRONMENT_RESOURCES: tuple[Rule, ...] = (
     ("", ("services", "configmaps", "resourcequotas", "limitranges"), WRITE),
@@ -164,13 +174,30 @@ def _role_ref(kind: str, name: str) -> dict[str, str]:
     return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
 
 
-def cluster_role() -> Manifest:
-    """Return the ClusterRole ``reconciler``: :data:`CLUSTER_RESOURCES`, nothing more."""
+def cluster_role(opts: InstallOptions | None = None) -> Manifest:
+    """Return the ClusterRole ``reconciler``: :data:`CLUSTER_RESOURCES`, nothing more.
+
+    With environment namespaces listed, Namespaces are read-only but for those, which it
+    may update and patch by name (:data:`PREPARED_NAMESPACE_VERBS`): it cannot create,
+    change or delete any other Namespace (``kube-system`` included).
+    """
+    prepared = opts.environment_namespaces if opts is not None else ()
+    rules = _rules(CLUSTER_RESOURCES)
+    if prepared:
+        rules = [
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": list(READ)},
+            {
+                "apiGroups": [""],
+                "resources": ["namespaces"],
+                "resourceNames": list(prepared),
+                "verbs": list(PREPARED_NAMESPACE_VERBS),
+            },
+        ]
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": _meta(NAME),
-        "rules": _rules(CLUSTER_RESOURCES),
+        "rules": rules,
     }
 
 
@@ -429,7 +456,7 @@ def install_objects(opts: InstallOptions | None = None) -> list[Manifest]:
     return [
         namespace(o),
         service_account(o),
-        cluster_role(),
+        cluster_role(o),
         cluster_role_binding(o),
         environment_role(),
         *environment_bindings(o),

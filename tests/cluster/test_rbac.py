@@ -19,6 +19,7 @@ import pytest
 
 from reconciler import engine
 from reconciler.apply.manager import ResourceManager
+from reconciler.daemon.leaderelection import Attempt, LeaderElector, LeaseConfig
 from reconciler.provenance.store import ProvenanceStore
 from tests.cluster.conftest import KubeHandle
 from tests.cluster.control_plane import IDENTITIES
@@ -90,12 +91,23 @@ def test_every_call_of_a_workflow_is_allowed(installed: KubeHandle, tmp_path: Pa
         timeout=90,
     )
     assert out.changeset is not None
+    requests = installed.server.requests(users=("reconciler",))
     calls = installed.server.request_counts(users=("reconciler",))
-    denied = {k: n for k, n in calls.items() if k[2] in ("401", "403")}
+    denied = [r for r in requests if r.code in ("401", "403")]
     assert not denied, denied
+    # It never asked for a Secret, and wrote only in its environment's namespace (or to
+    # that Namespace itself).
+    assert not [r for r in requests if r.resource == "secrets"]
+    stray = [
+        r
+        for r in requests
+        if r.is_write and r.namespace != NS and not (r.resource == "namespaces" and r.name == NS)
+    ]
+    assert not stray, stray
     writes = {k for k in calls if k[0] in ("POST", "PUT", "PATCH", "APPLY", "DELETE")}
     assert ("APPLY", "jobs", "201") in writes or ("APPLY", "jobs", "200") in writes, calls
     assert any(k[1] == "inferenceservices" for k in writes), calls
+    assert {r.verb for r in requests if r.resource == "pods"} <= {"GET", "LIST", "WATCH"}
 
 
 def test_no_secrets_and_no_writes_outside_its_namespaces(installed: KubeHandle) -> None:
@@ -148,3 +160,42 @@ def test_no_secrets_and_no_writes_outside_its_namespaces(installed: KubeHandle) 
         ).stdout.strip()
         == "no"
     )
+
+
+def test_namespaces_other_than_its_own_are_read_only(installed: KubeHandle) -> None:
+    url = installed.url
+    merge = "application/merge-patch+json"
+    label = {"metadata": {"labels": {"touched": "yes"}}}
+    own = call(
+        url, "PATCH", f"/api/v1/namespaces/{NS}", label, token=RECONCILER, content_type=merge
+    )
+    assert own.code == 200, own.body
+    for ns in ("kube-system", "default", "reconciler-system"):
+        patched = call(
+            url, "PATCH", f"/api/v1/namespaces/{ns}", label, token=RECONCILER, content_type=merge
+        )
+        assert patched.code == 403, (ns, patched.body)
+        deleted = call(url, "DELETE", f"/api/v1/namespaces/{ns}", token=RECONCILER)
+        assert deleted.code == 403, (ns, deleted.body)
+    assert call(url, "DELETE", f"/api/v1/namespaces/{NS}", token=RECONCILER).code == 403
+    created = call(
+        url,
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "stray"}},
+        token=RECONCILER,
+    )
+    assert created.code == 403, created.body
+    assert call(url, "GET", "/api/v1/namespaces", token=RECONCILER).code == 200
+
+
+def test_leader_lease_only_in_its_own_namespace(installed: KubeHandle) -> None:
+    api = installed.api_client("reconciler")
+    own = LeaderElector(api, LeaseConfig(namespace="reconciler-system", identity="a"))
+    assert own.try_acquire_or_renew() is Attempt.LEADING  # create
+    assert own.try_acquire_or_renew() is Attempt.LEADING  # renew (update)
+    assert own.release()
+    elsewhere = LeaderElector(api, LeaseConfig(namespace=NS, identity="a"))
+    assert elsewhere.try_acquire_or_renew() is Attempt.ERROR
+    lease = call(installed.url, "GET", f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases")
+    assert lease.body["items"] == []

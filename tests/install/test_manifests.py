@@ -139,6 +139,24 @@ def test_cluster_role_grants_exactly_the_kinds_we_render() -> None:
     assert not any("namespaces" in r["resources"] for r in environment["rules"])
 
 
+def test_with_environment_namespaces_other_namespaces_are_read_only() -> None:
+    scoped = manifests.install_objects(
+        manifests.InstallOptions(environment_namespaces=("ml-dev", "ml-prod"))
+    )
+    cluster_wide = next(
+        o for o in scoped if o["kind"] == "ClusterRole" and o["metadata"]["name"] == "reconciler"
+    )
+    assert cluster_wide["rules"] == [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": ["ml-dev", "ml-prod"],
+            "verbs": ["update", "patch"],
+        },
+    ]
+
+
 PLURALS = {
     "Namespace": "namespaces",
     "ResourceQuota": "resourcequotas",
