@@ -407,6 +407,9 @@ def _admit_pod(obj: Obj) -> None:
     obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
 
 
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+
+
 def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
     """Run the create-time strategy of a kind (a Job's generated selector and labels, a
     Pod's admission defaults and status)."""
@@ -414,6 +417,14 @@ def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
         _admit_pod(obj)
     elif kind == "PersistentVolumeClaim" and group == "":
         obj["status"] = {"phase": "Pending"}
+        # The StorageObjectInUseProtection admission plugin's finalizer.
+        finalizers = _d(obj, "metadata").setdefault("finalizers", [])
+        if PVC_PROTECTION not in finalizers:
+            finalizers.append(PVC_PROTECTION)
+    elif kind == "StatefulSet" and group == "apps":
+        obj["status"] = {"replicas": 0, "availableReplicas": 0}  # not omitempty in Go
+    elif kind == "ReplicaSet" and group == "apps":
+        obj["status"] = {"replicas": 0}  # not omitempty in Go
     elif kind == "CustomResourceDefinition":
         stored = [v.get("name") for v in _d(obj, "spec").get("versions") or [] if v.get("storage")]
         obj["status"] = {
@@ -474,7 +485,11 @@ def cron_job(obj: Obj) -> None:
     spec.setdefault("suspend", False)
     spec.setdefault("successfulJobsHistoryLimit", 3)
     spec.setdefault("failedJobsHistoryLimit", 1)
-    job_spec = _d(_d(spec, "jobTemplate"), "spec")
+    template = _d(spec, "jobTemplate")
+    job_spec = _d(template, "spec")
+    # Embedded ObjectMeta is a struct, never omitted: Go writes ``metadata: {}``.
+    _d(template, "metadata")
+    _d(_d(job_spec, "template"), "metadata")
     pod_spec(_d(_d(job_spec, "template"), "spec"), restart_policy=False)
 
 
@@ -515,6 +530,14 @@ def apply_defaults(group: str, kind: str, obj: Obj, old: Obj | None, *, create: 
         limit_range(obj)
     elif kind == "PersistentVolumeClaim" and group == "":
         obj["status"] = {"phase": "Pending"}
+        # The StorageObjectInUseProtection admission plugin's finalizer.
+        finalizers = _d(obj, "metadata").setdefault("finalizers", [])
+        if PVC_PROTECTION not in finalizers:
+            finalizers.append(PVC_PROTECTION)
+    elif kind == "StatefulSet" and group == "apps":
+        obj["status"] = {"replicas": 0, "availableReplicas": 0}  # not omitempty in Go
+    elif kind == "ReplicaSet" and group == "apps":
+        obj["status"] = {"replicas": 0}  # not omitempty in Go
     elif kind == "CustomResourceDefinition":
         crd(obj)
 

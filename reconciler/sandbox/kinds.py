@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ class ResourceType:
     generation: bool = True  # metadata.generation is kept (bumped on spec change)
     scale: bool = False  # serves the scale subresource (autoscaling/v1 Scale)
     storage_version: str = ""  # the version objects are stored in ("" = this version)
+    deprecation_warning: str = ""  # a deprecated CRD version's warning ("" = not deprecated)
     virtual: bool = False  # answered, never stored (access and identity reviews)
     _root: Node | None = field(default=None, repr=False)
     _resolver: Resolver | None = field(default=None, repr=False)
@@ -369,6 +371,7 @@ def _ml_stack_types() -> list[ResourceType]:
             False,
             "io.k8s.api.scheduling.v1.PriorityClass",
             short=("pc",),
+            generation=True,
         ),
     ]
 
@@ -438,9 +441,31 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 builtin=False,
                 generation=True,
                 storage_version=storage,
+                deprecation_warning=(
+                    str(
+                        v.get("deprecationWarning")
+                        or f"{group}/{v.get('name')} {names.get('kind')} is deprecated"
+                    )
+                    if v.get("deprecated")
+                    else ""
+                ),
             )
         )
     return out
+
+
+_KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key of apimachinery's kube-aware version order (highest priority first):
+    GA before beta before alpha, higher numbers first, then other names alphabetically
+    (``v1``, ``v1beta2``, ``v1beta1``, ``v1alpha1``, ``foo``)."""
+    m = _KUBE_VERSION.match(version)
+    if m is None:
+        return (4, 0, 0, version)
+    stage = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (stage, -int(m.group(1)), -int(m.group(3) or 0), "")
 
 
 class Registry:
@@ -484,12 +509,21 @@ class Registry:
         return sorted(types, key=order)
 
     def groups(self) -> dict[str, list[str]]:
-        """Return {group: [versions, preferred first]} of every served group."""
+        """Return {group: [versions, preferred first]} of every served group.
+
+        Built-in groups keep their registration order (kube-apiserver's, ``autoscaling``
+        v2 first); a group of CRDs is in kube-aware version order, as apiextensions
+        sorts it (``v1beta2`` before ``v1beta1``)."""
         out: dict[str, list[str]] = {}
+        custom: set[str] = set()
         for t in self.all():
             versions = out.setdefault(t.group, [])
             if t.version not in versions:
                 versions.append(t.version)
+            if not t.builtin:
+                custom.add(t.group)
+        for group in custom:
+            out[group].sort(key=version_priority)
         return out
 
     def set_crd(self, crd: dict[str, Any]) -> None:

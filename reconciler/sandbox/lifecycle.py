@@ -13,6 +13,8 @@ are part of the API contract:
 - CRD deletion: the CRD's custom resources are deleted, then its
   ``customresourcecleanup.apiextensions.k8s.io`` finalizer is removed and its kinds stop
   being served.
+- PVC protection: a deleting PersistentVolumeClaim loses its
+  ``kubernetes.io/pvc-protection`` finalizer once no running Pod mounts it.
 
 The loop wakes on deletions and on writes that set a deletionTimestamp.
 Callers: :class:`reconciler.sandbox.Sandbox` (start/stop).
@@ -32,6 +34,7 @@ from reconciler.sandbox.storage import Event
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 CRD_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
 
 
 def _clone(o: Obj) -> Obj:
@@ -94,6 +97,34 @@ class Lifecycle:
             pending = self._collect_garbage(index)
             pending |= self._namespaces(index)
             pending |= self._crds()
+            pending |= self._claims()
+        return pending
+
+    def _claims(self) -> bool:
+        """The PVC protection controller: a deleting PersistentVolumeClaim loses its
+        ``kubernetes.io/pvc-protection`` finalizer once no running Pod mounts it."""
+        api = self.api
+        pvc_rt = api.registry.get("", "v1", "persistentvolumeclaims")
+        if pvc_rt is None:
+            return False
+        pending = False
+        for pvc in api.store.list(pvc_rt.key):
+            meta = pvc["metadata"]
+            if not meta.get("deletionTimestamp") or PVC_PROTECTION not in (
+                meta.get("finalizers") or []
+            ):
+                continue
+            ns, name = meta.get("namespace") or "", meta["name"]
+            if any(
+                (v.get("persistentVolumeClaim") or {}).get("claimName") == name
+                for pod in api.store.list("pods", ns)
+                if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                for v in (pod.get("spec") or {}).get("volumes") or []
+                if isinstance(v, dict)
+            ):
+                continue
+            self._drop_finalizer(pvc_rt, pvc, PVC_PROTECTION)
+            pending = True
         return pending
 
     def _index(self) -> dict[str, tuple[ResourceType, Obj]]:

@@ -163,7 +163,7 @@ class ListVerbs:
             raise errors.ApiError(
                 504,
                 "Timeout",
-                f"Too large resource version: {rv}, current: {current}",
+                f"Timeout: Too large resource version: {rv}, current: {current}",
                 {
                     "causes": [
                         {

@@ -72,6 +72,10 @@ def _since(value: Any, now: float) -> str:
     return "<unknown>" if t is None else human_duration(now - t)
 
 
+def _bool_ptr(value: Any) -> str:
+    return "<unset>" if value is None else str(bool(value))
+
+
 def field_at(obj: Any, *path: str, default: Any = None) -> Any:
     """Return the value at ``path`` in nested maps, or ``default`` if absent or null."""
     cur = obj
@@ -523,7 +527,10 @@ BUILTIN.update(
                 field_at(o, "spec", "volumeName", default=""),
                 field_at(o, "status", "capacity", "storage", default=""),
                 _access_modes(field_at(o, "status", "accessModes")),
-                field_at(o, "spec", "storageClassName", default="") or "<unset>",
+                # storagehelpers.GetPersistentVolumeClaimClass: the beta annotation
+                # first; an unset class prints empty (only the attributes class says so).
+                field_at(o, "metadata", "annotations", "volume.beta.kubernetes.io/storage-class")
+                or field_at(o, "spec", "storageClassName", default=""),
                 field_at(o, "spec", "volumeAttributesClassName", default="") or "<unset>",
                 age(o, n),
                 field_at(o, "spec", "volumeMode", default=""),
@@ -576,7 +583,8 @@ BUILTIN.update(
             lambda o, n: [
                 field_at(o, "spec", "schedule", default=""),
                 field_at(o, "spec", "timeZone", default="") or "<none>",
-                bool(field_at(o, "spec", "suspend", default=False)),
+                # printBoolPtr: a string cell, "True"/"False" ("<unset>" when nil).
+                _bool_ptr(field_at(o, "spec", "suspend")),
                 len(field_at(o, "status", "active", default=[]) or []),
                 _since(field_at(o, "status", "lastScheduleTime"), n)
                 if field_at(o, "status", "lastScheduleTime")

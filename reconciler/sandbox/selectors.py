@@ -255,12 +255,10 @@ def parse_field_selector(text: str | None, plural: str, builtin: bool) -> FieldS
         equal = op != "!="
         getter = allowed.get(name)
         if getter is None:
-            if builtin:
-                raise errors.bad_request(f"field label not supported: {name}")
-            raise errors.bad_request(
-                f'"{name}" is not a known field selector: only "metadata.name", '
-                f'"metadata.namespace"'
-            )
+            # kube-apiserver 1.37's wording, built-in kinds and custom resources alike
+            # (the differential suite checks it for ConfigMaps and custom resources).
+            known = ", ".join(f'"{f}"' for f in sorted(allowed))
+            raise errors.bad_request(f'"{name}" is not a known field selector: only {known}')
         out.append(FieldRequirement(name, equal, value.strip(), getter))
     return tuple(out)
 

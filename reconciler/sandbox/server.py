@@ -122,6 +122,8 @@ class Handler(BaseHTTPRequestHandler):
     _labels: dict[str, str] | None = None
     """The request's metric labels until it is counted (see :meth:`_count`)."""
     _dry_run = False
+    _version_warnings: tuple[str, ...] = ()
+    """The current request's deprecated-version warning (a CRD version's)."""
 
     def setup(self) -> None:
         """Disable Nagle's algorithm: requests and answers are small and many."""
@@ -186,7 +188,7 @@ class Handler(BaseHTTPRequestHandler):
             f"Content-Length: {len(body)}",
             *(extra or []),
         ]
-        for w in warnings or []:
+        for w in [*self._version_warnings, *(warnings or [])]:
             text = w.replace('"', '\\"').replace("\n", " ")
             head.append(f'Warning: 299 - "{text}"')
         data = ("\r\n".join(head) + "\r\n\r\n").encode() + body
@@ -208,6 +210,7 @@ class Handler(BaseHTTPRequestHandler):
             query["dryRun"] = "All" if "All" in raw_query["dryRun"] else raw_query["dryRun"][-1]
         params = Params(query, self.headers.get("User-Agent", ""))
         path = url.path.rstrip("/") or "/"
+        self._version_warnings = ()
         labels = {
             "verb": method,
             "group": "",
@@ -371,10 +374,15 @@ class Handler(BaseHTTPRequestHandler):
         route = self._route(group, version, rest)
         rt = route.rt
         assert rt is not None
+        if rt.deprecation_warning:  # every answer of a deprecated CRD version carries it
+            self._version_warnings = (rt.deprecation_warning,)
         labels["resource"] = rt.plural
         labels["subresource"] = route.sub
+        # apiserver's CleanScope: a create names one object too (the name is in its body).
         labels["scope"] = (
-            "resource" if route.name else ("namespace" if route.namespace else "cluster")
+            "resource"
+            if route.name or method == "POST"
+            else ("namespace" if route.namespace else "cluster")
         )
         watch = route.watch or params.get("watch") in ("true", "1")
         ns = route.namespace
@@ -534,6 +542,7 @@ class Handler(BaseHTTPRequestHandler):
     ) -> None:
         form = media_types.accepted_form(accept)
         include = params.get("includeObject") or "Metadata"
+        obj = _as_served(rt, obj, is_list=is_list)
         if form == "Table":
             items = obj["items"] if is_list else [obj]
             meta = (
@@ -641,7 +650,7 @@ class Handler(BaseHTTPRequestHandler):
         return 200
 
     def _event(self, rt: ResourceType, ev: Event, form: str, include: str) -> bytes:
-        obj: Obj = ev.obj
+        obj: Obj = _as_served(rt, ev.obj)
         if form == "Table":
             obj = tables.to_table(
                 rt, [obj], {"resourceVersion": str(ev.rv)}, include, self.server.api.clock()
@@ -656,6 +665,22 @@ class Handler(BaseHTTPRequestHandler):
 
 
 BOOKMARK_EVERY = 5.0
+
+
+def _as_served(rt: ResourceType, obj: Obj, *, is_list: bool = False) -> Obj:
+    """A custom resource in the version it was asked for, as a CRD without a conversion
+    webhook (strategy ``None``) serves it: only ``apiVersion`` changes. Built-in kinds,
+    and anything else (a Status), are left alone."""
+    if rt.builtin or not isinstance(obj, dict):
+        return obj
+    if is_list:
+        items = obj.get("items")
+        if not isinstance(items, list):
+            return obj
+        return {**obj, "items": [_as_served(rt, i) for i in items]}
+    if obj.get("kind") != rt.kind or obj.get("apiVersion") in (None, rt.api_version):
+        return obj
+    return {**obj, "apiVersion": rt.api_version}
 
 
 def _bookmark(rt: ResourceType, rv: int) -> bytes:

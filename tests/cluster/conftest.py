@@ -6,9 +6,14 @@ deselects the marker). Without the binaries the suite is skipped, unless
 ``RECONCILER_CLUSTER_REQUIRED=1`` (set by ``.ci/run``) makes that an error.
 
 ``kube``
-    A :class:`KubeHandle`: a fresh :class:`~tests.cluster.control_plane.ControlPlane`
-    (etcd, kube-apiserver, kube-controller-manager) plus ``python -m
-    reconciler.sandbox.simulate`` against it. It has the surface of the ``sandbox``
+    A :class:`KubeHandle`: a :class:`~tests.cluster.control_plane.ControlPlane` (etcd,
+    kube-apiserver, kube-controller-manager) as it is after start-up, plus a fresh
+    ``python -m reconciler.sandbox.simulate`` against it. Starting a control plane takes
+    seconds of both cores, so the tests of a module share one, and each test gets it
+    reset: etcd brought back to its state after start-up (every namespace, CRD and
+    object a test made gone, bootstrap objects restored), the audit log counted from
+    there, the simulator started anew. Tests stay independent; a component that died
+    gets the control plane restarted. It has the surface of the ``sandbox``
     fixture's handle (``url``, ``kubeconfig``, ``api_client()``, ``request_counts()``,
     ``install_crds()``), and :func:`tests.sandbox.http.call` reaches it with the admin
     token.
@@ -38,7 +43,7 @@ import pytest
 
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.crds import bundled_crds
-from tests.cluster.control_plane import IDENTITIES, ControlPlane
+from tests.cluster.control_plane import IDENTITIES, ControlPlane, ControlPlaneError
 from tests.conftest import TEST_STEP_DELAY, SandboxHandle
 from tests.sandbox import http
 from tools.kube import build
@@ -178,17 +183,54 @@ def kube_binaries() -> Path:
     return directory
 
 
-@pytest.fixture
-def control_plane(
+class SharedControlPlane:
+    """One control plane for the tests of a module, handed to each test as if fresh."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, binaries: Path) -> None:
+        self._tmp = tmp_path_factory
+        self._binaries = binaries
+        self._cp: ControlPlane | None = None
+
+    def fresh(self) -> ControlPlane:
+        """The control plane, reset to its state after start-up (restarted if a component
+        died)."""
+        if self._cp is not None:
+            try:
+                self._cp.reset()
+                return self._cp
+            except ControlPlaneError:
+                self._cp.stop()
+                self._cp = None
+        cp = ControlPlane(self._tmp.mktemp("kube"), binaries=self._binaries)
+        cp.start()
+        cp.snapshot()
+        self._cp = cp
+        return cp
+
+    def stop(self) -> None:
+        """Stop the control plane, if started."""
+        if self._cp is not None:
+            self._cp.stop()
+            self._cp = None
+
+
+@pytest.fixture(scope="module")
+def shared_control_plane(
     tmp_path_factory: pytest.TempPathFactory, kube_binaries: Path
-) -> Iterator[ControlPlane]:
-    """A fresh etcd + kube-apiserver + kube-controller-manager, stopped after the test."""
-    cp = ControlPlane(tmp_path_factory.mktemp("kube"), binaries=kube_binaries)
-    cp.start()
+) -> Iterator[SharedControlPlane]:
+    """The module's control plane (started on first use, stopped after the module)."""
+    shared = SharedControlPlane(tmp_path_factory, kube_binaries)
     try:
-        yield cp
+        yield shared
     finally:
-        cp.stop()
+        shared.stop()
+
+
+@pytest.fixture
+def control_plane(shared_control_plane: SharedControlPlane) -> ControlPlane:
+    """etcd + kube-apiserver + kube-controller-manager as they are after start-up: the
+    module's control plane, its store reset (:meth:`ControlPlane.reset`)."""
+    return shared_control_plane.fresh()
 
 
 @pytest.fixture

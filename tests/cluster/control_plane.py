@@ -22,10 +22,11 @@ What it sets up, in ``workdir``:
 - an audit log of the requests made by ``admin`` and ``reconciler`` (the clients under
   test), so :meth:`ControlPlane.request_counts` counts only theirs, not the controllers'
   or the API server's own;
-- kube-controller-manager with only the ``garbage-collector``, ``namespace`` and
-  ``resourcequota`` controllers: namespaces finish deleting, owner references cascade
-  (``propagationPolicy``), and quotas get the status their admission needs, as on any
-  real cluster. The workload controllers (Job, Deployment...) are left to the sandbox's
+- kube-controller-manager with only the ``garbage-collector``, ``namespace``,
+  ``resourcequota`` and ``persistentvolumeclaim-protection`` controllers: namespaces
+  finish deleting, owner references cascade (``propagationPolicy``), quotas get the
+  status their admission needs, and a deleted claim no Pod uses goes, as on any real
+  cluster. The workload controllers (Job, Deployment...) are left to the sandbox's
   simulated controllers (``python -m reconciler.sandbox.simulate``), which need no node.
 
 Teardown is certain: every process runs in its own process group with
@@ -90,6 +91,7 @@ KCM_CONTROLLERS = (
     "garbage-collector-controller",
     "namespace-controller",
     "resourcequota-controller",
+    "persistentvolumeclaim-protection-controller",
 )
 _AUDIT_VERBS = {
     "create": "POST",
@@ -101,6 +103,35 @@ _AUDIT_VERBS = {
     "list": "LIST",
     "watch": "WATCH",
 }
+
+
+@dataclass(frozen=True)
+class AuditedRequest:
+    """One request of an audited identity, as kube-apiserver's audit log records it."""
+
+    user: str
+    verb: str
+    group: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    code: str
+    uri: str
+
+    @property
+    def is_write(self) -> bool:
+        """True for every verb that changes something."""
+        return self.verb in ("POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION")
+
+
+_BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+_RENEWED = b"/registry/leases/"
+"""Keys :meth:`ControlPlane.reset` leaves as they are: leases the API server renews."""
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 class ControlPlaneError(RuntimeError):
@@ -280,9 +311,13 @@ class ControlPlane:
         self.ca_file = self.workdir / "pki" / "ca.crt"
         self.kubeconfig = self.workdir / "admin.kubeconfig"
         self.audit_log = self.workdir / "audit.log"
+        self.audit_offset = 0
+        """Where :meth:`requests` starts reading the audit log (moved by a reset)."""
         self._procs: list[_Process] = []
         self._ssl: ssl.SSLContext | None = None
         self.startup_seconds = 0.0
+        self.etcd_url = ""
+        self._baseline: dict[str, tuple[str, str]] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -455,6 +490,93 @@ class ControlPlane:
             f"kube-apiserver not ready after {self.start_timeout}s: {last}\n{tails}"
         )
 
+    # ------------------------------------------------------------------ sharing
+
+    def _etcd(self, call: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One request to etcd's v3 JSON gateway (``/v3/kv/...``) on the client URL."""
+        req = urllib.request.Request(
+            f"{self.etcd_url}/v3/{call}",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            answer: dict[str, Any] = json.loads(r.read())
+        return answer
+
+    def _stored(self) -> dict[str, tuple[str, str]]:
+        """{key: (mod_revision, value)} of every key under ``/registry/`` (base64 keys)."""
+        answer = self._etcd(
+            "kv/range",
+            {"key": _b64("/registry/"), "range_end": _b64("/registry0")},
+        )
+        return {
+            kv["key"]: (kv["mod_revision"], kv.get("value", "")) for kv in answer.get("kvs") or []
+        }
+
+    def snapshot(self) -> None:
+        """Remember what etcd holds now, once the API server's bootstrap objects are there;
+        :meth:`reset` brings the store back to it."""
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            ready = [
+                self.raw("GET", path)[0] == 200
+                for path in (
+                    *(f"/api/v1/namespaces/{ns}" for ns in _BOOTSTRAP_NAMESPACES),
+                    "/api/v1/namespaces/default/services/kubernetes",
+                    "/apis/scheduling.k8s.io/v1/priorityclasses/system-node-critical",
+                    "/apis/rbac.authorization.k8s.io/v1/clusterroles/cluster-admin",
+                )
+            ]
+            if all(ready):
+                break
+            time.sleep(0.2)
+        else:
+            raise ControlPlaneError("the API server's bootstrap objects did not appear")
+        self._baseline = self._stored()
+        self.audit_offset = self.audit_log.stat().st_size if self.audit_log.exists() else 0
+
+    def reset(self, timeout: float = 60.0) -> None:
+        """Bring etcd back to the :meth:`snapshot`, the way a fresh control plane starts:
+        every key written since is deleted (namespaces and all they hold, CRDs and their
+        objects, cluster-scoped objects), every bootstrap object changed since is put back
+        (leases excepted: the API server renews its own). kube-apiserver sees it all
+        through its etcd watch, as it would see another API server's writes; this waits
+        until its cache agrees. The audit log is counted from here on."""
+        self.check_alive()
+        baseline = self._baseline
+        now = self._stored()
+        ops: list[dict[str, Any]] = []
+        for key, (revision, _value) in now.items():
+            if key not in baseline:
+                ops.append({"request_delete_range": {"key": key}})
+            elif revision != baseline[key][0] and not base64.b64decode(key).startswith(_RENEWED):
+                ops.append({"request_put": {"key": key, "value": baseline[key][1]}})
+        for key, (_, value) in baseline.items():
+            if key not in now and not base64.b64decode(key).startswith(_RENEWED):
+                ops.append({"request_put": {"key": key, "value": value}})
+        for i in range(0, len(ops), 100):  # etcd's default --max-txn-ops is 128
+            self._etcd("kv/txn", {"success": ops[i : i + 100]})
+        expected = set(_BOOTSTRAP_NAMESPACES) | {
+            base64.b64decode(k).decode().rsplit("/", 1)[1]
+            for k in baseline
+            if base64.b64decode(k).startswith(b"/registry/namespaces/")
+        }
+        deadline = time.monotonic() + timeout
+        while True:
+            code, body = self.raw("GET", "/api/v1/namespaces")
+            names = (
+                {i["metadata"]["name"] for i in json.loads(body)["items"]} if code == 200 else set()
+            )
+            crds = self.raw("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+            no_crds = crds[0] == 200 and not json.loads(crds[1])["items"]
+            if names == expected and no_crds:
+                break
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"reset not visible after {timeout}s: {sorted(names)}")
+            time.sleep(0.1)
+        self.audit_offset = self.audit_log.stat().st_size if self.audit_log.exists() else 0
+
     # ------------------------------------------------------------------ clients
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -512,14 +634,14 @@ class ControlPlane:
         for who in IDENTITIES:
             self.kubeconfig_for(who)
 
-    def request_counts(self, users: Sequence[str] = AUDITED) -> dict[tuple[str, str, str], int]:
-        """{(verb, resource, code): n} of the requests ``users`` made (audited identities).
+    def requests(self, users: Sequence[str] = AUDITED) -> list[AuditedRequest]:
+        """The requests ``users`` made (audited identities), in the order they completed.
 
         Verbs are named as ``apiserver_request_total`` names them; a PATCH whose body is
         a whole object (``apiVersion`` and ``kind``) counts as APPLY, as only an apply
         configuration has to carry them.
         """
-        out: dict[tuple[str, str, str], int] = {}
+        out: list[AuditedRequest] = []
         wanted = {IDENTITIES[u].user for u in users}
         if not self.audit_log.exists():
             return out
@@ -532,6 +654,7 @@ class ControlPlane:
             previous = size
             time.sleep(0.05)
         with open(self.audit_log, encoding="utf-8") as f:
+            f.seek(self.audit_offset)
             for line in f:
                 try:
                     ev = json.loads(line)
@@ -539,14 +662,33 @@ class ControlPlane:
                     continue
                 if ev.get("stage") != "ResponseComplete":
                     continue
-                if (ev.get("user") or {}).get("username") not in wanted:
+                user = (ev.get("user") or {}).get("username")
+                if user not in wanted:
                     continue
                 ref = ev.get("objectRef") or {}
                 verb = _AUDIT_VERBS.get(ev.get("verb", ""), ev.get("verb", "").upper())
                 body = ev.get("requestObject")
                 if verb == "PATCH" and isinstance(body, dict) and "apiVersion" in body:
                     verb = "APPLY"  # an apply configuration names its apiVersion and kind
-                code = str((ev.get("responseStatus") or {}).get("code", ""))
-                key = (verb, ref.get("resource", ""), code)
-                out[key] = out.get(key, 0) + 1
+                out.append(
+                    AuditedRequest(
+                        user=user,
+                        verb=verb,
+                        group=ref.get("apiGroup", ""),
+                        resource=ref.get("resource", ""),
+                        subresource=ref.get("subresource", ""),
+                        namespace=ref.get("namespace", ""),
+                        name=ref.get("name", ""),
+                        code=str((ev.get("responseStatus") or {}).get("code", "")),
+                        uri=ev.get("requestURI", ""),
+                    )
+                )
+        return out
+
+    def request_counts(self, users: Sequence[str] = AUDITED) -> dict[tuple[str, str, str], int]:
+        """{(verb, resource, code): n} of the requests ``users`` made (see :meth:`requests`)."""
+        out: dict[tuple[str, str, str], int] = {}
+        for r in self.requests(users):
+            key = (r.verb, r.resource, r.code)
+            out[key] = out.get(key, 0) + 1
         return out

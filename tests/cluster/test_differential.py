@@ -67,7 +67,17 @@ ON_PURPOSE: tuple[OnPurpose, ...] = (
     OnPurpose(
         "*", "* /api/v1/namespaces/*/pods*", "/body/items/*/metadata/managedFields*", _PROGRESS
     ),
-    OnPurpose("*", "* /apis/batch/v1/*jobs/*", "/body/metadata/managedFields/order*", _PROGRESS),
+    # managedFields are sorted by operation, then write time in whole seconds, then
+    # manager: two writes one server made within a second may straddle one on the other
+    # (the entries themselves are compared).
+    *(
+        OnPurpose("*", "*", pointer, "entries sorted by write time in seconds")
+        for pointer in (
+            "/body/metadata/managedFields/order*",
+            "/body/items/*/metadata/managedFields/order*",
+            "/body/stdout/metadata/managedFields/order*",
+        )
+    ),
     OnPurpose("*", "kubectl rollout status *", "/body/stdout", _PROGRESS),
     OnPurpose(
         "test_unknown_kind_missing_and_terminating_namespace",
@@ -80,6 +90,18 @@ ON_PURPOSE: tuple[OnPurpose, ...] = (
         "*", "kubectl api-resources*", "/body/stdout", "the sandbox serves a subset of kinds"
     ),
     OnPurpose("*", "GET /api/v1", "/body/resources", "the sandbox serves a subset of kinds"),
+    OnPurpose("*", "GET /apis/*/*", "/body/resources", "the sandbox serves a subset of kinds"),
+    OnPurpose("*", "GET /apis", "/body/items", "the sandbox serves a subset of kinds"),
+    # The sandbox names itself in /version (v1.X.0-sandbox, no commit, its own Go).
+    *(
+        OnPurpose("*", "GET /version", f"/body/{field}", "the sandbox names itself")
+        for field in ("gitVersion", "gitCommit", "goVersion")
+    ),
+    # The sandbox's /metrics serves the request counter only (apiserver_request_total).
+    OnPurpose("*", "GET /metrics", "/body", "/metrics: apiserver_request_total only"),
+    OnPurpose(
+        "*", "GET /metrics", "/headers/Content-Type", "/metrics: apiserver_request_total only"
+    ),
     # The sandbox authenticates nobody: every client is one administrator.
     OnPurpose("*", "kubectl auth whoami*", "/body/stdout/status/userInfo/*", "no authentication"),
     OnPurpose("*", "kubectl auth can-i --list*", "/body/stdout", "no authorization: '*' on '*'"),

@@ -28,6 +28,8 @@ _AGE = re.compile(r"(?<=\s)(\d+[smhd])+(?=\s|$)")
 _SUFFIX = re.compile(r"-[bcdfghjklmnpqrstvwxz2456789]{5}\b")
 _HASH = re.compile(r"\b(sha256:)?[0-9a-f]{64}\b")
 _RV_TEXT = re.compile(r'("?resourceVersion"?\s*[:=]\s*"?)\d+')
+_CONTINUE = re.compile(r"(?<=continue=)[A-Za-z0-9%_=-]+")
+_RV_MESSAGE = re.compile(r"(resource version: |current: )\d+")
 _VOLATILE = {
     "uid": "<uid>",
     "resourceVersion": "<rv>",
@@ -67,6 +69,8 @@ def _text(s: str) -> str:
     s = _IP.sub("<ip>", s)
     s = _HASH.sub("<hash>", s)
     s = _RV_TEXT.sub(r"\1<rv>", s)
+    s = _CONTINUE.sub("<continue>", s)
+    s = _RV_MESSAGE.sub(r"\1<rv>", s)
     s = _SUFFIX.sub("-<suffix>", s)
     return _AGE.sub("<age>", s)
 

@@ -54,3 +54,10 @@ def test_protobuf_bodies_never_drop_a_value(sandbox: SandboxHandle) -> None:
         sandbox.url, "POST", CM, raw=body, content_type="application/vnd.kubernetes.protobuf"
     )
     assert (refused.code, refused.body["reason"]) == (415, "UnsupportedMediaType")
+
+
+def test_protobuf_answers_are_not_served(sandbox: SandboxHandle) -> None:
+    """A client that accepts only protobuf gets 406 (kube-apiserver answers in protobuf);
+    kubectl and the Python client ask for JSON."""
+    proto_only = call(sandbox.url, "GET", CM, accept="application/vnd.kubernetes.protobuf")
+    assert proto_only.code == 406
