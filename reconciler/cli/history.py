@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 
 @click.command("history")
-@click.argument("pipeline")
-@click.option("--env", "env", default=None, help="Only this environment (default: every one).")
+@click.argument("pipeline", shell_complete=output.complete_pipelines)
+@click.option("--env", "env", shell_complete=output.complete_envs, default=None, help="Only this environment (default: every one).")
 @output.repo_option
 @output.output_option("text", "json", "yaml")
 @click.option("--no-fetch", is_flag=True, help="Read local refs only; do not fetch first.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -178,6 +179,33 @@ class Duration(click.ParamType):  # type: ignore[type-arg]  # generic from click
 
 DURATION = Duration()
 DURATION_TEXT = Duration(text=True)
+
+
+def _repo_dir(ctx: click.Context) -> Path:
+    repo = ctx.params.get("repo") or "."
+    return Path(str(repo))
+
+
+def complete_envs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of ``--env``: the environments under ``overlays/`` of ``--repo``."""
+    overlays = _repo_dir(ctx) / "overlays"
+    try:
+        names = sorted(p.parent.name for p in overlays.glob("*/environment.yaml"))
+    except OSError:
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def complete_pipelines(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[str]:
+    """Shell completion of PIPELINE: the files under ``pipelines/`` of ``--repo``."""
+    folder = _repo_dir(ctx) / "pipelines"
+    try:
+        names = sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "kustomization")
+    except OSError:
+        return []
+    return [n for n in names if n.startswith(incomplete)]
 
 
 repo_option = click.option(

@@ -16,7 +16,7 @@ PLACEHOLDER_ANNOTATION = "reconciler.ml/placeholder-model"
 
 
 @click.command("render")
-@click.option("--env", "env", required=True, help="Environment (overlays/<env>).")
+@click.option("--env", "env", shell_complete=output.complete_envs, required=True, help="Environment (overlays/<env>).")
 @output.repo_option
 @output.ref_option("the work tree, uncommitted edits included")
 @click.option("--branch", default=None, help="Branch for a branch-pattern environment.")

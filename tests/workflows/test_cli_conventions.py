@@ -166,3 +166,31 @@ def test_the_readme_commands_block_lists_every_option() -> None:
         assert not unknown, f"reconciler {name}: the README shows {sorted(unknown)}, not options"
         if any(o == "-o" for p in command.params for o in getattr(p, "opts", [])):
             assert "[-o " in m.group(1), f"reconciler {name}: -o not shown"
+
+
+def test_shell_completion_offers_environments_and_pipelines(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import dvcrepos
+
+    work = dvcrepos.copy_example_repo(tmp_path / "work")
+    reconciler = str(Path(sys.executable).parent / "reconciler")
+
+    def complete(words: str) -> list[str]:
+        env = {
+            **os.environ,
+            "_RECONCILER_COMPLETE": "bash_complete",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+        }
+        proc = subprocess.run(
+            [reconciler], cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        return [line.split(",", 1)[1] for line in proc.stdout.splitlines()]
+
+    assert complete("reconciler plan --env ") == ["dev", "exp", "prod", "staging"]
+    assert complete("reconciler status --env p") == ["prod"]
+    assert complete("reconciler history fr") == ["fraud-detector"]
+    assert complete("reconciler st") == ["status"]
