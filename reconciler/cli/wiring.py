@@ -65,6 +65,7 @@ def daemon_parts(
         manager_for=manager_for,
         provenance=store,
         cache=caches.ContentCache(state / "cache"),
+        files=_work_tree(options.repo, path),
     )
     shared, handler = _web_ui(path, store, ui_token) if ui else (None, None)
 
@@ -126,6 +127,22 @@ def daemon_parts(
         affected=affected,
         ui=handler,
     )
+
+
+def _work_tree(repo: str, path: Path) -> Path | None:
+    """Return the clone ``--repo`` names when the daemon follows its remote through a mirror.
+
+    Its DVC remotes inside the repository are named in the clone (where ``sync`` names
+    them), so a run's step objects and record are the same whoever renders them.
+    """
+    from pathlib import Path
+
+    from reconciler.source import mirrors
+
+    local = Path(repo).expanduser()
+    if mirrors.is_url(repo) or not local.is_dir() or local.resolve() == path.resolve():
+        return None
+    return local.resolve()
 
 
 def _web_ui(path: Path, store: ProvenanceStore, token: str | None) -> tuple[Any, Any]:

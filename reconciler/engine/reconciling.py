@@ -67,7 +67,7 @@ def reconcile(
     reconcile of the commit before it.
     """
     started = time.monotonic()
-    source = resolve_source(ctx.repo, env_name, branch, ref)
+    source = resolve_source(ctx.repo, env_name, branch, ref, files=ctx.files)
     still_current = current_check(source, ref) if interruptible else _always_current
     prepared = prepare(ctx, source, env_name)
     still_current()
@@ -114,7 +114,9 @@ def branch_hint(repo: Path, ref: str | None) -> str | None:
         return None
 
 
-def resolve_source(repo: Path, env_name: str, branch: str | None, ref: str | None) -> Source:
+def resolve_source(
+    repo: Path, env_name: str, branch: str | None, ref: str | None, *, files: Path | None = None
+) -> Source:
     """Return the branch an environment instance follows and the commit to render.
 
     Without ``ref``: the newest commit of the branch that touched anything outside
@@ -127,8 +129,8 @@ def resolve_source(repo: Path, env_name: str, branch: str | None, ref: str | Non
     if branch is None:
         branch = environments.default_branch(root, env_name)
     if ref is not None:
-        return Source(root, branch, repos.commit_info(root, ref))
-    return Source(root, branch, repos.spec_commit(root, repos.branch_ref(root, branch)))
+        return Source(root, branch, repos.commit_info(root, ref), files)
+    return Source(root, branch, repos.spec_commit(root, repos.branch_ref(root, branch)), files)
 
 
 def current_check(source: Source, ref: str | None) -> Callable[[], None]:
@@ -185,11 +187,12 @@ def prepare_target(
     commit: str | None = None,
     cache: caches.ContentCache | None = None,
     tree: str | None = None,
+    files: Path | None = None,
 ) -> environments.Prepared:
     """Load ``overlays/<env_name>`` from a tree and plan its runs for a branch.
 
-    ``source`` and ``commit``: the repository and commit the tree holds (see
-    :func:`environments.prepare`).
+    ``source`` and ``commit``: the repository and commit the tree holds; ``files``, where
+    its DVC remotes inside the repository are named (see :func:`environments.prepare`).
 
     Raises SpecErrors if the Environment itself is broken, RenderError if Kustomize
     fails, ReconcilerError if a branch-pattern environment gets no matching branch.
@@ -212,7 +215,13 @@ def prepare_target(
         )
     target = environments.target_for(env, branch if env.is_pattern and branch else env.branch)
     return environments.prepare(
-        root, overlay, target, check_remote=check_remote, source=source, commit=commit
+        root,
+        overlay,
+        target,
+        check_remote=check_remote,
+        source=source,
+        commit=commit,
+        files=files,
     )
 
 
@@ -231,6 +240,7 @@ def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepare
                 check_remote=ctx.check_remote,
                 source=source.repo,
                 commit=source.commit.sha,
+                files=source.files,
                 cache=ctx.cache,
                 tree=repos.tree_id(source.repo, source.commit.sha),
             )
@@ -368,7 +378,15 @@ def run_specs_at(
             elif sha:
                 try:
                     with repos.checkout_tree(source.repo, sha) as (root, _):
-                        cache = dict(prepare_target(root, env_name, branch=source.branch).run_specs)
+                        older = prepare_target(
+                            root,
+                            env_name,
+                            branch=source.branch,
+                            source=source.repo,
+                            commit=sha,
+                            files=source.files,
+                        )
+                        cache = dict(older.run_specs)
                 except ReconcilerError:
                     cache = {}
         return cache.get(pipeline)

@@ -48,6 +48,10 @@ class Context:
     provenance: ProvenanceStore
     check_remote: bool = False
     cache: caches.ContentCache = field(default_factory=caches.ContentCache)
+    files: Path | None = None
+    """A work tree holding the repository's files when ``repo`` has none of its own (the
+    daemon following a clone's remote through a mirror): DVC remotes inside the repository
+    are named there, as ``sync`` in that clone names them. None: ``repo``."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class Source:
     repo: Path
     branch: str
     commit: repos.Commit
+    files: Path | None = None
+    """Where DVC remotes inside the repository are named (``Context.files``); None: repo."""
 
 
 @dataclass

@@ -171,13 +171,15 @@ def prepare(
     check_remote: bool = False,
     source: Path | None = None,
     commit: str | None = None,
+    files: Path | None = None,
 ) -> Prepared:
     """Resolve every pipeline's datasets and compute its run spec.
 
     ``source`` is the repository the tree at ``root`` was exported from (local DVC remotes
     inside it are named there; see ``DatasetResolver``) and ``commit`` the commit it holds:
     with both, steps learn where to ``dvc get`` each dataset (see
-    :mod:`reconciler.render.dvcsources`).
+    :mod:`reconciler.render.dvcsources`). ``files``, when given, is where the repository's
+    files are on disk if ``source`` has none (a mirror): local DVC remotes are named there.
 
     A pipeline whose dataset pointers do not resolve joins ``failed_pipelines`` (its live
     objects are kept); the others are planned.
@@ -186,7 +188,8 @@ def prepare(
     prepared = Prepared(target=target, overlay=overlay)
     prepared.errors.extend(overlay.errors)
     prepared.failed_pipelines |= overlay.failed_pipelines
-    with datasets_mod.DatasetResolver(root, check_remote=check_remote, source=source) as resolver:
+    named_in = files if files is not None else source
+    with datasets_mod.DatasetResolver(root, check_remote=check_remote, source=named_in) as resolver:
         for pipeline in overlay.pipelines:
             facts, errors = resolver.resolve_all(dict(pipeline.datasets))
             if errors:

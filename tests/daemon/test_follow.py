@@ -184,3 +184,36 @@ def log_events(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return out
+
+
+def test_the_daemon_and_sync_in_the_clone_render_the_same_steps(
+    world: World, sandbox: Any, tmp_path: Path
+) -> None:
+    """The daemon reads a mirror, sync the clone: the same run gets the same objects.
+
+    The example's DVC remote is inside the repository: both name it in the clone (a
+    mirror has no files), so neither finds the other's Job templates changed (they are
+    immutable) and a run's record is the same whoever writes it.
+    """
+    env = support.process_env(sandbox.kubeconfig, tmp_path / "state")
+    log = tmp_path / "daemon.log"
+    args = ["run", "--repo", ".", "--env", "dev", "--interval", "1h", "--listen",
+            f"127.0.0.1:{support.free_port()}", "--log-format", "json"]  # fmt: skip
+    daemon = support.spawn(args, cwd=world.work, env=env, log=log)
+    try:
+        assert support.wait_for(lambda: fraud_runs(world), 120), log.read_text()[-3000:]
+    finally:
+        daemon.terminate()
+        assert daemon.wait(20) == 0
+    jobs = client.BatchV1Api(world.api).list_namespaced_job(
+        NS, label_selector="reconciler.ml/pipeline=fraud-detector"
+    )
+    urls = {
+        e.value
+        for j in jobs.items
+        for e in j.spec.template.spec.containers[0].env or []
+        if e.name.startswith("DATASET_") and e.name.endswith("_URL")
+    }
+    assert urls and all(u.startswith(str(world.work.resolve())) for u in urls), urls
+    sync = support.spawn(["sync", "--env", "dev"], cwd=world.work, env=env, log=log)
+    assert sync.wait(120) == 0, log.read_text()[-3000:]
