@@ -89,12 +89,15 @@ class SyncResult:
     ``live``: every member as it is after the sync (by ``ObjectRef.key``), for health and
     the run engine; objects that failed keep their previous live state. ``missing_operators``:
     one message per kind the cluster does not serve, naming the operator to install.
+    ``prune_refused``: the prune guard kept objects Git no longer has (an empty render, every
+    pipeline going, too large a share): the cluster still differs from Git.
     ``requests``/``writes``: the HTTP requests this sync made (discovery included).
     """
 
     changeset: ChangeSet
     live: dict[Key, Manifest] = field(default_factory=dict)
     missing_operators: list[str] = field(default_factory=list)
+    prune_refused: bool = False
     requests: int = 0
     writes: int = 0
 
@@ -136,6 +139,7 @@ class _Sync:
         self.parent: Manifest | None = None
         self.unserved: set[tuple[str, str]] = set()
         self.keys: list[Key] = []
+        self.prune_refused = False
 
     def run(self, desired: list[Manifest], listed: LiveObjects | None) -> SyncResult:
         start_requests = self.m.request_count()
@@ -372,6 +376,7 @@ class _Sync:
                     Action.SKIPPED,
                     "kept: the environment rendered no objects (allow_empty not set)",
                 )
+            self.prune_refused = True
             return False
         doomed: list[Manifest] = []
         for obj in candidates:
@@ -385,6 +390,7 @@ class _Sync:
         if refusal:
             for obj in doomed:
                 self.changeset.add(ObjectRef.of(obj), Action.SKIPPED, f"kept: {refusal}")
+            self.prune_refused = True
             return False
         deleted = manager_delete.delete_all(self.m, list(doomed), dry_run=self.options.dry_run)
         for entry in deleted.entries:
@@ -434,6 +440,7 @@ class _Sync:
             changeset=self.changeset,
             live=self.after,
             missing_operators=missing,
+            prune_refused=self.prune_refused,
             requests=self.m.request_count() - start_requests,
             writes=self.m.stats.writes - start_writes,
         )

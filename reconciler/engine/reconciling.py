@@ -436,8 +436,12 @@ def sync(
 
 
 def synced_cleanly(result: SyncResult) -> bool:
-    """True if a sync left nothing undone: no failure, conflict or kind without operator."""
-    return result.ok and not result.missing_operators
+    """True if a sync left nothing undone.
+
+    Undone: a failure, a conflict, a kind without its operator, or a prune the guard
+    refused (objects Git no longer has are still live).
+    """
+    return result.ok and not result.missing_operators and not result.prune_refused
 
 
 # -- mark applied -----------------------------------------------------------------------
@@ -593,6 +597,7 @@ def outcome_of(
         applied_commit=applied_commit(prepared, result.live),
         dry_run=dry_run,
         unrecorded=list(tracked.unrecorded),
+        prune_refused=result.prune_refused,
     )
 
 

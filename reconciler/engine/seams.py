@@ -86,6 +86,8 @@ class Outcome:
     """True when nothing was written: the change set is what a sync would do."""
     unrecorded: list[str] = field(default_factory=list)
     """In a dry run: the finished runs (``<pipeline> run <run>``) a sync would record."""
+    prune_refused: bool = False
+    """True when the prune guard kept objects Git no longer has (not applied in full)."""
 
     @property
     def ok(self) -> bool:
@@ -107,7 +109,7 @@ class Outcome:
     def in_sync(self) -> bool:
         """True if the cluster holds what ``commit`` renders (nothing pending, applied)."""
         if not self.dry_run:
-            return self.ok
+            return self.ok and not self.prune_refused
         return (
             self.pending_changes == 0
             and self.applied_commit == self.commit
@@ -117,7 +119,9 @@ class Outcome:
     @property
     def synced_commit(self) -> str:
         """Return the commit the cluster now holds: ``commit`` after a clean real sync."""
-        return self.commit if not self.dry_run and self.ok else self.applied_commit
+        if not self.dry_run and self.ok and not self.prune_refused:
+            return self.commit
+        return self.applied_commit
 
     def runs_by_state(self) -> dict[str, int]:
         """Count pipelines by run status."""

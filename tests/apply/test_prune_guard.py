@@ -98,14 +98,19 @@ def test_empty_pipeline_list_in_git_keeps_serving(world: World) -> None:
     text = (world.work / "pipelines/kustomization.yaml").read_text()
     head, _, _ = text.partition("resources:")
     (world.work / "pipelines/kustomization.yaml").write_text(head + "resources: []\n")
-    world.commit_and_push("Remove every pipeline")
+    before = engine.reconcile(world.ctx, "dev", dry_run=True).applied_commit
+    emptied = world.commit_and_push("Remove every pipeline")
     out = engine.reconcile(world.ctx, "dev")
     assert not [e for e in out.changeset.entries if e.action is Action.DELETED]
+    # A refused prune leaves the cluster unlike Git: that commit is not applied in full.
+    assert out.applied_commit == before != emptied
+    assert not out.in_sync and out.synced_commit == before  # what the daemon's status shows
     skipped = {str(e.subject) for e in out.changeset.entries if e.action is Action.SKIPPED}
     assert "Deployment/ml-dev/fraud-detector" in skipped
     assert "InferenceService/ml-dev/resnet50" in skipped
     assert world.deployment("fraud-detector") is not None
     assert world.inference_service("resnet50") is not None
     out = engine.reconcile(world.ctx, "dev", allow_empty=True)
+    assert out.applied_commit == emptied and out.in_sync
     assert world.deployment("fraud-detector") is None
     assert world.inference_service("resnet50") is None
