@@ -84,9 +84,27 @@ def find_root(path: Path) -> Path:
     return (repo.workdir or repo.git_dir).resolve()
 
 
+HEAD_FALLBACKS = ("main", "master")
+"""Where ``HEAD`` leads when it names a branch that does not exist (see :func:`resolve`)."""
+
+
 def resolve(repo: Path, ref: str) -> str:
-    """Return the commit sha a ref names (branch, tag, sha, ``origin/x``); SourceError if none."""
-    sha = open_repo(repo).resolve(ref)
+    """Return the commit sha a ref names (branch, tag, sha, ``origin/x``); SourceError if none.
+
+    ``HEAD`` of a bare repository made by ``git init --bare`` names git's default branch
+    (often ``master``) even when only ``main`` was pushed: a ``HEAD`` that names no commit
+    falls back to ``main``, then ``master``.
+    """
+    handle = open_repo(repo)
+    sha = handle.resolve(ref)
+    if sha is None and ref == "HEAD":
+        sha = next(filter(None, (handle.resolve(b) for b in HEAD_FALLBACKS)), None)
+        if sha is None:
+            raise SourceError(
+                f"HEAD of {repo} names no commit and there is no branch "
+                f"{' or '.join(HEAD_FALLBACKS)}: point it at the branch to read "
+                "(git symbolic-ref HEAD refs/heads/BRANCH)"
+            )
     if sha is None:
         raise SourceError(f"unknown git ref {ref!r} in {repo}")
     return sha
