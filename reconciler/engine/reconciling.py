@@ -343,7 +343,9 @@ def track_runs(
         list_pods=lambda: manager.list("v1", "Pod", namespace=target.namespace, label_selector=""),
         dry_run=dry_run,
         applied_commit=applied,
-        run_spec_at_applied=run_specs_at(source, prepared.env.name, applied, prepared),
+        run_spec_at_applied=run_specs_at(
+            source, prepared.env.name, applied, prepared, cache=ctx.cache
+        ),
     )
     # One view of the records for the whole tracking, and one delivery of every record it
     # writes (one commit per provenance branch, one push) when it is done.
@@ -359,37 +361,45 @@ def track_runs(
 
 
 def run_specs_at(
-    source: Source, env_name: str, sha: str, current: environments.Prepared
+    source: Source,
+    env_name: str,
+    sha: str,
+    current: environments.Prepared,
+    cache: caches.ContentCache | None = None,
 ) -> Callable[[str], RunSpec | None]:
     """Return a lookup of a pipeline's run spec at commit ``sha`` (the commit last applied).
 
     An older run (superseded, or of a removed pipeline) is judged and recorded with it. The
-    commit is prepared once, on the first lookup (only when such a run is found); the
-    source commit's own specs are ``current``. A commit that no longer renders gives None.
+    commit is prepared once, on the first lookup (only when such a run is found), through
+    ``cache`` (the commit before a push was prepared by the reconcile before: its Kustomize
+    output and specs are there); the source commit's own specs are ``current``. A commit
+    that no longer renders gives None.
     """
-    cache: dict[str, RunSpec] | None = None
+    specs: dict[str, RunSpec] | None = None
 
     def lookup(pipeline: str) -> RunSpec | None:
-        nonlocal cache
-        if cache is None:
-            cache = {}
+        nonlocal specs
+        if specs is None:
+            specs = {}
             if sha and sha == source.commit.sha:
-                cache = dict(current.run_specs)
+                specs = dict(current.run_specs)
             elif sha:
                 try:
                     with repos.checkout_tree(source.repo, sha) as (root, _):
-                        older = prepare_target(
+                        prepared = prepare_target(
                             root,
                             env_name,
                             branch=source.branch,
                             source=source.repo,
                             commit=sha,
                             files=source.files,
+                            cache=cache,
+                            tree=repos.tree_id(source.repo, sha),
                         )
-                        cache = dict(older.run_specs)
+                    specs = dict(prepared.run_specs)
                 except ReconcilerError:
-                    cache = {}
-        return cache.get(pipeline)
+                    specs = {}
+        return specs.get(pipeline)
 
     return lookup
 

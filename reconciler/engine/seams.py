@@ -111,9 +111,7 @@ class Outcome:
         if not self.dry_run:
             return self.ok and not self.prune_refused
         return (
-            self.pending_changes == 0
-            and self.applied_commit == self.commit
-            and not self.unrecorded
+            self.pending_changes == 0 and self.applied_commit == self.commit and not self.unrecorded
         )
 
     @property
