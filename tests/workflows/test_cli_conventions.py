@@ -16,7 +16,7 @@ import pytest
 from reconciler.cli.main import COMMANDS, cli
 from reconciler.structs.durations import parse_duration
 from tests.support.clirunner import cli_runner
-from tests.workflows.world import make_world
+from tests.workflows.world import make_world, status
 
 NO_DATA = {"run", "ui", "demo"}
 """Commands that serve or walk through something rather than print data."""
@@ -194,3 +194,33 @@ def test_shell_completion_offers_environments_and_pipelines(tmp_path: Path) -> N
     assert complete("reconciler status --env p") == ["prod"]
     assert complete("reconciler history fr") == ["fraud-detector"]
     assert complete("reconciler st") == ["status"]
+
+
+def test_retry_prints_the_request_as_json(tmp_path: Path, sandbox: Any) -> None:
+    import json
+
+    world = make_world(tmp_path, sandbox)
+    out = world.until(lambda o: status(o, "llm-finetune").status in ("Succeeded", "Failed"))
+    run = status(out, "llm-finetune").run
+    result = cli_runner().invoke(
+        cli,
+        [
+            "retry",
+            "llm-finetune",
+            "--env",
+            "dev",
+            "--no-sync",
+            "-o",
+            "json",
+            "--repo",
+            str(world.work),
+            "--kubeconfig",
+            str(sandbox.kubeconfig),
+            "--state-dir",
+            str(tmp_path / "cli-state"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["pipeline"], data["run"], data["attempt"]) == ("llm-finetune", run, 2)
+    assert data["attemptRun"] == f"{run}-2" and data["synced"] is False
