@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,9 @@ class ResourceManager:
 
     ``workers`` bounds the concurrent requests of ``apply_all``/``delete_all`` (objects of
     one rank of the reconcile order go in parallel; ranks go one after another).
+    ``verified`` remembers objects found in sync by content address (desired hash, live
+    uid and resourceVersion; see :func:`~reconciler.apply.manager_apply.needs_apply`);
+    None compares every object field by field every time.
     """
 
     def __init__(
@@ -85,8 +88,10 @@ class ResourceManager:
         field_manager: str = labels.FIELD_MANAGER,
         retry: api.RetryPolicy = api.DEFAULT_RETRY,
         workers: int = 8,
+        verified: MutableMapping[str, Any] | None = None,
     ) -> None:
         self.client = client
+        self.verified = verified
         self.field_manager = field_manager
         self.retry = retry
         self.workers = max(1, workers)
@@ -292,7 +297,9 @@ class ResourceManager:
         if live is None:
             live = self.get(ref)
         owned = live is not None and applyset is not None and applyset.owns(live)
-        if owned and not manager_apply.needs_apply(obj, live, field_manager=self.field_manager):
+        if owned and not manager_apply.needs_apply(
+            obj, live, field_manager=self.field_manager, verified=self.verified
+        ):
             return ChangeSetEntry(ref, Action.UNCHANGED)
         return manager_apply.apply_one(self, obj, live=live, dry_run=dry_run).entry
 

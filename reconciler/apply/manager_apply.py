@@ -19,8 +19,9 @@ Called by :class:`~reconciler.apply.manager.ResourceManager` (``apply``, ``apply
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -59,10 +60,12 @@ class StageContext:
     ``planned_namespaces`` and ``planned_kinds``: in a dry run, Namespaces and CRDs that
     would be created, so objects inside them are reported as created without a request
     the server could only answer with 404. ``missing``: kinds found not served.
+    ``verified``: the manager's memo of objects found in sync (see :func:`needs_apply`).
     """
 
     dry_run: bool = False
     diff: bool = False
+    verified: MutableMapping[str, Any] | None = None
     planned_namespaces: set[str] = field(default_factory=set)
     planned_kinds: set[tuple[str, str]] = field(default_factory=set)
     missing: dict[tuple[str, str], MissingCRDError] = field(default_factory=dict)
@@ -87,19 +90,49 @@ def prepare(obj: Manifest, applyset: ApplySet) -> Manifest:
     return out
 
 
+DRIFT_VERSION = "drift-1"
+"""Part of every key of ``ResourceManager.verified``: a change of the check invalidates it."""
+
+
 def needs_apply(
-    obj: Manifest, live: Manifest | None, *, field_manager: str = labels.FIELD_MANAGER
+    obj: Manifest,
+    live: Manifest | None,
+    *,
+    field_manager: str = labels.FIELD_MANAGER,
+    verified: MutableMapping[str, Any] | None = None,
 ) -> bool:
     """Return True unless ``live`` already is what we last applied and has not drifted.
 
     Exact for the fields we own (:func:`~reconciler.apply.fields.drifted`): an object this
     says True for gets a request, a server-side dry run in a plan.
+
+    ``verified`` remembers the pairs found in sync, by content address: the applied hash of
+    ``obj`` (it covers everything we send) and the live object's uid and resourceVersion
+    (the server changes it with every write to the object, status included). The same
+    pair again needs no field-by-field comparison; any change of either misses.
     """
     if live is None:
         return True
     if fields.applied_hash(live) != fields.applied_hash(obj):
         return True
-    return fields.drifted(obj, live, field_manager=field_manager)
+    key = _verified_key(obj, live, field_manager) if verified is not None else None
+    if key is not None and verified is not None and verified.get(key) is True:
+        return False
+    drifted = fields.drifted(obj, live, field_manager=field_manager)
+    if not drifted and key is not None and verified is not None:
+        verified[key] = True
+    return drifted
+
+
+def _verified_key(obj: Manifest, live: Manifest, field_manager: str) -> str | None:
+    """Return the content address of a (desired, live) pair, or None if it has none."""
+    meta = live.get("metadata") or {}
+    uid, version = meta.get("uid"), meta.get("resourceVersion")
+    applied = fields.applied_hash(obj)
+    if not (isinstance(uid, str) and uid and isinstance(version, str) and version and applied):
+        return None
+    text = f"{DRIFT_VERSION}\0{field_manager}\0{applied}\0{uid}\0{version}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def owners(live: Manifest) -> str:
@@ -472,7 +505,7 @@ def _decide(
     if current is not None:
         return (
             None
-            if needs_apply(item.obj, current, field_manager=field_manager)
+            if needs_apply(item.obj, current, field_manager=field_manager, verified=ctx.verified)
             else Applied(ChangeSetEntry(ref, Action.UNCHANGED), current)
         )
     if ref.key in unowned:
@@ -511,7 +544,7 @@ def apply_staged(
     diff: bool = False,
 ) -> list[Applied]:
     """Apply prepared objects: CRDs and Namespaces first, then the rest in order."""
-    ctx = StageContext(dry_run=dry_run, diff=diff)
+    ctx = StageContext(dry_run=dry_run, diff=diff, verified=manager.verified)
     first = [o for o in objs if ordering.is_stage_one(o)]
     rest = [o for o in objs if not ordering.is_stage_one(o)]
     out = apply_stage(manager, first, applyset=applyset, live=live, ctx=ctx)

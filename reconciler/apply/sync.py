@@ -134,7 +134,9 @@ class _Sync:
         self.applyset = applyset
         self.options = options
         self.changeset = ChangeSet()
-        self.ctx = manager_apply.StageContext(dry_run=options.dry_run, diff=options.diff)
+        self.ctx = manager_apply.StageContext(
+            dry_run=options.dry_run, diff=options.diff, verified=manager.verified
+        )
         self.after: dict[Key, Manifest] = {}
         self.parent: Manifest | None = None
         self.unserved: set[tuple[str, str]] = set()

@@ -68,14 +68,17 @@ def build_context(
 
     root = repos.find_root(Path(repo))
     managers: dict[str | None, Any] = {}
+    state = Path(state_dir) if state_dir else default_state_dir()
+    cache = caches.ContentCache(state / "cache")
 
     def manager_for(env_context: str | None) -> Any:
         ctx = kube_context or env_context
         if ctx not in managers:
-            managers[ctx] = ResourceManager(clients.load_client(kubeconfig=kubeconfig, context=ctx))
+            client = clients.load_client(kubeconfig=kubeconfig, context=ctx)
+            verified = cache.table(f"verified.{clients.server_url(client)}")
+            managers[ctx] = ResourceManager(client, verified=verified)
         return managers[ctx]
 
-    state = Path(state_dir) if state_dir else default_state_dir()
     remote = "origin" if repos.remote_url(root) else None
     store = ProvenanceStore(
         root,
@@ -88,5 +91,5 @@ def build_context(
         manager_for=manager_for,
         provenance=store,
         check_remote=check_remote,
-        cache=caches.ContentCache(state / "cache"),
+        cache=cache,
     )

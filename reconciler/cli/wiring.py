@@ -43,12 +43,18 @@ def daemon_parts(
     state = options.resolved_state_dir()
     path, fetch = mirrors.refs_fetcher(options.repo, state / "mirrors", follow=options.follow)
     api_client = clients.load_client(kubeconfig=options.kubeconfig, context=options.context)
-    managers: dict[str | None, ResourceManager] = {None: ResourceManager(api_client)}
+    cache = caches.ContentCache(state / "cache")
+
+    def manager_of(client: Any) -> ResourceManager:
+        verified = cache.table(f"verified.{clients.server_url(client)}")
+        return ResourceManager(client, verified=verified)
+
+    managers: dict[str | None, ResourceManager] = {None: manager_of(api_client)}
 
     def manager_for(env_context: str | None) -> ResourceManager:
         ctx_name = options.context or env_context
         if ctx_name not in managers:
-            managers[ctx_name] = ResourceManager(
+            managers[ctx_name] = manager_of(
                 clients.load_client(kubeconfig=options.kubeconfig, context=ctx_name)
             )
         return managers[ctx_name]
@@ -64,7 +70,7 @@ def daemon_parts(
         repo=path,
         manager_for=manager_for,
         provenance=store,
-        cache=caches.ContentCache(state / "cache"),
+        cache=cache,
         files=_work_tree(options.repo, path),
     )
     shared, handler = _web_ui(path, store, ui_token) if ui else (None, None)

@@ -79,6 +79,7 @@ def reconcile(
         prepared, tracked.states, commit=applied_commit(prepared, live)
     )
     result = sync(manager, prepared, desired, live, tracked, dry_run, allow_empty, diff)
+    ctx.cache.save()  # what the sync found in sync (the manager's ``verified``)
     ns_key = ("", "Namespace", "", prepared.target.namespace)
     if live.foreign_namespace is not None and ns_key not in result.live:
         result.live[ns_key] = live.foreign_namespace  # used as it is: still what status reads

@@ -374,3 +374,26 @@ def test_an_owned_false_removed_by_hand_is_drift_and_an_omitted_empty_value_is_n
     assert actions(result)["Deployment/ml-dev/resnet50"] == "configured"
     restored = manager.get(ObjectRef("apps", "Deployment", NS, "resnet50", "v1"))
     assert restored is not None and restored["spec"]["paused"] is False
+
+
+def test_objects_found_in_sync_are_remembered_and_hand_edits_still_corrected(
+    sandbox: Any, kubectl: Any
+) -> None:
+    """``verified``: a (desired, live resourceVersion) pair found in sync is not compared
+    again, and any write to the live object (a new resourceVersion) is compared afresh."""
+    verified: dict[str, Any] = {}
+    manager = ResourceManager(sandbox.api_client(), retry=FAST, verified=verified)
+    desired = objects.environment(ENV, NS, ["resnet50"])
+    sync(manager, desired)
+    assert verified == {}  # everything was written: nothing compared yet
+    assert {e.action for e in sync(manager, desired).changeset.entries} == {Action.UNCHANGED}
+    remembered = len(verified)
+    assert remembered == len(desired)
+    assert {e.action for e in sync(manager, desired).changeset.entries} == {Action.UNCHANGED}
+    assert len(verified) == remembered  # the same pairs: nothing new
+    kubectl("set", "image", "deployment/resnet50", "-n", NS, "main=evil:latest")
+    result = sync(manager, desired)
+    assert actions(result)["Deployment/ml-dev/resnet50"] == "configured"
+    dep = manager.get(ObjectRef("apps", "Deployment", NS, "resnet50", "v1"))
+    assert dep is not None
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "serve:1"

@@ -47,7 +47,7 @@ pytestmark = pytest.mark.bench
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "100,1000").split(",")]
 ENV = "dev"
 NAMESPACE = "bench-dev"
-SETTLE_SYNCS = 15
+SETTLE_SYNCS = 40
 WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
 _METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\d+)")
 GIT_ENV = {
@@ -288,7 +288,7 @@ def test_sync_process_against_kubectl_server_side(sandbox: Any, tmp_path: Path, 
     syncs = 1
     while not settled(json.loads(out)):
         assert syncs < SETTLE_SYNCS, "the environment did not settle"
-        time.sleep(1.0)
+        time.sleep(3.0)
         figures, out = measured(sandbox.url, sync_command(), cwd=repo, env=env)
         syncs += 1
         outcome = json.loads(out)
