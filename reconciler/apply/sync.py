@@ -71,6 +71,8 @@ class SyncOptions:
     - ``failed_pipelines``: pipelines that failed to render; their live objects are kept.
     - ``keep``: called with each prune candidate; True (or a reason) keeps it.
     - ``diff``: fill each CONFIGURED entry's diff (plan sets it).
+    - ``frozen``: True for a desired object that, once a live member, is never written
+      again (a run's step objects: a run is never patched): it is unchanged, no request.
     """
 
     dry_run: bool = False
@@ -80,6 +82,7 @@ class SyncOptions:
     keep: Keep | None = None
     diff: bool = False
     max_prune_share: float = field(default_factory=max_prune_share_setting)
+    frozen: Callable[[Manifest], bool] | None = None
 
 
 @dataclass
@@ -161,7 +164,7 @@ class _Sync:
         self.after = dict(live)
 
         first = [o for o in objs if ordering.is_stage_one(o)]
-        rest = [o for o in objs if not ordering.is_stage_one(o)]
+        rest = self._unfrozen([o for o in objs if not ordering.is_stage_one(o)], live)
         self._record(
             manager_apply.apply_stage(
                 self.m, first, applyset=self.applyset, live=live, ctx=self.ctx
@@ -205,6 +208,19 @@ class _Sync:
                 continue
             seen.add(key)
             out.append(prepared)
+        return out
+
+    def _unfrozen(self, objs: list[Manifest], live: dict[Key, Manifest]) -> list[Manifest]:
+        """Return ``objs`` less the frozen ones already live (each one UNCHANGED, no request)."""
+        if self.options.frozen is None:
+            return objs
+        out: list[Manifest] = []
+        for obj in objs:
+            ref = ObjectRef.of(obj)
+            if ref.key in live and self.options.frozen(obj):
+                self.changeset.add(ref, Action.UNCHANGED)
+            else:
+                out.append(obj)
         return out
 
     def _foreign_parent(self) -> bool:

@@ -421,7 +421,10 @@ def sync(
     """Apply the rendered objects and prune the rest, keeping what must not go yet.
 
     Kept from pruning: the objects of pipelines that failed to render, and the objects
-    of finished runs whose record could not be written (``tracked.protected``).
+    of finished runs whose record could not be written (``tracked.protected``). A step
+    object already live is never written again (``frozen``): its template is immutable,
+    and a commit that keeps the run id may still render it differently (a new default
+    DVC remote changes the data's URL, not its md5).
     """
     from reconciler.apply import applysets
     from reconciler.apply import sync as sync_mod
@@ -441,9 +444,15 @@ def sync(
             diff=diff,
             failed_pipelines=frozenset(prepared.failed_pipelines),
             keep=keep,
+            frozen=is_step_object,
         ),
         live=live,
     )
+
+
+def is_step_object(obj: Manifest) -> bool:
+    """True for one of a run's step objects (it carries the ``reconciler.ml/step`` label)."""
+    return labels.STEP in ((obj.get("metadata") or {}).get("labels") or {})
 
 
 def synced_cleanly(result: SyncResult) -> bool:
