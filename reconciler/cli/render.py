@@ -47,6 +47,7 @@ def command(
                 env,
                 branch=branch or engine.branch_hint(Path(repo), ref),
                 source=source,
+                commit=commit.sha if commit else None,
             )
             models, notes = served_models(source, prepared, commit.sha if commit else None)
             objs = environments.render_objects(prepared, all_steps=all_steps, models=models)
