@@ -261,6 +261,10 @@ class Workers:
             self.on_outcome(key, outcome, time.monotonic() - started)
 
 
+MAIN_THREAD_SLICE = 0.5
+"""Longest the feeder (the daemon's main thread) blocks at once, so signals are handled."""
+
+
 class Feeder:
     """Fill the queue: fetch on each tick or trigger, queue the targets on change or resync.
 
@@ -344,8 +348,12 @@ class Feeder:
                         len(every),
                         extra={"seconds": round(time.monotonic() - now, 3)},
                     )
-            self._wake.wait(max(0.0, min(next_fetch, next_resync) - time.monotonic()))
-            self._wake.clear()
+            # Wait in short slices: this is the main thread, and a SIGTERM that the kernel
+            # delivers to another thread runs its Python handler only once this thread
+            # wakes up (a long wait here once kept a daemon deaf to SIGTERM for minutes).
+            due = min(next_fetch, next_resync) - time.monotonic()
+            if self._wake.wait(min(MAIN_THREAD_SLICE, max(0.0, due))):
+                self._wake.clear()
 
     def _affected(self, keys: list[str]) -> list[str]:
         if self.affected is None:
