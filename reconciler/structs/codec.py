@@ -192,8 +192,10 @@ class Dumper(CEmitter, Representer, Resolver):  # type: ignore[misc]
         Resolver.__init__(self)
 
 
-# Output in which libyaml and ruamel may have chosen different quoting or escapes.
-_UNSURE = re.compile("[\"\\\\]|''|\\? |\n\n|[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]")
+# Output in which libyaml and ruamel may have chosen different quoting or escapes. An
+# empty string (`` ''`` ending its line) is written alike by both; any other ``''`` (an
+# escaped quote inside a single-quoted scalar) is not known to be.
+_UNSURE = re.compile("[\"\\\\]|(?<! )''|''(?!\n)|\\? |\n\n|[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]")
 
 
 def dump(data: Any) -> str:

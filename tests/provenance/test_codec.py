@@ -113,3 +113,15 @@ def test_aliases_are_refused_with_the_file_named() -> None:
 def test_syntax_errors_name_line_and_column() -> None:
     with pytest.raises(ProvenanceError, match=r"^r\.yaml:2:1: invalid YAML: "):
         RunRecord.from_yaml("run: [oops\n", path="r.yaml")
+
+
+def test_empty_strings_are_written_alike_without_the_slow_writer() -> None:
+    """An empty string (``''`` ending its line) is libyaml's and ruamel's alike: a record of
+    a successful run (``reason: ''``) is not written twice to compare."""
+    data = {"reason": "", "steps": [{"name": "train", "reason": "", "digest": ""}, ""]}
+    text = codec.dump(data)
+    assert text == codec._ruamel_dump(data)
+    assert not codec._UNSURE.search(text)
+    for tricky in ("it's", " '", "'", ""):
+        assert codec.load(codec.dump({tricky: tricky})) == {tricky: tricky}
+        assert codec.dump({tricky: tricky}) == codec._ruamel_dump({tricky: tricky})
