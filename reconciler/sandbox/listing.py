@@ -76,6 +76,8 @@ class ListVerbs:
                 if selectors.matches_labels(label_sel, o) and selectors.matches_fields(field_sel, o)
             ]
         meta: Obj = {"resourceVersion": str(rv)}
+        if not rt.builtin:
+            meta["continue"] = ""  # an unstructured list's metadata always carries it
         if limit and len(items) > limit:
             rest = items[limit:]
             items = items[:limit]

@@ -188,13 +188,19 @@ class Handler(BaseHTTPRequestHandler):
             f"Content-Length: {len(body)}",
             *(extra or []),
         ]
-        for w in [*self._version_warnings, *(warnings or [])]:
-            text = w.replace('"', '\\"').replace("\n", " ")
-            head.append(f'Warning: 299 - "{text}"')
+        head += self._warning_lines(warnings).splitlines()
         data = ("\r\n".join(head) + "\r\n\r\n").encode() + body
         self._count(code)  # before the client can read the answer (and then ask /metrics)
         self.wfile.write(data)
         self.wfile.flush()
+
+    def _warning_lines(self, warnings: list[str] | None = None) -> str:
+        """``Warning`` header lines (CRLF-ended): the deprecated version's, then ``warnings``."""
+        out = ""
+        for w in [*self._version_warnings, *(warnings or [])]:
+            text = w.replace('"', '\\"').replace("\n", " ")
+            out += f'Warning: 299 - "{text}"\r\n'
+        return out
 
     def _send_json(self, code: int, obj: Any, warnings: list[str] | None = None) -> None:
         self._send(code, _body_of(obj), warnings=warnings)
@@ -584,7 +590,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             head = (
                 "HTTP/1.1 200 OK\r\nCache-Control: no-cache, private\r\n"
-                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                + self._warning_lines()
+                + "\r\n"
             )
             self.wfile.write(head.encode())
             self.wfile.flush()

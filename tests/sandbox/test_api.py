@@ -555,6 +555,40 @@ def test_job_delete_default_orphans_with_warning(sandbox: SandboxHandle) -> None
     assert len(left) == 1 and "ownerReferences" not in left[0]["metadata"]
 
 
+DEPRECATED_V1BETA1 = '299 - "This version is deprecated. Use v1beta2 instead."'
+
+
+def test_crd_versions_preferred_served_and_deprecated(sandbox: SandboxHandle) -> None:
+    """A CRD with two versions: the newer is preferred, an object reads back in the
+    version asked for (no conversion webhook: only apiVersion changes), and every answer
+    of the deprecated version carries its warning."""
+    sandbox.install_crds()
+    group = call(sandbox.url, "GET", "/apis/kueue.x-k8s.io").body
+    assert group["preferredVersion"]["version"] == "v1beta2"
+    assert [v["version"] for v in group["versions"]] == ["v1beta2", "v1beta1"]
+    old = "/apis/kueue.x-k8s.io/v1beta1/namespaces/default/localqueues"
+    new = "/apis/kueue.x-k8s.io/v1beta2/namespaces/default/localqueues"
+    queue = {
+        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "kind": "LocalQueue",
+        "metadata": {"name": "q"},
+        "spec": {"clusterQueue": "team"},
+    }
+    created = call(sandbox.url, "POST", old, queue)
+    assert created.code == 201, created.body
+    assert created.body["apiVersion"] == "kueue.x-k8s.io/v1beta1"
+    assert created.warnings == [DEPRECATED_V1BETA1]
+    read = call(sandbox.url, "GET", f"{new}/q")
+    assert (read.body["apiVersion"], read.warnings) == ("kueue.x-k8s.io/v1beta2", [])
+    listed = call(sandbox.url, "GET", new).body
+    assert [i["apiVersion"] for i in listed["items"]] == ["kueue.x-k8s.io/v1beta2"]
+    missing = call(sandbox.url, "GET", f"{old}/nope")
+    assert missing.code == 404
+    assert missing.warnings == [DEPRECATED_V1BETA1]
+    watched = call(sandbox.url, "GET", f"{old}?watch=true&timeoutSeconds=1")
+    assert (watched.code, watched.warnings) == (200, [DEPRECATED_V1BETA1])
+
+
 def test_crd_lifecycle_serves_and_unserves(sandbox: SandboxHandle) -> None:
     sandbox.install_crds()
     dyn = dynamic.DynamicClient(sandbox.api_client())
