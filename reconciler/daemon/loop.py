@@ -4,14 +4,17 @@ Called by ``reconciler run`` (:mod:`reconciler.cli.run`), which parses the optio
 :class:`DaemonOptions` and builds the four callables of :mod:`reconciler.daemon.outcomes`
 around the engine. The data path, in :meth:`Daemon.run`::
 
-    start    serve HTTP, watch the local repo's refs, campaign for the lease, start workers
-    feed     fetch every interval or when triggered; queue every environment on a change
-             and every resync period; workers reconcile them (one key at a time each)
+    start    serve HTTP, watch the local repo's refs and the cluster (step objects, retry
+             requests), campaign for the lease, start workers
+    feed     fetch every interval or when triggered; queue the environments whose branch
+             moved, all of them every resync period; the cluster watch queues the one
+             whose steps changed; workers reconcile them (one key at a time each)
     shut     on SIGTERM/SIGINT: take no more work, let in-flight reconciles finish (or
              abandon them at the deadline), release the lease, flush the outbox, exit 0
 
 Everything else lives in one module per concern: workqueues (queue, workers, feeder),
-webhooks, httpserver, prometheus, watching, leaderelection, sharding, logs.
+webhooks, httpserver, prometheus, watching (refs), clusterwatch (steps and Namespaces),
+leaderelection, sharding, logs.
 """
 
 from __future__ import annotations
