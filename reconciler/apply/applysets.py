@@ -100,7 +100,8 @@ class ApplySet:
 
         ``group_kinds`` are ``(group, kind)`` pairs; both annotations are written sorted and
         comma-separated (empty when there is nothing), as kubectl writes them; the parent's
-        own namespace is never listed as additional.
+        own namespace is never listed as additional. Like every object the reconciler
+        generates, it carries the managed-by and ``reconciler.ml/env`` labels.
         """
         gks = sorted({format_group_kind(g, k) for g, k in group_kinds})
         namespaces = sorted({ns for ns in additional_namespaces if ns and ns != self.namespace})
@@ -113,6 +114,7 @@ class ApplySet:
                 "labels": {
                     labels.APPLYSET_ID: self.id,
                     labels.MANAGED_BY: labels.MANAGED_BY_VALUE,
+                    labels.ENV: self.name.removeprefix(PARENT_PREFIX),
                 },
                 "annotations": {
                     labels.APPLYSET_TOOLING: TOOLING,

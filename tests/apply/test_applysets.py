@@ -33,6 +33,9 @@ def test_parent_annotations_sorted_like_kubectl() -> None:
         ann[labels.APPLYSET_TOOLING].startswith("reconciler/v"),
         parent["metadata"]["labels"][labels.APPLYSET_ID],
     ) == ("Deployment.apps,Job.batch,Namespace,Service", "other", True, aset.id)
+    # Labelled like every generated object (regression: no reconciler.ml/env).
+    assert parent["metadata"]["labels"][labels.MANAGED_BY] == "reconciler"
+    assert parent["metadata"]["labels"][labels.ENV] == "prod"
 
 
 def test_group_kinds_round_trip() -> None:
