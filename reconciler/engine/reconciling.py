@@ -334,7 +334,7 @@ def track_runs(
         namespace=target.namespace,
         server=clients.server_url(manager.client),
         source=recording.SourceFacts(
-            repo=repos.remote_url(source.repo) or source.repo.name,
+            repo=repos.pod_url(source.repo),
             ref=source.branch,
             commit=source.commit.sha,
             trigger=trigger_of(source.repo, source.commit),
