@@ -98,10 +98,9 @@ def command(
     --repo is a URL or a clone. A URL is mirrored into the state directory and fetched
     every --interval. Given a clone (``--repo .``), the daemon deploys what its remote
     ``origin`` has, never local unpushed commits: the remote is mirrored and fetched every
-    --interval and whenever the clone's refs move (a ``git push`` from it is deployed within
-    a second); ``--follow local`` deploys the clone's own branches instead (development:
-    a commit is deployed within a second, without a push). POST /hooks/git (signed)
-    fetches now.
+    --interval and whenever the clone's refs move (a ``git push`` from it is fetched at
+    once); ``--follow local`` deploys the clone's own branches instead (development: a
+    commit is reconciled at once, without a push). POST /hooks/git (signed) fetches now.
     Serves /healthz, /readyz, /metrics and the read-only web UI (/) on --listen.
     """
     from reconciler.cli import wiring
