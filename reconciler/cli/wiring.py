@@ -45,8 +45,12 @@ def daemon_parts(
     api_client = clients.load_client(kubeconfig=options.kubeconfig, context=options.context)
     cache = caches.ContentCache(state / "cache")
 
+    # Objects found in sync are kept in memory only: they change with every status update,
+    # and writing them after each reconcile would cost more than a restart re-checking them.
+    in_memory = caches.ContentCache()
+
     def manager_of(client: Any) -> ResourceManager:
-        verified = cache.table(f"verified.{clients.server_url(client)}")
+        verified = in_memory.table(f"verified.{clients.server_url(client)}")
         return ResourceManager(client, verified=verified)
 
     managers: dict[str | None, ResourceManager] = {None: manager_of(api_client)}
