@@ -111,13 +111,22 @@ def daemon_parts(
         return keys
 
     def affected(keys: list[str]) -> list[str]:
-        """Return the keys whose branch tip moved since the last call (new keys too)."""
+        """Return the keys whose branch has a new spec commit since the last call (new keys too).
+
+        The spec commit is the newest one that touched anything outside ``runs/`` (what a
+        reconcile renders): a commit of run records alone queues nothing.
+        """
         out = []
+        specs: dict[str, str | None] = {}
         for key in keys:
-            try:
-                tip: str | None = repos.resolve(path, repos.branch_ref(path, branch_of[key]))
-            except (KeyError, ReconcilerError):
-                tip = None  # unknown: queue it, the reconcile says what is wrong
+            branch = branch_of.get(key, "")
+            if branch not in specs:
+                try:
+                    ref = repos.branch_ref(path, branch)
+                    specs[branch] = repos.spec_commit(path, ref).sha if branch else None
+                except ReconcilerError:
+                    specs[branch] = None  # unknown: queue it, the reconcile says what is wrong
+            tip = specs[branch]
             if key not in tips or tips[key] != tip or tip is None:
                 out.append(key)
             tips[key] = tip

@@ -269,9 +269,11 @@ class Feeder:
     """Fill the queue: fetch on each tick or trigger, queue the targets on change or resync.
 
     ``select`` filters the targets (``--env``, ``--shard``). After a fetch that changed
-    something, ``affected`` (if given) picks the targets whose branch moved: a push to one
-    branch reconciles the environments that follow it, not every other one. A trigger
-    (webhook, refs watch of a local repository) and a resync queue every target. A fetch
+    something, and after a trigger (webhook, refs watch of a local repository, whose fetch
+    may report nothing new), ``affected`` (if given) picks the targets whose branch has a
+    new spec commit: a push to one branch reconciles the environments that follow it, not
+    every other one, and a commit of run records alone (``runs/``) none. A resync queues
+    every target. A fetch
     that raises is logged and reported to ``on_fetch`` as an error; targets are still
     queued on resync (the cluster may have drifted even if Git is unreachable).
     """
@@ -303,10 +305,11 @@ class Feeder:
         self._polled = False
 
     def trigger(self) -> None:
-        """Fetch now (webhook, refs watch) and queue every target whatever the fetch says.
+        """Fetch now (webhook, refs watch) and queue the targets ``affected`` picks.
 
         A local repository's change has already happened when its refs watch fires, so the
-        fetch may well report nothing new; the targets are queued anyway.
+        fetch may well report nothing new; ``affected`` compares with what it saw before
+        (without it, every target is queued).
         """
         self._forced = True
         self._wake.set()
@@ -337,7 +340,7 @@ class Feeder:
             if changed or resync_due:
                 every = self.targets()
                 moved = self._affected(every)
-                keys = every if forced or resync_due else moved
+                keys = every if resync_due else moved
                 if keys is every:
                     next_resync = now + self.resync
                 self.queue.add_all(keys)
