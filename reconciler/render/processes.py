@@ -61,10 +61,16 @@ class Result:
 
     @property
     def out_of_memory(self) -> bool:
-        """True if the child died at its memory limit (Go's fatal errors, or a SIGSEGV)."""
-        return self.returncode == -signal.SIGSEGV or any(
-            m in self.stderr for m in (b"out of memory", b"cannot allocate memory")
-        )
+        """True if the child died at its memory limit (Go's fatal errors, or a SIGSEGV).
+
+        A Go program refused memory may also fault inside its runtime, which Go reports
+        itself (``[signal SIGSEGV: segmentation violation ...]``, exit status 2).
+        """
+        return self.returncode == -signal.SIGSEGV or any(m in self.stderr for m in _OUT_OF_MEMORY)
+
+
+_OUT_OF_MEMORY = (b"out of memory", b"cannot allocate memory", b"signal SIGSEGV")
+"""What a child refused memory writes on its way down (Go's runtime, libc)."""
 
 
 def _prctl() -> Callable[..., int] | None:
