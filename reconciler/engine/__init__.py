@@ -9,6 +9,11 @@ daemon's wiring), review and the tests use it. Modules:
 - :mod:`~reconciler.engine.seams`: what a reconcile takes (:class:`Context`) and returns
   (:class:`Outcome`);
 - :mod:`~reconciler.engine.reconciling`: :func:`reconcile`, one named function per step;
+- :mod:`~reconciler.engine.sources`: the first step, which commit to render (and whether a
+  newer one superseded it);
+- :mod:`~reconciler.engine.reporting`: the log lines of a sync (change set, runs started);
+- :mod:`~reconciler.engine.outcomes`: the last step, the :class:`Outcome` and each
+  pipeline's status;
 - :mod:`~reconciler.engine.retrying`: ``reconciler retry``'s request;
 - :mod:`~reconciler.engine.reviewing`: ``review --live``'s dry run of a commit.
 
@@ -18,15 +23,11 @@ states, ``apply`` what to write, ``health`` how things are).
 
 from __future__ import annotations
 
-from reconciler.engine.reconciling import (
-    REQUEUE_IN_FLIGHT,
-    branch_hint,
-    prepare_target,
-    reconcile,
-)
+from reconciler.engine.reconciling import REQUEUE_IN_FLIGHT, prepare_target, reconcile
 from reconciler.engine.retrying import request_retry
 from reconciler.engine.reviewing import live_plan
 from reconciler.engine.seams import Context, Outcome, Source, Superseded
+from reconciler.engine.sources import branch_hint
 from reconciler.health.pipelines import PipelineStatus, StepStatus
 from reconciler.render.environments import default_branch, discover_targets, environments_at
 from reconciler.runs.retries import RetryRequest

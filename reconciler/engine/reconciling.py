@@ -3,8 +3,9 @@
     resolve source -> prepare -> list live -> track runs -> render -> sync
     -> mark applied -> outcome
 
-:func:`reconcile` is those steps and nothing else; each step is a plain function below,
-which the one-shot commands (``plan``, ``sync``, ``status``, ``retry``) and the daemon share
+:func:`reconcile` is those steps and nothing else; each step is a plain function below
+(resolving the source is :mod:`.sources`, the log lines :mod:`.reporting`, the outcome
+:mod:`.outcomes`), which the one-shot commands (``plan``, ``sync``, ``status``, ``retry``) and the daemon share
 through :func:`reconcile`. Nothing is remembered between calls: run state is derived every
 time from the cluster and the provenance records.
 """
@@ -17,14 +18,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler import health
-from reconciler.engine.seams import Context, Outcome, Source, Superseded
-from reconciler.health import pipelines as pipeline_health
-from reconciler.provenance import records as prov_records
+from reconciler.engine.outcomes import outcome_of
+from reconciler.engine.reporting import report
+from reconciler.engine.seams import Context, Outcome, Source
+from reconciler.engine.sources import always_current, current_check, resolve_source, trigger_of
 from reconciler.render import environments, overlays, serving
 from reconciler.render import steps as step_objects
 from reconciler.render.runspecs import RunSpec
-from reconciler.runs import observing, recording, retries, tracking
+from reconciler.runs import recording, retries, tracking
 from reconciler.source import caches, repos
 from reconciler.specs import branches, provenance_branches
 from reconciler.structs import labels
@@ -68,7 +69,7 @@ def reconcile(
     """
     started = time.monotonic()
     source = resolve_source(ctx.repo, env_name, branch, ref, files=ctx.files)
-    still_current = current_check(source, ref) if interruptible else _always_current
+    still_current = current_check(source, ref) if interruptible else always_current
     prepared = prepare(ctx, source, env_name)
     still_current()
     manager = ctx.manager_for(prepared.env.cluster_context)
@@ -92,87 +93,10 @@ def reconcile(
         prepared,
         tracked,
         result,
+        applied=applied_commit(prepared, result.live),
         dry_run=dry_run,
         duration=time.monotonic() - started,
     )
-
-
-# -- resolve source ---------------------------------------------------------------------
-
-
-def branch_hint(repo: Path, ref: str | None) -> str | None:
-    """Return the branch a ``--ref`` (or the work tree) stands for, if it is a branch."""
-    if ref is not None:
-        name = ref.removeprefix("refs/heads/").removeprefix("origin/")
-        try:
-            repos.branch_ref(repo, name)
-            return name
-        except ReconcilerError:
-            return None
-    try:
-        return repos.current_branch(repos.find_root(repo))
-    except ReconcilerError:
-        return None
-
-
-def resolve_source(
-    repo: Path, env_name: str, branch: str | None, ref: str | None, *, files: Path | None = None
-) -> Source:
-    """Return the branch an environment instance follows and the commit to render.
-
-    Without ``ref``: the newest commit of the branch that touched anything outside
-    ``runs/`` (provenance commits never trigger a render). With ``ref``: that commit, for
-    the branch it names (or the environment's).
-    """
-    root = repos.find_root(repo)
-    if branch is None and ref is not None:
-        branch = branch_hint(root, ref)
-    if branch is None:
-        branch = environments.default_branch(root, env_name)
-    if ref is not None:
-        return Source(root, branch, repos.commit_info(root, ref), files)
-    return Source(root, branch, repos.spec_commit(root, repos.branch_ref(root, branch)), files)
-
-
-def current_check(source: Source, ref: str | None) -> Callable[[], None]:
-    """Return a check that raises :class:`Superseded` once ``source``'s branch moved on.
-
-    Costs one ref read while the branch tip is unchanged; a tip that moved only by
-    provenance commits (``runs/``) is still current. A fixed ``ref`` never moves.
-    """
-    if ref is not None:
-        return _always_current
-    branch_ref = repos.branch_ref(source.repo, source.branch)
-    tip = repos.resolve(source.repo, branch_ref)
-
-    def check() -> None:
-        nonlocal tip
-        now = repos.resolve(source.repo, branch_ref)
-        if now == tip:
-            return
-        newer = repos.spec_commit(source.repo, branch_ref).sha
-        if newer != source.commit.sha:
-            raise Superseded(
-                f"{source.branch} moved to {newer[:12]} while {source.commit.sha[:12]} was "
-                "being reconciled"
-            )
-        tip = now
-
-    return check
-
-
-def _always_current() -> None:
-    return None
-
-
-def trigger_of(repo: Path, commit: repos.Commit) -> prov_records.Trigger:
-    """Return why a commit starts a run: revert, dataset-change (only .dvc files) or push."""
-    if commit.subject.startswith('Revert "'):
-        return prov_records.Trigger.REVERT
-    paths = [p for p in repos.changed_paths(repo, commit.sha) if not p.startswith("runs/")]
-    if paths and all(p.endswith(".dvc") for p in paths):
-        return prov_records.Trigger.DATASET_CHANGE
-    return prov_records.Trigger.PUSH
 
 
 # -- prepare ----------------------------------------------------------------------------
@@ -504,180 +428,3 @@ def mark_applied(
         result.changeset.entries.append(applied.entry)
         if applied.live is not None and applied.entry.action is not Action.FAILED:
             result.live[ObjectRef.of(applied.live).key] = applied.live
-
-
-# -- report -----------------------------------------------------------------------------
-
-
-_NOTED_NAMESPACES: set[tuple[str, str]] = set()
-"""(env, namespace) whose "used as it is" note this process has logged already."""
-
-
-def _note_foreign_namespace(prepared: environments.Prepared, result: SyncResult) -> None:
-    """Log once per process that an environment uses a Namespace it did not create."""
-    from reconciler.apply.manager_apply import FOREIGN_NAMESPACE_NOTE
-
-    key = (prepared.env.name, prepared.target.namespace)
-    if key in _NOTED_NAMESPACES:
-        return
-    for entry in result.changeset.entries:
-        if entry.subject.kind == "Namespace" and entry.message == FOREIGN_NAMESPACE_NOTE:
-            _NOTED_NAMESPACES.add(key)
-            log.info(
-                "namespace used as it is",
-                extra={"env": key[0], "namespace": key[1], "note": FOREIGN_NAMESPACE_NOTE},
-            )
-            return
-
-
-def report(
-    source: Source,
-    prepared: environments.Prepared,
-    desired: list[Manifest],
-    live: LiveObjects,
-    result: SyncResult,
-) -> None:
-    """Log the change set a sync applied and every run it started (INFO, one line each).
-
-    A run started is a run whose first step object this sync created (no step object of
-    that run was live before); its later steps are logged as ``step started``. The ends of
-    runs are logged where they are recorded (:mod:`reconciler.runs.tracking`).
-    """
-    counts = result.changeset.counts()
-    env = prepared.env.name
-    _note_foreign_namespace(prepared, result)
-    if counts["created"] or counts["configured"] or counts["deleted"]:
-        log.info(
-            "change set applied",
-            extra={
-                "env": env,
-                "commit": source.commit.sha,
-                "objects_created": counts["created"],
-                "objects_configured": counts["configured"],
-                "objects_deleted": counts["deleted"],
-                "objects_failed": counts["failed"] + counts["conflict"],
-            },
-        )
-    created = {e.subject.key for e in result.changeset.entries if e.action == "created"}
-    live_runs = {_run_key(o) for o in live.values() if _run_key(o) is not None}
-    for obj in desired:
-        run_key = _run_key(obj)
-        if run_key is None or ObjectRef.of(obj).key not in created:
-            continue
-        pipeline, run = run_key
-        meta_labels = (obj.get("metadata") or {}).get("labels") or {}
-        fields = {
-            "env": env,
-            "pipeline": pipeline,
-            "run": run,
-            "commit": source.commit.sha,
-            "step": str(meta_labels.get(labels.STEP, "")),
-            "kind": str(obj.get("kind", "")),
-        }
-        if run_key in live_runs:
-            log.info("step started", extra=fields)
-        else:
-            live_runs.add(run_key)
-            log.info("run started", extra=fields)
-
-
-def _run_key(obj: Manifest) -> tuple[str, str] | None:
-    """Return ``(pipeline, run)`` of a step object (None for anything else)."""
-    if tracking.group_kind(obj) not in tracking.STEP_KINDS:
-        return None
-    meta_labels = (obj.get("metadata") or {}).get("labels") or {}
-    pipeline, run = meta_labels.get(labels.PIPELINE), meta_labels.get(labels.RUN)
-    return (str(pipeline), str(run)) if pipeline and run else None
-
-
-# -- outcome ----------------------------------------------------------------------------
-
-
-def outcome_of(
-    source: Source,
-    prepared: environments.Prepared,
-    tracked: tracking.Tracked,
-    result: SyncResult,
-    *,
-    dry_run: bool,
-    duration: float,
-) -> Outcome:
-    """Gather what a reconcile did: changes, records, errors and each pipeline's status."""
-    return Outcome(
-        target=prepared.target,
-        commit=source.commit.sha,
-        changeset=result.changeset,
-        pipelines=pipeline_statuses(prepared, tracked, result.live),
-        errors=[*prepared.errors, *tracked.errors],
-        records=tracked.records,
-        records_pending=tracked.pending,
-        missing_operators=list(result.missing_operators),
-        in_flight=tracked.in_flight,
-        duration=duration,
-        applied_commit=applied_commit(prepared, result.live),
-        dry_run=dry_run,
-        unrecorded=list(tracked.unrecorded),
-        prune_refused=result.prune_refused,
-    )
-
-
-def pipeline_statuses(
-    prepared: environments.Prepared,
-    tracked: tracking.Tracked,
-    live: dict[tuple[str, str, str, str], Manifest],
-) -> list[pipeline_health.PipelineStatus]:
-    """Return each declared pipeline's status from the objects as they are after the sync.
-
-    Its health is computed (``health.pipelines``): the run's (why it ended, from its record
-    or its failed step) and, where it serves, the serving's.
-    """
-    by_name = {(str(o.get("kind")), tracking.object_name(o)): o for o in live.values()}
-    out = []
-    for name, plan in sorted(prepared.run_specs.items()):
-        state = tracked.states[name]
-        steps = [
-            pipeline_health.StepView.of(
-                s.name,
-                s.needs,
-                by_name.get(
-                    (
-                        step_objects.step_group_kind(s)[1],
-                        plan.object_name(s.name, state.attempt),
-                    )
-                ),
-            )
-            for s in plan.pipeline.steps
-        ]
-        recorded = tracked.recorded.get(name)
-        status, reason = _run_status(steps, recorded)
-        serve = plan.pipeline.serve
-        serving_kind = "InferenceService" if serve and serve.runtime == "kserve" else "Deployment"
-        out.append(
-            pipeline_health.pipeline_status(
-                name=name,
-                run=plan.run_name(state.attempt),
-                status=status,
-                steps=steps,
-                run_reason=reason,
-                serves=serve is not None and plan.env.serve,
-                serving=state.serving,
-                serving_obj=by_name.get((serving_kind, name)),
-                not_served_because=recorded.not_served_because if recorded else "",
-                gate=plan.pipeline.promote,
-            )
-        )
-    return out
-
-
-def _run_status(
-    steps: list[pipeline_health.StepView], recorded: observing.RecordedRun | None
-) -> tuple[str, str]:
-    """Return the run's status and why: its record's, else folded from the live steps."""
-    if recorded is not None:
-        return str(recorded.status), recorded.reason
-    phases = {v.name: v.phase for v in steps if v.obj is not None}
-    status, reason = observing.run_status([v.name for v in steps], phases)
-    failing = next((v for v in steps if v.phase == health.StepPhase.FAILED), None)
-    if failing is not None:
-        reason = ": ".join(x for x in (reason, pipeline_health.failure_of(failing.obj)) if x)
-    return str(status), reason

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from reconciler.engine import reconciling
+from reconciler.engine import reconciling, sources
 from reconciler.engine.seams import Context
 from reconciler.runs import retries
 from reconciler.specs import provenance_branches
@@ -30,7 +30,7 @@ def request_retry(
     the environment's Namespace, written with its own field manager, so it survives the
     reconciler's applies and any restart; the next reconcile starts attempt N+1.
     """
-    source = reconciling.resolve_source(ctx.repo, env_name, branch, None)
+    source = sources.resolve_source(ctx.repo, env_name, branch, None)
     prepared = reconciling.prepare(ctx, source, env_name)
     run_spec = prepared.run_specs.get(pipeline)
     if run_spec is None:

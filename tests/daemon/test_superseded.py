@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import engine
-from reconciler.engine import reconciling
+from reconciler.engine import sources
 from reconciler.source import repos
 from tests.daemon.helpers import commit, git, make_repo
 
@@ -23,7 +23,7 @@ def source_of(repo: Path) -> engine.Source:
 def test_a_newer_commit_supersedes_and_a_record_does_not(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"pipelines/a.yaml": "a: 1\n"})
     source = source_of(repo)
-    check = reconciling.current_check(source, None)
+    check = sources.current_check(source, None)
     check()  # nothing moved
     (repo / "runs").mkdir()
     (repo / "runs" / "r.yaml").write_text("run: 1\n")
@@ -39,6 +39,6 @@ def test_a_newer_commit_supersedes_and_a_record_does_not(tmp_path: Path) -> None
 
 def test_a_fixed_ref_is_never_superseded(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    check = reconciling.current_check(source_of(repo), "HEAD")
+    check = sources.current_check(source_of(repo), "HEAD")
     commit(repo, "a change")
     check()

@@ -20,7 +20,7 @@ from kubernetes import client
 
 from reconciler.apply.manager_apply import FOREIGN_NAMESPACE_NOTE
 from reconciler.cli.main import cli
-from reconciler.engine import reconciling
+from reconciler.engine import reporting
 from tests.support.clirunner import cli_runner
 from tests.workflows.world import NS, World, make_world
 
@@ -46,8 +46,8 @@ def run(world: World, command: str, *args: str) -> Result:
 def test_a_namespace_made_by_a_platform_team_is_used_as_it_is(
     tmp_path: Path, sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="reconciler.engine.reconciling")
-    reconciling._NOTED_NAMESPACES.discard(("dev", NS))
+    caplog.set_level(logging.INFO, logger="reconciler.engine.reporting")
+    reporting._NOTED_NAMESPACES.discard(("dev", NS))
     world = make_world(tmp_path, sandbox)
     core = client.CoreV1Api(world.api)
     labels = {"team": "platform", "kubernetes.io/metadata.name": NS}
