@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
 @click.command("history")
 @click.argument("pipeline", shell_complete=output.complete_pipelines)
-@click.option("--env", "env", shell_complete=output.complete_envs, default=None, help="Only this environment (default: every one).")
+@click.option(
+    "--env",
+    "env",
+    shell_complete=output.complete_envs,
+    default=None,
+    help="Only this environment (default: every one).",
+)
 @output.repo_option
 @output.output_option("text", "json", "yaml")
 @click.option("--no-fetch", is_flag=True, help="Read local refs only; do not fetch first.")

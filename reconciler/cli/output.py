@@ -196,9 +196,7 @@ def complete_envs(ctx: click.Context, param: click.Parameter, incomplete: str) -
     return [n for n in names if n.startswith(incomplete)]
 
 
-def complete_pipelines(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[str]:
+def complete_pipelines(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of PIPELINE: the files under ``pipelines/`` of ``--repo``."""
     folder = _repo_dir(ctx) / "pipelines"
     try:
@@ -216,6 +214,8 @@ repo_option = click.option(
     type=click.Path(file_okay=False),
     help="The watched repository (a local clone).",
 )
+
+
 def ref_option(default: str) -> Callable[[F], F]:
     """Add ``--ref REF``: the same on every command, the commit to read (a branch, a tag,
     a sha, ``HEAD~1``...); ``default`` says what is read without it."""

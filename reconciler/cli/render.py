@@ -16,7 +16,13 @@ PLACEHOLDER_ANNOTATION = "reconciler.ml/placeholder-model"
 
 
 @click.command("render")
-@click.option("--env", "env", shell_complete=output.complete_envs, required=True, help="Environment (overlays/<env>).")
+@click.option(
+    "--env",
+    "env",
+    shell_complete=output.complete_envs,
+    required=True,
+    help="Environment (overlays/<env>).",
+)
 @output.repo_option
 @output.ref_option("the work tree, uncommitted edits included")
 @click.option("--branch", default=None, help="Branch for a branch-pattern environment.")
@@ -65,9 +71,7 @@ def command(
         sys.exit(output.EXIT_ERROR)
 
 
-def served_models(
-    source: Path, prepared: Any, sha: str | None
-) -> tuple[dict[str, Any], list[str]]:
+def served_models(source: Path, prepared: Any, sha: str | None) -> tuple[dict[str, Any], list[str]]:
     """Return ``({pipeline: ServedModel}, notes)`` for every pipeline that serves in the
     environment: the run its branch serves at ``sha`` (local provenance records only, no
     fetch), else a placeholder model, with a note saying so."""

@@ -13,7 +13,9 @@ from reconciler.cli import output
 @click.command("validate")
 @output.repo_option
 @output.ref_option("the work tree, uncommitted edits included")
-@click.option("--env", "env", shell_complete=output.complete_envs, default=None, help="Only this environment.")
+@click.option(
+    "--env", "env", shell_complete=output.complete_envs, default=None, help="Only this environment."
+)
 @click.option("--offline", is_flag=True, help="Do not check that the DVC remote holds the data.")
 @output.output_option("text", "json", "yaml")
 def command(repo: str, ref: str | None, env: str | None, offline: bool, fmt: str) -> None:

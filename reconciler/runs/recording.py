@@ -28,7 +28,10 @@ JOB_NAME_LABELS = (
     "training.kubeflow.org/job-name",
 )
 MASTER_LABEL = "training.kubeflow.org/replica-type"
-RANK_ZERO_LABELS = {"jobset.sigs.k8s.io/job-index": "0", "batch.kubernetes.io/job-completion-index": "0"}
+RANK_ZERO_LABELS = {
+    "jobset.sigs.k8s.io/job-index": "0",
+    "batch.kubernetes.io/job-completion-index": "0",
+}
 """A TrainJob's first node (rank 0) speaks for the step, as a PyTorchJob's master does."""
 
 

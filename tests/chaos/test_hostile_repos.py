@@ -97,6 +97,8 @@ CASES: dict[str, tuple[Mutate, str]] = {
     "pipeline names that collide": (duplicate_names, "pipelines/fraud-detector-2.yaml"),
     "system namespace": (system_namespace, "overlays/dev/environment.yaml"),
 }  # fmt: skip
+
+
 def measured(args: list[str], cwd: Path) -> tuple[int, str, int, float]:
     """Run the CLI; return exit code, output, peak RSS (KiB, descendants included), seconds."""
     start = time.monotonic()

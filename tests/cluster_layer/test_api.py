@@ -133,4 +133,8 @@ def test_unreachable_server_is_an_api_error() -> None:
     message = str(info.value)
     assert "the API server http://127.0.0.1:9 (connection refused)" in message
     assert "kubectl cluster-info" in message
-    assert "urllib3" not in message and "HTTPConnection" not in message and "Max retries" not in message
+    assert (
+        "urllib3" not in message
+        and "HTTPConnection" not in message
+        and "Max retries" not in message
+    )

@@ -79,7 +79,10 @@ UNCLOSED = (
             "(YAML: while parsing a flow sequence: expected ',' or ']', but got ':')",
         ),
         (b"a: b: c\n", f"f.yaml:1:5: {BAD_INDENT} (YAML: mapping values are not allowed here)"),
-        (b"a:\n  b: 1\n    c: 2\n", f"f.yaml:3:6: {BAD_INDENT} (YAML: mapping values are not allowed here)"),
+        (
+            b"a:\n  b: 1\n    c: 2\n",
+            f"f.yaml:3:6: {BAD_INDENT} (YAML: mapping values are not allowed here)",
+        ),
         (
             b"a:\n    b: 1\n   c: 2\n",
             "f.yaml:3:4: bad indentation: this line does not line up with the keys or items "

@@ -157,7 +157,10 @@ def test_the_readme_commands_block_lists_every_option() -> None:
         m = re.search(rf"^reconciler {name}\b(.*?)(?=^reconciler |\Z)", block, re.S | re.M)
         assert m, f"reconciler {name} is not in the README's Commands block"
         options = {
-            o for p in command.params if isinstance(p, click.Option) for o in p.opts + p.secondary_opts
+            o
+            for p in command.params
+            if isinstance(p, click.Option)
+            for o in p.opts + p.secondary_opts
         }
         shown = set(re.findall(r"--[a-z][a-z-]*", m.group(1)))
         missing = {o for o in options if o.startswith("--")} - shown - COMMON
