@@ -528,16 +528,6 @@ def apply_defaults(group: str, kind: str, obj: Obj, old: Obj | None, *, create: 
         role_binding(obj)
     elif kind == "LimitRange":
         limit_range(obj)
-    elif kind == "PersistentVolumeClaim" and group == "":
-        obj["status"] = {"phase": "Pending"}
-        # The StorageObjectInUseProtection admission plugin's finalizer.
-        finalizers = _d(obj, "metadata").setdefault("finalizers", [])
-        if PVC_PROTECTION not in finalizers:
-            finalizers.append(PVC_PROTECTION)
-    elif kind == "StatefulSet" and group == "apps":
-        obj["status"] = {"replicas": 0, "availableReplicas": 0}  # not omitempty in Go
-    elif kind == "ReplicaSet" and group == "apps":
-        obj["status"] = {"replicas": 0}  # not omitempty in Go
     elif kind == "CustomResourceDefinition":
         crd(obj)
 
