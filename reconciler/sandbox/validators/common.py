@@ -96,3 +96,12 @@ def selector_matches(selector: Any, labels: Any) -> bool:
     if sel is None:
         return False
     return selectors.matches_labels(sel, {"metadata": {"labels": labels or {}}})
+
+
+def selector_mismatch(labels: Any) -> Cause:
+    """Return the cause of a template whose ``labels`` its workload's selector misses."""
+    return (
+        "FieldValueInvalid",
+        "spec.template.metadata.labels",
+        f"Invalid value: {go_value(labels or {})}: `selector` does not match template `labels`",
+    )

@@ -11,6 +11,7 @@ from reconciler.sandbox.validators.common import (
     immutable,
     quote,
     selector_matches,
+    selector_mismatch,
     spec_of,
 )
 
@@ -34,14 +35,7 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
                 )
             )
         elif not selector_matches(sel, labels):
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    "spec.template.metadata.labels",
-                    f"Invalid value: {go_value(labels or {})}: `selector` does not match "
-                    "template `labels`",
-                )
-            )
+            out.append(selector_mismatch(labels))
     rp = (tpl.get("spec") or {}).get("restartPolicy")
     if rp not in (None, "Always"):
         out.append(

@@ -7,9 +7,9 @@ from reconciler.sandbox.validators.common import (
     Cause,
     Obj,
     containers,
-    go_value,
     immutable,
     selector_matches,
+    selector_mismatch,
     spec_of,
 )
 
@@ -24,14 +24,7 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     sel = spec.get("selector")
     labels = (tpl.get("metadata") or {}).get("labels")
     if isinstance(sel, dict) and not selector_matches(sel, labels):
-        out.append(
-            (
-                "FieldValueInvalid",
-                "spec.template.metadata.labels",
-                f"Invalid value: {go_value(labels or {})}: `selector` does not match "
-                "template `labels`",
-            )
-        )
+        out.append(selector_mismatch(labels))
     if old is not None:
         out += immutable("spec.selector", sel, spec_of(old).get("selector"))
     return out
