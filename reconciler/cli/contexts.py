@@ -7,24 +7,15 @@ Shared by plan, sync, status, retry and run. Kubeconfig handling is kubectl's:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from reconciler.source.statedir import default_state_dir as default_state_dir  # re-exported
+
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def default_state_dir() -> Path:
-    """Return the default state directory (caches and the provenance outbox)."""
-    env = os.environ.get("RECONCILER_STATE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("reconciler"))
 
 
 def cluster_options(func: F) -> F:

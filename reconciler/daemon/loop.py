@@ -56,12 +56,11 @@ from reconciler.daemon.outcomes import (
     UiFn,
     env_name_of,
 )
+from reconciler.source.statedir import default_state_dir
 from reconciler.structs.durations import parse_duration as parse_duration  # re-exported
 from reconciler.structs.errors import ReconcilerError
 
 log = logging.getLogger(__name__)
-
-APP_NAME = "reconciler"
 
 WATCHED_REQUEUE = 30.0
 """Seconds between reconciles of an environment with runs in flight while the cluster watch
@@ -70,13 +69,6 @@ requeue (2 s) holds."""
 
 WATCH_COALESCE = 0.5
 """Seconds between a cluster change and the reconcile it wakes (a burst coalesces)."""
-
-
-def default_state_dir() -> Path:
-    """Return the default state directory: the user's cache directory for ``reconciler``."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,9 @@ def ensure_mirror(url: str, cache_dir: Path, *, timeout: float = DEFAULT_TIMEOUT
     :func:`provide_credentials`), fetching branches and tags into ``refs/heads`` and
     ``refs/tags``; the provenance store pushes to the same ``origin``. The first call
     fetches into a temporary directory that is renamed into place only once the fetch
-    succeeded, so a failed first clone leaves nothing half-made. Later calls ``git fetch
+    succeeded, so a failed first clone leaves nothing half-made; if another process (a
+    second daemon on the same state directory) put its mirror there first, that one is
+    fetched and used. Later calls ``git fetch
     --prune`` (a branch deleted upstream disappears). Raises :class:`SourceError` (URL
     redacted) if git fails or takes over ``timeout``.
     """
@@ -124,7 +126,15 @@ def ensure_mirror(url: str, cache_dir: Path, *, timeout: float = DEFAULT_TIMEOUT
             _git([*configure, "--add", "remote.origin.fetch", spec], url=url, timeout=timeout)
         _git(["--git-dir", str(tmp), *fetch], url=url, timeout=timeout)
         _set_head(tmp, url, timeout)
-        tmp.rename(path)
+        try:
+            tmp.rename(path)
+        except OSError:
+            if not (path / "HEAD").is_file():
+                raise
+            # Another process sharing the state directory made the mirror first: use it.
+            shutil.rmtree(tmp, ignore_errors=True)
+            _git(["--git-dir", str(path), *fetch], url=url, timeout=timeout)
+            return path
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

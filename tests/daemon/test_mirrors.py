@@ -131,3 +131,32 @@ def test_refs_fetcher_says_when_something_changed(
     assert local_fetch() is False
     commit(work, "local")
     assert local_fetch() is True
+
+
+def test_two_processes_making_the_same_mirror_at_once_both_get_it(
+    tmp_path: Path, remote: tuple[Path, Path]
+) -> None:
+    """Two daemons on one state directory: the second rename finds the first's mirror."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    work, bare = remote
+    url = bare.as_uri()
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: mirrors.ensure_mirror(url, cache, timeout=60), range(4)))
+    assert len(set(paths)) == 1
+    assert mirrors.read_refs(paths[0])["refs/heads/main"] == git(work, "rev-parse", "main")
+    assert [p.name for p in cache.iterdir()] == [paths[0].name]  # no temporary clone left
+
+
+def test_the_state_directory_is_the_environment_variable_for_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.cli.contexts import default_state_dir as cli_default
+    from reconciler.daemon.loop import DaemonOptions
+
+    monkeypatch.setenv("RECONCILER_STATE_DIR", str(tmp_path / "state"))
+    assert DaemonOptions().resolved_state_dir() == tmp_path / "state"
+    assert cli_default() == tmp_path / "state"
+    monkeypatch.delenv("RECONCILER_STATE_DIR")
+    assert DaemonOptions().resolved_state_dir().name == "reconciler"
