@@ -107,7 +107,7 @@ def daemon_parts(
         branch_of.update({t.key: t.branch for t in targets})
         keys = [t.key for t in targets]
         if shared is not None:
-            shared.expect(k for k in keys if options.selects(k))
+            shared.expect(options.select(keys))
         return keys
 
     def affected(keys: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,11 +114,18 @@ class DaemonOptions:
         """Return ``state_dir`` or the default."""
         return self.state_dir or default_state_dir()
 
-    def selects(self, key: str) -> bool:
-        """Return True if this daemon reconciles ``key`` (``--env`` and ``--shard``)."""
-        if self.envs and env_name_of(key) not in self.envs and key not in self.envs:
-            return False
-        return self.shard.owns(key)
+    def select(self, keys: Iterable[str]) -> list[str]:
+        """Return the keys of ``keys`` (every target listed) this daemon reconciles.
+
+        ``--env`` first (by environment name or exact key), then ``--shard`` over what is
+        left: the daemons of one shard set must list the same targets and share ``--env``.
+        """
+        chosen = [
+            key
+            for key in keys
+            if not self.envs or env_name_of(key) in self.envs or key in self.envs
+        ]
+        return self.shard.select(chosen)
 
     def lease_config(self) -> leaderelection.LeaseConfig:
         """Return the lease this daemon campaigns for (one per shard and ``--env`` selection)."""
@@ -198,12 +205,13 @@ class Daemon:
             list_targets=list_targets,
             interval=options.interval,
             resync=options.resync,
-            select=options.selects,
+            select=options.select,
             on_fetch=self._on_fetch,
             on_targets=self._on_targets,
             affected=affected,
         )
         self.namespaces = namespaces
+        self.selected: frozenset[str] = frozenset()  # the targets last listed and selected
         self.cluster_watch: clusterwatch.ClusterWatch | None = None
         if options.watch_cluster and namespaces is not None and api_client is not None:
             self.cluster_watch = clusterwatch.ClusterWatch(api_client, self._on_cluster_change)
@@ -363,10 +371,11 @@ class Daemon:
         return self.cluster_watch is not None and self.cluster_watch.healthy(key)
 
     def _on_targets(self, keys: list[str]) -> None:
-        """Follow the namespaces of the targets just listed with the cluster watch."""
+        """Remember the targets just selected; follow their namespaces with the cluster watch."""
+        self.selected = frozenset(keys)
         if self.cluster_watch is None or self.namespaces is None:
             return
-        selected = set(keys)
+        selected = self.selected
         try:
             mapping = {ns: k for ns, k in self.namespaces().items() if k in selected}
         except Exception:
@@ -380,7 +389,7 @@ class Daemon:
         Half a second after the first change of a burst (many steps ending together), so
         the burst costs one reconcile.
         """
-        if self.options.selects(key) and not self.stop_event.is_set():
+        if key in self.selected and not self.stop_event.is_set():
             self.queue.add_after(key, WATCH_COALESCE)
 
     def _on_fetch(self, error: Exception | None) -> None:

@@ -268,7 +268,7 @@ MAIN_THREAD_SLICE = 0.5
 class Feeder:
     """Fill the queue: fetch on each tick or trigger, queue the targets on change or resync.
 
-    ``select`` filters the targets (``--env``, ``--shard``). After a fetch that changed
+    ``select`` picks this daemon's targets from all those listed (``--env``, ``--shard``). After a fetch that changed
     something, and after a trigger (webhook, refs watch of a local repository, whose fetch
     may report nothing new), ``affected`` (if given) picks the targets whose branch has a
     new spec commit: a push to one branch reconciles the environments that follow it, not
@@ -286,7 +286,7 @@ class Feeder:
         list_targets: ListTargetsFn,
         interval: float,
         resync: float,
-        select: Callable[[str], bool] = lambda _key: True,
+        select: Callable[[list[str]], list[str]] = lambda keys: keys,
         on_fetch: Callable[[Exception | None], None] | None = None,
         on_targets: Callable[[list[str]], None] | None = None,
         affected: Callable[[list[str]], list[str]] | None = None,
@@ -370,7 +370,7 @@ class Feeder:
     def targets(self) -> list[str]:
         """Return the selected targets; an error listing them is logged and yields none."""
         try:
-            keys = [key for key in self.list_targets() if self.select(key)]
+            keys = self.select(self.list_targets())
         except Exception:
             log.exception("listing the environments to reconcile failed")
             return []

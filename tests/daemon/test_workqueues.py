@@ -228,7 +228,7 @@ def test_feeder_queues_everything_first_then_on_change_trigger_and_resync() -> N
         list_targets=lambda: ["prod", "staging", "exp@exp/a"],
         interval=30,
         resync=30,
-        select=lambda key: not key.startswith("exp"),
+        select=lambda keys: [k for k in keys if not k.startswith("exp")],
     )
     stop = threading.Event()
     t = threading.Thread(target=feeder.run, args=(stop,))
