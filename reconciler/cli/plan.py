@@ -80,6 +80,6 @@ def runs_markdown(runs: list[dict[str, object]]) -> str:
         serving = r.get("serving") or {}
         assert isinstance(serving, dict)
         lines.append(
-            f"| {r['pipeline']} | `{r['run']}` | {r['status']} | {serving.get('model', '-')} |"
+            f"| {r['pipeline']} | `{r['run'] or '-'}` | {r['status']} | {serving.get('model', '-')} |"
         )
     return "\n".join(lines)

@@ -30,6 +30,7 @@ STYLE = {
     "Pending": "cyan",
     "Failed": "red",
     "Cancelled": "yellow",
+    "RenderError": "red",
 }
 
 
@@ -123,6 +124,11 @@ def _table(row: EnvironmentStatus, table_type: Any) -> Any:
         serving = p.serving.model_uri if p.serving else "-"
         reason = p.run_reason or (p.reason if p.health != "Healthy" else "")
         table.add_row(
-            p.name, p.run, _styled(p.status), _styled(p.health), escape(serving), escape(reason)
+            p.name,
+            p.run or "-",
+            _styled(p.status),
+            _styled(p.health),
+            escape(serving),
+            escape(reason),
         )
     return table

@@ -137,7 +137,14 @@ def print_outcome(result: object, *, dry_run: bool) -> None:
 
 
 def print_pipelines(pipelines: list[Any]) -> None:
-    """Print one line per pipeline: current run, its status, the model served."""
+    """Print one line per pipeline: current run, its status, the model served.
+
+    A pipeline that does not render has no run (``-``); its status is ``RenderError`` and
+    the line ends with its first error (``file:line:col: field: message``).
+    """
     for p in pipelines:
         model = p.serving.model_uri if p.serving else "-"
-        click.echo(f"  {p.name:<20} run {p.run:<12} {p.status:<10} serving {model}")
+        line = f"  {p.name:<20} run {p.run or '-':<12} {p.status:<10} serving {model}"
+        if p.errors:
+            line += f"  ({p.reason})"
+        click.echo(line)

@@ -1,6 +1,7 @@
 """The outcome of a reconcile: its change set, records, errors and each pipeline's status.
 
-Built from what the other steps returned (nothing is read from the cluster here); each
+Built from what the other steps returned (nothing is read from the cluster here); every
+declared pipeline has a status, one that did not render too (``RenderError``); each
 pipeline's health is computed by :mod:`reconciler.health.pipelines` from its step objects
 as they are after the sync and its provenance record.
 """
@@ -61,7 +62,8 @@ def pipeline_statuses(
     """Return each declared pipeline's status from the objects as they are after the sync.
 
     Its health is computed (``health.pipelines``): the run's (why it ended, from its record
-    or its failed step) and, where it serves, the serving's.
+    or its failed step) and, where it serves, the serving's. A pipeline that did not render
+    is listed too, as ``RenderError`` with its errors (sorted by name with the others).
     """
     by_name = {(str(o.get("kind")), tracking.object_name(o)): o for o in live.values()}
     out = []
@@ -98,7 +100,8 @@ def pipeline_statuses(
                 gate=plan.pipeline.promote,
             )
         )
-    return out
+    out += [pipeline_health.unrendered_status(n, e) for n, e in prepared.failed_pipelines.items()]
+    return sorted(out, key=lambda p: p.name)
 
 
 def _run_status(

@@ -14,6 +14,9 @@ serving (only where the pipeline serves in this environment)
     model to serve yet: Progressing while the run is in flight, Missing once it has ended
     without a promoted model (it failed, or failed its promotion gate), as gitops-engine
     reports a declared object that is absent.
+a spec that does not render (:func:`unrendered_status`)
+    status ``RenderError``, health Unknown (it could not be compared with the cluster; its
+    live objects are kept as they are), with its errors as ``file:line:col: field: message``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from reconciler.health import conditions
 from reconciler.health.states import Health, HealthStatus, StepPhase, worst
 from reconciler.specs.models import Promote
+from reconciler.structs.errors import SpecError
 from reconciler.structs.manifests import Manifest
 from reconciler.structs.runs import RunStatus, ServedModel
 
@@ -61,7 +65,8 @@ class PipelineStatus:
     ``health`` is the worst of the run's and the serving's health and ``reason`` says why;
     ``run_reason`` is why the run ended as it did (empty while it runs); ``serving_health``
     is empty where the pipeline does not serve. ``steps`` is the current run's step DAG;
-    ``gate`` the promotion gate (None: every Succeeded run is served).
+    ``gate`` the promotion gate (None: every Succeeded run is served). ``errors``: why the
+    pipeline's spec does not render (status ``RenderError``, ``run`` empty).
     """
 
     name: str
@@ -74,6 +79,7 @@ class PipelineStatus:
     serving_health: str = ""
     steps: tuple[StepStatus, ...] = ()
     gate: Promote | None = None
+    errors: tuple[SpecError, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form used by ``status``, ``plan``, ``sync`` and logs."""
@@ -92,6 +98,7 @@ class PipelineStatus:
             "gate": None
             if self.gate is None
             else {"metric": self.gate.metric, "min": self.gate.min},
+            "errors": [e.to_dict() for e in self.errors],
         }
 
 
@@ -215,6 +222,30 @@ def pipeline_status(
         serving_health=str(from_serving.status) if from_serving is not None else "",
         steps=tuple(step_status(v) for v in steps),
         gate=gate,
+    )
+
+
+RENDER_ERROR = "RenderError"
+"""The status of a pipeline whose spec does not render (no run can be derived)."""
+
+
+def unrendered_status(name: str, errors: Sequence[SpecError]) -> PipelineStatus:
+    """Return the status of a pipeline whose spec does not render: RenderError, Unknown.
+
+    Nothing about its run can be derived (the run id needs the spec), so ``run`` is empty;
+    the reason names the first error's file, line and field, and how many more there are.
+    """
+    ordered = tuple(sorted(set(errors)))
+    first = str(ordered[0]) if ordered else "its spec does not render"
+    more = f" (and {len(ordered) - 1} more)" if len(ordered) > 1 else ""
+    return PipelineStatus(
+        name=name,
+        run="",
+        status=RENDER_ERROR,
+        serving=None,
+        health=str(Health.UNKNOWN),
+        reason=f"does not render, live objects kept as they are: {first}{more}",
+        errors=ordered,
     )
 
 

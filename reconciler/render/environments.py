@@ -154,7 +154,8 @@ class Prepared:
     overlay: overlays.Overlay
     run_specs: dict[str, RunSpec] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
-    failed_pipelines: set[str] = field(default_factory=set)
+    failed_pipelines: dict[str, list[SpecError]] = field(default_factory=dict)
+    """Pipelines that did not render (spec or dataset errors), each with its errors."""
 
     @property
     def env(self) -> Environment:
@@ -187,14 +188,15 @@ def prepare(
     assert overlay.env is not None
     prepared = Prepared(target=target, overlay=overlay)
     prepared.errors.extend(overlay.errors)
-    prepared.failed_pipelines |= overlay.failed_pipelines
+    prepared.failed_pipelines.update({n: list(e) for n, e in overlay.failed_pipelines.items()})
     named_in = files if files is not None else source
     with datasets_mod.DatasetResolver(root, check_remote=check_remote, source=named_in) as resolver:
         for pipeline in overlay.pipelines:
             facts, errors = resolver.resolve_all(dict(pipeline.datasets))
             if errors:
-                prepared.errors.extend(_point_at_pipeline(errors, pipeline, overlay))
-                prepared.failed_pipelines.add(pipeline.name)
+                pointed = _point_at_pipeline(errors, pipeline, overlay)
+                prepared.errors.extend(pointed)
+                prepared.failed_pipelines[pipeline.name] = pointed
                 continue
             sources = None
             if source is not None and commit is not None:

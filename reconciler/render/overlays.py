@@ -3,8 +3,8 @@
 Kustomize output has no line numbers, so each Pipeline is validated after the overlay's
 patches and its errors are pointed back at the pipeline's source file
 (``pipelines/<file>.yaml``, matched by ``metadata.name``) wherever the field exists there.
-A pipeline that fails validation is reported in ``failed_pipelines`` (its live objects are
-kept); the others still render.
+A pipeline that fails validation is reported in ``failed_pipelines``, with its errors (its
+live objects are kept, and ``status`` lists it as not rendering); the others still render.
 
 With a content cache (:mod:`reconciler.source.caches`) nothing is derived twice from the
 same content: Kustomize's output by tree id, a pipeline file's name by the hash of its bytes
@@ -58,7 +58,9 @@ class Overlay:
     pipelines: list[Pipeline] = field(default_factory=list)
     objects: list[Manifest] = field(default_factory=list)
     errors: list[SpecError] = field(default_factory=list)
-    failed_pipelines: set[str] = field(default_factory=set)
+    failed_pipelines: dict[str, list[SpecError]] = field(default_factory=dict)
+    """Pipelines that failed validation, by name, each with its own errors (also in
+    ``errors``): they are left out of ``pipelines`` and their live objects are kept."""
     locators: dict[str, loading.Locator] = field(default_factory=dict)
     """Source-file Locators by path, to point later errors (datasets) at a line."""
 
@@ -238,7 +240,7 @@ def load_overlay(
                 valid=valid,
             )
         except SpecErrors as e:
-            overlay.failed_pipelines.add(pname)
+            overlay.failed_pipelines.setdefault(pname, []).extend(e.errors)
             for err in e.errors:
                 if err not in seen_errors:
                     seen_errors.add(err)
@@ -255,6 +257,6 @@ def load_overlay(
                 overlay.errors.append(err)
                 for p in overlay.pipelines:
                     if p.path == err.path:
-                        overlay.failed_pipelines.add(p.name)
+                        overlay.failed_pipelines.setdefault(p.name, []).append(err)
         overlay.pipelines = [p for p in overlay.pipelines if p.name not in overlay.failed_pipelines]
     return overlay

@@ -16,7 +16,7 @@ only when such a run is found), so its record carries its steps, full spec and c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -150,7 +150,7 @@ class RunTracker:
         attempts: Mapping[str, int],
         live: LiveRuns,
         *,
-        ignore: set[str],
+        ignore: Container[str],
     ) -> Tracked:
         """Track declared pipelines (``run_specs``) and undeclared ones found live (not in ``ignore``)."""
         out = Tracked()

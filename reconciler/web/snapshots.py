@@ -177,7 +177,7 @@ def _pipeline(status: engine.PipelineStatus) -> PipelineView:
         run=status.run,
         status=status.status,
         health=status.health,
-        health_reason=status.reason,
+        health_reason=redaction.redact_text(status.reason),
         serving_run=serving.run if serving else "",
         serving_model=redaction.redact_text(serving.model_uri) if serving else "",
         gate_metric=status.gate.metric if status.gate else "",

@@ -183,3 +183,80 @@ def test_a_finished_run_not_recorded_yet_is_out_of_sync(tmp_path: Path, sandbox:
     assert any(p.endswith(f"llm-finetune/{run}.yaml") for p in recorded.records), recorded.records
     row = json.loads(run_status(world, "-o", "json").stdout)[0]
     assert f"llm-finetune run {run}" not in row["unrecorded"]
+
+
+def run_cli(world: World, *args: str) -> Result:
+    return cli_runner().invoke(
+        cli,
+        [
+            *args,
+            "--repo",
+            str(world.work),
+            "--kubeconfig",
+            str(world.sandbox.kubeconfig),
+            "--state-dir",
+            str(world.work.parent / "cli-state"),
+        ],
+    )
+
+
+def test_a_pipeline_that_does_not_render_is_listed_with_its_error_and_kept(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    from reconciler.web import snapshots
+
+    world = make_world(tmp_path, sandbox)
+    world.reconcile()
+    fraud_jobs = {n: u for n, u in world.jobs().items() if n.startswith("fraud-detector-")}
+    assert fraud_jobs
+    world.edit("pipelines/fraud-detector.yaml", "  params:", "  paramz: {}\n  params:")
+    world.commit_and_push("Typo")
+
+    result = run_status(world, "-o", "json")
+    assert result.exit_code == 1, result.output  # errors: exit 1, and still every row
+    (row,) = json.loads(result.stdout)
+    by_name = {p["pipeline"]: p for p in row["pipelines"]}
+    assert set(by_name) == {"fraud-detector", "llm-finetune", "resnet50"}
+    fraud = by_name["fraud-detector"]
+    assert (fraud["status"], fraud["health"], fraud["run"]) == ("RenderError", "Unknown", "")
+    (err,) = fraud["errors"]
+    assert (err["path"], err["field"]) == ("pipelines/fraud-detector.yaml", "spec.paramz")
+    assert err["line"] > 0
+    assert "pipelines/fraud-detector.yaml:" in fraud["reason"] and "spec.paramz" in fraud["reason"]
+    assert by_name["resnet50"]["status"] != "RenderError"
+
+    text = run_status(world)
+    line = next(x for x in text.stdout.splitlines() if x.strip().startswith("fraud-detector"))
+    assert "RenderError" in line and "Unknown" in line, text.stdout
+
+    synced = run_cli(world, "sync", "--env", "dev")
+    assert synced.exit_code == 1, synced.output
+    line = next(x for x in synced.stdout.splitlines() if x.strip().startswith("fraud-detector"))
+    assert "run -" in line and "RenderError" in line and "spec.paramz" in line, synced.stdout
+    planned = run_cli(world, "plan", "--env", "dev", "--format", "json")
+    names = {p["pipeline"]: p["status"] for p in json.loads(planned.stdout)["pipelines"]}
+    assert names["fraud-detector"] == "RenderError", planned.stdout
+
+    out = engine.reconcile(world.ctx, "dev")  # a real sync: the broken pipeline is kept
+    view = snapshots.view_of(out).pipeline("fraud-detector")
+    assert view is not None and view.status == "RenderError"
+    assert "spec.paramz" in view.health_reason
+    kept = {n: u for n, u in world.jobs().items() if n.startswith("fraud-detector-")}
+    assert kept == fraud_jobs  # same objects (same uids): never pruned, never replaced
+
+
+def test_a_pipeline_whose_dataset_pointer_is_gone_names_the_field(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    world = make_world(tmp_path, sandbox)
+    world.reconcile()
+    fraud_jobs = {n: u for n, u in world.jobs().items() if n.startswith("fraud-detector-")}
+    (world.work / "datasets" / "fraud-transactions.csv.dvc").unlink()
+    world.commit_and_push("Drop the fraud data pointer")
+    out = engine.reconcile(world.ctx, "dev")
+    fraud = status(out, "fraud-detector")
+    assert fraud.status == "RenderError"
+    assert [(e.path, e.field) for e in fraud.errors] == [
+        ("pipelines/fraud-detector.yaml", "spec.datasets.transactions")
+    ]
+    assert {n: u for n, u in world.jobs().items() if n.startswith("fraud-detector-")} == fraud_jobs
