@@ -73,6 +73,20 @@ class MetricRow:
             return float(self.head) - float(self.base)
         return None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form: camelCase keys, as every ``-o json`` output has them."""
+        return {
+            "pipeline": self.pipeline,
+            "metric": self.metric,
+            "base": self.base,
+            "baseRun": self.base_run,
+            "baseEnv": self.base_env,
+            "head": self.head,
+            "headRun": self.head_run,
+            "headEnv": self.head_env,
+            "delta": self.delta,
+        }
+
 
 @dataclass
 class EnvironmentReview:
@@ -115,7 +129,11 @@ class Review:
         return [e for env in self.environments for e in env.errors]
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form of ``--format json``."""
+        """Return the JSON form of ``--format json``.
+
+        Keys are camelCase (``baseCommit``, ``headRun``, ``baseMd5``), like the JSON of
+        ``status``, ``plan``, ``sync`` and ``history``.
+        """
         return {
             "base": self.base,
             "head": self.head,
@@ -128,7 +146,9 @@ class Review:
                     "branch": e.branch,
                     "namespace": e.namespace,
                     "changed": e.changed,
-                    "objects": [o.__dict__ for o in e.objects],
+                    "objects": [
+                        {"ref": o.ref, "action": o.action, "diff": o.diff} for o in e.objects
+                    ],
                     "runs": [
                         {
                             "pipeline": r.pipeline,
@@ -145,7 +165,7 @@ class Review:
                 }
                 for e in self.environments
             ],
-            "metrics": [{**m.__dict__, "delta": m.delta} for m in self.metrics],
+            "metrics": [m.to_dict() for m in self.metrics],
         }
 
 

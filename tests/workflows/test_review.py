@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,18 @@ def review(repo: Path, spec: str, *args: str) -> tuple[int, str]:
         cli, ["review", spec, "--repo", str(repo), "--state-dir", str(repo.parent / "state"), *args]
     )
     return result.exit_code, result.output
+
+
+def json_keys(value: Any) -> set[str]:
+    """Return every key of every object in a JSON document."""
+    if isinstance(value, dict):
+        return set(value).union(*(json_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(json_keys(v) for v in value))
+    return set()
+
+
+CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 
 
 def test_review_reports_runs_params_datasets_and_exits_2(tmp_path: Path) -> None:
@@ -40,6 +53,9 @@ def test_review_reports_runs_params_datasets_and_exits_2(tmp_path: Path) -> None
     code, out = review(work, "main..exp/lr-sweep", "--format", "json")
     data_json = json.loads(out)
     assert data_json["changed"] is True
+    keys = json_keys(data_json)
+    assert {"baseCommit", "headRun", "baseMd5"} <= keys
+    assert [k for k in sorted(keys) if not CAMEL.match(k)] == []  # as status/plan -o json
     prod = next(e for e in data_json["environments"] if e["env"] == "prod")
     runs = {r["pipeline"]: r for r in prod["runs"]}
     assert runs["resnet50"]["action"] == "new run"
@@ -109,6 +125,8 @@ def test_review_compares_with_what_base_serves_after_a_revert(tmp_path: Path, sa
     )
     code, out_text = review(world.work, "main..exp/lr-sweep", "--format", "json")
     assert code == 2, out_text
-    rows = [m for m in json.loads(out_text)["metrics"] if m["metric"] == "accuracy"]
-    assert [(m["base_env"], m["base_run"], m["base"]) for m in rows] == [("dev", first, 0.95)]
+    report = json.loads(out_text)
+    assert [k for k in sorted(json_keys(report)) if not CAMEL.match(k)] == []
+    rows = [m for m in report["metrics"] if m["metric"] == "accuracy"]
+    assert [(m["baseEnv"], m["baseRun"], m["base"]) for m in rows] == [("dev", first, 0.95)]
     assert reverted != first  # the newest promoted record by time is not what main serves
