@@ -39,9 +39,13 @@ def command(
     fetches them), or, before any run passed its gate, with a placeholder model, marked
     by the annotation ``reconciler.ml/placeholder-model`` and a note on stderr. Errors go
     to stderr; a pipeline that fails to render is left out and the exit code is 1.
+
+    Without ``--ref`` the work tree is rendered, its datasets named at HEAD's commit as a
+    pod would fetch them (``DATASET_<NAME>_REV``, ``DVC_REPO_URL``); a pointer modified
+    relative to HEAD gets no ``_REV`` and a warning on stderr says so.
     """
     from reconciler import engine
-    from reconciler.render import environments
+    from reconciler.render import dvcsources, environments
     from reconciler.source import repos
     from reconciler.structs.errors import ReconcilerError
 
@@ -57,6 +61,14 @@ def command(
             )
             models, notes = served_models(source, prepared, commit.sha if commit else None)
             objs = environments.render_objects(prepared, all_steps=all_steps, models=models)
+            warnings = []
+            if ref is None:  # the work tree: datasets are named at HEAD, as pods see them
+                warnings = dvcsources.worktree_notes(
+                    source,
+                    commit.sha if commit else None,
+                    root,
+                    environments.unnamed_sources(prepared),
+                )
     except ReconcilerError as e:
         output.fail(str(e))
     objs = [_mark_placeholder(o) for o in objs]
@@ -64,6 +76,8 @@ def command(
         click.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}, indent=2))
     else:
         click.echo(output.dump_yaml_documents(objs), nl=False)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     if prepared.errors:

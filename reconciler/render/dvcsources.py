@@ -21,12 +21,18 @@ the data's URL too, ``DATASET_<NAME>_URL``.) It is a commit where the pointer ha
 that md5, reachable from the branch the environment follows.
 A dataset whose pointer at the rendered commit does not have the md5 the run uses (an
 uncommitted change in a work tree) gets no ``_REV``.
+
+``render`` of the work tree (no ``--ref``) names the commit as a pod would see it: HEAD's,
+the same stretch as a render of HEAD, since only committed, pushed data can be fetched by
+``dvc get``; :func:`worktree_notes` says on stderr what the work tree changes about that (a
+pointer modified relative to HEAD gets no ``_REV``; a changed ``.dvc/config`` moves
+``_URL`` but not what ``dvc get`` at HEAD reads; no commit at all names nothing).
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +66,8 @@ class DvcSources:
 def dvc_sources(repo: Path, commit: str, pointers: Mapping[str, tuple[str, str]]) -> DvcSources:
     """Return the sources of ``name -> (pointer path, md5)`` at ``commit`` of ``repo``.
 
-    One walk of the history for the pointers not seen yet at this commit (results are
+    The repository's URL is named whenever there are pointers, even if no commit holds one
+    (a pointer modified in the work tree): it does not depend on the data. One walk of the history for the pointers not seen yet at this commit (results are
     cached: commits never change). Never raises: a dataset whose history cannot be read is
     left out.
     """
@@ -78,12 +85,52 @@ def dvc_sources(repo: Path, commit: str, pointers: Mapping[str, tuple[str, str]]
         if source is not None:
             out[name] = source
     url = None
-    if out:
+    if pointers:
         try:
             url = repos.pod_url(repo)
         except ReconcilerError:
             url = None
     return DvcSources(repo_url=url, datasets=out)
+
+
+def worktree_notes(
+    repo: Path,
+    head: str | None,
+    worktree: Path,
+    unnamed: Mapping[str, Sequence[str]],
+) -> list[str]:
+    """Return what a render of the work tree cannot name as a render of a commit does.
+
+    ``head`` is HEAD's commit (None: the repository has no commit yet); ``worktree`` the
+    copy of the work tree rendered; ``unnamed`` maps each pointer that got no source
+    (``dvc_sources`` left it out) to the variables left out with it. One note per pointer
+    (new, or modified relative to HEAD), one if ``.dvc/config`` differs from HEAD's.
+    """
+    if head is None:
+        if not unnamed:
+            return []
+        return [
+            "the repository has no commit yet: DVC_REPO_URL, DATASET_*_REV and "
+            "DATASET_*_DVC_PATH are left out (a pod can `dvc get` only data whose pointer "
+            "is committed and pushed)"
+        ]
+    notes = []
+    short = head[:12]
+    for pointer, names in sorted(unnamed.items()):
+        at_head = repos.read_file(repo, head, pointer)
+        what = "not committed" if at_head is None else f"modified relative to HEAD ({short})"
+        notes.append(
+            f"{pointer}: {what}: {', '.join(names)} left out (a pod can `dvc get` only data "
+            "whose pointer is committed and pushed: commit and push it)"
+        )
+    config = worktree / DVC_CONFIG
+    here = config.read_bytes() if config.is_file() else None
+    if here != repos.read_file(repo, head, DVC_CONFIG):
+        notes.append(
+            f"{DVC_CONFIG}: modified relative to HEAD ({short}): DATASET_*_URL name the work "
+            "tree's remotes, while `dvc get --rev DATASET_*_REV` reads HEAD's"
+        )
+    return notes
 
 
 def dataset_source(repo: Path, commit: str, pointer: str, md5: str) -> DatasetSource | None:

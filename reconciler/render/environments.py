@@ -212,6 +212,26 @@ def prepare(
     return prepared
 
 
+def unnamed_sources(prepared: Prepared) -> dict[str, list[str]]:
+    """Return each pointer no commit names (``dvcsources``) and the variables it lacks.
+
+    ``{"datasets/x.dvc": ["DATASET_X_REV", "DATASET_X_DVC_PATH"]}``: empty when every
+    dataset got its source; every pointer when none was looked up (no commit to name).
+    """
+    from reconciler.render.runspecs import env_key
+
+    out: dict[str, list[str]] = {}
+    for plan in prepared.run_specs.values():
+        for name, facts in plan.datasets.items():
+            if name not in plan.sources.datasets:
+                key = env_key(name)
+                names = out.setdefault(facts.path, [])
+                names += [
+                    v for v in (f"DATASET_{key}_REV", f"DATASET_{key}_DVC_PATH") if v not in names
+                ]
+    return out
+
+
 def _point_at_pipeline(
     errors: list[SpecError], pipeline: Pipeline, overlay: overlays.Overlay
 ) -> list[SpecError]:

@@ -157,7 +157,7 @@ class RunSpec:
             if source is not None:
                 env[f"DATASET_{key}_REV"] = source.rev
                 env[f"DATASET_{key}_DVC_PATH"] = source.path
-        if self.sources.repo_url and self.sources.datasets:
+        if self.sources.repo_url and self.datasets:
             env[DVC_REPO_URL] = self.sources.repo_url
         own = self.artifacts_uri(step.name, attempt)
         if own is not None:

@@ -153,3 +153,69 @@ def test_a_local_remote_is_made_absolute_and_no_remote_is_the_repository(work: P
     dvcrepos.git(work, "remote", "remove", "origin")
     assert repos.pod_url(work) == work.resolve().as_uri()
     assert repos.pod_url(origin) == origin.resolve().as_uri()
+
+
+def render_envs(repo: Path, *args: str) -> tuple[dict[str, dict[str, str]], str]:
+    """Run ``reconciler render --env prod``; return each Job's plain env vars and stderr."""
+    import json
+
+    from reconciler.cli.main import cli
+    from tests.support.clirunner import cli_runner
+
+    result = cli_runner().invoke(
+        cli, ["render", "--env", "prod", "--repo", str(repo), "-o", "json", *args]
+    )
+    assert result.exit_code == 0, result.output
+    jobs = [o for o in json.loads(result.stdout)["items"] if o["kind"] == "Job"]
+    envs = {}
+    for job in jobs:
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        envs[job["metadata"]["labels"]["reconciler.ml/pipeline"]] = {
+            e["name"]: e["value"] for e in container["env"] if "value" in e
+        }
+    return envs, result.stderr
+
+
+def test_render_of_the_work_tree_names_datasets_at_head(work: Path) -> None:
+    head = repos.commit_info(work, "HEAD").sha
+    at_head, _ = render_envs(work, "--ref", "HEAD")
+    here, stderr = render_envs(work)
+    assert here == at_head  # a clean work tree renders as HEAD does: same REV, same URL
+    assert here["fraud-detector"]["DATASET_TRANSACTIONS_REV"] == head
+    assert "DVC_REPO_URL" in here["fraud-detector"] and "warning:" not in stderr
+
+    # A pointer modified relative to HEAD: no commit holds its md5, so no REV, and a warning.
+    dvcrepos.dvc(work, "pull", "-q", POINTER)
+    data = work / "datasets" / "fraud-transactions.csv"
+    data.write_text(data.read_text() + data.read_text().splitlines()[-1] + "\n")
+    dvcrepos.dvc_add(work, ["datasets/fraud-transactions.csv"])
+    here, stderr = render_envs(work)
+    fraud = here["fraud-detector"]
+    assert (
+        fraud["DATASET_TRANSACTIONS_MD5"] != at_head["fraud-detector"]["DATASET_TRANSACTIONS_MD5"]
+    )
+    assert "DATASET_TRANSACTIONS_REV" not in fraud and "DATASET_TRANSACTIONS_DVC_PATH" not in fraud
+    assert fraud["DVC_REPO_URL"] == at_head["fraud-detector"]["DVC_REPO_URL"]
+    assert f"warning: {POINTER}: modified relative to HEAD ({head[:12]})" in stderr
+    assert "DATASET_TRANSACTIONS_REV" in stderr
+    assert here["resnet50"] == at_head["resnet50"]  # untouched datasets keep their REV
+
+    # A remote changed in the work tree: the URL follows it, `dvc get` at HEAD does not.
+    dvcrepos.dvc(work, "remote", "add", "other", str(work / "elsewhere"))
+    _, stderr = render_envs(work)
+    assert "warning: .dvc/config: modified relative to HEAD" in stderr
+
+
+def test_render_of_a_repository_without_a_commit_says_what_is_left_out(
+    work: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for name in ("pipelines", "overlays", "datasets", ".dvc", "dvc-storage"):
+        shutil.copytree(work / name, fresh / name)
+    dvcrepos.git(fresh, "init", "-q", "-b", "main")
+    here, stderr = render_envs(fresh)
+    assert not any(k == "DVC_REPO_URL" or k.endswith("_REV") for e in here.values() for k in e)
+    assert "warning: the repository has no commit yet: DVC_REPO_URL" in stderr
