@@ -84,7 +84,7 @@ def daemon_parts(
         if store.pending():
             store.flush()
         try:
-            res = engine.reconcile(ctx, env, branch or None, interruptible=True)
+            res = engine.reconcile(ctx, env, branch or None, interruptible=True, scoped=True)
         except engine.Superseded as exc:  # a newer commit: reconcile that one at once
             return outcomes.requeue_after(0.0, superseded=str(exc))
         except ReconcilerError as exc:

@@ -9,6 +9,8 @@ daemon's wiring), review and the tests use it. Modules:
 - :mod:`~reconciler.engine.seams`: what a reconcile takes (:class:`Context`) and returns
   (:class:`Outcome`);
 - :mod:`~reconciler.engine.reconciling`: :func:`reconcile`, one named function per step;
+- :mod:`~reconciler.engine.scoping`: the daemon's scoped first pass (the pipelines a push
+  changed, applied before the rest of the environment);
 - :mod:`~reconciler.engine.sources`: the first step, which commit to render (and whether a
   newer one superseded it);
 - :mod:`~reconciler.engine.reporting`: the log lines of a sync (change set, runs started);
@@ -26,7 +28,7 @@ from __future__ import annotations
 from reconciler.engine.reconciling import REQUEUE_IN_FLIGHT, prepare_target, reconcile
 from reconciler.engine.retrying import request_retry
 from reconciler.engine.reviewing import live_plan
-from reconciler.engine.seams import Context, Outcome, Source, Superseded
+from reconciler.engine.seams import Context, Outcome, ScopedPass, Source, Superseded
 from reconciler.engine.sources import branch_hint
 from reconciler.health.pipelines import PipelineStatus, StepStatus
 from reconciler.render.environments import default_branch, discover_targets, environments_at
@@ -38,6 +40,7 @@ __all__ = [
     "Outcome",
     "PipelineStatus",
     "RetryRequest",
+    "ScopedPass",
     "Source",
     "StepStatus",
     "Superseded",

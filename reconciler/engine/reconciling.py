@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.engine import scoping
 from reconciler.engine.outcomes import outcome_of
 from reconciler.engine.reporting import report
 from reconciler.engine.seams import Context, Outcome, Source
@@ -53,6 +54,7 @@ def reconcile(
     allow_empty: bool = False,
     diff: bool = False,
     interruptible: bool = False,
+    scoped: bool = False,
 ) -> Outcome:
     """Reconcile one environment instance once: render, record finished runs, apply, prune.
 
@@ -65,7 +67,11 @@ def reconcile(
     pruned; with ``dry_run`` nothing is written, not even a record. ``interruptible``
     (the daemon) raises :class:`Superseded` between steps, before anything is applied, once
     the branch has a newer commit to render: a push never waits for the end of a
-    reconcile of the commit before it.
+    reconcile of the commit before it. ``scoped`` (the daemon) first applies the objects
+    of the pipelines the commit changed since the commit last applied, and only those
+    (:mod:`.scoping`: their new runs start before the rest of the environment is even
+    listed), then reconciles the whole environment as without it; the outcome says what
+    that first pass did (``Outcome.scoped``).
     """
     started = time.monotonic()
     source = resolve_source(ctx.repo, env_name, branch, ref, files=ctx.files)
@@ -73,6 +79,10 @@ def reconcile(
     prepared = prepare(ctx, source, env_name)
     still_current()
     manager = ctx.manager_for(prepared.env.cluster_context)
+    first = None
+    if scoped and not dry_run and ref is None:
+        first = scoping.first_pass(ctx, manager, source, prepared)
+        still_current()
     live = list_live(manager, prepared)
     tracked = track_runs(ctx, manager, source, prepared, live, dry_run=dry_run)
     still_current()
@@ -88,7 +98,7 @@ def reconcile(
         mark_applied(manager, prepared, result, source.commit.sha)
     if not dry_run:
         report(source, prepared, desired, live, result)
-    return outcome_of(
+    outcome = outcome_of(
         source,
         prepared,
         tracked,
@@ -97,6 +107,9 @@ def reconcile(
         dry_run=dry_run,
         duration=time.monotonic() - started,
     )
+    if first is not None:
+        scoping.fold_into(outcome, first)
+    return outcome
 
 
 # -- prepare ----------------------------------------------------------------------------
@@ -158,7 +171,7 @@ def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepare
     """
     with repos.checkout_tree(source.repo, source.commit.sha) as (root, _):
         try:
-            return prepare_target(
+            prepared = prepare_target(
                 root,
                 env_name,
                 branch=source.branch,
@@ -171,6 +184,35 @@ def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepare
             )
         finally:
             ctx.cache.save()
+    ctx.prepared.put(source.commit.sha, env_name, source.branch, ctx.check_remote, prepared)
+    return prepared
+
+
+def prepared_at(ctx: Context, source: Source, env_name: str, sha: str) -> environments.Prepared:
+    """Return the environment instance as commit ``sha`` of ``source``'s branch prepares it.
+
+    From ``ctx.prepared`` when this process prepared that commit before (the commit a
+    push moved the branch from), else prepared now through ``ctx.cache`` (its Kustomize
+    output and specs are usually there) and kept. Raises what :func:`prepare_target`
+    raises when the commit does not render.
+    """
+    known = ctx.prepared.get(sha, env_name, source.branch, ctx.check_remote)
+    if known is not None:
+        return known
+    with repos.checkout_tree(source.repo, sha) as (root, _):
+        prepared = prepare_target(
+            root,
+            env_name,
+            branch=source.branch,
+            check_remote=ctx.check_remote,
+            source=source.repo,
+            commit=sha,
+            files=source.files,
+            cache=ctx.cache,
+            tree=repos.tree_id(source.repo, sha),
+        )
+    ctx.prepared.put(sha, env_name, source.branch, ctx.check_remote, prepared)
+    return prepared
 
 
 # -- list live --------------------------------------------------------------------------
@@ -246,13 +288,31 @@ def track_runs(
     live: LiveObjects,
     *,
     dry_run: bool,
+    only: frozenset[str] | None = None,
 ) -> tracking.Tracked:
-    """Fold live step objects and records into run states; record the runs that finished."""
+    """Fold live step objects and records into run states; record the runs that finished.
+
+    ``only``: track just these declared pipelines (the scoped pass; ``live`` then holds
+    only their objects, and their pods are listed by their pipeline label where every
+    step is a Job, whose pods carry the template's labels).
+    """
     from reconciler.cluster import clients
 
     env, target = prepared.env, prepared.target
     namespace = namespace_of(prepared, live)
     applied = applied_commit(prepared, live)
+    run_specs = (
+        prepared.run_specs
+        if only is None
+        else {n: p for n, p in prepared.run_specs.items() if n in only}
+    )
+    pod_selector = ""
+    if only is not None and all(
+        step_objects.step_group_kind(s) == ("batch", "Job")
+        for p in run_specs.values()
+        for s in p.pipeline.steps
+    ):
+        pod_selector = f"{labels.PIPELINE} in ({','.join(sorted(only))})"
     tracker = tracking.RunTracker(
         env=env.name,
         namespace=target.namespace,
@@ -265,19 +325,19 @@ def track_runs(
         ),
         provenance=ctx.provenance,
         branch_for=lambda p: provenance_branches.branch_for(env, p, source.branch),
-        list_pods=lambda: manager.list("v1", "Pod", namespace=target.namespace, label_selector=""),
+        list_pods=lambda: manager.list(
+            "v1", "Pod", namespace=target.namespace, label_selector=pod_selector
+        ),
         dry_run=dry_run,
         applied_commit=applied,
-        run_spec_at_applied=run_specs_at(
-            source, prepared.env.name, applied, prepared, cache=ctx.cache
-        ),
+        run_spec_at_applied=run_specs_at(ctx, source, prepared.env.name, applied, prepared),
     )
     # One view of the records for the whole tracking, and one delivery of every record it
     # writes (one commit per provenance branch, one push) when it is done.
-    with ctx.provenance.batch(tracker.branch_for(p) for p in prepared.run_specs) as batch:
+    with ctx.provenance.batch(tracker.branch_for(p) for p in run_specs) as batch:
         tracked = tracker.track(
-            prepared.run_specs,
-            retries.current_attempts(prepared.run_specs, namespace),
+            run_specs,
+            retries.current_attempts(run_specs, namespace),
             tracking.LiveRuns.of(list(live.values())),
             ignore=prepared.failed_pipelines,
         )
@@ -286,19 +346,19 @@ def track_runs(
 
 
 def run_specs_at(
+    ctx: Context,
     source: Source,
     env_name: str,
     sha: str,
     current: environments.Prepared,
-    cache: caches.ContentCache | None = None,
 ) -> Callable[[str], RunSpec | None]:
     """Return a lookup of a pipeline's run spec at commit ``sha`` (the commit last applied).
 
     An older run (superseded, or of a removed pipeline) is judged and recorded with it. The
-    commit is prepared once, on the first lookup (only when such a run is found), through
-    ``cache`` (the commit before a push was prepared by the reconcile before: its Kustomize
-    output and specs are there); the source commit's own specs are ``current``. A commit
-    that no longer renders gives None.
+    commit is prepared once, on the first lookup (only when such a run is found), by
+    :func:`prepared_at` (the commit before a push was prepared by the reconcile before);
+    the source commit's own specs are ``current``. A commit that no longer renders gives
+    None.
     """
     specs: dict[str, RunSpec] | None = None
 
@@ -310,18 +370,7 @@ def run_specs_at(
                 specs = dict(current.run_specs)
             elif sha:
                 try:
-                    with repos.checkout_tree(source.repo, sha) as (root, _):
-                        prepared = prepare_target(
-                            root,
-                            env_name,
-                            branch=source.branch,
-                            source=source.repo,
-                            commit=sha,
-                            files=source.files,
-                            cache=cache,
-                            tree=repos.tree_id(source.repo, sha),
-                        )
-                    specs = dict(prepared.run_specs)
+                    specs = dict(prepared_at(ctx, source, env_name, sha).run_specs)
                 except ReconcilerError:
                     specs = {}
         return specs.get(pipeline)
@@ -341,8 +390,12 @@ def sync(
     dry_run: bool,
     allow_empty: bool,
     diff: bool,
+    *,
+    prune: bool = True,
 ) -> SyncResult:
     """Apply the rendered objects and prune the rest, keeping what must not go yet.
+
+    ``prune`` False (the scoped pass) deletes nothing and never shrinks the ApplySet parent.
 
     Kept from pruning: the objects of pipelines that failed to render, and the objects
     of finished runs whose record could not be written (``tracked.protected``). A step
@@ -365,6 +418,7 @@ def sync(
         options=sync_mod.SyncOptions(
             dry_run=dry_run,
             allow_empty=allow_empty,
+            prune=prune,
             diff=diff,
             failed_pipelines=frozenset(prepared.failed_pipelines),
             keep=keep,

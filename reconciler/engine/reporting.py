@@ -51,8 +51,12 @@ def report(
     desired: list[Manifest],
     live: LiveObjects,
     result: SyncResult,
+    *,
+    scoped: bool = False,
 ) -> None:
     """Log the change set a sync applied and every run it started (INFO, one line each).
+
+    ``scoped``: the sync was a reconcile's scoped first pass (its line says ``scoped``).
 
     A run started is a run whose first step object this sync created (no step object of
     that run was live before); its later steps are logged as ``step started``. The ends of
@@ -71,6 +75,7 @@ def report(
                 "objects_configured": counts["configured"],
                 "objects_deleted": counts["deleted"],
                 "objects_failed": counts["failed"] + counts["conflict"],
+                **({"scoped": True} if scoped else {}),
             },
         )
     created = {e.subject.key for e in result.changeset.entries if e.action == "created"}

@@ -8,13 +8,15 @@ for type checking only so that importing the engine stays cheap.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.health.pipelines import PipelineStatus
-from reconciler.render.environments import Target
+from reconciler.render.environments import Prepared, Target
 from reconciler.source import caches, repos
 from reconciler.structs.changesets import ChangeSet
 from reconciler.structs.errors import ReconcilerError, RecordError, SpecError
@@ -29,6 +31,48 @@ ManagerFor = Callable[[str | None], "ResourceManager"]
 
 class Superseded(ReconcilerError):
     """An interruptible reconcile stopped before applying: its branch has a newer commit."""
+
+
+PREPARED_KEPT = 8
+"""Prepared environment instances a :class:`PreparedMemo` keeps (two per instance: the
+commit reconciled now and the one before it, for four environment instances)."""
+
+
+class PreparedMemo:
+    """Environment instances prepared at a commit, kept in memory (least recently used out).
+
+    Keyed by (commit, environment, branch, whether remotes were checked): a commit's files
+    are fixed, so what was prepared from them holds (the DVC remote settings of a work tree
+    outside the commit are read when the commit is first prepared). The engine stores every
+    commit it prepares and reads older commits from here (the commit last applied, whose
+    run specs judge superseded runs and tell what a push changed); a commit being
+    reconciled is always prepared afresh. Thread-safe.
+    """
+
+    def __init__(self, limit: int = PREPARED_KEPT) -> None:
+        self.limit = max(1, limit)
+        self._data: OrderedDict[tuple[str, str, str, bool], Prepared] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, commit: str, env: str, branch: str, check_remote: bool) -> Prepared | None:
+        """Return what was prepared for this commit and instance, or None."""
+        with self._lock:
+            key = (commit, env, branch, check_remote)
+            found = self._data.get(key)
+            if found is not None:
+                self._data.move_to_end(key)
+            return found
+
+    def put(
+        self, commit: str, env: str, branch: str, check_remote: bool, prepared: Prepared
+    ) -> None:
+        """Keep ``prepared`` (never mutated afterwards by the engine)."""
+        with self._lock:
+            key = (commit, env, branch, check_remote)
+            self._data[key] = prepared
+            self._data.move_to_end(key)
+            while len(self._data) > self.limit:
+                self._data.popitem(last=False)
 
 
 @dataclass
@@ -48,6 +92,8 @@ class Context:
     provenance: ProvenanceStore
     check_remote: bool = False
     cache: caches.ContentCache = field(default_factory=caches.ContentCache)
+    prepared: PreparedMemo = field(default_factory=PreparedMemo)
+    """Environment instances prepared at earlier commits (in memory, for the process's life)."""
     files: Path | None = None
     """A work tree holding the repository's files when ``repo`` has none of its own (the
     daemon following a clone's remote through a mirror): DVC remotes inside the repository
@@ -63,6 +109,24 @@ class Source:
     commit: repos.Commit
     files: Path | None = None
     """Where DVC remotes inside the repository are named (``Context.files``); None: repo."""
+
+
+@dataclass
+class ScopedPass:
+    """What a reconcile's scoped first pass did (see :mod:`reconciler.engine.scoping`).
+
+    ``skipped`` says why there was none ("" when it ran): the environment's first
+    reconcile, an environment-level change, a pipeline removed or renamed, a render error,
+    nothing changed... ``pipelines`` are the pipelines it applied (their objects only, no
+    prune), ``changeset`` what it wrote, ``records`` the records of runs it finished.
+    """
+
+    pipelines: tuple[str, ...] = ()
+    skipped: str = ""
+    changeset: ChangeSet = field(default_factory=ChangeSet)
+    records: list[str] = field(default_factory=list)
+    records_pending: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -88,6 +152,8 @@ class Outcome:
     """In a dry run: the finished runs (``<pipeline> run <run>``) a sync would record."""
     prune_refused: bool = False
     """True when the prune guard kept objects Git no longer has (not applied in full)."""
+    scoped: ScopedPass | None = None
+    """The scoped first pass, when one was asked for (its writes are in ``changeset`` too)."""
 
     @property
     def ok(self) -> bool:

@@ -345,8 +345,29 @@ def render_objects(
         namespace_object(target, commit, pod_security=prepared.env.pod_security)
     ]
     objs.extend(overlay_object(o, target) for o in prepared.overlay.objects)
-    for name in sorted(prepared.run_specs):
-        plan = prepared.run_specs[name]
+    objs.extend(
+        pipelines_objects(prepared, prepared.run_specs, states, all_steps=all_steps, models=models)
+    )
+    return objs
+
+
+def pipelines_objects(
+    prepared: Prepared,
+    names: Iterable[str],
+    states: Mapping[str, RunState] | None = None,
+    *,
+    all_steps: bool = False,
+    models: Mapping[str, ServedModel] | None = None,
+) -> list[Manifest]:
+    """Return the objects of the pipelines ``names`` (sorted by name), as :func:`render_objects`.
+
+    A name the instance does not plan (not declared, or failed to render) has none.
+    """
+    objs: list[Manifest] = []
+    for name in sorted(set(names)):
+        plan = prepared.run_specs.get(name)
+        if plan is None:
+            continue
         state = states.get(name) if states is not None else None
         if state is None and models and name in models:
             objs.extend(pipeline_objects(plan, None, all_steps=all_steps))

@@ -163,6 +163,18 @@ def changed_paths(repo: Path, sha: str) -> list[str]:
     return sorted(p for p in paths if p)
 
 
+def changed_between(repo: Path, old: str, new: str) -> list[str]:
+    """Return the paths that differ between two commits' trees (both sides of a rename)."""
+    handle = open_repo(repo).handle
+    before = handle[resolve(repo, old)].peel(pygit2.Commit)
+    after = handle[resolve(repo, new)].peel(pygit2.Commit)
+    paths: set[str] = set()
+    for delta in before.tree.diff_to_tree(after.tree).deltas:
+        paths.add(delta.old_file.path)
+        paths.add(delta.new_file.path)
+    return sorted(p for p in paths if p)
+
+
 def branches(repo: Path) -> list[str]:
     """Return branch names: local heads, plus ``origin``'s remote-tracking branches if any."""
     names: set[str] = set()
