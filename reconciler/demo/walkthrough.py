@@ -196,8 +196,11 @@ def _start_daemon(demo: Demo, daemon_parts: PartsFactory) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    # The clone, as `reconciler run --repo .` would be given: the daemon follows its remote
+    # (mirrored, fetched) and names the example's DVC remote, dvc-storage/ inside the
+    # repository, where it really is (a bare repository has no such directory to name).
     options = loop.DaemonOptions(
-        repo=str(demo.remote),
+        repo=str(demo.work),
         interval=2.0,
         resync=60.0,
         listen="127.0.0.1:0",
@@ -274,7 +277,7 @@ def _run_in(
         )
         demo.work, demo.remote = examples.make_example_repos(example, base)
         _start_daemon(demo, daemon_parts)
-        _say(console, "daemon watching the remote's refs (envs prod and exp)\n")
+        _say(console, "daemon following the clone's remote (envs prod and exp)\n")
         _stages(demo, api, console)
         _say(console, f"\n[bold green]done[/bold green] in {time.monotonic() - started:.1f}s")
         _where(demo, console, keep=keep, keep_dir=keep_dir)

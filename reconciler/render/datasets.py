@@ -16,8 +16,10 @@ so both behave the same, and DVC never walks up to a parent repository.
 
 Every problem is a :class:`SpecError` on the pointer file (or on ``.dvc/config``), never a
 traceback: a missing file, a file that is not a DVC pointer, a path outside the
-repository (absolute, ``..``, or a symlink leading out), no remote configured, or
-(``check_remote``) a remote that does not hold the data.
+repository (absolute, ``..``, or a symlink leading out), no remote configured, a local
+remote inside the repository when the repository read has no work tree (a URL the daemon
+mirrors, a bare repository: the data is nowhere a pod can read it), or (``check_remote``)
+a remote that does not hold the data.
 
 DVC is imported lazily (it is slow to import); :class:`DatasetResolver` opens DVC's
 ``Repo`` once per repository tree and caches remotes and pointers, so resolving many
@@ -37,9 +39,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from reconciler.render import kustomize_inputs
-from reconciler.source import trees
+from reconciler.source import repos, trees
 from reconciler.specs import loading
-from reconciler.structs.errors import SpecError, SpecErrors
+from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
 
 if TYPE_CHECKING:
     from dvc.output import Output
@@ -203,7 +205,7 @@ class DatasetResolver:
             raise _errors(
                 key or pointer, "", f"cannot build the URL of {md5} in remote {remote!r}: {exc}"
             ) from None
-        url = self._stable_url(url)
+        url = self._stable_url(url, remote, str(getattr(odb, "path", "") or url))
         in_remote: bool | None = None
         if self.check_remote:
             in_remote = self._check_in_remote(odb, out, remote, pointer)
@@ -219,7 +221,7 @@ class DatasetResolver:
             in_remote=in_remote,
         )
 
-    def _stable_url(self, url: str) -> str:
+    def _stable_url(self, url: str, remote: str, remote_root: str) -> str:
         """Return the real location of the data: where a pod (or anyone) can read it.
 
         Remote URLs with a scheme (s3://, gs://, azure://, http(s)://...) are returned as
@@ -231,6 +233,12 @@ class DatasetResolver:
         repository the reconciler reads (``source``: the clone or work tree), which is
         where it really is and does not move between reconciles. Without a source, such a
         remote can only be named by its repository-relative path.
+
+        ``remote_root`` is the remote's own location (its object database's root), named in
+        the error below. Raises SpecErrors (on ``.dvc/config``, field ``remote.<name>.url``) when the source
+        has no work tree (a mirror of a URL, a bare repository): the remote's files are
+        only blobs in Git there, and the path would name a directory inside the
+        reconciler's own state that no pod can see.
         """
         if "://" in url and not url.startswith("file://"):
             return url
@@ -241,6 +249,22 @@ class DatasetResolver:
             return url
         if self.source is None:
             return rel.as_posix()
+        if _without_work_tree(Path(self.source)):
+            where = Path(remote_root.removeprefix("file://")).resolve()
+            if where.parts[-2:] == ("files", "md5"):  # DVC 3's layout under the remote
+                where = where.parent.parent
+            with contextlib.suppress(ValueError):
+                rel = where.relative_to(self.root.resolve())
+            raise _errors(
+                DVC_CONFIG,
+                f"remote.{remote}.url",
+                f"DVC remote {remote!r} is a local path inside the repository "
+                f"({rel.as_posix()}), and the repository is read without a work tree (a "
+                "URL the reconciler mirrors, or a bare repository): its data is nowhere a "
+                "pod can read it. Point the remote at an object store (dvc remote add -d "
+                f"-f {remote} s3://BUCKET/PATH, dvc push, commit .dvc/config), or at a path "
+                "outside the repository that pods mount",
+            )
         return str(Path(self.source).resolve() / rel)
 
     def _check_path(self, pointer: str, key: str | None) -> Path:
@@ -492,6 +516,14 @@ def _normalise(pointer: str) -> str | None:
     if norm == ".." or norm.startswith("../") or norm.startswith("/"):
         return None
     return norm
+
+
+def _without_work_tree(source: Path) -> bool:
+    """True if ``source`` is a Git repository with no work tree (a mirror, a bare one)."""
+    try:
+        return repos.open_repo(source).workdir is None
+    except ReconcilerError:
+        return False
 
 
 def _errors(path: str, field: str, message: str) -> SpecErrors:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -140,6 +141,13 @@ def test_push_to_first_apply_with_the_webhook(sandbox: Any, tmp_path: Path) -> N
     api = sandbox.api_client()
     work = dvcrepos.copy_example_repo(tmp_path / "work")
     remote = dvcrepos.origin_of(work)
+    # Read by URL (a mirror, no work tree), a DVC remote inside the repository is refused:
+    # the data goes to a store outside it, as an in-cluster install needs.
+    store = tmp_path / "dvc-store"
+    shutil.copytree(work / "dvc-storage", store)
+    dvcrepos.dvc(work, "remote", "modify", "storage", "url", str(store))
+    dvcrepos.commit_all(work, "DVC remote outside the repository")
+    dvcrepos.git(work, "push", "-q", "origin", "main")
     secret_file = tmp_path / "secret"
     secret_file.write_text(SECRET)
     daemon = DaemonProcess(
