@@ -17,7 +17,8 @@ Called by the engine (``reconciler sync``, the daemon) and, in dry-run mode with
    ``allow_empty``) when the environment rendered nothing, when every pipeline that has
    live objects would go (``resources: []`` in ``pipelines/kustomization.yaml``), or when
    more than ``max_prune_share`` of the owned objects would go at once.
-7. Shrink the parent to the kinds and namespaces that still hold members, if changed.
+7. Shrink the parent to the kinds and namespaces that still hold members or are rendered
+   (a rendered object someone else owns keeps its kind listed), if changed.
 
 An unchanged environment therefore costs one GET and one LIST per kind, and no write.
 """
@@ -289,12 +290,16 @@ class _Sync:
                 self.after[key] = a.live
 
     def _members_after(self, objs: list[Manifest]) -> set[Key]:
-        """The members once this sync is done: live ones not deleted, plus desired ones."""
+        """The keys the parent covers once this sync is done: live members, plus desired ones.
+
+        A desired object that conflicts (someone else's) is counted too: it is still
+        rendered, and the parent must list its kind before the apply that finds the
+        conflict; dropping the kind after it (to add it back before the next apply) would
+        rewrite the parent twice per sync for as long as the conflict lasts. Only kinds the
+        cluster does not serve are left out.
+        """
         keys = set(self.after)
-        failed = {e.subject.key for e in self.changeset.entries if e.action is Action.CONFLICT}
-        for key in self._keys(objs):
-            if key not in failed and (key[0], key[1]) not in self.ctx.missing:
-                keys.add(key)
+        keys.update(k for k in self._keys(objs) if (k[0], k[1]) not in self.ctx.missing)
         return keys
 
     def _keys(self, objs: list[Manifest]) -> list[Key]:
