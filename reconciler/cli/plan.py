@@ -79,7 +79,6 @@ def runs_markdown(runs: list[dict[str, object]]) -> str:
     for r in runs:
         serving = r.get("serving") or {}
         assert isinstance(serving, dict)
-        lines.append(
-            f"| {r['pipeline']} | `{r['run'] or '-'}` | {r['status']} | {serving.get('model', '-')} |"
-        )
+        run = r["run"] or "-"  # a pipeline that does not render has no run
+        lines.append(f"| {r['pipeline']} | `{run}` | {r['status']} | {serving.get('model', '-')} |")
     return "\n".join(lines)

@@ -234,11 +234,11 @@ class DatasetResolver:
         where it really is and does not move between reconciles. Without a source, such a
         remote can only be named by its repository-relative path.
 
-        ``remote_root`` is the remote's own location (its object database's root), named in
-        the error below. Raises SpecErrors (on ``.dvc/config``, field ``remote.<name>.url``) when the source
-        has no work tree (a mirror of a URL, a bare repository): the remote's files are
-        only blobs in Git there, and the path would name a directory inside the
-        reconciler's own state that no pod can see.
+        ``remote_root`` is the remote's own location (its object database's root), named
+        in the error below. Raises SpecErrors (on ``.dvc/config``, field
+        ``remote.<name>.url``) when the source has no work tree (a mirror of a URL, a bare
+        repository): the remote's files are only blobs in Git there, and the path would
+        name a directory inside the reconciler's own state that no pod can see.
         """
         if "://" in url and not url.startswith("file://"):
             return url

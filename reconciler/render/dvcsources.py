@@ -67,9 +67,9 @@ def dvc_sources(repo: Path, commit: str, pointers: Mapping[str, tuple[str, str]]
     """Return the sources of ``name -> (pointer path, md5)`` at ``commit`` of ``repo``.
 
     The repository's URL is named whenever there are pointers, even if no commit holds one
-    (a pointer modified in the work tree): it does not depend on the data. One walk of the history for the pointers not seen yet at this commit (results are
-    cached: commits never change). Never raises: a dataset whose history cannot be read is
-    left out.
+    (a pointer modified in the work tree): it does not depend on the data. One walk of the
+    history for the pointers not seen yet at this commit (results are cached: commits
+    never change). Never raises: a dataset whose history cannot be read is left out.
     """
     root = str(Path(repo).resolve())
     wanted = {(p, m) for p, m in pointers.values()}

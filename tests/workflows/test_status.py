@@ -22,22 +22,24 @@ from tests.support.clirunner import cli_runner
 from tests.workflows.world import GOOD, World, make_world, status
 
 
-def run_status(world: World, *args: str) -> Result:
+def run_cli(world: World, *args: str) -> Result:
+    """Run a reconciler command against the world's clone and sandbox."""
     return cli_runner().invoke(
         cli,
         [
-            "status",
-            "--env",
-            "dev",
+            *args,
             "--repo",
             str(world.work),
             "--kubeconfig",
             str(world.sandbox.kubeconfig),
             "--state-dir",
             str(world.work.parent / "cli-state"),
-            *args,
         ],
     )
+
+
+def run_status(world: World, *args: str) -> Result:
+    return run_cli(world, "status", "--env", "dev", *args)
 
 
 def dev_status(world: World) -> dict[str, Any]:
@@ -185,19 +187,9 @@ def test_a_finished_run_not_recorded_yet_is_out_of_sync(tmp_path: Path, sandbox:
     assert f"llm-finetune run {run}" not in row["unrecorded"]
 
 
-def run_cli(world: World, *args: str) -> Result:
-    return cli_runner().invoke(
-        cli,
-        [
-            *args,
-            "--repo",
-            str(world.work),
-            "--kubeconfig",
-            str(world.sandbox.kubeconfig),
-            "--state-dir",
-            str(world.work.parent / "cli-state"),
-        ],
-    )
+def fraud_jobs(world: World) -> dict[str, str]:
+    """Return ``{name: uid}`` of fraud-detector's Jobs."""
+    return {n: u for n, u in world.jobs().items() if n.startswith("fraud-detector-")}
 
 
 def test_a_pipeline_that_does_not_render_is_listed_with_its_error_and_kept(
@@ -207,8 +199,8 @@ def test_a_pipeline_that_does_not_render_is_listed_with_its_error_and_kept(
 
     world = make_world(tmp_path, sandbox)
     world.reconcile()
-    fraud_jobs = {n: u for n, u in world.jobs().items() if n.startswith("fraud-detector-")}
-    assert fraud_jobs
+    before = fraud_jobs(world)
+    assert before
     world.edit("pipelines/fraud-detector.yaml", "  params:", "  paramz: {}\n  params:")
     world.commit_and_push("Typo")
 
@@ -241,8 +233,7 @@ def test_a_pipeline_that_does_not_render_is_listed_with_its_error_and_kept(
     view = snapshots.view_of(out).pipeline("fraud-detector")
     assert view is not None and view.status == "RenderError"
     assert "spec.paramz" in view.health_reason
-    kept = {n: u for n, u in world.jobs().items() if n.startswith("fraud-detector-")}
-    assert kept == fraud_jobs  # same objects (same uids): never pruned, never replaced
+    assert fraud_jobs(world) == before  # same objects (same uids): never pruned, never replaced
 
 
 def test_a_pipeline_whose_dataset_pointer_is_gone_names_the_field(
@@ -250,7 +241,7 @@ def test_a_pipeline_whose_dataset_pointer_is_gone_names_the_field(
 ) -> None:
     world = make_world(tmp_path, sandbox)
     world.reconcile()
-    fraud_jobs = {n: u for n, u in world.jobs().items() if n.startswith("fraud-detector-")}
+    before = fraud_jobs(world)
     (world.work / "datasets" / "fraud-transactions.csv.dvc").unlink()
     world.commit_and_push("Drop the fraud data pointer")
     out = engine.reconcile(world.ctx, "dev")
@@ -259,4 +250,4 @@ def test_a_pipeline_whose_dataset_pointer_is_gone_names_the_field(
     assert [(e.path, e.field) for e in fraud.errors] == [
         ("pipelines/fraud-detector.yaml", "spec.datasets.transactions")
     ]
-    assert {n: u for n, u in world.jobs().items() if n.startswith("fraud-detector-")} == fraud_jobs
+    assert fraud_jobs(world) == before
