@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -103,9 +105,17 @@ def parse_pipeline(
 
     ``valid`` remembers documents found valid, by the hash of their canonical JSON (the
     checks read nothing else): a document seen before is not checked again (schema, rules,
-    secret values). Documents with errors are never remembered.
+    secret values). Documents with errors are never remembered. With ``valid``, the model
+    of a document this process parsed before is returned as it was (the same object).
     """
     key = _validity_key(doc) if valid is not None else None
+    memo_key = (key, path, sha256) if key is not None else None
+    if memo_key is not None:
+        with _MODELS_LOCK:
+            known = _MODELS.get(memo_key)
+            if known is not None:
+                _MODELS.move_to_end(memo_key)
+                return known
     if key is not None and valid is not None and valid.get(key) is True:
         data = checking.to_plain(doc, _ignore)
     else:
@@ -116,7 +126,7 @@ def parse_pipeline(
     serve = spec.get("serve")
     datasets = spec.get("datasets", {})
     promote = spec.get("promote")
-    return models.Pipeline(
+    model = models.Pipeline(
         name=meta["name"],
         path=path,
         spec_sha256=sha256,
@@ -135,6 +145,21 @@ def parse_pipeline(
         serve=_serve(serve) if serve else None,
         raw=data,
     )
+    if memo_key is not None:
+        with _MODELS_LOCK:
+            _MODELS[memo_key] = model
+            while len(_MODELS) > MODELS_KEPT:
+                _MODELS.popitem(last=False)
+    return model
+
+
+MODELS_KEPT = 20_000
+"""Pipeline models kept in memory by content address (two commits of 10,000 pipelines)."""
+_MODELS: OrderedDict[tuple[str, str, str], models.Pipeline] = OrderedDict()
+"""Valid documents' models by (validity key, source path, file hash): a process renders
+the same documents again and again (every environment, every commit that did not change
+them), and a model never changes for the same content (it is frozen; ``raw`` is only read)."""
+_MODELS_LOCK = threading.Lock()
 
 
 def _resources(data: dict[str, Any] | None) -> models.Resources:

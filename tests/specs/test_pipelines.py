@@ -533,3 +533,19 @@ def test_a_final_newline_does_not_pass_a_pattern() -> None:
         f"{P}:4:3: metadata.name: 'resnet50\\n' is not a DNS-1035 label (lowercase letters, "
         "digits and '-', starting with a letter: it names the serving Service)"
     ]
+
+
+def test_a_document_parsed_before_gives_the_same_model_and_a_changed_one_a_new_one() -> None:
+    plain = json.loads(json.dumps(load(PIPELINE)))  # Kustomize output is plain data
+    valid: dict[str, object] = {}
+    first = validation.parse_pipeline(plain, path=P, sha256="a", valid=valid)
+    again = validation.parse_pipeline(
+        json.loads(json.dumps(plain)), path=P, sha256="a", valid=valid
+    )
+    assert again is first
+    assert validation.parse_pipeline(plain, path=P, sha256="b", valid=valid).spec_sha256 == "b"
+    plain["spec"]["params"]["seed"] = 43
+    changed = validation.parse_pipeline(plain, path=P, sha256="a", valid=valid)
+    assert changed is not first and dict(changed.params)["seed"] == 43
+    # Without a validity table nothing is remembered: each parse is its own model.
+    assert validation.parse_pipeline(plain, path=P, sha256="a") is not changed
