@@ -110,13 +110,12 @@ def parse_pipeline(
     """
     key = _validity_key(doc) if valid is not None else None
     memo_key = (key, path, sha256) if key is not None else None
-    if memo_key is not None:
+    if key is not None and memo_key is not None and valid is not None and valid.get(key) is True:
         with _MODELS_LOCK:
             known = _MODELS.get(memo_key)
             if known is not None:
                 _MODELS.move_to_end(memo_key)
                 return known
-    if key is not None and valid is not None and valid.get(key) is True:
         data = checking.to_plain(doc, _ignore)
     else:
         data = _check(doc, kind="Pipeline", path=path, locator=locator, cross_field=_pipeline_rules)
