@@ -20,27 +20,44 @@ The output is machine-written, so it is parsed at C speed (:mod:`reconciler.stru
 libyaml with YAML 1.2 semantics) into plain JSON-compatible data (timestamps stay strings, as
 the Kubernetes API would see them).
 
+Kustomize's time grows with the square of the resources in one build (10,000 pipeline
+files: six minutes of CPU). When the overlay permits it
+(:mod:`reconciler.render.kustomize_plans`: what it does to a resource depends on that
+resource alone), the directory of pipeline files is split into chunks of at most
+``RECONCILER_KUSTOMIZE_CHUNK`` files, each chunk built by Kustomize in a tree of its own in
+which that directory lists only the chunk's files, up to ``RECONCILER_KUSTOMIZE_JOBS``
+chunks at once, each run with its own limits; :mod:`reconciler.render.kustomize_chunks`
+merges the outputs into what the whole build gives, or says it cannot, and then the overlay
+is built whole, as before. A chunk that fails fails the build (its error names the file, as
+the whole build's would); a failure of the build without any pipeline file (the overlay's
+own inputs) is left to the whole build to report.
+
 With a :class:`~reconciler.source.caches.ContentCache`, work is not repeated for content
 already seen: a build is keyed by the Git tree id of the repository it reads (the same tree
-gives the same output: Kustomize is run and its inputs checked only when the tree changed),
-and each output document by the hash of its text (a changed tree re-parses only the
-documents that changed). Only successful builds are cached.
+gives the same output: Kustomize is run and its inputs checked only when the tree changed);
+each chunk by the hashes of exactly what it reads (its pipeline files and the overlay's
+other inputs), so a push that changes one pipeline builds one chunk again; and each output
+document by the hash of its text (a changed tree re-parses only the documents that
+changed). Only successful builds are cached.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
-import itertools
 import json
 import math
 import os
 import re
 import shutil
 import sys
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from reconciler.render import kustomize_inputs, processes
+from reconciler.render import kustomize_chunks, kustomize_inputs, kustomize_plans, processes
 from reconciler.source import caches
 from reconciler.structs import codec, documents
 from reconciler.structs.errors import RenderError
@@ -51,6 +68,10 @@ DEFAULT_TIMEOUT = 60.0
 MEMORY_ENV = "RECONCILER_KUSTOMIZE_MEMORY"
 TIMEOUT_ENV = "RECONCILER_KUSTOMIZE_TIMEOUT"
 OUTPUT_ENV = "RECONCILER_KUSTOMIZE_MAX_OUTPUT"
+CHUNK_ENV = "RECONCILER_KUSTOMIZE_CHUNK"
+JOBS_ENV = "RECONCILER_KUSTOMIZE_JOBS"
+DEFAULT_CHUNK_FILES = 256
+"""Pipeline files per chunk, at most (0 in ``RECONCILER_KUSTOMIZE_CHUNK``: never split)."""
 
 MAX_MESSAGE_LINES = 5
 MAX_MESSAGE_CHARS = 2000
@@ -58,7 +79,7 @@ MAX_MESSAGE_CHARS = 2000
 _KUBECTL_NAMES = ("kubectl.exe", "kubectl") if os.name == "nt" else ("kubectl",)
 
 
-CACHE_VERSION = "kustomize-1"
+CACHE_VERSION = "kustomize-2"
 """Part of every cache key: a change of how output is parsed invalidates what was cached."""
 _DOCUMENT_START = re.compile(rb"^---[ \t]*(?:#[^\n]*)?\n", re.MULTILINE)
 
@@ -149,19 +170,24 @@ def build_overlay(
     timeout: float | None = None,
     cache: caches.ContentCache | None = None,
     tree: str | None = None,
+    chunk_files: int | None = None,
+    jobs: int | None = None,
 ) -> list[Manifest]:
     """Check every input, run ``kubectl kustomize <overlay_dir>`` bounded, return its documents.
 
     ``tree`` is the content address of everything the build may read (the Git tree id of
     the repository root it runs in); with ``cache`` and ``tree``, a build of the same
     overlay in the same tree with the same kubectl returns the documents of the first one
-    without running anything. Without ``tree`` Kustomize always runs, but documents whose
-    text was parsed before are not parsed again.
+    without running anything. Without ``tree`` Kustomize runs, but chunks and documents
+    seen before are not built or parsed again.
 
     ``repo_root`` is the boundary no referenced file may leave, and the root error messages
     show paths relative to (``overlays/dev``, not a temporary export directory); by default
     it is the overlay's grandparent when the overlay lives in a directory called
-    ``overlays``, else the overlay itself.
+    ``overlays``, else the overlay itself. ``chunk_files`` (default
+    ``RECONCILER_KUSTOMIZE_CHUNK`` or 256; 0 never splits) and ``jobs`` (default
+    ``RECONCILER_KUSTOMIZE_JOBS`` or the number of CPUs) say how a large overlay is split
+    and how many chunks are built at once (module docstring); the output is the same.
 
     Raises SpecErrors (file, line, field) when an input is hostile or leaves the repository
     (:mod:`reconciler.render.kustomize_inputs`): Kustomize does not run. Raises RenderError
@@ -174,6 +200,7 @@ def build_overlay(
     root = repo_root if repo_root is not None else _default_root(overlay_dir)
     shown = _display_path(overlay_dir, root)
     kubectl = kubectl_binary()
+    store = cache if cache is not None else caches.ContentCache()
     build_key = None
     if cache is not None and tree is not None:
         build_key = caches.key_of(CACHE_VERSION, _binary_identity(kubectl), tree, shown)
@@ -181,26 +208,170 @@ def build_overlay(
         if cached is not None:
             return cached
     inputs = kustomize_inputs.check_overlay(overlay_dir, repo_root=root or overlay_dir)
-    limits = limits_for(inputs.bytes, files=len(inputs.files), timeout=timeout)
-    command = [kubectl, "kustomize", "--load-restrictor=LoadRestrictionsRootOnly", str(overlay_dir)]
-    result = processes.run_bounded(command, limits=limits)
-    if result.returncode != 0 or result.failure:
+    build = _Build(
+        kubectl=kubectl,
+        overlay_dir=overlay_dir,
+        root=root or overlay_dir,
+        shown=shown,
+        timeout=timeout,
+        docs=store.table(_docs_table(shown)),
+    )
+    size = _setting(CHUNK_ENV, DEFAULT_CHUNK_FILES) if chunk_files is None else chunk_files
+    planned = kustomize_plans.plan(overlay_dir, root=build.root, inputs=inputs, chunk_files=size)
+    found = None
+    if isinstance(planned, kustomize_plans.Plan):
+        found = _build_in_chunks(build, planned, store=store, size=size, jobs=jobs, inputs=inputs)
+    if found is None:
+        limits = limits_for(inputs.bytes, files=len(inputs.files), timeout=timeout)
+        pieces = _parse_pieces(build.docs, build.run(overlay_dir, limits), source=shown)
+        found = pieces, [key for key, _ in pieces]
+    pieces, record = found
+    if build_key is not None:
+        store.table("kustomize-builds")[build_key] = record
+    return [doc for _, docs in pieces for doc in docs]
+
+
+@dataclass(frozen=True)
+class _Build:
+    """One overlay's build: how Kustomize runs, where errors point, where documents go."""
+
+    kubectl: str
+    overlay_dir: Path
+    root: Path
+    shown: str
+    timeout: float | None
+    docs: caches.Table
+
+    def run(
+        self,
+        overlay: Path,
+        limits: Limits,
+        *,
+        views: Sequence[Path] = (),
+        runs: processes.RunSet | None = None,
+    ) -> bytes:
+        """Run Kustomize on ``overlay`` (the real one or a chunk's) and return its output.
+
+        Raises RenderError naming the overlay; paths under ``views`` (a chunk's tree) are
+        shown as the repository's.
+        """
+        command = [self.kubectl, "kustomize", "--load-restrictor=LoadRestrictionsRootOnly"]
+        result = processes.run_bounded([*command, str(overlay)], limits=limits, runs=runs)
+        if result.returncode == 0 and not result.failure:
+            return result.stdout
         if result.out_of_memory:
             raise RenderError(
-                f"{shown}: kustomize ran out of its memory limit ({limits.memory >> 20} MiB; "
-                f"set {MEMORY_ENV} to raise it)"
+                f"{self.shown}: kustomize ran out of its memory limit "
+                f"({limits.memory >> 20} MiB; set {MEMORY_ENV} to raise it)"
             )
         if result.failure:
-            raise RenderError(f"{shown}: kustomize {result.failure}")
+            raise RenderError(f"{self.shown}: kustomize {result.failure}")
         stderr = result.stderr.decode("utf-8", errors="replace")
-        message = clean_message(stderr, roots=[p for p in (root, overlay_dir) if p])
-        raise RenderError(f"{shown}: kustomize failed: {message}")
-    if cache is None:
-        return parse_documents(result.stdout, source=shown)
-    docs, keys = _parse_cached(cache.table(_docs_table(shown)), result.stdout, source=shown)
-    if build_key is not None:
-        cache.table("kustomize-builds")[build_key] = keys
-    return docs
+        message = clean_message(stderr, roots=[self.root, self.overlay_dir], views=views)
+        raise RenderError(f"{self.shown}: kustomize failed: {message}")
+
+
+Record = list[str] | dict[str, Any]
+"""How a build is cached by tree: its documents' keys (whole), or its chunks' (split)."""
+
+
+def _build_in_chunks(
+    build: _Build,
+    plan: kustomize_plans.Plan,
+    *,
+    store: caches.ContentCache,
+    size: int,
+    jobs: int | None,
+    inputs: kustomize_inputs.Inputs,
+) -> tuple[list[kustomize_chunks.Piece], Record] | None:
+    """Build ``plan``'s chunks (those not cached) and merge them; None to build whole.
+
+    None when the build without split files fails (the whole build reports the overlay's
+    own errors) or when the merge finds the chunks are not equivalent to the whole. Raises
+    RenderError when a chunk fails, or when the chunks together write more output than
+    the whole build may.
+    """
+    table = store.table("kustomize-chunks")
+    identity = _binary_identity(build.kubectl)
+
+    def key_of(entries: Sequence[str]) -> str:
+        digests = plan.entry_digests
+        return caches.key_of(
+            CACHE_VERSION, identity, plan.shared, *(f"{e}\0{digests[e]}" for e in entries)
+        )
+
+    def run(entries: Sequence[str], runs: processes.RunSet | None = None) -> bytes:
+        limits = limits_for(
+            plan.shared_bytes + sum(plan.entry_bytes[e] for e in entries),
+            files=plan.shared_files + len(entries),
+            timeout=build.timeout,
+        )
+        with tempfile.TemporaryDirectory(prefix="reconciler-kustomize-") as tmp:
+            view = Path(tmp)
+            try:
+                overlay = kustomize_chunks.write_view(
+                    view, root=build.root, plan=plan, entries=entries
+                )
+            except OSError as e:
+                raise RenderError(f"{build.shown}: cannot write a chunk's tree: {e}") from e
+            return build.run(overlay, limits, views=[view], runs=runs)
+
+    base_key = key_of(kustomize_chunks.BASE)
+    base = _cached_pieces(table, build.docs, base_key)
+    if base is None:
+        try:
+            stdout = run(kustomize_chunks.BASE)
+        except RenderError:
+            return None
+        base = _parse_pieces(build.docs, stdout, source=build.shown)
+        table[base_key] = [key for key, _ in base]
+    chunks = plan.chunks(size)
+    keys = [key_of(c) for c in chunks]
+    outputs: dict[int, list[kustomize_chunks.Piece]] = {}
+    for index, key in enumerate(keys):
+        cached = _cached_pieces(table, build.docs, key)
+        if cached is not None:
+            outputs[index] = cached
+    missing = [i for i in range(len(chunks)) if i not in outputs]
+    if missing:
+        budget = limits_for(inputs.bytes, files=len(inputs.files), timeout=build.timeout).output
+        runs = processes.RunSet()
+        workers = max(1, jobs or _setting(JOBS_ENV, os.cpu_count() or 1))
+        with concurrent.futures.ThreadPoolExecutor(workers, "kustomize") as pool:
+            futures = {pool.submit(run, chunks[i], runs): i for i in missing}
+            written = 0
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    index = futures[future]
+                    stdout = future.result()
+                    written += len(stdout)
+                    if written > budget:
+                        raise RenderError(
+                            f"{build.shown}: kustomize wrote more than {budget >> 20} MiB "
+                            f"of output (set {OUTPUT_ENV} to raise it)"
+                        )
+                    outputs[index] = _parse_pieces(build.docs, stdout, source=build.shown)
+                    table[keys[index]] = [key for key, _ in outputs[index]]
+            except BaseException:
+                runs.kill()
+                for future in futures:
+                    future.cancel()
+                raise
+    merged = kustomize_chunks.merge(
+        base,
+        [outputs[i] for i in range(len(chunks))],
+        order_first=plan.order_first,
+        order_last=plan.order_last,
+    )
+    if isinstance(merged, str):
+        return None
+    record = {
+        "base": base_key,
+        "chunks": keys,
+        "first": list(plan.order_first),
+        "last": list(plan.order_last),
+    }
+    return merged, record
 
 
 def parse_documents(text: bytes | str, *, source: str) -> list[Manifest]:
@@ -227,26 +398,29 @@ def parse_documents(text: bytes | str, *, source: str) -> list[Manifest]:
 
 
 def split_documents(text: bytes) -> list[bytes]:
-    """Split Kustomize's output at its document markers (``---`` at the start of a line).
+    """Split Kustomize's output into its documents' texts, document markers left out.
 
-    A marker at the start of a line always starts a document: inside a document (a
-    mapping) every line of a block or multi-line scalar is indented.
+    A marker (``---`` at the start of a line) always starts a document: inside a document
+    (a mapping) every line of a block or multi-line scalar is indented. Without the marker,
+    a document's text is the same wherever it stands in the output (first or not), so it
+    is the same key in the cache.
     """
-    starts = [m.start() for m in _DOCUMENT_START.finditer(text)]
-    bounds = [0, *starts, len(text)]
-    return [text[a:b] for a, b in itertools.pairwise(bounds) if text[a:b].strip()]
+    bounds = [0]
+    for m in _DOCUMENT_START.finditer(text):
+        bounds += [m.start(), m.end()]
+    bounds.append(len(text))
+    pieces = (text[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2))
+    return [piece for piece in pieces if piece.strip()]
 
 
-def _parse_cached(
-    table: caches.Table, text: bytes, *, source: str
-) -> tuple[list[Manifest], list[str]]:
+def _parse_pieces(table: caches.Table, text: bytes, *, source: str) -> list[kustomize_chunks.Piece]:
     """Parse Kustomize's output one document at a time, each text parsed once per cache.
 
-    Returns the documents and their keys. A document's value in ``table`` is its JSON text
-    (every lookup builds fresh objects: callers may change what they get).
+    Returns each document's key (the hash of its text) with what it parses to. A
+    document's value in ``table`` is its JSON text (every lookup builds fresh objects:
+    callers may change what they get).
     """
-    docs: list[Manifest] = []
-    keys: list[str] = []
+    pieces: list[kustomize_chunks.Piece] = []
     for piece in split_documents(text):
         key = caches.key_of(CACHE_VERSION, piece)
         found = table.get(key)
@@ -257,21 +431,53 @@ def _parse_cached(
             # Not JSON data (a !!binary value): not cached.
             with contextlib.suppress(TypeError, ValueError):
                 table[key] = json.dumps(parsed, separators=(",", ":"))
-        docs.extend(parsed)
-        keys.append(key)
-    return docs, keys
+        pieces.append((key, parsed))
+    return pieces
+
+
+def _cached_pieces(
+    table: caches.Table, docs: caches.Table, key: str
+) -> list[kustomize_chunks.Piece] | None:
+    """Return the documents of a cached build or chunk (None if it or a document is not)."""
+    return _pieces_of(docs, table.get(key))
+
+
+def _pieces_of(docs: caches.Table, keys: Any) -> list[kustomize_chunks.Piece] | None:
+    """Return the cached documents of ``keys`` (None if one is not cached or keys no list)."""
+    if not isinstance(keys, list):
+        return None
+    texts = [docs.get(k) for k in keys]
+    if not all(isinstance(t, str) for t in texts):
+        return None
+    return [(str(k), json.loads(str(t))) for k, t in zip(keys, texts, strict=True)]
 
 
 def _cached_build(cache: caches.ContentCache, build_key: str, source: str) -> list[Manifest] | None:
-    """Return the documents of a cached build, or None if it (or any document) is not cached."""
-    keys = cache.table("kustomize-builds").get(build_key)
-    if not isinstance(keys, list):
+    """Return the documents of a cached build, or None if it (or any document) is not cached.
+
+    A whole build is recorded as its documents' keys, a split one as its chunks' keys
+    (merged again as when it was built).
+    """
+    builds = cache.table("kustomize-builds")
+    docs = cache.table(_docs_table(source))
+    record = builds.get(build_key)
+    if isinstance(record, list):
+        pieces = _pieces_of(docs, record)
+        return None if pieces is None else [doc for _, ds in pieces for doc in ds]
+    if not isinstance(record, dict):
         return None
-    table = cache.table(_docs_table(source))
-    texts = [table.get(k) for k in keys]
-    if not all(isinstance(t, str) for t in texts):
+    chunks = cache.table("kustomize-chunks")
+    base = _cached_pieces(chunks, docs, str(record.get("base")))
+    outputs = [_cached_pieces(chunks, docs, str(k)) for k in record.get("chunks") or []]
+    if base is None or any(o is None for o in outputs):
         return None
-    return [doc for text in texts for doc in json.loads(str(text))]
+    merged = kustomize_chunks.merge(
+        base,
+        [o for o in outputs if o is not None],
+        order_first=[str(k) for k in record.get("first") or []],
+        order_last=[str(k) for k in record.get("last") or []],
+    )
+    return None if isinstance(merged, str) else [doc for _, ds in merged for doc in ds]
 
 
 def _docs_table(source: str) -> str:
@@ -288,20 +494,22 @@ def _binary_identity(path: str) -> str:
     return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def clean_message(stderr: str, *, roots: list[Path]) -> str:
+def clean_message(stderr: str, *, roots: list[Path], views: Sequence[Path] = ()) -> str:
     """Return Kustomize's error as one readable line.
 
     Keeps the first non-empty lines (at most MAX_MESSAGE_LINES), drops kubectl's
     ``error:``/``Error:`` prefix, and shows paths under any of ``roots`` relative to the
-    first root (``/tmp/x/overlays/dev/a.yaml`` becomes ``overlays/dev/a.yaml``).
+    first root (``/tmp/x/overlays/dev/a.yaml`` becomes ``overlays/dev/a.yaml``). ``views``
+    are directories that stand for the first root (a chunk's tree): paths under them are
+    shown the same way.
     """
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     lines = [re.sub(r"^(error|Error):\s*", "", ln) for ln in lines[:MAX_MESSAGE_LINES]]
     message = "; ".join(lines) or "no message from kustomize"
     if roots:
         replacements: dict[str, str] = {}
-        for root in roots:
-            rel = _display_path(root, roots[0])
+        for root in [*roots, *views]:
+            rel = "." if root in views else _display_path(root, roots[0])
             for form in (str(root), str(root.resolve())):
                 replacements[form.rstrip("/") + "/"] = "" if rel == "." else rel + "/"
                 replacements[form.rstrip("/")] = rel

@@ -20,12 +20,17 @@ Called by :func:`reconciler.render.kustomize.build_overlay` for every overlay. K
 
 Errors are :class:`SpecError` values naming the kustomization and the field
 (``overlays/dev/kustomization.yaml:3:5: resources[1]: ...``), raised together as
-:class:`SpecErrors`. A missing file is left for Kustomize to report. The result is the
-number of files and bytes Kustomize will read, which sizes its resource limits.
+:class:`SpecErrors`. A missing file is left for Kustomize to report. The result is what
+Kustomize will read: the files and their bytes (which size its resource limits), the hash
+of each file (content addresses for caching a build by exactly what it reads), and the
+graph of kustomizations (each one's fields, the kustomization file names in its directory,
+the directories it names), from which :mod:`reconciler.render.kustomize_plans` decides
+whether the build can be split.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -34,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.specs import loading
+from reconciler.structs import documents
 from reconciler.structs.errors import SpecError, SpecErrors
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -59,11 +65,23 @@ _HAZARDS = re.compile(rb"(?:^|[\s\[{,:])[&*!]", re.MULTILINE)
 
 @dataclass
 class Inputs:
-    """What one build reads: files (repository-relative) and their total size in bytes."""
+    """What one build reads, every path repository-relative (``/``-separated).
+
+    ``files``: every file read, and ``bytes`` their total size; ``digests``: the sha256 of
+    each file's bytes; ``kustomizations``: each kustomization directory's first document
+    as plain data (None if it is not a mapping or does not load); ``names``: the
+    kustomization file names present in each such directory (Kustomize refuses more than
+    one); ``references``: the directories each kustomization directory names in
+    ``resources``, ``bases`` and ``components``, in order.
+    """
 
     files: set[str] = field(default_factory=set)
     bytes: int = 0
     errors: list[SpecError] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
+    kustomizations: dict[str, Any] = field(default_factory=dict)
+    names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    references: dict[str, list[str]] = field(default_factory=dict)
 
 
 def check_overlay(overlay_dir: Path, *, repo_root: Path) -> Inputs:
@@ -165,14 +183,14 @@ class _Walker:
             return
         try:
             size = path.stat().st_size
+            if size > loading.MAX_BYTES:
+                message = f"file is {size} bytes, over the {loading.MAX_BYTES}-byte limit"
+                self.inputs.errors.append(SpecError(rel, 0, 0, "", message))
+                return
+            content = path.read_bytes()
         except OSError:
             return  # missing: Kustomize reports it
-        if size > loading.MAX_BYTES:
-            message = f"file is {size} bytes, over the {loading.MAX_BYTES}-byte limit"
-            self.inputs.errors.append(SpecError(rel, 0, 0, "", message))
-            return
-        self.inputs.files.add(rel)
-        self.inputs.bytes += size
+        self._count(rel, content)
 
     def inline(self, text: str, where: _Where) -> None:
         try:
@@ -185,6 +203,7 @@ class _Walker:
         if rel not in self.inputs.files:
             self.inputs.files.add(rel)
             self.inputs.bytes += len(content)
+            self.inputs.digests[rel] = hashlib.sha256(content).hexdigest()
 
     # ------------------------------------------------------------------ kustomizations
 
@@ -193,9 +212,14 @@ class _Walker:
         if real in self.seen_dirs:
             return
         self.seen_dirs.add(real)
-        found = next((real / n for n in KUSTOMIZATION_FILES if (real / n).is_file()), None)
-        if found is None:
+        present = tuple(n for n in KUSTOMIZATION_FILES if (real / n).is_file())
+        if not present:
             return  # Kustomize reports a directory without a kustomization
+        here = self.rel(real)
+        self.inputs.names[here] = present
+        self.inputs.kustomizations[here] = None
+        self.inputs.references[here] = []
+        found = real / present[0]
         rel = self.rel(found)
         docs = self.yaml_file(found, shown=rel, kustomization=True)
         if not docs:
@@ -204,6 +228,7 @@ class _Walker:
         if not isinstance(doc, dict):
             self.inputs.errors.append(SpecError(rel, 1, 1, "", "a kustomization must be a mapping"))
             return
+        self.inputs.kustomizations[here] = documents.plain(doc)
         locator = loading.Locator.of(doc)
         for name, message in _REFUSED_FIELDS.items():
             if name in doc:
@@ -229,6 +254,7 @@ class _Walker:
         if target is None:
             return
         if target.is_dir():
+            self.inputs.references.setdefault(self.rel(base), []).append(self.rel(target))
             self.kustomization_dir(target)
         elif target.is_file():
             self.yaml_file(target)

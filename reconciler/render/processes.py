@@ -14,6 +14,8 @@ or its node down, and a reconciler that dies must not leave its children running
 
 The limits are applied in the child between fork and exec (``preexec_fn``); the function
 there only calls ``setrlimit`` and ``prctl``, which are safe after fork in a threaded parent.
+Runs started from several threads (Kustomize's chunks) can share a :class:`RunSet`, which
+kills all of them at once when one fails or the caller is interrupted.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -103,13 +106,46 @@ def _preexec(limits: ProcessLimits, parent: int) -> Callable[[], None]:
     return setup
 
 
-def run_bounded(command: Sequence[str], *, limits: ProcessLimits) -> Result:
+class RunSet:
+    """Bounded runs in flight in several threads, killed together by :meth:`kill`.
+
+    A run started after :meth:`kill` is killed at once (its result says "was cancelled").
+    """
+
+    def __init__(self) -> None:
+        self._procs: set[subprocess.Popen[Any]] = set()
+        self._lock = threading.Lock()
+        self.cancelled = False
+
+    def kill(self) -> None:
+        """Kill the process group of every run in flight, and of every later one."""
+        with self._lock:
+            self.cancelled = True
+            procs = list(self._procs)
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def _add(self, proc: subprocess.Popen[Any]) -> bool:
+        with self._lock:
+            self._procs.add(proc)
+            return not self.cancelled
+
+    def _remove(self, proc: subprocess.Popen[Any]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+
+def run_bounded(
+    command: Sequence[str], *, limits: ProcessLimits, runs: RunSet | None = None
+) -> Result:
     """Run ``command`` under ``limits``; return its exit code and output.
 
     Never raises for the child's behaviour: a limit that stopped it is named in
     ``Result.failure`` ("did not finish within 60s", "used more than 120 s of CPU",
-    "wrote more than 64 MiB of output", "cannot run kubectl: ..."). The caller's own
-    exceptions kill the child's process group before they propagate.
+    "wrote more than 64 MiB of output", "cannot run kubectl: ...", "was cancelled" when
+    ``runs`` was killed). The caller's own exceptions kill the child's process group before
+    they propagate.
     """
     env = dict(os.environ)
     env["GOMEMLIMIT"] = str(max(limits.memory * 3 // 4, 64 << 20))
@@ -128,6 +164,8 @@ def run_bounded(command: Sequence[str], *, limits: ProcessLimits) -> Result:
             return Result(-1, b"", b"", f"cannot run {command[0]}: {exc.strerror or exc}")
         failure = ""
         try:
+            if runs is not None and not runs._add(proc):
+                _kill(proc)
             code = proc.wait(timeout=limits.wall)
         except subprocess.TimeoutExpired:
             failure = f"did not finish within {limits.wall:g}s"
@@ -135,6 +173,11 @@ def run_bounded(command: Sequence[str], *, limits: ProcessLimits) -> Result:
         except BaseException:
             _kill(proc)
             raise
+        finally:
+            if runs is not None:
+                runs._remove(proc)
+        if not failure and runs is not None and runs.cancelled:
+            failure = "was cancelled"
         if not failure:
             failure = _limit_hit(code, limits)
         if not failure and out.seek(0, os.SEEK_END) >= limits.output:
