@@ -70,14 +70,15 @@ def daemon_parts(
         state_dir=state / "provenance",
         sinks=mlflow_sink.sinks_for(mlflow_tracking_uri),
     )
+    files = _work_tree(options.repo, path)
     ctx = engine.Context(
         repo=path,
         manager_for=manager_for,
         provenance=store,
         cache=cache,
-        files=_work_tree(options.repo, path),
+        files=files,
     )
-    shared, handler = _web_ui(path, store, ui_token) if ui else (None, None)
+    shared, handler = _web_ui(path, store, ui_token, files) if ui else (None, None)
 
     def reconcile(key: str) -> outcomes.ReconcileOutcome:
         env, _, branch = key.partition("@")
@@ -164,12 +165,17 @@ def _work_tree(repo: str, path: Path) -> Path | None:
     return local.resolve()
 
 
-def _web_ui(path: Path, store: ProvenanceStore, token: str | None) -> tuple[Any, Any]:
-    """Return the web UI's snapshot store and the daemon's request handler serving it."""
+def _web_ui(
+    path: Path, store: ProvenanceStore, token: str | None, files: Path | None
+) -> tuple[Any, Any]:
+    """Return the web UI's snapshot store and the daemon's request handler serving it.
+
+    ``files``: where the repository's files are (``engine.Context.files``), for reviews.
+    """
     from reconciler.web import app, readers, serving, snapshots
 
     shared = snapshots.SnapshotStore()
-    application = app.create_app(shared, readers.Readers(path, store), token=token)
+    application = app.create_app(shared, readers.Readers(path, store, files), token=token)
     return shared, serving.request_handler(application)
 
 

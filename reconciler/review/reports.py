@@ -208,13 +208,15 @@ def diff_objects(base: Sequence[Manifest], head: Sequence[Manifest]) -> list[Obj
 
 
 def _prepared(
-    repo: Path, sha: str, env_name: str, branch: str
+    repo: Path, sha: str, env_name: str, branch: str, files: Path | None = None
 ) -> tuple[environments.Prepared | None, list[str]]:
     from reconciler import engine
 
     with repos.checkout_tree(repo, sha) as (root, _):
         try:
-            prepared = engine.prepare_target(root, env_name, branch=branch, source=repo, commit=sha)
+            prepared = engine.prepare_target(
+                root, env_name, branch=branch, source=repo, commit=sha, files=files
+            )
         except SpecErrors as e:
             return None, [str(x) for x in e.errors]
         except (RenderError, ReconcilerError) as e:
@@ -281,14 +283,22 @@ LivePlan = Callable[[Environment, str, str], list[str]]
 
 
 def build_review(
-    repo: Path, spec: str, *, provenance: Any | None = None, live: LivePlan | None = None
+    repo: Path,
+    spec: str,
+    *,
+    provenance: Any | None = None,
+    live: LivePlan | None = None,
+    files: Path | None = None,
 ) -> Review:
     """Build the review of ``BASE..HEAD`` in a local repository.
 
     ``provenance`` (a ProvenanceStore) lets the report tell reused runs and compare
     metrics; without it only renders are compared. ``live`` (a cluster is configured) adds
     what syncing HEAD would change in each affected environment, from a server-side dry
-    run; its failure is reported in the environment's errors.
+    run; its failure is reported in the environment's errors. ``files``: the work tree
+    holding the repository's files when ``repo`` has none (the daemon's mirror of a
+    clone's remote), where DVC remotes inside the repository are named, as the daemon
+    renders them (``engine.Context.files``).
     """
     base, head = parse_range(spec)
     root = repos.find_root(repo)
@@ -296,8 +306,8 @@ def build_review(
     review = Review(base=base, head=head, base_commit=base_sha, head_commit=head_sha)
     baseline: dict[str, tuple[Any, str]] = {}
     for env, branch in _affected_targets(root, head, head_sha, base_sha):
-        bp, _ = _prepared(root, base_sha, env.name, branch)
-        hp, errors = _prepared(root, head_sha, env.name, branch)
+        bp, _ = _prepared(root, base_sha, env.name, branch, files)
+        hp, errors = _prepared(root, head_sha, env.name, branch, files)
         known = hp or bp
         target = known.target if known is not None else environments.target_for(env, branch)
         er = EnvironmentReview(

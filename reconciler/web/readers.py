@@ -65,11 +65,16 @@ class _Cache:
 
 
 class Readers:
-    """Git-side reads for one repository and its provenance store."""
+    """Git-side reads for one repository and its provenance store.
 
-    def __init__(self, root: Path, store: ProvenanceStore) -> None:
+    ``files``: the work tree holding the repository's files when ``root`` is the daemon's
+    mirror of a clone's remote (``engine.Context.files``); reviews render with it.
+    """
+
+    def __init__(self, root: Path, store: ProvenanceStore, files: Path | None = None) -> None:
         self.root = root
         self.store = store
+        self.files = files
         self._cache = _Cache()
 
     def refs_fingerprint(self) -> str:
@@ -103,7 +108,7 @@ class Readers:
         key = ("review", spec, shas, self.refs_fingerprint())
 
         def build() -> tuple[reports.Review, str]:
-            review = reports.build_review(self.root, spec, provenance=self.store)
+            review = reports.build_review(self.root, spec, provenance=self.store, files=self.files)
             for env in review.environments:
                 for change in env.objects:
                     change.diff = redaction.redact_diff(change.ref, change.diff)

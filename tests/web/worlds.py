@@ -3,8 +3,10 @@
 ``start_daemon_world`` builds what a user has after ``reconciler run``: a clone of the
 example with a bare ``origin``, the sandbox API server with the CRDs, and the daemon (the
 real :class:`reconciler.daemon.loop.Daemon`, wired by :mod:`reconciler.cli.wiring`) in a
-thread, watching ``origin``'s refs and serving the UI on a free loopback port. Steps report
-metrics as programmed (resnet50 and fraud-detector pass their gates; llm-finetune's train
+thread, run on the clone (``reconciler run --repo .``: it follows ``origin``, mirrored, and
+names the example's DVC remote inside the repository in the clone; read from the bare
+``origin`` itself, that remote is refused) and serving the UI on a free loopback port.
+Steps report metrics as programmed (resnet50 and fraud-detector pass their gates; llm-finetune's train
 step fails), so every page has something to show: served models, charts, a failure.
 """
 
@@ -110,7 +112,7 @@ def start_daemon_world(base: Path, *, envs: tuple[str, ...] = ("dev",)) -> Daemo
     work = dvcrepos.copy_example_repo(base / "work")
     origin = dvcrepos.origin_of(work)
     options = loop.DaemonOptions(
-        repo=str(origin),
+        repo=str(work),
         interval=1.0,
         resync=60.0,
         listen="127.0.0.1:0",
