@@ -19,7 +19,7 @@ from typing import Any
 
 from reconciler.render import datasets as datasets_mod
 from reconciler.render import dvcsources, overlays, serving, steps
-from reconciler.render.runspecs import RunSpec, plan_run
+from reconciler.render.runspecs import RunSpec, env_key, plan_run
 from reconciler.source import repos
 from reconciler.specs import branches, loading, provenance_branches, validation
 from reconciler.specs.models import Environment, Pipeline
@@ -218,8 +218,6 @@ def unnamed_sources(prepared: Prepared) -> dict[str, list[str]]:
     ``{"datasets/x.dvc": ["DATASET_X_REV", "DATASET_X_DVC_PATH"]}``: empty when every
     dataset got its source; every pointer when none was looked up (no commit to name).
     """
-    from reconciler.render.runspecs import env_key
-
     out: dict[str, list[str]] = {}
     for plan in prepared.run_specs.values():
         for name, facts in plan.datasets.items():
