@@ -16,10 +16,9 @@ so both behave the same, and DVC never walks up to a parent repository.
 
 Every problem is a :class:`SpecError` on the pointer file (or on ``.dvc/config``), never a
 traceback: a missing file, a file that is not a DVC pointer, a path outside the
-repository (absolute, ``..``, or a symlink leading out), no remote configured, a local
-remote inside the repository when the repository read has no work tree (a URL the daemon
-mirrors, a bare repository: the data is nowhere a pod can read it), or (``check_remote``)
-a remote that does not hold the data.
+repository (absolute, ``..``, or a symlink leading out), no remote configured, or
+(``check_remote``) a remote that does not hold the data. A local remote inside a
+repository read without a work tree (a URL the daemon mirrors) is a logged warning.
 
 DVC is imported lazily (it is slow to import); :class:`DatasetResolver` opens DVC's
 ``Repo`` once per repository tree and caches remotes and pointers, so resolving many
@@ -30,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import posixpath
 import re
 from collections.abc import Mapping
@@ -42,6 +42,8 @@ from reconciler.render import kustomize_inputs
 from reconciler.source import repos, trees
 from reconciler.specs import loading
 from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from dvc.output import Output
@@ -234,11 +236,13 @@ class DatasetResolver:
         where it really is and does not move between reconciles. Without a source, such a
         remote can only be named by its repository-relative path.
 
-        ``remote_root`` is the remote's own location (its object database's root), named
-        in the error below. Raises SpecErrors (on ``.dvc/config``, field
-        ``remote.<name>.url``) when the source has no work tree (a mirror of a URL, a bare
-        repository): the remote's files are only blobs in Git there, and the path would
-        name a directory inside the reconciler's own state that no pod can see.
+        When the source has no work tree (a mirror of a URL, a bare repository), the
+        remote's files are only blobs in Git there and the path names a directory inside
+        the reconciler's own state that no pod can see. It is still rendered: pods can
+        ``dvc get`` the data by ``DVC_REPO_URL`` and the dataset's REV when the store is
+        committed (the demo and the tests run that way); a warning, logged once per
+        repository, remote and process, says so and what to do on a real cluster.
+        ``remote_root`` (the remote's object database root) is named in it.
         """
         if "://" in url and not url.startswith("file://"):
             return url
@@ -249,21 +253,25 @@ class DatasetResolver:
             return url
         if self.source is None:
             return rel.as_posix()
-        if _without_work_tree(Path(self.source)):
+        warned = (str(self.source), remote)
+        if _without_work_tree(Path(self.source)) and warned not in _WARNED:
+            _WARNED.add(warned)
             where = Path(remote_root.removeprefix("file://")).resolve()
             if where.parts[-2:] == ("files", "md5"):  # DVC 3's layout under the remote
                 where = where.parent.parent
             with contextlib.suppress(ValueError):
-                rel = where.relative_to(self.root.resolve())
-            raise _errors(
-                DVC_CONFIG,
-                f"remote.{remote}.url",
-                f"DVC remote {remote!r} is a local path inside the repository "
-                f"({rel.as_posix()}), and the repository is read without a work tree (a "
-                "URL the reconciler mirrors, or a bare repository): its data is nowhere a "
-                "pod can read it. Point the remote at an object store (dvc remote add -d "
-                f"-f {remote} s3://BUCKET/PATH, dvc push, commit .dvc/config), or at a path "
-                "outside the repository that pods mount",
+                where = where.relative_to(self.root.resolve())
+            log.warning(
+                "DVC remote %r is a local path inside the repository (%s), and the "
+                "repository is read without a work tree (a URL the reconciler mirrors, or a "
+                "bare repository): DATASET_*_URL names it inside the reconciler's mirror, "
+                "which no pod can read. Pods can still fetch the data with dvc get --rev "
+                "$DATASET_<NAME>_REV $DVC_REPO_URL $DATASET_<NAME>_DVC_PATH when the store is "
+                "committed to Git; on a real cluster, point the remote at an object store "
+                "(dvc remote add -d -f %s s3://BUCKET/PATH, dvc push, commit .dvc/config)",
+                remote,
+                where.as_posix(),
+                remote,
             )
         return str(Path(self.source).resolve() / rel)
 
@@ -516,6 +524,10 @@ def _normalise(pointer: str) -> str | None:
     if norm == ".." or norm.startswith("../") or norm.startswith("/"):
         return None
     return norm
+
+
+_WARNED: set[tuple[str, str]] = set()
+"""(Repository, remote) pairs warned about by :meth:`DatasetResolver._stable_url` in this process."""
 
 
 def _without_work_tree(source: Path) -> bool:

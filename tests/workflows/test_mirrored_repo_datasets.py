@@ -2,17 +2,20 @@
 
 The daemon installed in a cluster mirrors the repository into its state directory: a bare
 mirror, no work tree. A DVC remote that is a local path inside the repository (the
-example's ``dvc-storage/``) would be named inside that mirror, a path no pod can see: it
-is refused at render, on ``.dvc/config``'s ``remote.<name>.url``, the pipelines using it
-are listed as not rendering and keep their live objects. A remote outside the repository
-is named as it is. Real git mirror, real DVC, the sandbox over HTTP.
+example's ``dvc-storage/``) is named inside that mirror, a path no pod can see: the
+pipelines still render and run (a pod can ``dvc get`` the committed store by
+``DVC_REPO_URL`` and REV), and a warning says what to do on a real cluster. A remote
+outside the repository is named as it is. Real git mirror, real DVC, the sandbox over HTTP.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from reconciler import engine
 from reconciler.source import mirrors
@@ -42,28 +45,24 @@ def fraud_urls(world: World) -> set[str]:
     }
 
 
-def test_a_remote_inside_the_repository_is_refused_when_read_by_url(
-    tmp_path: Path, sandbox: Any
+def test_a_remote_inside_the_repository_read_by_url_renders_with_a_warning(
+    tmp_path: Path, sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     world = make_world(tmp_path, sandbox)
-    world.reconcile()  # from the clone: the remote is named in the clone
-    before = world.jobs()
-    assert before
     ctx = mirrored(world, tmp_path)
-    out = engine.reconcile(ctx, "dev")
-    fraud = status(out, "fraud-detector")
-    assert fraud.status == "RenderError"
-    (err,) = fraud.errors
-    assert (err.path, err.field) == (".dvc/config", "remote.storage.url")
-    assert "local path inside the repository (dvc-storage)" in err.message
-    assert "nowhere a pod can read it" in err.message
-    assert str(tmp_path / "mirrors") not in err.message  # never the daemon's own paths
-    assert {p.name for p in out.pipelines if p.status == "RenderError"} == {
-        "fraud-detector",
-        "llm-finetune",
-        "resnet50",
-    }
-    assert world.jobs() == before  # nothing pruned, nothing replaced
+    with caplog.at_level(logging.WARNING, logger="reconciler.render.datasets"):
+        out = engine.reconcile(ctx, "dev")
+    assert not out.errors, out.errors
+    assert not [p.name for p in out.pipelines if p.status == "RenderError"]
+    assert fraud_urls(world)  # the runs started, their data named
+    (warning,) = [r.getMessage() for r in caplog.records if "DVC remote 'storage'" in r.message]
+    assert "local path inside the repository (dvc-storage)" in warning
+    assert "dvc get --rev" in warning and "object store" in warning
+    # Once per remote and process: a second reconcile says nothing new.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="reconciler.render.datasets"):
+        engine.reconcile(ctx, "dev")
+    assert not [r for r in caplog.records if "DVC remote 'storage'" in r.message]
 
 
 def test_a_remote_outside_the_repository_is_named_as_it_is(tmp_path: Path, sandbox: Any) -> None:
