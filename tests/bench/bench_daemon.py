@@ -365,8 +365,11 @@ def test_push_to_first_write_at_scale_with_runs_in_flight(
 def test_three_daemons_split_1000_pipelines_x_3_environments(
     sandbox: Any, tmp_path: Path, split: str
 ) -> None:
-    """Three daemons, ``--shard I/3`` or one ``--env`` each: what each holds, push -> write."""
-    count = 1000
+    """Three daemons, ``--shard I/3`` or one ``--env`` each: what each holds, push -> write.
+
+    ``BENCH_SPLIT_PIPELINES`` pipelines per environment (1,000).
+    """
+    count = int(os.environ.get("BENCH_SPLIT_PIPELINES", "1000"))
     work = scale_world(sandbox, tmp_path, count)
     api = sandbox.api_client()
     daemons = []
