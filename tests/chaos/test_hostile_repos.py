@@ -99,12 +99,14 @@ CASES: dict[str, tuple[Mutate, str]] = {
 }  # fmt: skip
 
 
-def measured(args: list[str], cwd: Path) -> tuple[int, str, int, float]:
+def measured(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[int, str, int, float]:
     """Run the CLI; return exit code, output, peak RSS (KiB, descendants included), seconds."""
     start = time.monotonic()
     out = cwd.parent / "out.txt"
     with open(out, "wb") as f:
-        proc = subprocess.Popen([support.RECONCILER, *args], cwd=cwd, stdout=f, stderr=f)
+        proc = subprocess.Popen([support.RECONCILER, *args], cwd=cwd, stdout=f, stderr=f, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return (
@@ -120,16 +122,20 @@ def repo(tmp_path: Path) -> Path:
     return dvcrepos.copy_example_repo(tmp_path / "repo", origin=False)
 
 
+@pytest.mark.parametrize("split", ["whole", "in chunks"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_hostile_commit_gives_a_clear_bounded_error(
-    case: str, repo: Path, tmp_path: Path, figures: Figures
+    case: str, split: str, repo: Path, tmp_path: Path, figures: Figures
 ) -> None:
+    """Each case with Kustomize building the overlay whole, and in chunks of one pipeline."""
     mutate, path = CASES[case]
     outside = tmp_path / "outside"
     outside.mkdir()
     mutate(repo, outside)
     dvcrepos.commit_all(repo, case)
-    code, output, rss, seconds = measured(["validate", "--offline", "--ref", "HEAD"], repo)
+    chunk = "1" if split == "in chunks" else "0"
+    env = {**os.environ, "RECONCILER_KUSTOMIZE_CHUNK": chunk}
+    code, output, rss, seconds = measured(["validate", "--offline", "--ref", "HEAD"], repo, env)
     figures.update(exit=code, peak_rss_mib=rss // 1024, seconds=round(seconds, 2))
     figures.report()
     assert code == 1, output
