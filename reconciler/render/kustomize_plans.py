@@ -56,6 +56,7 @@ from typing import Any
 
 from reconciler.render import kustomize_inputs
 from reconciler.source import caches
+from reconciler.structs import codec
 
 PLAN_VERSION = "kustomize-plan-1"
 """Part of every chunk's cache key: a change of how chunks are made invalidates them."""
@@ -222,7 +223,7 @@ def plan(
     doc = inputs.kustomizations.get(overlay)
     if not isinstance(doc, dict):
         return Whole(f"{overlay}: no kustomization mapping")
-    refusal = _overlay_refusal(overlay, doc, inputs)
+    refusal = _overlay_refusal(overlay, doc, inputs, overlay_dir=overlay_real)
     if refusal:
         return Whole(refusal)
     order = _order(overlay, doc.get("sortOptions"))
@@ -267,7 +268,9 @@ def plan(
     )
 
 
-def _overlay_refusal(overlay: str, doc: dict[str, Any], inputs: kustomize_inputs.Inputs) -> str:
+def _overlay_refusal(
+    overlay: str, doc: dict[str, Any], inputs: kustomize_inputs.Inputs, *, overlay_dir: Path
+) -> str:
     """Return why the overlay's fields are not per resource ("" if they all are)."""
     for name in doc:
         if name not in OVERLAY_FIELDS:
@@ -280,6 +283,13 @@ def _overlay_refusal(overlay: str, doc: dict[str, Any], inputs: kustomize_inputs
     for index, patch in enumerate(patches):
         if not isinstance(patch, dict) or not isinstance(patch.get("target"), dict):
             return f"{overlay}: patches[{index}] has no target (it must match one resource)"
+    for name in ("patches", "patchesJson6902"):
+        entries = doc.get(name) or []
+        if not isinstance(entries, list):
+            return f"{overlay}: {name} is not a list"
+        for index, patch in enumerate(entries):
+            if _changes_kind(patch, overlay_dir):
+                return f"{overlay}: {name}[{index}] may change a resource's kind"
     for directory, kustomization in inputs.kustomizations.items():
         if not isinstance(kustomization, dict):
             return f"{directory}: no kustomization mapping"
@@ -287,6 +297,48 @@ def _overlay_refusal(overlay: str, doc: dict[str, Any], inputs: kustomize_inputs
             if name in kustomization:
                 return f"{directory}: {name} applies to every resource of the build"
     return ""
+
+
+def _changes_kind(patch: Any, overlay_dir: Path) -> bool:
+    """True if a patch entry may change a resource's kind or apiVersion (or is unreadable).
+
+    A resource whose kind changes keeps its former id too, which name references and
+    ``replicas`` also match: a former ConfigMap could be referred to across chunks. An
+    entry may change a kind with ``options.allowKindChange``, or with a JSON6902 operation
+    on ``/kind``, ``/apiVersion`` or the whole document.
+    """
+    if not isinstance(patch, dict):
+        return True
+    options = patch.get("options")
+    if isinstance(options, dict) and options.get("allowKindChange"):
+        return True
+    text = patch.get("patch")
+    if not isinstance(text, str):
+        path = patch.get("path")
+        if not isinstance(path, str):
+            return True
+        try:
+            text = (overlay_dir / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return True
+    try:
+        docs = codec.load_stream(str(text))  # ruamel scalars are str subclasses
+    except codec.YAMLError:
+        return True
+    for ops in docs:
+        if not isinstance(ops, list):
+            continue  # a strategic-merge patch: it keeps the kind without allowKindChange
+        for op in ops:
+            if not isinstance(op, dict):
+                return True
+            for key in ("path", "from"):
+                value = op.get(key)
+                if isinstance(value, str) and value in _KIND_POINTERS:
+                    return True
+    return False
+
+
+_KIND_POINTERS = frozenset({"", "/", "/kind", "/apiVersion"})
 
 
 def _order(overlay: str, options: Any) -> tuple[tuple[str, ...], tuple[str, ...]] | Whole:

@@ -305,6 +305,11 @@ UNSUPPORTED: dict[str, tuple[str, dict[str, str], str]] = {
         },
         "configurations applies to every resource",
     ),
+    "a patch that changes a kind": (
+        OVERLAY + "patches:\n  - target: {kind: Pipeline, name: p03}\n    path: kind.yaml\n",
+        {"overlays/dev/kind.yaml": "- {op: replace, path: /kind, value: Experiment}\n"},
+        "patches[0] may change a resource's kind",
+    ),
     "origin annotations": (
         OVERLAY + "buildMetadata: [originAnnotations]\n",
         {},
@@ -398,7 +403,8 @@ def test_a_broken_pipeline_file_is_named_in_the_error(tmp_path: Path) -> None:
 def test_a_broken_overlay_reports_the_whole_builds_error(tmp_path: Path) -> None:
     overlay = write_repo(
         tmp_path / "repo",
-        OVERLAY + "patches:\n  - target: {kind: Pipeline}\n    path: missing.yaml\n",
+        OVERLAY + "patches:\n  - target: {kind: Environment}\n"
+        "    patch: '- {op: test, path: /metadata/name, value: nope}'\n",
     )
     assert isinstance(plan_of(overlay), kustomize_plans.Plan)
     with pytest.raises(RenderError) as whole:
@@ -406,7 +412,7 @@ def test_a_broken_overlay_reports_the_whole_builds_error(tmp_path: Path) -> None
     with pytest.raises(RenderError) as chunked:
         kustomize.build_overlay(overlay, chunk_files=CHUNK)
     assert str(chunked.value) == str(whole.value)
-    assert "missing.yaml" in str(whole.value)
+    assert "test failed" in str(whole.value)
 
 
 def test_a_changed_pipeline_builds_only_its_chunk_again(tmp_path: Path) -> None:
