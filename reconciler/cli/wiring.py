@@ -9,6 +9,8 @@ provenance outbox) around one repository, one set of clusters and one provenance
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from reconciler.daemon import loop, outcomes
@@ -77,6 +79,7 @@ def daemon_parts(
         provenance=store,
         cache=cache,
         files=files,
+        prepare_slots=threading.BoundedSemaphore(prepare_slots()),
     )
     shared, handler = _web_ui(path, store, ui_token, files) if ui else (None, None)
 
@@ -147,6 +150,15 @@ def daemon_parts(
         affected=affected,
         ui=handler,
     )
+
+
+def prepare_slots() -> int:
+    """Return how many environments the daemon prepares at once: one per two cores.
+
+    Preparing (Kustomize and parsing) keeps a core busy; Kustomize runs beside the
+    interpreter, so each preparation takes about two.
+    """
+    return max(1, (os.cpu_count() or 1) // 2)
 
 
 def _work_tree(repo: str, path: Path) -> Path | None:

@@ -76,7 +76,12 @@ def reconcile(
     started = time.monotonic()
     source = resolve_source(ctx.repo, env_name, branch, ref, files=ctx.files)
     still_current = current_check(source, ref) if interruptible else always_current
-    prepared = prepare(ctx, source, env_name)
+    key = prepared_key(source, env_name, source.commit.sha)
+    prepared = ctx.prepared.get(key) if not ctx.check_remote else None
+    if prepared is None:
+        with ctx.preparing():  # a turn to prepare: by then the branch may have moved on
+            still_current()
+            prepared = prepare(ctx, source, env_name)
     still_current()
     manager = ctx.manager_for(prepared.env.cluster_context)
     first = None
@@ -184,8 +189,27 @@ def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepare
             )
         finally:
             ctx.cache.save()
-    ctx.prepared.put(source.commit.sha, env_name, source.branch, ctx.check_remote, prepared)
+    if not ctx.check_remote:
+        ctx.prepared.put(prepared_key(source, env_name, source.commit.sha), prepared)
     return prepared
+
+
+def prepared_key(source: Source, env_name: str, sha: str) -> tuple[str, ...]:
+    """Return what preparing ``env_name`` at commit ``sha`` reads, as a key of ``ctx.prepared``.
+
+    The commit, the environment instance, and the size and time of the DVC settings in the
+    work tree that names local remotes (``source.files``, else the repository), which are
+    not part of the commit: changing them prepares again.
+    """
+    base = source.files if source.files is not None else source.repo
+    settings = []
+    for name in (".dvc/config", ".dvc/config.local"):
+        try:
+            st = (base / name).stat()
+            settings.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            settings.append(f"{name}:-")
+    return (sha, env_name, source.branch, str(source.repo), *settings)
 
 
 def prepared_at(ctx: Context, source: Source, env_name: str, sha: str) -> environments.Prepared:
@@ -193,25 +217,26 @@ def prepared_at(ctx: Context, source: Source, env_name: str, sha: str) -> enviro
 
     From ``ctx.prepared`` when this process prepared that commit before (the commit a
     push moved the branch from), else prepared now through ``ctx.cache`` (its Kustomize
-    output and specs are usually there) and kept. Raises what :func:`prepare_target`
-    raises when the commit does not render.
+    output and specs are usually there, one of ``ctx.prepare_slots`` held) and kept.
+    Raises what :func:`prepare_target` raises when the commit does not render.
     """
-    known = ctx.prepared.get(sha, env_name, source.branch, ctx.check_remote)
+    key = prepared_key(source, env_name, sha)
+    known = ctx.prepared.get(key)
     if known is not None:
         return known
-    with repos.checkout_tree(source.repo, sha) as (root, _):
+    with ctx.preparing(), repos.checkout_tree(source.repo, sha) as (root, _):
         prepared = prepare_target(
             root,
             env_name,
             branch=source.branch,
-            check_remote=ctx.check_remote,
+            check_remote=False,
             source=source.repo,
             commit=sha,
             files=source.files,
             cache=ctx.cache,
             tree=repos.tree_id(source.repo, sha),
         )
-    ctx.prepared.put(sha, env_name, source.branch, ctx.check_remote, prepared)
+    ctx.prepared.put(key, prepared)
     return prepared
 
 

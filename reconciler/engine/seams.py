@@ -8,6 +8,7 @@ for type checking only so that importing the engine stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,34 +42,31 @@ commit reconciled now and the one before it, for four environment instances)."""
 class PreparedMemo:
     """Environment instances prepared at a commit, kept in memory (least recently used out).
 
-    Keyed by (commit, environment, branch, whether remotes were checked): a commit's files
-    are fixed, so what was prepared from them holds (the DVC remote settings of a work tree
-    outside the commit are read when the commit is first prepared). The engine stores every
-    commit it prepares and reads older commits from here (the commit last applied, whose
-    run specs judge superseded runs and tell what a push changed); a commit being
-    reconciled is always prepared afresh. Thread-safe.
+    Keyed by what preparing reads (see :func:`reconciler.engine.reconciling.prepared_key`):
+    the commit (its files are fixed), the environment instance, and the DVC settings of
+    the work tree that names local remotes; preparing with ``check_remote`` (which asks
+    the remotes, whose answer may change) is never kept. The engine reuses what it
+    prepared before: the commit a push moved the branch from (its run specs judge the
+    superseded runs and tell what the push changed), and the same commit reconciled again
+    (a finished step, a resync). Thread-safe.
     """
 
     def __init__(self, limit: int = PREPARED_KEPT) -> None:
         self.limit = max(1, limit)
-        self._data: OrderedDict[tuple[str, str, str, bool], Prepared] = OrderedDict()
+        self._data: OrderedDict[tuple[str, ...], Prepared] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, commit: str, env: str, branch: str, check_remote: bool) -> Prepared | None:
-        """Return what was prepared for this commit and instance, or None."""
+    def get(self, key: tuple[str, ...]) -> Prepared | None:
+        """Return what was prepared under ``key``, or None."""
         with self._lock:
-            key = (commit, env, branch, check_remote)
             found = self._data.get(key)
             if found is not None:
                 self._data.move_to_end(key)
             return found
 
-    def put(
-        self, commit: str, env: str, branch: str, check_remote: bool, prepared: Prepared
-    ) -> None:
+    def put(self, key: tuple[str, ...], prepared: Prepared) -> None:
         """Keep ``prepared`` (never mutated afterwards by the engine)."""
         with self._lock:
-            key = (commit, env, branch, check_remote)
             self._data[key] = prepared
             self._data.move_to_end(key)
             while len(self._data) > self.limit:
@@ -94,10 +92,19 @@ class Context:
     cache: caches.ContentCache = field(default_factory=caches.ContentCache)
     prepared: PreparedMemo = field(default_factory=PreparedMemo)
     """Environment instances prepared at earlier commits (in memory, for the process's life)."""
+    prepare_slots: threading.Semaphore | None = None
+    """How many environment instances may be prepared at once (None: any number). Preparing
+    is CPU-bound (Kustomize, parsing): on a machine of few cores, several at once only make
+    each one later, so the daemon lets them take turns and the first environment a push
+    concerns starts its runs soonest."""
     files: Path | None = None
     """A work tree holding the repository's files when ``repo`` has none of its own (the
     daemon following a clone's remote through a mirror): DVC remotes inside the repository
     are named there, as ``sync`` in that clone names them. None: ``repo``."""
+
+    def preparing(self) -> contextlib.AbstractContextManager[object]:
+        """Return a context that holds one of ``prepare_slots`` (nothing when unset)."""
+        return self.prepare_slots if self.prepare_slots is not None else contextlib.nullcontext()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ sandbox over HTTP. Runs are kept in flight (every step takes an hour) unless a t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,18 @@ def test_the_scoped_pass_leaves_other_pipelines_serving_alone(world: World) -> N
     assert written == {"jobs"}  # resnet50's new run; no serving object, nothing pruned
     out = engine.reconcile(world.ctx, "dev", scoped=True)
     assert out.ok and status(out, "fraud-detector").serving == served
+
+
+def test_a_commit_reconciled_again_is_not_prepared_again_unless_dvc_settings_change(
+    world: World,
+) -> None:
+    world.reconcile()
+    builds = world.ctx.cache.stats()["kustomize-builds"]
+    world.reconcile()  # a finished step, a resync: the same commit
+    assert world.ctx.cache.stats()["kustomize-builds"] == builds  # not even looked up
+    local = world.work / ".dvc" / "config.local"
+    local.write_text(local.read_text() if local.exists() else "")
+    os.utime(local, ns=(1, 1))  # the work tree's DVC settings changed (not in the commit)
+    world.reconcile()
+    hits, misses = world.ctx.cache.stats()["kustomize-builds"]
+    assert (hits, misses) == (builds[0] + 1, builds[1])  # prepared again (Kustomize cached)
