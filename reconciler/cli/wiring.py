@@ -153,12 +153,12 @@ def daemon_parts(
 
 
 def prepare_slots() -> int:
-    """Return how many environments the daemon prepares at once: one per two cores.
+    """Return how many environments the daemon prepares at once: one per core.
 
-    Preparing (Kustomize and parsing) keeps a core busy; Kustomize runs beside the
-    interpreter, so each preparation takes about two.
+    Preparing (Kustomize and parsing) keeps a core busy: more at once than there are
+    cores only makes each of them later, the first one a push concerns included.
     """
-    return max(1, (os.cpu_count() or 1) // 2)
+    return max(1, os.cpu_count() or 1)
 
 
 def _work_tree(repo: str, path: Path) -> Path | None:
