@@ -100,7 +100,9 @@ def print_text(rows: list[EnvironmentStatus]) -> None:
     con = output.console()
     for row in rows:
         head = f"[bold]{row.env}[/bold] {row.namespace} (branch {escape(row.branch)})"
-        sync = f"{_styled(str(row.sync))} ({escape(row.sync_reason)})"
+        sync = _styled(str(row.sync))
+        if row.sync.value != "Unknown" or not row.errors:  # else the error lines say why
+            sync += f" ({escape(row.sync_reason)})"
         health = _styled(str(row.health.status))
         if row.health.reason and row.sync.value != "Unknown":
             health += f" ({escape(row.health.reason)})"

@@ -6,8 +6,11 @@ pool, TLS and credentials, and sends raw JSON (server-side apply bodies, lists, 
 
 Retries: 429, 500, 502, 503, 504, timeouts and dropped connections are retried with
 exponential backoff and jitter (tenacity), at most :attr:`RetryPolicy.attempts` tries; the
-number of retries is returned so callers can show it ("retried 2 times"). Other errors
-raise :class:`ApiError` at once, carrying the HTTP status, the Status ``reason`` and the
+number of retries is returned so callers can show it ("retried 2 times"). A refused
+connection is not retried here (nothing listens at the address: kubectl says so at once;
+urllib3 has already reconnected twice, see :func:`transport_retries`), and it names the
+kubeconfig and context the client came from (:func:`set_origin`). Other errors raise
+:class:`ApiError` at once, carrying the HTTP status, the Status ``reason`` and the
 server's message.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +47,22 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
+
+_ORIGINS: weakref.WeakKeyDictionary[k8s_client.ApiClient, str] = weakref.WeakKeyDictionary()
+
+
+def set_origin(client: k8s_client.ApiClient, origin: str) -> None:
+    """Record where ``client``'s settings came from (``kubeconfig FILE, context NAME``).
+
+    Called by :func:`reconciler.cluster.clients.load_client`; an unreachable server's error
+    names it, as the place to look. Clients built otherwise (tests, the sandbox) have none.
+    """
+    _ORIGINS[client] = origin
+
+
+def origin_of(client: k8s_client.ApiClient) -> str:
+    """Return what :func:`set_origin` recorded for ``client``, or ``""``."""
+    return _ORIGINS.get(client, "")
 
 
 def transport_retries() -> urllib3.util.Retry:
@@ -209,6 +229,36 @@ def _reason_of(exc: BaseException) -> str:
     return type(seen).__name__
 
 
+def _refused(exc: BaseException) -> bool:
+    """Return True if ``exc`` (a urllib3 error, wrapped or not) is a refused connection."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        cur = todo.pop()
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, ConnectionRefusedError):
+            return True
+        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+    return _reason_of(exc) == "connection refused"
+
+
+def _unreachable(client: k8s_client.ApiClient, exc: BaseException) -> ApiError:
+    """Return the one-line error for a server that cannot be reached, naming where to look."""
+    host = str(client.configuration.host).rstrip("/")
+    origin = origin_of(client)
+    where = f"; {origin}" if origin else ""
+    return ApiError(
+        f"cannot reach the API server {host} ({_reason_of(exc)}{where}): is the cluster up, "
+        "and does the kubeconfig context (--context, KUBECONFIG) point at it? "
+        "`kubectl cluster-info` tries the same",
+        reason="Unreachable",
+    )
+
+
 def _once(
     client: k8s_client.ApiClient,
     method: str,
@@ -235,14 +285,9 @@ def _once(
             reason="TLSError",
         ) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise _Retryable(
-            ApiError(
-                f"cannot reach the API server {host} ({_reason_of(exc)}): check that the "
-                "cluster is up and that the kubeconfig context (--context, KUBECONFIG) "
-                "points at it; `kubectl cluster-info` tries the same",
-                reason="Unreachable",
-            )
-        ) from exc
+        if _refused(exc):  # nothing listens there: waiting would only delay the same answer
+            raise _unreachable(client, exc) from exc
+        raise _Retryable(_unreachable(client, exc)) from exc
     status = int(resp.status)
     if 200 <= status < 300:
         data = json.loads(raw) if raw else None
@@ -266,8 +311,8 @@ def call(
 ) -> Response:
     """Perform one API call and return its parsed JSON body.
 
-    Retries 429/5xx/timeouts/connection errors per ``policy`` (honouring ``Retry-After``
-    up to ``policy.maximum``); raises ApiError (with ``retries`` set) when the call fails
+    Retries 429/5xx/timeouts/dropped connections per ``policy`` (honouring ``Retry-After``
+    up to ``policy.maximum``), never a refused connection; raises ApiError (with ``retries`` set) when the call fails
     for good. ``body`` is sent as JSON, whatever ``content_type`` says (JSON is YAML, so
     ``application/apply-patch+yaml`` bodies are JSON too).
     """

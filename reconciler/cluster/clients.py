@@ -90,7 +90,7 @@ def load_client(
                 k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             except ConfigException as exc:
                 raise ClusterError(f"in-cluster configuration: {exc}") from exc
-            return _client(configuration)
+            return _client(configuration, "in-cluster service account")
         where = os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
         raise ClusterError(f"no kubeconfig found (looked for {where}); pass --kubeconfig")
     joined = os.pathsep.join(str(p) for p in paths)
@@ -106,13 +106,14 @@ def load_client(
         )
     except (ConfigException, KeyError, ValueError, TypeError) as exc:
         raise ClusterError(f"kubeconfig {joined}: {exc}") from exc
-    return _client(configuration)
+    return _client(configuration, f"kubeconfig {joined}, context {ctx}")
 
 
-def _client(configuration: k8s_client.Configuration) -> k8s_client.ApiClient:
+def _client(configuration: k8s_client.Configuration, origin: str) -> k8s_client.ApiClient:
     configuration.retries = api.transport_retries()
     client = k8s_client.ApiClient(configuration=configuration)
     client.user_agent = USER_AGENT
+    api.set_origin(client, origin)
     return client
 
 

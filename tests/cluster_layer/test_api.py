@@ -6,6 +6,8 @@ Uses a real local HTTP server (http.server in a thread) that answers from a scri
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,14 +129,50 @@ def test_unreachable_server_is_an_api_error() -> None:
     config = k8s_client.Configuration()
     config.host = "http://127.0.0.1:9"
     config.retries = api.transport_retries()
+    client = k8s_client.ApiClient(config)
+    api.set_origin(client, "kubeconfig /k, context c")
     with pytest.raises(api.ApiError, match="cannot reach") as info:
-        api.call(k8s_client.ApiClient(config), "GET", "/api", policy=FAST)
-    assert info.value.status == 0 and info.value.retries == 3
+        api.call(client, "GET", "/api", policy=FAST)
+    # refused: nothing listens there, so no backoff (kubectl says so at once)
+    assert info.value.status == 0 and info.value.retries == 0
     message = str(info.value)
-    assert "the API server http://127.0.0.1:9 (connection refused)" in message
+    assert (
+        "the API server http://127.0.0.1:9 (connection refused; kubeconfig /k, context c)"
+        in message
+    )
+    assert "retried" not in message
     assert "kubectl cluster-info" in message
     assert (
         "urllib3" not in message
         and "HTTPConnection" not in message
         and "Max retries" not in message
     )
+
+
+def test_a_dropped_connection_is_retried() -> None:
+    """A server that accepts and closes at once (a reset, a restart) is tried again."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    config = k8s_client.Configuration()
+    config.host = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    config.retries = api.transport_retries()
+    try:
+        with pytest.raises(api.ApiError, match=r"cannot reach .*\(retried 3 times\)") as info:
+            api.call(k8s_client.ApiClient(config), "GET", "/api", policy=FAST)
+    finally:
+        listener.close()
+    assert info.value.retries == 3 and len(accepted) >= 4
