@@ -63,7 +63,8 @@ def pipeline_statuses(
 
     Its health is computed (``health.pipelines``): the run's (why it ended, from its record
     or its failed step) and, where it serves, the serving's. A pipeline that did not render
-    is listed too, as ``RenderError`` with its errors (sorted by name with the others).
+    is listed too, as ``RenderError`` with its errors (sorted by name with the others) and
+    the model its kept serving object still serves (its run label and model annotation).
     """
     by_name = {(str(o.get("kind")), tracking.object_name(o)): o for o in live.values()}
     out = []
@@ -100,7 +101,13 @@ def pipeline_statuses(
                 gate=plan.pipeline.promote,
             )
         )
-    out += [pipeline_health.unrendered_status(n, e) for n, e in prepared.failed_pipelines.items()]
+    kept = tracking.LiveRuns.of(list(live.values())).serving  # what still serves, unrendered
+    out += [
+        pipeline_health.unrendered_status(
+            n, e, serving=observing.serving_of(kept.get(n)), serving_obj=kept.get(n)
+        )
+        for n, e in prepared.failed_pipelines.items()
+    ]
     return sorted(out, key=lambda p: p.name)
 
 

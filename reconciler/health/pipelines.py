@@ -16,7 +16,8 @@ serving (only where the pipeline serves in this environment)
     reports a declared object that is absent.
 a spec that does not render (:func:`unrendered_status`)
     status ``RenderError``, health Unknown (it could not be compared with the cluster; its
-    live objects are kept as they are), with its errors as ``file:line:col: field: message``.
+    live objects are kept as they are), with its errors as ``file:line:col: field: message``
+    and the model its kept serving object still serves.
 """
 
 from __future__ import annotations
@@ -229,12 +230,24 @@ RENDER_ERROR = "RenderError"
 """The status of a pipeline whose spec does not render (no run can be derived)."""
 
 
-def unrendered_status(name: str, errors: Sequence[SpecError]) -> PipelineStatus:
+def unrendered_status(
+    name: str,
+    errors: Sequence[SpecError],
+    *,
+    serving: ServedModel | None = None,
+    serving_obj: Manifest | None = None,
+) -> PipelineStatus:
     """Return the status of a pipeline whose spec does not render: RenderError, Unknown.
 
     Nothing about its run can be derived (the run id needs the spec), so ``run`` is empty;
     the reason names the first error's file, line and field, and how many more there are.
+    ``serving`` is what its live serving object (``serving_obj``, kept as it is) still
+    serves, read from that object's run label and model annotation: the row says what is
+    actually served, with that object's own health as ``serving_health``. None (no serving
+    object, or one without the label and annotation): nothing is said to be served.
     """
+    from reconciler.health import health_of
+
     ordered = tuple(sorted(set(errors)))
     first = str(ordered[0]) if ordered else "its spec does not render"
     more = f" (and {len(ordered) - 1} more)" if len(ordered) > 1 else ""
@@ -242,9 +255,10 @@ def unrendered_status(name: str, errors: Sequence[SpecError]) -> PipelineStatus:
         name=name,
         run="",
         status=RENDER_ERROR,
-        serving=None,
+        serving=serving,
         health=str(Health.UNKNOWN),
         reason=f"does not render, live objects kept as they are: {first}{more}",
+        serving_health=str(health_of(serving_obj).status) if serving is not None else "",
         errors=ordered,
     )
 

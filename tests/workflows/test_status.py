@@ -251,3 +251,32 @@ def test_a_pipeline_whose_dataset_pointer_is_gone_names_the_field(
         ("pipelines/fraud-detector.yaml", "spec.datasets.transactions")
     ]
     assert fraud_jobs(world) == before
+
+
+def test_a_pipeline_that_does_not_render_shows_the_model_it_still_serves(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    from reconciler.web import snapshots
+
+    world = make_world(tmp_path, sandbox)
+    world.outcomes(GOOD)
+    served = world.until(lambda o: status(o, "fraud-detector").serving is not None)
+    model = status(served, "fraud-detector").serving
+    assert model is not None
+    world.edit("pipelines/fraud-detector.yaml", "  params:", "  paramz: {}\n  params:")
+    world.commit_and_push("Typo")
+
+    result = run_status(world, "-o", "json")
+    (row,) = json.loads(result.stdout)
+    fraud = next(p for p in row["pipelines"] if p["pipeline"] == "fraud-detector")
+    assert fraud["status"] == "RenderError" and fraud["run"] == ""
+    assert fraud["serving"] == {"run": model.run, "model": model.model_uri}, fraud
+    assert fraud["servingHealth"] in ("Healthy", "Progressing"), fraud
+    text = run_status(world)
+    line = next(x for x in text.stdout.splitlines() if x.strip().startswith("fraud-detector"))
+    assert "RenderError" in line and model.model_uri in line, text.stdout
+
+    out = engine.reconcile(world.ctx, "dev")  # a real sync: the serving object is kept
+    view = snapshots.view_of(out).pipeline("fraud-detector")
+    assert view is not None and view.status == "RenderError"
+    assert (view.serving_run, view.serving_model) == (model.run, model.model_uri)
