@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.specs import loading
-from reconciler.structs import documents
+from reconciler.structs import codec, documents
 from reconciler.structs.errors import SpecError, SpecErrors
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -158,9 +158,7 @@ class _Walker:
 
     # ------------------------------------------------------------------ files
 
-    def yaml_file(
-        self, path: Path, *, shown: str | None = None, kustomization: bool = False
-    ) -> Any:
+    def yaml_file(self, path: Path, *, shown: str | None = None) -> Any:
         rel = shown or self.rel(path)
         try:
             content = path.read_bytes()
@@ -168,7 +166,7 @@ class _Walker:
             self.inputs.errors.append(SpecError(rel, 0, 0, "", f"cannot read: {e.strerror or e}"))
             return None
         self._count(rel, content)
-        if not needs_yaml_check(content) and not kustomization:
+        if not needs_yaml_check(content):
             return None  # no anchor, alias or tag can be in it: Kustomize reports the rest
         try:
             return loading.load_documents(content, path=rel)
@@ -221,15 +219,14 @@ class _Walker:
         self.inputs.references[here] = []
         found = real / present[0]
         rel = self.rel(found)
-        docs = self.yaml_file(found, shown=rel, kustomization=True)
-        if not docs:
+        loaded = self.kustomization_file(found, rel)
+        if loaded is None:
             return
-        doc = docs[0]
+        doc, locator = loaded
         if not isinstance(doc, dict):
             self.inputs.errors.append(SpecError(rel, 1, 1, "", "a kustomization must be a mapping"))
             return
         self.inputs.kustomizations[here] = documents.plain(doc)
-        locator = loading.Locator.of(doc)
         for name, message in _REFUSED_FIELDS.items():
             if name in doc:
                 self.inputs.errors.append(_Where(rel, locator, name).error(message))
@@ -246,6 +243,35 @@ class _Walker:
         openapi = doc.get("openapi")
         if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
             self.file_entry(real, openapi["path"], _Where(rel, locator, "openapi.path"))
+
+    def kustomization_file(self, path: Path, rel: str) -> tuple[Any, loading.Locator] | None:
+        """Load a kustomization's first document and a Locator for its fields' positions.
+
+        A file that cannot hold an anchor, alias or tag is parsed by the C loader, its
+        positions only when an error needs one (a ``pipelines/kustomization.yaml`` of
+        10,000 entries takes the position-tracking loader seconds); any other file, or one
+        the C loader refuses, by the position-tracking loader, whose errors name the line.
+        None (an error recorded, or nothing to check) when there is no document.
+        """
+        try:
+            content = path.read_bytes()
+        except OSError as e:
+            self.inputs.errors.append(SpecError(rel, 0, 0, "", f"cannot read: {e.strerror or e}"))
+            return None
+        self._count(rel, content)
+        if not needs_yaml_check(content):
+            try:
+                fast = codec.load_stream(content)
+            except codec.YAMLError:
+                pass  # the position-tracking loader says where
+            else:
+                return (fast[0], loading.LazyLocator(content, path=rel)) if fast else None
+        try:
+            docs = loading.load_documents(content, path=rel)
+        except SpecErrors as e:
+            self.inputs.errors.extend(e.errors)
+            return None
+        return (docs[0], loading.Locator.of(docs[0])) if docs else None
 
     def tree_entry(self, base: Path, value: Any, where: _Where) -> None:
         if not isinstance(value, str):
