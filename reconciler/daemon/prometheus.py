@@ -12,7 +12,9 @@ reconciles_total                       counter    per env and result
 last_applied_commit_info               info       per env: the commit last applied in full
 objects_applied_total                  counter    per env
 objects_pruned_total                   counter    per env
-runs                                   gauge      per env and state
+runs                                   gauge      per env and state: pipelines by their current
+                                                  run's state (Pending, Running, Succeeded,
+                                                  Failed, Cancelled) or RenderError
 provenance_push_failures_total         counter
 git_fetches_total                      counter
 git_fetch_errors_total                 counter
@@ -68,7 +70,12 @@ class Metrics:
         self.objects_pruned = Counter(
             "reconciler_objects_pruned", "Owned objects deleted by pruning.", ["env"], registry=r
         )
-        self.runs = Gauge("reconciler_runs", "Runs by state.", ["env", "state"], registry=r)
+        self.runs = Gauge(
+            "reconciler_runs",
+            "Pipelines by the state of their current run (RenderError: the spec does not render).",
+            ["env", "state"],
+            registry=r,
+        )
         self.provenance_push_failures = Counter(
             "reconciler_provenance_push_failures", "Provenance pushes that failed.", registry=r
         )
