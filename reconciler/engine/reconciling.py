@@ -86,7 +86,7 @@ def reconcile(
     manager = ctx.manager_for(prepared.env.cluster_context)
     first = None
     if scoped and not dry_run and ref is None:
-        first = scoping.first_pass(ctx, manager, source, prepared)
+        first = scoping.first_pass(ctx, manager, source, prepared, still_current)
         still_current()
     live = list_live(manager, prepared)
     tracked = track_runs(ctx, manager, source, prepared, live, dry_run=dry_run)

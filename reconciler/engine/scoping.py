@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -70,12 +71,18 @@ class Scope:
 
 
 def first_pass(
-    ctx: Context, manager: ResourceManager, source: Source, prepared: environments.Prepared
+    ctx: Context,
+    manager: ResourceManager,
+    source: Source,
+    prepared: environments.Prepared,
+    still_current: Callable[[], None] = lambda: None,
 ) -> ScopedPass:
     """Apply the objects of the pipelines ``source``'s commit changed; see the module docstring.
 
-    Never raises for the pass itself (a failure is logged and the full reconcile follows,
-    which makes whatever the pass did not); :class:`Superseded` propagates.
+    ``still_current`` is called between tracking and applying, as in the full reconcile
+    (it raises :class:`Superseded` once the branch moved on: no run of a stale commit is
+    started). Never raises for the pass itself (a failure is logged and the full reconcile
+    follows, which makes whatever the pass did not); :class:`Superseded` propagates.
     """
     started = time.monotonic()
     try:
@@ -89,6 +96,7 @@ def first_pass(
         tracked = reconciling.track_runs(
             ctx, manager, source, prepared, live, dry_run=False, only=scope.pipelines
         )
+        still_current()
         desired = environments.pipelines_objects(prepared, scope.pipelines, tracked.states)
         result = reconciling.sync(
             manager, prepared, desired, live, tracked, False, False, False, prune=False

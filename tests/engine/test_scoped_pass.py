@@ -184,3 +184,21 @@ def test_a_commit_reconciled_again_is_not_prepared_again_unless_dvc_settings_cha
     world.reconcile()
     hits, misses = world.ctx.cache.stats()["kustomize-builds"]
     assert (hits, misses) == (builds[0] + 1, builds[1])  # prepared again (Kustomize cached)
+
+
+def test_the_scoped_pass_starts_no_run_of_a_commit_the_branch_moved_past(world: World) -> None:
+    world.reconcile()
+    jobs_before = world.jobs()
+    world.edit("pipelines/fraud-detector.yaml", "seed: 7", "seed: 8")
+    world.commit_and_push("fraud-detector: seed 8")
+    source = sources.resolve_source(world.ctx.repo, "dev", None, None)
+    prepared = reconciling.prepare(world.ctx, source, "dev")
+    still_current = sources.current_check(source, None)
+    world.edit("pipelines/fraud-detector.yaml", "seed: 8", "seed: 9")
+    world.commit_and_push("fraud-detector: seed 9")  # pushed while the pass was on its way
+    with pytest.raises(engine.Superseded):
+        scoping.first_pass(world.ctx, world.ctx.manager_for(None), source, prepared, still_current)
+    assert world.jobs() == jobs_before  # seed 8's run never started
+    out = engine.reconcile(world.ctx, "dev", scoped=True)
+    assert out.scoped is not None and out.scoped.pipelines == ("fraud-detector",)
+    assert f"fraud-detector-{status(out, 'fraud-detector').run}-prepare" in world.jobs()
