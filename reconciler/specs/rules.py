@@ -448,8 +448,55 @@ def _step_variables(pl: models.Pipeline, step: models.Step, env: models.Environm
     return names
 
 
+SERVE_VARIABLES = ("MODEL_URI", "RUN_ID", "PIPELINE")
+"""What the serving container gets before ``serve.env``, in order (render/serving.py)."""
+
+_SERVICE_LINK = re.compile(
+    r"[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)"
+)
+"""The variables Kubernetes gives every container for the Services of its namespace."""
+
+
+def _serve_references(serve: models.Serve) -> Iterator[tuple[str, str]]:
+    """Yield ``(field, message)`` for each ``$(NAME)`` in a ``serve.env`` value that is not
+    expanded.
+
+    Kubernetes expands ``$(NAME)`` in an env value only from variables defined *before* it
+    in the container (and the Services' link variables), and passes any other on as
+    written. The serving container's env is, in this order (as render/serving.py and
+    render/kserve.py write it): ``STORAGE_URI`` (KServe with an image of its own),
+    :data:`SERVE_VARIABLES`, ``serve.env`` by name (a reserved name there is ignored),
+    ``serve.secretEnv``, then ``HOME`` and ``XDG_CACHE_HOME``. A name that comes later is
+    named as such.
+    """
+    defined = ["STORAGE_URI"] if serve.runtime == "kserve" and serve.image else []
+    defined += SERVE_VARIABLES
+    later = {k for k, _ in serve.env} | {k for k, _ in serve.secret_env}
+    later |= {"HOME", "XDG_CACHE_HOME"}
+    for name, value in serve.env:
+        if name in defined:  # a reserved name: the rendered value is the reconciler's
+            continue
+        for match in _REFERENCE.finditer(value):
+            ref = match.group(1)
+            if ref is None or ref in defined or _SERVICE_LINK.fullmatch(ref):
+                continue
+            why = (
+                f" before {name} (it comes after it: the serving container gets "
+                f"{', '.join(SERVE_VARIABLES)}, then serve.env by name, then serve.secretEnv)"
+                if ref in later
+                else ""
+            )
+            yield (
+                join_field("spec.serve.env", name),
+                f"$({ref}) is not an env var of the serving container{why}: Kubernetes would "
+                "pass it on as written",
+            )
+        defined.append(name)
+
+
 def _unknown_references(pl: models.Pipeline, env: models.Environment) -> Iterator[tuple[str, str]]:
-    """Yield ``(field, message)`` for each ``$(NAME)`` in a step that names no env var of it.
+    """Yield ``(field, message)`` for each ``$(NAME)`` in a step that names no env var of it,
+    and in ``serve.env`` (:func:`_serve_references`).
 
     Kubernetes expands ``$(NAME)`` only for variables of the container's own env and leaves
     any other as written, so the step would get the literal text.
@@ -474,3 +521,5 @@ def _unknown_references(pl: models.Pipeline, env: models.Environment) -> Iterato
                         f"$({name}) is not an env var of step {step.name!r}{why}: "
                         "Kubernetes would pass it on as written",
                     )
+    if pl.serve is not None:
+        yield from _serve_references(pl.serve)

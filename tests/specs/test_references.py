@@ -76,3 +76,35 @@ def test_dataset_names_whose_variables_clash_are_refused() -> None:
         "spec.datasets.train_dvc: dataset name 'train_dvc' clashes with 'train': both would "
         "set DATASET_TRAIN_DVC_PATH"
     )
+
+
+def test_serve_env_references_are_checked_in_the_serving_containers_order() -> None:
+    text = variant(
+        PIPELINE,
+        "    runtime: deployment\n",
+        "    runtime: deployment\n"
+        "    env: {A_URI: $(MODEL_URI), B: $(RUN_ID)-$(A_URI)-$(FRAUD_SERVICE_HOST),\n"
+        "          C: $(MODEL_URl), D: $(TOKEN), E: $(F)}\n"
+        "    secretEnv: {TOKEN: {secret: serve, key: token}}\n",
+    )
+    later = (
+        "(it comes after it: the serving container gets MODEL_URI, RUN_ID, PIPELINE, then "
+        "serve.env by name, then serve.secretEnv)"
+    )
+    assert errors(text) == [
+        (
+            "spec.serve.env.C",
+            "$(MODEL_URl) is not an env var of the serving container: Kubernetes would pass "
+            "it on as written",
+        ),
+        (
+            "spec.serve.env.D",
+            f"$(TOKEN) is not an env var of the serving container before D {later}: "
+            "Kubernetes would pass it on as written",
+        ),
+        (
+            "spec.serve.env.E",
+            "$(F) is not an env var of the serving container: Kubernetes would pass it on "
+            "as written",
+        ),
+    ]
