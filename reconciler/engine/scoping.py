@@ -23,7 +23,8 @@ uncertain: the environment was never applied in full (first reconcile), the new 
 the one applied has a render error, a path under ``overlays/`` or a kustomization file
 changed (the Environment, the overlay's objects, overlay-wide patches), the Environment,
 its target or the overlay's objects differ, a pipeline was removed or renamed, more than
-:data:`MAX_SHARE` of the pipelines changed (nothing to gain), or the pass itself fails.
+:data:`MAX_SHARE` of the pipelines changed (nothing to gain; one changed pipeline always
+qualifies), or the pass itself fails.
 """
 
 from __future__ import annotations
