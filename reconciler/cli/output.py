@@ -6,17 +6,19 @@ Exit codes (Terraform's ``-detailed-exitcode`` convention, which CI scripts alre
     1  error, including a usage error (unknown option, bad value, missing argument)
     2  changes pending (``plan``, ``review``) or not synced/healthy (``status --check``)
 
-Colour: rich decides (only on a terminal; ``NO_COLOR`` turns it off, ``FORCE_COLOR`` on).
-Piped output is never cut to a terminal width.
+Colour: one rule, :func:`use_colour` (only on a terminal; ``NO_COLOR`` turns it off,
+``FORCE_COLOR`` on), for plan and sync diffs, the review report and rich tables (status,
+sync); JSON and YAML are never coloured. Piped output is never cut to a terminal width.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import click
 
@@ -45,14 +47,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 def console(stderr: bool = False) -> Any:
     """Return a rich Console (imported lazily) for stdout or stderr.
 
-    On a terminal it wraps to the terminal's width and colours (unless ``NO_COLOR``); when
-    piped it neither colours nor wraps nor cuts anything.
+    On a terminal it wraps to the terminal's width and styles (colour, bold) as
+    :func:`use_colour` says, the same rule as ``plan``'s diffs: with ``NO_COLOR`` no escape
+    code at all. When piped it neither styles nor wraps nor cuts anything.
     """
     from rich.console import Console
 
-    con = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    styled = use_colour(sys.stderr if stderr else sys.stdout)
+    system: Literal["auto"] | None = "auto" if styled else None
+    con = Console(stderr=stderr, highlight=False, soft_wrap=True, color_system=system)
     if not con.is_terminal:
-        con = Console(stderr=stderr, highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+        con = Console(
+            stderr=stderr,
+            highlight=False,
+            soft_wrap=True,
+            width=PIPE_WIDTH,
+            color_system=system,
+            force_terminal=styled or None,
+        )
     return con
 
 
@@ -93,6 +105,43 @@ def colour_diff(text: str, *, colour: bool | None = None) -> str:
     for line in text.split("\n"):
         stripped = line.lstrip()
         style = next((st for prefix, st in _DIFF_STYLES if stripped.startswith(prefix)), None)
+        out.append(click.style(line, **style) if style else line)
+    return "\n".join(out)
+
+
+_REVIEW_STYLES = (
+    (re.compile(r"^- `.*` added$"), {"fg": "green"}),
+    (re.compile(r"^- `.*` removed$"), {"fg": "red"}),
+    (re.compile(r"^- `.*` changed$"), {"fg": "yellow"}),
+    (re.compile(r"^- :x: "), {"fg": "red", "bold": True}),
+    (re.compile(r"^#{2,3} "), {"bold": True}),
+    (re.compile(r"^\| .* \| new run \|$"), {"fg": "cyan"}),
+    (re.compile(r"^\| .* \| reuse Succeeded run \|$"), {"fg": "green"}),
+    (re.compile(r"^\| .* \| reuse Cancelled run \|$"), {"fg": "yellow"}),
+    (re.compile(r"^\| .* \| (reuse Failed run|removed) \|$"), {"fg": "red"}),
+)
+
+
+def colour_markdown(text: str, *, colour: bool | None = None) -> str:
+    """Colour a ``review`` report for a terminal, line by line, as ``plan`` colours its
+    changes: objects added green, removed red, changed yellow, errors red, headings bold;
+    runs to start cyan, a reused Succeeded run green, Cancelled yellow, Failed (or a
+    pipeline removed) red; the diff block as :func:`colour_diff`. Only when
+    :func:`use_colour` (or ``colour``) says so; the Markdown itself is unchanged.
+    """
+    if not (use_colour() if colour is None else colour):
+        return text
+    out = []
+    in_diff = False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            in_diff = line == "```diff"
+            out.append(line)
+            continue
+        if in_diff:
+            out.append(colour_diff(line, colour=True))
+            continue
+        style = next((st for pattern, st in _REVIEW_STYLES if pattern.search(line)), None)
         out.append(click.style(line, **style) if style else line)
     return "\n".join(out)
 

@@ -57,7 +57,12 @@ def command(
     if fmt != "markdown":
         output.dump(review.to_dict(), fmt)
     else:
-        click.echo(markdown.format_markdown(review), nl=False)
+        colour = output.use_colour()
+        click.echo(
+            output.colour_markdown(markdown.format_markdown(review), colour=colour),
+            nl=False,
+            color=colour,
+        )
     if review.errors:
         sys.exit(output.EXIT_ERROR)
     sys.exit(output.EXIT_CHANGES if review.changed else output.EXIT_OK)

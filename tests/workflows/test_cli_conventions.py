@@ -2,7 +2,8 @@
 
 ``-o/--output`` on every command that prints data; ``--ref`` with one meaning; one duration
 parser (``500ms``, ``2s``, ``1m``); coloured plans on a terminal (``FORCE_COLOR`` stands for
-one here), plain when piped, and ``NO_COLOR`` honoured (plan and sync).
+one here), plain when piped, and ``NO_COLOR`` honoured (plan and sync; status and review
+too, as argocd and flux colour their states; ``-o json`` never).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from reconciler.cli.main import COMMANDS, cli
 from reconciler.structs.durations import parse_duration
+from tests.support import dvcrepos
 from tests.support.clirunner import cli_runner
 from tests.workflows.world import make_world, status
 
@@ -227,3 +229,35 @@ def test_retry_prints_the_request_as_json(tmp_path: Path, sandbox: Any) -> None:
     data = json.loads(result.stdout)
     assert (data["pipeline"], data["run"], data["attempt"]) == ("llm-finetune", run, 2)
     assert data["attemptRun"] == f"{run}-2" and data["synced"] is False
+
+
+def test_status_and_review_are_coloured_on_a_terminal_only(
+    tmp_path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(tmp_path, sandbox)
+    cluster = ["--kubeconfig", str(sandbox.kubeconfig), "--state-dir", str(tmp_path / "state")]
+    status_args = ["status", "--env", "dev", "--repo", str(world.work), *cluster]
+    dvcrepos.git(world.work, "checkout", "-q", "-b", "exp/lr-sweep")
+    world.edit("pipelines/resnet50.yaml", "lr: 0.01", "lr: 0.02")
+    dvcrepos.commit_all(world.work, "lr 0.02")
+    review_args = ["review", "main..exp/lr-sweep", "--repo", str(world.work), *cluster[2:]]
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+    def run(args: list[str], code: int) -> str:
+        result = cli_runner().invoke(cli, args, color=True)
+        assert result.exit_code == code, result.output
+        return str(result.stdout)
+
+    piped = (run(status_args, 0), run(review_args, 2))
+    assert not any(ANSI.search(text) for text in piped), piped
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    status_text, review_text = run(status_args, 0), run(review_args, 2)
+    assert "sync \x1b[33mOutOfSync\x1b[0m" in status_text, status_text
+    assert "health \x1b[33mMissing\x1b[0m" in status_text, status_text
+    assert "\x1b[36m| resnet50 | " in review_text and " | new run |\x1b[0m" in review_text
+    assert ANSI.sub("", review_text) == piped[1]
+    assert not ANSI.search(run([*status_args, "-o", "json"], 0))
+    assert not ANSI.search(run([*review_args, "-o", "json"], 2))
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not ANSI.search(run(status_args, 0) + run(review_args, 2))
