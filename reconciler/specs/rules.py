@@ -20,6 +20,7 @@ other. Sets of pipelines: unique names, GPUs per step within the environment's
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -457,41 +458,85 @@ _SERVICE_LINK = re.compile(
 """The variables Kubernetes gives every container for the Services of its namespace."""
 
 
-def _serve_references(serve: models.Serve) -> Iterator[tuple[str, str]]:
-    """Yield ``(field, message)`` for each ``$(NAME)`` in a ``serve.env`` value that is not
-    expanded.
+def _env_value_references(
+    env: Sequence[tuple[str, str]],
+    *,
+    field: str,
+    defined: Sequence[str],
+    later: set[str],
+    container: str,
+    order: str,
+) -> Iterator[tuple[str, str]]:
+    """Yield ``(field, message)`` for each ``$(NAME)`` in an env value that is not expanded.
 
     Kubernetes expands ``$(NAME)`` in an env value only from variables defined *before* it
-    in the container (and the Services' link variables), and passes any other on as
-    written. The serving container's env is, in this order (as render/serving.py and
-    render/kserve.py write it): ``STORAGE_URI`` (KServe with an image of its own),
-    :data:`SERVE_VARIABLES`, ``serve.env`` by name (a reserved name there is ignored),
-    ``serve.secretEnv``, then ``HOME`` and ``XDG_CACHE_HOME``. A name that comes later is
-    named as such.
+    in the container (and the Services' link variables) and passes any other on as
+    written. ``defined``: the container's variables before ``env`` (a name of ``env``
+    among them is the reconciler's, its value ignored); ``env`` follows by name; ``later``:
+    what comes after (named as such, with ``order`` saying the container's order).
     """
-    defined = ["STORAGE_URI"] if serve.runtime == "kserve" and serve.image else []
-    defined += SERVE_VARIABLES
-    later = {k for k, _ in serve.env} | {k for k, _ in serve.secret_env}
-    later |= {"HOME", "XDG_CACHE_HOME"}
-    for name, value in serve.env:
-        if name in defined:  # a reserved name: the rendered value is the reconciler's
+    known = list(defined)
+    for name, value in env:
+        if name in known:  # a reserved name: the rendered value is the reconciler's
             continue
         for match in _REFERENCE.finditer(value):
             ref = match.group(1)
-            if ref is None or ref in defined or _SERVICE_LINK.fullmatch(ref):
+            if ref is None or ref in known or _SERVICE_LINK.fullmatch(ref):
                 continue
-            why = (
-                f" before {name} (it comes after it: the serving container gets "
-                f"{', '.join(SERVE_VARIABLES)}, then serve.env by name, then serve.secretEnv)"
-                if ref in later
-                else ""
-            )
+            why = f" before {name} (it comes after it: {order})" if ref in later else ""
             yield (
-                join_field("spec.serve.env", name),
-                f"$({ref}) is not an env var of the serving container{why}: Kubernetes would "
-                "pass it on as written",
+                join_field(field, name),
+                f"$({ref}) is not an env var of {container}{why}: Kubernetes would pass it on "
+                "as written",
             )
-        defined.append(name)
+        known.append(name)
+
+
+def _serve_references(serve: models.Serve) -> Iterator[tuple[str, str]]:
+    """Yield ``(field, message)`` for each ``$(NAME)`` in a ``serve.env`` value that is not
+    expanded (:func:`_env_value_references`).
+
+    The serving container's env is, in this order (as render/serving.py and
+    render/kserve.py write it): ``STORAGE_URI`` (KServe with an image of its own),
+    :data:`SERVE_VARIABLES`, ``serve.env`` by name, ``serve.secretEnv``, then ``HOME`` and
+    ``XDG_CACHE_HOME``.
+    """
+    defined = ["STORAGE_URI"] if serve.runtime == "kserve" and serve.image else []
+    later = {k for k, _ in serve.env} | {k for k, _ in serve.secret_env}
+    yield from _env_value_references(
+        serve.env,
+        field="spec.serve.env",
+        defined=[*defined, *SERVE_VARIABLES],
+        later=later | {"HOME", "XDG_CACHE_HOME"},
+        container="the serving container",
+        order=f"the serving container gets {', '.join(SERVE_VARIABLES)}, then serve.env by "
+        "name, then serve.secretEnv",
+    )
+
+
+def _step_env_references(
+    pl: models.Pipeline, i: int, step: models.Step, env: models.Environment
+) -> Iterator[tuple[str, str]]:
+    """Yield ``(field, message)`` for each ``$(NAME)`` in a step's ``env`` values that is
+    not expanded (:func:`_env_value_references`).
+
+    A step's containers get, in this order (render/runspecs.py ``step_env``, then
+    render/steps.py): the reconciler's variables, the step's ``env`` by name, the mounted
+    datasets' ``DATASET_<NAME>_PATH``, ``secretEnv``, then ``HOME`` and ``XDG_CACHE_HOME``.
+    """
+    own = {k for k, _ in step.env}
+    after = {k for k, _ in step.secret_env} | {"HOME", "XDG_CACHE_HOME"}
+    after |= {f"DATASET_{name.upper()}_PATH" for name in pl.mounts}
+    reserved = _step_variables(pl, dataclasses.replace(step, env=()), env) - after
+    yield from _env_value_references(
+        step.env,
+        field=f"spec.steps[{i}].env",
+        defined=sorted(reserved),
+        later=own | after,
+        container=f"step {step.name!r}",
+        order="a step gets the reconciler's variables, then env by name, then "
+        "DATASET_*_PATH, then secretEnv",
+    )
 
 
 def _unknown_references(pl: models.Pipeline, env: models.Environment) -> Iterator[tuple[str, str]]:
@@ -521,5 +566,6 @@ def _unknown_references(pl: models.Pipeline, env: models.Environment) -> Iterato
                         f"$({name}) is not an env var of step {step.name!r}{why}: "
                         "Kubernetes would pass it on as written",
                     )
+        yield from _step_env_references(pl, i, step, env)
     if pl.serve is not None:
         yield from _serve_references(pl.serve)

@@ -108,3 +108,24 @@ def test_serve_env_references_are_checked_in_the_serving_containers_order() -> N
             "as written",
         ),
     ]
+
+
+def test_step_env_references_are_checked_in_the_steps_order() -> None:
+    text = variant(
+        PIPELINE,
+        "      env: {LOG_LEVEL: info}",
+        "      env: {LOG_LEVEL: info, A_OUT: $(MODEL_OUTPUT)/$(RUN_ID), B: $(A_OUT)/$(STEP),\n"
+        "            C: $(RUN_lD), D: $(WANDB_API_KEY)}",
+    )
+    assert errors(text) == [
+        (
+            "spec.steps[1].env.C",
+            "$(RUN_lD) is not an env var of step 'train': Kubernetes would pass it on as written",
+        ),
+        (
+            "spec.steps[1].env.D",
+            "$(WANDB_API_KEY) is not an env var of step 'train' before D (it comes after it: a "
+            "step gets the reconciler's variables, then env by name, then DATASET_*_PATH, then "
+            "secretEnv): Kubernetes would pass it on as written",
+        ),
+    ]

@@ -1,9 +1,10 @@
-"""``$(NAME)`` in a ``serve.env`` value is checked by ``validate`` as a step's command is.
+"""``$(NAME)`` in a ``serve.env`` or step ``env`` value is checked by ``validate`` as a
+step's command is.
 
 On the example repository (real git, real DVC pointers): a typo in the serving container's
-env names the file, line and field; a correct reference validates, and ``render`` shows the
-variable it names defined before it in the serving container (what Kubernetes needs to
-expand it, and what the check assumes).
+env names the file, line and field; correct references validate, and ``render`` shows the
+variables they name defined before them in the serving and step containers (what
+Kubernetes needs to expand them, and what the check assumes).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tests.support import dvcrepos
 from tests.support.clirunner import cli_runner
 
 SERVE_ENV = '    env: {GUNICORN_WORKERS: "2"}\n'
+PREPARE = "      timeout: 30m\n"
 
 
 def test_a_serve_env_reference_is_checked_at_validation(tmp_path: Path) -> None:
@@ -38,9 +40,10 @@ def test_a_serve_env_reference_is_checked_at_validation(tmp_path: Path) -> None:
         in said
     ), said
 
-    spec.write_text(
-        text.replace(SERVE_ENV, '    env: {GUNICORN_WORKERS: "2", MODEL_PATH: $(MODEL_URI)}\n')
-    )
+    good_text = text.replace(
+        SERVE_ENV, '    env: {GUNICORN_WORKERS: "2", MODEL_PATH: $(MODEL_URI)}\n'
+    ).replace(PREPARE, PREPARE + "      env: {OUT: $(ARTIFACTS_URI)/$(RUN_ID)}\n", 1)
+    spec.write_text(good_text)
     good = runner.invoke(cli, ["validate", "--repo", str(work), "--env", "dev"])
     assert good.exit_code == 0, good.output
     rendered = runner.invoke(cli, ["render", "--repo", str(work), "--env", "dev", "-o", "json"])
@@ -52,3 +55,12 @@ def test_a_serve_env_reference_is_checked_at_validation(tmp_path: Path) -> None:
     ]
     names = [e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert names.index("MODEL_URI") < names.index("MODEL_PATH"), names
+    (job,) = [
+        o
+        for o in objs
+        if o["kind"] == "Job"
+        and o["metadata"]["name"].endswith("-prepare")
+        and o["metadata"]["name"].startswith("fraud-detector-")
+    ]
+    names = [e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert max(names.index("ARTIFACTS_URI"), names.index("RUN_ID")) < names.index("OUT"), names
