@@ -12,6 +12,7 @@ duplicate across chunks still fails, a broken overlay reports the whole build's 
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -196,6 +197,7 @@ SUPPORTED: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
                 for api, kind, name in [
                     ("v1", "Service", "svc"),
                     ("v1", "Namespace", "ns"),
+                    ("example.com/v1", "Namespace", "other-ns"),
                     ("v1", "ResourceQuota", "quota"),
                     ("v1", "LimitRange", "limits"),
                     ("kueue.x-k8s.io/v1beta1", "LocalQueue", "queue"),
@@ -459,6 +461,36 @@ def test_merge_refuses_a_shared_document_that_differs_between_chunks() -> None:
     assert changed == "a document of the other inputs is not the same in every chunk"
     twice = kustomize_chunks.merge(base, [[("k-cm", [cm]), ("k-a", [pipe])]] * 2, **order)
     assert twice == "two documents are Pipeline 'a'"
+
+
+def test_merge_orders_by_key_as_kustomize_compares_pairs() -> None:
+    kinds = ["Pipeline", "Service", "Namespace", "ConfigMap", "Thing", "LimitRange"]
+    docs = [
+        {
+            "apiVersion": api,
+            "kind": kind,
+            "metadata": {"name": f"n{i % 7}", **({"namespace": "x"} if i % 3 else {})},
+        }
+        for i, (api, kind) in enumerate(
+            (api, kind)
+            for api in ("v1", "apps/v1", "example.com/v2", "z/v1")
+            for kind in kinds
+            if kind != "Namespace" or api == "v1"
+        )
+    ]
+    pieces = [(f"k{i}", [d]) for i, d in enumerate(docs)]
+    first, last = kustomize_plans.DEFAULT_ORDER_FIRST, kustomize_plans.DEFAULT_ORDER_LAST
+    merged = kustomize_chunks.merge(pieces, [pieces], order_first=first, order_last=last)
+    assert isinstance(merged, list)
+    orders = kustomize_chunks._type_orders(first, last)
+    ids = [kustomize_chunks._id_of(d) for d in docs]
+    expected = sorted(
+        range(len(docs)),
+        key=functools.cmp_to_key(
+            lambda a, b: kustomize_chunks._compare(ids[a], ids[b], orders=orders)  # type: ignore[arg-type]
+        ),
+    )
+    assert [k for k, _ in merged] == [f"k{i}" for i in expected]
 
 
 def test_chunk_runs_are_killed_together(tmp_path: Path) -> None:
