@@ -15,6 +15,11 @@ not ignored) are copied by :func:`materialise_worktree` under the same rules:
   :attr:`Tree.refused`; unrelated files are not affected;
 - submodules (gitlinks) become empty directories, as in ``git archive``.
 
+:func:`update` brings a directory written before (by it) to another commit, writing only
+the entries whose content differs and removing whatever the directory holds that the commit
+does not (files its readers left, files changed since they were written): the result is
+exactly what :func:`materialise` writes into an empty directory.
+
 While a materialised tree is in use, :func:`refused_at` tells a reader that finds a path
 missing whether it is missing because its symlink (or a parent directory's) was refused,
 so the error can say the link leads outside the repository instead of "does not exist".
@@ -123,6 +128,131 @@ def materialise(repo: objects.Repository, commit: str, dest: Path) -> Tree:
         else:  # a submodule: its commit is not in this repository
             target_path.mkdir(parents=True, exist_ok=True)
     return _register(tree)
+
+
+Signature = tuple[int, int, int, int, int]
+"""What :func:`update` recorded of a path it wrote: file type and mode, size, mtime, inode."""
+
+
+@dataclass
+class Written:
+    """What :func:`update` wrote into a directory: each path's wanted entry and signature.
+
+    ``entries`` maps a repository path to ``(mode, oid)`` (the commit's entry; a refused
+    symlink is absent), ``signatures`` to its ``lstat`` as written (directories: type only).
+    Empty for a directory never written, or one whose update failed (then written whole).
+    """
+
+    entries: dict[str, tuple[int, str]] = field(default_factory=dict)
+    signatures: dict[str, Signature] = field(default_factory=dict)
+
+
+def update(repo: objects.Repository, commit: str, dest: Path, written: Written) -> Tree:
+    """Make ``dest`` hold exactly the files of ``commit``, rewriting only what differs.
+
+    ``written`` says what an earlier call wrote into ``dest`` (it is updated in place). A
+    path that is not in the commit, or whose ``lstat`` changed since it was written (a
+    reader wrote into the tree), is removed; an entry whose mode or object id changed is
+    written again; the rest stays. Symlinks are refused as by :func:`materialise`: their
+    refusal depends on the whole tree, so it is decided again for every commit.
+    Raises SourceError if ``commit`` is not a commit of ``repo``; on any error ``written``
+    is emptied (the next call removes everything and writes the commit whole).
+    """
+    top = repo.tree_of(commit)
+    if top is None:
+        raise SourceError(f"{commit}: not a commit in {repo.path}")
+    try:
+        return _update(repo, list(repo.entries(top)), dest, written)
+    except BaseException:
+        written.entries.clear()
+        written.signatures.clear()
+        raise
+
+
+def _update(
+    repo: objects.Repository, entries: list[objects.Entry], dest: Path, written: Written
+) -> Tree:
+    links = {e.path: e for e in entries if e.mode == objects.LINK_MODE}
+    targets = {
+        path: (repo.read_blob(e.oid) or b"").decode(errors="surrogateescape")
+        for path, e in links.items()
+    }
+    tree = Tree(dest)
+    wanted: dict[str, tuple[int, str]] = {}
+    for entry in entries:
+        if entry.mode == objects.LINK_MODE:
+            why = refusal(entry.path, targets)
+            if why:
+                tree.refused[entry.path] = why
+                continue
+        # A directory stays when what it holds changes (its entries are compared one by one).
+        wanted[entry.path] = (entry.mode, "" if entry.mode == objects.TREE_MODE else entry.oid)
+    dest.mkdir(parents=True, exist_ok=True)
+    present = _scan(dest)
+    stale: list[str] = []
+    gone: set[str] = set()
+    for path in sorted(present, key=lambda p: (p.count("/"), p)):  # parents first
+        parent = path.rpartition("/")[0]
+        if (
+            parent in gone
+            or written.signatures.get(path) != present[path]
+            or written.entries.get(path) != wanted.get(path)
+        ):
+            stale.append(path)
+            gone.add(path)
+    for path in sorted(stale, key=lambda p: (-p.count("/"), p)):  # deepest first
+        _remove(dest / path)
+    for path in stale:
+        written.entries.pop(path, None)
+        written.signatures.pop(path, None)
+    for path in [p for p in written.entries if p not in present]:
+        written.entries.pop(path, None)
+        written.signatures.pop(path, None)
+    for entry in entries:  # depth first: a directory before what it holds
+        if entry.path not in wanted or entry.path in written.entries:
+            continue
+        target_path = dest / entry.path
+        if entry.mode in objects.BLOB_MODES:
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            target_path.write_bytes(repo.read_blob(entry.oid) or b"")
+            if entry.mode == objects.EXECUTABLE_MODE:
+                target_path.chmod(0o755)
+        elif entry.mode == objects.LINK_MODE:
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(targets[entry.path], target_path)
+        else:  # a directory, or a submodule (an empty directory)
+            target_path.mkdir(parents=True, exist_ok=True)
+        written.entries[entry.path] = wanted[entry.path]
+        written.signatures[entry.path] = _signature(os.lstat(target_path))
+    return _register(tree)
+
+
+def _signature(st: os.stat_result) -> Signature:
+    if stat.S_ISDIR(st.st_mode):
+        return (stat.S_IFDIR, 0, 0, 0, 0)
+    return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino, st.st_nlink)
+
+
+def _scan(root: Path) -> dict[str, Signature]:
+    """Return the signature of every path below ``root`` (symlinks not followed)."""
+    found: dict[str, Signature] = {}
+    pending = [("", str(root))]
+    while pending:
+        prefix, directory = pending.pop()
+        with os.scandir(directory) as listing:
+            for item in listing:
+                path = f"{prefix}{item.name}"
+                found[path] = _signature(item.stat(follow_symlinks=False))
+                if item.is_dir(follow_symlinks=False):
+                    pending.append((f"{path}/", item.path))
+    return found
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def materialise_worktree(root: Path, paths: Iterable[str], dest: Path) -> Tree:

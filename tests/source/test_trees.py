@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,83 @@ def test_a_dvc_pointer_linked_out_of_the_repository_says_so(
         "absolute: refused (it leads outside the repository)"
     )
     assert "resnet50" in prepared.failed_pipelines
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, str | bytes, bool]]:
+    """Return every path below ``root``: its type, its content or link target, executable."""
+    out: dict[str, tuple[str, str | bytes, bool]] = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(directory) / name
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                out[rel] = ("link", os.readlink(path), False)
+            elif path.is_dir():
+                out[rel] = ("dir", "", False)
+            else:
+                out[rel] = ("file", path.read_bytes(), os.access(path, os.X_OK))
+    return out
+
+
+def test_an_updated_export_is_exactly_a_fresh_one(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    make_repo(
+        repo,
+        links={"a/link.yaml": "../b/real.yaml", "a/out": "../b"},
+        files={
+            "b/real.yaml": "x: 1\n",
+            "b/gone.yaml": "y: 1\n",
+            "c/d/e.yaml": "deep: 1\n",
+            "run.sh": "#!/bin/sh\n",
+            "f.yaml": "f: 1\n",
+        },
+    )
+    handle = repos.open_repo(repo)
+    reused, written = tmp_path / "reused", trees.Written()
+
+    def check(label: str) -> None:
+        sha = repos.resolve(repo, "HEAD")
+        fresh = trees.materialise(handle, sha, tmp_path / label)
+        updated = trees.update(handle, sha, reused, written)
+        assert snapshot(updated.root) == snapshot(fresh.root), label
+        assert updated.refused == fresh.refused, label
+
+    check("first")
+    (repo / "b" / "real.yaml").write_text("x: 2\n")  # changed
+    (repo / "b" / "new.yaml").write_text("new: 1\n")  # added
+    (repo / "b" / "gone.yaml").unlink()  # removed
+    (repo / "run.sh").chmod(0o755)  # mode only
+    commit_all(repo, "change add remove")
+    check("second")
+    (repo / "f.yaml").unlink()
+    os.symlink("b/real.yaml", repo / "f.yaml")  # a file turned into a symlink
+    (repo / "a" / "out").unlink()
+    os.symlink("../..", repo / "a" / "out")  # now leads out: refused, and a/link.yaml stays
+    shutil.rmtree(repo / "c" / "d")
+    (repo / "c" / "d").write_text("now a file\n")  # a directory turned into a file
+    commit_all(repo, "types")
+    check("third")
+    assert "a/out" in trees.update(handle, repos.resolve(repo, "HEAD"), reused, written).refused
+    # A reader that wrote into the tree (DVC's .dvc/tmp, an edited file) leaves no trace.
+    (reused / ".dvc" / "tmp").mkdir(parents=True)
+    (reused / ".dvc" / "tmp" / "lock").write_text("x")
+    (reused / "b" / "new.yaml").write_text("edited by a reader, same size\n")
+    (reused / "b" / "real.yaml").unlink()
+    os.symlink("/etc/passwd", reused / "b" / "real.yaml")
+    (repo / "f.yaml").unlink()
+    (repo / "f.yaml").write_text("a file again\n")  # a symlink turned back into a file
+    commit_all(repo, "back")
+    check("fourth")
+
+
+def test_checkouts_in_use_at_once_never_share_a_directory(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    make_repo(repo, links={}, files={"a.yaml": "a: 1\n"})
+    with repos.checkout_tree(repo, "HEAD") as (first, _):
+        (first / "scratch").write_text("a reader's file\n")
+        with repos.checkout_tree(repo, "HEAD") as (second, _):
+            assert second != first and not (second / "scratch").exists()
+    (repo / "a.yaml").write_text("a: 2\n")
+    commit_all(repo, "next")
+    with repos.checkout_tree(repo, "HEAD") as (again, _):
+        assert snapshot(again) == {"a.yaml": ("file", b"a: 2\n", False)}
