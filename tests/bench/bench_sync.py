@@ -19,6 +19,12 @@ measured in the same run on the same sandbox:
 - ours, one pipeline changed: the middle pipeline's params change (a new run: new Jobs),
   committed, one ``reconciler sync`` process.
 
+Ours are printed as soon as measured, before kubectl runs: at 10,000 pipelines (50,000
+objects) kubectl's applies take most of an hour on a small machine; ``BENCH_KUBECTL=0``
+skips them (and the ratio). Settling takes one sync per step of a pipeline and one to
+record (more while the sandbox's controllers catch up at 10,000); ``BENCH_SETTLE_SYNCS``
+raises the limit (40).
+
 Requests and writes are counted from the sandbox's ``apiserver_request_total``.
 Caches: the state directory is the one the settling syncs used, so the no-op finds what the
 previous process derived (Kustomize output by tree id, parsed documents, record summaries by
@@ -47,7 +53,8 @@ pytestmark = pytest.mark.bench
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "100,1000").split(",")]
 ENV = "dev"
 NAMESPACE = "bench-dev"
-SETTLE_SYNCS = 40
+SETTLE_SYNCS = int(os.environ.get("BENCH_SETTLE_SYNCS", "40"))
+KUBECTL = os.environ.get("BENCH_KUBECTL", "1") != "0"
 WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
 _METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\d+)")
 GIT_ENV = {
@@ -303,12 +310,19 @@ def test_sync_process_against_kubectl_server_side(sandbox: Any, tmp_path: Path, 
     ours_noop, out = measured(sandbox.url, sync_command(), cwd=repo, env=env)
     assert settled(json.loads(out))
     assert ours_noop.writes == 0
+    print(
+        f"{count} pipelines: {records} runs recorded (settled in {syncs} syncs, {settle_s:.0f} s)"
+        f"\nno-op, whole process   ours    {ours_noop} (load average {os.getloadavg()[0]:.1f})",
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
 
     objects = live_members(sandbox)
-    path = tmp_path / "objects.json"
-    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
-    kubectl_first, _ = measured(sandbox.url, kubectl_command(path), cwd=tmp_path, env=env)
-    kubectl_noop, _ = measured(sandbox.url, kubectl_command(path), cwd=tmp_path, env=env)
+    kubectl_first = kubectl_noop = None
+    if KUBECTL:
+        path = tmp_path / "objects.json"
+        path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+        kubectl_first, _ = measured(sandbox.url, kubectl_command(path), cwd=tmp_path, env=env)
+        kubectl_noop, _ = measured(sandbox.url, kubectl_command(path), cwd=tmp_path, env=env)
 
     changed = names[len(names) // 2]
     spec = repo / "pipelines" / f"{changed}.yaml"
@@ -319,15 +333,20 @@ def test_sync_process_against_kubectl_server_side(sandbox: Any, tmp_path: Path, 
     touched = {c["name"] for c in outcome["changes"] if c["action"] != "unchanged"}
     assert all(name.startswith(changed) or name == NAMESPACE for name in touched), touched
 
+    if kubectl_noop is None:
+        against = "                       kubectl not run (BENCH_KUBECTL=0)\n"
+    else:
+        against = (
+            f"                       kubectl {kubectl_noop}\n"
+            f"                       ratio   {ratio(kubectl_noop.requests, ours_noop.requests)} "
+            f"fewer requests, wall time {ours_noop.seconds / kubectl_noop.seconds:.3f}x "
+            f"kubectl's\nfirst apply            kubectl {kubectl_first} (of the settled objects)\n"
+        )
     print(
         f"\n{count} pipelines, 1 environment: {len(objects)} objects, {records} runs recorded "
         f"(settled in {syncs} syncs, {settle_s:.0f} s)\n"
-        f"no-op, whole process   ours    {ours_noop}\n"
-        f"                       kubectl {kubectl_noop}\n"
-        f"                       ratio   {ratio(kubectl_noop.requests, ours_noop.requests)} "
-        f"fewer requests, wall time {ours_noop.seconds / kubectl_noop.seconds:.3f}x kubectl's\n"
+        f"no-op, whole process   ours    {ours_noop}\n{against}"
         f"one pipeline changed   ours    {ours_change} ({len(touched)} objects changed)\n"
-        f"first apply            kubectl {kubectl_first} (of the settled objects)\n"
         f"machine load average   {os.getloadavg()[0]:.1f}",
         flush=True,
     )

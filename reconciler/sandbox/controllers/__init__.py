@@ -113,6 +113,7 @@ class Controllers:
         """Advance every simulated object one step if it is due."""
         if not self._node:
             self._node = kubelet.register_node(self.port)
+        self.runtime.new_pass()
         uids: list[str] = []
         for res, step in CONTROLLERS:
             if not self.port.served(res):

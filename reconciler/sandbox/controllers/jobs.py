@@ -100,7 +100,7 @@ def _create_pod(rt: Runtime, job: Obj) -> None:
     labels.setdefault("job-name", meta["name"])
     labels.setdefault("batch.kubernetes.io/job-name", meta["name"])
     name = f"{meta['name']}-{_suffix()}"
-    if kubelet.start_pod(rt.port, JOBS, job, name, labels, tpl) is None:
+    if kubelet.start_pod(rt, JOBS, job, name, labels, tpl) is None:
         rt.without_pod.add(meta["uid"])
         return
     rt.without_pod.discard(meta["uid"])
@@ -143,7 +143,7 @@ def _maybe_finish(rt: Runtime, job: Obj) -> None:
 
 
 def _finish(rt: Runtime, job: Obj, outcome: Outcome, *, reason: str, message: str) -> None:
-    kubelet.finish_pods(rt.port, job, outcome)
+    kubelet.finish_pods(rt, job, outcome)
     cur = rt.port.get(JOBS, job["metadata"]["namespace"], job["metadata"]["name"])
     if cur is None:
         return

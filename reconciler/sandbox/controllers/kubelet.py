@@ -24,7 +24,7 @@ from typing import Any
 from reconciler.sandbox.controllers.outcomes import Outcome
 from reconciler.sandbox.controllers.ports import Port
 from reconciler.sandbox.controllers.resources import NODES, PODS, Resource
-from reconciler.sandbox.controllers.runtime import clone
+from reconciler.sandbox.controllers.runtime import Runtime, clone
 
 Obj = dict[str, Any]
 NODE = "sandbox-node"
@@ -95,13 +95,14 @@ def register_node(port: Port) -> bool:
 
 
 def start_pod(
-    port: Port, owner_res: Resource, owner: Obj, name: str, labels: dict[str, str], template: Obj
+    rt: Runtime, owner_res: Resource, owner: Obj, name: str, labels: dict[str, str], template: Obj
 ) -> Obj | None:
     """Create pod ``name`` for ``owner`` from its pod template and report it Running.
 
     Returns the pod, or None if it exists already or the server refused it (a quota, a
     LimitRange, a namespace being deleted): the owner's controller tries again later.
     """
+    port = rt.port
     meta = owner["metadata"]
     if port.get(PODS, meta.get("namespace", ""), name) is not None:
         return None
@@ -130,6 +131,7 @@ def start_pod(
     created = port.create(PODS, pod, manager="kube-controller-manager")
     if created is None:
         return None
+    rt.pod_created(created)
     now = port.now()
     new = clone(created)
     new["status"] = _running_status(created, now)
@@ -169,15 +171,14 @@ def _running_status(pod: Obj, now: str) -> Obj:
     return status
 
 
-def finish_pods(port: Port, owner: Obj, outcome: Outcome, only: str | None = None) -> None:
+def finish_pods(rt: Runtime, owner: Obj, outcome: Outcome, only: str | None = None) -> None:
     """End every running pod of ``owner``; ``only`` names the pod that carries the outcome
-    (the others succeed), else every pod does."""
+    (the others succeed), else every pod does. The pods come from the pass's index by
+    owner (:meth:`~.runtime.Runtime.owned_pods`), not a list of the namespace each time."""
+    port = rt.port
     uid = owner["metadata"]["uid"]
     now = port.now()
-    for pod in port.list(PODS, owner["metadata"].get("namespace", "")):
-        refs = pod["metadata"].get("ownerReferences") or []
-        if not any(r.get("uid") == uid for r in refs):
-            continue
+    for pod in rt.owned_pods(owner["metadata"].get("namespace", ""), uid):
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         is_target = only is None or pod["metadata"]["name"] == only

@@ -105,7 +105,7 @@ def _create(rt: Runtime, obj: Obj) -> None:
             if role == "master":
                 labels["training.kubeflow.org/job-role"] = "master"
             pod = f"{name}-{role}-{i}"
-            if kubelet.start_pod(rt.port, PYTORCHJOBS, written, pod, labels, template):
+            if kubelet.start_pod(rt, PYTORCHJOBS, written, pod, labels, template):
                 events.record(
                     rt.port,
                     PYTORCHJOBS,
@@ -121,7 +121,7 @@ def _finish(rt: Runtime, obj: Obj, outcome: Outcome) -> None:
     meta = obj["metadata"]
     name = meta["name"]
     specs = (obj.get("spec") or {}).get("pytorchReplicaSpecs") or {}
-    kubelet.finish_pods(rt.port, obj, outcome, only=f"{name}-master-0")
+    kubelet.finish_pods(rt, obj, outcome, only=f"{name}-master-0")
     cur = rt.port.get(PYTORCHJOBS, meta.get("namespace", ""), name)
     if cur is None:
         return

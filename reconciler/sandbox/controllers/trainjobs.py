@@ -28,7 +28,7 @@ from typing import Any
 
 from reconciler.sandbox.controllers import events, kubelet
 from reconciler.sandbox.controllers.outcomes import Outcome, outcome_for
-from reconciler.sandbox.controllers.resources import PODS, TRAINJOBS
+from reconciler.sandbox.controllers.resources import TRAINJOBS
 from reconciler.sandbox.controllers.runtime import Runtime, clone
 
 Obj = dict[str, Any]
@@ -144,7 +144,7 @@ def _start(rt: Runtime, obj: Obj) -> None:
             "trainer.kubeflow.org/trainjob-ancestor-step": "trainer",
         }
         pod = f"{name}-{NODE}-0-{i}-{secrets.token_hex(3)[:5]}"
-        if kubelet.start_pod(rt.port, TRAINJOBS, written, pod, labels, template):
+        if kubelet.start_pod(rt, TRAINJOBS, written, pod, labels, template):
             events.record(
                 rt.port,
                 TRAINJOBS,
@@ -158,19 +158,16 @@ def _start(rt: Runtime, obj: Obj) -> None:
 
 def _rank_zero_pod(rt: Runtime, obj: Obj) -> str | None:
     uid = obj["metadata"]["uid"]
-    for pod in rt.port.list(PODS, obj["metadata"].get("namespace", "")):
-        refs = pod["metadata"].get("ownerReferences") or []
+    for pod in rt.owned_pods(obj["metadata"].get("namespace", ""), uid):
         lab = pod["metadata"].get("labels") or {}
-        if any(r.get("uid") == uid for r in refs) and (
-            lab.get("batch.kubernetes.io/job-completion-index") == "0"
-        ):
+        if lab.get("batch.kubernetes.io/job-completion-index") == "0":
             return str(pod["metadata"]["name"])
     return None
 
 
 def _finish(rt: Runtime, obj: Obj, outcome: Outcome) -> None:
     meta = obj["metadata"]
-    kubelet.finish_pods(rt.port, obj, outcome, only=_rank_zero_pod(rt, obj))
+    kubelet.finish_pods(rt, obj, outcome, only=_rank_zero_pod(rt, obj))
     cur = rt.port.get(TRAINJOBS, meta.get("namespace", ""), meta["name"])
     if cur is None:
         return
