@@ -15,11 +15,18 @@ import json
 import time
 from typing import Any
 
+from reconciler.sandbox.controllers import Controllers
+from reconciler.sandbox.controllers.ports import InProcessPort
+from reconciler.sandbox.controllers.resources import JOBS as JOBS_RESOURCE
+from reconciler.sandbox.controllers.resources import PODS as PODS_RESOURCE
+from reconciler.sandbox.controllers.resources import Resource
+from reconciler.sandbox.sandbox import Sandbox
 from tests.conftest import SandboxHandle
 from tests.sandbox.http import call
 
 JOBS = "/apis/batch/v1/namespaces/default/jobs"
 PODS = "/api/v1/namespaces/default/pods"
+NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False)
 
 
 def job(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
@@ -250,3 +257,43 @@ def test_deployment_and_inferenceservice_become_ready(sandbox: SandboxHandle) ->
     ready = wait_for(lambda: conditions(call(sandbox.url, "GET", path).body).get("Ready"))
     assert ready["status"] == "True"
     assert call(sandbox.url, "GET", path).body["status"]["url"] == "http://m.default.example.com"
+
+
+class CountingPort(InProcessPort):
+    """The sandbox's in-process port, counting the lists of pods (the store is real)."""
+
+    def __init__(self, api: Any) -> None:
+        super().__init__(api)
+        self.pod_lists = 0
+
+    def list(self, res: Resource, namespace: str | None = None) -> list[dict[str, Any]]:
+        if res == PODS_RESOURCE:
+            self.pod_lists += 1
+        return super().list(res, namespace)
+
+
+def test_a_pass_lists_the_pods_once_however_many_jobs_finish() -> None:
+    """Finishing N Jobs in one pass reads the namespace's pods once (an index by owner),
+    not once per Job: that made a pass quadratic, and 10,000 Jobs never finished."""
+    server = Sandbox(port=0, step_delay=0.0, controllers=False)
+    port = CountingPort(server.api)
+    port.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                             "metadata": {"name": "bulk"}}, manager="test")  # fmt: skip
+    for i in range(50):
+        body = job(f"j{i:02d}")
+        body["metadata"]["namespace"] = "bulk"
+        assert port.create(JOBS_RESOURCE, body, manager="test") is not None
+    controllers = Controllers(port, step_delay=0.0)
+    controllers.run_once()  # starts every Job: one pod each, Running
+    assert len(port.list(PODS_RESOURCE, "bulk")) == 50
+    port.pod_lists = 0
+    controllers.run_once()  # finishes every Job and its pod
+    assert port.pod_lists <= 2  # the namespace once, and finalize_deleting's list of all pods
+    jobs = port.list(JOBS_RESOURCE, "bulk")
+    assert [(j["status"].get("succeeded"), conditions(j)["Complete"]["status"]) for j in jobs] == [
+        (1, "True")
+    ] * 50
+    pods = port.list(PODS_RESOURCE, "bulk")
+    assert sorted(p["status"]["phase"] for p in pods) == ["Succeeded"] * 50
+    owners = {p["metadata"]["ownerReferences"][0]["uid"] for p in pods}
+    assert owners == {j["metadata"]["uid"] for j in jobs}  # each Job's own pod ended
