@@ -168,6 +168,17 @@ def test_symlink_out_of_the_repository_is_refused(tmp_path: Path, repo: Path) ->
         kustomize.build_overlay(d)
 
 
+def test_a_directory_symlink_on_the_way_is_followed(tmp_path: Path, repo: Path) -> None:
+    write(tmp_path / "host/passwd.yaml", CONFIGMAP)
+    d = overlay(repo, "resources: [out/passwd.yaml]\n")
+    (d / "out").symlink_to(tmp_path / "host")  # a directory link out: refused
+    (d / "in").symlink_to(repo / "base")  # a directory link inside: followed
+    with pytest.raises(SpecErrors, match=r"out/passwd\.yaml' is a symlink that points outside"):
+        kustomize.build_overlay(d)
+    (d / "kustomization.yaml").write_text("resources: [in]\n")
+    assert [m["kind"] for m in kustomize.build_overlay(d)] == ["ConfigMap"]
+
+
 def test_generator_file_escaping_the_repository_is_refused(repo: Path) -> None:
     d = overlay(repo, "secretGenerator: [{name: s, files: [key=../../../../../etc/hostname]}]\n")
     with pytest.raises(SpecErrors, match=r"secretGenerator\[0\]\.files\[0\]: .* outside"):
