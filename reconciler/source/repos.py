@@ -265,9 +265,15 @@ class _Exports:
         self._base: Path | None = None
 
     def take(self) -> tuple[Path, trees.Written]:
+        """Return a free directory and what it holds, or a new empty one."""
         with self._lock:
             if self._free:
                 return self._free.pop()
+        return self.take_new()
+
+    def take_new(self) -> tuple[Path, trees.Written]:
+        """Return a new empty directory."""
+        with self._lock:
             if self._base is None:
                 self._base = Path(tempfile.mkdtemp(prefix="reconciler-trees-"))
                 atexit.register(shutil.rmtree, self._base, True)
@@ -302,9 +308,19 @@ def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | 
         return
     commit = commit_info(repo, ref)
     root, written = _EXPORTS.take()
+    reused = bool(written.entries)
     tree: trees.Tree | None = None
     try:
-        tree = trees.update(open_repo(repo), resolve(repo, commit.sha), root, written)
+        try:
+            tree = trees.update(open_repo(repo), commit.sha, root, written)
+        except OSError:
+            if not reused:
+                raise  # a new directory: nothing of an earlier reader was in the way
+            # What a reader left could not be removed: this directory is dropped, and the
+            # commit written whole into a new one.
+            _EXPORTS.give_back(root, written)
+            root, written = _EXPORTS.take_new()
+            tree = trees.update(open_repo(repo), commit.sha, root, written)
         with _explaining(tree):
             yield tree.root, commit
     finally:

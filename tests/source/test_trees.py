@@ -238,3 +238,16 @@ def test_checkouts_in_use_at_once_never_share_a_directory(tmp_path: Path) -> Non
     commit_all(repo, "next")
     with repos.checkout_tree(repo, "HEAD") as (again, _):
         assert snapshot(again) == {"a.yaml": ("file", b"a: 2\n", False)}
+
+
+def test_a_directory_that_cannot_be_updated_is_replaced(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    make_repo(repo, links={}, files={"a.yaml": "a: 1\n"})
+    with repos.checkout_tree(repo, "HEAD") as (first, _):
+        pass
+    shutil.rmtree(first)
+    first.write_text("a reader put a file where the tree was\n")  # mkdir there fails
+    with repos.checkout_tree(repo, "HEAD") as (again, _):
+        assert again != first
+        assert snapshot(again) == {"a.yaml": ("file", b"a: 1\n", False)}
+    assert not first.exists()  # the broken one is removed, not kept
