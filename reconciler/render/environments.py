@@ -76,8 +76,11 @@ def environments_at(repo: Path, ref: str = "HEAD") -> list[Environment]:
     """
     out: list[Environment] = []
     sha = repos.resolve(repo, ref)
-    listing = repos.git(repo, "ls-tree", "--name-only", f"{sha}:{overlays.OVERLAYS_DIR}")
-    for name in sorted(listing.decode().split()):
+    names = repos.list_names(repo, sha, overlays.OVERLAYS_DIR)  # in-process: no git to fork
+    if not names:  # none, or no such directory: git says so in its own words, as before
+        listing = repos.git(repo, "ls-tree", "--name-only", f"{sha}:{overlays.OVERLAYS_DIR}")
+        names = listing.decode().split()
+    for name in sorted(names):
         path = f"{overlays.OVERLAYS_DIR}/{name}/{overlays.ENVIRONMENT_FILE}"
         content = repos.read_file(repo, sha, path)
         if content is None:
