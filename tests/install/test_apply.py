@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import yaml
@@ -31,6 +32,17 @@ def test_the_install_applies_server_side_and_reapplies_unchanged(kubectl: Any) -
     assert svc["spec"]["ports"][0]["name"] == "http-metrics"
 
     # The same YAML again changes nothing (no field fights between apply and defaults).
+    # Once the Deployment has settled: its status moving between kubectl's read of the live
+    # object and its dry run would show as a diff on any cluster.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = json.loads(kubectl("get", "deployment", "reconciler", "-n", "reconciler-system",
+                                    "-o", "json").stdout)["status"]  # fmt: skip
+        if status.get("availableReplicas") == 1 and not status.get("unavailableReplicas"):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the Deployment never became available: {status}")
     diff = kubectl("diff", "--server-side", "--field-manager", "reconciler-install", "-f", "-",
                    input=proc.stdout, check=False)  # fmt: skip
     assert diff.returncode == 0, diff.stdout + diff.stderr
