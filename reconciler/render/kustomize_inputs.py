@@ -173,14 +173,21 @@ class _Walker:
 
     # ------------------------------------------------------------------ files
 
-    def yaml_file(self, path: Path, *, shown: str | None = None) -> Any:
-        rel = shown or self.rel(path)
+    def _read(self, path: Path, rel: str) -> bytes | None:
+        """Read and count one input file; None (an error recorded) if it cannot be read."""
         try:
             content = path.read_bytes()
         except OSError as e:
             self.inputs.errors.append(SpecError(rel, 0, 0, "", f"cannot read: {e.strerror or e}"))
             return None
         self._count(rel, content)
+        return content
+
+    def yaml_file(self, path: Path, *, shown: str | None = None) -> Any:
+        rel = shown or self.rel(path)
+        content = self._read(path, rel)
+        if content is None:
+            return None
         if not needs_yaml_check(content):
             return None  # no anchor, alias or tag can be in it: Kustomize reports the rest
         try:
@@ -268,12 +275,9 @@ class _Walker:
         the C loader refuses, by the position-tracking loader, whose errors name the line.
         None (an error recorded, or nothing to check) when there is no document.
         """
-        try:
-            content = path.read_bytes()
-        except OSError as e:
-            self.inputs.errors.append(SpecError(rel, 0, 0, "", f"cannot read: {e.strerror or e}"))
+        content = self._read(path, rel)
+        if content is None:
             return None
-        self._count(rel, content)
         if not needs_yaml_check(content):
             try:
                 fast = codec.load_stream(content)
