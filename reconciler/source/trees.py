@@ -114,10 +114,7 @@ def materialise(repo: objects.Repository, commit: str, dest: Path) -> Tree:
         if entry.mode == objects.TREE_MODE:
             target_path.mkdir(exist_ok=True)
         elif entry.mode in objects.BLOB_MODES:
-            target_path.parent.mkdir(parents=True, exist_ok=True)
-            target_path.write_bytes(repo.read_blob(entry.oid) or b"")
-            if entry.mode == objects.EXECUTABLE_MODE:
-                target_path.chmod(0o755)
+            _write_blob(repo, entry, target_path)
         elif entry.mode == objects.LINK_MODE:
             why = refusal(entry.path, targets)
             if why:
@@ -213,10 +210,7 @@ def _update(
             continue
         target_path = dest / entry.path
         if entry.mode in objects.BLOB_MODES:
-            target_path.parent.mkdir(parents=True, exist_ok=True)
-            target_path.write_bytes(repo.read_blob(entry.oid) or b"")
-            if entry.mode == objects.EXECUTABLE_MODE:
-                target_path.chmod(0o755)
+            _write_blob(repo, entry, target_path)
         elif entry.mode == objects.LINK_MODE:
             target_path.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(targets[entry.path], target_path)
@@ -336,3 +330,11 @@ def _resolve(base: str, target: str, links: dict[str, str], *, depth: int) -> st
                 return resolved
             parts = [p for p in resolved.split("/") if p and p != "."]
     return "/".join(parts) or "."
+
+
+def _write_blob(repo: objects.Repository, entry: objects.Entry, target_path: Path) -> None:
+    """Write a file entry's blob at ``target_path`` (its directory made), executable if so."""
+    target_path.parent.mkdir(parents=True, exist_ok=True)
+    target_path.write_bytes(repo.read_blob(entry.oid) or b"")
+    if entry.mode == objects.EXECUTABLE_MODE:
+        target_path.chmod(0o755)
