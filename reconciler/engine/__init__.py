@@ -8,7 +8,9 @@ daemon's wiring), review and the tests use it. Modules:
 
 - :mod:`~reconciler.engine.seams`: what a reconcile takes (:class:`Context`) and returns
   (:class:`Outcome`);
-- :mod:`~reconciler.engine.reconciling`: :func:`reconcile`, one named function per step;
+- :mod:`~reconciler.engine.reconciling`: :func:`reconcile`, the steps in order;
+- :mod:`~reconciler.engine.stages`: the steps themselves, one plain function each (prepare,
+  list live, track runs, sync, mark applied), shared by ``reconcile`` and the scoped pass;
 - :mod:`~reconciler.engine.scoping`: the daemon's scoped first pass (the pipelines a push
   changed, applied before the rest of the environment);
 - :mod:`~reconciler.engine.sources`: the first step, which commit to render (and whether a
@@ -25,11 +27,12 @@ states, ``apply`` what to write, ``health`` how things are).
 
 from __future__ import annotations
 
-from reconciler.engine.reconciling import REQUEUE_IN_FLIGHT, prepare_target, reconcile
+from reconciler.engine.reconciling import REQUEUE_IN_FLIGHT, reconcile
 from reconciler.engine.retrying import request_retry
 from reconciler.engine.reviewing import live_plan
 from reconciler.engine.seams import Context, Outcome, ScopedPass, Source, Superseded
 from reconciler.engine.sources import branch_hint
+from reconciler.engine.stages import prepare_target
 from reconciler.health.pipelines import PipelineStatus, StepStatus
 from reconciler.render.environments import default_branch, discover_targets, environments_at
 from reconciler.runs.retries import RetryRequest

@@ -14,7 +14,7 @@ between preparing the new commit and listing the environment. Its steps::
 then the full reconcile follows as without it (prune, health, the other pipelines, the
 commit marked applied): it finds the new step objects live (frozen, no second write) and
 the records written (no second record). The pass reuses the engine's own steps
-(:func:`~reconciler.engine.reconciling.track_runs`, :func:`~reconciler.engine.reconciling.sync`,
+(:func:`~reconciler.engine.stages.track_runs`, :func:`~reconciler.engine.stages.sync`,
 :func:`~reconciler.render.environments.pipelines_objects`), so a pipeline's objects are
 exactly those the full reconcile renders for it.
 
@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from reconciler.engine import reconciling
+from reconciler.engine import stages
 from reconciler.engine.reporting import report
 from reconciler.engine.seams import Context, Outcome, ScopedPass, Source, Superseded
 from reconciler.render import environments, serving
@@ -94,12 +94,12 @@ def first_pass(
         live = list_scoped(manager, prepared, scope, namespace)
         if live is None:
             return _skipped(prepared, "no ApplySet parent yet", started)
-        tracked = reconciling.track_runs(
+        tracked = stages.track_runs(
             ctx, manager, source, prepared, live, dry_run=False, only=scope.pipelines
         )
         still_current()
         desired = environments.pipelines_objects(prepared, scope.pipelines, tracked.states)
-        result = reconciling.sync(
+        result = stages.sync(
             manager, prepared, desired, live, tracked, False, False, False, prune=False
         )
     except Superseded:
@@ -159,7 +159,7 @@ def scope_of(
     if level is not None:
         return Scope(reason=f"environment-level change ({level})")
     try:
-        previous = reconciling.prepared_at(ctx, source, env.name, applied)
+        previous = stages.prepared_at(ctx, source, env.name, applied)
     except ReconcilerError as exc:
         return Scope(reason=f"the commit applied ({applied[:12]}) does not render: {exc}")
     if previous.errors or previous.failed_pipelines:

@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client
 
 from reconciler import engine
-from reconciler.engine import reconciling, scoping, sources
+from reconciler.engine import scoping, sources, stages
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action
 from tests.support import dvcrepos
@@ -53,7 +53,7 @@ def record_commits(world: World, branch: str, path: str) -> int:
 def scoped_pass_alone(world: World) -> engine.ScopedPass:
     """Run the scoped pass of the branch's newest commit, and not the full reconcile."""
     source = sources.resolve_source(world.ctx.repo, "dev", None, None)
-    prepared = reconciling.prepare(world.ctx, source, "dev")
+    prepared = stages.prepare(world.ctx, source, "dev")
     manager = world.ctx.manager_for(None)
     return scoping.first_pass(world.ctx, manager, source, prepared)
 
@@ -192,7 +192,7 @@ def test_the_scoped_pass_starts_no_run_of_a_commit_the_branch_moved_past(world: 
     world.edit("pipelines/fraud-detector.yaml", "seed: 7", "seed: 8")
     world.commit_and_push("fraud-detector: seed 8")
     source = sources.resolve_source(world.ctx.repo, "dev", None, None)
-    prepared = reconciling.prepare(world.ctx, source, "dev")
+    prepared = stages.prepare(world.ctx, source, "dev")
     still_current = sources.current_check(source, None)
     world.edit("pipelines/fraud-detector.yaml", "seed: 8", "seed: 9")
     world.commit_and_push("fraud-detector: seed 9")  # pushed while the pass was on its way

@@ -1,0 +1,427 @@
+"""The named steps of one reconcile, each a plain function, in the order they run.
+
+    prepare -> list live -> track runs -> sync -> mark applied
+
+:func:`reconciler.engine.reconciling.reconcile` calls them in that order for the whole
+environment, :mod:`reconciler.engine.scoping` for the pipelines a push changed (first
+pass), and the one-shot commands (``retry``) reuse ``prepare``. Nothing is remembered
+between calls except through ``Context`` (the content cache, commits already prepared).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.engine.seams import Context, Source
+from reconciler.engine.sources import trigger_of
+from reconciler.render import environments, overlays, serving
+from reconciler.render import steps as step_objects
+from reconciler.render.runspecs import RunSpec
+from reconciler.runs import recording, retries, tracking
+from reconciler.source import caches, repos
+from reconciler.specs import branches, provenance_branches
+from reconciler.structs import labels
+from reconciler.structs.changesets import Action
+from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
+from reconciler.structs.manifests import Manifest, ObjectRef
+
+if TYPE_CHECKING:
+    from reconciler.apply.manager import LiveObjects, ResourceManager
+    from reconciler.apply.sync import SyncResult
+
+log = logging.getLogger(__name__)
+
+
+# -- prepare ----------------------------------------------------------------------------
+
+
+def prepare_target(
+    root: Path,
+    env_name: str,
+    *,
+    branch: str | None,
+    check_remote: bool = False,
+    source: Path | None = None,
+    commit: str | None = None,
+    cache: caches.ContentCache | None = None,
+    tree: str | None = None,
+    files: Path | None = None,
+) -> environments.Prepared:
+    """Load ``overlays/<env_name>`` from a tree and plan its runs for a branch.
+
+    ``source`` and ``commit``: the repository and commit the tree holds; ``files``, where
+    its DVC remotes inside the repository are named (see :func:`environments.prepare`).
+
+    Raises SpecErrors if the Environment itself is broken, RenderError if Kustomize
+    fails, ReconcilerError if a branch-pattern environment gets no matching branch.
+    Errors of single pipelines are in ``Prepared.errors`` (those pipelines are left out).
+    ``cache`` keeps what is derived from content; ``tree``, the Git tree id of ``root``
+    (an exported commit), keys Kustomize's output there.
+    """
+    names = overlays.environment_names(root)
+    if env_name not in names:
+        known = ", ".join(names) or "none"
+        raise ReconcilerError(f"no environment {env_name!r} (overlays/{env_name}); known: {known}")
+    overlay = overlays.load_overlay(root, env_name, cache=cache, tree=tree)
+    if overlay.env is None:
+        raise SpecErrors(overlay.errors)
+    env = overlay.env
+    if env.is_pattern and (branch is None or not branches.branch_matches(env, branch)):
+        raise ReconcilerError(
+            f"environment {env.name!r} is for branches {env.branch!r}: "
+            f"pass --branch (or --ref) with a matching branch name"
+        )
+    target = environments.target_for(env, branch if env.is_pattern and branch else env.branch)
+    return environments.prepare(
+        root,
+        overlay,
+        target,
+        check_remote=check_remote,
+        source=source,
+        commit=commit,
+        files=files,
+    )
+
+
+def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepared:
+    """Prepare the environment instance at the source commit (Kustomize, specs, datasets).
+
+    What is derived from content goes into ``ctx.cache`` (written to disk, if it has a
+    directory, before this returns).
+    """
+    with repos.checkout_tree(source.repo, source.commit.sha) as (root, _):
+        try:
+            prepared = prepare_target(
+                root,
+                env_name,
+                branch=source.branch,
+                check_remote=ctx.check_remote,
+                source=source.repo,
+                commit=source.commit.sha,
+                files=source.files,
+                cache=ctx.cache,
+                tree=repos.tree_id(source.repo, source.commit.sha),
+            )
+        finally:
+            ctx.cache.save()
+    if not ctx.check_remote:
+        ctx.prepared.put(prepared_key(source, env_name, source.commit.sha), prepared)
+    return prepared
+
+
+def prepared_key(source: Source, env_name: str, sha: str) -> tuple[str, ...]:
+    """Return what preparing ``env_name`` at commit ``sha`` reads, as a key of ``ctx.prepared``.
+
+    The commit, the environment instance, and the size and time of the DVC settings in the
+    work tree that names local remotes (``source.files``, else the repository), which are
+    not part of the commit: changing them prepares again.
+    """
+    base = source.files if source.files is not None else source.repo
+    settings = []
+    for name in (".dvc/config", ".dvc/config.local"):
+        try:
+            st = (base / name).stat()
+            settings.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            settings.append(f"{name}:-")
+    return (sha, env_name, source.branch, str(source.repo), *settings)
+
+
+def prepared_at(ctx: Context, source: Source, env_name: str, sha: str) -> environments.Prepared:
+    """Return the environment instance as commit ``sha`` of ``source``'s branch prepares it.
+
+    From ``ctx.prepared`` when this process prepared that commit before (the commit a
+    push moved the branch from), else prepared now through ``ctx.cache`` (its Kustomize
+    output and specs are usually there, one of ``ctx.prepare_slots`` held) and kept.
+    Raises what :func:`prepare_target` raises when the commit does not render.
+    """
+    key = prepared_key(source, env_name, sha)
+    known = ctx.prepared.get(key)
+    if known is not None:
+        return known
+    with ctx.preparing(), repos.checkout_tree(source.repo, sha) as (root, _):
+        prepared = prepare_target(
+            root,
+            env_name,
+            branch=source.branch,
+            check_remote=False,
+            source=source.repo,
+            commit=sha,
+            files=source.files,
+            cache=ctx.cache,
+            tree=repos.tree_id(source.repo, sha),
+        )
+    ctx.prepared.put(key, prepared)
+    return prepared
+
+
+# -- list live --------------------------------------------------------------------------
+
+
+def live_kinds(prepared: environments.Prepared) -> set[tuple[str, str]]:
+    """Return the ``(group, kind)`` kinds an environment can own, without rendering them.
+
+    The Namespace, the overlay's own objects, step kinds and, where serving is on, the
+    serving kinds its pipelines use (the ApplySet parent adds kinds no longer rendered).
+    """
+    kinds = {("", "Namespace"), ("batch", "Job")}
+    kinds |= {tracking.group_kind(o) for o in prepared.overlay.objects}
+    for plan in prepared.run_specs.values():
+        kinds |= {step_objects.step_group_kind(s) for s in plan.pipeline.steps}
+        serve = plan.pipeline.serve
+        if serve is not None and prepared.env.serve:
+            kinds |= serving.serving_kinds(serve)
+    return kinds
+
+
+def list_live(manager: ResourceManager, prepared: environments.Prepared) -> LiveObjects:
+    """List the environment's live members: the ApplySet parent and one LIST per kind."""
+    from reconciler.apply import applysets
+
+    applyset = applysets.applyset_for(prepared.env.name, prepared.target.namespace)
+    live = manager.list_live(applyset, live_kinds(prepared))
+    target = prepared.target
+    if ("", "Namespace", "", target.namespace) not in live:
+        # Not ours: a Namespace someone else made is used as it is (its annotations still
+        # carry the commit applied and retry requests); None if it does not exist yet.
+        live.foreign_namespace = manager.get(ObjectRef("", "Namespace", "", target.namespace, "v1"))
+    owner = branches.owner_problem(
+        namespace_of(prepared, live),
+        env=prepared.env.name,
+        branch=target.branch if target.pattern else None,
+    )
+    if owner:  # another branch's namespace: nothing is applied, nothing pruned
+        locator = prepared.overlay.locators.get(prepared.env.path)
+        line, col = locator.position("spec.namespace") if locator is not None else (0, 0)
+        raise SpecErrors([SpecError(prepared.env.path, line, col, "spec.namespace", owner)])
+    return live
+
+
+def namespace_of(
+    prepared: environments.Prepared, live: Mapping[tuple[str, str, str, str], Manifest]
+) -> Manifest | None:
+    """Return the environment's live Namespace (ours, or one used as it is), if it exists."""
+    ours = live.get(("", "Namespace", "", prepared.target.namespace))
+    return ours if ours is not None else getattr(live, "foreign_namespace", None)
+
+
+def applied_commit(
+    prepared: environments.Prepared, live: Mapping[tuple[str, str, str, str], Manifest]
+) -> str:
+    """Return the commit last applied to the environment: its Namespace's annotation.
+
+    ``reconciler.ml/commit`` names the commit whose every object was applied (see
+    :func:`mark_applied`); "" if the environment was never synced cleanly.
+    """
+    meta = (namespace_of(prepared, live) or {}).get("metadata") or {}
+    return str((meta.get("annotations") or {}).get(labels.COMMIT, ""))
+
+
+# -- track runs -------------------------------------------------------------------------
+
+
+def track_runs(
+    ctx: Context,
+    manager: ResourceManager,
+    source: Source,
+    prepared: environments.Prepared,
+    live: LiveObjects,
+    *,
+    dry_run: bool,
+    only: frozenset[str] | None = None,
+) -> tracking.Tracked:
+    """Fold live step objects and records into run states; record the runs that finished.
+
+    ``only``: track just these declared pipelines (the scoped pass; ``live`` then holds
+    only their objects, and their pods are listed by their pipeline label where every
+    step is a Job, whose pods carry the template's labels).
+    """
+    from reconciler.cluster import clients
+
+    env, target = prepared.env, prepared.target
+    namespace = namespace_of(prepared, live)
+    applied = applied_commit(prepared, live)
+    run_specs = (
+        prepared.run_specs
+        if only is None
+        else {n: p for n, p in prepared.run_specs.items() if n in only}
+    )
+    pod_selector = ""
+    if only is not None and all(
+        step_objects.step_group_kind(s) == ("batch", "Job")
+        for p in run_specs.values()
+        for s in p.pipeline.steps
+    ):
+        pod_selector = f"{labels.PIPELINE} in ({','.join(sorted(only))})"
+    tracker = tracking.RunTracker(
+        env=env.name,
+        namespace=target.namespace,
+        server=clients.server_url(manager.client),
+        source=recording.SourceFacts(
+            repo=repos.pod_url(source.repo),
+            ref=source.branch,
+            commit=source.commit.sha,
+            trigger=trigger_of(source.repo, source.commit),
+        ),
+        provenance=ctx.provenance,
+        branch_for=lambda p: provenance_branches.branch_for(env, p, source.branch),
+        list_pods=lambda: manager.list(
+            "v1", "Pod", namespace=target.namespace, label_selector=pod_selector
+        ),
+        dry_run=dry_run,
+        applied_commit=applied,
+        run_spec_at_applied=run_specs_at(ctx, source, prepared.env.name, applied, prepared),
+    )
+    # One view of the records for the whole tracking, and one delivery of every record it
+    # writes (one commit per provenance branch, one push) when it is done.
+    with ctx.provenance.batch(tracker.branch_for(p) for p in run_specs) as batch:
+        tracked = tracker.track(
+            run_specs,
+            retries.current_attempts(run_specs, namespace),
+            tracking.LiveRuns.of(list(live.values())),
+            ignore=prepared.failed_pipelines,
+        )
+    tracked.pending += batch.pending
+    return tracked
+
+
+def run_specs_at(
+    ctx: Context,
+    source: Source,
+    env_name: str,
+    sha: str,
+    current: environments.Prepared,
+) -> Callable[[str], RunSpec | None]:
+    """Return a lookup of a pipeline's run spec at commit ``sha`` (the commit last applied).
+
+    An older run (superseded, or of a removed pipeline) is judged and recorded with it. The
+    commit is prepared once, on the first lookup (only when such a run is found), by
+    :func:`prepared_at` (the commit before a push was prepared by the reconcile before);
+    the source commit's own specs are ``current``. A commit that no longer renders gives
+    None.
+    """
+    specs: dict[str, RunSpec] | None = None
+
+    def lookup(pipeline: str) -> RunSpec | None:
+        nonlocal specs
+        if specs is None:
+            specs = {}
+            if sha and sha == source.commit.sha:
+                specs = dict(current.run_specs)
+            elif sha:
+                try:
+                    specs = dict(prepared_at(ctx, source, env_name, sha).run_specs)
+                except ReconcilerError:
+                    specs = {}
+        return specs.get(pipeline)
+
+    return lookup
+
+
+# -- sync -------------------------------------------------------------------------------
+
+
+def sync(
+    manager: ResourceManager,
+    prepared: environments.Prepared,
+    desired: list[Manifest],
+    live: LiveObjects,
+    tracked: tracking.Tracked,
+    dry_run: bool,
+    allow_empty: bool,
+    diff: bool,
+    *,
+    prune: bool = True,
+) -> SyncResult:
+    """Apply the rendered objects and prune the rest, keeping what must not go yet.
+
+    ``prune`` False (the scoped pass) deletes nothing and never shrinks the ApplySet parent.
+
+    Kept from pruning: the objects of pipelines that failed to render, and the objects
+    of finished runs whose record could not be written (``tracked.protected``). A step
+    object already live is never written again (``frozen``): its template is immutable,
+    and a commit that keeps the run id may still render it differently (a new default
+    DVC remote changes the data's URL, not its md5).
+    """
+    from reconciler.apply import applysets
+    from reconciler.apply import sync as sync_mod
+
+    protected = frozenset(tracked.protected)
+
+    def keep(obj: Manifest) -> bool:
+        return str((obj.get("metadata") or {}).get("name", "")) in protected
+
+    return sync_mod.sync_objects(
+        manager,
+        applyset=applysets.applyset_for(prepared.env.name, prepared.target.namespace),
+        desired=desired,
+        options=sync_mod.SyncOptions(
+            dry_run=dry_run,
+            allow_empty=allow_empty,
+            prune=prune,
+            diff=diff,
+            failed_pipelines=frozenset(prepared.failed_pipelines),
+            keep=keep,
+            frozen=is_step_object,
+        ),
+        live=live,
+    )
+
+
+def is_step_object(obj: Manifest) -> bool:
+    """True for one of a run's step objects (it carries the ``reconciler.ml/step`` label)."""
+    return labels.STEP in ((obj.get("metadata") or {}).get("labels") or {})
+
+
+def synced_cleanly(result: SyncResult) -> bool:
+    """True if a sync left nothing undone.
+
+    Undone: a failure, a conflict, a kind without its operator, or a prune the guard
+    refused (objects Git no longer has are still live).
+    """
+    return result.ok and not result.missing_operators and not result.prune_refused
+
+
+# -- mark applied -----------------------------------------------------------------------
+
+
+def mark_applied(
+    manager: ResourceManager, prepared: environments.Prepared, result: SyncResult, commit: str
+) -> None:
+    """Write ``commit`` into the Namespace's ``reconciler.ml/commit``: it is now applied.
+
+    Called only after a real sync of a commit that rendered without error and left
+    nothing undone, so the annotation (``status``'s applied commit, the daemon's
+    ``reconciler_last_applied_commit``) never names a commit that was only partly applied.
+    The sync itself renders the Namespace with the commit applied before. Costs one
+    request when the commit changed, none otherwise; its entry joins the change set.
+    """
+    from reconciler.apply import applysets, manager_apply
+
+    if applied_commit(prepared, result.live) == commit:
+        return
+    applyset = applysets.applyset_for(prepared.env.name, prepared.target.namespace)
+    namespace = manager_apply.prepare(
+        environments.namespace_object(
+            prepared.target, commit, pod_security=prepared.env.pod_security
+        ),
+        applyset,
+    )
+    live_ns = namespace_of(prepared, result.live)
+    if live_ns is not None and manager_apply.prepared_namespace(live_ns):
+        # Not ours: only the annotation is written; the sync already said so in its note.
+        used = manager_apply.use_foreign_namespace(manager, namespace, live_ns, dry_run=False)
+        if used.entry.action is Action.FAILED:
+            result.changeset.entries.append(used.entry)
+        elif used.live is not None:
+            result.live[ObjectRef.of(used.live).key] = used.live
+        return
+    for applied in manager_apply.apply_stage(
+        manager, [namespace], applyset=applyset, live=result.live, ctx=manager_apply.StageContext()
+    ):
+        result.changeset.entries.append(applied.entry)
+        if applied.live is not None and applied.entry.action is not Action.FAILED:
+            result.live[ObjectRef.of(applied.live).key] = applied.live
