@@ -255,6 +255,29 @@ def complete_pipelines(ctx: click.Context, param: click.Parameter, incomplete: s
     return [n for n in names if n.startswith(incomplete)]
 
 
+env_option = click.option(
+    "--env",
+    "env",
+    shell_complete=complete_envs,
+    required=True,
+    help="Environment (overlays/<env>).",
+)
+"""``--env ENV``: the one environment a command works on (plan, render, retry, sync)."""
+
+envs_option = click.option(
+    "--env",
+    "envs",
+    shell_complete=complete_envs,
+    multiple=True,
+    help="Only these environments (repeatable).",
+)
+"""``--env ENV`` repeatable: the environments a command is limited to (status, run, ui)."""
+
+branch_option = click.option(
+    "--branch", default=None, help="Branch, for a branch-pattern environment."
+)
+"""``--branch``: the concrete branch of a branch-pattern environment."""
+
 repo_option = click.option(
     "--repo",
     "repo",

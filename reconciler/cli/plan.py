@@ -10,14 +10,8 @@ from reconciler.cli import contexts, output, sync
 
 
 @click.command("plan")
-@click.option(
-    "--env",
-    "env",
-    shell_complete=output.complete_envs,
-    required=True,
-    help="Environment (overlays/<env>).",
-)
-@click.option("--branch", default=None, help="Branch, for a branch-pattern environment.")
+@output.env_option
+@output.branch_option
 @output.ref_option("the tip of the environment's branch")
 @output.repo_option
 @output.output_option("text", "markdown", "json", "yaml")

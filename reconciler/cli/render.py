@@ -16,16 +16,10 @@ PLACEHOLDER_ANNOTATION = "reconciler.ml/placeholder-model"
 
 
 @click.command("render")
-@click.option(
-    "--env",
-    "env",
-    shell_complete=output.complete_envs,
-    required=True,
-    help="Environment (overlays/<env>).",
-)
+@output.env_option
 @output.repo_option
 @output.ref_option("the work tree, uncommitted edits included")
-@click.option("--branch", default=None, help="Branch for a branch-pattern environment.")
+@output.branch_option
 @output.output_option("yaml", "json")
 @click.option("--all-steps", is_flag=True, help="Render every step, not only the first ones.")
 def command(

@@ -11,14 +11,8 @@ from reconciler.cli import contexts, output
 
 @click.command("retry")
 @click.argument("pipeline", shell_complete=output.complete_pipelines)
-@click.option(
-    "--env",
-    "env",
-    shell_complete=output.complete_envs,
-    required=True,
-    help="Environment (overlays/<env>).",
-)
-@click.option("--branch", default=None, help="Branch, for a branch-pattern environment.")
+@output.env_option
+@output.branch_option
 @output.repo_option
 @click.option(
     "--no-sync",

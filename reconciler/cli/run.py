@@ -30,13 +30,7 @@ from reconciler.cli import output
     default=None,
     help="Namespace of the Lease (default: $POD_NAMESPACE, the service account's namespace, else reconciler-system).",
 )
-@click.option(
-    "--env",
-    "envs",
-    shell_complete=output.complete_envs,
-    multiple=True,
-    help="Only these environments (repeatable).",
-)
+@output.envs_option
 @click.option(
     "--shard",
     default="0/1",

@@ -35,13 +35,7 @@ STYLE = {
 
 
 @click.command("status")
-@click.option(
-    "--env",
-    "envs",
-    shell_complete=output.complete_envs,
-    multiple=True,
-    help="Only these environments (repeatable).",
-)
+@output.envs_option
 @output.repo_option
 @output.output_option("text", "json", "yaml")
 @click.option(

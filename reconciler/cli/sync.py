@@ -11,14 +11,8 @@ from reconciler.cli import contexts, output
 
 
 @click.command("sync")
-@click.option(
-    "--env",
-    "env",
-    shell_complete=output.complete_envs,
-    required=True,
-    help="Environment (overlays/<env>).",
-)
-@click.option("--branch", default=None, help="Branch, for a branch-pattern environment.")
+@output.env_option
+@output.branch_option
 @output.repo_option
 @output.ref_option("the tip of the environment's branch")
 @click.option("--dry-run", is_flag=True, help="Server-side dry run: change nothing.")

@@ -22,13 +22,7 @@ from reconciler.cli import contexts, output
     "--listen", default="127.0.0.1:8080", show_default=True, help="HTTP address of the UI."
 )
 @click.option("--refresh", default="30s", show_default=True, help="How often the cluster is read.")
-@click.option(
-    "--env",
-    "envs",
-    shell_complete=output.complete_envs,
-    multiple=True,
-    help="Only these environments (repeatable).",
-)
+@output.envs_option
 @click.option(
     "--ui-token-file",
     type=click.Path(dir_okay=False),
