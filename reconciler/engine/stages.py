@@ -92,24 +92,33 @@ def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepare
     What is derived from content goes into ``ctx.cache`` (written to disk, if it has a
     directory, before this returns).
     """
-    with repos.checkout_tree(source.repo, source.commit.sha) as (root, _):
-        try:
-            prepared = prepare_target(
-                root,
-                env_name,
-                branch=source.branch,
-                check_remote=ctx.check_remote,
-                source=source.repo,
-                commit=source.commit.sha,
-                files=source.files,
-                cache=ctx.cache,
-                tree=repos.tree_id(source.repo, source.commit.sha),
-            )
-        finally:
-            ctx.cache.save()
+    try:
+        prepared = _prepare_commit(
+            ctx, source, env_name, source.commit.sha, check_remote=ctx.check_remote
+        )
+    finally:
+        ctx.cache.save()
     if not ctx.check_remote:
         ctx.prepared.put(prepared_key(source, env_name, source.commit.sha), prepared)
     return prepared
+
+
+def _prepare_commit(
+    ctx: Context, source: Source, env_name: str, sha: str, *, check_remote: bool
+) -> environments.Prepared:
+    """Export commit ``sha`` of ``source`` and prepare ``env_name`` there through ``ctx.cache``."""
+    with repos.checkout_tree(source.repo, sha) as (root, _):
+        return prepare_target(
+            root,
+            env_name,
+            branch=source.branch,
+            check_remote=check_remote,
+            source=source.repo,
+            commit=sha,
+            files=source.files,
+            cache=ctx.cache,
+            tree=repos.tree_id(source.repo, sha),
+        )
 
 
 def prepared_key(source: Source, env_name: str, sha: str) -> tuple[str, ...]:
@@ -142,18 +151,8 @@ def prepared_at(ctx: Context, source: Source, env_name: str, sha: str) -> enviro
     known = ctx.prepared.get(key)
     if known is not None:
         return known
-    with ctx.preparing(), repos.checkout_tree(source.repo, sha) as (root, _):
-        prepared = prepare_target(
-            root,
-            env_name,
-            branch=source.branch,
-            check_remote=False,
-            source=source.repo,
-            commit=sha,
-            files=source.files,
-            cache=ctx.cache,
-            tree=repos.tree_id(source.repo, sha),
-        )
+    with ctx.preparing():
+        prepared = _prepare_commit(ctx, source, env_name, sha, check_remote=False)
     ctx.prepared.put(key, prepared)
     return prepared
 
