@@ -126,27 +126,21 @@ def spec_commit(repo: Path, ref: str) -> Commit:
     simplification (merges included), hence git's command line.
     """
     tip = resolve(repo, ref)
-    key = (str(repo), tip)
-    with _SPEC_LOCK:
-        found = _SPEC_COMMITS.get(key)
-    if found is None:
-        found = gitcmd.output(
-            ["log", "-1", "--format=%H", tip, "--", ".", f":(exclude){PROVENANCE_DIR}"],
-            repo=repo,
-        )
-        with _SPEC_LOCK:
-            _SPEC_COMMITS[key] = found
-            while len(_SPEC_COMMITS) > _SPEC_LIMIT:
-                del _SPEC_COMMITS[next(iter(_SPEC_COMMITS))]
-    return commit_info(repo, found or tip)
+    return commit_info(repo, _spec_sha(str(repo), tip) or tip)
 
 
-_SPEC_COMMITS: dict[tuple[str, str], str] = {}
-""":func:`spec_commit`'s answers by (repository, tip commit): the history behind a commit
-never changes, so a push's environments (and the daemon's check of which are affected) ask
-git once, not once each (a git process forked from the daemon costs tens of ms)."""
-_SPEC_LIMIT = 256
-_SPEC_LOCK = threading.Lock()
+@functools.lru_cache(maxsize=256)
+def _spec_sha(repo: str, tip: str) -> str:
+    """The newest commit behind ``tip`` that touched anything outside ``runs/`` ("" if none).
+
+    Kept by (repository, tip commit): the history behind a commit never changes, so a
+    push's environments (and the daemon's check of which are affected) ask git once, not
+    once each (a git process forked from the daemon costs tens of ms).
+    """
+    return gitcmd.output(
+        ["log", "-1", "--format=%H", tip, "--", ".", f":(exclude){PROVENANCE_DIR}"],
+        repo=Path(repo),
+    )
 
 
 def path_commits(repo: Path, sha: str, paths: Sequence[str]) -> list[tuple[str, frozenset[str]]]:
