@@ -96,35 +96,10 @@ def refused_at(root: Path, path: str) -> str:
 def materialise(repo: objects.Repository, commit: str, dest: Path) -> Tree:
     """Write the files of ``commit`` into ``dest`` (created); return the :class:`Tree`.
 
-    Raises SourceError if ``commit`` is not a commit of ``repo``.
+    :func:`update` of a directory nothing was written into. Raises SourceError if
+    ``commit`` is not a commit of ``repo``.
     """
-    top = repo.tree_of(commit)
-    if top is None:
-        raise SourceError(f"{commit}: not a commit in {repo.path}")
-    dest.mkdir(parents=True, exist_ok=True)
-    entries = list(repo.entries(top))
-    links = {e.path: e for e in entries if e.mode == objects.LINK_MODE}
-    targets = {
-        path: (repo.read_blob(e.oid) or b"").decode(errors="surrogateescape")
-        for path, e in links.items()
-    }
-    tree = Tree(dest)
-    for entry in entries:
-        target_path = dest / entry.path
-        if entry.mode == objects.TREE_MODE:
-            target_path.mkdir(exist_ok=True)
-        elif entry.mode in objects.BLOB_MODES:
-            _write_blob(repo, entry, target_path)
-        elif entry.mode == objects.LINK_MODE:
-            why = refusal(entry.path, targets)
-            if why:
-                tree.refused[entry.path] = why
-                continue
-            target_path.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(targets[entry.path], target_path)
-        else:  # a submodule: its commit is not in this repository
-            target_path.mkdir(parents=True, exist_ok=True)
-    return _register(tree)
+    return update(repo, commit, dest, Written())
 
 
 Signature = tuple[int, int, int, int, int]
