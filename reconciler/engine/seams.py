@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 from reconciler.health.pipelines import PipelineStatus
 from reconciler.render.environments import Prepared, Target
 from reconciler.source import caches, repos
+from reconciler.structs import memos
 from reconciler.structs.changesets import ChangeSet
 from reconciler.structs.errors import ReconcilerError, RecordError, SpecError
 
@@ -35,12 +35,12 @@ class Superseded(ReconcilerError):
 
 
 PREPARED_KEPT = 8
-"""Prepared environment instances a :class:`PreparedMemo` keeps (two per instance: the
+"""Prepared environment instances :func:`prepared_memo` keeps (two per instance: the
 commit reconciled now and the one before it, for four environment instances)."""
 
 
-class PreparedMemo:
-    """Environment instances prepared at a commit, kept in memory (least recently used out).
+def prepared_memo(limit: int = PREPARED_KEPT) -> memos.Memo[tuple[str, ...], Prepared]:
+    """Return a memo of environment instances prepared at a commit (least recently used out).
 
     Keyed by what preparing reads (see :func:`reconciler.engine.stages.prepared_key`):
     the commit (its files are fixed), the environment instance, and the DVC settings of
@@ -48,29 +48,9 @@ class PreparedMemo:
     the remotes, whose answer may change) is never kept. The engine reuses what it
     prepared before: the commit a push moved the branch from (its run specs judge the
     superseded runs and tell what the push changed), and the same commit reconciled again
-    (a finished step, a resync). Thread-safe.
+    (a finished step, a resync). A kept value is never mutated afterwards by the engine.
     """
-
-    def __init__(self, limit: int = PREPARED_KEPT) -> None:
-        self.limit = max(1, limit)
-        self._data: OrderedDict[tuple[str, ...], Prepared] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, ...]) -> Prepared | None:
-        """Return what was prepared under ``key``, or None."""
-        with self._lock:
-            found = self._data.get(key)
-            if found is not None:
-                self._data.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, ...], prepared: Prepared) -> None:
-        """Keep ``prepared`` (never mutated afterwards by the engine)."""
-        with self._lock:
-            self._data[key] = prepared
-            self._data.move_to_end(key)
-            while len(self._data) > self.limit:
-                self._data.popitem(last=False)
+    return memos.Memo(limit)
 
 
 @dataclass
@@ -90,7 +70,7 @@ class Context:
     provenance: ProvenanceStore
     check_remote: bool = False
     cache: caches.ContentCache = field(default_factory=caches.ContentCache)
-    prepared: PreparedMemo = field(default_factory=PreparedMemo)
+    prepared: memos.Memo[tuple[str, ...], Prepared] = field(default_factory=prepared_memo)
     """Environment instances prepared at earlier commits (in memory, for the process's life)."""
     prepare_slots: threading.Semaphore | None = None
     """How many environment instances may be prepared at once (None: any number). Preparing

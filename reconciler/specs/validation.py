@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from reconciler.specs import checking, models, rules, secret_values, units
 from reconciler.specs.loading import Locator
 from reconciler.specs.rules import check_pipeline_set
+from reconciler.structs import memos
 from reconciler.structs.errors import SpecError, SpecErrors
 
 __all__ = ["check_pipeline_set", "parse_environment", "parse_pipeline"]
@@ -111,11 +110,9 @@ def parse_pipeline(
     key = _validity_key(doc) if valid is not None else None
     memo_key = (key, path, sha256) if key is not None else None
     if key is not None and memo_key is not None and valid is not None and valid.get(key) is True:
-        with _MODELS_LOCK:
-            known = _MODELS.get(memo_key)
-            if known is not None:
-                _MODELS.move_to_end(memo_key)
-                return known
+        known = _MODELS.get(memo_key)
+        if known is not None:
+            return known
         data = checking.to_plain(doc, _ignore)
     else:
         data = _check(doc, kind="Pipeline", path=path, locator=locator, cross_field=_pipeline_rules)
@@ -145,20 +142,16 @@ def parse_pipeline(
         raw=data,
     )
     if memo_key is not None:
-        with _MODELS_LOCK:
-            _MODELS[memo_key] = model
-            while len(_MODELS) > MODELS_KEPT:
-                _MODELS.popitem(last=False)
+        _MODELS.put(memo_key, model)
     return model
 
 
 MODELS_KEPT = 20_000
 """Pipeline models kept in memory by content address (two commits of 10,000 pipelines)."""
-_MODELS: OrderedDict[tuple[str, str, str], models.Pipeline] = OrderedDict()
+_MODELS: memos.Memo[tuple[str, str, str], models.Pipeline] = memos.Memo(MODELS_KEPT)
 """Valid documents' models by (validity key, source path, file hash): a process renders
 the same documents again and again (every environment, every commit that did not change
 them), and a model never changes for the same content (it is frozen; ``raw`` is only read)."""
-_MODELS_LOCK = threading.Lock()
 
 
 def _resources(data: dict[str, Any] | None) -> models.Resources:
