@@ -55,16 +55,12 @@ def console(stderr: bool = False) -> Any:
 
     styled = use_colour(sys.stderr if stderr else sys.stdout)
     system: Literal["auto"] | None = "auto" if styled else None
-    con = Console(stderr=stderr, highlight=False, soft_wrap=True, color_system=system)
+    options: dict[str, Any] = {
+        "stderr": stderr, "highlight": False, "soft_wrap": True, "color_system": system
+    }  # fmt: skip
+    con = Console(**options)
     if not con.is_terminal:
-        con = Console(
-            stderr=stderr,
-            highlight=False,
-            soft_wrap=True,
-            width=PIPE_WIDTH,
-            color_system=system,
-            force_terminal=styled or None,
-        )
+        con = Console(**options, width=PIPE_WIDTH, force_terminal=styled or None)
     return con
 
 
