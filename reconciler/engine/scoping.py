@@ -38,8 +38,7 @@ from typing import TYPE_CHECKING
 from reconciler.engine import stages
 from reconciler.engine.reporting import report
 from reconciler.engine.seams import Context, Outcome, ScopedPass, Source, Superseded
-from reconciler.render import environments, serving
-from reconciler.render import steps as step_objects
+from reconciler.render import environments
 from reconciler.source import repos
 from reconciler.specs import branches
 from reconciler.structs import labels
@@ -143,8 +142,7 @@ def scope_of(
     )
     if owner:
         return Scope(reason=owner)
-    meta = namespace.get("metadata") or {}
-    applied = str((meta.get("annotations") or {}).get(labels.COMMIT, ""))
+    applied = stages.commit_of(namespace)
     if not applied:
         return Scope(reason="no commit was applied in full yet (first reconcile)")
     if applied == source.commit.sha:
@@ -181,10 +179,7 @@ def scope_of(
     kinds: set[tuple[str, str]] = set()
     for specs in (previous.run_specs, prepared.run_specs):
         for name in changed & set(specs):
-            pipeline = specs[name].pipeline
-            kinds |= {step_objects.step_group_kind(s) for s in pipeline.steps}
-            if pipeline.serve is not None and env.serve:
-                kinds |= serving.serving_kinds(pipeline.serve)
+            kinds |= stages.pipeline_kinds(specs[name], serve=env.serve)
     return Scope(pipelines=changed, applied=applied, kinds=frozenset(kinds))
 
 

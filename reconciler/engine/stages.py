@@ -169,10 +169,16 @@ def live_kinds(prepared: environments.Prepared) -> set[tuple[str, str]]:
     kinds = {("", "Namespace"), ("batch", "Job")}
     kinds |= {tracking.group_kind(o) for o in prepared.overlay.objects}
     for plan in prepared.run_specs.values():
-        kinds |= {step_objects.step_group_kind(s) for s in plan.pipeline.steps}
-        serve = plan.pipeline.serve
-        if serve is not None and prepared.env.serve:
-            kinds |= serving.serving_kinds(serve)
+        kinds |= pipeline_kinds(plan, serve=prepared.env.serve)
+    return kinds
+
+
+def pipeline_kinds(plan: RunSpec, *, serve: bool) -> set[tuple[str, str]]:
+    """Return the ``(group, kind)`` kinds one pipeline's objects can have: its steps', and
+    its serving's where the environment serves (``serve``)."""
+    kinds = {step_objects.step_group_kind(s) for s in plan.pipeline.steps}
+    if plan.pipeline.serve is not None and serve:
+        kinds |= serving.serving_kinds(plan.pipeline.serve)
     return kinds
 
 
@@ -215,7 +221,12 @@ def applied_commit(
     ``reconciler.ml/commit`` names the commit whose every object was applied (see
     :func:`mark_applied`); "" if the environment was never synced cleanly.
     """
-    meta = (namespace_of(prepared, live) or {}).get("metadata") or {}
+    return commit_of(namespace_of(prepared, live))
+
+
+def commit_of(namespace: Manifest | None) -> str:
+    """Return the commit a Namespace's ``reconciler.ml/commit`` names ("" if none)."""
+    meta = (namespace or {}).get("metadata") or {}
     return str((meta.get("annotations") or {}).get(labels.COMMIT, ""))
 
 
