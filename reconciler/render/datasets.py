@@ -254,7 +254,7 @@ class DatasetResolver:
         if self.source is None:
             return rel.as_posix()
         warned = (str(self.source), remote)
-        if _without_work_tree(Path(self.source)) and warned not in _WARNED:
+        if warned not in _WARNED and _without_work_tree(Path(self.source)):
             _WARNED.add(warned)
             where = Path(remote_root.removeprefix("file://")).resolve()
             if where.parts[-2:] == ("files", "md5"):  # DVC 3's layout under the remote
