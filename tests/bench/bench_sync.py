@@ -21,7 +21,9 @@ measured in the same run on the same sandbox:
 
 Ours are printed as soon as measured, before kubectl runs: at 10,000 pipelines (50,000
 objects) kubectl's applies take most of an hour on a small machine; ``BENCH_KUBECTL=0``
-skips them (and the ratio). Settling takes one sync per step of a pipeline and one to
+skips them (and the ratio). ``BENCH_PROFILE=path`` runs one more no-op under cProfile
+(CPU time) and writes ``path-<count>``; ``BENCH_HOLD=file`` then keeps the settled
+environment and times a no-op each time that file changes (code changed since). Settling takes one sync per step of a pipeline and one to
 record (more while the sandbox's controllers catch up at 10,000); ``BENCH_SETTLE_SYNCS``
 raises the limit (40).
 
@@ -55,6 +57,8 @@ ENV = "dev"
 NAMESPACE = "bench-dev"
 SETTLE_SYNCS = int(os.environ.get("BENCH_SETTLE_SYNCS", "40"))
 KUBECTL = os.environ.get("BENCH_KUBECTL", "1") != "0"
+PROFILE = os.environ.get("BENCH_PROFILE", "")
+HOLD = os.environ.get("BENCH_HOLD", "")
 WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
 _METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\d+)")
 GIT_ENV = {
@@ -198,6 +202,22 @@ def measured(
     return Figures(sum(made.values()), writes, seconds), proc.stdout
 
 
+PROFILED = """
+import cProfile, runpy, sys, time
+out = sys.argv[1]
+sys.argv = ["reconciler", *sys.argv[2:]]
+profile = cProfile.Profile(time.process_time)
+try:
+    profile.runcall(runpy.run_module, "reconciler", run_name="__main__")
+except SystemExit as stop:
+    if stop.code:
+        raise
+finally:
+    profile.dump_stats(out)
+"""
+"""A no-op sync under cProfile counting CPU time (``python -c PROFILED OUT -m reconciler ...``)."""
+
+
 def sync_command() -> list[str]:
     return [sys.executable, "-m", "reconciler", "sync", "--env", ENV, "--format", "json"]
 
@@ -269,6 +289,33 @@ def applied_form(obj: Manifest) -> Manifest:
     return out
 
 
+def hold(control: Path, url: str, repo: Path, env: dict[str, str]) -> None:
+    """Keep the settled environment and time one more no-op each time ``control`` changes.
+
+    For measuring code changed after a long settle (10,000 pipelines settle in half an
+    hour): the no-op runs whatever code the interpreter imports at that moment. Writing
+    ``stop`` into ``control`` ends the hold; ``profile <path>`` profiles that no-op.
+    """
+    print(f"holding: write to {control} to time a no-op, 'stop' to go on", file=sys.stderr)
+    seen = control.read_text() if control.exists() else ""
+    while True:
+        time.sleep(1.0)
+        text = control.read_text() if control.exists() else ""
+        if text == seen:
+            continue
+        seen = text
+        if text.strip() == "stop":
+            return
+        command = sync_command()
+        if text.startswith("profile "):
+            command = [sys.executable, "-c", PROFILED, text.split()[1], *command[3:]]
+        figures, out = measured(url, command, cwd=repo, env=env)
+        print(
+            f"held no-op ({text.strip()}): {figures} settled {settled(json.loads(out))}"
+            f" (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True,
+        )  # fmt: skip
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}x" if b else "inf"
 
@@ -315,6 +362,14 @@ def test_sync_process_against_kubectl_server_side(sandbox: Any, tmp_path: Path, 
         f"\nno-op, whole process   ours    {ours_noop} (load average {os.getloadavg()[0]:.1f})",
         file=sys.stderr, flush=True,
     )  # fmt: skip
+
+    if PROFILE:  # one more no-op under cProfile (CPU time), written to BENCH_PROFILE-<count>
+        out_path = f"{PROFILE}-{count}"
+        profiled = [sys.executable, "-c", PROFILED, out_path, *sync_command()[3:]]
+        measured(sandbox.url, profiled, cwd=repo, env=env)
+        print(f"profile of a no-op: {out_path}", file=sys.stderr, flush=True)
+    if HOLD:
+        hold(Path(HOLD), sandbox.url, repo, env)
 
     objects = live_members(sandbox)
     kubectl_first = kubectl_noop = None
