@@ -67,7 +67,7 @@ def command(
         output.fail(str(e))
     objs = [_mark_placeholder(o) for o in objs]
     if fmt == "json":
-        click.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}, indent=2))
+        output.dump_json({"apiVersion": "v1", "kind": "List", "items": objs}, sort_keys=False)
     else:
         click.echo(output.dump_yaml_documents(objs), nl=False)
     for warning in warnings:
