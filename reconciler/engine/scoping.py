@@ -8,7 +8,8 @@ between preparing the new commit and listing the environment. Its steps::
             datasets, environment), or no scoped pass and why
     list    the ApplySet parent and those pipelines' objects only (one label-selected
             LIST per kind they use), not the environment
-    track   their runs, as the full reconcile tracks them (superseded runs recorded once)
+    track   their runs, as the full reconcile tracks them (superseded runs recorded once,
+            in the outbox; their commits and push follow the sync)
     sync    their objects, nothing pruned, the parent never shrunk
 
 then the full reconcile follows as without it (prune, health, the other pipelines, the
@@ -93,14 +94,16 @@ def first_pass(
         live = list_scoped(manager, prepared, scope, namespace)
         if live is None:
             return _skipped(prepared, "no ApplySet parent yet", started)
-        tracked = stages.track_runs(
+        # The records of the runs it finishes (the superseded ones) are in the outbox
+        # before anything is applied, and delivered once its new objects are.
+        with stages.tracking_runs(
             ctx, manager, source, prepared, live, dry_run=False, only=scope.pipelines
-        )
-        still_current()
-        desired = environments.pipelines_objects(prepared, scope.pipelines, tracked.states)
-        result = stages.sync(
-            manager, prepared, desired, live, tracked, False, False, False, prune=False
-        )
+        ) as tracked:
+            still_current()
+            desired = environments.pipelines_objects(prepared, scope.pipelines, tracked.states)
+            result = stages.sync(
+                manager, prepared, desired, live, tracked, False, False, False, prune=False
+            )
     except Superseded:
         raise
     except ReconcilerError as exc:

@@ -10,8 +10,9 @@ between calls except through ``Context`` (the content cache, commits already pre
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -247,7 +248,31 @@ def track_runs(
 
     ``only``: track just these declared pipelines (the scoped pass; ``live`` then holds
     only their objects, and their pods are listed by their pipeline label where every
-    step is a Job, whose pods carry the template's labels).
+    step is a Job, whose pods carry the template's labels). The records are delivered
+    (one commit per provenance branch, one push) before this returns.
+    """
+    with tracking_runs(ctx, manager, source, prepared, live, dry_run=dry_run, only=only) as out:
+        pass
+    return out
+
+
+@contextlib.contextmanager
+def tracking_runs(
+    ctx: Context,
+    manager: ResourceManager,
+    source: Source,
+    prepared: environments.Prepared,
+    live: LiveObjects,
+    *,
+    dry_run: bool,
+    only: frozenset[str] | None = None,
+) -> Iterator[tracking.Tracked]:
+    """:func:`track_runs`, with the records delivered only when the block ends.
+
+    The records are in the outbox (durable) when the block starts; their commits and push
+    wait for the block (the scoped pass applies its pipelines' new objects first: it prunes
+    nothing, so no object waits for those records). ``Tracked.pending`` counts the records
+    left in the outbox once the block has ended; an exception in the block still delivers.
     """
     from reconciler.cluster import clients
 
@@ -286,7 +311,7 @@ def track_runs(
         run_spec_at_applied=run_specs_at(ctx, source, prepared.env.name, applied, prepared),
     )
     # One view of the records for the whole tracking, and one delivery of every record it
-    # writes (one commit per provenance branch, one push) when it is done.
+    # writes (one commit per provenance branch, one push) when the block is done.
     with ctx.provenance.batch(tracker.branch_for(p) for p in run_specs) as batch:
         tracked = tracker.track(
             run_specs,
@@ -294,8 +319,8 @@ def track_runs(
             tracking.LiveRuns.of(list(live.values())),
             ignore=prepared.failed_pipelines,
         )
+        yield tracked
     tracked.pending += batch.pending
-    return tracked
 
 
 def run_specs_at(
