@@ -9,7 +9,6 @@ provenance outbox) around one repository, one set of clusters and one provenance
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +79,7 @@ def daemon_parts(
         cache=cache,
         files=files,
         prepare_slots=threading.BoundedSemaphore(prepare_slots()),
+        precedence=engine.Precedence(),
     )
     shared, handler = _web_ui(path, store, ui_token, files) if ui else (None, None)
 
@@ -153,12 +153,14 @@ def daemon_parts(
 
 
 def prepare_slots() -> int:
-    """Return how many environments the daemon prepares at once: one per core.
+    """Return how many environments the daemon prepares at once: one.
 
-    Preparing (Kustomize and parsing) keeps a core busy: more at once than there are
-    cores only makes each of them later, the first one a push concerns included.
+    Preparing is Python (parsing, run specs) under one interpreter lock, and Kustomize,
+    whose chunks one preparation already builds one per core: two preparations at once
+    share the lock and both finish late, the first one a push concerns included; one at a
+    time, the first environment's runs start after one preparation.
     """
-    return max(1, os.cpu_count() or 1)
+    return 1
 
 
 def _work_tree(repo: str, path: Path) -> Path | None:

@@ -13,6 +13,8 @@ daemon's wiring), review and the tests use it. Modules:
   list live, track runs, sync, mark applied), shared by ``reconcile`` and the scoped pass;
 - :mod:`~reconciler.engine.scoping`: the daemon's scoped first pass (the pipelines a push
   changed, applied before the rest of the environment);
+- :mod:`~reconciler.engine.precedence`: the daemon's full passes waiting while another
+  environment prepares a new commit;
 - :mod:`~reconciler.engine.sources`: the first step, which commit to render (and whether a
   newer one superseded it);
 - :mod:`~reconciler.engine.reporting`: the log lines of a sync (change set, runs started);
@@ -27,6 +29,7 @@ states, ``apply`` what to write, ``health`` how things are).
 
 from __future__ import annotations
 
+from reconciler.engine.precedence import Precedence
 from reconciler.engine.reconciling import REQUEUE_IN_FLIGHT, reconcile
 from reconciler.engine.retrying import request_retry
 from reconciler.engine.reviewing import live_plan
@@ -42,6 +45,7 @@ __all__ = [
     "Context",
     "Outcome",
     "PipelineStatus",
+    "Precedence",
     "RetryRequest",
     "ScopedPass",
     "Source",

@@ -69,25 +69,32 @@ def reconcile(
     of the pipelines the commit changed since the commit last applied, and only those
     (:mod:`.scoping`: their new runs start before the rest of the environment is even
     listed), then reconciles the whole environment as without it; the outcome says what
-    that first pass did (``Outcome.scoped``).
+    that first pass did (``Outcome.scoped``). With ``ctx.precedence`` (the daemon), the
+    full pass waits at its step boundaries while another reconcile is preparing a commit
+    or in its scoped pass (:mod:`.precedence`).
     """
     started = time.monotonic()
-    source = resolve_source(ctx.repo, env_name, branch, ref, files=ctx.files)
-    still_current = current_check(source, ref) if interruptible else always_current
-    key = prepared_key(source, env_name, source.commit.sha)
-    prepared = ctx.prepared.get(key) if not ctx.check_remote else None
-    if prepared is None:
-        with ctx.preparing():  # a turn to prepare: by then the branch may have moved on
-            still_current()
-            prepared = prepare(ctx, source, env_name)
-    still_current()
-    manager = ctx.manager_for(prepared.env.cluster_context)
-    first = None
-    if scoped and not dry_run and ref is None:
-        first = scoping.first_pass(ctx, manager, source, prepared, still_current)
+    with ctx.urgent():  # full passes elsewhere wait until this one's scoped pass is done
+        source = resolve_source(ctx.repo, env_name, branch, ref, files=ctx.files)
+        still_current = current_check(source, ref) if interruptible else always_current
+        key = prepared_key(source, env_name, source.commit.sha)
+        prepared = ctx.prepared.get(key) if not ctx.check_remote else None
+        if prepared is None:
+            with ctx.preparing():  # a turn to prepare: by then the branch may have moved on
+                still_current()
+                prepared = prepare(ctx, source, env_name)
         still_current()
+        manager = ctx.manager_for(prepared.env.cluster_context)
+        first = None
+        if scoped and not dry_run and ref is None:
+            first = scoping.first_pass(ctx, manager, source, prepared, still_current)
+    ctx.full_pass_turn()
+    still_current()
     live = list_live(manager, prepared)
+    ctx.full_pass_turn()
+    still_current()
     tracked = track_runs(ctx, manager, source, prepared, live, dry_run=dry_run)
+    ctx.full_pass_turn()
     still_current()
     desired = environments.render_objects(
         prepared, tracked.states, commit=applied_commit(prepared, live)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.engine.precedence import Precedence
 from reconciler.health.pipelines import PipelineStatus
 from reconciler.render.environments import Prepared, Target
 from reconciler.source import caches, repos
@@ -77,6 +78,9 @@ class Context:
     is CPU-bound (Kustomize, parsing): on a machine of few cores, several at once only make
     each one later, so the daemon lets them take turns and the first environment a push
     concerns starts its runs soonest."""
+    precedence: Precedence | None = None
+    """Lets full passes wait while another reconcile prepares a new commit (the daemon: see
+    :mod:`reconciler.engine.precedence`); None: no reconcile waits for another."""
     files: Path | None = None
     """A work tree holding the repository's files when ``repo`` has none of its own (the
     daemon following a clone's remote through a mirror): DVC remotes inside the repository
@@ -85,6 +89,15 @@ class Context:
     def preparing(self) -> contextlib.AbstractContextManager[object]:
         """Return a context that holds one of ``prepare_slots`` (nothing when unset)."""
         return self.prepare_slots if self.prepare_slots is not None else contextlib.nullcontext()
+
+    def urgent(self) -> contextlib.AbstractContextManager[object]:
+        """Return a context during which full passes wait (nothing without ``precedence``)."""
+        return self.precedence.urgent() if self.precedence is not None else contextlib.nullcontext()
+
+    def full_pass_turn(self) -> None:
+        """Wait while another reconcile is urgent (a full pass's step boundary)."""
+        if self.precedence is not None:
+            self.precedence.wait()
 
 
 @dataclass(frozen=True)
