@@ -31,6 +31,7 @@ pointer modified relative to HEAD gets no ``_REV``; a changed ``.dvc/config`` mo
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,7 +72,9 @@ def dvc_sources(repo: Path, commit: str, pointers: Mapping[str, tuple[str, str]]
     history for the pointers not seen yet at this commit (results are cached: commits
     never change). Never raises: a dataset whose history cannot be read is left out.
     """
-    root = str(Path(repo).resolve())
+    if not pointers:
+        return DvcSources()
+    root = _resolved(str(repo))
     wanted = {(p, m) for p, m in pointers.values()}
     todo = {(p, m) for p, m in wanted if (root, commit, p, m) not in _CACHE}
     if todo:
@@ -91,6 +94,13 @@ def dvc_sources(repo: Path, commit: str, pointers: Mapping[str, tuple[str, str]]
         except ReconcilerError:
             url = None
     return DvcSources(repo_url=url, datasets=out)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(repo: str) -> str:
+    """Return the repository's real path (asked once per process and path: every
+    pipeline of every preparation asks)."""
+    return str(Path(repo).resolve())
 
 
 def worktree_notes(
