@@ -1,16 +1,23 @@
-"""Push work first: full passes wait while another reconcile prepares a new commit.
+"""Push work first: full passes wait while another reconcile prepares a pushed commit.
 
 Used by the daemon through :class:`reconciler.engine.seams.Context` (``precedence``). In
 one process the environments' reconciles share the cores and one interpreter lock, so a
 full pass (listing, tracking, rendering and applying a whole environment, most of a
 second of CPU at 1,000 pipelines) running beside the preparation of a commit just pushed
-delays that push's first write by about as much. A reconcile is *urgent* from its start
-until its scoped pass is done (:meth:`Precedence.urgent`: resolving the commit, waiting
-for a turn to prepare it, preparing it, the scoped pass); a full pass waits at each of its
-step boundaries while any reconcile is urgent (:meth:`Precedence.wait`), at most
-``limit`` seconds at a time, so a stream of pushes delays full passes (and their prunes)
-but never stops them. Nothing else changes: what each pass does, and in what order within
-one environment, is the same.
+delays that push's first write by about as much. Two rules:
+
+- a reconcile of a *push* (a commit other than the one this process last reconciled for
+  that environment instance: not a first reconcile, not the same commit again) is urgent
+  from the moment its commit is known until its scoped pass is done (waiting for a turn
+  to prepare, preparing, the scoped pass: :meth:`Precedence.urgent`); a full pass waits
+  at each of its step boundaries while any reconcile is urgent (:meth:`Precedence.wait`),
+  at most ``limit`` seconds at a time, so a stream of pushes delays full passes (and
+  their prunes) but never stops them;
+- full passes run one at a time (:meth:`Precedence.full_pass`): when a push comes, at most
+  one of them is in the middle of a step (the others notice the newer commit at their
+  boundary), and that step is not slowed by others.
+
+What each pass does, and in what order within one environment, is unchanged.
 """
 
 from __future__ import annotations
@@ -25,12 +32,25 @@ WAIT_LIMIT = 10.0
 
 
 class Precedence:
-    """Count the urgent reconciles; let full passes wait until there are none."""
+    """Count the urgent reconciles; let full passes wait for them, and take turns."""
 
     def __init__(self, limit: float = WAIT_LIMIT) -> None:
         self.limit = limit
         self._cond = threading.Condition()
         self._urgent = 0
+        self._seen: dict[str, str] = {}
+        self._full = threading.Lock()
+
+    def is_push(self, instance: str, commit: str) -> bool:
+        """True if ``commit`` is new for ``instance`` (one was reconciled before, another)."""
+        with self._cond:
+            seen = self._seen.get(instance)
+        return seen is not None and seen != commit
+
+    def seen(self, instance: str, commit: str) -> None:
+        """Remember the commit just reconciled (its scoped pass done) for ``instance``."""
+        with self._cond:
+            self._seen[instance] = commit
 
     @contextlib.contextmanager
     def urgent(self) -> Iterator[None]:
@@ -54,3 +74,10 @@ class Precedence:
         with self._cond:
             self._cond.wait_for(lambda: self._urgent == 0, timeout=self.limit)
         return time.monotonic() - started
+
+    @contextlib.contextmanager
+    def full_pass(self) -> Iterator[None]:
+        """Hold the one turn of full passes (after waiting for urgent reconciles)."""
+        self.wait()
+        with self._full:
+            yield

@@ -69,14 +69,15 @@ def reconcile(
     of the pipelines the commit changed since the commit last applied, and only those
     (:mod:`.scoping`: their new runs start before the rest of the environment is even
     listed), then reconciles the whole environment as without it; the outcome says what
-    that first pass did (``Outcome.scoped``). With ``ctx.precedence`` (the daemon), the
-    full pass waits at its step boundaries while another reconcile is preparing a commit
-    or in its scoped pass (:mod:`.precedence`).
+    that first pass did (``Outcome.scoped``). With ``ctx.precedence`` (the daemon), full
+    passes take turns and wait at their step boundaries while another reconcile prepares
+    a pushed commit or runs its scoped pass (:mod:`.precedence`).
     """
     started = time.monotonic()
-    with ctx.urgent():  # full passes elsewhere wait until this one's scoped pass is done
-        source = resolve_source(ctx.repo, env_name, branch, ref, files=ctx.files)
-        still_current = current_check(source, ref) if interruptible else always_current
+    source = resolve_source(ctx.repo, env_name, branch, ref, files=ctx.files)
+    still_current = current_check(source, ref) if interruptible else always_current
+    instance = f"{env_name}@{source.branch}"
+    with ctx.urgent(instance, source.commit.sha):  # a push: full passes wait for its first
         key = prepared_key(source, env_name, source.commit.sha)
         prepared = ctx.prepared.get(key) if not ctx.check_remote else None
         if prepared is None:
@@ -88,24 +89,25 @@ def reconcile(
         first = None
         if scoped and not dry_run and ref is None:
             first = scoping.first_pass(ctx, manager, source, prepared, still_current)
-    ctx.full_pass_turn()
-    still_current()
-    live = list_live(manager, prepared)
-    ctx.full_pass_turn()
-    still_current()
-    tracked = track_runs(ctx, manager, source, prepared, live, dry_run=dry_run)
-    ctx.full_pass_turn()
-    still_current()
-    desired = environments.render_objects(
-        prepared, tracked.states, commit=applied_commit(prepared, live)
-    )
-    result = sync(manager, prepared, desired, live, tracked, dry_run, allow_empty, diff)
-    ctx.cache.save()  # what the sync found in sync (the manager's ``verified``)
-    ns_key = ("", "Namespace", "", prepared.target.namespace)
-    if live.foreign_namespace is not None and ns_key not in result.live:
-        result.live[ns_key] = live.foreign_namespace  # used as it is: still what status reads
-    if not dry_run and not prepared.errors and not tracked.errors and synced_cleanly(result):
-        mark_applied(manager, prepared, result, source.commit.sha)
+    ctx.reached(instance, source.commit.sha)
+    with ctx.full_pass():  # one at a time, each step after the pushes being prepared
+        still_current()
+        live = list_live(manager, prepared)
+        ctx.full_pass_turn()
+        still_current()
+        tracked = track_runs(ctx, manager, source, prepared, live, dry_run=dry_run)
+        ctx.full_pass_turn()
+        still_current()
+        desired = environments.render_objects(
+            prepared, tracked.states, commit=applied_commit(prepared, live)
+        )
+        result = sync(manager, prepared, desired, live, tracked, dry_run, allow_empty, diff)
+        ctx.cache.save()  # what the sync found in sync (the manager's ``verified``)
+        ns_key = ("", "Namespace", "", prepared.target.namespace)
+        if live.foreign_namespace is not None and ns_key not in result.live:
+            result.live[ns_key] = live.foreign_namespace  # used as it is: what status reads
+        if not dry_run and not prepared.errors and not tracked.errors and synced_cleanly(result):
+            mark_applied(manager, prepared, result, source.commit.sha)
     if not dry_run:
         report(source, prepared, desired, live, result)
     outcome = outcome_of(

@@ -79,8 +79,8 @@ class Context:
     each one later, so the daemon lets them take turns and the first environment a push
     concerns starts its runs soonest."""
     precedence: Precedence | None = None
-    """Lets full passes wait while another reconcile prepares a new commit (the daemon: see
-    :mod:`reconciler.engine.precedence`); None: no reconcile waits for another."""
+    """Lets full passes take turns and wait while another reconcile prepares a pushed commit
+    (the daemon: see :mod:`reconciler.engine.precedence`); None: none waits for another."""
     files: Path | None = None
     """A work tree holding the repository's files when ``repo`` has none of its own (the
     daemon following a clone's remote through a mirror): DVC remotes inside the repository
@@ -90,9 +90,23 @@ class Context:
         """Return a context that holds one of ``prepare_slots`` (nothing when unset)."""
         return self.prepare_slots if self.prepare_slots is not None else contextlib.nullcontext()
 
-    def urgent(self) -> contextlib.AbstractContextManager[object]:
-        """Return a context during which full passes wait (nothing without ``precedence``)."""
-        return self.precedence.urgent() if self.precedence is not None else contextlib.nullcontext()
+    def urgent(self, instance: str, commit: str) -> contextlib.AbstractContextManager[object]:
+        """Return a context during which full passes wait, for a reconcile of a pushed commit
+        (nothing without ``precedence``, or for a commit this instance had last)."""
+        if self.precedence is None or not self.precedence.is_push(instance, commit):
+            return contextlib.nullcontext()
+        return self.precedence.urgent()
+
+    def reached(self, instance: str, commit: str) -> None:
+        """Note that ``instance``'s reconcile of ``commit`` got past its scoped pass."""
+        if self.precedence is not None:
+            self.precedence.seen(instance, commit)
+
+    def full_pass(self) -> contextlib.AbstractContextManager[object]:
+        """Return a context holding the turn of full passes (nothing without ``precedence``)."""
+        return (
+            self.precedence.full_pass() if self.precedence is not None else contextlib.nullcontext()
+        )
 
     def full_pass_turn(self) -> None:
         """Wait while another reconcile is urgent (a full pass's step boundary)."""

@@ -35,3 +35,27 @@ def test_nothing_urgent_means_no_wait_and_the_wait_is_bounded() -> None:
     stuck = Precedence(limit=0.05)
     with stuck.urgent():
         stuck.wait()  # returns after the limit although a reconcile is still urgent
+
+
+def test_only_a_new_commit_of_an_instance_reconciled_before_is_a_push() -> None:
+    precedence = Precedence()
+    assert not precedence.is_push("dev@main", "a")  # first reconcile: not a push
+    precedence.seen("dev@main", "a")
+    assert not precedence.is_push("dev@main", "a")  # the same commit again (a finished step)
+    assert precedence.is_push("dev@main", "b")
+    assert not precedence.is_push("prod@main", "b")
+
+
+def test_full_passes_take_turns() -> None:
+    precedence = Precedence()
+    inside = threading.Event()
+    with precedence.full_pass():
+        other = threading.Thread(target=_enter_and_flag, args=(precedence, inside), daemon=True)
+        other.start()
+        assert not inside.wait(0.2)
+    assert inside.wait(30)
+
+
+def _enter_and_flag(precedence: Precedence, flag: threading.Event) -> None:
+    with precedence.full_pass():
+        flag.set()
