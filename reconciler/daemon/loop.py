@@ -19,10 +19,13 @@ leaderelection, sharding, logs.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from reconciler.daemon import (
     clusterwatch,
@@ -192,6 +195,8 @@ class Daemon:
         self.flush = flush
         self.redeliver = redeliver
         self.stop_event = threading.Event()
+        self.abandoned = False
+        """True once :meth:`shutdown` gave up waiting for the reconciles in flight."""
         self.metrics = prometheus.Metrics()
         self.fetched = threading.Event()
         self.reconcile = reconcile
@@ -319,6 +324,7 @@ class Daemon:
         if self.cluster_watch is not None:
             self.cluster_watch.stop()
         drained = self.workers.join(timeout=budget * 0.6)
+        self.abandoned = not drained
         if not drained:
             log.warning("abandoning in-flight reconciles: %s", sorted(self.queue.processing()))
         flusher = threading.Thread(target=self._flush, name="flush", daemon=True)
@@ -508,4 +514,23 @@ def run_daemon(
         ui=ui,
     )
     with handling_signals(daemon.stop):
-        return daemon.run()
+        code = daemon.run()
+    if daemon.abandoned:
+        exit_abandoning(code)
+    return code
+
+
+def exit_abandoning(code: int) -> NoReturn:
+    """End the process now, leaving the reconciles abandoned at shutdown where they are.
+
+    Their threads are daemonic, but the thread pools they apply with are not: the
+    interpreter's ordinary exit would wait for every request still queued there, well past
+    the shutdown deadline. The exit handlers run (temporary exports are removed) and the
+    logs are flushed first.
+    """
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
