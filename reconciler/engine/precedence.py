@@ -15,7 +15,8 @@ delays that push's first write by about as much. Two rules:
   their prunes) but never stops them;
 - full passes run one at a time (:meth:`Precedence.full_pass`): when a push comes, at most
   one of them is in the middle of a step (the others notice the newer commit at their
-  boundary), and that step is not slowed by others.
+  boundary), and that step is not slowed by others. An instance's first reconcile (the
+  daemon's start) takes no turn.
 
 What each pass does, and in what order within one environment, is unchanged.
 """
@@ -40,6 +41,11 @@ class Precedence:
         self._urgent = 0
         self._seen: dict[str, str] = {}
         self._full = threading.Lock()
+
+    def knows(self, instance: str) -> bool:
+        """True once a reconcile of ``instance`` got past its scoped pass in this process."""
+        with self._cond:
+            return instance in self._seen
 
     def is_push(self, instance: str, commit: str) -> bool:
         """True if ``commit`` is new for ``instance`` (one was reconciled before, another)."""
@@ -76,8 +82,13 @@ class Precedence:
         return time.monotonic() - started
 
     @contextlib.contextmanager
-    def full_pass(self) -> Iterator[None]:
-        """Hold the one turn of full passes (after waiting for urgent reconciles)."""
+    def full_pass(self, *, alone: bool = True) -> Iterator[None]:
+        """Hold the one turn of full passes (after waiting for urgent reconciles).
+
+        ``alone`` False (an instance's first reconcile in this process: the daemon's start,
+        which applies every environment whole) takes no turn: those passes wait mostly for
+        the API server, and run side by side as before.
+        """
         self.wait()
-        with self._full:
+        with self._full if alone else contextlib.nullcontext():
             yield

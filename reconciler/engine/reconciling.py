@@ -89,8 +89,9 @@ def reconcile(
         first = None
         if scoped and not dry_run and ref is None:
             first = scoping.first_pass(ctx, manager, source, prepared, still_current)
+    turn = ctx.full_pass(instance)  # one at a time, each step after the pushes prepared
     ctx.reached(instance, source.commit.sha)
-    with ctx.full_pass():  # one at a time, each step after the pushes being prepared
+    with turn:
         still_current()
         live = list_live(manager, prepared)
         ctx.full_pass_turn()
