@@ -70,8 +70,13 @@ TIMEOUT_ENV = "RECONCILER_KUSTOMIZE_TIMEOUT"
 OUTPUT_ENV = "RECONCILER_KUSTOMIZE_MAX_OUTPUT"
 CHUNK_ENV = "RECONCILER_KUSTOMIZE_CHUNK"
 JOBS_ENV = "RECONCILER_KUSTOMIZE_JOBS"
-DEFAULT_CHUNK_FILES = 256
-"""Pipeline files per chunk, at most (0 in ``RECONCILER_KUSTOMIZE_CHUNK``: never split)."""
+DEFAULT_CHUNK_FILES = 128
+"""Pipeline files per chunk, at most (0 in ``RECONCILER_KUSTOMIZE_CHUNK``: never split).
+
+A push rebuilds the chunk of each file it changed: Kustomize took 0.3 s of CPU for 128 of
+the benchmark's pipeline files against 0.5 s for 256 (and 0.2 s for 64, 0.1 s for one: a
+process's start), while a first build of every chunk costs about 15% more CPU than in
+chunks of 256 (70% more in chunks of 64)."""
 
 MAX_MESSAGE_LINES = 5
 MAX_MESSAGE_CHARS = 2000
@@ -185,7 +190,7 @@ def build_overlay(
     show paths relative to (``overlays/dev``, not a temporary export directory); by default
     it is the overlay's grandparent when the overlay lives in a directory called
     ``overlays``, else the overlay itself. ``chunk_files`` (default
-    ``RECONCILER_KUSTOMIZE_CHUNK`` or 256; 0 never splits) and ``jobs`` (default
+    ``RECONCILER_KUSTOMIZE_CHUNK`` or 128; 0 never splits) and ``jobs`` (default
     ``RECONCILER_KUSTOMIZE_JOBS`` or the number of CPUs) say how a large overlay is split
     and how many chunks are built at once (module docstring); the output is the same.
 
