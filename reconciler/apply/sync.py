@@ -152,7 +152,7 @@ class _Sync:
         start_writes = self.m.stats.writes
         if listed is None:
             self.m.discovery.forget_missing()
-        objs = self._prepare(desired)
+        objs = self._prepare(desired, listed)
         self.parent = (
             listed.parent
             if listed is not None and listed.parent_read
@@ -195,12 +195,21 @@ class _Sync:
 
     # -- steps ------------------------------------------------------------------------
 
-    def _prepare(self, desired: list[Manifest]) -> list[Manifest]:
-        """Label and hash copies of the desired objects; a duplicate key fails."""
+    def _prepare(self, desired: list[Manifest], listed: LiveObjects | None) -> list[Manifest]:
+        """Label and hash copies of the desired objects; a duplicate key fails.
+
+        A frozen object already live in ``listed`` is kept as it is (no copy, no hash): it
+        is never sent nor compared (:meth:`_unfrozen`), only its key, kind and labels are
+        read, and labelling does not change those. Most of a settled environment's objects
+        are such step objects, so a no-op does not copy and hash them every time.
+        """
         out: list[Manifest] = []
         seen: set[Key] = set()
         for obj in desired:
-            prepared = manager_apply.prepare(obj, self.applyset)
+            if self._frozen_live(obj, listed):
+                prepared = obj
+            else:
+                prepared = manager_apply.prepare(obj, self.applyset)
             key = ObjectRef.of(prepared).key
             if key in seen:
                 self.changeset.add(
@@ -210,6 +219,17 @@ class _Sync:
             seen.add(key)
             out.append(prepared)
         return out
+
+    def _frozen_live(self, obj: Manifest, listed: LiveObjects | None) -> bool:
+        """True for a frozen object (not of stage one) that ``listed`` already holds."""
+        frozen = self.options.frozen
+        return (
+            frozen is not None
+            and listed is not None
+            and frozen(obj)
+            and ObjectRef.of(obj).key in listed
+            and not ordering.is_stage_one(obj)
+        )
 
     def _unfrozen(self, objs: list[Manifest], live: dict[Key, Manifest]) -> list[Manifest]:
         """Return ``objs`` less the frozen ones already live (each one UNCHANGED, no request)."""
