@@ -176,3 +176,19 @@ def test_a_dropped_connection_is_retried() -> None:
     finally:
         listener.close()
     assert info.value.retries == 3 and len(accepted) >= 4
+
+
+def test_a_large_body_is_decoded_with_the_collector_back_on_afterwards() -> None:
+    import gc
+
+    items = [{"metadata": {"name": f"job-{i}", "labels": {"a": "b"}}} for i in range(20_000)]
+    raw = json.dumps({"items": items}).encode()
+    assert len(raw) >= api.LARGE_BODY
+    assert api.decode(raw) == {"items": items}
+    assert gc.isenabled()
+    gc.disable()  # the program's own choice is kept
+    try:
+        assert api.decode(raw)["items"][-1]["metadata"]["name"] == "job-19999"
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
