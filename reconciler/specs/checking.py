@@ -76,27 +76,49 @@ def to_plain(value: Any, report: Report, field: str = "", depth: int = 0) -> Any
     Non-string keys and non-finite numbers are reported and dropped; dates and other
     values are kept (the schema's type check names them).
     """
+    return _to_plain(value, report, field, depth)
+
+
+def _field(where: Any) -> str:
+    """Return the field path ``where`` (see :func:`_to_plain`) as ``report`` receives it."""
+    parts: list[str | int] = []
+    while isinstance(where, tuple):
+        where, part = where
+        parts.append(part)
+    field = str(where)
+    for part in reversed(parts):
+        field = join_field(field, part)
+    return field
+
+
+def _to_plain(value: Any, report: Report, where: Any, depth: int) -> Any:
+    """:func:`to_plain` of ``value`` at ``where``: the base field, then ``(parent, key or
+    index)`` pairs, spelled out by :func:`_field` only for a report (most documents have
+    nothing to report, and joining every field's path cost most of the walk)."""
     if depth > MAX_DEPTH + 8:
-        report(field, f"nested deeper than {MAX_DEPTH} levels")
+        report(_field(where), f"nested deeper than {MAX_DEPTH} levels")
         return None
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value  # already plain (most of a document): what the checks below return
+    if kind is dict or isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                report(field, f"key {k!r} must be a string, not {type_name(k)} (quote it)")
+                report(_field(where), f"key {k!r} must be a string, not {type_name(k)} (quote it)")
                 continue
             key = str(k)
-            out[key] = to_plain(v, report, join_field(field, key), depth + 1)
+            out[key] = _to_plain(v, report, (where, key), depth + 1)
         return out
     if isinstance(value, list | tuple):
-        return [to_plain(v, report, join_field(field, i), depth + 1) for i, v in enumerate(value)]
+        return [_to_plain(v, report, (where, i), depth + 1) for i, v in enumerate(value)]
     if isinstance(value, bool | ScalarBoolean):
         return bool(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            report(field, "must be a finite number (JSON has no inf or nan)")
+            report(_field(where), "must be a finite number (JSON has no inf or nan)")
             return None
         return float(value)
     if isinstance(value, str):
