@@ -222,7 +222,16 @@ def drifted(
 
 def hash_of(obj: Manifest) -> str:
     """Return a short stable hash of ``obj`` exactly as it is (canonical JSON, sha256)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hash_of_text(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str))
+
+
+def canonical_json(obj: Manifest) -> str:
+    """Return the canonical JSON :func:`hash_of` hashes (TypeError for non-JSON values)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def hash_of_text(text: str) -> str:
+    """Return :func:`hash_of` of the object whose canonical JSON is ``text``."""
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

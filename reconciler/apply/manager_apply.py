@@ -75,18 +75,23 @@ def prepare(obj: Manifest, applyset: ApplySet) -> Manifest:
     """Return a copy of ``obj`` labelled as a member of ``applyset``, with its applied hash.
 
     The caller's dict is not modified. The hash covers everything we send (labels
-    included), so any change to the desired object changes it.
+    included), so any change to the desired object changes it. The copy is made from the
+    canonical JSON the hash is taken of (one encoding for both: its keys come sorted), so it
+    holds JSON data only (tuples become lists); a value JSON cannot hold raises TypeError.
     """
-    out: Manifest = json.loads(json.dumps(obj))
-    meta = out.setdefault("metadata", {})
-    meta.setdefault("labels", {})[labels.APPLYSET_PART_OF] = applyset.id
+    meta = obj.get("metadata")
+    meta = dict(meta) if isinstance(meta, dict) else {}
+    meta["labels"] = {**(meta.get("labels") or {}), labels.APPLYSET_PART_OF: applyset.id}
     annotations = meta.get("annotations")
     if isinstance(annotations, dict):
-        annotations.pop(labels.SPEC_HASH, None)
-        if not annotations:
+        rest = {k: v for k, v in annotations.items() if k != labels.SPEC_HASH}
+        if rest:
+            meta["annotations"] = rest
+        else:
             del meta["annotations"]
-    digest = fields.hash_of(out)
-    meta.setdefault("annotations", {})[labels.SPEC_HASH] = digest
+    text = fields.canonical_json({**obj, "metadata": meta})
+    out: Manifest = json.loads(text)
+    out["metadata"].setdefault("annotations", {})[labels.SPEC_HASH] = fields.hash_of_text(text)
     return out
 
 
