@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,12 +49,20 @@ SECRET = "bench-webhook-secret"
 class DaemonProcess:
     """``python -m reconciler run ...`` with its output in a file."""
 
-    def __init__(self, tmp: Path, kubeconfig: Path, repo: str, *args: str) -> None:
+    def __init__(
+        self, tmp: Path, kubeconfig: Path, repo: str, *args: str, report: Path | None = None
+    ) -> None:
+        """With ``report``, run under ``tests.bench.memory_report`` (see :meth:`report`)."""
         self.port = free_port()
         self.log = (tmp / "daemon.log").open("wb")
+        self.report_path = report
+        python = [sys.executable, "-m", "reconciler"]
+        if report is not None:
+            traced = ["-X", f"tracemalloc={MEMORY_REPORT}"] if MEMORY_REPORT.isdigit() else []
+            python = [sys.executable, *traced, "-m", "tests.bench.memory_report", str(report)]
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "reconciler", "run", "--repo", repo,
+                *python, "run", "--repo", repo,
                 "--listen", f"127.0.0.1:{self.port}", "--kubeconfig", str(kubeconfig),
                 "--state-dir", str(tmp / "state"), "--log-format", "json", *args,
             ],
@@ -71,6 +80,16 @@ class DaemonProcess:
         rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
         hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
         return rss, hwm
+
+    def report(self) -> str:
+        """Return what the daemon's memory holds (caches; allocations with tracemalloc)."""
+        assert self.report_path is not None
+        self.report_path.unlink(missing_ok=True)
+        self.proc.send_signal(signal.SIGUSR1)
+        path = self.report_path
+        assert wait_for(lambda: path.exists() and path.stat().st_size > 0, 600, step=1.0)
+        time.sleep(2.0)  # let the report finish writing
+        return path.read_text()
 
     def stop(self) -> int:
         self.proc.terminate()
@@ -219,6 +238,10 @@ def write_many_pipelines(repo: Path, count: int, envs: tuple[str, ...]) -> None:
 
 
 MEMORY_SIZES = [int(n) for n in os.environ.get("BENCH_MEMORY_PIPELINES", "1,1000").split(",")]
+MEMORY_REPORT = os.environ.get("BENCH_MEMORY_REPORT", "")
+"""``caches``: print what the daemon's caches hold once reconciled; a number N: also run it
+under tracemalloc with N frames and print its top allocations (RSS then includes
+tracemalloc's own)."""
 
 
 @pytest.mark.parametrize("count", MEMORY_SIZES)
@@ -227,7 +250,8 @@ def test_memory_with_1000_pipelines_in_3_environments(
 ) -> None:
     """The daemon's RSS once it has reconciled ``count`` pipelines in three environments.
 
-    ``BENCH_MEMORY_PIPELINES`` (``1,1000``) chooses the sizes, e.g. ``10000``.
+    ``BENCH_MEMORY_PIPELINES`` (``1,1000``) chooses the sizes, e.g. ``10000``;
+    ``BENCH_MEMORY_REPORT`` prints what the daemon holds (see ``MEMORY_REPORT``).
     """
     envs = ("dev", "staging", "prod")
     repo = tmp_path / "many"
@@ -235,8 +259,12 @@ def test_memory_with_1000_pipelines_in_3_environments(
     dvcrepos.git(repo, "init", "-q", "-b", "main")
     dvcrepos.commit_all(repo, f"{count} pipelines")
     api = sandbox.api_client()
-    daemon = DaemonProcess(tmp_path, sandbox.kubeconfig, str(repo), "--follow", "local")
+    report = tmp_path / "memory-report.txt" if MEMORY_REPORT else None
+    daemon = DaemonProcess(
+        tmp_path, sandbox.kubeconfig, str(repo), "--follow", "local", report=report
+    )
     started = time.monotonic()
+    held = ""
     try:
 
         def all_reconciled() -> bool:
@@ -250,6 +278,7 @@ def test_memory_with_1000_pipelines_in_3_environments(
         assert wait_for(all_reconciled, max(600, count * 0.3), step=0.5), daemon.metrics()[-3000:]
         took = time.monotonic() - started
         rss, hwm = daemon.rss_kib()
+        held = daemon.report() if report is not None else ""
         jobs = sum(
             len(client.BatchV1Api(api).list_namespaced_job(f"bench-{e}").items) for e in envs
         )
@@ -260,6 +289,8 @@ def test_memory_with_1000_pipelines_in_3_environments(
         f"\n{count:,} pipelines x 3 environments: first full reconcile {took:.1f}s, "
         f"{jobs} Jobs; daemon RSS {rss / 1024:.0f} MiB (peak {hwm / 1024:.0f} MiB)"
     )
+    if held:
+        print(held)
 
 
 def jobs_of(
