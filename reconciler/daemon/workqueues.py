@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from reconciler.daemon import memory
 from reconciler.daemon.outcomes import FetchFn, ListTargetsFn, ReconcileFn, ReconcileOutcome
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,7 @@ class Workers:
         except Exception as exc:  # a bug or an unexpected error: back off, keep going
             log.exception("reconcile of %s raised", key, extra={"env": key})
             outcome = ReconcileOutcome(ok=False, error=f"{type(exc).__name__}: {exc}")
+        memory.release_free_memory()  # what the reconcile allocated and freed, to the OS
         if outcome.ok:
             self.queue.forget(key)
             if outcome.requeue_after is not None:

@@ -15,6 +15,7 @@ to ``<report>``:
 from __future__ import annotations
 
 import gc
+import os
 import runpy
 import signal
 import sys
@@ -105,9 +106,37 @@ def report(path: str) -> None:
             out.write(f"report failed: {exc!r}\n")
 
 
+def by_type() -> list[str]:
+    """Return the types of the objects the garbage collector tracks, by total size."""
+    sizes: dict[str, list[int]] = {}
+    for obj in gc.get_objects():
+        entry = sizes.setdefault(type(obj).__qualname__, [0, 0])
+        entry[0] += sys.getsizeof(obj)
+        entry[1] += 1
+    ordered = sorted(sizes.items(), key=lambda kv: -kv[1][0])
+    total = sum(size for size, _ in sizes.values())
+    lines = [f"== tracked objects by type: {total / 2**20:.1f} MiB (own sizes)"]
+    lines += [f"{s / 2**20:9.1f} MiB  {n:9,}  {name}" for name, (s, n) in ordered[:TOP]]
+    return lines
+
+
+def allocator_stats(path: str) -> None:
+    """Append pymalloc's arena statistics (``sys._debugmallocstats``, C stderr) to ``path``."""
+    with open(path, "a", encoding="utf-8") as out:
+        out.write("== pymalloc\n")
+        out.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _report(path: str) -> None:
     gc.collect()
-    lines = ["== caches (deep size, entries)", *census()]
+    lines = ["== caches (deep size, entries)", *census(), *by_type()]
     if tracemalloc.is_tracing():
         snapshot = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]
@@ -121,6 +150,7 @@ def _report(path: str) -> None:
             lines += [f"   {line}" for line in stat.traceback.format(limit=12)]
     with open(path, "a", encoding="utf-8") as out:
         out.write("\n".join(lines) + "\n")
+    allocator_stats(path)
 
 
 def main() -> None:
