@@ -27,7 +27,7 @@ from reconciler.cluster import api, discovery_cache
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action, ChangeSet, ChangeSetEntry
 from reconciler.structs.errors import ClusterError, MissingCRDError
-from reconciler.structs.manifests import Manifest, ObjectRef, split_api_version
+from reconciler.structs.manifests import Manifest, ObjectRef, key_of, split_api_version
 
 Key = tuple[str, str, str, str]
 """``ObjectRef.key``: (group, kind, namespace, name), version-independent."""
@@ -234,7 +234,7 @@ class ResourceManager:
                     for obj in self.list_resource(
                         resource, namespace=ns, label_selector=label_selector
                     ):
-                        state[ObjectRef.of(obj).key] = obj
+                        state[key_of(obj)] = obj
                 state.kinds.add((group, kind))
             except MissingCRDError as exc:
                 state.missing[(group, kind)] = exc

@@ -36,7 +36,7 @@ from reconciler.cluster import api
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action, ChangeSet
 from reconciler.structs.errors import ClusterError, MissingCRDError
-from reconciler.structs.manifests import Manifest, ObjectRef
+from reconciler.structs.manifests import Manifest, ObjectRef, key_of
 
 Keep = Callable[[Manifest], "bool | str"]
 """A prune guard: True (or a reason string) keeps a live object that is no longer rendered."""
@@ -210,7 +210,7 @@ class _Sync:
                 prepared = obj
             else:
                 prepared = manager_apply.prepare(obj, self.applyset)
-            key = ObjectRef.of(prepared).key
+            key = key_of(prepared)
             if key in seen:
                 self.changeset.add(
                     ObjectRef.of(prepared), Action.FAILED, "rendered twice; the first one is used"
@@ -227,7 +227,7 @@ class _Sync:
             frozen is not None
             and listed is not None
             and frozen(obj)
-            and ObjectRef.of(obj).key in listed
+            and key_of(obj) in listed
             and not ordering.is_stage_one(obj)
         )
 
@@ -237,9 +237,8 @@ class _Sync:
             return objs
         out: list[Manifest] = []
         for obj in objs:
-            ref = ObjectRef.of(obj)
-            if ref.key in live and self.options.frozen(obj):
-                self.changeset.add(ref, Action.UNCHANGED)
+            if key_of(obj) in live and self.options.frozen(obj):
+                self.changeset.add(ObjectRef.of(obj), Action.UNCHANGED)
             else:
                 out.append(obj)
         return out
@@ -325,7 +324,7 @@ class _Sync:
     def _keys(self, objs: list[Manifest]) -> list[Key]:
         """Return the keys of the prepared objects (computed once per sync)."""
         if len(self.keys) != len(objs):
-            self.keys = [ObjectRef.of(o).key for o in objs]
+            self.keys = [key_of(o) for o in objs]
         return self.keys
 
     def _update_parent(

@@ -22,6 +22,19 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     return "", api_version
 
 
+def key_of(obj: Manifest) -> tuple[str, str, str, str]:
+    """Return ``ObjectRef.of(obj).key`` without building the reference (hot loops: every
+    live and desired object of a sync is keyed several times)."""
+    api_version = str(obj.get("apiVersion", ""))
+    meta = obj.get("metadata") or {}
+    return (
+        api_version.split("/", 1)[0] if "/" in api_version else "",
+        str(obj.get("kind", "")),
+        str(meta.get("namespace") or ""),
+        str(meta.get("name") or ""),
+    )
+
+
 @dataclass(frozen=True, order=True)
 class ObjectRef:
     """The identity of one object: group, kind, namespace (``""`` if cluster-scoped), name."""
