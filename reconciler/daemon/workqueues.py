@@ -215,6 +215,8 @@ class Workers:
         self.gate = gate
         self.on_outcome = on_outcome
         self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._busy_lock = threading.Lock()
 
     def start(self) -> None:
         """Start the worker threads."""
@@ -247,12 +249,19 @@ class Workers:
 
     def _process(self, key: str) -> None:
         started = time.monotonic()
+        with self._busy_lock:
+            self._busy += 1
         try:
             outcome = self.reconcile(key)
         except Exception as exc:  # a bug or an unexpected error: back off, keep going
             log.exception("reconcile of %s raised", key, extra={"env": key})
             outcome = ReconcileOutcome(ok=False, error=f"{type(exc).__name__}: {exc}")
-        memory.release_free_memory()  # what the reconcile allocated and freed, to the OS
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+                idle = self._busy == 0
+        if idle:  # a trim locks the allocator's heaps: never while another reconcile runs
+            memory.release_free_memory()  # what the reconciles allocated and freed, to the OS
         if outcome.ok:
             self.queue.forget(key)
             if outcome.requeue_after is not None:
