@@ -103,10 +103,6 @@ def command(
     commit is reconciled at once, without a push). POST /hooks/git (signed) fetches now.
     Serves /healthz, /readyz, /metrics and the read-only web UI (/) on --listen.
     """
-    from reconciler.daemon import memory
-
-    memory.use_system_allocator()  # first: the process may replace itself
-
     from reconciler.cli import wiring
     from reconciler.daemon import loop, sharding
     from reconciler.structs.errors import ReconcilerError

@@ -13,10 +13,13 @@ delays that push's first write by about as much. Two rules:
   at each of its step boundaries while any reconcile is urgent (:meth:`Precedence.wait`),
   at most ``limit`` seconds at a time, so a stream of pushes delays full passes (and
   their prunes) but never stops them;
-- full passes run one at a time (:meth:`Precedence.full_pass`): when a push comes, at most
-  one of them is in the middle of a step (the others notice the newer commit at their
-  boundary), and that step is not slowed by others. An instance's first reconcile (the
-  daemon's start) takes no turn.
+- full passes run one at a time (:meth:`Precedence.full_pass`), the daemon's first ones
+  included: when a push comes, at most one of them is in the middle of a step (the others
+  notice the newer commit at their boundary), and that step is not slowed by others. A
+  full pass holds its environment's live and rendered objects while it runs (most of the
+  daemon's memory at its peak: at 10,000 pipelines x 3 environments, three side by side
+  peaked at 1.4 GB, one at a time at 0.84 GB); preparing a commit (outside the turn)
+  still overlaps another environment's pass.
 
 What each pass does, and in what order within one environment, is unchanged.
 """
@@ -41,11 +44,6 @@ class Precedence:
         self._urgent = 0
         self._seen: dict[str, str] = {}
         self._full = threading.Lock()
-
-    def knows(self, instance: str) -> bool:
-        """True once a reconcile of ``instance`` got past its scoped pass in this process."""
-        with self._cond:
-            return instance in self._seen
 
     def is_push(self, instance: str, commit: str) -> bool:
         """True if ``commit`` is new for ``instance`` (one was reconciled before, another)."""
@@ -82,13 +80,8 @@ class Precedence:
         return time.monotonic() - started
 
     @contextlib.contextmanager
-    def full_pass(self, *, alone: bool = True) -> Iterator[None]:
-        """Hold the one turn of full passes (after waiting for urgent reconciles).
-
-        ``alone`` False (an instance's first reconcile in this process: the daemon's start,
-        which applies every environment whole) takes no turn: those passes wait mostly for
-        the API server, and run side by side as before.
-        """
+    def full_pass(self) -> Iterator[None]:
+        """Hold the one turn of full passes (after waiting for urgent reconciles)."""
         self.wait()
-        with self._full if alone else contextlib.nullcontext():
+        with self._full:
             yield

@@ -89,7 +89,7 @@ def reconcile(
         first = None
         if scoped and not dry_run and ref is None:
             first = scoping.first_pass(ctx, manager, source, prepared, still_current)
-    turn = ctx.full_pass(instance)  # one at a time, each step after the pushes prepared
+    turn = ctx.full_pass()  # one at a time, each step after the pushes prepared
     ctx.reached(instance, source.commit.sha)
     with turn:
         still_current()

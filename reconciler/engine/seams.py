@@ -102,12 +102,11 @@ class Context:
         if self.precedence is not None:
             self.precedence.seen(instance, commit)
 
-    def full_pass(self, instance: str) -> contextlib.AbstractContextManager[object]:
-        """Return a context holding the turn of full passes (nothing without ``precedence``);
-        call it before :meth:`reached` (an instance's first reconcile takes no turn)."""
+    def full_pass(self) -> contextlib.AbstractContextManager[object]:
+        """Return a context holding the turn of full passes (nothing without ``precedence``)."""
         if self.precedence is None:
             return contextlib.nullcontext()
-        return self.precedence.full_pass(alone=self.precedence.knows(instance))
+        return self.precedence.full_pass()
 
     def full_pass_turn(self) -> None:
         """Wait while another reconcile is urgent (a full pass's step boundary)."""
