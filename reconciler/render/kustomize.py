@@ -52,12 +52,18 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.render import kustomize_chunks, kustomize_inputs, kustomize_plans, processes
+from reconciler.render import (
+    kustomize_chunks,
+    kustomize_deltas,
+    kustomize_inputs,
+    kustomize_plans,
+    processes,
+)
 from reconciler.source import caches
 from reconciler.structs import codec, documents
 from reconciler.structs.errors import RenderError
@@ -305,9 +311,15 @@ def _build_in_chunks(
             CACHE_VERSION, identity, plan.shared, *(f"{e}\0{digests[e]}" for e in entries)
         )
 
-    def run(entries: Sequence[str], runs: processes.RunSet | None = None) -> bytes:
+    def run(
+        entries: Sequence[str],
+        runs: processes.RunSet | None = None,
+        contents: Mapping[str, bytes] | None = None,
+    ) -> bytes:
+        old = contents or {}
         limits = limits_for(
-            plan.shared_bytes + sum(plan.entry_bytes[e] for e in entries),
+            plan.shared_bytes
+            + sum(len(old[e]) if e in old else plan.entry_bytes[e] for e in entries),
             files=plan.shared_files + len(entries),
             timeout=build.timeout,
         )
@@ -315,7 +327,7 @@ def _build_in_chunks(
             view = Path(tmp)
             try:
                 overlay = kustomize_chunks.write_view(
-                    view, root=build.root, plan=plan, entries=entries
+                    view, root=build.root, plan=plan, entries=entries, contents=contents
                 )
             except OSError as e:
                 raise RenderError(f"{build.shown}: cannot write a chunk's tree: {e}") from e
@@ -333,35 +345,72 @@ def _build_in_chunks(
     chunks = plan.chunks(size)
     keys = [key_of(c) for c in chunks]
     outputs: dict[int, list[kustomize_chunks.Piece]] = {}
+    deltas = kustomize_deltas.Deltas(
+        store, prefix=(CACHE_VERSION, identity, plan.shared), plan=plan, root=build.root
+    )
     for index, key in enumerate(keys):
         cached = _cached_pieces(table, build.docs, key)
         if cached is not None:
             outputs[index] = cached
+            deltas.remember(chunks[index], key)
     missing = [i for i in range(len(chunks)) if i not in outputs]
     if missing:
         budget = limits_for(inputs.bytes, files=len(inputs.files), timeout=build.timeout).output
+        written = 0
+
+        def parsed(stdout: bytes) -> list[kustomize_chunks.Piece]:
+            nonlocal written
+            written += len(stdout)
+            if written > budget:
+                raise RenderError(
+                    f"{build.shown}: kustomize wrote more than {budget >> 20} MiB "
+                    f"of output (set {OUTPUT_ENV} to raise it)"
+                )
+            return _parse_pieces(build.docs, stdout, source=build.shown)
+
+        # A unit of work: (chunk, side), side "" for the whole chunk, "old"/"new" for a delta.
+        units: dict[tuple[int, str], tuple[Sequence[str], Mapping[str, bytes] | None]] = {}
+        previous: dict[int, list[kustomize_chunks.Piece]] = {}
+        for index in missing:
+            delta = deltas.find(chunks[index])
+            before = None if delta is None else _cached_pieces(table, build.docs, delta.previous)
+            if delta is None or before is None:
+                units[(index, "")] = (chunks[index], None)
+                continue
+            previous[index] = before
+            units[(index, "old")] = (delta.changed, delta.old)
+            units[(index, "new")] = (delta.changed, None)
+        results: dict[tuple[int, str], list[kustomize_chunks.Piece]] = {}
         runs = processes.RunSet()
         workers = max(1, jobs or _setting(JOBS_ENV, os.cpu_count() or 1))
         with concurrent.futures.ThreadPoolExecutor(workers, "kustomize") as pool:
-            futures = {pool.submit(run, chunks[i], runs): i for i in missing}
-            written = 0
+            futures = {pool.submit(run, units[u][0], runs, units[u][1]): u for u in units}
             try:
                 for future in concurrent.futures.as_completed(futures):
-                    index = futures[future]
-                    stdout = future.result()
-                    written += len(stdout)
-                    if written > budget:
-                        raise RenderError(
-                            f"{build.shown}: kustomize wrote more than {budget >> 20} MiB "
-                            f"of output (set {OUTPUT_ENV} to raise it)"
-                        )
-                    outputs[index] = _parse_pieces(build.docs, stdout, source=build.shown)
-                    table[keys[index]] = [key for key, _ in outputs[index]]
+                    unit = futures[future]
+                    try:
+                        results[unit] = parsed(future.result())
+                    except RenderError:
+                        if unit[1] != "old":  # the old files built before: build the chunk
+                            raise
             except BaseException:
                 runs.kill()
                 for future in futures:
                     future.cancel()
                 raise
+        for index in missing:
+            if index in previous:
+                spliced = None
+                if (index, "old") in results:
+                    spliced = kustomize_chunks.splice(
+                        previous[index], base, results[(index, "old")], results[(index, "new")]
+                    )
+                # Not the same as before (cannot happen while chunks are allowed): build it.
+                outputs[index] = spliced if spliced is not None else parsed(run(chunks[index]))
+            else:
+                outputs[index] = results[(index, "")]
+            table[keys[index]] = [key for key, _ in outputs[index]]
+            deltas.remember(chunks[index], keys[index])
     merged = kustomize_chunks.merge(
         base,
         [outputs[i] for i in range(len(chunks))],

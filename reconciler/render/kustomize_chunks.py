@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,12 +42,19 @@ Piece = tuple[str, list[Manifest]]
 
 
 def write_view(
-    view: Path, *, root: Path, plan: kustomize_plans.Plan, entries: Sequence[str]
+    view: Path,
+    *,
+    root: Path,
+    plan: kustomize_plans.Plan,
+    entries: Sequence[str],
+    contents: Mapping[str, bytes] | None = None,
 ) -> Path:
     """Write the tree one chunk is built in at ``view`` (created); return its overlay directory.
 
     ``root`` is the repository; ``entries`` the chunk's entries of the split directory
-    (:data:`BASE` for none).
+    (:data:`BASE` for none); ``contents``, the bytes to write for entries as they were
+    (a delta's old files, :mod:`reconciler.render.kustomize_deltas`) instead of linking
+    the repository's.
     """
     root = root.resolve()
     ancestors = _ancestors(plan.overlay) | _ancestors(plan.split)
@@ -66,7 +73,11 @@ def write_view(
     (view / plan.split / plan.kustomization).write_text(kustomization_text(entries))
     for entry in entries:
         rel = plan.path_of(entry)
-        placer.place(root / rel, view / rel)
+        if contents is not None and entry in contents:
+            (view / rel).parent.mkdir(parents=True, exist_ok=True)
+            (view / rel).write_bytes(contents[entry])
+        else:
+            placer.place(root / rel, view / rel)
     return view / plan.overlay
 
 
@@ -184,6 +195,41 @@ def merge(
 
         ranked = sorted(range(len(pieces)), key=key)
     return [pieces[i] for i in ranked]
+
+
+def splice(
+    previous: Sequence[Piece], base: Sequence[Piece], old: Sequence[Piece], new: Sequence[Piece]
+) -> list[Piece] | None:
+    """Return a chunk's output from its previous output and the builds of what changed.
+
+    ``previous`` is the chunk's output before; ``old`` and ``new`` the builds of the
+    changed files alone, as they were and as they are; ``base`` the build with no split
+    file. Each split file's documents depend on that file alone (what allows chunks at
+    all), so the chunk now gives ``previous`` less the old files' documents plus the new
+    ones'. None when a document of ``base`` is not in both builds, or when an old
+    document is not in ``previous`` (the previous output is not the old files' chunk).
+    The order within a chunk does not matter (:func:`merge` orders the union).
+    """
+    shared = Counter(key for key, _ in base)
+    old_keys, new_keys = Counter(k for k, _ in old), Counter(k for k, _ in new)
+    if old_keys & shared != shared or new_keys & shared != shared:
+        return None
+    gone = old_keys - shared
+    if Counter(key for key, _ in previous) & gone != gone:
+        return None
+    out: list[Piece] = []
+    for piece in previous:
+        if gone[piece[0]] > 0:
+            gone[piece[0]] -= 1
+        else:
+            out.append(piece)
+    left = Counter(shared)
+    for piece in new:
+        if left[piece[0]] > 0:
+            left[piece[0]] -= 1
+        else:
+            out.append(piece)
+    return out
 
 
 def _id_of(doc: Manifest) -> _Id | None:
