@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,8 @@ class Inputs:
     """What one build reads, every path repository-relative (``/``-separated).
 
     ``files``: every file read, and ``bytes`` their total size; ``digests``: the sha256 of
-    each file's bytes; ``kustomizations``: each kustomization directory's first document
+    each file's bytes, ``sizes`` their sizes; ``plain``: the files read reached through no
+    symbolic link below the repository root; ``kustomizations``: each kustomization directory's first document
     as plain data (None if it is not a mapping or does not load); ``names``: the
     kustomization file names present in each such directory (Kustomize refuses more than
     one); ``references``: the directories each kustomization directory names in
@@ -79,6 +81,8 @@ class Inputs:
     bytes: int = 0
     errors: list[SpecError] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    plain: set[str] = field(default_factory=set)
     kustomizations: dict[str, Any] = field(default_factory=dict)
     names: dict[str, tuple[str, ...]] = field(default_factory=dict)
     references: dict[str, list[str]] = field(default_factory=dict)
@@ -120,11 +124,17 @@ class _Walker:
         self.inputs = Inputs()
         self.seen_dirs: set[Path] = set()
         self.root_text = str(root)
+        self.root_prefix = self.root_text.rstrip("/") + "/"
         self.plain_dirs: set[str] = set()
+        self.plain_paths: set[str] = set()
 
     # ------------------------------------------------------------------ paths
 
-    def rel(self, path: Path) -> str:
+    def rel(self, path: Path | str) -> str:
+        text = str(path)
+        if text.startswith(self.root_prefix):  # the common case, without pathlib
+            return text[len(self.root_prefix) :]
+        path = Path(path)
         try:
             return path.relative_to(self.root).as_posix() or "."
         except ValueError:
@@ -145,16 +155,19 @@ class _Walker:
             )
             return None
         lexical = os.path.normpath(os.path.join(base, ref))
-        if not _is_within(Path(lexical), self.root):
+        if not _is_within(lexical, self.root):
             self.inputs.errors.append(where.error(f"{ref!r} is outside the repository"))
             return None
         if os.path.lexists(lexical):
-            real = lexical if self.plain(lexical) else os.path.realpath(lexical)
-            if not _is_within(Path(real), self.root):
+            plain = self.plain(lexical)
+            real = lexical if plain else os.path.realpath(lexical)
+            if not _is_within(real, self.root):
                 self.inputs.errors.append(
                     where.error(f"{ref!r} is a symlink that points outside the repository")
                 )
                 return None
+            if plain:
+                self.plain_paths.add(real)
             return Path(real)
         return Path(lexical)
 
@@ -180,7 +193,7 @@ class _Walker:
         except OSError as e:
             self.inputs.errors.append(SpecError(rel, 0, 0, "", f"cannot read: {e.strerror or e}"))
             return None
-        self._count(rel, content)
+        self._count(rel, content, path)
         return content
 
     def yaml_file(self, path: Path, *, shown: str | None = None) -> Any:
@@ -219,11 +232,14 @@ class _Walker:
             for err in e.errors:
                 self.inputs.errors.append(where.error(f"inline YAML: {err.message}"))
 
-    def _count(self, rel: str, content: bytes) -> None:
+    def _count(self, rel: str, content: bytes, path: Path | None = None) -> None:
         if rel not in self.inputs.files:
             self.inputs.files.add(rel)
             self.inputs.bytes += len(content)
             self.inputs.digests[rel] = hashlib.sha256(content).hexdigest()
+            self.inputs.sizes[rel] = len(content)
+            if path is not None and str(path) in self.plain_paths:
+                self.inputs.plain.add(rel)
 
     # ------------------------------------------------------------------ kustomizations
 
@@ -298,10 +314,14 @@ class _Walker:
         target = self.inside(value, base, where)
         if target is None:
             return
-        if target.is_dir():
+        try:
+            mode = os.stat(target).st_mode
+        except OSError:
+            return  # missing: Kustomize reports it
+        if stat.S_ISDIR(mode):
             self.inputs.references.setdefault(self.rel(base), []).append(self.rel(target))
             self.kustomization_dir(target)
-        elif target.is_file():
+        elif stat.S_ISREG(mode):
             self.yaml_file(target)
 
     def file_entry(self, base: Path, value: Any, where: _Where) -> None:
@@ -366,7 +386,7 @@ def _entries(doc: dict[str, Any], names: tuple[str, ...]) -> Iterator[tuple[str,
                 yield name, index, value
 
 
-def _is_within(path: Path, root: Path) -> bool:
+def _is_within(path: Path | str, root: Path) -> bool:
     """True if ``path`` is ``root`` or below it (both absolute and normalised)."""
     text, top = str(path), str(root)
     return text == top or text.startswith(top.rstrip("/") + "/")

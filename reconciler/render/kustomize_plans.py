@@ -250,7 +250,10 @@ def plan(
         *(f"{p}\0{inputs.digests[p]}" for p in shared_paths),
         *(f"{d}\0{','.join(inputs.names[d])}" for d in sorted(inputs.names)),
     )
-    sizes = {p: (real_root / p).stat().st_size for p in [*shared_paths, *split_files]}
+    sizes = {
+        p: inputs.sizes[p] if p in inputs.sizes else (real_root / p).stat().st_size
+        for p in [*shared_paths, *split_files]
+    }
     entry_paths = {e: _join(directory, os.path.normpath(e).replace(os.sep, "/")) for e in entries}
     return Plan(
         overlay=overlay,
@@ -401,10 +404,11 @@ def _plain_entries(
         if normal in kustomize_inputs.KUSTOMIZATION_FILES:
             return None
         seen.add(normal)
-        path = root / directory / normal
-        if _join(directory, normal) not in inputs.digests or not _plain_file(
-            path, root / directory
-        ):
+        rel = _join(directory, normal)
+        if rel not in inputs.digests:
+            return None
+        # A file the checks reached through no symlink below the root is plain here too.
+        if rel not in inputs.plain and not _plain_file(root / rel, root / directory):
             return None
     return entries
 

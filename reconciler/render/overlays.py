@@ -15,6 +15,8 @@ document's validity by the hash of its canonical JSON.
 from __future__ import annotations
 
 import hashlib
+import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,37 @@ def pipeline_sources(
     return out, errors
 
 
+_SHARED_SOURCES = 4
+"""Commits whose pipeline index :func:`_shared_sources` keeps per cache (by tree id)."""
+_Index = tuple[dict[str, PipelineSource], list[SpecError]]
+_shared: weakref.WeakKeyDictionary[caches.ContentCache, dict[str, _Index]] = (
+    weakref.WeakKeyDictionary()
+)
+_shared_lock = threading.Lock()
+
+
+def _shared_sources(root: Path, *, cache: caches.ContentCache | None, tree: str | None) -> _Index:
+    """Return :func:`pipeline_sources` of ``root``, indexed once per tree and cache.
+
+    The environments of one commit read the same files (``tree`` is the id of ``root``'s
+    content): with the same ``cache`` (the daemon's, for its life), the second and third
+    are given the first one's index (copies of its containers; a PipelineSource is
+    immutable). Without ``tree`` or ``cache`` the files are indexed.
+    """
+    if tree is None or cache is None:
+        return pipeline_sources(root, cache=cache)
+    with _shared_lock:
+        known = _shared.get(cache, {}).get(tree)
+    if known is None:
+        known = pipeline_sources(root, cache=cache)
+        with _shared_lock:
+            trees = _shared.setdefault(cache, {})
+            trees[tree] = known
+            while len(trees) > _SHARED_SOURCES:
+                del trees[next(iter(trees))]
+    return dict(known[0]), list(known[1])
+
+
 def _plain_kind_and_name(content: bytes) -> tuple[str | None, str | None] | None:
     """Return a file's ``kind`` and ``metadata.name`` read by the C parser, or None.
 
@@ -234,7 +267,7 @@ def load_overlay(
     """
     overlay_dir = root / OVERLAYS_DIR / name
     rel_dir = f"{OVERLAYS_DIR}/{name}"
-    sources, source_errors = pipeline_sources(root, cache=cache)
+    sources, source_errors = _shared_sources(root, cache=cache, tree=tree)
     valid = cache.table("valid-documents") if cache is not None else None
     try:
         docs = kustomize.build_overlay(overlay_dir, cache=cache, tree=tree)

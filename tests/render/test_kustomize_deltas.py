@@ -48,9 +48,7 @@ def chunk_with(overlay: Path, *names: str) -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize("case", list(SUPPORTED))
-def test_a_changed_chunk_built_as_a_delta_gives_the_whole_output(
-    tmp_path: Path, case: str
-) -> None:
+def test_a_changed_chunk_built_as_a_delta_gives_the_whole_output(tmp_path: Path, case: str) -> None:
     overlay_text, files, split = SUPPORTED[case]
     repo = tmp_path / "repo"
     overlay = write_repo(repo, overlay_text, files=files, split=split)
