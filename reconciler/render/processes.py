@@ -35,6 +35,7 @@ import ctypes
 import functools
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
@@ -221,7 +222,7 @@ def run_bounded(
         try:
             if runs is not None and not runs._add(proc):
                 _kill(proc)
-            code = proc.wait(timeout=limits.wall)
+            code = _wait(proc, limits.wall)
         except subprocess.TimeoutExpired:
             failure = f"did not finish within {limits.wall:g}s"
             code = _kill(proc)
@@ -238,6 +239,27 @@ def run_bounded(
         if not failure and out.seek(0, os.SEEK_END) >= limits.output:
             failure = f"wrote more than {limits.output >> 20} MiB of output"
         return Result(code, _read(out, limits.output), _read(err, MAX_STDERR), failure)
+
+
+def _wait(proc: subprocess.Popen[Any], timeout: float) -> int:
+    """Wait for ``proc`` at most ``timeout`` seconds; return its exit code.
+
+    Raises TimeoutExpired when it is still running then. ``Popen.wait`` with a timeout
+    polls, sleeping up to 50 ms between polls (25 ms late on average for each Kustomize
+    run); a process file descriptor (Linux 5.3+) wakes this at the child's exit, and where
+    there is none the polling wait is used.
+    """
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        return proc.wait(timeout=timeout)
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    return proc.wait()
 
 
 def _kill(proc: subprocess.Popen[Any]) -> int:
