@@ -9,10 +9,14 @@ provenance outbox) around one repository, one set of clusters and one provenance
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from reconciler.daemon import loop, outcomes
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -99,6 +103,11 @@ def daemon_parts(
             shared.publish(res)
         return outcome_for(res)
 
+    def prepare(key: str) -> None:
+        env, _, branch = key.partition("@")
+        engine.prepare_ahead(ctx, env, branch or None)
+
+    ahead = PrepareAhead(prepare)
     namespaces: dict[str, str] = {}
     branch_of: dict[str, str] = {}
     tips: dict[str, str | None] = {}
@@ -134,6 +143,7 @@ def daemon_parts(
             if key not in tips or tips[key] != tip or tip is None:
                 out.append(key)
             tips[key] = tip
+        ahead.request(options.select(out))
         return out
 
     def flush() -> None:
@@ -150,6 +160,45 @@ def daemon_parts(
         affected=affected,
         ui=handler,
     )
+
+
+class PrepareAhead:
+    """Prepare the environment instances a fetch moved, one at a time, in a thread of its own.
+
+    ``prepare(key)`` prepares one instance's new commit into the engine's memo
+    (``engine.prepare_ahead``), so that its reconcile, queued at the same time, need not
+    wait for the reconcile of the commit before to reach a step boundary before preparing
+    it. A later :meth:`request` replaces what is left of the earlier one (those commits
+    are old news); a failure is logged at debug level (the reconcile reports it).
+    """
+
+    def __init__(self, prepare: Callable[[str], None]) -> None:
+        self._prepare = prepare
+        self._pending: list[str] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def request(self, keys: list[str]) -> None:
+        """Prepare ``keys`` in order, after the one being prepared now (if any)."""
+        if not keys:
+            return
+        with self._wake:
+            self._pending = list(keys)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="prepare-ahead", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending:
+                    self._wake.wait()
+                key = self._pending.pop(0)
+            try:
+                self._prepare(key)
+            except Exception as exc:  # the reconcile meets it again and reports it
+                log.debug("preparing %s ahead failed: %s", key, exc)
 
 
 def prepare_slots() -> int:

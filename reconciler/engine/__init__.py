@@ -8,7 +8,8 @@ daemon's wiring), review and the tests use it. Modules:
 
 - :mod:`~reconciler.engine.seams`: what a reconcile takes (:class:`Context`) and returns
   (:class:`Outcome`);
-- :mod:`~reconciler.engine.reconciling`: :func:`reconcile`, the steps in order;
+- :mod:`~reconciler.engine.reconciling`: :func:`reconcile`, the steps in order, and
+  :func:`prepare_ahead`, the daemon's preparation of a pushed commit before its reconcile;
 - :mod:`~reconciler.engine.stages`: the steps themselves, one plain function each (prepare,
   list live, track runs, sync, mark applied), shared by ``reconcile`` and the scoped pass;
 - :mod:`~reconciler.engine.scoping`: the daemon's scoped first pass (the pipelines a push
@@ -30,7 +31,7 @@ states, ``apply`` what to write, ``health`` how things are).
 from __future__ import annotations
 
 from reconciler.engine.precedence import Precedence
-from reconciler.engine.reconciling import REQUEUE_IN_FLIGHT, reconcile
+from reconciler.engine.reconciling import REQUEUE_IN_FLIGHT, prepare_ahead, reconcile
 from reconciler.engine.retrying import request_retry
 from reconciler.engine.reviewing import live_plan
 from reconciler.engine.seams import Context, Outcome, ScopedPass, Source, Superseded
@@ -56,6 +57,7 @@ __all__ = [
     "discover_targets",
     "environments_at",
     "live_plan",
+    "prepare_ahead",
     "prepare_target",
     "reconcile",
     "request_retry",

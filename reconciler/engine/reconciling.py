@@ -83,7 +83,10 @@ def reconcile(
         if prepared is None:
             with ctx.preparing():  # a turn to prepare: by then the branch may have moved on
                 still_current()
-                prepared = prepare(ctx, source, env_name)
+                # Prepared meanwhile, ahead of this reconcile (prepare_ahead)?
+                prepared = ctx.prepared.get(key) if not ctx.check_remote else None
+                if prepared is None:
+                    prepared = prepare(ctx, source, env_name)
         still_current()
         manager = ctx.manager_for(prepared.env.cluster_context)
         first = None
@@ -123,3 +126,26 @@ def reconcile(
     if first is not None:
         scoping.fold_into(outcome, first)
     return outcome
+
+
+def prepare_ahead(ctx: Context, env_name: str, branch: str | None = None) -> None:
+    """Prepare the environment instance at its branch's commit, before its reconcile starts.
+
+    The daemon calls this (from a thread of its own) for the environments a push moved, as
+    soon as it has fetched: the reconcile of the commit before may still be finishing its
+    step (it stops at the next boundary) and the environment's queue waits for it, while
+    preparing the new commit reads only the commit. The reconcile then finds it in
+    ``ctx.prepared`` (or waits for the prepare slot this holds and finds it then). Nothing
+    is kept when preparing checks the remotes (``ctx.check_remote``), or for a commit
+    prepared before. Raises what :func:`reconcile` raises when the source or the commit
+    does not render (the reconcile meets and reports the same).
+    """
+    if ctx.check_remote:
+        return
+    source = resolve_source(ctx.repo, env_name, branch, None, files=ctx.files)
+    key = prepared_key(source, env_name, source.commit.sha)
+    if ctx.prepared.get(key) is not None:
+        return
+    with ctx.preparing():
+        if ctx.prepared.get(key) is None:
+            prepare(ctx, source, env_name)

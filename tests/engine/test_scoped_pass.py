@@ -186,6 +186,19 @@ def test_a_commit_reconciled_again_is_not_prepared_again_unless_dvc_settings_cha
     assert (hits, misses) == (builds[0] + 1, builds[1])  # prepared again (Kustomize cached)
 
 
+def test_a_push_prepared_ahead_is_not_prepared_again_by_its_reconcile(world: World) -> None:
+    world.reconcile()
+    world.edit("pipelines/fraud-detector.yaml", "seed: 7", "seed: 8")
+    world.commit_and_push("fraud-detector: seed 8")
+    engine.prepare_ahead(world.ctx, "dev")  # the daemon's, as soon as it has fetched
+    builds = world.ctx.cache.stats()["kustomize-builds"]
+    out = engine.reconcile(world.ctx, "dev", scoped=True)
+    assert world.ctx.cache.stats()["kustomize-builds"] == builds  # not even looked up
+    assert out.ok and out.scoped is not None and out.scoped.pipelines == ("fraud-detector",)
+    engine.prepare_ahead(world.ctx, "dev")  # the same commit again: nothing to do
+    assert world.ctx.cache.stats()["kustomize-builds"] == builds
+
+
 def test_the_scoped_pass_starts_no_run_of_a_commit_the_branch_moved_past(world: World) -> None:
     world.reconcile()
     jobs_before = world.jobs()
