@@ -135,7 +135,8 @@ def prepare_ahead(ctx: Context, env_name: str, branch: str | None = None) -> Non
     soon as it has fetched: the reconcile of the commit before may still be finishing its
     step (it stops at the next boundary) and the environment's queue waits for it, while
     preparing the new commit reads only the commit. The reconcile then finds it in
-    ``ctx.prepared`` (or waits for the prepare slot this holds and finds it then). Nothing
+    ``ctx.prepared`` (or waits for the prepare slot this holds and finds it then; the
+    content cache is written to disk after the slot is given back). Nothing
     is kept when preparing checks the remotes (``ctx.check_remote``), or for a commit
     prepared before. Raises what :func:`reconcile` raises when the source or the commit
     does not render (the reconcile meets and reports the same).
@@ -146,6 +147,9 @@ def prepare_ahead(ctx: Context, env_name: str, branch: str | None = None) -> Non
     key = prepared_key(source, env_name, source.commit.sha)
     if ctx.prepared.get(key) is not None:
         return
-    with ctx.preparing():
-        if ctx.prepared.get(key) is None:
-            prepare(ctx, source, env_name)
+    try:
+        with ctx.preparing():
+            if ctx.prepared.get(key) is None:
+                prepare(ctx, source, env_name, save=False)
+    finally:  # the slot is free: the reconcile goes on while the cache is written
+        ctx.cache.save()

@@ -87,18 +87,21 @@ def prepare_target(
     )
 
 
-def prepare(ctx: Context, source: Source, env_name: str) -> environments.Prepared:
+def prepare(
+    ctx: Context, source: Source, env_name: str, *, save: bool = True
+) -> environments.Prepared:
     """Prepare the environment instance at the source commit (Kustomize, specs, datasets).
 
     What is derived from content goes into ``ctx.cache`` (written to disk, if it has a
-    directory, before this returns).
+    directory, before this returns; with ``save=False`` the caller writes it later).
     """
     try:
         prepared = _prepare_commit(
             ctx, source, env_name, source.commit.sha, check_remote=ctx.check_remote
         )
     finally:
-        ctx.cache.save()
+        if save:
+            ctx.cache.save()
     if not ctx.check_remote:
         ctx.prepared.put(prepared_key(source, env_name, source.commit.sha), prepared)
     return prepared
