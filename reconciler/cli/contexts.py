@@ -61,6 +61,7 @@ def build_context(
     managers: dict[str | None, Any] = {}
     state = Path(state_dir) if state_dir else default_state_dir()
     cache = caches.ContentCache(state / "cache")
+    repos.keep_exports_in(state / "trees")  # the next command updates them, not writes whole
 
     def manager_for(env_context: str | None) -> Any:
         ctx = kube_context or env_context

@@ -11,21 +11,20 @@ query that needs git's pathspec rules (:func:`spec_commit`) runs git through
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
+import os
 import re
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
+from reconciler.source import exports, objects, trees
 from reconciler.source import git as gitcmd
-from reconciler.source import objects, trees
 from reconciler.structs.errors import ReconcilerError, SourceError, SpecError, SpecErrors
 
 PROVENANCE_DIR = "runs"
@@ -257,48 +256,18 @@ def export_worktree(repo: Path, dest: Path) -> trees.Tree:
     return trees.materialise_worktree(root, paths, dest)
 
 
-class _Exports:
-    """Directories that held a commit's export, kept for the next export of this process.
+_EXPORTS = exports.Exports()
 
-    An export of a commit takes a free directory (or a new one), which :func:`trees.update`
-    brings to the commit by writing only the files that differ from what it held (a push
-    changes few files; writing 1,000 pipeline files took ~0.5 s per environment). A
-    directory is used by one export at a time, never shared while in use (Kustomize and DVC
-    read it; DVC may write into it). At most ``keep`` free directories are kept; the others,
-    and all of them at exit, are removed; one whose update failed is removed.
+
+def keep_exports_in(directory: Path) -> None:
+    """Keep the directories commits are exported into in ``directory`` (the state
+    directory's ``trees/``), for the next process to update rather than write whole.
+
+    For one-shot commands: each is a new process, and writing every file of a commit
+    (1,000 pipeline files) was most of what preparing a commit cost it. See
+    :mod:`reconciler.source.exports`.
     """
-
-    keep = 4
-
-    def __init__(self) -> None:
-        self._free: list[tuple[Path, trees.Written]] = []
-        self._lock = threading.Lock()
-        self._base: Path | None = None
-
-    def take(self) -> tuple[Path, trees.Written]:
-        """Return a free directory and what it holds, or a new empty one."""
-        with self._lock:
-            if self._free:
-                return self._free.pop()
-        return self.take_new()
-
-    def take_new(self) -> tuple[Path, trees.Written]:
-        """Return a new empty directory."""
-        with self._lock:
-            if self._base is None:
-                self._base = Path(tempfile.mkdtemp(prefix="reconciler-trees-"))
-                atexit.register(shutil.rmtree, self._base, True)
-            return Path(tempfile.mkdtemp(dir=self._base)) / "tree", trees.Written()
-
-    def give_back(self, root: Path, written: trees.Written) -> None:
-        with self._lock:
-            if written.entries and len(self._free) < self.keep:
-                self._free.append((root, written))
-                return
-        shutil.rmtree(root.parent, ignore_errors=True)
-
-
-_EXPORTS = _Exports()
+    _EXPORTS.keep_in(directory)
 
 
 @contextlib.contextmanager
@@ -307,7 +276,7 @@ def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | 
 
     The copy of a work tree is a temporary directory removed on exit; that of a commit is
     a directory this process exported a commit into before (updated to this one: see
-    :class:`_Exports`), or a new one, not used by anyone else until the body exits. The
+    :mod:`.exports`), or a new one, not used by anyone else until the body exits. The
     user's work tree is never touched (with ``ref=None`` its files, committed or not, are
     copied; the commit is HEAD, if any). A symlink that leads out of the repository is left
     out of the copy; if the body then fails naming that path (a render reading it), the
@@ -319,7 +288,7 @@ def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | 
         return
     commit = commit_info(repo, ref)
     root, written = _EXPORTS.take()
-    reused = bool(written.entries)
+    reused = bool(written.entries) or os.path.lexists(root)
     tree: trees.Tree | None = None
     try:
         try:
@@ -327,8 +296,8 @@ def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | 
         except OSError:
             if not reused:
                 raise  # a new directory: nothing of an earlier reader was in the way
-            # What a reader left could not be removed: this directory is dropped, and the
-            # commit written whole into a new one.
+            # What a reader (or an earlier process) left could not be removed: this
+            # directory is dropped, and the commit written whole into a new one.
             _EXPORTS.give_back(root, written)
             root, written = _EXPORTS.take_new()
             tree = trees.update(open_repo(repo), commit.sha, root, written)
