@@ -71,13 +71,26 @@ class StageContext:
     missing: dict[tuple[str, str], MissingCRDError] = field(default_factory=dict)
 
 
-def prepare(obj: Manifest, applyset: ApplySet) -> Manifest:
+def prepare(
+    obj: Manifest,
+    applyset: ApplySet,
+    *,
+    live: Manifest | None = None,
+    verified: Mapping[str, Any] | None = None,
+    field_manager: str = labels.FIELD_MANAGER,
+) -> Manifest:
     """Return a copy of ``obj`` labelled as a member of ``applyset``, with its applied hash.
 
     The caller's dict is not modified. The hash covers everything we send (labels
     included), so any change to the desired object changes it. The copy is made from the
     canonical JSON the hash is taken of (one encoding for both: its keys come sorted), so it
     holds JSON data only (tuples become lists); a value JSON cannot hold raises TypeError.
+
+    With ``live`` (the object in the cluster) and ``verified`` (the memo of
+    :func:`needs_apply`): when ``verified`` already holds the pair, the object is in sync
+    and will be neither sent nor compared, so it is not copied whole: its top level and
+    metadata are new dicts, what lies below them is the caller's (most of a settled
+    environment's serving objects; copying them was half of this function's cost).
     """
     meta = obj.get("metadata")
     meta = dict(meta) if isinstance(meta, dict) else {}
@@ -89,9 +102,16 @@ def prepare(obj: Manifest, applyset: ApplySet) -> Manifest:
             meta["annotations"] = rest
         else:
             del meta["annotations"]
-    text = fields.canonical_json({**obj, "metadata": meta})
+    labelled = {**obj, "metadata": meta}
+    text = fields.canonical_json(labelled)
+    applied = fields.hash_of_text(text)
+    if live is not None and verified is not None and fields.applied_hash(live) == applied:
+        key = _verified_key_of(applied, live, field_manager)
+        if key is not None and verified.get(key) is True:
+            meta["annotations"] = {**(meta.get("annotations") or {}), labels.SPEC_HASH: applied}
+            return labelled
     out: Manifest = json.loads(text)
-    out["metadata"].setdefault("annotations", {})[labels.SPEC_HASH] = fields.hash_of_text(text)
+    out["metadata"].setdefault("annotations", {})[labels.SPEC_HASH] = applied
     return out
 
 
@@ -131,9 +151,13 @@ def needs_apply(
 
 def _verified_key(obj: Manifest, live: Manifest, field_manager: str) -> str | None:
     """Return the content address of a (desired, live) pair, or None if it has none."""
+    return _verified_key_of(fields.applied_hash(obj), live, field_manager)
+
+
+def _verified_key_of(applied: str, live: Manifest, field_manager: str) -> str | None:
+    """:func:`_verified_key` of a desired object whose applied hash is ``applied``."""
     meta = live.get("metadata") or {}
     uid, version = meta.get("uid"), meta.get("resourceVersion")
-    applied = fields.applied_hash(obj)
     if not (isinstance(uid, str) and uid and isinstance(version, str) and version and applied):
         return None
     text = f"{DRIFT_VERSION}\0{field_manager}\0{applied}\0{uid}\0{version}"

@@ -201,7 +201,9 @@ class _Sync:
         A frozen object already live in ``listed`` is kept as it is (no copy, no hash): it
         is never sent nor compared (:meth:`_unfrozen`), only its key, kind and labels are
         read, and labelling does not change those. Most of a settled environment's objects
-        are such step objects, so a no-op does not copy and hash them every time.
+        are such step objects, so a no-op does not copy and hash them every time. One the
+        manager's memo already knows in sync with its live object is hashed, not copied
+        whole (see :func:`manager_apply.prepare`).
         """
         out: list[Manifest] = []
         seen: set[Key] = set()
@@ -209,7 +211,13 @@ class _Sync:
             if self._frozen_live(obj, listed):
                 prepared = obj
             else:
-                prepared = manager_apply.prepare(obj, self.applyset)
+                prepared = manager_apply.prepare(
+                    obj,
+                    self.applyset,
+                    live=listed.get(key_of(obj)) if listed is not None else None,
+                    verified=self.m.verified,
+                    field_manager=self.m.field_manager,
+                )
             key = key_of(prepared)
             if key in seen:
                 self.changeset.add(

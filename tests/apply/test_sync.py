@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.apply import fields, manager_apply, ordering
 from reconciler.apply.applysets import applyset_for
 from reconciler.apply.manager import ResourceManager
 from reconciler.apply.sync import SyncOptions, sync_objects
@@ -405,6 +406,32 @@ def test_objects_found_in_sync_are_remembered_and_hand_edits_still_corrected(
     dep = manager.get(ObjectRef("apps", "Deployment", NS, "resnet50", "v1"))
     assert dep is not None
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "serve:1"
+
+
+def test_an_object_known_in_sync_is_prepared_without_a_whole_copy(sandbox: Any) -> None:
+    """With the memo holding the pair, ``prepare`` hashes the object and labels a shallow
+    copy: the same object as the whole copy, the caller's dict untouched; any other live
+    state (another resourceVersion) gets the whole copy."""
+    verified: dict[str, Any] = {}
+    manager = ResourceManager(sandbox.api_client(), retry=FAST, verified=verified)
+    desired = objects.environment(ENV, NS, ["resnet50"])
+    sync(manager, desired)
+    live = sync(manager, desired).live  # compared once: now in the memo
+    before = copy.deepcopy(desired)
+    for obj in desired:
+        current = live[ObjectRef.of(obj).key]
+        whole = manager_apply.prepare(obj, APPLYSET)
+        known = manager_apply.prepare(obj, APPLYSET, live=current, verified=verified)
+        assert fields.canonical_json(known) == fields.canonical_json(whole)
+        if "spec" in obj and not ordering.is_stage_one(obj):
+            assert known["spec"] is obj["spec"]  # not copied: never sent nor compared
+        moved = copy.deepcopy(current)
+        moved["metadata"]["resourceVersion"] += "0"
+        other = manager_apply.prepare(obj, APPLYSET, live=moved, verified=verified)
+        assert other == whole and ("spec" not in obj or other["spec"] is not obj["spec"])
+    assert desired == before
+    result = sync(manager, desired)
+    assert {e.action for e in result.changeset.entries} == {Action.UNCHANGED}
 
 
 def parent_writes(sandbox: Any) -> int:
