@@ -339,6 +339,7 @@ def load_overlay(
                 sha256=src.sha256 if src else "",
                 locator=src.locator if src else None,
                 valid=valid,
+                plain=True,
             )
         except SpecErrors as e:
             overlay.failed_pipelines.setdefault(pname, []).extend(e.errors)

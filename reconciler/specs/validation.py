@@ -93,6 +93,7 @@ def parse_pipeline(
     sha256: str,
     locator: Locator | None = None,
     valid: MutableMapping[str, Any] | None = None,
+    plain: bool = False,
 ) -> models.Pipeline:
     """Validate a Pipeline document and return its model.
 
@@ -106,6 +107,9 @@ def parse_pipeline(
     checks read nothing else): a document seen before is not checked again (schema, rules,
     secret values). Documents with errors are never remembered. With ``valid``, the model
     of a document this process parsed before is returned as it was (the same object).
+    ``plain``: ``doc`` is plain JSON data the caller hands over (``documents.plain`` of
+    parsed YAML or JSON: dicts with string keys, lists, str, int, float, bool, None); a
+    known-valid one then becomes the model's ``raw`` as it is, not converted again.
     """
     key = _validity_key(doc) if valid is not None else None
     memo_key = (key, path, sha256) if key is not None else None
@@ -113,7 +117,8 @@ def parse_pipeline(
         known = _MODELS.get(memo_key)
         if known is not None:
             return known
-        data = checking.to_plain(doc, _ignore)
+        # Known valid: its JSON encoding succeeded, so plain data converts to itself.
+        data = doc if plain and type(doc) is dict else checking.to_plain(doc, _ignore)
     else:
         data = _check(doc, kind="Pipeline", path=path, locator=locator, cross_field=_pipeline_rules)
         if key is not None and valid is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 
 import pytest
@@ -549,3 +551,16 @@ def test_a_document_parsed_before_gives_the_same_model_and_a_changed_one_a_new_o
     assert changed is not first and dict(changed.params)["seed"] == 43
     # Without a validity table nothing is remembered: each parse is its own model.
     assert validation.parse_pipeline(plain, path=P, sha256="a") is not changed
+
+
+def test_a_known_valid_plain_document_gives_the_model_it_gave_when_checked() -> None:
+    """``plain=True``: a document known valid is not converted again, and its model is the
+    one a full check gives (another process: the validity table from disk, no model memo)."""
+    doc = json.loads(json.dumps(load(PIPELINE)))
+    valid: dict[str, object] = {}
+    checked = validation.parse_pipeline(copy.deepcopy(doc), path=P, sha256="c", valid=valid)
+    assert valid  # now known valid
+    fresh = copy.deepcopy(doc)  # another file's bytes: no model of this process to reuse
+    known = validation.parse_pipeline(fresh, path=P, sha256="d", valid=dict(valid), plain=True)
+    assert known is not checked and known == dataclasses.replace(checked, spec_sha256="d")
+    assert known.raw is fresh  # handed over, not copied
