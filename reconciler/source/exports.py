@@ -86,11 +86,18 @@ class Exports:
         with self._lock:
             kept = self._kept
         if kept is not None:
-            with contextlib.suppress(OSError):
+            slot: Path | None = None
+            try:
                 kept.mkdir(parents=True, exist_ok=True)
                 slot = Path(tempfile.mkdtemp(dir=kept, prefix="slot-"))
                 fd = _try_lock(slot)
-                if fd is not None:  # nobody else knows the new slot yet: always locked
+            except OSError:  # no place there, or no locks (some network file systems)
+                if slot is not None:  # nobody can lock it either: nobody uses it
+                    shutil.rmtree(slot, ignore_errors=True)
+                with self._lock:
+                    self._kept = None  # temporary directories from now on
+            else:
+                if fd is not None:  # else another process found it first: it is theirs
                     root = slot / "tree"
                     with self._lock:
                         self._held[root] = fd
@@ -134,7 +141,10 @@ class Exports:
         except OSError:
             return None
         for slot in slots:
-            fd = _try_lock(slot)
+            try:
+                fd = _try_lock(slot)
+            except OSError:
+                continue
             if fd is None:
                 continue
             root = slot / "tree"
@@ -151,16 +161,19 @@ def _written_file(root: Path) -> Path:
 
 
 def _try_lock(slot: Path) -> int | None:
-    """Return the descriptor of ``slot``'s lock file, locked by us, or None if it is held."""
-    try:
-        fd = os.open(slot / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return None
+    """Return the descriptor of ``slot``'s lock file, locked by us, or None if it is held.
+
+    Raises OSError when the file cannot be opened or the file system has no locks.
+    """
+    fd = os.open(slot / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         os.close(fd)
         return None
+    except OSError:
+        os.close(fd)
+        raise
     return fd
 
 
