@@ -46,6 +46,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -89,6 +90,8 @@ MAX_MESSAGE_CHARS = 2000
 
 _KUBECTL_NAMES = ("kubectl.exe", "kubectl") if os.name == "nt" else ("kubectl",)
 
+
+log = logging.getLogger(__name__)
 
 CACHE_VERSION = "kustomize-2"
 """Part of every cache key: a change of how output is parsed invalidates what was cached."""
@@ -370,15 +373,16 @@ def _build_in_chunks(
 
         # A unit of work: (chunk, side), side "" for the whole chunk, "old"/"new" for a delta.
         units: dict[tuple[int, str], tuple[Sequence[str], Mapping[str, bytes] | None]] = {}
-        previous: dict[int, list[kustomize_chunks.Piece]] = {}
+        previous: dict[int, tuple[kustomize_deltas.Delta, list[kustomize_chunks.Piece]]] = {}
         for index in missing:
             delta = deltas.find(chunks[index])
             before = None if delta is None else _cached_pieces(table, build.docs, delta.previous)
             if delta is None or before is None:
                 units[(index, "")] = (chunks[index], None)
                 continue
-            previous[index] = before
-            units[(index, "old")] = (delta.changed, delta.old)
+            previous[index] = (delta, before)
+            if not delta.same_ids:  # else the old documents are known by their ids
+                units[(index, "old")] = (delta.changed, delta.old)
             units[(index, "new")] = (delta.changed, None)
         results: dict[tuple[int, str], list[kustomize_chunks.Piece]] = {}
         runs = processes.RunSet()
@@ -400,11 +404,19 @@ def _build_in_chunks(
                 raise
         for index in missing:
             if index in previous:
+                delta, before = previous[index]
+                new = results[(index, "new")]
                 spliced = None
-                if (index, "old") in results:
-                    spliced = kustomize_chunks.splice(
-                        previous[index], base, results[(index, "old")], results[(index, "new")]
-                    )
+                if delta.same_ids:
+                    spliced = kustomize_chunks.splice_by_id(before, base, new)
+                    if spliced is None:  # the ids did not come out the same: build the old side
+                        with contextlib.suppress(RenderError):
+                            results[(index, "old")] = parsed(run(delta.changed, None, delta.old))
+                if spliced is None and (index, "old") in results:
+                    spliced = kustomize_chunks.splice(before, base, results[(index, "old")], new)
+                if spliced is not None:
+                    how = "old and new built" if (index, "old") in results else "old by id"
+                    log.debug("%s: a chunk built as a delta (%s)", build.shown, how)
                 # Not the same as before (cannot happen while chunks are allowed): build it.
                 outputs[index] = spliced if spliced is not None else parsed(run(chunks[index]))
             else:

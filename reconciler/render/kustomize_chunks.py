@@ -232,6 +232,50 @@ def splice(
     return out
 
 
+def splice_by_id(
+    previous: Sequence[Piece], base: Sequence[Piece], new: Sequence[Piece]
+) -> list[Piece] | None:
+    """Return a chunk's output from its previous output and the build of what changed.
+
+    For changed files whose documents keep their ids, on an overlay that gives each
+    resource its output id by its id alone (:mod:`reconciler.render.kustomize_deltas`):
+    the old documents are those of ``previous`` with the ids of ``new``'s. None when a
+    document of ``base`` is not in ``new``, or a new document is not one document with an
+    id that exactly one document of ``previous`` (not one of ``base``) has.
+    """
+    shared = Counter(key for key, _ in base)
+    if Counter(key for key, _ in new) & shared != shared:
+        return None
+    left = Counter(shared)
+    fresh: list[Piece] = []
+    for piece in new:
+        if left[piece[0]] > 0:
+            left[piece[0]] -= 1
+        else:
+            fresh.append(piece)
+    wanted: dict[_Id, int] = {}
+    for _, docs in fresh:
+        found = _id_of(docs[0]) if len(docs) == 1 else None
+        if found is None or found in wanted:
+            return None
+        wanted[found] = 0
+    out: list[Piece] = []
+    others = Counter(shared)
+    for piece in previous:
+        if others[piece[0]] > 0:  # a document of the other inputs
+            others[piece[0]] -= 1
+            out.append(piece)
+            continue
+        found = _id_of(piece[1][0]) if len(piece[1]) == 1 else None
+        if found is not None and found in wanted:
+            wanted[found] += 1
+            continue
+        out.append(piece)
+    if any(count != 1 for count in wanted.values()):
+        return None
+    return out + fresh
+
+
 def _id_of(doc: Manifest) -> _Id | None:
     """Return a document's id; None if a field of it is not a string (or null: empty)."""
     meta = doc.get("metadata")

@@ -18,17 +18,26 @@ split file's bytes by their hash (``kustomize-sources``: the old side of a later
 A chunk whose entries changed (a file added or removed), whose previous output or old
 bytes are no longer cached, or where more than a quarter of the files changed, is built
 whole, as before.
+
+One build instead of two: when the ids a split resource comes out with depend on its own
+id alone (:attr:`kustomize_plans.Plan.ids_by_id`: no patch selects by label or
+annotation) and every changed file holds documents of the same ids as before (apiVersion,
+kind, namespace and name, read from both versions' bytes; no ``List``), the old files'
+documents are those of the previous output with the new documents' ids
+(:func:`reconciler.render.kustomize_chunks.splice_by_id`), and only the new files are built.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.render import kustomize_plans
 from reconciler.source import caches
+from reconciler.structs import codec
 
 LATEST_TABLE = "kustomize-latest"
 SOURCES_TABLE = "kustomize-sources"
@@ -39,12 +48,14 @@ class Delta:
     """A chunk's files that changed since its build whose output is ``previous``.
 
     ``changed``: the entries whose bytes differ, in the chunk's order; ``old``: their
-    bytes then.
+    bytes then; ``same_ids``: their documents have the ids they had and the overlay gives
+    a resource its output id by its id alone (the old side need not be built).
     """
 
     previous: str
     changed: tuple[str, ...]
     old: dict[str, bytes]
+    same_ids: bool = False
 
 
 class Deltas:
@@ -98,7 +109,19 @@ class Deltas:
             if hashlib.sha256(content).hexdigest() != digest:
                 return None
             old[entry] = content
-        return Delta(previous=previous, changed=changed, old=old)
+        same = self.plan.ids_by_id and all(self._same_ids(e, old[e]) for e in changed)
+        return Delta(previous=previous, changed=changed, old=old, same_ids=same)
+
+    def _same_ids(self, entry: str, old: bytes) -> bool:
+        """True if ``entry``'s file now holds documents of the ids its ``old`` bytes held."""
+        try:
+            new = (self.root / self.plan.path_of(entry)).read_bytes()
+        except OSError:
+            return False
+        if hashlib.sha256(new).hexdigest() != self.plan.entry_digests[entry]:
+            return False
+        before, after = input_ids(old), input_ids(new)
+        return before is not None and before == after
 
     def remember(self, entries: Sequence[str], chunk: str) -> None:
         """Record that ``entries`` now build to the output keyed ``chunk``; keep their bytes.
@@ -130,3 +153,35 @@ class Deltas:
 
     def _key(self, entries: Sequence[str]) -> str:
         return caches.key_of(*self.prefix, "latest", *entries)
+
+
+def input_ids(content: bytes) -> Counter[tuple[str, str, str, str]] | None:
+    """Return the ids (apiVersion, kind, namespace, name) of a resource file's documents.
+
+    None when the file does not parse, a document is not a mapping, an id field is not a
+    string, or a document is a list (``kind: ...List``, which Kustomize expands into its
+    items): then its output ids are not known from it. Empty documents are skipped, as
+    Kustomize skips them.
+    """
+    try:
+        docs = codec.load_stream(content)
+    except codec.YAMLError:
+        return None
+    ids: Counter[tuple[str, str, str, str]] = Counter()
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            return None
+        meta = doc.get("metadata")
+        meta = {} if meta is None else meta
+        if not isinstance(meta, dict):
+            return None
+        values = (doc.get("apiVersion"), doc.get("kind"), meta.get("namespace"), meta.get("name"))
+        api, kind, namespace, name = ("" if v is None else v for v in values)
+        if not all(isinstance(v, str) for v in (api, kind, namespace, name)):
+            return None
+        if kind.endswith("List") or "items" in doc:
+            return None
+        ids[(str(api), str(kind), str(namespace), str(name))] += 1
+    return ids

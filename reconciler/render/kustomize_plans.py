@@ -164,7 +164,10 @@ class Plan:
     address of every input but the split files (files read and their hashes, the
     kustomization file names in each directory); ``shared_files``/``shared_bytes``: their
     number and size; ``entry_digests``/``entry_bytes``: each entry's file hash and size;
-    ``order_first``/``order_last``: the legacy output order's kinds.
+    ``order_first``/``order_last``: the legacy output order's kinds; ``ids_by_id``: True
+    when the id a split resource comes out with depends on its own id alone (no patch of
+    the overlay selects resources by label or annotation, the only selectors that read
+    their content), so that a file whose documents keep their ids keeps its output ids.
     """
 
     overlay: str
@@ -179,6 +182,7 @@ class Plan:
     entry_bytes: dict[str, int]
     order_first: tuple[str, ...]
     order_last: tuple[str, ...]
+    ids_by_id: bool = False
 
     def chunks(self, size: int) -> list[tuple[str, ...]]:
         """Divide the entries into chunks of about ``size`` (at most), kept in listed order.
@@ -268,6 +272,7 @@ def plan(
         entry_bytes={e: sizes[p] for e, p in entry_paths.items()},
         order_first=order[0],
         order_last=order[1],
+        ids_by_id=not _selects_by_content(doc),
     )
 
 
@@ -300,6 +305,18 @@ def _overlay_refusal(
             if name in kustomization:
                 return f"{directory}: {name} applies to every resource of the build"
     return ""
+
+
+def _selects_by_content(doc: dict[str, Any]) -> bool:
+    """True if a patch of the overlay selects resources by label or annotation."""
+    for name in ("patches", "patchesJson6902"):
+        for patch in doc.get(name) or []:
+            target = patch.get("target") if isinstance(patch, dict) else None
+            if not isinstance(target, dict) or any(
+                key in target for key in ("labelSelector", "annotationSelector")
+            ):
+                return True
+    return False
 
 
 def _changes_kind(patch: Any, overlay_dir: Path) -> bool:

@@ -4,17 +4,21 @@ Real Kustomize throughout. For each supported overlay of ``test_kustomize_chunks
 chunked build is followed by pushes that change files (params, a pipeline renamed into a
 patch's name selector, a file that now holds two documents, files in two chunks at once);
 after each, the chunked build, which builds only the changed files (as they were and as
-they are) and splices their documents into the chunk's previous output, must equal the
-whole build document for document, in order, and must really have used the delta.
+they are, or only as they are when their documents keep their ids on an overlay that
+names resources by their ids alone) and splices their documents into the chunk's previous
+output, must equal the whole build document for document, in order, and must really have
+used the delta of the kind expected (the debug log says which).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from reconciler.render import kustomize, kustomize_deltas, kustomize_plans
+from reconciler.render import kustomize, kustomize_chunks, kustomize_deltas, kustomize_plans
 from reconciler.source import caches
 from reconciler.structs.errors import RenderError
 from tests.render.test_kustomize_chunks import (
@@ -35,10 +39,23 @@ def deltas_used(cache: caches.ContentCache) -> int:
     return cache.stats().get(kustomize_deltas.SOURCES_TABLE, (0, 0))[0]
 
 
-def build_and_compare(overlay: Path, cache: caches.ContentCache) -> list[object]:
+def build_and_compare(
+    overlay: Path, cache: caches.ContentCache, caplog: pytest.LogCaptureFixture | None = None
+) -> list[object]:
+    if caplog is not None:
+        caplog.clear()
     chunked = kustomize.build_overlay(overlay, chunk_files=CHUNK, cache=cache)
     assert chunked == kustomize.build_overlay(overlay, chunk_files=0)
     return chunked
+
+
+def delta_kinds(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Return how each delta of the last build took the old documents (debug log)."""
+    return [
+        r.getMessage().rsplit("(", 1)[1].rstrip(")")
+        for r in caplog.records
+        if "built as a delta" in r.getMessage()
+    ]
 
 
 def chunk_with(overlay: Path, *names: str) -> tuple[str, ...]:
@@ -48,26 +65,38 @@ def chunk_with(overlay: Path, *names: str) -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize("case", list(SUPPORTED))
-def test_a_changed_chunk_built_as_a_delta_gives_the_whole_output(tmp_path: Path, case: str) -> None:
+def test_a_changed_chunk_built_as_a_delta_gives_the_whole_output(
+    tmp_path: Path, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger=kustomize.__name__)
     overlay_text, files, split = SUPPORTED[case]
     repo = tmp_path / "repo"
     overlay = write_repo(repo, overlay_text, files=files, split=split)
+    planned = plan_of(overlay, CHUNK)
+    assert isinstance(planned, kustomize_plans.Plan)
+    assert planned.ids_by_id == ("labelSelector" not in overlay_text)
+    by_id = "old by id" if planned.ids_by_id else "old and new built"
     cache = caches.ContentCache()
     build_and_compare(overlay, cache)
     assert deltas_used(cache) == 0
 
     write(repo / "pipelines/p05.yaml", pipeline(5).replace("lr: 0.01", "lr: 0.7"))
-    out = build_and_compare(overlay, cache)
-    assert deltas_used(cache) == 1
+    out = build_and_compare(overlay, cache, caplog)
+    assert deltas_used(cache) == 1 and delta_kinds(caplog) == [by_id]
     assert any(d.get("spec", {}).get("params", {}).get("lr") == 0.7 for d in out)
 
     write(repo / "pipelines/p07.yaml", pipeline(7, "p17-renamed"))  # a patch selects p1.*
-    build_and_compare(overlay, cache)
-    assert deltas_used(cache) == 2
+    build_and_compare(overlay, cache, caplog)
+    assert deltas_used(cache) == 2 and delta_kinds(caplog) == ["old and new built"]
 
     write(repo / "pipelines/p09.yaml", pipeline(9) + "---\n" + pipeline(9, "p09-second"))
-    build_and_compare(overlay, cache)
-    assert deltas_used(cache) == 3
+    build_and_compare(overlay, cache, caplog)
+    assert deltas_used(cache) == 3 and delta_kinds(caplog) == ["old and new built"]
+
+    # Same ids, another label: on an overlay that selects by label, another patch applies.
+    write(repo / "pipelines/p03.yaml", pipeline(3).replace("team: a", "team: b"))
+    build_and_compare(overlay, cache, caplog)
+    assert deltas_used(cache) == 4 and delta_kinds(caplog) == [by_id]
 
     write(repo / "pipelines/p09.yaml", pipeline(9))  # back to one document
     build_and_compare(overlay, cache)
@@ -130,3 +159,25 @@ def test_old_bytes_that_no_longer_match_their_hash_build_the_chunk(tmp_path: Pat
     write(repo / "pipelines/p06.yaml", pipeline(6).replace("seed: 6", "seed: 66"))
     build_and_compare(overlay, cache)
     assert deltas_used(cache) == 1  # looked up, refused: the chunk was built whole
+
+
+def test_splice_by_id_takes_out_the_documents_of_the_new_ids_or_refuses() -> None:
+    def piece(key: str, name: str, kind: str = "Pipeline") -> tuple[str, list[dict[str, Any]]]:
+        return key, [{"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}]
+
+    base = [piece("env", "dev", "Environment")]
+    previous = [*base, piece("a1", "a"), piece("b1", "b")]
+    spliced = kustomize_chunks.splice_by_id(previous, base, [*base, piece("a2", "a")])
+    assert spliced is not None and [k for k, _ in spliced] == ["env", "b1", "a2"]
+    # A new id the previous output does not have: the old side must be built.
+    assert kustomize_chunks.splice_by_id(previous, base, [*base, piece("c1", "c")]) is None
+    # A document of the other inputs missing from the new build.
+    assert kustomize_chunks.splice_by_id(previous, base, [piece("a2", "a")]) is None
+
+
+def test_input_ids_are_unknown_for_lists_and_unparsable_files() -> None:
+    ids = kustomize_deltas.input_ids(b"kind: Pipeline\nmetadata: {name: a}\n---\n---\nkind: X\n")
+    assert ids is not None and sorted(ids) == [("", "Pipeline", "", "a"), ("", "X", "", "")]
+    assert kustomize_deltas.input_ids(b"apiVersion: v1\nkind: List\nitems: []\n") is None
+    assert kustomize_deltas.input_ids(b"kind: [broken\n") is None
+    assert kustomize_deltas.input_ids(b"- a list\n") is None
