@@ -217,14 +217,14 @@ def splice(
     gone = old_keys - shared
     if Counter(key for key, _ in previous) & gone != gone:
         return None
+    return _without(previous, gone) + _without(new, shared)
+
+
+def _without(pieces: Sequence[Piece], counts: Counter[str]) -> list[Piece]:
+    """Return ``pieces`` less, for each key, its first ``counts[key]`` pieces."""
+    left = Counter(counts)
     out: list[Piece] = []
-    for piece in previous:
-        if gone[piece[0]] > 0:
-            gone[piece[0]] -= 1
-        else:
-            out.append(piece)
-    left = Counter(shared)
-    for piece in new:
+    for piece in pieces:
         if left[piece[0]] > 0:
             left[piece[0]] -= 1
         else:
@@ -246,13 +246,7 @@ def splice_by_id(
     shared = Counter(key for key, _ in base)
     if Counter(key for key, _ in new) & shared != shared:
         return None
-    left = Counter(shared)
-    fresh: list[Piece] = []
-    for piece in new:
-        if left[piece[0]] > 0:
-            left[piece[0]] -= 1
-        else:
-            fresh.append(piece)
+    fresh = _without(new, shared)
     wanted: dict[_Id, int] = {}
     for _, docs in fresh:
         found = _id_of(docs[0]) if len(docs) == 1 else None
