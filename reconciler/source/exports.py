@@ -88,7 +88,7 @@ class Exports:
         if kept is not None:
             slot: Path | None = None
             try:
-                kept.mkdir(parents=True, exist_ok=True)
+                kept.mkdir(mode=0o700, parents=True, exist_ok=True)
                 slot = Path(tempfile.mkdtemp(dir=kept, prefix="slot-"))
                 fd = _try_lock(slot)
             except OSError:  # no place there, or no locks (some network file systems)

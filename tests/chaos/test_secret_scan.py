@@ -129,6 +129,11 @@ def test_no_planted_secret_appears_in_any_output(
     # scanned (the outbox, record summaries, the verified-object and spec caches).
     copies = [f for f in state.rglob("kustomize-docs.*") if f.is_file()]
     assert copies and all(f.stat().st_mode & 0o077 == 0 for f in copies), copies
+    # So are the commit exports one-shot commands keep for the next (source/exports.py):
+    # the repository's files as Git holds them, in slots private to the owner.
+    slots = [d for d in state.rglob("slot-*") if d.is_dir()]
+    assert slots and all(d.stat().st_mode & 0o077 == 0 for d in slots), slots
+    copies += [f for d in slots for f in d.rglob("*") if f.is_file()]
     outputs["state-files"] = "\n".join(
         f.read_text(errors="replace")
         for f in state.rglob("*")
