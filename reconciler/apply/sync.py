@@ -208,17 +208,17 @@ class _Sync:
         out: list[Manifest] = []
         seen: set[Key] = set()
         for obj in desired:
-            if self._frozen_live(obj, listed):
+            key = key_of(obj)  # labelling and hashing leave it as it is
+            if self._frozen_live(obj, key, listed):
                 prepared = obj
             else:
                 prepared = manager_apply.prepare(
                     obj,
                     self.applyset,
-                    live=listed.get(key_of(obj)) if listed is not None else None,
+                    live=listed.get(key) if listed is not None else None,
                     verified=self.m.verified,
                     field_manager=self.m.field_manager,
                 )
-            key = key_of(prepared)
             if key in seen:
                 self.changeset.add(
                     ObjectRef.of(prepared), Action.FAILED, "rendered twice; the first one is used"
@@ -228,14 +228,14 @@ class _Sync:
             out.append(prepared)
         return out
 
-    def _frozen_live(self, obj: Manifest, listed: LiveObjects | None) -> bool:
-        """True for a frozen object (not of stage one) that ``listed`` already holds."""
+    def _frozen_live(self, obj: Manifest, key: Key, listed: LiveObjects | None) -> bool:
+        """True for a frozen object (not of stage one, key ``key``) ``listed`` already holds."""
         frozen = self.options.frozen
         return (
             frozen is not None
             and listed is not None
             and frozen(obj)
-            and key_of(obj) in listed
+            and key in listed
             and not ordering.is_stage_one(obj)
         )
 
