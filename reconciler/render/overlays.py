@@ -27,7 +27,7 @@ from reconciler.render import kustomize, kustomize_inputs
 from reconciler.source import caches
 from reconciler.specs import loading, validation
 from reconciler.specs.models import Environment, Pipeline
-from reconciler.structs import codec, documents
+from reconciler.structs import codec, documents, memos
 from reconciler.structs.errors import RenderError, SpecError, SpecErrors
 from reconciler.structs.manifests import Manifest
 
@@ -148,10 +148,11 @@ def pipeline_sources(
 _SHARED_SOURCES = 4
 """Commits whose pipeline index :func:`_shared_sources` keeps per cache (by tree id)."""
 _Index = tuple[dict[str, PipelineSource], list[SpecError]]
-_shared: weakref.WeakKeyDictionary[caches.ContentCache, dict[str, _Index]] = (
+_shared: weakref.WeakKeyDictionary[caches.ContentCache, memos.Memo[str, _Index]] = (
     weakref.WeakKeyDictionary()
 )
 _shared_lock = threading.Lock()
+"""Guards ``_shared`` itself (each cache's memo has a lock of its own)."""
 
 
 def _shared_sources(root: Path, *, cache: caches.ContentCache | None, tree: str | None) -> _Index:
@@ -165,14 +166,13 @@ def _shared_sources(root: Path, *, cache: caches.ContentCache | None, tree: str 
     if tree is None or cache is None:
         return pipeline_sources(root, cache=cache)
     with _shared_lock:
-        known = _shared.get(cache, {}).get(tree)
+        memo = _shared.get(cache)
+        if memo is None:
+            memo = _shared[cache] = memos.Memo(_SHARED_SOURCES)
+    known = memo.get(tree)
     if known is None:
         known = pipeline_sources(root, cache=cache)
-        with _shared_lock:
-            trees = _shared.setdefault(cache, {})
-            trees[tree] = known
-            while len(trees) > _SHARED_SOURCES:
-                del trees[next(iter(trees))]
+        memo.put(tree, known)
     return dict(known[0]), list(known[1])
 
 

@@ -2,7 +2,8 @@
 
 Used where a process keeps what it derived for as long as it runs, never on disk: the
 engine's prepared environment instances (:class:`reconciler.engine.seams.Context`), the
-Pipeline models of valid documents (:mod:`reconciler.specs.validation`). Thread-safe
+Pipeline models of valid documents (:mod:`reconciler.specs.validation`), the pipeline file
+index of a commit shared by its environments (:mod:`reconciler.render.overlays`). Thread-safe
 (the daemon reconciles environments in several threads). For derived values written to
 disk, see :class:`reconciler.source.caches.ContentCache`.
 """
