@@ -115,24 +115,22 @@ class Exports:
         """
         with self._lock:
             fd = self._held.get(root)
-        if fd is not None:
+        if fd is not None:  # a slot: what it holds is saved for the next process
             if written.entries:
                 with contextlib.suppress(OSError):
                     _save(_written_file(root), written)
             else:
                 shutil.rmtree(root, ignore_errors=True)
-            with self._lock:
-                if written.entries and len(self._free) < self.keep:
-                    self._free.append((root, written))
-                    return
-                del self._held[root]
-            os.close(fd)  # the slot is free for other processes
-            return
         with self._lock:
             if written.entries and len(self._free) < self.keep:
                 self._free.append((root, written))
                 return
-        shutil.rmtree(root.parent, ignore_errors=True)
+            if fd is not None:
+                del self._held[root]
+        if fd is not None:
+            os.close(fd)  # the slot is free for other processes
+        else:
+            shutil.rmtree(root.parent, ignore_errors=True)
 
     def _claim(self, kept: Path) -> tuple[Path, trees.Written] | None:
         """Lock a slot of ``kept`` no process holds and return its tree and ``Written``."""
