@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import os
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
+
+from reconciler.source import statedir
 
 FORMAT = 1
 """The version of the files' format; a file of another version is ignored."""
@@ -162,25 +161,12 @@ class ContentCache:
         path = self._file(name)
         if path is None:
             return {}
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            return {}
-        entries = data.get("entries")
+        data = statedir.read_json(path, FORMAT)
+        entries = data.get("entries") if data is not None else None
         return entries if isinstance(entries, dict) else {}
 
     def _write(self, name: str, entries: dict[str, Any]) -> None:
         path = self._file(name)
         assert path is not None
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump({"format": FORMAT, "entries": entries}, out, separators=(",", ":"))
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        statedir.write_json(path, {"format": FORMAT, "entries": entries})

@@ -31,15 +31,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
 
-from reconciler.source import trees
+from reconciler.source import statedir, trees
 
 FORMAT = 1
 """The version of ``written.json``; a file of another version is ignored (tree rewritten)."""
@@ -182,28 +180,15 @@ def _unlink(path: Path) -> None:
 
 def _save(path: Path, written: trees.Written) -> None:
     """Write ``written`` to ``path`` atomically (a temporary file renamed)."""
-    data = {
-        "format": FORMAT,
-        "entries": written.entries,
-        "signatures": written.signatures,
-    }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".written.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(Path(tmp))
-        raise
+    statedir.write_json(
+        path, {"format": FORMAT, "entries": written.entries, "signatures": written.signatures}
+    )
 
 
 def _load(path: Path) -> trees.Written:
     """Return the ``Written`` saved at ``path``; empty if missing, unreadable or malformed."""
-    try:
-        data: Any = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return trees.Written()
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    data = statedir.read_json(path, FORMAT)
+    if data is None:
         return trees.Written()
     entries, signatures = data.get("entries"), data.get("signatures")
     if not isinstance(entries, dict) or not isinstance(signatures, dict):
