@@ -25,8 +25,7 @@ from reconciler.engine.stages import (
     applied_commit,
     list_live,
     mark_applied,
-    prepare,
-    prepared_key,
+    prepare_once,
     sync,
     synced_cleanly,
     track_runs,
@@ -78,15 +77,8 @@ def reconcile(
     still_current = current_check(source, ref) if interruptible else always_current
     instance = f"{env_name}@{source.branch}"
     with ctx.urgent(instance, source.commit.sha):  # a push: full passes wait for its first
-        key = prepared_key(source, env_name, source.commit.sha)
-        prepared = ctx.prepared.get(key) if not ctx.check_remote else None
-        if prepared is None:
-            with ctx.preparing():  # a turn to prepare: by then the branch may have moved on
-                still_current()
-                # Prepared meanwhile, ahead of this reconcile (prepare_ahead)?
-                prepared = ctx.prepared.get(key) if not ctx.check_remote else None
-                if prepared is None:
-                    prepared = prepare(ctx, source, env_name)
+        # A turn to prepare (unless prepared before): by then the branch may have moved on.
+        prepared = prepare_once(ctx, source, env_name, before=still_current)
         still_current()
         manager = ctx.manager_for(prepared.env.cluster_context)
         first = None
@@ -144,12 +136,7 @@ def prepare_ahead(ctx: Context, env_name: str, branch: str | None = None) -> Non
     if ctx.check_remote:
         return
     source = resolve_source(ctx.repo, env_name, branch, None, files=ctx.files)
-    key = prepared_key(source, env_name, source.commit.sha)
-    if ctx.prepared.get(key) is not None:
-        return
     try:
-        with ctx.preparing():
-            if ctx.prepared.get(key) is None:
-                prepare(ctx, source, env_name, save=False)
+        prepare_once(ctx, source, env_name, save=False)
     finally:  # the slot is free: the reconcile goes on while the cache is written
         ctx.cache.save()

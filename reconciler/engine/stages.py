@@ -107,6 +107,38 @@ def prepare(
     return prepared
 
 
+def prepare_once(
+    ctx: Context,
+    source: Source,
+    env_name: str,
+    *,
+    before: Callable[[], None] = lambda: None,
+    save: bool = True,
+) -> environments.Prepared:
+    """Return the environment instance at the source commit, prepared once per process.
+
+    From ``ctx.prepared`` when this process prepared that commit before (never while
+    ``ctx.check_remote``: the remotes are checked each time), else :func:`prepare` with one
+    of ``ctx.prepare_slots`` held. ``before`` runs once the slot is held (the daemon checks
+    there that the branch has not moved on, raising Superseded), and the memo is looked at
+    again then: another thread (:func:`~reconciler.engine.reconciling.prepare_ahead`) may
+    have prepared the commit while this one waited for the slot. ``save``: as
+    :func:`prepare`'s.
+    """
+    key = prepared_key(source, env_name, source.commit.sha)
+
+    def known() -> environments.Prepared | None:
+        return ctx.prepared.get(key) if not ctx.check_remote else None
+
+    found = known()
+    if found is not None:
+        return found
+    with ctx.preparing():
+        before()
+        found = known()
+        return found if found is not None else prepare(ctx, source, env_name, save=save)
+
+
 def _prepare_commit(
     ctx: Context, source: Source, env_name: str, sha: str, *, check_remote: bool
 ) -> environments.Prepared:
