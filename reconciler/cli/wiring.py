@@ -88,11 +88,11 @@ def daemon_parts(
     shared, handler = _web_ui(path, store, ui_token, files) if ui else (None, None)
 
     def reconcile(key: str) -> outcomes.ReconcileOutcome:
-        env, _, branch = key.partition("@")
+        env, branch = outcomes.target_of(key)
         if store.pending():
             store.flush()
         try:
-            res = engine.reconcile(ctx, env, branch or None, interruptible=True, scoped=True)
+            res = engine.reconcile(ctx, env, branch, interruptible=True, scoped=True)
         except engine.Superseded as exc:  # a newer commit: reconcile that one at once
             return outcomes.requeue_after(0.0, superseded=str(exc))
         except ReconcilerError as exc:
@@ -103,11 +103,7 @@ def daemon_parts(
             shared.publish(res)
         return outcome_for(res)
 
-    def prepare(key: str) -> None:
-        env, _, branch = key.partition("@")
-        engine.prepare_ahead(ctx, env, branch or None)
-
-    ahead = PrepareAhead(prepare)
+    ahead = PrepareAhead(lambda key: engine.prepare_ahead(ctx, *outcomes.target_of(key)))
     namespaces: dict[str, str] = {}
     branch_of: dict[str, str] = {}
     tips: dict[str, str | None] = {}

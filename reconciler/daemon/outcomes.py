@@ -101,6 +101,12 @@ def env_name_of(key: str) -> str:
     return key.split("@", 1)[0]
 
 
+def target_of(key: str) -> tuple[str, str | None]:
+    """Return a work-item key's environment and branch (``"dev"`` -> ``("dev", None)``)."""
+    env, _, branch = key.partition("@")
+    return env, branch or None
+
+
 class DaemonParts(TypedDict):
     """The callables (and the API client) a daemon is built with; see :class:`~reconciler.daemon.loop.Daemon`.
 
