@@ -114,11 +114,8 @@ class Deltas:
 
     def _same_ids(self, entry: str, old: bytes) -> bool:
         """True if ``entry``'s file now holds documents of the ids its ``old`` bytes held."""
-        try:
-            new = (self.root / self.plan.path_of(entry)).read_bytes()
-        except OSError:
-            return False
-        if hashlib.sha256(new).hexdigest() != self.plan.entry_digests[entry]:
+        new = self._checked_bytes(entry)
+        if new is None:
             return False
         before, after = input_ids(old), input_ids(new)
         return before is not None and before == after
@@ -139,17 +136,24 @@ class Deltas:
             digest = digests[entry]
             if digest in self.sources:
                 continue
-            try:
-                content = (self.root / self.plan.path_of(entry)).read_bytes()
-            except OSError:
-                return
-            if hashlib.sha256(content).hexdigest() != digest:
+            content = self._checked_bytes(entry)
+            if content is None:
                 return
             self.sources[digest] = content.decode("utf-8", "surrogateescape")
         self.latest[key] = {
             "chunk": chunk,
             "digests": [digests[e] for e in entries],
         }
+
+    def _checked_bytes(self, entry: str) -> bytes | None:
+        """Return ``entry``'s file's bytes; None if unreadable or not those the plan hashed."""
+        try:
+            content = (self.root / self.plan.path_of(entry)).read_bytes()
+        except OSError:
+            return None
+        if hashlib.sha256(content).hexdigest() != self.plan.entry_digests[entry]:
+            return None
+        return content
 
     def _key(self, entries: Sequence[str]) -> str:
         return caches.key_of(*self.prefix, "latest", *entries)
