@@ -82,7 +82,7 @@ def daemon_parts(
         provenance=store,
         cache=cache,
         files=files,
-        prepare_slots=threading.BoundedSemaphore(prepare_slots()),
+        prepare_slots=engine.PrepareSlots(prepare_slots()),
         precedence=engine.Precedence(),
     )
     shared, handler = _web_ui(path, store, ui_token, files) if ui else (None, None)

@@ -30,7 +30,7 @@ states, ``apply`` what to write, ``health`` how things are).
 
 from __future__ import annotations
 
-from reconciler.engine.precedence import Precedence
+from reconciler.engine.precedence import Precedence, PrepareSlots
 from reconciler.engine.reconciling import REQUEUE_IN_FLIGHT, prepare_ahead, reconcile
 from reconciler.engine.retrying import request_retry
 from reconciler.engine.reviewing import live_plan
@@ -47,6 +47,7 @@ __all__ = [
     "Outcome",
     "PipelineStatus",
     "Precedence",
+    "PrepareSlots",
     "RetryRequest",
     "ScopedPass",
     "Source",

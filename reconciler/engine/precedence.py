@@ -19,7 +19,11 @@ delays that push's first write by about as much. Two rules:
   full pass holds its environment's live and rendered objects while it runs (most of the
   daemon's memory at its peak: at 10,000 pipelines x 3 environments, three side by side
   peaked at 1.4 GB, one at a time at 0.84 GB); preparing a commit (outside the turn)
-  still overlaps another environment's pass.
+  still overlaps another environment's pass;
+- preparations take turns (:class:`PrepareSlots`: one at a time in the daemon), and a
+  reconcile waiting for its turn whose commit another thread prepares meanwhile (the
+  daemon prepares a pushed commit ahead, in a thread of its own) goes on as soon as that
+  preparation is done, not after the preparations queued before it.
 
 What each pass does, and in what order within one environment, is unchanged.
 """
@@ -29,7 +33,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 WAIT_LIMIT = 10.0
 """Longest a full pass waits at one step boundary for urgent reconciles (seconds)."""
@@ -85,3 +92,50 @@ class Precedence:
         self.wait()
         with self._full:
             yield
+
+
+class PrepareSlots:
+    """At most ``limit`` preparations at once; a waiter leaves when what it needs is ready.
+
+    A semaphore whose :meth:`acquire_unless` also returns, without a slot, once the value
+    the caller would prepare is there (``ready()`` returns it): every :meth:`release`
+    wakes the waiters to look again, so a reconcile whose commit another thread prepared
+    does not wait for the preparations of other environments queued before it. ``ready``
+    runs under this object's lock: it must be quick and take no lock that is held while
+    acquiring a slot.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._free = self.limit
+        self._cond = threading.Condition()
+
+    def acquire_unless(self, ready: Callable[[], T | None]) -> T | None:
+        """Return ``ready()``'s value as soon as it is not None (no slot taken), or None once
+        a slot is held (the caller prepares, then calls :meth:`release`)."""
+        with self._cond:
+            while True:
+                found = ready()
+                if found is not None:
+                    return found
+                if self._free > 0:
+                    self._free -= 1
+                    return None
+                self._cond.wait()
+
+    def release(self) -> None:
+        """Give a slot back and let every waiter look again (a preparation just ended)."""
+        with self._cond:
+            if self._free >= self.limit:
+                raise RuntimeError("PrepareSlots released more often than acquired")
+            self._free += 1
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold a slot for the block (waiting for one as long as it takes)."""
+        self.acquire_unless(lambda: None)
+        try:
+            yield
+        finally:
+            self.release()

@@ -9,13 +9,12 @@ for type checking only so that importing the engine stays cheap.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.engine.precedence import Precedence
+from reconciler.engine.precedence import Precedence, PrepareSlots
 from reconciler.health.pipelines import PipelineStatus
 from reconciler.render.environments import Prepared, Target
 from reconciler.source import caches, repos
@@ -73,11 +72,12 @@ class Context:
     cache: caches.ContentCache = field(default_factory=caches.ContentCache)
     prepared: memos.Memo[tuple[str, ...], Prepared] = field(default_factory=prepared_memo)
     """Environment instances prepared at earlier commits (in memory, for the process's life)."""
-    prepare_slots: threading.Semaphore | None = None
+    prepare_slots: PrepareSlots | None = None
     """How many environment instances may be prepared at once (None: any number). Preparing
     is CPU-bound (Kustomize, parsing): on a machine of few cores, several at once only make
     each one later, so the daemon lets them take turns and the first environment a push
-    concerns starts its runs soonest."""
+    concerns starts its runs soonest; a reconcile waiting for a turn goes on as soon as
+    another thread has prepared its commit."""
     precedence: Precedence | None = None
     """Lets full passes take turns and wait while another reconcile prepares a pushed commit
     (the daemon: see :mod:`reconciler.engine.precedence`); None: none waits for another."""
@@ -88,7 +88,9 @@ class Context:
 
     def preparing(self) -> contextlib.AbstractContextManager[object]:
         """Return a context that holds one of ``prepare_slots`` (nothing when unset)."""
-        return self.prepare_slots if self.prepare_slots is not None else contextlib.nullcontext()
+        if self.prepare_slots is None:
+            return contextlib.nullcontext()
+        return self.prepare_slots.held()
 
     def urgent(self, instance: str, commit: str) -> contextlib.AbstractContextManager[object]:
         """Return a context during which full passes wait, for a reconcile of a pushed commit

@@ -119,24 +119,32 @@ def prepare_once(
 
     From ``ctx.prepared`` when this process prepared that commit before (never while
     ``ctx.check_remote``: the remotes are checked each time), else :func:`prepare` with one
-    of ``ctx.prepare_slots`` held. ``before`` runs once the slot is held (the daemon checks
-    there that the branch has not moved on, raising Superseded), and the memo is looked at
-    again then: another thread (:func:`~reconciler.engine.reconciling.prepare_ahead`) may
-    have prepared the commit while this one waited for the slot. ``save``: as
-    :func:`prepare`'s.
+    of ``ctx.prepare_slots`` held. While waiting for a slot it returns as soon as another
+    thread (:func:`~reconciler.engine.reconciling.prepare_ahead`) has prepared the commit
+    (:meth:`~reconciler.engine.precedence.PrepareSlots.acquire_unless`). ``before`` runs
+    once the slot is held (the daemon checks there that the branch has not moved on,
+    raising Superseded). ``save``: as :func:`prepare`'s.
     """
     key = prepared_key(source, env_name, source.commit.sha)
 
     def known() -> environments.Prepared | None:
         return ctx.prepared.get(key) if not ctx.check_remote else None
 
-    found = known()
+    slots = ctx.prepare_slots
+    if slots is None:
+        found = known()
+        if found is not None:
+            return found
+        before()
+        return prepare(ctx, source, env_name, save=save)
+    found = slots.acquire_unless(known)
     if found is not None:
         return found
-    with ctx.preparing():
+    try:
         before()
-        found = known()
-        return found if found is not None else prepare(ctx, source, env_name, save=save)
+        return prepare(ctx, source, env_name, save=save)
+    finally:
+        slots.release()
 
 
 def _prepare_commit(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from reconciler.engine import Precedence
+import pytest
+
+from reconciler.engine import Precedence, PrepareSlots
 
 
 def test_a_full_pass_waits_until_no_reconcile_is_urgent() -> None:
@@ -59,3 +61,45 @@ def test_full_passes_take_turns() -> None:
 def _enter_and_flag(precedence: Precedence, flag: threading.Event) -> None:
     with precedence.full_pass():
         flag.set()
+
+
+def test_a_waiter_for_preparations_leaves_once_its_value_is_ready_without_a_slot() -> None:
+    slots = PrepareSlots(1)
+    ready: dict[str, str] = {}
+    got: dict[str, str | None] = {}
+    assert slots.acquire_unless(lambda: None) is None  # another preparation holds the slot
+
+    def wait_for(key: str) -> None:
+        got[key] = slots.acquire_unless(lambda: ready.get(key))
+
+    first = threading.Thread(target=wait_for, args=("prod",))  # queued first
+    first.start()
+    first.join(0.1)
+    second = threading.Thread(target=wait_for, args=("dev",))
+    second.start()
+    second.join(0.1)
+    assert first.is_alive() and second.is_alive()
+    ready["dev"] = "prepared dev"  # what the holder prepared
+    slots.release()
+    first.join(30)
+    second.join(30)
+    assert got == {"prod": None, "dev": "prepared dev"}  # prod holds the slot, dev has its value
+    assert slots.acquire_unless(lambda: "known") == "known"  # ready: no wait for prod's slot
+    slots.release()
+    with pytest.raises(RuntimeError):
+        slots.release()  # released more often than acquired
+
+
+def test_a_held_slot_makes_others_wait_until_it_is_given_back() -> None:
+    slots = PrepareSlots(1)
+    inside = threading.Event()
+
+    def prepare() -> None:
+        with slots.held():
+            inside.set()
+
+    with slots.held():
+        other = threading.Thread(target=prepare, daemon=True)
+        other.start()
+        assert not inside.wait(0.2)
+    assert inside.wait(30)

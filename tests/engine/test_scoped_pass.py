@@ -8,6 +8,7 @@ sandbox over HTTP. Runs are kept in flight (every step takes an hour) unless a t
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,35 @@ def test_a_push_prepared_ahead_is_not_prepared_again_by_its_reconcile(world: Wor
     assert out.ok and out.scoped is not None and out.scoped.pipelines == ("fraud-detector",)
     engine.prepare_ahead(world.ctx, "dev")  # the same commit again: nothing to do
     assert world.ctx.cache.stats()["kustomize-builds"] == builds
+
+
+def test_a_reconcile_waiting_to_prepare_goes_on_once_another_thread_prepared_its_commit(
+    world: World,
+) -> None:
+    world.reconcile()
+    world.edit("pipelines/fraud-detector.yaml", "seed: 7", "seed: 8")
+    world.commit_and_push("fraud-detector: seed 8")
+    slots = world.ctx.prepare_slots = engine.PrepareSlots(1)
+    source = sources.resolve_source(world.ctx.repo, "dev", None, None)
+    assert slots.acquire_unless(lambda: None) is None  # the daemon's prepare-ahead thread
+    other = threading.Thread(target=slots.acquire_unless, args=(lambda: None,), daemon=True)
+    other.start()  # another environment's reconcile, waiting for its turn to prepare
+    got: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: got.append(stages.prepare_once(world.ctx, source, "dev")), daemon=True
+    )
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # waiting for the slot
+    ahead = stages.prepare(world.ctx, source, "dev")  # prepared in the slot held
+    builds = world.ctx.cache.stats()["kustomize-builds"]
+    slots.release()
+    waiter.join(30)
+    other.join(30)
+    assert not other.is_alive()  # the other reconcile has the slot now
+    assert got == [ahead] and got[0] is ahead  # not prepared again, and not behind the other
+    assert world.ctx.cache.stats()["kustomize-builds"] == builds
+    slots.release()
 
 
 def test_the_scoped_pass_starts_no_run_of_a_commit_the_branch_moved_past(world: World) -> None:
