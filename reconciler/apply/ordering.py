@@ -57,7 +57,13 @@ def sort_key(obj: Manifest) -> tuple[int, str, str, str]:
     return (rank(ref.group, ref.kind), ref.kind, ref.namespace, ref.name)
 
 
+_STAGE_ONE_KINDS = frozenset(kind for _, kind in STAGE_ONE)
+
+
 def is_stage_one(obj: Manifest) -> bool:
-    """Return True for CRDs and Namespaces."""
+    """Return True for CRDs and Namespaces (called for every object of a sync, several times:
+    the kind is looked at before the group is parsed)."""
+    if obj.get("kind") not in _STAGE_ONE_KINDS:
+        return False
     ref = ObjectRef.of(obj)
     return (ref.group, ref.kind) in STAGE_ONE

@@ -36,7 +36,7 @@ from reconciler.cluster import api
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action, ChangeSet
 from reconciler.structs.errors import ClusterError, MissingCRDError
-from reconciler.structs.manifests import Manifest, ObjectRef, key_of
+from reconciler.structs.manifests import Manifest, ObjectRef, key_of, split_api_version
 
 Keep = Callable[[Manifest], "bool | str"]
 """A prune guard: True (or a reason string) keeps a live object that is no longer rendered."""
@@ -269,12 +269,17 @@ class _Sync:
         kinds: set[tuple[str, str]] = set(applysets.parent_group_kinds(self.parent))
         versions: dict[tuple[str, str], str] = {}
         namespaces = {self.applyset.namespace, *applysets.parent_namespaces(self.parent)}
+        seen: set[tuple[str, str]] = set()  # (apiVersion, kind): thousands of objects, few kinds
         for obj in objs:
-            ref = ObjectRef.of(obj)
-            kinds.add((ref.group, ref.kind))
-            versions.setdefault((ref.group, ref.kind), ref.version)
-            if ref.namespace:
-                namespaces.add(ref.namespace)
+            api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+            if (api_version, kind) not in seen:
+                seen.add((api_version, kind))
+                group, version = split_api_version(api_version)
+                kinds.add((group, kind))
+                versions.setdefault((group, kind), version)
+            namespace = (obj.get("metadata") or {}).get("namespace")
+            if namespace:
+                namespaces.add(str(namespace))
         if listed is None:
             return self.m.list_kinds(
                 kinds,

@@ -79,7 +79,9 @@ def report(
             },
         )
     created = {e.subject.key for e in result.changeset.entries if e.action == "created"}
-    live_runs = {_run_key(o) for o in live.values() if _run_key(o) is not None}
+    if not created:
+        return  # nothing started (a no-op: the live objects need not be looked at)
+    live_runs = {k for k in map(_run_key, live.values()) if k is not None}
     for obj in desired:
         run_key = _run_key(obj)
         if run_key is None or ObjectRef.of(obj).key not in created:

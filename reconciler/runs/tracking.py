@@ -68,9 +68,10 @@ class LiveRuns:
             name = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.PIPELINE)
             if not name:
                 continue
-            if group_kind(obj) in STEP_KINDS:
+            kind = group_kind(obj)
+            if kind in STEP_KINDS:
                 out.steps.setdefault(name, []).append(obj)
-            elif group_kind(obj) in SERVING_KINDS and object_name(obj) == name:
+            elif kind in SERVING_KINDS and object_name(obj) == name:
                 out.serving[name] = obj
         return out
 
