@@ -10,8 +10,10 @@ daemon's wiring), review and the tests use it. Modules:
   (:class:`Outcome`);
 - :mod:`~reconciler.engine.reconciling`: :func:`reconcile`, the steps in order, and
   :func:`prepare_ahead`, the daemon's preparation of a pushed commit before its reconcile;
-- :mod:`~reconciler.engine.stages`: the steps themselves, one plain function each (prepare,
-  list live, track runs, sync, mark applied), shared by ``reconcile`` and the scoped pass;
+- :mod:`~reconciler.engine.preparing`: the first step, an environment instance prepared at
+  a commit (once per process; the daemon's turns to prepare);
+- :mod:`~reconciler.engine.stages`: the steps after it, one plain function each (list
+  live, track runs, sync, mark applied), shared by ``reconcile`` and the scoped pass;
 - :mod:`~reconciler.engine.scoping`: the daemon's scoped first pass (the pipelines a push
   changed, applied before the rest of the environment);
 - :mod:`~reconciler.engine.precedence`: the daemon's full passes waiting while another
@@ -31,12 +33,12 @@ states, ``apply`` what to write, ``health`` how things are).
 from __future__ import annotations
 
 from reconciler.engine.precedence import Precedence, PrepareSlots
+from reconciler.engine.preparing import prepare_target
 from reconciler.engine.reconciling import REQUEUE_IN_FLIGHT, prepare_ahead, reconcile
 from reconciler.engine.retrying import request_retry
 from reconciler.engine.reviewing import live_plan
 from reconciler.engine.seams import Context, Outcome, ScopedPass, Source, Superseded
 from reconciler.engine.sources import branch_hint
-from reconciler.engine.stages import prepare_target
 from reconciler.health.pipelines import PipelineStatus, StepStatus
 from reconciler.render.environments import default_branch, discover_targets, environments_at
 from reconciler.runs.retries import RetryRequest

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.engine import scoping
 from reconciler.engine.outcomes import outcome_of
+from reconciler.engine.preparing import prepare_once
 from reconciler.engine.reporting import report
 from reconciler.engine.seams import Context, Outcome
 from reconciler.engine.sources import always_current, current_check, resolve_source
@@ -25,7 +26,6 @@ from reconciler.engine.stages import (
     applied_commit,
     list_live,
     mark_applied,
-    prepare_once,
     sync,
     synced_cleanly,
     track_runs,

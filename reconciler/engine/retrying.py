@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from reconciler.engine import sources, stages
+from reconciler.engine import preparing, sources
 from reconciler.engine.seams import Context
 from reconciler.runs import retries
 from reconciler.specs import provenance_branches
@@ -31,7 +31,7 @@ def request_retry(
     reconciler's applies and any restart; the next reconcile starts attempt N+1.
     """
     source = sources.resolve_source(ctx.repo, env_name, branch, None)
-    prepared = stages.prepare(ctx, source, env_name)
+    prepared = preparing.prepare(ctx, source, env_name)
     run_spec = prepared.run_specs.get(pipeline)
     if run_spec is None:
         if pipeline in prepared.failed_pipelines:

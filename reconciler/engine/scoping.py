@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from reconciler.engine import stages
+from reconciler.engine import preparing, stages
 from reconciler.engine.reporting import report
 from reconciler.engine.seams import Context, Outcome, ScopedPass, Source, Superseded
 from reconciler.render import environments
@@ -160,7 +160,7 @@ def scope_of(
     if level is not None:
         return Scope(reason=f"environment-level change ({level})")
     try:
-        previous = stages.prepared_at(ctx, source, env.name, applied)
+        previous = preparing.prepared_at(ctx, source, env.name, applied)
     except ReconcilerError as exc:
         return Scope(reason=f"the commit applied ({applied[:12]}) does not render: {exc}")
     if previous.errors or previous.failed_pipelines:

@@ -42,7 +42,7 @@ commit reconciled now and the one before it, for four environment instances)."""
 def prepared_memo(limit: int = PREPARED_KEPT) -> memos.Memo[tuple[str, ...], Prepared]:
     """Return a memo of environment instances prepared at a commit (least recently used out).
 
-    Keyed by what preparing reads (see :func:`reconciler.engine.stages.prepared_key`):
+    Keyed by what preparing reads (see :func:`reconciler.engine.preparing.prepared_key`):
     the commit (its files are fixed), the environment instance, and the DVC settings of
     the work tree that names local remotes; preparing with ``check_remote`` (which asks
     the remotes, whose answer may change) is never kept. The engine reuses what it

@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client
 
 from reconciler import engine
-from reconciler.engine import scoping, sources, stages
+from reconciler.engine import preparing, scoping, sources
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action
 from tests.support import dvcrepos
@@ -54,7 +54,7 @@ def record_commits(world: World, branch: str, path: str) -> int:
 def scoped_pass_alone(world: World) -> engine.ScopedPass:
     """Run the scoped pass of the branch's newest commit, and not the full reconcile."""
     source = sources.resolve_source(world.ctx.repo, "dev", None, None)
-    prepared = stages.prepare(world.ctx, source, "dev")
+    prepared = preparing.prepare(world.ctx, source, "dev")
     manager = world.ctx.manager_for(None)
     return scoping.first_pass(world.ctx, manager, source, prepared)
 
@@ -213,12 +213,12 @@ def test_a_reconcile_waiting_to_prepare_goes_on_once_another_thread_prepared_its
     other.start()  # another environment's reconcile, waiting for its turn to prepare
     got: list[Any] = []
     waiter = threading.Thread(
-        target=lambda: got.append(stages.prepare_once(world.ctx, source, "dev")), daemon=True
+        target=lambda: got.append(preparing.prepare_once(world.ctx, source, "dev")), daemon=True
     )
     waiter.start()
     waiter.join(0.2)
     assert waiter.is_alive()  # waiting for the slot
-    ahead = stages.prepare(world.ctx, source, "dev")  # prepared in the slot held
+    ahead = preparing.prepare(world.ctx, source, "dev")  # prepared in the slot held
     builds = world.ctx.cache.stats()["kustomize-builds"]
     slots.release()
     waiter.join(30)
@@ -235,7 +235,7 @@ def test_the_scoped_pass_starts_no_run_of_a_commit_the_branch_moved_past(world: 
     world.edit("pipelines/fraud-detector.yaml", "seed: 7", "seed: 8")
     world.commit_and_push("fraud-detector: seed 8")
     source = sources.resolve_source(world.ctx.repo, "dev", None, None)
-    prepared = stages.prepare(world.ctx, source, "dev")
+    prepared = preparing.prepare(world.ctx, source, "dev")
     still_current = sources.current_check(source, None)
     world.edit("pipelines/fraud-detector.yaml", "seed: 8", "seed: 9")
     world.commit_and_push("fraud-detector: seed 9")  # pushed while the pass was on its way

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import engine
-from reconciler.engine import stages
+from reconciler.engine import preparing
 from reconciler.engine.seams import Source
 from reconciler.provenance.store import ProvenanceStore
 from reconciler.render import environments
@@ -76,7 +76,7 @@ def context(repo: Path, state: Path) -> engine.Context:
 
 def prepare(ctx: engine.Context) -> environments.Prepared:
     source = Source(ctx.repo, "main", repos.commit_info(ctx.repo, "main"))
-    return stages.prepare(ctx, source, "dev")
+    return preparing.prepare(ctx, source, "dev")
 
 
 def lr_of(prepared: environments.Prepared, name: str) -> object:
