@@ -7,9 +7,10 @@ Shared by plan, sync, status, retry and run. Kubeconfig handling is kubectl's:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -31,6 +32,21 @@ def cluster_options(func: F) -> F:
         "--kubeconfig", default=None, help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)."
     )(func)
     return func
+
+
+def one_shot(func: F) -> F:
+    """Run a command that reads whole environments once and exits (``sync``, ``plan``,
+    ``status``) with the objects of large responses kept out of the garbage collector's
+    walks (:func:`reconciler.cluster.api.decoded_bodies_frozen`)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from reconciler.cluster import api
+
+        with api.decoded_bodies_frozen():
+            return func(*args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 mlflow_option = click.option(

@@ -17,6 +17,7 @@ from reconciler.cli import contexts, output, sync
 @output.output_option("text", "markdown", "json", "yaml")
 @click.option("--allow-empty", is_flag=True, help="Plan prunes even if nothing renders.")
 @contexts.cluster_options
+@contexts.one_shot
 def command(
     env: str,
     branch: str | None,

@@ -44,6 +44,7 @@ STYLE = {
     help="Exit 2 unless every environment is Synced and Healthy (for CI and probes).",
 )
 @contexts.cluster_options
+@contexts.one_shot
 def command(
     envs: tuple[str, ...],
     repo: str,

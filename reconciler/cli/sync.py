@@ -20,6 +20,7 @@ from reconciler.cli import contexts, output
 @output.output_option("text", "json", "yaml")
 @contexts.cluster_options
 @contexts.mlflow_option
+@contexts.one_shot
 def command(
     env: str,
     branch: str | None,

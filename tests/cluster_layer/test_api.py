@@ -192,3 +192,22 @@ def test_a_large_body_is_decoded_with_the_collector_back_on_afterwards() -> None
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_one_shot_command_freezes_what_it_holds_after_a_large_body_and_gives_it_back() -> None:
+    import gc
+
+    items = [{"metadata": {"name": f"job-{i}", "labels": {"a": "b"}}} for i in range(20_000)]
+    raw = json.dumps({"items": items}).encode()
+    assert gc.get_freeze_count() == 0
+    api.decode(raw)
+    assert gc.get_freeze_count() == 0  # outside the block (the daemon): nothing frozen
+    with api.decoded_bodies_frozen():
+        api.decode(b'{"items": []}')
+        assert gc.get_freeze_count() == 0  # a small body: nothing frozen
+        decoded = api.decode(raw)
+        frozen = gc.get_freeze_count()
+        assert frozen > len(items)  # the decoded items among them
+        assert gc.isenabled()
+        assert decoded["items"][-1]["metadata"]["name"] == "job-19999"
+    assert gc.get_freeze_count() == 0  # given back to the collector
