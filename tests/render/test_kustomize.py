@@ -131,8 +131,18 @@ def test_explicit_repo_root_for_messages(repo: Path) -> None:
 
 
 def test_timeout(repo: Path) -> None:
+    # Enough resources that Kustomize works for a while (a loaded machine may not run this
+    # thread again for some milliseconds after starting it: a tiny build could be over by
+    # then, and nothing would have timed out).
+    names = [f"t{i}.yaml" for i in range(400)]
+    for name in names:
+        write(
+            repo / "base" / name,
+            f"apiVersion: example.com/v1\nkind: Thing\nmetadata: {{name: {name[:-5]}}}\n",
+        )
+    write(repo / "base/kustomization.yaml", f"resources: [thing.yaml, {', '.join(names)}]\n")
     with pytest.raises(RenderError, match="did not finish within"):
-        kustomize.build_overlay(repo / "overlays/dev", timeout=0.001)
+        kustomize.build_overlay(repo / "overlays/dev", timeout=0.001, chunk_files=0)
 
 
 def test_parse_documents_skips_empty_and_refuses_non_mappings() -> None:
