@@ -130,12 +130,3 @@ class PrepareSlots:
                 raise RuntimeError("PrepareSlots released more often than acquired")
             self._free += 1
             self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        """Hold a slot for the block (waiting for one as long as it takes)."""
-        self.acquire_unless(lambda: None)
-        try:
-            yield
-        finally:
-            self.release()

@@ -114,21 +114,32 @@ def prepare_once(
     def known() -> environments.Prepared | None:
         return ctx.prepared.get(key) if not ctx.check_remote else None
 
-    slots = ctx.prepare_slots
-    if slots is None:
-        found = known()
-        if found is not None:
-            return found
+    def make() -> environments.Prepared:
         before()
         return prepare(ctx, source, env_name, save=save)
-    found = slots.acquire_unless(known)
+
+    return _known_or_made(ctx, known, make)
+
+
+def _known_or_made(
+    ctx: Context,
+    known: Callable[[], environments.Prepared | None],
+    make: Callable[[], environments.Prepared],
+) -> environments.Prepared:
+    """Return ``known()``'s instance, or ``make()``'s with one of ``ctx.prepare_slots`` held.
+
+    Waiting for a slot ends as soon as ``known()`` finds the instance (another thread
+    prepared it meanwhile); without slots (one-shot commands), ``known()`` is asked once.
+    """
+    slots = ctx.prepare_slots
+    found = slots.acquire_unless(known) if slots is not None else known()
     if found is not None:
         return found
     try:
-        before()
-        return prepare(ctx, source, env_name, save=save)
+        return make()
     finally:
-        slots.release()
+        if slots is not None:
+            slots.release()
 
 
 def _prepare_commit(
@@ -171,15 +182,16 @@ def prepared_at(ctx: Context, source: Source, env_name: str, sha: str) -> enviro
     """Return the environment instance as commit ``sha`` of ``source``'s branch prepares it.
 
     From ``ctx.prepared`` when this process prepared that commit before (the commit a
-    push moved the branch from), else prepared now through ``ctx.cache`` (its Kustomize
-    output and specs are usually there, one of ``ctx.prepare_slots`` held) and kept.
+    push moved the branch from, or another thread while this one waited for a slot),
+    else prepared now through ``ctx.cache`` (its Kustomize output and specs are usually
+    there, one of ``ctx.prepare_slots`` held) and kept.
     Raises what :func:`prepare_target` raises when the commit does not render.
     """
     key = prepared_key(source, env_name, sha)
-    known = ctx.prepared.get(key)
-    if known is not None:
-        return known
-    with ctx.preparing():
+
+    def make() -> environments.Prepared:
         prepared = _prepare_commit(ctx, source, env_name, sha, check_remote=False)
-    ctx.prepared.put(key, prepared)
-    return prepared
+        ctx.prepared.put(key, prepared)
+        return prepared
+
+    return _known_or_made(ctx, lambda: ctx.prepared.get(key), make)

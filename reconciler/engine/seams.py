@@ -86,12 +86,6 @@ class Context:
     daemon following a clone's remote through a mirror): DVC remotes inside the repository
     are named there, as ``sync`` in that clone names them. None: ``repo``."""
 
-    def preparing(self) -> contextlib.AbstractContextManager[object]:
-        """Return a context that holds one of ``prepare_slots`` (nothing when unset)."""
-        if self.prepare_slots is None:
-            return contextlib.nullcontext()
-        return self.prepare_slots.held()
-
     def urgent(self, instance: str, commit: str) -> contextlib.AbstractContextManager[object]:
         """Return a context during which full passes wait, for a reconcile of a pushed commit
         (nothing without ``precedence``, or for a commit this instance had last)."""

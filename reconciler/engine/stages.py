@@ -4,8 +4,8 @@
 
 :func:`reconciler.engine.reconciling.reconcile` calls them in that order for the whole
 environment, and :mod:`reconciler.engine.scoping` for the pipelines a push changed (first
-pass). Nothing is remembered
-between calls except through ``Context`` (the content cache, commits already prepared).
+pass). Nothing is remembered between calls except through ``Context`` (the content cache,
+commits already prepared).
 """
 
 from __future__ import annotations

@@ -95,11 +95,13 @@ def test_a_held_slot_makes_others_wait_until_it_is_given_back() -> None:
     inside = threading.Event()
 
     def prepare() -> None:
-        with slots.held():
-            inside.set()
+        assert slots.acquire_unless(lambda: None) is None
+        inside.set()
+        slots.release()
 
-    with slots.held():
-        other = threading.Thread(target=prepare, daemon=True)
-        other.start()
-        assert not inside.wait(0.2)
+    assert slots.acquire_unless(lambda: None) is None
+    other = threading.Thread(target=prepare, daemon=True)
+    other.start()
+    assert not inside.wait(0.2)
+    slots.release()
     assert inside.wait(30)
