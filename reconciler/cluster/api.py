@@ -181,36 +181,44 @@ def decode(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     finally:
-        if _freezing:
+        if _frozen_blocks:
             gc.freeze()
         gc.enable()
 
 
-_freezing = False
+_frozen_blocks = 0
+"""How many :func:`decoded_bodies_frozen` blocks are open (any thread)."""
+_frozen_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def decoded_bodies_frozen() -> Iterator[None]:
     """Within the block, :func:`decode` freezes what the process holds after a large body.
 
-    For one-shot commands (``sync``, ``plan``, ``status``): after decoding a large body,
-    ``gc.freeze()`` moves every object the process holds (the decoded items among them)
-    out of the cyclic collector's reach, so later collections do not traverse them again.
-    A no-op of 10,000 pipelines holds about 70,000 listed objects, millions of dicts and
-    strings with no cycle among them: each full collection that follows (allocation
-    triggers them, more often the more there is) walked them all. Frozen objects are still
-    freed by reference counting; only cycles among them wait for the end of the block,
-    where everything frozen is given back to the collector (``gc.unfreeze()``). Not for a
-    long-running process while it runs (a daemon's cycles would wait for the block to end).
-    Not reentrant across threads: one command at a time.
+    For one-shot commands (``sync``, ``plan``, ``status``, the whole command) and the
+    daemon's full passes (each pass): after decoding a large body, ``gc.freeze()`` moves
+    every object the process holds (the decoded items among them) out of the cyclic
+    collector's reach, so later collections do not traverse them again. A no-op of 10,000
+    pipelines holds about 70,000 listed objects, millions of dicts and strings with no
+    cycle among them: each full collection that follows (allocation triggers them, more
+    often the more there is) walked them all, and a daemon's heap (its prepared commits,
+    records, listed objects) is walked with them. Frozen objects are still freed by
+    reference counting; only cycles among them wait for the end of the block, where
+    everything frozen is given back to the collector (``gc.unfreeze()``) once no block is
+    open any more: blocks nest and may overlap across threads (the collector is the
+    process's), and the last one to end gives it back. A long-running process must not
+    stay in a block: its cycles would wait for the end.
     """
-    global _freezing
-    _freezing = True
+    global _frozen_blocks
+    with _frozen_lock:
+        _frozen_blocks += 1
     try:
         yield
     finally:
-        _freezing = False
-        gc.unfreeze()
+        with _frozen_lock:
+            _frozen_blocks -= 1
+            if not _frozen_blocks:
+                gc.unfreeze()
 
 
 def _retry_after(headers: Any) -> float | None:

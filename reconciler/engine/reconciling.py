@@ -16,6 +16,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from reconciler.cluster import api
 from reconciler.engine import scoping
 from reconciler.engine.outcomes import outcome_of
 from reconciler.engine.preparing import prepare_once
@@ -70,7 +71,10 @@ def reconcile(
     listed), then reconciles the whole environment as without it; the outcome says what
     that first pass did (``Outcome.scoped``). With ``ctx.precedence`` (the daemon), full
     passes take turns and wait at their step boundaries while another reconcile prepares
-    a pushed commit or runs its scoped pass (:mod:`.precedence`).
+    a pushed commit or runs its scoped pass (:mod:`.precedence`). What the full pass lists
+    stays out of the garbage collector's walks until it ends
+    (:func:`reconciler.cluster.api.decoded_bodies_frozen`): a daemon's heap is walked
+    once per pass, not at every collection the pass triggers.
     """
     started = time.monotonic()
     source = resolve_source(ctx.repo, env_name, branch, ref, files=ctx.files)
@@ -86,7 +90,8 @@ def reconcile(
             first = scoping.first_pass(ctx, manager, source, prepared, still_current)
     turn = ctx.full_pass()  # one at a time, each step after the pushes prepared
     ctx.reached(instance, source.commit.sha)
-    with turn:
+    # What the pass lists is held to its end: out of the collector's walks until then.
+    with turn, api.decoded_bodies_frozen():
         still_current()
         live = list_live(manager, prepared)
         ctx.full_pass_turn()

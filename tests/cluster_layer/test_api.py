@@ -211,3 +211,35 @@ def test_a_one_shot_command_freezes_what_it_holds_after_a_large_body_and_gives_i
         assert gc.isenabled()
         assert decoded["items"][-1]["metadata"]["name"] == "job-19999"
     assert gc.get_freeze_count() == 0  # given back to the collector
+
+
+def test_frozen_blocks_nest_and_the_last_to_end_gives_the_heap_back() -> None:
+    """A daemon's full pass inside a one-shot command's block (or two threads' blocks
+    overlapping) must not give the heap back while the outer block still holds it."""
+    import gc
+    import threading
+
+    raw = json.dumps({"items": [{"metadata": {"name": f"o-{i}"}} for i in range(20_000)]}).encode()
+    assert gc.get_freeze_count() == 0
+    with api.decoded_bodies_frozen():  # the command
+        with api.decoded_bodies_frozen():  # a full pass within it
+            held = api.decode(raw)
+            frozen = gc.get_freeze_count()
+            assert frozen > 20_000
+        assert gc.get_freeze_count() > 20_000  # still held: the outer block is open
+
+        entered, leave = threading.Event(), threading.Event()
+
+        def other() -> None:
+            with api.decoded_bodies_frozen():
+                entered.set()
+                leave.wait(10)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert entered.wait(10)
+    assert gc.get_freeze_count() > 20_000  # the other thread's block is still open
+    leave.set()
+    thread.join(10)
+    assert gc.get_freeze_count() == 0  # the last block to end gave it back
+    assert len(held["items"]) == 20_000
