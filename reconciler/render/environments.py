@@ -311,6 +311,11 @@ def pipeline_objects(
     or failed) each step whose ``needs`` have all succeeded. With no state, the run is new:
     its root steps (or every step with ``all_steps``). Serving: only in environments with
     ``serve: true``, for the model the state names (none: no serving).
+
+    A step object the state holds live (``state.live_objects``) is that live object, not
+    rendered again: its template is immutable, so the sync never writes it (a ``frozen``
+    object, kept by its key, never pruned), and rendering it anew at every reconcile was
+    most of a settled environment's rendering. The caller must not modify it.
     """
     attempt = state.attempt if state else 1
     out: list[Manifest] = []
@@ -322,7 +327,8 @@ def pipeline_objects(
                 not state.recorded and not state.failed and set(step.needs) <= state.succeeded_steps
             )
         if include:
-            out.append(steps.step_object(plan, step, attempt))
+            live = state.live_objects.get(step.name) if state is not None else None
+            out.append(steps.step_object_or_live(plan, step, attempt, live))
     if plan.env.serve and state is not None and state.serving is not None:
         out.extend(serving.serving_objects(plan, state.serving))
     return out

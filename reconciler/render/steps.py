@@ -101,6 +101,24 @@ def job(plan: RunSpec, step: Step, attempt: int = 1) -> Manifest:
     }
 
 
+def step_object_or_live(plan: RunSpec, step: Step, attempt: int, live: Manifest | None) -> Manifest:
+    """Return ``live`` if it is this step's object as listed, else :func:`step_object`.
+
+    The live object of a step is what the sync keeps (frozen: never written again), so a
+    reconcile need not render it anew. It is used only if it is the object this step
+    would be: same kind (the runtime is part of the run id), name and namespace.
+    """
+    if live is not None:
+        meta = live.get("metadata") or {}
+        if (
+            (live.get("apiVersion"), live.get("kind")) == STEP_KINDS[step.runtime]
+            and meta.get("name") == plan.object_name(step.name, attempt)
+            and meta.get("namespace") == plan.namespace
+        ):
+            return live
+    return step_object(plan, step, attempt)
+
+
 def step_object(plan: RunSpec, step: Step, attempt: int = 1) -> Manifest:
     """Return the object of one step, by its runtime."""
     if step.runtime == "job":

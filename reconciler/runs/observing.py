@@ -197,5 +197,6 @@ def observe(
         succeeded_steps=succeeded,
         failed=failed,
         serving=serving,
+        live_objects=objs,
     )
     return obs

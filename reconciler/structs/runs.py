@@ -7,8 +7,11 @@ name* is the run id for the first attempt and ``<run-id>-<N>`` for attempt N >= 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from reconciler.structs.manifests import Manifest
 
 
 class RunStatus(StrEnum):
@@ -68,6 +71,9 @@ class RunState:
     is never started again). ``live_steps`` are the step objects that exist in the cluster,
     ``succeeded_steps`` those among them that succeeded, ``failed`` whether any step failed.
     ``serving`` is the model the pipeline should serve, or None for no serving.
+    ``live_objects`` are the live step objects of ``run`` by step name, as listed (read
+    only: render hands them to the sync as they are, see
+    :func:`reconciler.render.environments.pipeline_objects`); not part of equality.
     """
 
     run: str
@@ -77,3 +83,4 @@ class RunState:
     succeeded_steps: frozenset[str] = field(default_factory=frozenset)
     failed: bool = False
     serving: ServedModel | None = None
+    live_objects: Mapping[str, Manifest] = field(default_factory=dict, compare=False, repr=False)

@@ -215,6 +215,34 @@ def test_next_step_renders_once_its_needs_succeeded_and_never_after_a_failure() 
     assert environments.pipeline_objects(plan, recorded) == []
 
 
+def test_a_live_step_object_is_handed_on_as_listed_not_rendered_again() -> None:
+    """A settled environment's step objects are live and never written again (frozen):
+    render returns the listed object itself, and renders only what it cannot reuse."""
+    prepared = engine.prepare_target(ROOT, "prod", branch=None)
+    plan = prepared.run_specs["fraud-detector"]
+    fresh = environments.pipeline_objects(plan, None)
+    (rendered,) = [o for o in fresh if o["metadata"]["labels"].get(labels.STEP) == "prepare"]
+    listed = {**rendered, "status": {"succeeded": 1}, "metadata": {**rendered["metadata"]}}
+    state = RunState(
+        run=plan.run_id,
+        live_steps=frozenset({"prepare"}),
+        succeeded_steps=frozenset({"prepare"}),
+        live_objects={"prepare": listed},
+    )
+    objs = environments.pipeline_objects(plan, state)
+    assert objs[0] is listed  # as listed: not rendered again
+    assert objs[1]["metadata"]["name"] == plan.object_name("train")  # the next step, rendered
+    # Not this step's object (another namespace, another kind): rendered as always.
+    for other in (
+        {**listed, "metadata": {**listed["metadata"], "namespace": "elsewhere"}},
+        {**listed, "kind": "PyTorchJob", "apiVersion": "kubeflow.org/v1"},
+    ):
+        foreign = RunState(run=plan.run_id, live_steps=frozenset({"prepare"}),
+                           live_objects={"prepare": other})  # fmt: skip
+        (obj,) = environments.pipeline_objects(plan, foreign)
+        assert obj == rendered and obj is not other
+
+
 @pytest.mark.parametrize(("env", "branch"), TARGETS)
 def test_overlay_objects_equal_kustomize_output(env: str, branch: str | None) -> None:
     _prepared, objs = render(env, branch)
