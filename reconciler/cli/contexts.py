@@ -1,6 +1,6 @@
 """Build the engine's Context from command-line options: repository, clusters, provenance.
 
-Shared by plan, sync, status, retry and run. Kubeconfig handling is kubectl's:
+Shared by sync, plan, status, retry, review and ui. Kubeconfig handling is kubectl's:
 ``--kubeconfig`` and ``--context`` flags, KUBECONFIG honoured; an Environment's
 ``cluster.context`` picks its own context.
 """
