@@ -299,7 +299,8 @@ def hold(control: Path, url: str, repo: Path, env: dict[str, str]) -> None:
     ``stop`` into ``control`` ends the hold; ``profile <path>`` profiles that no-op.
     """
     print(f"holding: write to {control} to time a no-op, 'stop' to go on", file=sys.stderr)
-    seen = control.read_text() if control.exists() else ""
+    control.write_text("")  # a file left with "stop" by an earlier hold would never change
+    seen = ""
     while True:
         time.sleep(1.0)
         text = control.read_text() if control.exists() else ""
