@@ -31,3 +31,34 @@ def test_the_garbage_collector_walks_the_store_again_only_after_a_write(
     assert call(sandbox.url, "POST", CM, body).code == 201
     assert wait_for(lambda: call(sandbox.url, "GET", f"{CM}/stray").code == 404)
     assert lifecycle.passes > passes
+
+
+def test_the_simulated_controllers_pass_over_finished_jobs_until_they_are_written() -> None:
+    """A finished Job has nothing due: the controllers stop looking at it (an idle sandbox
+    of thousands of them spent a core doing so), and look again once it is written."""
+    from reconciler.sandbox import Sandbox
+    from tests.sandbox.test_controllers import JOBS, job
+
+    with Sandbox(port=0, step_delay=0.1) as server:
+        controllers = server.controllers
+        assert controllers is not None
+        for name in ("a", "b"):
+            assert call(server.url, "POST", JOBS, job(name)).code == 201
+
+        def complete(name: str) -> bool:
+            got = call(server.url, "GET", f"{JOBS}/{name}")
+            conds = (got.body.get("status") or {}).get("conditions") or []
+            return any(c["type"] == "Complete" and c["status"] == "True" for c in conds)
+
+        assert wait_for(lambda: complete("a") and complete("b"))
+        time.sleep(0.5)  # a few ticks: each finished Job is found at rest once, then skipped
+        assert wait_for(lambda: controllers.stepped == 0)
+        patch = {"metadata": {"labels": {"touched": "yes"}}}
+        assert (
+            call(
+                server.url, "PATCH", f"{JOBS}/a", patch, content_type="application/merge-patch+json"
+            ).code
+            == 200
+        )
+        assert wait_for(lambda: controllers.stepped == 1)  # the written one, looked at again
+        assert wait_for(lambda: controllers.stepped == 0)

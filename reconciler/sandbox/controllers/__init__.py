@@ -49,14 +49,17 @@ from reconciler.sandbox.controllers.runtime import Runtime
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
-CONTROLLERS: tuple[tuple[Resource, Callable[[Runtime, Obj], None]], ...] = (
-    (JOBS, jobs.step),
-    (PYTORCHJOBS, pytorchjobs.step),
-    (TRAINJOBS, trainjobs.step),
-    (DEPLOYMENTS, deployments.step),
-    (INFERENCESERVICES, inferenceservices.step),
+CONTROLLERS: tuple[
+    tuple[Resource, Callable[[Runtime, Obj], None], Callable[[Obj], bool] | None], ...
+] = (
+    (JOBS, jobs.step, jobs.at_rest),
+    (PYTORCHJOBS, pytorchjobs.step, None),
+    (TRAINJOBS, trainjobs.step, None),
+    (DEPLOYMENTS, deployments.step, deployments.at_rest),
+    (INFERENCESERVICES, inferenceservices.step, None),
 )
-"""Each simulated kind and the function that advances one object of it."""
+"""Each simulated kind, the function that advances one object of it, and (where there is
+one) the test for an object with nothing due until it is written again."""
 
 
 class Controllers:
@@ -70,6 +73,9 @@ class Controllers:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._resting: dict[str, str] = {}  # uid -> resourceVersion found at rest
+        self.stepped = 0
+        """Objects the last pass advanced (or found due for nothing for the first time)."""
 
     @property
     def step_delay(self) -> float:
@@ -110,16 +116,38 @@ class Controllers:
             self._stop.wait(self.interval)
 
     def run_once(self) -> None:
-        """Advance every simulated object one step if it is due."""
+        """Advance every simulated object one step if it is due.
+
+        An object found at rest (a finished Job, a rolled-out Deployment: nothing is due
+        until it is written) is passed over while its resourceVersion stays the same: an
+        idle sandbox of thousands of them otherwise spent a core looking at each of them
+        every tick. Any write (a new resourceVersion) makes it looked at again.
+        """
         if not self._node:
             self._node = kubelet.register_node(self.port)
         self.runtime.new_pass()
         uids: list[str] = []
-        for res, step in CONTROLLERS:
+        resting = self._resting
+        stepped = 0
+        for res, step, at_rest in CONTROLLERS:
             if not self.port.served(res):
                 continue
             for obj in self.port.list(res):
-                uids.append(obj["metadata"].get("uid", ""))
+                meta = obj["metadata"]
+                uid = meta.get("uid", "")
+                uids.append(uid)
+                version = meta.get("resourceVersion")
+                if version and resting.get(uid) == version:
+                    continue
+                stepped += 1
+                if at_rest is not None and version and at_rest(obj):
+                    resting[uid] = version
+                    continue
+                resting.pop(uid, None)
                 step(self.runtime, obj)
+        self.stepped = stepped
         kubelet.finalize_deleting(self.port)
         self.runtime.forget_except(uids)
+        live = set(uids)
+        for uid in [u for u in resting if u not in live]:
+            del resting[uid]

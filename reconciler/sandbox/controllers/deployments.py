@@ -35,26 +35,40 @@ def _condition(type_: str, status: str, reason: str, message: str, now: str) -> 
     }
 
 
-def step(rt: Runtime, obj: Obj) -> None:
-    """Advance one Deployment if something is due."""
+def _replicas(obj: Obj) -> int:
+    spec = obj.get("spec") or {}
+    return int(spec["replicas"]) if spec.get("replicas") is not None else 1
+
+
+def at_rest(obj: Obj) -> bool:
+    """True if nothing is due for the Deployment until it is written again: being
+    deleted, or its generation observed and rolled out (:func:`step` returns at once)."""
     meta = obj["metadata"]
     if meta.get("deletionTimestamp"):
+        return True
+    status = obj.get("status") or {}
+    return (
+        status.get("observedGeneration") == int(meta.get("generation") or 1)
+        and status.get("availableReplicas", 0) == _replicas(obj)
+        and not status.get("unavailableReplicas")
+        and any(c.get("reason") == "NewReplicaSetAvailable" for c in status.get("conditions") or [])
+    )
+
+
+def step(rt: Runtime, obj: Obj) -> None:
+    """Advance one Deployment if something is due."""
+    if at_rest(obj):
         return
-    spec = obj.get("spec") or {}
+    meta = obj["metadata"]
     status = obj.get("status") or {}
     gen = int(meta.get("generation") or 1)
-    replicas = int(spec["replicas"]) if spec.get("replicas") is not None else 1
+    replicas = _replicas(obj)
     key = f"{meta.get('uid', '')}/{gen}"
     if status.get("observedGeneration") != gen:
         rt.restart(key)
         _observe(rt, obj, gen, replicas, _replica_set_name(obj))
         return
-    done = (
-        status.get("availableReplicas", 0) == replicas
-        and not status.get("unavailableReplicas")
-        and any(c.get("reason") == "NewReplicaSetAvailable" for c in status.get("conditions") or [])
-    )
-    if done or rt.elapsed(obj, key) < rt.delay(obj):
+    if rt.elapsed(obj, key) < rt.delay(obj):
         return
     rs_name = _replica_set_name(obj)
     now = rt.port.now()

@@ -48,15 +48,22 @@ def _condition(type_: str, reason: str, message: str, now: str) -> Obj:
     }
 
 
+def at_rest(job: Obj) -> bool:
+    """True if nothing is due for the Job until it is written again: being deleted, or
+    finished (:func:`step` returns at once for it)."""
+    if job["metadata"].get("deletionTimestamp"):
+        return True
+    conds = (job.get("status") or {}).get("conditions") or []
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conds)
+
+
 def step(rt: Runtime, job: Obj) -> None:
     """Advance one Job if something is due."""
-    meta = job["metadata"]
-    if meta.get("deletionTimestamp"):
+    if at_rest(job):
         return
+    meta = job["metadata"]
     status = job.get("status") or {}
     conds = {c.get("type"): c for c in status.get("conditions") or []}
-    if any(conds.get(t, {}).get("status") == "True" for t in ("Complete", "Failed")):
-        return
     spec = job.get("spec") or {}
     if spec.get("suspend"):
         _suspend(rt, job, conds)
