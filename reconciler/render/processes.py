@@ -80,12 +80,13 @@ class Result:
         """True if the child died at its memory limit (Go's fatal errors, or a SIGSEGV).
 
         A Go program refused memory may also fault inside its runtime, which Go reports
-        itself (``[signal SIGSEGV: segmentation violation ...]``, exit status 2).
+        itself (``[signal SIGSEGV: segmentation violation ...]``, or, faulting before its
+        signal handling is up, ``SIGSEGV: segmentation violation``; exit status 2).
         """
         return self.returncode == -signal.SIGSEGV or any(m in self.stderr for m in _OUT_OF_MEMORY)
 
 
-_OUT_OF_MEMORY = (b"out of memory", b"cannot allocate memory", b"signal SIGSEGV")
+_OUT_OF_MEMORY = (b"out of memory", b"cannot allocate memory", b"SIGSEGV")
 """What a child refused memory writes on its way down (Go's runtime, libc)."""
 
 

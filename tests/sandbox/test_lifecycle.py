@@ -51,14 +51,23 @@ def test_the_simulated_controllers_pass_over_finished_jobs_until_they_are_writte
             return any(c["type"] == "Complete" and c["status"] == "True" for c in conds)
 
         assert wait_for(lambda: complete("a") and complete("b"))
-        time.sleep(0.5)  # a few ticks: each finished Job is found at rest once, then skipped
-        assert wait_for(lambda: controllers.stepped == 0)
+
+        def at_rest() -> int:
+            """Wait until the controllers look at nothing for two windows of ten ticks or
+            more (a tick is 0.02 s at this step delay); return the count."""
+            quiet, seen = 0, controllers.looked_at
+            for _ in range(40):
+                time.sleep(0.3)
+                now = controllers.looked_at
+                quiet, seen = (quiet + 1 if now == seen else 0), now
+                if quiet == 2:
+                    return seen
+            raise AssertionError("the controllers kept looking at finished Jobs")
+
+        rested = at_rest()  # each finished Job found at rest once, then passed over
         patch = {"metadata": {"labels": {"touched": "yes"}}}
-        assert (
-            call(
-                server.url, "PATCH", f"{JOBS}/a", patch, content_type="application/merge-patch+json"
-            ).code
-            == 200
-        )
-        assert wait_for(lambda: controllers.stepped == 1)  # the written one, looked at again
-        assert wait_for(lambda: controllers.stepped == 0)
+        code = call(server.url, "PATCH", f"{JOBS}/a", patch,
+                    content_type="application/merge-patch+json").code  # fmt: skip
+        assert code == 200
+        assert wait_for(lambda: controllers.looked_at > rested)
+        assert at_rest() == rested + 1  # the written one, looked at once again, and no other

@@ -74,8 +74,8 @@ class Controllers:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._resting: dict[str, str] = {}  # uid -> resourceVersion found at rest
-        self.stepped = 0
-        """Objects the last pass advanced (or found due for nothing for the first time)."""
+        self.looked_at = 0
+        """Objects the passes so far advanced or found at rest (not those passed over)."""
 
     @property
     def step_delay(self) -> float:
@@ -128,7 +128,6 @@ class Controllers:
         self.runtime.new_pass()
         uids: list[str] = []
         resting = self._resting
-        stepped = 0
         for res, step, at_rest in CONTROLLERS:
             if not self.port.served(res):
                 continue
@@ -139,13 +138,12 @@ class Controllers:
                 version = meta.get("resourceVersion")
                 if version and resting.get(uid) == version:
                     continue
-                stepped += 1
+                self.looked_at += 1
                 if at_rest is not None and version and at_rest(obj):
                     resting[uid] = version
                     continue
                 resting.pop(uid, None)
                 step(self.runtime, obj)
-        self.stepped = stepped
         kubelet.finalize_deleting(self.port)
         self.runtime.forget_except(uids)
         live = set(uids)
