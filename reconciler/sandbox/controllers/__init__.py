@@ -145,7 +145,7 @@ class Controllers:
                 resting.pop(uid, None)
                 step(self.runtime, obj)
         kubelet.finalize_deleting(self.port)
-        self.runtime.forget_except(uids)
-        live = set(uids)
+        live = set(uids)  # the clocks and the objects at rest of those gone are dropped
+        self.runtime.forget_except(live)
         for uid in [u for u in resting if u not in live]:
             del resting[uid]

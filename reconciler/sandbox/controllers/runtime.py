@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from reconciler.sandbox.controllers.ports import Port
@@ -102,9 +102,9 @@ class Runtime:
                 return float(ann[DELAY])
         return self.step_delay
 
-    def forget_except(self, uids: Iterable[str]) -> None:
-        """Drop the clocks of objects that are gone (keys start with their uid)."""
-        live = set(uids)
+    def forget_except(self, live: AbstractSet[str]) -> None:
+        """Drop the clocks of objects that are gone: not among the ``live`` uids (keys start
+        with their uid)."""
         self.without_pod &= live
         for key in [k for k in self._started if k.split("/", 1)[0] not in live]:
             del self._started[key]
