@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.apply import canonical
 from reconciler.structs import labels, quantities
 from reconciler.structs.manifests import Manifest, split_api_version
 
@@ -222,17 +223,21 @@ def drifted(
 
 def hash_of(obj: Manifest) -> str:
     """Return a short stable hash of ``obj`` exactly as it is (canonical JSON, sha256)."""
-    return hash_of_text(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str))
+    return hash_of_text(canonical.canonical_bytes(obj, default=str))
 
 
-def canonical_json(obj: Manifest) -> str:
-    """Return the canonical JSON :func:`hash_of` hashes (TypeError for non-JSON values)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+def canonical_json(obj: Manifest) -> bytes:
+    """Return the canonical JSON :func:`hash_of` hashes (TypeError for non-JSON values).
+
+    The standard library's ``json.dumps(obj, sort_keys=True, separators=(",", ":"))``,
+    encoded: see :mod:`reconciler.apply.canonical` for how it is made fast.
+    """
+    return canonical.canonical_bytes(obj)
 
 
-def hash_of_text(text: str) -> str:
+def hash_of_text(text: str | bytes) -> str:
     """Return :func:`hash_of` of the object whose canonical JSON is ``text``."""
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()[:20]
 
 
 def desired_hash(obj: Manifest) -> str:
