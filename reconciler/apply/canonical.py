@@ -26,10 +26,12 @@ using it, and otherwise encodes with the reference:
   other ASCII character, control characters included, is written alike by both:
   ``tests/apply/test_canonical.py`` checks each one).
 
-The checks are conservative: a string that merely looks like a float (``"a:1.5"``) sends
-the object down the reference's path, which gives the same bytes, more slowly. One
-difference is left: an :class:`enum.Enum` member, which the reference refuses
-(TypeError), orjson writes as its value; manifests come from YAML and JSON and hold none.
+The checks are conservative: every float matches, and so may a string that merely looks
+like one where a value could start (``"x,1.5"``, ``"[1.5]"``; not an image tag such as
+``"serve:1.0.0"``); such an object goes down the reference's path, which gives the same
+bytes, more slowly. One difference is left: an :class:`enum.Enum` member, which the
+reference refuses (TypeError), orjson writes as its value; manifests come from YAML and
+JSON and hold none.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
-_FLOAT = re.compile(rb"(?:^|[\[:,])-?[0-9]+[.eE]")
-"""A number token with a fraction or an exponent (first, or after ``[``, ``:`` or ``,``)."""
+_FLOAT = re.compile(rb'(?:^|":|\[|,)-?[0-9]+[.eE]')
+"""A number with a fraction or an exponent where a value may start: first, after a key
+(``":``, the only place a map's value starts in compact JSON), after ``[`` or ``,``."""
 
 
 def _refuse(value: Any) -> Any:

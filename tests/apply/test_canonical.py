@@ -81,7 +81,7 @@ def test_every_ascii_character_encodes_as_the_standard_library(code: int) -> Non
         {"s": Text("x"), "n": Number(3), "f": Fraction(0.5)},  # subclasses
         OrderedDict([("b", 1), ("a", 2)]),
         {"deep": json.loads("[" * 300 + "]" * 300)},  # deeper than orjson nests
-        {"path": "/dev/null", "ratio": "a:1.5"},  # look like null and a float: slow path
+        {"path": "/dev/null", "ratio": "x,1.5", "range": "[2.5", "key": '\\":1.5'},
     ],
 )
 def test_what_orjson_would_write_differently_takes_the_reference_path(value: Any) -> None:
@@ -98,11 +98,26 @@ def test_a_value_json_cannot_hold_raises_as_the_reference_does() -> None:
 
 
 def test_a_manifest_takes_the_fast_path() -> None:
+    """Image tags (``serve:1.0.0``) and quantities do not look like floats."""
     manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "m", "labels": {"app": "m"}, "annotations": {"a": "1"}},
-        "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c"}]}}},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "c",
+                            "image": "registry.example.com/serve:1.0.0",
+                            "resources": {"requests": {"cpu": "0.5", "memory": "1.5Gi"}},
+                            "args": ["--port=8080", "--ratio", "0.25"],
+                        }
+                    ]
+                }
+            },
+        },
     }
     fast = canonical.canonical_bytes(manifest)
     assert canonical._same_as_reference(fast)
