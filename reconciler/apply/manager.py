@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from kubernetes import client as k8s_client
 
 from reconciler.apply import applysets, manager_apply, manager_delete
 from reconciler.apply.applysets import ApplySet
-from reconciler.cluster import api, discovery_cache
+from reconciler.cluster import api, discovery_cache, livecache
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action, ChangeSet, ChangeSetEntry
 from reconciler.structs.errors import ClusterError, MissingCRDError
@@ -89,9 +89,11 @@ class ResourceManager:
         retry: api.RetryPolicy = api.DEFAULT_RETRY,
         workers: int = 8,
         verified: MutableMapping[str, Any] | None = None,
+        live_cache: livecache.LiveCache | None = None,
     ) -> None:
         self.client = client
         self.verified = verified
+        self.live_cache = live_cache
         self.field_manager = field_manager
         self.retry = retry
         self.workers = max(1, workers)
@@ -109,8 +111,11 @@ class ResourceManager:
         body: Any = None,
         content_type: str | None = None,
     ) -> api.Response:
-        """Perform one API call with this manager's retry policy, counted in ``stats``."""
-        return api.call(
+        """Perform one API call with this manager's retry policy, counted in ``stats``.
+
+        A write's answer is reported to the live cache, if any (a dry run's is not).
+        """
+        resp = api.call(
             self.client,
             method,
             path,
@@ -120,6 +125,13 @@ class ResourceManager:
             policy=self.retry,
             stats=self.stats,
         )
+        if (
+            self.live_cache is not None
+            and method in api.WRITE_VERBS
+            and ("dryRun", "All") not in query
+        ):
+            self.live_cache.expect_write(method, path, resp.data)
+        return resp
 
     def resource_for(self, group: str, version: str, kind: str) -> discovery_cache.ApiResource:
         """Return how a kind is served (``version`` "" means the group's preferred one).
@@ -178,9 +190,19 @@ class ResourceManager:
     def list_resource(
         self, resource: discovery_cache.ApiResource, *, namespace: str, label_selector: str
     ) -> builtins.list[Manifest]:
-        """Return the objects of a resolved kind (one request unless the server pages)."""
+        """Return the objects of a resolved kind (one request unless the server pages).
+
+        With a live cache (the daemon's), a collection it holds costs no request; one it
+        does not is listed and handed to it (see :mod:`reconciler.cluster.livecache`).
+        """
+        cache = self.live_cache
+        if cache is not None and label_selector:
+            cached = cache.items(resource.path(namespace), label_selector)
+            if cached is not None:
+                return cached
         items: builtins.list[Manifest] = []
         token = ""
+        version = ""
         while True:
             query: builtins.list[tuple[str, Any]] = []
             if label_selector:
@@ -200,8 +222,14 @@ class ResourceManager:
                     f"list {where}: {exc}", status=exc.status, reason=exc.reason
                 ) from exc
             items.extend(resource.typed(dict(i)) for i in data.get("items") or [])
-            token = str((data.get("metadata") or {}).get("continue") or "")
+            meta = data.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion") or "")
+            token = str(meta.get("continue") or "")
             if not token:
+                if cache is not None and label_selector:
+                    cache.seed(
+                        resource.path(namespace), label_selector, items, version, _typer(resource)
+                    )
                 return items
 
     def list_kinds(
@@ -329,6 +357,10 @@ class ResourceManager:
     ) -> ChangeSet:
         """Delete many objects in reverse reconcile order; see ``manager_delete``."""
         return manager_delete.delete_all(self, list(objs), dry_run=dry_run)
+
+
+def _typer(resource: discovery_cache.ApiResource) -> Callable[[Manifest], Manifest]:
+    return lambda obj: resource.typed(dict(obj))
 
 
 def deep_copy(obj: Manifest) -> Manifest:

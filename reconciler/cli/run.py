@@ -65,6 +65,13 @@ from reconciler.cli import output
 @click.option(
     "--mlflow-tracking-uri", default=None, help="Also log every run record as an MLflow run."
 )
+@click.option(
+    "--cache-objects",
+    type=click.IntRange(min=0),
+    default=100_000,
+    show_default=True,
+    help="Live objects kept in memory by watches between passes (0: list every pass).",
+)
 @click.option("--ui/--no-ui", default=True, show_default=True, help="Serve the web UI at /.")
 @click.option(
     "--ui-token-file",
@@ -90,6 +97,7 @@ def command(
     kubeconfig: str | None,
     kube_context: str | None,
     mlflow_tracking_uri: str | None,
+    cache_objects: int,
     ui: bool,
     ui_token_file: str | None,
 ) -> None:
@@ -125,6 +133,7 @@ def command(
             webhook_secret_file=Path(webhook_secret_file) if webhook_secret_file else None,
             kubeconfig=kubeconfig,
             context=kube_context,
+            cache_objects=cache_objects,
         )
         from reconciler.web.serving import load_token
 

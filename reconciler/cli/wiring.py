@@ -39,7 +39,7 @@ def daemon_parts(
     """
     from reconciler import engine
     from reconciler.apply.manager import ResourceManager
-    from reconciler.cluster import clients
+    from reconciler.cluster import clients, livecache
     from reconciler.provenance import mlflow_sink, redelivery
     from reconciler.provenance.store import ProvenanceStore
     from reconciler.source import caches, mirrors, repos
@@ -56,7 +56,14 @@ def daemon_parts(
 
     def manager_of(client: Any) -> ResourceManager:
         verified = in_memory.table(f"verified.{clients.server_url(client)}")
-        return ResourceManager(client, verified=verified)
+        cache = (
+            livecache.LiveCache(
+                clients.pooled_for_watches(client), max_objects=options.cache_objects
+            )
+            if options.cache_objects > 0
+            else None
+        )
+        return ResourceManager(client, verified=verified, live_cache=cache)
 
     managers: dict[str | None, ResourceManager] = {None: manager_of(api_client)}
 
@@ -145,6 +152,12 @@ def daemon_parts(
     def flush() -> None:
         store.flush()
 
+    def cluster_object(obj_path: str, obj: dict[str, Any]) -> None:
+        """A step or Namespace about to wake its environment: the pass must see it."""
+        cache = managers[None].live_cache
+        if cache is not None:
+            cache.expect_object(obj_path, obj)
+
     return outcomes.DaemonParts(
         reconcile=reconcile,
         list_targets=list_targets,
@@ -155,6 +168,7 @@ def daemon_parts(
         namespaces=lambda: dict(namespaces),
         affected=affected,
         ui=handler,
+        cluster_object=cluster_object,
     )
 
 

@@ -10,6 +10,7 @@ files are skipped); without either, ``~/.kube/config``; with no kubeconfig at al
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,24 @@ def _client(configuration: k8s_client.Configuration, origin: str) -> k8s_client.
     client.user_agent = USER_AGENT
     api.set_origin(client, origin)
     return client
+
+
+WATCH_POOL_SIZE = 1024
+"""Connections a client made by :func:`pooled_for_watches` keeps (one per open watch)."""
+
+
+def pooled_for_watches(client: k8s_client.ApiClient) -> k8s_client.ApiClient:
+    """Return a client of the same server and credentials with a pool of its own for watches.
+
+    Each watch holds a connection for minutes: on the reconciles' pool they would leave the
+    requests opening new connections, and the pool (a few connections) would drop the
+    watches' ones as they return, warning each time.
+    """
+    configuration = copy.deepcopy(client.configuration)
+    configuration.connection_pool_maxsize = WATCH_POOL_SIZE
+    out = k8s_client.ApiClient(configuration=configuration)
+    out.user_agent = client.user_agent
+    return out
 
 
 def server_url(client: k8s_client.ApiClient) -> str:

@@ -65,6 +65,8 @@ TERMINAL_CONDITIONS = frozenset({"Complete", "Failed", "Succeeded"})
 
 OnChange = Callable[[str], None]
 """Called with the work-item key whose namespace changed."""
+OnObject = Callable[[str, dict[str, Any]], None]
+"""Called with the API path and the object of each change that wakes an environment."""
 
 
 def step_signature(obj: Mapping[str, Any]) -> str:
@@ -224,7 +226,9 @@ class ClusterWatch:
 
     :meth:`set_namespaces` gives the ``{namespace: key}`` of the current work items (after
     each listing of the targets); streams start for new namespaces and stop for gone ones.
-    ``on_change(key)`` is called from the watch threads.
+    ``on_change(key)`` is called from the watch threads; ``on_object(path, obj)``, if given,
+    just before it with the object whose change wakes the environment (a step that ended, a
+    Namespace's retry request), so a live cache can await it.
     """
 
     def __init__(
@@ -233,9 +237,11 @@ class ClusterWatch:
         on_change: OnChange,
         *,
         kinds: tuple[WatchedKind, ...] = STEP_KINDS,
+        on_object: OnObject | None = None,
     ) -> None:
         self.api_client = _own_pool(api_client)
         self.on_change = on_change
+        self.on_object = on_object
         self.kinds = kinds
         self._lock = threading.Lock()
         self._keys: dict[str, str] = {}
@@ -355,6 +361,8 @@ class ClusterWatch:
                 self._steps[ident] = (signature, terminal)
                 wake = kind_of_event == "MODIFIED" and (old is None or old[0] != signature)
         if wake:
+            prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
+            self._tell(f"{prefix}/namespaces/{namespace}/{kind.plural}/{name}", obj)
             self._wake(namespace, f"{kind}/{name} {kind_of_event.lower()}")
 
     def _namespace_list(self, items: list[dict[str, Any]]) -> None:
@@ -375,7 +383,17 @@ class ClusterWatch:
             else:
                 self._retries[name] = signature
         if kind_of_event == "MODIFIED" and old is not None and old != signature:
+            self._tell(f"/api/v1/namespaces/{name}", obj)
             self._wake(name, "retry requested")
+
+    def _tell(self, path: str, obj: dict[str, Any]) -> None:
+        """Tell ``on_object`` of an object about to wake its environment."""
+        if self.on_object is None:
+            return
+        try:
+            self.on_object(path, obj)
+        except Exception:
+            log.exception("reporting %s before a wake-up failed", path)
 
     def _wake(self, namespace: str, why: str) -> None:
         with self._lock:

@@ -84,6 +84,8 @@ class DaemonOptions:
     clone's refs move, on a webhook and every ``interval``) or its own (``local``). ``envs`` restricts the environments
     (names, or exact work-item keys); ``shard`` splits them between daemons. ``state_dir``
     holds caches and the provenance outbox only (None: :func:`default_state_dir`).
+    ``cache_objects`` bounds the live objects the wiring keeps by watches between passes
+    (``reconciler.cluster.livecache``; 0: every pass lists).
     """
 
     repo: str = "."
@@ -112,6 +114,7 @@ class DaemonOptions:
     kubeconfig: str | None = None
     context: str | None = None
     watch_cluster: bool = True
+    cache_objects: int = 100_000
 
     def resolved_state_dir(self) -> Path:
         """Return ``state_dir`` or the default."""
@@ -190,6 +193,7 @@ class Daemon:
         affected: AffectedFn | None = None,
         cluster_ready: ReadyFn | None = None,
         ui: UiFn | None = None,
+        cluster_object: clusterwatch.OnObject | None = None,
     ) -> None:
         self.options = options
         self.flush = flush
@@ -219,7 +223,9 @@ class Daemon:
         self.selected: frozenset[str] = frozenset()  # the targets last listed and selected
         self.cluster_watch: clusterwatch.ClusterWatch | None = None
         if options.watch_cluster and namespaces is not None and api_client is not None:
-            self.cluster_watch = clusterwatch.ClusterWatch(api_client, self._on_cluster_change)
+            self.cluster_watch = clusterwatch.ClusterWatch(
+                api_client, self._on_cluster_change, on_object=cluster_object
+            )
         self.elector: leaderelection.LeaderElector | None = None
         if options.leader_elect:
             if api_client is None:
@@ -489,6 +495,7 @@ def run_daemon(
     affected: AffectedFn | None = None,
     cluster_ready: ReadyFn | None = None,
     ui: UiFn | None = None,
+    cluster_object: clusterwatch.OnObject | None = None,
 ) -> int:
     """Run the daemon in this process until SIGTERM/SIGINT; return the exit code (0).
 
@@ -496,6 +503,8 @@ def run_daemon(
     ``--leader-elect`` and none given, one is loaded from ``kubeconfig``/``context`` (or
     the in-cluster service account). ``cluster_ready`` overrides the readiness check.
     ``ui`` answers every other GET on ``--listen`` (the web UI the CLI wires in).
+    ``cluster_object`` is told of each object that wakes an environment, before it wakes
+    it (the wiring's live cache then serves the pass it wakes that object as it is now).
     Raises ValueError for bad options (``--listen``), ReconcilerError if the repository
     or the kubeconfig cannot be used; nothing has started then.
     """
@@ -512,6 +521,7 @@ def run_daemon(
         affected=affected,
         cluster_ready=cluster_ready,
         ui=ui,
+        cluster_object=cluster_object,
     )
     with handling_signals(daemon.stop):
         code = daemon.run()

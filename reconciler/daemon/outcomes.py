@@ -114,7 +114,8 @@ class DaemonParts(TypedDict):
     watch; ``namespaces`` maps the targets' namespaces to their keys (the cluster watch
     wakes an environment when its steps change or a retry is requested there); ``affected``
     picks the keys a fetched change concerns (default: all);
-    ``cluster_ready`` overrides the readiness check.
+    ``cluster_ready`` overrides the readiness check; ``cluster_object(path, obj)`` is told
+    of each object that wakes an environment, before the wake (the live cache's hint).
     """
 
     reconcile: ReconcileFn
@@ -127,3 +128,4 @@ class DaemonParts(TypedDict):
     affected: NotRequired[AffectedFn | None]
     cluster_ready: NotRequired[ReadyFn | None]
     ui: NotRequired[UiFn | None]
+    cluster_object: NotRequired[Callable[[str, dict[str, Any]], None] | None]

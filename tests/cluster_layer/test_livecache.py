@@ -1,0 +1,180 @@
+"""The daemon's live cache: lists served from memory, kept right by watches, over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from reconciler.apply.applysets import applyset_for
+from reconciler.apply.manager import ResourceManager
+from reconciler.apply.sync import SyncOptions, sync_objects
+from reconciler.cluster import api, livecache
+from reconciler.structs.changesets import Action
+from tests.apply import objects
+from tests.apply.test_sync import counts, delta, writes
+
+ENV, NS = "dev", "ml-dev"
+APPLYSET = applyset_for(ENV, NS)
+FAST = api.RetryPolicy(attempts=2, initial=0.01, maximum=0.05, timeout=10)
+CM_PATH = f"/api/v1/namespaces/{NS}/configmaps"
+
+
+@pytest.fixture
+def cache(sandbox: Any) -> Iterator[livecache.LiveCache]:
+    c = livecache.LiveCache(sandbox.api_client(), wait=2.0)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def manager(sandbox: Any, cache: livecache.LiveCache) -> ResourceManager:
+    return ResourceManager(sandbox.api_client(), retry=FAST, live_cache=cache)
+
+
+def desired(data: str = "info") -> list[dict[str, Any]]:
+    return [
+        objects.namespace(NS, ENV),
+        objects.configmap("settings", NS, ENV, {"LOG_LEVEL": data}),
+        objects.configmap("other", NS, ENV),
+        objects.service("resnet", NS, ENV),
+    ]
+
+
+def sync(manager: ResourceManager, objs: list[dict[str, Any]]) -> dict[str, Action]:
+    result = sync_objects(manager, applyset=APPLYSET, desired=objs, options=SyncOptions())
+    assert result.ok, result.changeset.entries
+    return {str(e.subject): e.action for e in result.changeset.entries}
+
+
+def until(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_settled_sync_lists_nothing_once_the_cache_holds_its_kinds(
+    sandbox: Any, manager: ResourceManager, cache: livecache.LiveCache
+) -> None:
+    assert set(sync(manager, desired()).values()) == {Action.CREATED}
+    sync(manager, desired())  # lists what the first could not (kinds the parent now names)
+    before = counts(sandbox)
+    again = sync(manager, desired())
+    made = delta(before, counts(sandbox))
+    assert set(again.values()) == {Action.UNCHANGED}
+    assert made.get("LIST", 0) == 0 and writes(made) == 0, made
+    assert cache.stats.hits > 0 and cache.size() >= 4
+
+
+def test_our_own_write_is_what_the_next_pass_reads(
+    manager: ResourceManager, cache: livecache.LiveCache
+) -> None:
+    sync(manager, desired())
+    sync(manager, desired())
+    changed = sync(manager, desired("debug"))
+    assert changed["ConfigMap/ml-dev/settings"] is Action.CONFIGURED
+    # At once, before anyone waits: the cache waits for its watch to deliver that write.
+    assert set(sync(manager, desired("debug")).values()) == {Action.UNCHANGED}
+    held = {o["metadata"]["name"]: o for o in cache.items(CM_PATH, APPLYSET.selector) or []}
+    assert held["settings"]["data"] == {"LOG_LEVEL": "debug"}
+
+
+def test_a_change_by_someone_else_arrives_by_the_watch_and_is_repaired(
+    sandbox: Any, manager: ResourceManager, cache: livecache.LiveCache
+) -> None:
+    sync(manager, desired())
+    sync(manager, desired())
+    other = ResourceManager(sandbox.api_client(), retry=FAST, field_manager="someone")
+    other.call(
+        "PATCH",
+        f"{CM_PATH}/settings",
+        body={"data": {"LOG_LEVEL": "trace"}},
+        content_type="application/merge-patch+json",
+    )
+    other.call("DELETE", f"{CM_PATH}/other")
+
+    def seen() -> bool:
+        held = {o["metadata"]["name"]: o for o in cache.items(CM_PATH, APPLYSET.selector) or []}
+        return "other" not in held and held["settings"]["data"]["LOG_LEVEL"] == "trace"
+
+    until(seen)
+    repaired = sync(manager, desired())
+    assert repaired["ConfigMap/ml-dev/settings"] is Action.CONFIGURED
+    assert repaired["ConfigMap/ml-dev/other"] is Action.CREATED
+    assert set(sync(manager, desired()).values()) == {Action.UNCHANGED}
+
+
+def test_a_prune_is_seen_and_the_pruned_object_is_not_served_again(
+    manager: ResourceManager, cache: livecache.LiveCache
+) -> None:
+    sync(manager, desired())
+    sync(manager, desired())
+    fewer = [o for o in desired() if o["metadata"]["name"] != "other"]
+    assert sync(manager, fewer)["ConfigMap/ml-dev/other"] is Action.DELETED
+    names = {o["metadata"]["name"] for o in cache.items(CM_PATH, APPLYSET.selector) or []}
+    assert names == {"settings"}
+    assert "ConfigMap/ml-dev/other" not in sync(manager, fewer)
+
+
+def test_an_awaited_version_that_never_comes_makes_the_read_list(
+    sandbox: Any, cache: livecache.LiveCache
+) -> None:
+    manager = ResourceManager(
+        sandbox.api_client(), retry=FAST, live_cache=livecache.LiveCache(
+            sandbox.api_client(), wait=0.3
+        ),
+    )  # fmt: skip
+    sync(manager, desired())
+    items = manager.list("v1", "ConfigMap", namespace=NS, label_selector=APPLYSET.selector)
+    held = manager.live_cache
+    assert held is not None and held.items(CM_PATH, APPLYSET.selector) is not None
+    future = dict(items[0], metadata={**items[0]["metadata"], "resourceVersion": "999999999"})
+    waits = held.stats.waits
+    held.expect_object(f"{CM_PATH}/{items[0]['metadata']['name']}", future)
+    assert held.items(CM_PATH, APPLYSET.selector) is None  # waited 0.3 s, then gave up
+    assert held.stats.waits == waits + 1
+    again = manager.list("v1", "ConfigMap", namespace=NS, label_selector=APPLYSET.selector)
+    assert {o["metadata"]["name"] for o in again} == {o["metadata"]["name"] for o in items}
+    assert held.items(CM_PATH, APPLYSET.selector) is not None  # seeded again by that list
+    held.close()
+
+
+def test_a_watch_the_server_refuses_drops_its_collection(
+    sandbox: Any, cache: livecache.LiveCache
+) -> None:
+    typed: Callable[[dict[str, Any]], dict[str, Any]] = dict
+    assert cache.seed(CM_PATH, "a=b", [], "not-a-version", typed)
+    until(lambda: cache.items(CM_PATH, "a=b") is None)
+    assert cache.stats.dropped == 1
+
+
+def test_what_is_not_cached(cache: livecache.LiveCache) -> None:
+    typed: Callable[[dict[str, Any]], dict[str, Any]] = dict
+    assert not cache.seed(CM_PATH, "", [], "1", typed)  # unselected: every object of a kind
+    assert not cache.seed(CM_PATH, "pipeline in (a,b)", [], "1", typed)
+    assert not cache.seed(CM_PATH, "a!=b", [], "1", typed)
+    assert not cache.seed(CM_PATH, "a=b", [], "", typed)  # no version to watch from
+    small = livecache.LiveCache(cache.client, max_objects=1)
+    two = [{"metadata": {"name": n, "namespace": NS}} for n in ("a", "b")]
+    assert not small.seed(CM_PATH, "a=b", two, "1", typed)
+    assert small.items(CM_PATH, "a=b") is None
+    small.close()
+
+
+def test_selectors_and_paths() -> None:
+    assert livecache.parse_selector("a=b,c=d") == {"a": "b", "c": "d"}
+    assert livecache.parse_selector("a==b") is None
+    assert livecache.parse_selector("a") is None
+    assert livecache.collection_paths("/apis/apps/v1/namespaces/ns/deployments/web") == (
+        "/apis/apps/v1/namespaces/ns/deployments",
+        "/apis/apps/v1/deployments",
+    )
+    assert livecache.collection_paths("/api/v1/namespaces/ns/pods/p/status") == (
+        "/api/v1/namespaces/ns/pods",
+        "/api/v1/pods",
+    )
+    assert livecache.collection_paths("/api/v1/namespaces/ns") == ("/api/v1/namespaces",)
+    assert livecache.collection_paths("/version") == ()
