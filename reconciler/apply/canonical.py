@@ -49,9 +49,16 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
-_FLOAT = re.compile(rb'(?:^|":|\[|,)-?[0-9]+[.eE]')
-"""A number with a fraction or an exponent where a value may start: first, after a key
-(``":``, the only place a map's value starts in compact JSON), after ``[`` or ``,``."""
+_NUMBER_WITH_FRACTION = rb"-?[0-9]+[.eE]"
+_FLOATS = (
+    re.compile(rb'":' + _NUMBER_WITH_FRACTION),  # a map's value
+    re.compile(rb"\[" + _NUMBER_WITH_FRACTION),  # a list's first item
+    re.compile(rb"," + _NUMBER_WITH_FRACTION),  # a list's next item
+)
+"""Where a float may start in compact JSON (besides the very start): each begins with a
+literal, which the regular expression engine finds fast (one expression with the three
+as alternatives tried every position and was slower than the standard library's encoder)."""
+_FLOAT_FIRST = re.compile(_NUMBER_WITH_FRACTION)
 
 
 def _refuse(value: Any) -> Any:
@@ -60,9 +67,13 @@ def _refuse(value: Any) -> Any:
 
 def _same_as_reference(out: bytes) -> bool:
     """True if orjson's ``out`` is byte for byte what the reference encoder writes."""
-    return (
-        out.isascii() and b"\x7f" not in out and b"null" not in out and _FLOAT.search(out) is None
-    )
+    return out.isascii() and b"\x7f" not in out and b"null" not in out and not _has_float(out)
+
+
+def _has_float(out: bytes) -> bool:
+    """True if compact JSON ``out`` may hold a float: a number with a fraction or exponent
+    where a value starts (first, after a key's ``":``, after ``[`` or ``,``)."""
+    return _FLOAT_FIRST.match(out) is not None or any(f.search(out) for f in _FLOATS)
 
 
 def canonical_bytes(obj: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
