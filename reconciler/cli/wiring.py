@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from reconciler.daemon import loop, outcomes
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from reconciler import engine
+    from reconciler.apply.manager import ResourceManager
     from reconciler.provenance.store import ProvenanceStore
 
 
@@ -169,7 +170,20 @@ def daemon_parts(
         affected=affected,
         ui=handler,
         cluster_object=cluster_object,
+        live_cache_stats=lambda: live_cache_stats(managers.values()),
     )
+
+
+def live_cache_stats(managers: Iterable[ResourceManager]) -> dict[str, int]:
+    """Sum the live caches' figures over the managers (one per kubeconfig context)."""
+    out = {"objects": 0, "hits": 0, "misses": 0}
+    for manager in list(managers):
+        cache = manager.live_cache
+        if cache is not None:
+            out["objects"] += cache.size()
+            out["hits"] += cache.stats.hits
+            out["misses"] += cache.stats.misses
+    return out
 
 
 class PrepareAhead:

@@ -1,7 +1,7 @@
 """Live objects kept in memory by list-then-watch, so a daemon's no-op pass lists nothing.
 
 Used by :class:`~reconciler.apply.manager.ResourceManager` when the daemon gives it one
-(``reconciler run``; one-shot commands always list). The manager lists a collection as it
+(``reconciler run --cache-objects N``; one-shot commands always list). The manager lists a collection as it
 always does (one label-selected LIST of one kind in one namespace) and hands the answer to
 :meth:`LiveCache.seed`, which keeps the items and watches the collection from the list's
 resourceVersion; the next pass's :meth:`LiveCache.items` answers from memory, as Argo CD's
@@ -26,9 +26,12 @@ resourceVersions are compared as integers when both are (etcd's and the sandbox'
 otherwise only equality counts, and an expectation that cannot be matched is waited for
 and then answered by a LIST: slower, never wrong.
 
-Memory: every cached object stays decoded between passes; ``max_objects`` bounds their
-number (a collection that would pass it is not cached: its passes list, as without a
-cache). Only label-selected collections with equality selectors (``k=v,k2=v2``: an
+Memory: every cached object stays decoded between passes, about 18 KiB of Python objects
+each (a 4 KiB Deployment or Job as JSON, half of it ``managedFields``): 10,000 pipelines
+of one environment are ~70,000 objects, ~1.2 GiB. ``max_objects`` bounds their number (a
+collection that would pass it is not cached: its passes list, as without a cache); the
+daemon's default is no cache at all (``--cache-objects 0``), which keeps only the
+environment being reconciled in memory. Only label-selected collections with equality selectors (``k=v,k2=v2``: an
 ApplySet's members) are cached; unselected lists (every Pod of a namespace) never are. The objects
 handed out are shared from pass to pass: callers must not modify them (the sync copies
 before changing anything, as it always has for listed objects).

@@ -85,7 +85,7 @@ class DaemonOptions:
     (names, or exact work-item keys); ``shard`` splits them between daemons. ``state_dir``
     holds caches and the provenance outbox only (None: :func:`default_state_dir`).
     ``cache_objects`` bounds the live objects the wiring keeps by watches between passes
-    (``reconciler.cluster.livecache``; 0: every pass lists).
+    (``reconciler.cluster.livecache``; 0, the default: every pass lists).
     """
 
     repo: str = "."
@@ -114,7 +114,7 @@ class DaemonOptions:
     kubeconfig: str | None = None
     context: str | None = None
     watch_cluster: bool = True
-    cache_objects: int = 100_000
+    cache_objects: int = 0
 
     def resolved_state_dir(self) -> Path:
         """Return ``state_dir`` or the default."""
@@ -194,6 +194,7 @@ class Daemon:
         cluster_ready: ReadyFn | None = None,
         ui: UiFn | None = None,
         cluster_object: clusterwatch.OnObject | None = None,
+        live_cache_stats: prometheus.LiveCacheStats | None = None,
     ) -> None:
         self.options = options
         self.flush = flush
@@ -202,6 +203,7 @@ class Daemon:
         self.abandoned = False
         """True once :meth:`shutdown` gave up waiting for the reconciles in flight."""
         self.metrics = prometheus.Metrics()
+        self.metrics.live_cache.source = live_cache_stats
         self.fetched = threading.Event()
         self.reconcile = reconcile
         self.queue = workqueues.WorkQueue(
@@ -496,6 +498,7 @@ def run_daemon(
     cluster_ready: ReadyFn | None = None,
     ui: UiFn | None = None,
     cluster_object: clusterwatch.OnObject | None = None,
+    live_cache_stats: prometheus.LiveCacheStats | None = None,
 ) -> int:
     """Run the daemon in this process until SIGTERM/SIGINT; return the exit code (0).
 
@@ -504,7 +507,8 @@ def run_daemon(
     the in-cluster service account). ``cluster_ready`` overrides the readiness check.
     ``ui`` answers every other GET on ``--listen`` (the web UI the CLI wires in).
     ``cluster_object`` is told of each object that wakes an environment, before it wakes
-    it (the wiring's live cache then serves the pass it wakes that object as it is now).
+    it (the wiring's live cache then serves the pass it wakes that object as it is now);
+    ``live_cache_stats`` gives that cache's figures to ``/metrics``.
     Raises ValueError for bad options (``--listen``), ReconcilerError if the repository
     or the kubeconfig cannot be used; nothing has started then.
     """
@@ -522,6 +526,7 @@ def run_daemon(
         cluster_ready=cluster_ready,
         ui=ui,
         cluster_object=cluster_object,
+        live_cache_stats=live_cache_stats,
     )
     with handling_signals(daemon.stop):
         code = daemon.run()

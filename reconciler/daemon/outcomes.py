@@ -16,7 +16,7 @@ finished step within seconds instead of waiting for the next resync.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, NotRequired, TypedDict
@@ -115,7 +115,8 @@ class DaemonParts(TypedDict):
     wakes an environment when its steps change or a retry is requested there); ``affected``
     picks the keys a fetched change concerns (default: all);
     ``cluster_ready`` overrides the readiness check; ``cluster_object(path, obj)`` is told
-    of each object that wakes an environment, before the wake (the live cache's hint).
+    of each object that wakes an environment, before the wake (the live cache's hint);
+    ``live_cache_stats()`` gives that cache's figures (objects, hits, misses) to ``/metrics``.
     """
 
     reconcile: ReconcileFn
@@ -129,3 +130,4 @@ class DaemonParts(TypedDict):
     cluster_ready: NotRequired[ReadyFn | None]
     ui: NotRequired[UiFn | None]
     cluster_object: NotRequired[Callable[[str, dict[str, Any]], None] | None]
+    live_cache_stats: NotRequired[Callable[[], Mapping[str, int]] | None]

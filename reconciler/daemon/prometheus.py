@@ -22,12 +22,17 @@ webhook_requests_total                 counter    per HTTP status code
 leader                                 gauge      1 while holding the lease (or not electing)
 workqueue_depth                        gauge      keys queued for now
 workqueue_retries_total                counter    rate-limited requeues after a failure
+live_cache_objects                     gauge      live objects held by watches (--cache-objects)
+live_cache_reads_total                 counter    per result: hit (from memory), miss (listed)
 =====================================  =========  ==========================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from reconciler.daemon.outcomes import ReconcileOutcome
@@ -36,6 +41,33 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 """The Content-Type of :meth:`Metrics.render` (Prometheus text format)."""
 
 _DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+LiveCacheStats = Callable[[], Mapping[str, int]]
+"""Return the live cache's ``objects``, ``hits`` and ``misses`` (the wiring's; see
+``reconciler.cluster.livecache``)."""
+
+
+class _LiveCacheCollector:
+    """Reads the live cache's figures at each scrape (zeros while there is no cache)."""
+
+    def __init__(self) -> None:
+        self.source: LiveCacheStats | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.source() if self.source is not None else {}
+        yield GaugeMetricFamily(
+            "reconciler_live_cache_objects",
+            "Live objects the daemon keeps by watches between passes.",
+            value=stats.get("objects", 0),
+        )
+        reads = CounterMetricFamily(
+            "reconciler_live_cache_reads",
+            "Reads of a collection by result: hit (from memory) or miss (listed).",
+            labels=["result"],
+        )
+        reads.add_metric(["hit"], stats.get("hits", 0))
+        reads.add_metric(["miss"], stats.get("misses", 0))
+        yield reads
 
 
 class Metrics:
@@ -98,6 +130,8 @@ class Metrics:
         self.workqueue_retries = Counter(
             "reconciler_workqueue_retries", "Requeues after a failed reconcile.", registry=r
         )
+        self.live_cache = _LiveCacheCollector()
+        r.register(self.live_cache)
         self._run_states: dict[str, set[str]] = {}
 
     def observe_reconcile(self, env: str, outcome: ReconcileOutcome, seconds: float) -> None:

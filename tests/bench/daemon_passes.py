@@ -9,7 +9,7 @@ its RSS and the load average. The first pass is a restarted daemon's (it prepare
 commit and reads the records); the next ones are no-ops::
 
     python tests/bench/daemon_passes.py --repo <held repo> --kubeconfig <sandbox kubeconfig> \\
-        --state-dir <copy of the benchmark's state dir> --seconds 200
+        --state-dir <copy of the benchmark's state dir> --seconds 200 [--cache-objects N]
 
 Linux only (reads ``/proc``).
 """
@@ -45,6 +45,7 @@ def main() -> int:
     parser.add_argument("--env", default="dev")
     parser.add_argument("--resync", default="10s")
     parser.add_argument("--seconds", type=float, default=200.0)
+    parser.add_argument("--cache-objects", default="0", help="the daemon's --cache-objects")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
     env["KUBECONFIG"] = args.kubeconfig
@@ -52,6 +53,7 @@ def main() -> int:
         sys.executable, "-m", "reconciler", "run", "--repo", ".", "--env", args.env,
         "--resync", args.resync, "--interval", "600s", "--listen", "127.0.0.1:0", "--no-ui",
         "--state-dir", args.state_dir, "--log-format", "json", "--workers", "1",
+        "--cache-objects", args.cache_objects,
     ]  # fmt: skip
     daemon = subprocess.Popen(
         command, cwd=args.repo, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,

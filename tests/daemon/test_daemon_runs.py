@@ -10,7 +10,9 @@ waiting for a resync. Every run transition is one JSON log line with its fields.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +52,18 @@ def events(path: Path, msg: str, **fields: str) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("cache_objects", ["0", "100000"], ids=["listing", "live-cache"])
 def test_the_daemon_follows_runs_by_watch_notices_a_retry_and_logs_every_transition(
-    world: World, sandbox: Any, tmp_path: Path
+    world: World, sandbox: Any, tmp_path: Path, cache_objects: str
 ) -> None:
+    """With the live cache too: a pass a finished step wakes must see that step finished
+    (nothing else would wake the environment before the hour's resync)."""
     env = support.process_env(sandbox.kubeconfig, tmp_path / "state")
     log = tmp_path / "daemon.log"
     port = support.free_port()
     args = ["run", "--repo", str(world.work), "--env", "dev", "--interval", "1h",
-            "--resync", "1h", "--listen", f"127.0.0.1:{port}", "--log-format", "json"]  # fmt: skip
+            "--resync", "1h", "--listen", f"127.0.0.1:{port}", "--log-format", "json",
+            "--cache-objects", cache_objects]  # fmt: skip
     daemon = support.spawn(args, cwd=world.work, env=env, log=log)
     try:
         # Every pipeline's first run ends (fraud-detector's fails at train), steps having
@@ -108,6 +114,11 @@ def test_the_daemon_follows_runs_by_watch_notices_a_retry_and_logs_every_transit
         assert events(log, "run started", pipeline="fraud-detector", run=f"{rid}-2")
         assert events(log, "run promoted", pipeline="fraud-detector", run=f"{rid}-2")
         assert not [e for e in log_lines(log) if e.get("level") in ("error", "critical")]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
+        hits = re.search(r'reconciler_live_cache_reads_total\{result="hit"\} (\S+)', metrics)
+        assert hits is not None, metrics
+        assert (float(hits.group(1)) > 0) == (cache_objects != "0"), metrics
     finally:
         daemon.terminate()
         assert daemon.wait(20) == 0
