@@ -5,6 +5,8 @@ Called by the engine (``sync``, the daemon) and by :mod:`reconciler.plan`. Modul
 - ``applysets``: the ApplySet of an environment instance (KEP-3659, kubectl-compatible ids).
 - ``ordering``: :data:`~reconciler.apply.ordering.RECONCILE_ORDER`, apply and prune order.
 - ``fields``: applied hash, drift check without a request, diffs, secret masking.
+- ``canonical``: the applied hash's canonical JSON (the standard library's bytes, by orjson
+  where they can only be the same).
 - ``manager``: :class:`~reconciler.apply.manager.ResourceManager` (reads), with the verbs
   in ``manager_apply`` (apply, apply_all) and ``manager_delete`` (delete, delete_all).
 - ``sync``: :func:`~reconciler.apply.sync.sync_objects`, the whole data path of one sync.

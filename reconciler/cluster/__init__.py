@@ -6,5 +6,6 @@ Called by the apply and plan stages (and the engine, to build one client per con
 ``api`` performs one HTTP call through that client, retrying 429/5xx/timeouts (not a refused
 connection, reported at once with the kubeconfig and context the client came from) with
 exponential backoff (tenacity) and raising :class:`api.ApiError` with the server's message;
-``discovery_cache`` maps (group, version, kind) to the resource path, once per client and process.
+``discovery_cache`` maps (group, version, kind) to the resource path, once per client and process;
+``livecache`` keeps the daemon's listed collections by watches (``reconciler run --cache-objects``).
 """

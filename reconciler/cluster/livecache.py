@@ -250,17 +250,18 @@ class LiveCache:
         """Note a write we made (``method`` on object ``path``) and the server's answer.
 
         An answer that is the object awaits its version in the collections that hold it
-        (or its removal from those it no longer belongs to); a DELETE answered with a
-        Status awaits the object's removal.
+        (or its removal from those it no longer belongs to). A DELETE awaits the object's
+        removal, whatever the answer (the object as it was, or a Status), unless the answer
+        shows it staying for its finalizers: then that version is awaited.
         """
-        if method == "POST":
-            path = path.rstrip("/") + "/" + _key(answer)[1] if isinstance(answer, dict) else path
-        if isinstance(answer, dict) and answer.get("kind") != "Status" and _meta(answer):
-            self.expect_object(path, answer)
-        elif method == "DELETE":
+        is_object = isinstance(answer, dict) and answer.get("kind") != "Status" and _meta(answer)
+        if method == "POST" and is_object:
+            path = path.split("?", 1)[0].rstrip("/") + "/" + _key(answer)[1]
+        if method == "DELETE" and not (is_object and _meta(answer).get("finalizers")):
             name = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-            namespace = _namespace_of_path(path)
-            self._expect(collection_paths(path), (namespace, name), None)
+            self._expect(collection_paths(path), (_namespace_of_path(path), name), None)
+        elif is_object:
+            self.expect_object(path, answer)
 
     def expect_object(self, path: str, obj: Manifest) -> None:
         """Await ``obj`` (as the server last showed it at object ``path``) in its collections."""
