@@ -120,6 +120,9 @@ def daemon_parts(
         targets = engine.discover_targets(path)
         namespaces.clear()
         namespaces.update({t.namespace: t.key for t in targets})
+        for manager in list(managers.values()):
+            if manager.live_cache is not None:  # no watch left on a gone environment
+                manager.live_cache.retain_namespaces(namespaces)
         branch_of.clear()
         branch_of.update({t.key: t.branch for t in targets})
         keys = [t.key for t in targets]

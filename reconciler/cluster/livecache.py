@@ -280,6 +280,21 @@ class LiveCache:
                 elif have is not None:
                     coll.pending[key] = GONE if obj is None else wanted
 
+    def retain_namespaces(self, namespaces: Iterable[str]) -> None:
+        """Stop watching the collections of namespaces not in ``namespaces``.
+
+        The daemon calls it with its environments' namespaces each time it lists them: an
+        environment gone (its branch deleted) leaves no watch and no objects behind.
+        Cluster-scoped and all-namespaces collections are kept.
+        """
+        keep = set(namespaces)
+        with self._lock:
+            for key, coll in list(self._collections.items()):
+                namespace = _namespace_of_path(coll.path + "/x")
+                if namespace and namespace not in keep:
+                    self._drop(coll)
+                    del self._collections[key]
+
     def close(self) -> None:
         """Stop every watch and forget every object."""
         with self._lock:

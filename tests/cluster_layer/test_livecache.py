@@ -164,6 +164,20 @@ def test_what_is_not_cached(cache: livecache.LiveCache) -> None:
     small.close()
 
 
+def test_the_collections_of_a_gone_namespace_are_forgotten(
+    manager: ResourceManager, cache: livecache.LiveCache
+) -> None:
+    sync(manager, desired())
+    assert cache.items(CM_PATH, APPLYSET.selector) is not None
+    cache.retain_namespaces([NS, "other"])
+    assert cache.items(CM_PATH, APPLYSET.selector) is not None
+    namespaces = cache.items("/api/v1/namespaces", APPLYSET.selector)
+    cache.retain_namespaces(["other"])  # the environment's branch was deleted
+    assert cache.items(CM_PATH, APPLYSET.selector) is None
+    assert cache.items("/api/v1/namespaces", APPLYSET.selector) == namespaces  # cluster-wide
+    assert namespaces is not None and cache.size() == len(namespaces)  # nothing else held
+
+
 def test_selectors_and_paths() -> None:
     assert livecache.parse_selector("a=b,c=d") == {"a": "b", "c": "d"}
     assert livecache.parse_selector("a==b") is None
