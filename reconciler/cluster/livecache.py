@@ -64,6 +64,10 @@ WATCH_SECONDS = 300
 """Seconds one watch request lasts on the server before it is resumed."""
 GONE = ""
 """The version awaited for an object whose deletion is expected."""
+REFUSED = frozenset({401, 403, 404, 405})
+"""Answers to a watch that another try would get again (no permission, not served)."""
+REFUSED_SECONDS = 300.0
+"""How long a collection whose watch was refused is listed every pass before trying again."""
 
 
 def parse_selector(text: str) -> dict[str, str] | None:
@@ -177,6 +181,7 @@ class LiveCache:
         self._lock = threading.Condition()
         self._collections: dict[tuple[str, str], _Collection] = {}
         self._closed = False
+        self._refused: dict[tuple[str, str], float] = {}
 
     # -- reads ------------------------------------------------------------------------
 
@@ -223,14 +228,17 @@ class LiveCache:
         """Keep a fresh LIST's ``items`` (at ``version``) and watch the collection from there.
 
         ``typed`` fills in what watch events lack (apiVersion, kind). Returns False (nothing
-        kept) for a selector that is not an equality one, a list without a version, or one
-        that would take the cache past ``max_objects``.
+        kept) for a selector that is not an equality one, a list without a version, one
+        that would take the cache past ``max_objects``, or one whose watch the server
+        refused (no ``watch`` permission, not served) less than :data:`REFUSED_SECONDS` ago.
         """
         parsed = parse_selector(selector) if selector else None
         with self._lock:
             old = self._collections.pop((path, selector), None)
             if old is not None:
                 self._drop(old)
+            if self._refused.get((path, selector), 0.0) > time.monotonic():
+                return False
             held = sum(len(c.objects) for c in self._collections.values() if c.synced)
             if (
                 self._closed
@@ -349,6 +357,18 @@ class LiveCache:
         )  # fmt: skip
         coll.response = resp
         try:
+            if resp.status in REFUSED:  # asking every pass would only log it every pass
+                with self._lock:
+                    self._refused[(coll.path, coll.selector_text)] = (
+                        time.monotonic() + REFUSED_SECONDS
+                    )
+                log.warning(
+                    "cannot watch %s (HTTP %s): listing it every pass for %.0f s",
+                    coll.path,
+                    resp.status,
+                    REFUSED_SECONDS,
+                )
+                return False
             if resp.status != 200:
                 log.info("watch of %s answered %s; its next read lists", coll.path, resp.status)
                 return False

@@ -151,6 +151,17 @@ def test_a_watch_the_server_refuses_drops_its_collection(
     assert cache.stats.dropped == 1
 
 
+def test_a_collection_the_server_will_not_watch_is_listed_without_asking_every_pass(
+    cache: livecache.LiveCache,
+) -> None:
+    typed: Callable[[dict[str, Any]], dict[str, Any]] = dict
+    unserved = f"/api/v1/namespaces/{NS}/nonesuches"  # 404, as a watch without permission 403
+    assert cache.seed(unserved, "a=b", [], "1", typed)
+    until(lambda: cache.items(unserved, "a=b") is None)
+    assert not cache.seed(unserved, "a=b", [], "1", typed)  # not again for a while
+    assert cache.seed(CM_PATH, "a=b", [], "1", typed)  # others still are
+
+
 def test_what_is_not_cached(cache: livecache.LiveCache) -> None:
     typed: Callable[[dict[str, Any]], dict[str, Any]] = dict
     assert not cache.seed(CM_PATH, "", [], "1", typed)  # unselected: every object of a kind
