@@ -125,11 +125,7 @@ class ResourceManager:
             policy=self.retry,
             stats=self.stats,
         )
-        if (
-            self.live_cache is not None
-            and method in api.WRITE_VERBS
-            and ("dryRun", "All") not in query
-        ):
+        if self.live_cache is not None and method in api.WRITE_VERBS and api.DRY_RUN not in query:
             self.live_cache.expect_write(method, path, resp.data)
         return resp
 
@@ -195,9 +191,10 @@ class ResourceManager:
         With a live cache (the daemon's), a collection it holds costs no request; one it
         does not is listed and handed to it (see :mod:`reconciler.cluster.livecache`).
         """
-        cache = self.live_cache
-        if cache is not None and label_selector:
-            cached = cache.items(resource.path(namespace), label_selector)
+        cache = self.live_cache if label_selector else None
+        path = resource.path(namespace)
+        if cache is not None:
+            cached = cache.items(path, label_selector)
             if cached is not None:
                 return cached
         items: builtins.list[Manifest] = []
@@ -210,7 +207,7 @@ class ResourceManager:
             if token:
                 query.append(("continue", token))
             try:
-                data = self.call("GET", resource.path(namespace), query=query).data or {}
+                data = self.call("GET", path, query=query).data or {}
             except api.ApiError as exc:
                 where = f"{resource.kind} in {namespace}" if namespace else resource.kind
                 if exc.status == 404 and not namespace:
@@ -226,10 +223,8 @@ class ResourceManager:
             version = version or str(meta.get("resourceVersion") or "")
             token = str(meta.get("continue") or "")
             if not token:
-                if cache is not None and label_selector:
-                    cache.seed(
-                        resource.path(namespace), label_selector, items, version, _typer(resource)
-                    )
+                if cache is not None:
+                    cache.seed(path, label_selector, items, version, _typer(resource))
                 return items
 
     def list_kinds(

@@ -253,7 +253,7 @@ def apply_one(
         ("fieldValidation", "Strict"),
     ]
     if dry_run:
-        query.append(("dryRun", "All"))
+        query.append(api.DRY_RUN)
     namespace = ref.namespace if resource.namespaced else ""
     try:
         resp = manager.call(

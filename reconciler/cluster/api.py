@@ -35,6 +35,8 @@ from reconciler.structs.errors import ClusterError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DRY_RUN = ("dryRun", "All")
+"""The query parameter of a server-side dry run: the server answers, nothing is stored."""
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,19 @@ def parse_selector(text: str) -> dict[str, str] | None:
     return out
 
 
+def _split(path: str) -> tuple[str, list[str]]:
+    """Split an API path into its group-version base (``/apis/apps/v1``) and the rest.
+
+    ``("", [])`` for a path that is not under ``/api`` or ``/apis``.
+    """
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if parts[:1] == ["api"] and len(parts) >= 2:
+        return "/" + "/".join(parts[:2]), parts[2:]
+    if parts[:1] == ["apis"] and len(parts) >= 3:
+        return "/" + "/".join(parts[:3]), parts[3:]
+    return "", []
+
+
 def collection_paths(object_path: str) -> tuple[str, ...]:
     """Return the collection paths an object path belongs to (its namespace's, and all).
 
@@ -90,19 +103,28 @@ def collection_paths(object_path: str) -> tuple[str, ...]:
     all-namespaces collection of deployments; ``/api/v1/namespaces/ns`` -> the Namespaces.
     A subresource (``.../web/status``) belongs where its object does.
     """
-    parts = object_path.split("?", 1)[0].strip("/").split("/")
-    if parts[:1] == ["api"] and len(parts) >= 2:
-        prefix, rest = parts[:2], parts[2:]
-    elif parts[:1] == ["apis"] and len(parts) >= 3:
-        prefix, rest = parts[:3], parts[3:]
-    else:
+    base, rest = _split(object_path)
+    if not base:
         return ()
-    base = "/" + "/".join(prefix)
     if len(rest) >= 4 and rest[0] == "namespaces":
         return (f"{base}/namespaces/{rest[1]}/{rest[2]}", f"{base}/{rest[2]}")
     if len(rest) >= 2:
         return (f"{base}/{rest[0]}",)
     return ()
+
+
+def _object_key(object_path: str) -> ObjectKey:
+    """Return the (namespace, name) an object path names."""
+    _, rest = _split(object_path)
+    if len(rest) >= 4 and rest[0] == "namespaces":
+        return rest[1], rest[3]
+    return "", rest[1] if len(rest) >= 2 else ""
+
+
+def _collection_namespace(collection_path: str) -> str:
+    """Return the namespace of a namespaced collection path ("" for any other)."""
+    _, rest = _split(collection_path)
+    return rest[1] if len(rest) == 3 and rest[0] == "namespaces" else ""
 
 
 def _meta(obj: Manifest) -> dict[str, Any]:
@@ -266,8 +288,7 @@ class LiveCache:
         if method == "POST" and is_object:
             path = path.split("?", 1)[0].rstrip("/") + "/" + _key(answer)[1]
         if method == "DELETE" and not (is_object and _meta(answer).get("finalizers")):
-            name = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-            self._expect(collection_paths(path), (_namespace_of_path(path), name), None)
+            self._expect(collection_paths(path), _object_key(path), None)
         elif is_object:
             self.expect_object(path, answer)
 
@@ -298,7 +319,7 @@ class LiveCache:
         keep = set(namespaces)
         with self._lock:
             for key, coll in list(self._collections.items()):
-                namespace = _namespace_of_path(coll.path + "/x")
+                namespace = _collection_namespace(coll.path)
                 if namespace and namespace not in keep:
                     self._drop(coll)
                     del self._collections[key]
@@ -404,18 +425,11 @@ class LiveCache:
                 coll.objects[key] = coll.typed(obj)
             awaited = coll.pending.get(key)
             if awaited is not None and (
-                (kind == "DELETED" and (awaited == GONE or _reached(version, awaited)))
-                or (kind != "DELETED" and awaited != GONE and _reached(version, awaited))
+                kind == "DELETED" if awaited == GONE else _reached(version, awaited)
             ):
                 del coll.pending[key]
                 self._lock.notify_all()
         return True
-
-
-def _namespace_of_path(path: str) -> str:
-    parts = path.split("?", 1)[0].strip("/").split("/")
-    rest = parts[2:] if parts[:1] == ["api"] else parts[3:]
-    return rest[1] if len(rest) >= 4 and rest[0] == "namespaces" else ""
 
 
 def _lines(resp: Any) -> Iterator[bytes]:
