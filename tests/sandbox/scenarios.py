@@ -159,6 +159,9 @@ def scenario_diff(kubectl: Kubectl, ns: str) -> None:
     """diff --server-side: exit 0 without differences (server defaults do not count), 1 with."""
     manifest = deployment("diffed", ns, replicas=1)
     kubectl("apply", "--server-side", "-f", "-", input=manifest)
+    # Diff a settled Deployment: kubectl diff reads the live object and the dry run apart,
+    # and a controller writing status between the two reads would show as a difference.
+    kubectl("rollout", "status", "deployment/diffed", "-n", ns, "--timeout=30s")
     same = kubectl("diff", "--server-side", "-f", "-", input=manifest, check=False)
     assert same.returncode == 0, same.stderr
     assert same.stdout == ""
