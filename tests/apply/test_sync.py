@@ -337,6 +337,28 @@ def test_sync_reuses_an_earlier_listing(manager: ResourceManager, sandbox: Any) 
     assert made == listed == Counter({"LIST": 6, "GET": 1})
 
 
+def test_a_list_read_in_pages_is_the_same_list(manager: ResourceManager, sandbox: Any) -> None:
+    """Lists are paged (``limit``, ``continue``); what is held keeps compacted managedFields."""
+    desired = objects.environment(ENV, NS, ["a", "b", "c"])
+    sync(manager, desired)
+    paged = ResourceManager(sandbox.api_client(), retry=FAST, list_chunk=2)
+    before = counts(sandbox)
+    result = sync(paged, desired)
+    made = delta(before, counts(sandbox))
+    assert {e.action for e in result.changeset.entries} == {Action.UNCHANGED}
+    assert writes(made) == 0
+    # 3 Deployments, 3 Services, 6 Jobs: 2, 2 and 3 pages; one page for each other kind.
+    assert made == Counter({"LIST": 10, "GET": 1})
+    whole = manager.list("batch/v1", "Job", namespace=NS)
+    pages = paged.list("batch/v1", "Job", namespace=NS)
+    assert [o["metadata"]["name"] for o in pages] == [o["metadata"]["name"] for o in whole]
+    assert pages == whole and len(pages) == 6
+    entries = pages[0]["metadata"]["managedFields"]
+    assert [isinstance(e.get("fieldsV1"), str) for e in entries] == [
+        e["manager"] == labels.FIELD_MANAGER and e["operation"] == "Apply" for e in entries
+    ]
+
+
 def test_single_object_verbs(manager: ResourceManager, kubectl: Any) -> None:
     kubectl("apply", "-f", "-", input=FOREIGN_SETTINGS)
     entry = manager.apply(objects.configmap("settings", NS, ENV), applyset=APPLYSET)
