@@ -151,9 +151,7 @@ def test_compacted_managed_fields_keep_what_is_read() -> None:
     owned = taken["metadata"]["managedFields"][1]["fieldsV1"]
     del owned["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"server"}']["f:stdin"]
     assert fields.drifted(DEPLOYMENT, taken)
-    assert fields.drifted(
-        DEPLOYMENT, fields.compact_managed_fields(taken, labels.FIELD_MANAGER)
-    )
+    assert fields.drifted(DEPLOYMENT, fields.compact_managed_fields(taken, labels.FIELD_MANAGER))
     # Compacting twice changes nothing; text that is not JSON is no ownership.
     again = fields.compact_managed_fields(copy.deepcopy(compact), labels.FIELD_MANAGER)
     assert again == compact
