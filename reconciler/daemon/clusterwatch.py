@@ -47,6 +47,11 @@ class WatchedKind:
     def __str__(self) -> str:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    def object_path(self, namespace: str, name: str) -> str:
+        """Return the API path of one object of this kind (as the live cache keys it)."""
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        return f"{prefix}/namespaces/{namespace}/{self.plural}/{name}"
+
 
 STEP_KINDS = (
     WatchedKind("batch", "v1", "jobs"),
@@ -361,8 +366,7 @@ class ClusterWatch:
                 self._steps[ident] = (signature, terminal)
                 wake = kind_of_event == "MODIFIED" and (old is None or old[0] != signature)
         if wake:
-            prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
-            self._tell(f"{prefix}/namespaces/{namespace}/{kind.plural}/{name}", obj)
+            self._tell(kind.object_path(namespace, name), obj)
             self._wake(namespace, f"{kind}/{name} {kind_of_event.lower()}")
 
     def _namespace_list(self, items: list[dict[str, Any]]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from kubernetes import client
 
+from reconciler.cluster import api as cluster_api
 from reconciler.daemon import clusterwatch
 from reconciler.structs import labels
 from tests.daemon.helpers import wait_for
@@ -46,7 +47,13 @@ def test_finished_steps_and_retry_requests_wake_their_environment(sandbox: Any) 
         with lock:
             woken.append(key)
 
-    watch = clusterwatch.ClusterWatch(api, on_change)
+    told: list[tuple[str, dict[str, Any]]] = []
+
+    def on_object(path: str, obj: dict[str, Any]) -> None:
+        with lock:
+            told.append((path, obj))
+
+    watch = clusterwatch.ClusterWatch(api, on_change, on_object=on_object)
     watch.start()
     watch.set_namespaces({NS: "dev"})
     try:
@@ -58,6 +65,15 @@ def test_finished_steps_and_retry_requests_wake_their_environment(sandbox: Any) 
         assert wait_for(lambda: "dev" in woken, 30), woken
         finished = batch.read_namespaced_job("train", NS)
         assert any(c.type == "Complete" for c in finished.status.conditions or [])
+        # What woke it is told first, by the path the API serves it at (the live cache's key).
+        job_path = f"/apis/batch/v1/namespaces/{NS}/jobs/train"
+        with lock:
+            assert told and {path for path, _ in told} == {job_path}, told
+            assert any(
+                ("Complete", "True") in [(c["type"], c["status"]) for c in conds]
+                for conds in (obj["status"].get("conditions") or [] for _, obj in told)
+            ), told
+        assert cluster_api.call(api, "GET", job_path).data["metadata"]["name"] == "train"
         time.sleep(0.5)  # the finished Job's own events are in
         with lock:
             woken.clear()
@@ -69,6 +85,7 @@ def test_finished_steps_and_retry_requests_wake_their_environment(sandbox: Any) 
             NS, {"metadata": {"annotations": {"reconciler.ml/retry.fraud": "abc:2"}}}
         )
         assert wait_for(lambda: woken == ["dev"], 10), woken
+        assert told[-1][0] == f"/api/v1/namespaces/{NS}"
         watch.set_namespaces({})
         assert not watch.healthy("dev")
     finally:
