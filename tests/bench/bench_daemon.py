@@ -34,6 +34,7 @@ import pytest
 from kubernetes import client
 
 from reconciler.daemon import webhooks
+from tests.bench import procfs
 from tests.daemon.helpers import free_port, http, metric_value, wait_for
 from tests.support import dvcrepos
 
@@ -76,10 +77,7 @@ class DaemonProcess:
         return http(self.url + "/metrics")[1].decode()
 
     def rss_kib(self) -> tuple[int, int]:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-        hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-        return rss, hwm
+        return procfs.rss_kib(self.proc.pid)
 
     def report(self) -> str:
         """Return what the daemon's memory holds (caches; allocations with tracemalloc)."""

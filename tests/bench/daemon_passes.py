@@ -24,17 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) // 1024
-    return 0
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+from tests.bench import procfs
 
 
 def main() -> int:
@@ -64,11 +55,12 @@ def main() -> int:
     try:
         for line in daemon.stderr:
             if '"reconciled"' in line:
-                cpu = _cpu_seconds(daemon.pid)
+                cpu = procfs.cpu_seconds(daemon.pid)
+                rss, peak = procfs.rss_kib(daemon.pid)
                 since = "-" if last is None else f"{cpu - last:.2f}"
                 print(
                     f"pass {json.loads(line)['seconds']:.2f} s, CPU since the pass before "
-                    f"{since} s, RSS {_rss_mib(daemon.pid)} MiB, "
+                    f"{since} s, RSS {rss // 1024} MiB (peak {peak // 1024} MiB), "
                     f"load average {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
