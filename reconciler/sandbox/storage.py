@@ -96,6 +96,12 @@ class Store:
                 items = sorted(kv for kv in bucket.items() if kv[0][0] == namespace)
         return [o for _, o in items]
 
+    def values(self, key: str) -> builtins.list[Obj]:
+        """Return every object of a resource, unsorted: a copy of the store's own list, made
+        at C speed under the lock (what :meth:`list` sorts, a controller's tick walks)."""
+        with self.lock:
+            return builtins.list(self._objects.get(key, {}).values())
+
     def resource_keys(self) -> builtins.list[str]:
         """Return every resource key that has objects."""
         with self.lock:

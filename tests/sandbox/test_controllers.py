@@ -260,7 +260,7 @@ def test_deployment_and_inferenceservice_become_ready(sandbox: SandboxHandle) ->
 
 
 class CountingPort(InProcessPort):
-    """The sandbox's in-process port, counting the lists of pods (the store is real)."""
+    """The sandbox's in-process port, counting the reads of all pods (the store is real)."""
 
     def __init__(self, api: Any) -> None:
         super().__init__(api)
@@ -270,6 +270,11 @@ class CountingPort(InProcessPort):
         if res == PODS_RESOURCE:
             self.pod_lists += 1
         return super().list(res, namespace)
+
+    def scan(self, res: Resource) -> list[dict[str, Any]]:
+        if res == PODS_RESOURCE:
+            self.pod_lists += 1
+        return super().scan(res)
 
 
 def test_a_pass_lists_the_pods_once_however_many_jobs_finish() -> None:

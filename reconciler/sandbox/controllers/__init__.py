@@ -131,7 +131,7 @@ class Controllers:
         for res, step, at_rest in CONTROLLERS:
             if not self.port.served(res):
                 continue
-            for obj in self.port.list(res):
+            for obj in self.port.scan(res):
                 meta = obj["metadata"]
                 uid = meta.get("uid", "")
                 uids.append(uid)

@@ -222,7 +222,7 @@ def _terminated_status(pod: Obj, failed: bool, now: str) -> Obj:
 
 def finalize_deleting(port: Port) -> None:
     """Delete at once the pods on ``sandbox-node`` that are being deleted gracefully."""
-    for pod in port.list(PODS):
+    for pod in port.scan(PODS):
         meta = pod["metadata"]
         if meta.get("deletionTimestamp") and (pod.get("spec") or {}).get("nodeName") == NODE:
             port.delete_now(PODS, pod)

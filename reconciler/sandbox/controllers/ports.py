@@ -13,6 +13,7 @@ Callers: :class:`~reconciler.sandbox.controllers.Controllers` and the per-kind m
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Protocol
 
 from reconciler.sandbox.controllers.resources import Resource
@@ -29,6 +30,12 @@ class Port(Protocol):
 
     def list(self, res: Resource, namespace: str | None = None) -> list[Obj]:
         """Return the objects of ``res`` (one namespace, or all), sorted by namespace/name."""
+        ...
+
+    def scan(self, res: Resource) -> builtins.list[Obj]:
+        """Return every object of ``res``, in no particular order (no sort: a controller's
+        tick walks whole kinds, and sorting tens of thousands of keys under the store's lock
+        held the API's requests up at every tick)."""
         ...
 
     def get(self, res: Resource, namespace: str, name: str) -> Obj | None:
@@ -71,6 +78,14 @@ class InProcessPort:
         if rt is None:
             return []
         out: list[Obj] = self.api.store.list(rt.key, namespace)
+        return out
+
+    def scan(self, res: Resource) -> builtins.list[Obj]:
+        """Return the stored objects of ``res`` as the store holds them (unsorted)."""
+        rt = self._type(res)
+        if rt is None:
+            return []
+        out: builtins.list[Obj] = self.api.store.values(rt.key)
         return out
 
     def get(self, res: Resource, namespace: str, name: str) -> Obj | None:

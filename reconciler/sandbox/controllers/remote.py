@@ -13,6 +13,7 @@ Callers: :mod:`reconciler.sandbox.simulate`.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import threading
@@ -238,6 +239,12 @@ class RemotePort:
                 return []
             items = sorted(cache.objects.items())
         return [o for (ns, _), o in items if namespace is None or ns == namespace]
+
+    def scan(self, res: Resource) -> builtins.list[Obj]:
+        """Return the cached objects of ``res``, unsorted."""
+        with self._lock:
+            cache = self._caches.get(res)
+            return [] if cache is None else list(cache.objects.values())
 
     def get(self, res: Resource, namespace: str, name: str) -> Obj | None:
         """Return one cached object (from the server if ``res`` is not cached)."""
