@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import logging
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ from reconciler.structs import labels
 from reconciler.structs.changesets import Action, ChangeSet, ChangeSetEntry
 from reconciler.structs.errors import ClusterError, MissingCRDError
 from reconciler.structs.manifests import Manifest, ObjectRef, key_of, split_api_version
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str, str]
 """``ObjectRef.key``: (group, kind, namespace, name), version-independent."""
@@ -195,10 +198,13 @@ class ResourceManager:
     def list_resource(
         self, resource: discovery_cache.ApiResource, *, namespace: str, label_selector: str
     ) -> builtins.list[Manifest]:
-        """Return the objects of a resolved kind (one request unless the server pages).
+        """Return the objects of a resolved kind, in pages of ``list_chunk`` objects.
 
-        With a live cache (the daemon's), a collection it holds costs no request; one it
-        does not is listed and handed to it (see :mod:`reconciler.cluster.livecache`).
+        A page whose ``continue`` token expired (410: the server compacted the version the
+        list started at) starts the list again whole, without pages, as client-go's pager
+        does: a list is one consistent snapshot or nothing. With a live cache (the
+        daemon's), a collection it holds costs no request; one it does not is listed and
+        handed to it (see :mod:`reconciler.cluster.livecache`).
         """
         cache = self.live_cache if label_selector else None
         path = resource.path(namespace)
@@ -210,8 +216,9 @@ class ResourceManager:
         items: builtins.list[Manifest] = []
         token = ""
         version = ""
+        limit = self.list_chunk
         while True:
-            query: builtins.list[tuple[str, Any]] = [("limit", self.list_chunk)]
+            query: builtins.list[tuple[str, Any]] = [("limit", limit)] if limit else []
             if label_selector:
                 query.append(("labelSelector", label_selector))
             if token:
@@ -219,6 +226,10 @@ class ResourceManager:
             try:
                 data = self.call("GET", path, query=query).data or {}
             except api.ApiError as exc:
+                if exc.status == 410 and token:
+                    log.info("list %s: %s; listing it again whole", path, exc)
+                    items, token, version, limit = [], "", "", 0
+                    continue
                 where = f"{resource.kind} in {namespace}" if namespace else resource.kind
                 if exc.status == 404 and not namespace:
                     self.discovery.invalidate(resource.group)

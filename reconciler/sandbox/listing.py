@@ -47,8 +47,8 @@ class ListVerbs:
         self._check_list_version(params)
         token = params.get("continue")
         if token:
-            with self._continue_lock:
-                entry = self._continues.pop(token, None)
+            with self._continue_lock:  # a token may be sent again (a retried request)
+                entry = self._continues.get(token)
             if entry is None:
                 _check_continue_token(token)
             if entry is None or self.clock() - entry[0] > CONTINUE_TTL:

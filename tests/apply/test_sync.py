@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from collections import Counter
 from typing import Any
@@ -357,6 +358,29 @@ def test_a_list_read_in_pages_is_the_same_list(manager: ResourceManager, sandbox
     assert [isinstance(e.get("fieldsV1"), str) for e in entries] == [
         e["manager"] == labels.FIELD_MANAGER and e["operation"] == "Apply" for e in entries
     ]
+
+
+def test_an_expired_continue_token_lists_again_whole(sandbox: Any) -> None:
+    """A page refused with 410 Expired (the list's version compacted) starts the list again,
+    whole and without pages (client-go's pager does the same), and misses nothing."""
+    paged = ResourceManager(sandbox.api_client(), retry=FAST, list_chunk=2)
+    paged.apply(objects.namespace(NS, ENV), applyset=None)
+    for i in range(5):
+        paged.apply(objects.configmap(f"c{i}", NS, ENV), applyset=None)
+    api = sandbox.server.api
+    real_clock, jumps = api.clock, itertools.count()
+    api.clock = lambda: real_clock() + 400 * next(jumps)  # every reading 400 s later: past the TTL
+    try:
+        before = sandbox.request_counts()
+        listed = paged.list("v1", "ConfigMap", namespace=NS)
+        after = sandbox.request_counts()
+    finally:
+        api.clock = real_clock
+    assert [o["metadata"]["name"] for o in listed] == [f"c{i}" for i in range(5)]
+    made = {k: n - before.get(k, 0) for k, n in after.items() if k[0] == "LIST"}
+    made = {k: n for k, n in made.items() if n}
+    # The first page, its continuation refused, then the whole list in one request.
+    assert made == {("LIST", "configmaps", "200"): 2, ("LIST", "configmaps", "410"): 1}
 
 
 def test_single_object_verbs(manager: ResourceManager, kubectl: Any) -> None:

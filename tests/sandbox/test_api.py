@@ -294,6 +294,9 @@ def test_list_selectors_and_pagination(sandbox: SandboxHandle) -> None:
     ).body
     names = [o["metadata"]["name"] for o in page1["items"] + page2.body["items"] + page3["items"]]
     assert names == [f"c{i}" for i in range(7)]
+    # A token is not used up: a client that retries a page gets the same page again.
+    again = call(sandbox.url, "GET", f"{CM}?limit=3&continue={page1['metadata']['continue']}")
+    assert again.code == 200 and again.body["items"] == page2.body["items"]
     assert "continue" not in page3["metadata"]
     bogus = call(sandbox.url, "GET", f"{CM}?limit=3&continue=bogus")
     assert (bogus.code, bogus.body["reason"], bogus.body["message"]) == (
