@@ -210,7 +210,7 @@ def compact_managed_fields(live: Manifest, field_manager: str) -> Manifest:
     """Shrink a listed object's ``managedFields`` to what is read of it; return ``live``.
 
     A listed object is held for a whole pass (and by the daemon's live cache between
-    passes), and half of its decoded size is ``managedFields``: thousands of small dicts.
+    passes), and half of its decoded size is ``managedFields``: trees of small dicts.
     What the reconciler reads of them is who manages the object (:func:`owners`, whether
     it is ours) and the fields of ``field_manager``'s applies (:func:`owned_fields`, only
     when its in-sync memo misses). So other entries keep everything but their ``fieldsV1``,

@@ -37,9 +37,10 @@ Key = tuple[str, str, str, str]
 
 LIST_CHUNK = 5000
 """Objects per page of a list (``limit``; kubectl's ``--chunk-size`` and client-go's
-informers use 500). A page is decoded whole, so the page bounds what a list holds twice at
-once (response bytes and their objects: ~24 KiB of Python objects per Job of 5 KiB of JSON); 5,000 keeps one request
-per kind up to 1,000 pipelines (3,000 Jobs) and bounds a 30,000-Job list to 6 pages."""
+informers use 500). A page is decoded whole, so the page bounds what a list holds twice
+at once (the response's bytes and their objects: ~24 KiB of Python objects per Job of
+5 KiB of JSON). 5,000 keeps one request per kind up to 1,000 pipelines (3,000 Jobs) and
+cuts a 30,000-Job list into 6 pages."""
 
 
 @dataclass
