@@ -213,7 +213,7 @@ class ResourceManager:
             cached = cache.items(path, label_selector)
             if cached is not None:
                 return cached
-        typed = _typer(resource, self.field_manager)
+        typed = _typer(resource, self.field_manager, self.verified)
         items: builtins.list[Manifest] = []
         token = ""
         version = ""
@@ -377,11 +377,20 @@ class ResourceManager:
 
 
 def _typer(
-    resource: discovery_cache.ApiResource, field_manager: str
+    resource: discovery_cache.ApiResource,
+    field_manager: str,
+    verified: MutableMapping[str, Any] | None,
 ) -> Callable[[Manifest], Manifest]:
     """Return what makes a listed (or watched) item a held live object: its ``apiVersion``
-    and ``kind`` filled in, its ``managedFields`` compacted (:func:`fields.compact_managed_fields`)."""
-    return lambda obj: fields.compact_managed_fields(resource.typed(dict(obj)), field_manager)
+    and ``kind`` filled in, the ``managedFields`` trees it will not be read for dropped
+    (:func:`fields.compact_managed_fields`: ours are kept until ``verified`` has it)."""
+
+    def typed(obj: Manifest) -> Manifest:
+        live = resource.typed(dict(obj))
+        keep = not manager_apply.found_in_sync(live, field_manager, verified)
+        return fields.compact_managed_fields(live, field_manager, keep_ours=keep)
+
+    return typed
 
 
 def deep_copy(obj: Manifest) -> Manifest:
