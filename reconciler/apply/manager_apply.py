@@ -149,18 +149,6 @@ def needs_apply(
     return drifted
 
 
-def found_in_sync(
-    live: Manifest, field_manager: str, verified: MutableMapping[str, Any] | None
-) -> bool:
-    """True if ``verified`` holds ``live`` at this resourceVersion as in sync with what we
-    applied to it (its applied-hash annotation): :func:`needs_apply` will not compare it
-    field by field, whatever is desired (the same hash: in sync; another: a request)."""
-    if verified is None:
-        return False
-    key = _verified_key_of(fields.applied_hash(live), live, field_manager)
-    return key is not None and verified.get(key) is True
-
-
 def _verified_key(obj: Manifest, live: Manifest, field_manager: str) -> str | None:
     """Return the content address of a (desired, live) pair, or None if it has none."""
     return _verified_key_of(fields.applied_hash(obj), live, field_manager)

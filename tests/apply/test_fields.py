@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.apply import fields, manager_apply
+from reconciler.apply import fields
 from reconciler.structs import labels, quantities
 
 DEPLOYMENT = {
@@ -135,31 +135,29 @@ def test_an_omitted_empty_value_is_unchanged_only_while_we_own_it() -> None:
 
 
 def test_compacted_managed_fields_keep_what_is_read() -> None:
-    """A listed object keeps the managers' names, and our applied fields until verified."""
+    """A listed object keeps our applied fields as JSON text and other managers' names."""
     live = live_of(DEPLOYMENT)
-    unverified = fields.compact_managed_fields(
-        copy.deepcopy(live), labels.FIELD_MANAGER, keep_ours=True
-    )
-    theirs, ours = unverified["metadata"]["managedFields"]
+    compact = fields.compact_managed_fields(copy.deepcopy(live), labels.FIELD_MANAGER)
+    theirs, ours = compact["metadata"]["managedFields"]
     assert theirs == {"manager": "kubectl-edit", "operation": "Update"}
-    assert ours == live["metadata"]["managedFields"][1]
-    assert fields.owned_fields(unverified, labels.FIELD_MANAGER) == APPLIED_FIELDS
-    assert not fields.drifted(DEPLOYMENT, unverified)  # stdin: false still ours
-    verified = fields.compact_managed_fields(
-        copy.deepcopy(live), labels.FIELD_MANAGER, keep_ours=False
-    )
-    assert [sorted(e) for e in verified["metadata"]["managedFields"]] == [
-        ["manager", "operation"],
-        ["apiVersion", "fieldsType", "manager", "operation"],
-    ]
-    assert manager_apply.owners(verified) == manager_apply.owners(live)
-    # Everything but managedFields is left as it was.
-    for compact in (unverified, verified):
-        rest = {k: v for k, v in compact["metadata"].items() if k != "managedFields"}
-        assert rest == {k: v for k, v in live["metadata"].items() if k != "managedFields"}
-        assert {k: v for k, v in compact.items() if k != "metadata"} == {
-            k: v for k, v in live.items() if k != "metadata"
-        }
+    assert isinstance(ours["fieldsV1"], str)
+    assert fields.owned_fields(compact, labels.FIELD_MANAGER) == APPLIED_FIELDS
+    assert {k: v for k, v in ours.items() if k != "fieldsV1"} == {
+        k: v for k, v in live["metadata"]["managedFields"][1].items() if k != "fieldsV1"
+    }
+    # The drift answer is the same, with the field ours and once another manager took it.
+    assert not fields.drifted(DEPLOYMENT, compact)
+    taken = copy.deepcopy(live)
+    owned = taken["metadata"]["managedFields"][1]["fieldsV1"]
+    del owned["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"server"}']["f:stdin"]
+    assert fields.drifted(DEPLOYMENT, taken)
+    assert fields.drifted(DEPLOYMENT, fields.compact_managed_fields(taken, labels.FIELD_MANAGER))
+    # Compacting twice changes nothing; text that is not JSON is no ownership.
+    again = fields.compact_managed_fields(copy.deepcopy(compact), labels.FIELD_MANAGER)
+    assert again == compact
+    compact["metadata"]["managedFields"][1]["fieldsV1"] = "{not json"
+    assert fields.owned_fields(compact, labels.FIELD_MANAGER) is None
+    assert fields.drifted(DEPLOYMENT, compact)
 
 
 @pytest.mark.parametrize(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from reconciler.apply import fields
 from reconciler.apply.applysets import applyset_for
 from reconciler.apply.manager import ResourceManager
 from reconciler.apply.sync import SyncOptions, sync_objects
 from reconciler.cluster import api, livecache
+from reconciler.structs import labels
 from reconciler.structs.changesets import Action
 from tests.apply import objects
 from tests.apply.test_sync import counts, delta, writes
@@ -80,6 +83,14 @@ def test_our_own_write_is_what_the_next_pass_reads(
     assert set(sync(manager, desired("debug")).values()) == {Action.UNCHANGED}
     held = {o["metadata"]["name"]: o for o in cache.items(CM_PATH, APPLYSET.selector) or []}
     assert held["settings"]["data"] == {"LOG_LEVEL": "debug"}
+    # Held between passes, an object keeps our applied fields as JSON text (what the drift
+    # check reads, parsed when it runs) and other managers' names without their fields.
+    for obj in held.values():
+        entries = obj["metadata"]["managedFields"]
+        ours = [e for e in entries if e["manager"] == labels.FIELD_MANAGER]
+        assert ours and all(isinstance(e["fieldsV1"], str) for e in ours)
+        assert all("fieldsV1" not in e for e in entries if e not in ours)
+        assert fields.owned_fields(obj, labels.FIELD_MANAGER) == json.loads(ours[0]["fieldsV1"])
 
 
 def test_a_change_by_someone_else_arrives_by_the_watch_and_is_repaired(
