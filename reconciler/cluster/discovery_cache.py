@@ -57,11 +57,20 @@ class ApiResource:
 
         A namespaced resource without ``namespace`` gives the all-namespaces collection.
         """
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
-        base += f"/{self.plural}"
-        return f"{base}/{name}" if name else base
+        return api_path(
+            self.group, self.version, self.plural, namespace if self.namespaced else "", name
+        )
+
+
+def api_path(group: str, version: str, plural: str, namespace: str = "", name: str = "") -> str:
+    """Return the URL path of a collection (in ``namespace``, or all), or of one object when
+    ``name`` is given: ``/apis/<group>/<version>[/namespaces/<ns>]/<plural>[/<name>]``, under
+    ``/api/<version>`` for the core group."""
+    base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    if namespace:
+        base += f"/namespaces/{namespace}"
+    base += f"/{plural}"
+    return f"{base}/{name}" if name else base
 
 
 def operator_for(group: str) -> str:

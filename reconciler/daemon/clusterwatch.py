@@ -31,6 +31,7 @@ from typing import Any
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
+from reconciler.cluster import discovery_cache
 from reconciler.structs import labels
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,7 @@ class WatchedKind:
 
     def object_path(self, namespace: str, name: str) -> str:
         """Return the API path of one object of this kind (as the live cache keys it)."""
-        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        return f"{prefix}/namespaces/{namespace}/{self.plural}/{name}"
+        return discovery_cache.api_path(self.group, self.version, self.plural, namespace, name)
 
 
 STEP_KINDS = (
