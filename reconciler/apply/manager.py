@@ -213,7 +213,7 @@ class ResourceManager:
             cached = cache.items(path, label_selector)
             if cached is not None:
                 return cached
-        typed = _typer(resource, self.field_manager, compact=cache is not None)
+        typed = _typer(resource, self.field_manager, compact=False)
         items: builtins.list[Manifest] = []
         token = ""
         version = ""
@@ -246,7 +246,8 @@ class ResourceManager:
             token = str(meta.get("continue") or "")
             if not token:
                 if cache is not None:
-                    cache.seed(path, label_selector, items, version, typed)
+                    held = _typer(resource, self.field_manager, compact=True)
+                    cache.seed(path, label_selector, items, version, held)
                 return items
 
     def list_kinds(
@@ -380,10 +381,10 @@ def _typer(
     resource: discovery_cache.ApiResource, field_manager: str, *, compact: bool
 ) -> Callable[[Manifest], Manifest]:
     """Return what makes a listed (or watched) item a live object: its ``apiVersion`` and
-    ``kind`` filled in and, for a collection the live cache will hold between passes
-    (``compact``), its ``managedFields`` compacted (:func:`fields.compact_managed_fields`:
-    ~36% less memory per object). A list held for one pass only is not compacted: that
-    cost 10 to 35% more CPU per 1,000-pipeline pass for 10 to 15% less RSS."""
+    ``kind`` filled in and, for what the live cache holds between passes (``compact``),
+    its ``managedFields`` compacted (:func:`fields.compact_managed_fields`: ~36% less
+    memory per object). A list held for one pass only is not compacted: that cost 10 to
+    35% more CPU per 1,000-pipeline pass for 10 to 15% less RSS."""
     if not compact:
         return lambda obj: resource.typed(dict(obj))
     return lambda obj: fields.compact_managed_fields(resource.typed(dict(obj)), field_manager)

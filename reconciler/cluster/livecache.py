@@ -249,10 +249,13 @@ class LiveCache:
     ) -> bool:
         """Keep a fresh LIST's ``items`` (at ``version``) and watch the collection from there.
 
-        ``typed`` fills in what watch events lack (apiVersion, kind). Returns False (nothing
-        kept) for a selector that is not an equality one, a list without a version, one
-        that would take the cache past ``max_objects``, or one whose watch the server
-        refused (no ``watch`` permission, not served) less than :data:`REFUSED_SECONDS` ago.
+        ``typed`` makes an item or a watch event's object what is held (apiVersion and kind
+        filled in; the manager's also compacts ``managedFields``): it runs on the items
+        only once they are to be kept (on shallow copies: what they share with the caller's
+        items is changed for both). Returns False (nothing kept) for a selector that is not
+        an equality one, a list without a version, one that would take the cache past
+        ``max_objects``, or one whose watch the server refused (no ``watch`` permission,
+        not served) less than :data:`REFUSED_SECONDS` ago.
         """
         parsed = parse_selector(selector) if selector else None
         with self._lock:
@@ -261,20 +264,23 @@ class LiveCache:
                 self._drop(old)
             if self._refused.get((path, selector), 0.0) > time.monotonic():
                 return False
-            held = sum(len(c.objects) for c in self._collections.values() if c.synced)
-            if (
-                self._closed
-                or parsed is None
-                or not version
-                or held + len(items) > self.max_objects
-            ):
+            if parsed is None or not version or not self._room_for(len(items)):
                 return False
-            coll = _Collection(path, selector, parsed, typed, {_key(o): o for o in items}, version)
+        kept = {_key(o): typed(o) for o in items}  # per-object work, outside the lock
+        with self._lock:
+            if not self._room_for(len(kept)):  # others were kept meanwhile
+                return False
+            coll = _Collection(path, selector, parsed, typed, kept, version)
             self._collections[(path, selector)] = coll
         threading.Thread(
             target=self._watch, args=(coll,), name=f"cache-{path}", daemon=True
         ).start()
         return True
+
+    def _room_for(self, count: int) -> bool:
+        """True if ``count`` more objects fit under ``max_objects`` (call with the lock held)."""
+        held = sum(len(c.objects) for c in self._collections.values() if c.synced)
+        return not self._closed and held + count <= self.max_objects
 
     def expect_write(self, method: str, path: str, answer: Any) -> None:
         """Note a write we made (``method`` on object ``path``) and the server's answer.

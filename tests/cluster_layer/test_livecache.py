@@ -186,6 +186,21 @@ def test_what_is_not_cached(cache: livecache.LiveCache) -> None:
     small.close()
 
 
+def test_a_list_the_cache_does_not_keep_is_not_compacted(sandbox: Any) -> None:
+    """Only what the cache holds between passes pays for compacting managedFields."""
+    small = livecache.LiveCache(sandbox.api_client(), max_objects=1)
+    try:
+        sync(ResourceManager(sandbox.api_client(), retry=FAST), desired())
+        manager = ResourceManager(sandbox.api_client(), retry=FAST, live_cache=small)
+        listed = manager.list("v1", "ConfigMap", namespace=NS, label_selector=APPLYSET.selector)
+        assert len(listed) >= 2 and small.items(CM_PATH, APPLYSET.selector) is None
+        assert all(
+            isinstance(e["fieldsV1"], dict) for o in listed for e in o["metadata"]["managedFields"]
+        )
+    finally:
+        small.close()
+
+
 def test_the_collections_of_a_gone_namespace_are_forgotten(
     manager: ResourceManager, cache: livecache.LiveCache
 ) -> None:
