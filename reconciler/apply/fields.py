@@ -179,8 +179,8 @@ def owned_fields(live: Manifest, field_manager: str) -> Owned:
     """Return the fields ``field_manager`` applied to ``live`` (``fieldsV1``), or None.
 
     Entries of several API versions are merged; an Update entry of the same manager is not
-    an apply and is not counted. A ``fieldsV1`` kept as JSON text (a listed object after
-    :func:`compact_managed_fields`) is parsed here; text that is not a JSON object counts
+    an apply and is not counted. A ``fieldsV1`` kept as JSON text (an object the live
+    cache holds, after :func:`compact_managed_fields`) is parsed here; text that is not a JSON object counts
     as not known.
     """
     merged: dict[str, Any] | None = None
@@ -207,7 +207,7 @@ def _json_text(value: dict[str, Any]) -> str:
 
 
 def compact_managed_fields(live: Manifest, field_manager: str) -> Manifest:
-    """Shrink a listed object's ``managedFields`` to what is read of it; return ``live``.
+    """Shrink a held object's ``managedFields`` to what is read of it; return ``live``.
 
     Used for the objects the daemon's live cache holds between passes: half of an
     object's decoded size is ``managedFields``, trees of small dicts.

@@ -135,7 +135,7 @@ def test_an_omitted_empty_value_is_unchanged_only_while_we_own_it() -> None:
 
 
 def test_compacted_managed_fields_keep_what_is_read() -> None:
-    """A listed object keeps our applied fields as JSON text and other managers' names."""
+    """A held object keeps our applied fields as JSON text and other managers' names."""
     live = live_of(DEPLOYMENT)
     compact = fields.compact_managed_fields(copy.deepcopy(live), labels.FIELD_MANAGER)
     theirs, ours = compact["metadata"]["managedFields"]
