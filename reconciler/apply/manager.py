@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str, str, str]
 """``ObjectRef.key``: (group, kind, namespace, name), version-independent."""
 
+Trim = Callable[[Manifest], Manifest]
+"""Shrinks a freshly listed object, in place, to what its caller reads of it."""
+
 LIST_CHUNK = 5000
 """Objects per page of a list (``limit``; kubectl's ``--chunk-size`` and client-go's
 informers use 500). A page is decoded whole, so the page bounds what a list holds twice
@@ -197,7 +200,12 @@ class ResourceManager:
         return self.list_resource(resource, namespace=namespace, label_selector=label_selector)
 
     def list_resource(
-        self, resource: discovery_cache.ApiResource, *, namespace: str, label_selector: str
+        self,
+        resource: discovery_cache.ApiResource,
+        *,
+        namespace: str,
+        label_selector: str,
+        trim: Trim | None = None,
     ) -> builtins.list[Manifest]:
         """Return the objects of a resolved kind, in pages of ``list_chunk`` objects.
 
@@ -205,7 +213,9 @@ class ResourceManager:
         list started at) starts the list again whole, without pages, as client-go's pager
         does: a list is one consistent snapshot or nothing. With a live cache (the
         daemon's), a collection it holds costs no request; one it does not is listed and
-        handed to it (see :mod:`reconciler.cluster.livecache`).
+        handed to it (see :mod:`reconciler.cluster.livecache`). ``trim`` shrinks each item
+        of a list held one pass only, as its page is decoded (never what a live cache
+        may hold: other readers share that).
         """
         cache = self.live_cache if label_selector else None
         path = resource.path(namespace)
@@ -214,6 +224,8 @@ class ResourceManager:
             if cached is not None:
                 return cached
         typed = _typer(resource, self.field_manager, compact=False)
+        if trim is not None and cache is None:
+            typed = _trimmed(typed, trim)
         items: builtins.list[Manifest] = []
         token = ""
         version = ""
@@ -258,6 +270,7 @@ class ResourceManager:
         label_selector: str,
         versions: Mapping[tuple[str, str], str] | None = None,
         namespaced_only: bool = False,
+        trim: Trim | None = None,
     ) -> LiveObjects:
         """List every kind with one request per kind (per namespace for namespaced kinds).
 
@@ -265,7 +278,8 @@ class ResourceManager:
         at (the desired objects' version, so fields compare like for like), else the
         group's preferred version. Kinds the cluster does not serve are reported in
         ``missing``, failed lists in ``failures``; neither raises. ``namespaced_only`` skips
-        cluster-scoped kinds (to list known kinds in more namespaces).
+        cluster-scoped kinds (to list known kinds in more namespaces). ``trim``: see
+        :meth:`list_resource`.
         """
         versions = versions or {}
         scopes_ns = sorted({ns for ns in namespaces if ns})
@@ -278,7 +292,7 @@ class ResourceManager:
                     continue
                 for ns in scopes_ns if resource.namespaced else [""]:
                     for obj in self.list_resource(
-                        resource, namespace=ns, label_selector=label_selector
+                        resource, namespace=ns, label_selector=label_selector, trim=trim
                     ):
                         state[key_of(obj)] = obj
                 state.kinds.add((group, kind))
@@ -296,6 +310,7 @@ class ResourceManager:
         *,
         namespaces: Iterable[str] = (),
         versions: Mapping[tuple[str, str], str] | None = None,
+        trim: Trim | None = None,
     ) -> LiveObjects:
         """Return the live members of ``applyset``: the given kinds and the parent's kinds.
 
@@ -305,6 +320,8 @@ class ResourceManager:
         and ``namespaces``. Kinds the cluster does not serve have no members. Pass the
         result to ``sync_objects(live=...)`` so the sync does not list again. Raises the
         first ClusterError if a list fails (a partial view must not drive a prune).
+        ``trim`` shrinks the members a caller reads only part of (see
+        :meth:`list_resource`): such a caller must not compare or apply them.
         """
         self.discovery.forget_missing()
         parent = self.get(applyset.parent_ref)
@@ -313,6 +330,7 @@ class ResourceManager:
             namespaces=[applyset.namespace, *namespaces, *applysets.parent_namespaces(parent)],
             label_selector=applyset.selector,
             versions=versions,
+            trim=trim,
         )
         state.parent = parent
         state.parent_read = True
@@ -388,6 +406,11 @@ def _typer(
     if not compact:
         return lambda obj: resource.typed(dict(obj))
     return lambda obj: fields.compact_managed_fields(resource.typed(dict(obj)), field_manager)
+
+
+def _trimmed(typed: Trim, trim: Trim) -> Trim:
+    """Return ``typed`` followed by ``trim``."""
+    return lambda obj: trim(typed(obj))
 
 
 def deep_copy(obj: Manifest) -> Manifest:

@@ -21,7 +21,7 @@ from reconciler.engine.sources import trigger_of
 from reconciler.render import environments, serving
 from reconciler.render import steps as step_objects
 from reconciler.render.runspecs import RunSpec
-from reconciler.runs import recording, retries, tracking
+from reconciler.runs import recording, retries, tracking, trimming
 from reconciler.source import repos
 from reconciler.specs import branches, provenance_branches
 from reconciler.structs import labels
@@ -62,11 +62,16 @@ def pipeline_kinds(plan: RunSpec, *, serve: bool) -> set[tuple[str, str]]:
 
 
 def list_live(manager: ResourceManager, prepared: environments.Prepared) -> LiveObjects:
-    """List the environment's live members: the ApplySet parent and one LIST per kind."""
+    """List the environment's live members: the ApplySet parent and one LIST per kind.
+
+    Step objects are held trimmed (:func:`reconciler.runs.trimming.trim`: no pod
+    templates, no ``managedFields``), as each page is decoded: the sync never sends nor
+    compares them (``frozen``), and recording a run reads its steps again whole.
+    """
     from reconciler.apply import applysets
 
     applyset = applysets.applyset_for(prepared.env.name, prepared.target.namespace)
-    live = manager.list_live(applyset, live_kinds(prepared))
+    live = manager.list_live(applyset, live_kinds(prepared), trim=trimming.trim)
     target = prepared.target
     if ("", "Namespace", "", target.namespace) not in live:
         # Not ours: a Namespace someone else made is used as it is (its annotations still
@@ -184,6 +189,7 @@ def tracking_runs(
         list_pods=lambda: manager.list(
             "v1", "Pod", namespace=target.namespace, label_selector=pod_selector
         ),
+        read_whole=lambda obj: manager.get(ObjectRef.of(obj)),
         dry_run=dry_run,
         applied_commit=applied,
         run_spec_at_applied=run_specs_at(ctx, source, prepared.env.name, applied, prepared),

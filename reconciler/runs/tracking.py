@@ -21,9 +21,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from reconciler import health
+from reconciler.provenance.records import record_path
 from reconciler.render import steps as step_objects
 from reconciler.render.runspecs import RunSpec
-from reconciler.runs import observing, reasons, recording
+from reconciler.runs import observing, reasons, recording, trimming
 from reconciler.structs import labels
 from reconciler.structs.errors import RecordError, SpecError
 from reconciler.structs.manifests import Manifest
@@ -99,7 +100,8 @@ class RunTracker:
 
     ``provenance`` is a ProvenanceStore; ``branch_for(pipeline)`` the provenance branch of a
     pipeline; ``list_pods()`` lists the namespace's pods (called at most once, and only when
-    a run finished); ``record_context`` carries env, source, server and namespace;
+    a run finished); ``read_whole(obj)`` reads a trimmed step object again, whole (see
+    :mod:`.trimming`; None if it is gone), before its run is recorded; ``record_context`` carries env, source, server and namespace;
     ``applied_commit`` is the commit last applied to the namespace and
     ``run_spec_at_applied(pipeline)`` the pipeline's run spec at that commit (None if unknown).
     """
@@ -111,6 +113,7 @@ class RunTracker:
     provenance: ProvenanceStore
     branch_for: Callable[[str], str]
     list_pods: Callable[[], list[Manifest]]
+    read_whole: Callable[[Manifest], Manifest | None] = lambda obj: obj
     dry_run: bool = False
     applied_commit: str = ""
     run_spec_at_applied: Callable[[str], RunSpec | None] = lambda _pipeline: None
@@ -214,6 +217,13 @@ class RunTracker:
         source = self.source
         if not fin.current and self.applied_commit:  # an older run: its own commit
             source = replace(source, commit=self.applied_commit)
+        try:
+            fin = replace(fin, objects={s: self._whole(o) for s, o in fin.objects.items()})
+        except Exception as e:  # the record would lack its steps' images: not this pass
+            out.protected |= names
+            path = record_path(self.env, pipeline, fin.run)
+            out.errors.append(RecordError(path, f"cannot read its step objects: {e}"))
+            return
         record = recording.build_record(
             fin,
             env=self.env,
@@ -235,6 +245,13 @@ class RunTracker:
         pending = bool(getattr(written, "pending", False))
         out.pending += int(pending)
         self._log_finished(record, fin, pending=pending)
+
+    def _whole(self, obj: Manifest) -> Manifest:
+        """Return ``obj`` whole: read again if it was trimmed (as listed if it is gone)."""
+        if not trimming.is_trimmed(obj):
+            return obj
+        whole = self.read_whole(obj)
+        return whole if whole is not None else obj
 
     def _log_finished(
         self, record: rec.RunRecord, fin: observing.Finishing, *, pending: bool

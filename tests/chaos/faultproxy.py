@@ -11,6 +11,8 @@ and forwards every request to ``upstream`` (the sandbox), except that with proba
 
 ``counts`` holds how many requests were forwarded and how many faults of each kind were
 injected. Faults can be paused (``enabled = False``) to check convergence afterwards.
+``refuse(method, path)``, when set, picks requests that get a ``500`` every time (the
+random faults aside, ``rate=0`` for none).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +41,7 @@ class FaultProxy:
         self.upstream = urlsplit(upstream)
         self.rate = rate
         self.enabled = True
+        self.refuse: Callable[[str, str], bool] | None = None
         self.counts: Counter[str] = Counter()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -84,6 +88,8 @@ class FaultProxy:
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
         fault = self._draw()
+        if self.refuse is not None and self.refuse(req.command, req.path):
+            fault = "500"
         if fault:
             self._count(fault)
         if fault == "reset":

@@ -1,0 +1,78 @@
+"""Live step objects as a full pass holds them: without pod templates or ``managedFields``.
+
+A settled environment's live objects are mostly the step objects of finished runs (three
+Jobs per pipeline of three steps: 30,000 at 10,000 pipelines), and most of a decoded Job
+is what no pass reads of it: its pod template and its ``managedFields``. A step object is
+frozen once live (the sync never sends nor compares it: see
+:func:`reconciler.engine.stages.sync`); what a pass reads of it is its identity, labels,
+annotations, ``spec`` outside the template (``suspend``) and ``status`` (health, run
+tracking, prune). Only recording a finished run reads a template (the step's image,
+resources and env): :func:`is_trimmed` tells the tracker to read that object again, whole,
+first (one GET per step of a run that has just finished).
+
+:func:`trim` is what the engine hands the manager for the lists of a full pass held one
+pass only (never for what the daemon's live cache holds, which other readers share).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.structs import labels
+from reconciler.structs.manifests import Manifest
+
+TEMPLATED_KINDS = {("batch", "Job"), ("kubeflow.org", "PyTorchJob")}
+"""``(group, kind)`` of the step objects that carry pod templates (a TrainJob's trainer is
+small and is what its record reads: it is kept)."""
+
+
+def trim(obj: Manifest) -> Manifest:
+    """Drop a live step object's pod templates and ``managedFields``; return ``obj``.
+
+    Mutates ``obj`` (a freshly decoded list item nobody else holds). Anything that is not a
+    step object (no ``reconciler.ml/step`` label), or is not a Job or PyTorchJob, is left as
+    it is; so is a malformed one (``spec`` not a mapping).
+    """
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or labels.STEP not in (meta.get("labels") or {}):
+        return obj
+    if _group_kind(obj) not in TEMPLATED_KINDS:
+        return obj
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return obj
+    meta.pop("managedFields", None)
+    for holder in _template_holders(obj, spec):
+        holder.pop("template", None)
+    return obj
+
+
+def is_trimmed(obj: Manifest) -> bool:
+    """True if ``obj`` is a step object without the pod template its kind always has.
+
+    The API requires a Job's ``spec.template`` (and a PyTorchJob replica's), so a missing
+    one means :func:`trim` dropped it.
+    """
+    if _group_kind(obj) not in TEMPLATED_KINDS:
+        return False
+    if labels.STEP not in ((obj.get("metadata") or {}).get("labels") or {}):
+        return False
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return False
+    return any("template" not in h for h in _template_holders(obj, spec))
+
+
+def _template_holders(obj: Manifest, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the mappings that hold the object's pod templates (the spec, or its replicas)."""
+    if obj.get("kind") == "Job":
+        return [spec]
+    replicas = spec.get("pytorchReplicaSpecs")
+    if not isinstance(replicas, dict):
+        return []
+    return [r for r in replicas.values() if isinstance(r, dict)]
+
+
+def _group_kind(obj: Manifest) -> tuple[str, str]:
+    api = str(obj.get("apiVersion", ""))
+    return (api.split("/", 1)[0] if "/" in api else "", str(obj.get("kind", "")))

@@ -1,0 +1,134 @@
+"""A full pass holds step objects trimmed, and records finished runs from them read whole.
+
+A settled environment's live objects are mostly finished step Jobs, and most of a Job is
+its pod template and ``managedFields``, which no pass reads: the full pass drops them as
+each page is decoded (``reconciler.runs.trimming``). Recording a run reads its step
+objects again, whole, so its record still names each step's image and resources.
+Real git, the example repository and the sandbox over HTTP.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from reconciler import engine
+from reconciler.engine import preparing, sources, stages
+from reconciler.runs import trimming
+from reconciler.structs import labels
+from reconciler.structs.manifests import Manifest
+from tests.workflows.world import GOOD, NS, make_world
+
+JOB = {
+    "apiVersion": "batch/v1",
+    "kind": "Job",
+    "metadata": {
+        "name": "p-r-train",
+        "labels": {labels.STEP: "train", labels.PIPELINE: "p"},
+        "managedFields": [{"manager": "reconciler", "fieldsV1": {"f:spec": {}}}],
+    },
+    "spec": {"backoffLimit": 2, "suspend": False, "template": {"spec": {"containers": []}}},
+    "status": {"conditions": [{"type": "Complete", "status": "True"}]},
+}
+
+
+def all_recorded(out: engine.Outcome) -> bool:
+    return all(p.status in ("Succeeded", "Failed", "Cancelled") for p in out.pipelines)
+
+
+def test_a_step_job_loses_its_template_and_managed_fields_and_keeps_the_rest() -> None:
+    job = copy.deepcopy(JOB)
+    assert not trimming.is_trimmed(job)
+    assert trimming.trim(job) is job
+    assert trimming.is_trimmed(job)
+    assert job["spec"] == {"backoffLimit": 2, "suspend": False}
+    assert "managedFields" not in job["metadata"]
+    assert job["metadata"]["labels"] == JOB["metadata"]["labels"]
+    assert job["status"] == JOB["status"]
+
+
+def test_a_pytorchjob_loses_every_replicas_template() -> None:
+    job: Manifest = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {"name": "p-r-train", "labels": {labels.STEP: "train"}},
+        "spec": {
+            "pytorchReplicaSpecs": {
+                "Master": {"replicas": 1, "template": {"spec": {}}},
+                "Worker": {"replicas": 2, "template": {"spec": {}}},
+            }
+        },
+    }
+    trimming.trim(job)
+    assert job["spec"]["pytorchReplicaSpecs"] == {
+        "Master": {"replicas": 1},
+        "Worker": {"replicas": 2},
+    }
+    assert trimming.is_trimmed(job)
+
+
+def test_what_is_no_templated_step_object_is_left_as_it_is() -> None:
+    plain = copy.deepcopy(JOB)
+    del plain["metadata"]["labels"][labels.STEP]  # a Job of the overlay's own, not a step
+    trainjob = copy.deepcopy(JOB)
+    trainjob.update(apiVersion="trainer.kubeflow.org/v1alpha1", kind="TrainJob")
+    deployment = copy.deepcopy(JOB)
+    deployment.update(apiVersion="apps/v1", kind="Deployment")
+    malformed = copy.deepcopy(JOB)
+    malformed["spec"] = "not a mapping"
+    for obj in (plain, trainjob, deployment, malformed):
+        before = copy.deepcopy(obj)
+        assert trimming.trim(obj) == before
+        assert not trimming.is_trimmed(obj)
+
+
+def test_a_full_pass_lists_steps_trimmed_and_records_their_images(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    world = make_world(tmp_path, sandbox)
+    world.outcomes(GOOD)
+    first = world.reconcile()
+    runs = {p.name: p.run for p in first.pipelines}
+
+    world.until(all_recorded)
+
+    # Each step's record names the image and resources of its object's template.
+    batch = client.BatchV1Api(world.api)
+    for pipeline, steps in (
+        ("fraud-detector", ["prepare", "train", "evaluate"]),
+        ("llm-finetune", ["train"]),
+    ):
+        run = runs[pipeline]
+        record = world.origin_record(f"experiments/{pipeline}", f"runs/dev/{pipeline}/{run}.yaml")
+        assert [s.name for s in record.steps] == steps
+        for step in record.steps:
+            job = batch.read_namespaced_job(f"{pipeline}-{run}-{step.name}", NS)
+            container = next(c for c in job.spec.template.spec.containers if c.name == "step")
+            assert step.image == container.image and step.image
+            assert step.resources and step.resources == world.api.sanitize_for_serialization(
+                container.resources
+            )
+    resnet = world.origin_record(
+        "experiments/resnet50", f"runs/dev/resnet50/{runs['resnet50']}.yaml"
+    )
+    train = next(s for s in resnet.steps if s.name == "train")  # a PyTorchJob's master
+    assert train.image == "registry.example.com/vision/resnet-train:1.4.2"
+
+    # What the full pass lists of them is trimmed; a plain list is whole.
+    source = sources.resolve_source(world.ctx.repo, "dev", None, None)
+    prepared = preparing.prepare(world.ctx, source, "dev")
+    manager = world.ctx.manager_for(None)
+    live = stages.list_live(manager, prepared)
+    steps = [o for o in live.values() if stages.is_step_object(o)]
+    assert {o["kind"] for o in steps} == {"Job", "PyTorchJob"}
+    assert all(trimming.is_trimmed(o) for o in steps)
+    assert all("managedFields" not in o["metadata"] for o in steps)
+    assert all("template" in o["spec"] for o in manager.list("batch/v1", "Job", namespace=NS))
+    # And the no-op pass over them writes nothing and records nothing again.
+    writes = world.writes()
+    again = world.reconcile()
+    assert not again.records and again.changeset.counts()["unchanged"] >= len(steps)
+    assert world.writes() == writes
