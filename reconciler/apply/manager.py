@@ -214,8 +214,10 @@ class ResourceManager:
         does: a list is one consistent snapshot or nothing. With a live cache (the
         daemon's), a collection it holds costs no request; one it does not is listed and
         handed to it (see :mod:`reconciler.cluster.livecache`). ``trim`` shrinks each item
-        of a list held one pass only, as its page is decoded (never what a live cache
-        may hold: other readers share that).
+        as its page is decoded, and what the cache then holds of the collection (its watch
+        events' objects too): every reader of a collection listed with ``trim`` must do
+        with what it leaves (the engine's full pass reads only step objects' identity and
+        status; see :mod:`reconciler.runs.trimming`).
         """
         cache = self.live_cache if label_selector else None
         path = resource.path(namespace)
@@ -223,9 +225,7 @@ class ResourceManager:
             cached = cache.items(path, label_selector)
             if cached is not None:
                 return cached
-        typed = _typer(resource, self.field_manager, compact=False)
-        if trim is not None and cache is None:
-            typed = _trimmed(typed, trim)
+        typed = _typer(resource, self.field_manager, compact=False, trim=trim)
         items: builtins.list[Manifest] = []
         token = ""
         version = ""
@@ -258,7 +258,7 @@ class ResourceManager:
             token = str(meta.get("continue") or "")
             if not token:
                 if cache is not None:
-                    held = _typer(resource, self.field_manager, compact=True)
+                    held = _typer(resource, self.field_manager, compact=True, trim=trim)
                     cache.seed(path, label_selector, items, version, held)
                 return items
 
@@ -396,21 +396,26 @@ class ResourceManager:
 
 
 def _typer(
-    resource: discovery_cache.ApiResource, field_manager: str, *, compact: bool
-) -> Callable[[Manifest], Manifest]:
+    resource: discovery_cache.ApiResource,
+    field_manager: str,
+    *,
+    compact: bool,
+    trim: Trim | None = None,
+) -> Trim:
     """Return what makes a listed (or watched) item a live object: its ``apiVersion`` and
-    ``kind`` filled in and, for what the live cache holds between passes (``compact``),
-    its ``managedFields`` compacted (:func:`fields.compact_managed_fields`: ~36% less
-    memory per object). A list held for one pass only is not compacted: that cost 10 to
-    35% more CPU per 1,000-pipeline pass for 10 to 15% less RSS."""
-    if not compact:
-        return lambda obj: resource.typed(dict(obj))
-    return lambda obj: fields.compact_managed_fields(resource.typed(dict(obj)), field_manager)
+    ``kind`` filled in, ``trim`` applied (the caller's: see :meth:`ResourceManager.list_resource`)
+    and, for what the live cache holds between passes (``compact``), its ``managedFields``
+    compacted (:func:`fields.compact_managed_fields`: ~36% less memory per object). A list
+    held for one pass only is not compacted: that cost 10 to 35% more CPU per
+    1,000-pipeline pass for 10 to 15% less RSS."""
 
+    def typed(obj: Manifest) -> Manifest:
+        out = resource.typed(dict(obj))
+        if trim is not None:
+            out = trim(out)
+        return fields.compact_managed_fields(out, field_manager) if compact else out
 
-def _trimmed(typed: Trim, trim: Trim) -> Trim:
-    """Return ``typed`` followed by ``trim``."""
-    return lambda obj: trim(typed(obj))
+    return typed
 
 
 def deep_copy(obj: Manifest) -> Manifest:

@@ -14,8 +14,10 @@ from reconciler.apply.applysets import applyset_for
 from reconciler.apply.manager import ResourceManager
 from reconciler.apply.sync import SyncOptions, sync_objects
 from reconciler.cluster import api, livecache
+from reconciler.runs import trimming
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action
+from reconciler.structs.manifests import ObjectRef
 from tests.apply import objects
 from tests.apply.test_sync import counts, delta, writes
 
@@ -23,6 +25,7 @@ ENV, NS = "dev", "ml-dev"
 APPLYSET = applyset_for(ENV, NS)
 FAST = api.RetryPolicy(attempts=2, initial=0.01, maximum=0.05, timeout=10)
 CM_PATH = f"/api/v1/namespaces/{NS}/configmaps"
+JOB_PATH = f"/apis/batch/v1/namespaces/{NS}/jobs"
 
 
 @pytest.fixture
@@ -199,6 +202,38 @@ def test_a_list_the_cache_does_not_keep_is_not_compacted(sandbox: Any) -> None:
         )
     finally:
         small.close()
+
+
+def test_a_collection_listed_trimmed_is_held_trimmed_its_watch_events_too(
+    sandbox: Any, manager: ResourceManager, cache: livecache.LiveCache
+) -> None:
+    """What the engine's full pass lists of step objects is what the cache holds of them."""
+    step = objects.job("p", "r1", "train", NS, ENV)
+    sync(ResourceManager(sandbox.api_client(), retry=FAST), [*desired(), step])
+    live = manager.list_live(APPLYSET, [("batch", "Job")], trim=trimming.trim)
+    assert live.get(("batch", "Job", NS, "p-r1-train")) is not None
+    held = cache.items(JOB_PATH, APPLYSET.selector) or []
+    assert [o["metadata"]["name"] for o in held] == ["p-r1-train"]
+    assert trimming.is_trimmed(held[0]) and "managedFields" not in held[0]["metadata"]
+    assert held[0]["spec"]["backoffLimit"] == 2
+    other = ResourceManager(sandbox.api_client(), retry=FAST, field_manager="someone")
+    other.call(
+        "PATCH",
+        f"{JOB_PATH}/p-r1-train",
+        body={"metadata": {"annotations": {"seen": "yes"}}},
+        content_type="application/merge-patch+json",
+    )
+
+    def updated() -> bool:
+        objs = cache.items(JOB_PATH, APPLYSET.selector) or []
+        return bool(objs) and objs[0]["metadata"].get("annotations", {}).get("seen") == "yes"
+
+    until(updated)
+    (again,) = cache.items(JOB_PATH, APPLYSET.selector) or []
+    assert trimming.is_trimmed(again) and "managedFields" not in again["metadata"]
+    # The Job as the API server has it is whole.
+    whole = manager.get(ObjectRef.of(step))
+    assert whole is not None and not trimming.is_trimmed(whole)
 
 
 def test_the_collections_of_a_gone_namespace_are_forgotten(
