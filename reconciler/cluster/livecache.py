@@ -26,10 +26,12 @@ resourceVersions are compared as integers when both are (etcd's and the sandbox'
 otherwise only equality counts, and an expectation that cannot be matched is waited for
 and then answered by a LIST: slower, never wrong.
 
-Memory: every cached object stays decoded between passes, about 18 KiB of Python objects
-each (a 4 KiB Deployment or Job as JSON, half of it ``managedFields``): 10,000 pipelines
-of one environment are ~70,000 objects, ~1.2 GiB. ``max_objects`` bounds their number (a
-collection that would pass it is not cached: its passes list, as without a cache); the
+Memory: every cached object stays decoded between passes, as the holder's ``typed`` leaves
+it (the manager compacts ``managedFields``; the engine's full pass trims step objects:
+:mod:`reconciler.runs.trimming`; ``tests/bench/live_object_sizes.py`` measures them).
+``max_objects`` bounds their number (a collection that would pass it is not cached: its
+passes list, as without a cache; one that watch events would take past it is dropped, and
+its next read lists); the
 daemon's default is no cache at all (``--cache-objects 0``), which keeps only the
 environment being reconciled in memory. Only label-selected collections with equality selectors (``k=v,k2=v2``: an
 ApplySet's members) are cached; unselected lists (every Pod of a namespace) never are. The objects
@@ -427,6 +429,13 @@ class LiveCache:
             key = _key(obj)
             if kind == "DELETED":
                 coll.objects.pop(key, None)
+            elif key not in coll.objects and not self._room_for(1):
+                log.info(
+                    "cache past %d objects: %s dropped; its next read lists",
+                    self.max_objects,
+                    coll.path,
+                )
+                return False
             else:
                 coll.objects[key] = coll.typed(obj)
             awaited = coll.pending.get(key)

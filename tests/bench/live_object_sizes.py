@@ -4,8 +4,10 @@ Not a test: a measuring tool for a settled environment (``BENCH_HOLD=<file>`` in
 bench_sync.py keeps its sandbox), or any cluster. For each kind of the environment's
 ApplySet it lists the members once and prints, per object: the JSON the server sent, the
 share of it that is ``managedFields``, the Python objects of the decoded JSON as they come
-(tracemalloc), and as :meth:`ResourceManager.list_resource` holds them (``managedFields``
-compacted: :func:`reconciler.apply.fields.compact_managed_fields`)::
+(tracemalloc), as a full pass holds them (:meth:`ResourceManager.list_resource` with the
+engine's trim: step objects without pod templates or ``managedFields``,
+:mod:`reconciler.runs.trimming`), and as the daemon's live cache holds them (trimmed, and
+``managedFields`` compacted: :func:`reconciler.apply.fields.compact_managed_fields`)::
 
     python tests/bench/live_object_sizes.py --kubeconfig <kubeconfig> --namespace bench-dev
 """
@@ -24,8 +26,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 from kubernetes import config
 
+from reconciler.apply import fields
 from reconciler.apply.manager import ResourceManager
 from reconciler.cluster import api
+from reconciler.runs import trimming
 from reconciler.structs import labels
 
 
@@ -62,9 +66,10 @@ def main() -> int:
             for kind, _, group in [entry.partition(".")]
         }
     )
-    total = {"objects": 0, "json": 0, "decoded": 0, "held": 0}
+    total = {"objects": 0, "json": 0, "decoded": 0, "held": 0, "cached": 0}
     print(
-        f"{'kind':36} {'objects':>8} {'JSON':>8} {'managedFields':>14} {'decoded':>9} {'held':>9}"
+        f"{'kind':36} {'objects':>8} {'JSON':>8} {'managedFields':>14} {'decoded':>9} "
+        f"{'one pass':>9} {'cached':>9}"
     )
     for group, kind in kinds:
         resource = manager.discovery.resource_for_group_kind(group, kind)
@@ -87,21 +92,38 @@ def main() -> int:
                 resource,  # noqa: B023
                 namespace=args.namespace,
                 label_selector=selector,
+                trim=trimming.trim,
             )
         )
         assert len(listed) == n
+        cached, _ = traced(
+            lambda: [
+                fields.compact_managed_fields(
+                    trimming.trim(resource.typed(i)),  # noqa: B023
+                    labels.FIELD_MANAGER,
+                )
+                for i in json.loads(raw)["items"]  # noqa: B023
+            ]
+        )
         print(
             f"{kind + ('.' + group if group else ''):36} {n:8d} {len(raw) / n:7.0f}B "
-            f"{managed / n:13.0f}B {decoded / n / 1024:8.1f}K {held / n / 1024:8.1f}K"
+            f"{managed / n:13.0f}B {decoded / n / 1024:8.1f}K {held / n / 1024:8.1f}K "
+            f"{cached / n / 1024:8.1f}K"
         )
-        for key, value in (("objects", n), ("json", len(raw)), ("decoded", decoded)):
+        for key, value in (
+            ("objects", n),
+            ("json", len(raw)),
+            ("decoded", decoded),
+            ("held", held),
+            ("cached", cached),
+        ):
             total[key] += value
-        total["held"] += held
     n = total["objects"] or 1
     print(
         f"{'all':36} {total['objects']:8d} {total['json'] / n:7.0f}B {'':>14} "
-        f"{total['decoded'] / n / 1024:8.1f}K {total['held'] / n / 1024:8.1f}K   "
-        f"(decoded {total['decoded'] / 2**20:.0f} MiB, held {total['held'] / 2**20:.0f} MiB)"
+        f"{total['decoded'] / n / 1024:8.1f}K {total['held'] / n / 1024:8.1f}K "
+        f"{total['cached'] / n / 1024:8.1f}K   (decoded {total['decoded'] / 2**20:.0f} MiB, "
+        f"one pass {total['held'] / 2**20:.0f} MiB, cached {total['cached'] / 2**20:.0f} MiB)"
     )
     return 0
 

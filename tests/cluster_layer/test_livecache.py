@@ -236,6 +236,31 @@ def test_a_collection_listed_trimmed_is_held_trimmed_its_watch_events_too(
     assert whole is not None and not trimming.is_trimmed(whole)
 
 
+def test_a_collection_watch_events_would_take_past_the_bound_is_dropped(
+    sandbox: Any,
+) -> None:
+    """``max_objects`` holds after seeding too: growth by watch events does not pass it."""
+    sync(ResourceManager(sandbox.api_client(), retry=FAST), desired())
+    bounded = livecache.LiveCache(sandbox.api_client(), max_objects=2, wait=2.0)
+    try:
+        manager = ResourceManager(sandbox.api_client(), retry=FAST, live_cache=bounded)
+        listed = manager.list("v1", "ConfigMap", namespace=NS, label_selector=APPLYSET.selector)
+        assert len(listed) == 2 and bounded.size() == 2  # settings and other: kept
+        other = ResourceManager(sandbox.api_client(), retry=FAST, field_manager="someone")
+        extra = objects.configmap("third", NS, ENV)
+        extra["metadata"]["labels"][labels.APPLYSET_PART_OF] = APPLYSET.id
+        other.call("POST", CM_PATH, body=extra)
+
+        until(lambda: bounded.items(CM_PATH, APPLYSET.selector) is None)
+        assert bounded.size() == 0 and bounded.stats.dropped == 1
+        # Read again: listed from the server (all three), and not kept past the bound.
+        again = manager.list("v1", "ConfigMap", namespace=NS, label_selector=APPLYSET.selector)
+        assert {o["metadata"]["name"] for o in again} == {"settings", "other", "third"}
+        assert bounded.size() == 0
+    finally:
+        bounded.close()
+
+
 def test_the_collections_of_a_gone_namespace_are_forgotten(
     manager: ResourceManager, cache: livecache.LiveCache
 ) -> None:
