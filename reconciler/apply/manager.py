@@ -189,15 +189,19 @@ class ResourceManager:
         *,
         namespace: str = "",
         label_selector: str = "",
+        trim: Trim | None = None,
     ) -> builtins.list[Manifest]:
         """Return the live objects of a kind (in ``namespace``, or all) matching a selector.
 
-        Follows ``continue`` tokens if the server pages the list. Raises MissingCRDError if
-        the kind is not served, ClusterError for other failures.
+        Follows ``continue`` tokens if the server pages the list; ``trim``: see
+        :meth:`list_resource`. Raises MissingCRDError if the kind is not served,
+        ClusterError for other failures.
         """
         group, version = split_api_version(api_version)
         resource = self.resource_for(group, version, kind)
-        return self.list_resource(resource, namespace=namespace, label_selector=label_selector)
+        return self.list_resource(
+            resource, namespace=namespace, label_selector=label_selector, trim=trim
+        )
 
     def list_resource(
         self,

@@ -187,7 +187,11 @@ def tracking_runs(
         provenance=ctx.provenance,
         branch_for=lambda p: provenance_branches.branch_for(env, p, source.branch),
         list_pods=lambda: manager.list(
-            "v1", "Pod", namespace=target.namespace, label_selector=pod_selector
+            "v1",
+            "Pod",
+            namespace=target.namespace,
+            label_selector=pod_selector,
+            trim=trimming.trim_pod,
         ),
         read_whole=lambda obj: manager.get(ObjectRef.of(obj)),
         dry_run=dry_run,

@@ -10,8 +10,9 @@ tracking, prune). Only recording a finished run reads a template (the step's ima
 resources and env): :func:`is_trimmed` tells the tracker to read that object again, whole,
 first (one GET per step of a run that has just finished).
 
-:func:`trim` is what the engine hands the manager for the lists of a full pass held one
-pass only (never for what the daemon's live cache holds, which other readers share).
+:func:`trim` is what the engine hands the manager for the members a full pass lists (the
+live cache then holds them so too: the full pass is their only reader); :func:`trim_pod`
+for the Pods run tracking lists when a run has finished.
 """
 
 from __future__ import annotations
@@ -45,6 +46,21 @@ def trim(obj: Manifest) -> Manifest:
     for holder in _template_holders(obj, spec):
         holder.pop("template", None)
     return obj
+
+
+def trim_pod(pod: Manifest) -> Manifest:
+    """Drop a listed Pod's ``spec`` and ``managedFields``; return ``pod`` (mutated).
+
+    Recording a run reads of its pods only their labels (which step object owns them, which
+    one is a PyTorchJob's master), ``creationTimestamp`` and ``status`` (the termination
+    message, the image's digest); a full pass lists every Pod of the namespace when a run
+    has finished (three per pipeline in a settled environment).
+    """
+    meta = pod.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    pod.pop("spec", None)
+    return pod
 
 
 def is_trimmed(obj: Manifest) -> bool:

@@ -85,6 +85,30 @@ def test_what_is_no_templated_step_object_is_left_as_it_is() -> None:
         assert not trimming.is_trimmed(obj)
 
 
+def test_a_pod_keeps_its_labels_and_status_for_the_record() -> None:
+    pod: Manifest = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "p-r-train-x1",
+            "labels": {"job-name": "p-r-train"},
+            "creationTimestamp": "2026-12-03T10:00:00Z",
+            "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}],
+        },
+        "spec": {"containers": [{"name": "step", "image": "train:1"}]},
+        "status": {"containerStatuses": [{"state": {"terminated": {"message": "{}"}}}]},
+    }
+    status_before = copy.deepcopy(pod["status"])
+    assert trimming.trim_pod(pod) is pod
+    assert set(pod) == {"apiVersion", "kind", "metadata", "status"}
+    assert pod["metadata"] == {
+        "name": "p-r-train-x1",
+        "labels": {"job-name": "p-r-train"},
+        "creationTimestamp": "2026-12-03T10:00:00Z",
+    }
+    assert pod["status"] == status_before
+
+
 def test_a_full_pass_lists_steps_trimmed_and_records_their_images(
     tmp_path: Path, sandbox: Any
 ) -> None:
