@@ -71,7 +71,7 @@ from reconciler.cli import output
     default=0,
     show_default=True,
     help="Keep up to N live objects in memory, watched, so passes list nothing "
-    "(about 18 KiB each; 0: every pass lists).",
+    "(about 6 KiB each; 0: every pass lists).",
 )
 @click.option("--ui/--no-ui", default=True, show_default=True, help="Serve the web UI at /.")
 @click.option(
