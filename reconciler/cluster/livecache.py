@@ -31,9 +31,8 @@ it (the manager compacts ``managedFields``; the engine's full pass trims step ob
 :mod:`reconciler.runs.trimming`; ``tests/bench/live_object_sizes.py`` measures them).
 ``max_objects`` bounds their number (a collection that would pass it is not cached: its
 passes list, as without a cache; one that watch events would take past it is dropped, and
-its next read lists); the
-daemon's default is no cache at all (``--cache-objects 0``), which keeps only the
-environment being reconciled in memory. Only label-selected collections with equality selectors (``k=v,k2=v2``: an
+its next read lists); the daemon's default is no cache at all (``--cache-objects 0``),
+which keeps only the environment being reconciled in memory. Only label-selected collections with equality selectors (``k=v,k2=v2``: an
 ApplySet's members) are cached; unselected lists (every Pod of a namespace) never are. The objects
 handed out are shared from pass to pass: callers must not modify them (the sync copies
 before changing anything, as it always has for listed objects).
@@ -252,7 +251,8 @@ class LiveCache:
         """Keep a fresh LIST's ``items`` (at ``version``) and watch the collection from there.
 
         ``typed`` makes an item or a watch event's object what is held (apiVersion and kind
-        filled in; the manager's also compacts ``managedFields``): it runs on the items
+        filled in; the manager's also compacts ``managedFields`` and applies its caller's
+        trim): it runs on the items
         only once they are to be kept (on shallow copies: what they share with the caller's
         items is changed for both). Returns False (nothing kept) for a selector that is not
         an equality one, a list without a version, one that would take the cache past

@@ -101,9 +101,10 @@ class RunTracker:
     ``provenance`` is a ProvenanceStore; ``branch_for(pipeline)`` the provenance branch of a
     pipeline; ``list_pods()`` lists the namespace's pods (called at most once, and only when
     a run finished); ``read_whole(obj)`` reads a trimmed step object again, whole (see
-    :mod:`.trimming`; None if it is gone), before its run is recorded; ``record_context`` carries env, source, server and namespace;
-    ``applied_commit`` is the commit last applied to the namespace and
-    ``run_spec_at_applied(pipeline)`` the pipeline's run spec at that commit (None if unknown).
+    :mod:`.trimming`; None if it is gone), before its run is recorded; ``record_context``
+    carries env, source, server and namespace; ``applied_commit`` is the commit last
+    applied to the namespace and ``run_spec_at_applied(pipeline)`` the pipeline's run spec
+    at that commit (None if unknown).
     """
 
     env: str

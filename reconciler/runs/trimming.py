@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.structs import labels
-from reconciler.structs.manifests import Manifest
+from reconciler.structs.manifests import Manifest, split_api_version
 
 TEMPLATED_KINDS = {("batch", "Job"), ("kubeflow.org", "PyTorchJob")}
 """``(group, kind)`` of the step objects that carry pod templates (a TrainJob's trainer is
@@ -34,15 +34,10 @@ def trim(obj: Manifest) -> Manifest:
     step object (no ``reconciler.ml/step`` label), or is not a Job or PyTorchJob, is left as
     it is; so is a malformed one (``spec`` not a mapping).
     """
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict) or labels.STEP not in (meta.get("labels") or {}):
+    spec = _templated_spec(obj)
+    if spec is None:
         return obj
-    if _group_kind(obj) not in TEMPLATED_KINDS:
-        return obj
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return obj
-    meta.pop("managedFields", None)
+    obj["metadata"].pop("managedFields", None)
     for holder in _template_holders(obj, spec):
         holder.pop("template", None)
     return obj
@@ -69,14 +64,21 @@ def is_trimmed(obj: Manifest) -> bool:
     The API requires a Job's ``spec.template`` (and a PyTorchJob replica's), so a missing
     one means :func:`trim` dropped it.
     """
-    if _group_kind(obj) not in TEMPLATED_KINDS:
-        return False
-    if labels.STEP not in ((obj.get("metadata") or {}).get("labels") or {}):
-        return False
+    spec = _templated_spec(obj)
+    return spec is not None and any("template" not in h for h in _template_holders(obj, spec))
+
+
+def _templated_spec(obj: Manifest) -> dict[str, Any] | None:
+    """Return the ``spec`` of a step object whose kind carries pod templates, else None
+    (not a step object, another kind, or a ``metadata``/``spec`` that is not a mapping)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or labels.STEP not in (meta.get("labels") or {}):
+        return None
+    group = split_api_version(str(obj.get("apiVersion", "")))[0]
+    if (group, obj.get("kind")) not in TEMPLATED_KINDS:
+        return None
     spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return False
-    return any("template" not in h for h in _template_holders(obj, spec))
+    return spec if isinstance(spec, dict) else None
 
 
 def _template_holders(obj: Manifest, spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -87,8 +89,3 @@ def _template_holders(obj: Manifest, spec: dict[str, Any]) -> list[dict[str, Any
     if not isinstance(replicas, dict):
         return []
     return [r for r in replicas.values() if isinstance(r, dict)]
-
-
-def _group_kind(obj: Manifest) -> tuple[str, str]:
-    api = str(obj.get("apiVersion", ""))
-    return (api.split("/", 1)[0] if "/" in api else "", str(obj.get("kind", "")))
