@@ -207,10 +207,11 @@ def _json_text(value: dict[str, Any]) -> str:
 
 
 def compact_managed_fields(live: Manifest, field_manager: str) -> Manifest:
-    """Shrink a held object's ``managedFields`` to what is read of it; return ``live``.
+    """Shrink a listed object's ``managedFields`` to what is read of it; return ``live``.
 
-    Used for the objects the daemon's live cache holds between passes: half of an
-    object's decoded size is ``managedFields``, trees of small dicts.
+    Used for every object the manager lists (what a pass holds, what the daemon's live
+    cache keeps between passes): half of an object's decoded size is ``managedFields``,
+    trees of small dicts.
     What the reconciler reads of them is who manages the object (:func:`owners`, whether
     it is ours) and the fields of ``field_manager``'s applies (:func:`owned_fields`, only
     when its in-sync memo misses). So other entries keep everything but their ``fieldsV1``,
