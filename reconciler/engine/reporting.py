@@ -15,7 +15,7 @@ from reconciler.engine.seams import Source
 from reconciler.render import environments
 from reconciler.runs import tracking
 from reconciler.structs import labels
-from reconciler.structs.manifests import Manifest, ObjectRef
+from reconciler.structs.manifests import Manifest, ObjectRef, group_kind_of
 
 if TYPE_CHECKING:
     from reconciler.apply.manager import LiveObjects
@@ -105,7 +105,7 @@ def report(
 
 def _run_key(obj: Manifest) -> tuple[str, str] | None:
     """Return ``(pipeline, run)`` of a step object (None for anything else)."""
-    if tracking.group_kind(obj) not in tracking.STEP_KINDS:
+    if group_kind_of(obj) not in tracking.STEP_KINDS:
         return None
     meta_labels = (obj.get("metadata") or {}).get("labels") or {}
     pipeline, run = meta_labels.get(labels.PIPELINE), meta_labels.get(labels.RUN)

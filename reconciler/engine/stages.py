@@ -27,7 +27,7 @@ from reconciler.specs import branches, provenance_branches
 from reconciler.structs import labels
 from reconciler.structs.changesets import Action
 from reconciler.structs.errors import ReconcilerError, SpecError, SpecErrors
-from reconciler.structs.manifests import Manifest, ObjectRef
+from reconciler.structs.manifests import Manifest, ObjectRef, group_kind_of
 
 if TYPE_CHECKING:
     from reconciler.apply.manager import LiveObjects, ResourceManager
@@ -46,7 +46,7 @@ def live_kinds(prepared: environments.Prepared) -> set[tuple[str, str]]:
     serving kinds its pipelines use (the ApplySet parent adds kinds no longer rendered).
     """
     kinds = {("", "Namespace"), ("batch", "Job")}
-    kinds |= {tracking.group_kind(o) for o in prepared.overlay.objects}
+    kinds |= {group_kind_of(o) for o in prepared.overlay.objects}
     for plan in prepared.run_specs.values():
         kinds |= pipeline_kinds(plan, serve=prepared.env.serve)
     return kinds

@@ -29,7 +29,7 @@ from reconciler.health import (
     trainjob,
 )
 from reconciler.health.states import Health, HealthStatus, StepPhase, worst
-from reconciler.structs.manifests import Manifest, split_api_version
+from reconciler.structs.manifests import Manifest, group_kind_of
 
 __all__ = [
     "HEALTH_CHECKS",
@@ -60,11 +60,6 @@ _STEP_PHASES: dict[tuple[str, str], Callable[[Manifest], StepPhase]] = {
 }
 
 
-def _group_kind(obj: Manifest) -> tuple[str, str]:
-    group, _ = split_api_version(str(obj.get("apiVersion", "")))
-    return group, str(obj.get("kind", ""))
-
-
 def health_of(obj: Manifest | None) -> HealthStatus:
     """Return the health of a live object.
 
@@ -76,7 +71,7 @@ def health_of(obj: Manifest | None) -> HealthStatus:
         return HealthStatus(Health.MISSING, "not found in the cluster")
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return HealthStatus(Health.PROGRESSING, "pending deletion")
-    check = HEALTH_CHECKS.get(_group_kind(obj), conditions.health)
+    check = HEALTH_CHECKS.get(group_kind_of(obj), conditions.health)
     try:
         return check(obj)
     except (TypeError, ValueError, AttributeError) as exc:
@@ -92,7 +87,7 @@ def step_phase(obj: Manifest | None) -> StepPhase:
     """
     if obj is None:
         return StepPhase.PENDING
-    func = _STEP_PHASES.get(_group_kind(obj))
+    func = _STEP_PHASES.get(group_kind_of(obj))
     if func is None:
         raise ValueError(f"{obj.get('kind')} is not a run step kind (Job, PyTorchJob, TrainJob)")
     try:

@@ -27,7 +27,7 @@ from reconciler.render.runspecs import RunSpec
 from reconciler.runs import observing, reasons, recording, trimming
 from reconciler.structs import labels
 from reconciler.structs.errors import RecordError, SpecError
-from reconciler.structs.manifests import Manifest
+from reconciler.structs.manifests import Manifest, group_kind_of
 from reconciler.structs.runs import RunState
 
 if TYPE_CHECKING:
@@ -41,12 +41,6 @@ STEP_KINDS = tuple(
 SERVING_KINDS = (("apps", "Deployment"), ("serving.kserve.io", "InferenceService"))
 
 log = logging.getLogger(__name__)
-
-
-def group_kind(obj: Manifest) -> tuple[str, str]:
-    """Return ``(group, kind)`` of a manifest."""
-    api = str(obj.get("apiVersion", ""))
-    return (api.split("/", 1)[0] if "/" in api else "", str(obj.get("kind", "")))
 
 
 def object_name(obj: Manifest) -> str:
@@ -69,7 +63,7 @@ class LiveRuns:
             name = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.PIPELINE)
             if not name:
                 continue
-            kind = group_kind(obj)
+            kind = group_kind_of(obj)
             if kind in STEP_KINDS:
                 out.steps.setdefault(name, []).append(obj)
             elif kind in SERVING_KINDS and object_name(obj) == name:

@@ -22,6 +22,12 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     return "", api_version
 
 
+def group_kind_of(obj: Manifest) -> tuple[str, str]:
+    """Return ``(group, kind)`` of a manifest (the core group is ``""``)."""
+    group, _ = split_api_version(str(obj.get("apiVersion", "")))
+    return group, str(obj.get("kind", ""))
+
+
 def key_of(obj: Manifest) -> tuple[str, str, str, str]:
     """Return ``ObjectRef.of(obj).key`` without building the reference (hot loops: every
     live and desired object of a sync is keyed several times)."""
