@@ -6,8 +6,9 @@ ApplySet it lists the members once and prints, per object: the JSON the server s
 share of it that is ``managedFields``, the Python objects of the decoded JSON as they come
 (tracemalloc), as a full pass holds them (:meth:`ResourceManager.list_resource` with the
 engine's trim: step objects without pod templates or ``managedFields``,
-:mod:`reconciler.runs.trimming`), and as the daemon's live cache holds them (trimmed, and
-``managedFields`` compacted: :func:`reconciler.apply.fields.compact_managed_fields`)::
+:mod:`reconciler.runs.trimming`; every list's ``managedFields`` compacted:
+:func:`reconciler.apply.fields.compact_managed_fields`), and as the daemon's live cache
+holds them (the same, built here without the manager: the two columns should agree)::
 
     python tests/bench/live_object_sizes.py --kubeconfig <kubeconfig> --namespace bench-dev
 """
