@@ -49,6 +49,17 @@ def desired(data: str = "info") -> list[dict[str, Any]]:
     ]
 
 
+def annotate_as_someone(sandbox: Any, path: str) -> None:
+    """Another writer annotates the object at ``path`` (``seen: yes``, a merge patch)."""
+    other = ResourceManager(sandbox.api_client(), retry=FAST, field_manager="someone")
+    other.call(
+        "PATCH",
+        path,
+        body={"metadata": {"annotations": {"seen": "yes"}}},
+        content_type="application/merge-patch+json",
+    )
+
+
 def sync(manager: ResourceManager, objs: list[dict[str, Any]]) -> dict[str, Action]:
     result = sync_objects(manager, applyset=APPLYSET, desired=objs, options=SyncOptions())
     assert result.ok, result.changeset.entries
@@ -194,13 +205,7 @@ def test_a_list_the_cache_does_not_keep_is_compacted_too(sandbox: Any) -> None:
     small = livecache.LiveCache(sandbox.api_client(), max_objects=1)
     try:
         sync(ResourceManager(sandbox.api_client(), retry=FAST), desired())
-        other = ResourceManager(sandbox.api_client(), retry=FAST, field_manager="someone")
-        other.call(
-            "PATCH",
-            f"{CM_PATH}/settings",
-            body={"metadata": {"annotations": {"seen": "yes"}}},
-            content_type="application/merge-patch+json",
-        )
+        annotate_as_someone(sandbox, f"{CM_PATH}/settings")
         manager = ResourceManager(sandbox.api_client(), retry=FAST, live_cache=small)
         listed = manager.list("v1", "ConfigMap", namespace=NS, label_selector=APPLYSET.selector)
         assert len(listed) >= 2 and small.items(CM_PATH, APPLYSET.selector) is None
@@ -225,13 +230,7 @@ def test_a_collection_listed_trimmed_is_held_trimmed_its_watch_events_too(
     assert [o["metadata"]["name"] for o in held] == ["p-r1-train"]
     assert trimming.is_trimmed(held[0]) and "managedFields" not in held[0]["metadata"]
     assert held[0]["spec"]["backoffLimit"] == 2
-    other = ResourceManager(sandbox.api_client(), retry=FAST, field_manager="someone")
-    other.call(
-        "PATCH",
-        f"{JOB_PATH}/p-r1-train",
-        body={"metadata": {"annotations": {"seen": "yes"}}},
-        content_type="application/merge-patch+json",
-    )
+    annotate_as_someone(sandbox, f"{JOB_PATH}/p-r1-train")
 
     def updated() -> bool:
         objs = cache.items(JOB_PATH, APPLYSET.selector) or []
