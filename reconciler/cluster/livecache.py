@@ -250,11 +250,11 @@ class LiveCache:
     ) -> bool:
         """Keep a fresh LIST's ``items`` (at ``version``) and watch the collection from there.
 
-        ``typed`` makes an item or a watch event's object what is held (apiVersion and kind
+        ``items`` are kept as they are: already what is held, the list's own objects (the
+        caller's pass and later ones share them, read-only). ``typed`` makes a watch
+        event's object what is held, as the list made its items (apiVersion and kind
         filled in; the manager's also compacts ``managedFields`` and applies its caller's
-        trim): it runs on the items
-        only once they are to be kept (on shallow copies: what they share with the caller's
-        items is changed for both). Returns False (nothing kept) for a selector that is not
+        trim). Returns False (nothing kept) for a selector that is not
         an equality one, a list without a version, one that would take the cache past
         ``max_objects``, or one whose watch the server refused (no ``watch`` permission,
         not served) less than :data:`REFUSED_SECONDS` ago.
@@ -268,7 +268,7 @@ class LiveCache:
                 return False
             if parsed is None or not version or not self._room_for(len(items)):
                 return False
-        kept = {_key(o): typed(o) for o in items}  # per-object work, outside the lock
+        kept = {_key(o): o for o in items}  # outside the lock
         with self._lock:
             if not self._room_for(len(kept)):  # others were kept meanwhile
                 return False
