@@ -356,10 +356,9 @@ def test_a_list_read_in_pages_is_the_same_list(manager: ResourceManager, sandbox
     assert pages == whole and len(pages) == 6
     # Compacted as every list is: our apply's fieldsV1 as JSON text, the same fields.
     served = pages[0]["metadata"]["managedFields"]
-    assert [type(e.get("fieldsV1")) for e in served if e["manager"] == manager.field_manager] == [
-        str
-    ]
-    assert all("fieldsV1" not in e for e in served if e["manager"] != manager.field_manager)
+    ours = [e for e in served if e["manager"] == manager.field_manager]
+    assert [type(e.get("fieldsV1")) for e in ours] == [str]
+    assert all("fieldsV1" not in e for e in served if e not in ours)
     owned = fields.owned_fields(pages[0], manager.field_manager)
     assert owned is not None and "f:spec" in owned
 
