@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.structs import labels
-from reconciler.structs.manifests import Manifest, split_api_version
+from reconciler.structs.manifests import Manifest, group_kind_of
 
 TEMPLATED_KINDS = {("batch", "Job"), ("kubeflow.org", "PyTorchJob")}
 """``(group, kind)`` of the step objects that carry pod templates (a TrainJob's trainer is
@@ -74,8 +74,7 @@ def _templated_spec(obj: Manifest) -> dict[str, Any] | None:
     meta = obj.get("metadata")
     if not isinstance(meta, dict) or labels.STEP not in (meta.get("labels") or {}):
         return None
-    group = split_api_version(str(obj.get("apiVersion", "")))[0]
-    if (group, obj.get("kind")) not in TEMPLATED_KINDS:
+    if group_kind_of(obj) not in TEMPLATED_KINDS:
         return None
     spec = obj.get("spec")
     return spec if isinstance(spec, dict) else None
