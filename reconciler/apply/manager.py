@@ -22,7 +22,7 @@ from typing import Any
 
 from kubernetes import client as k8s_client
 
-from reconciler.apply import applysets, fields, manager_apply, manager_delete
+from reconciler.apply import applysets, fields, manager_apply, manager_delete, thin_copies
 from reconciler.apply.applysets import ApplySet
 from reconciler.cluster import api, discovery_cache, livecache
 from reconciler.structs import labels
@@ -221,7 +221,8 @@ class ResourceManager:
         as its page is decoded, and what the cache then holds of the collection (its watch
         events' objects too): every reader of a collection listed with ``trim`` must do
         with what it leaves (the engine's full pass reads only step objects' identity and
-        status; see :mod:`reconciler.runs.trimming`).
+        status; see :mod:`reconciler.runs.trimming`). A list with ``trim`` also holds the
+        members the in-sync memo knows as thin copies (:mod:`~reconciler.apply.thin_copies`).
         """
         cache = self.live_cache if label_selector else None
         path = resource.path(namespace)
@@ -229,7 +230,9 @@ class ResourceManager:
             cached = cache.items(path, label_selector)
             if cached is not None:
                 return cached
-        typed = _typer(resource, self.field_manager, trim=trim)
+        typed = _typer(
+            resource, self.field_manager, trim=trim, verified=self.verified if trim else None
+        )
         items: builtins.list[Manifest] = []
         token = ""
         version = ""
@@ -399,7 +402,11 @@ class ResourceManager:
 
 
 def _typer(
-    resource: discovery_cache.ApiResource, field_manager: str, *, trim: Trim | None = None
+    resource: discovery_cache.ApiResource,
+    field_manager: str,
+    *,
+    trim: Trim | None = None,
+    verified: Mapping[str, Any] | None = None,
 ) -> Trim:
     """Return what makes a listed (or watched) item a live object: its ``apiVersion`` and
     ``kind`` filled in, ``trim`` applied (the caller's: see :meth:`ResourceManager.list_resource`)
@@ -413,12 +420,20 @@ def _typer(
     entry's ``fieldsV1`` as text (orjson) and freeing the tree it replaces now rather than
     at the end of the pass: ~30 µs for a Deployment, 1.1 to 1.5 s more CPU in a
     10,000-pipeline pass (docs/performance.md).
+
+    With ``verified`` (the manager's in-sync memo, passed for lists made with a ``trim``
+    only), a member the memo knows in sync is thinned instead
+    (:mod:`~reconciler.apply.thin_copies`): no ``managedFields`` at all, no pod template.
     """
 
     def typed(obj: Manifest) -> Manifest:
         out = resource.typed(dict(obj))
         if trim is not None:
             out = trim(out)
+            if thin_copies.is_thin(out):
+                return out  # a trimmed step object: nothing left to compact or thin
+        if verified is not None and manager_apply.known_in_sync(out, verified, field_manager):
+            return thin_copies.thin(out)
         return fields.compact_managed_fields(out, field_manager)
 
     return typed

@@ -10,7 +10,9 @@ Called by :class:`~reconciler.apply.manager.ResourceManager` (``apply``, ``apply
   and whose live fields still hold every desired value exactly (no drift, see
   :mod:`reconciler.apply.fields`): it is UNCHANGED. Every other object gets a request: a
   server-side apply, or in a dry run a server-side dry-run apply (``dryRun=All``), whose
-  answer decides between CONFIGURED and UNCHANGED.
+  answer decides between CONFIGURED and UNCHANGED. A live object held as a thin copy
+  (:mod:`~reconciler.apply.thin_copies`) is read again whole before it is compared or
+  applied: one GET for an object that changed, none for one that did not.
 - A 409 is a CONFLICT, a 422 (an immutable field, an invalid object) a FAILED with the
   server's message: never delete-and-recreate. 403, 404 and 5xx are FAILED; the other
   objects still apply.
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from reconciler.apply import fields, ordering
+from reconciler.apply import fields, ordering, thin_copies
 from reconciler.apply.applysets import ApplySet
 from reconciler.cluster import api, discovery_cache
 from reconciler.structs import labels
@@ -134,7 +136,9 @@ def needs_apply(
     ``verified`` remembers the pairs found in sync, by content address: the applied hash of
     ``obj`` (it covers everything we send) and the live object's uid and resourceVersion
     (the server changes it with every write to the object, status included). The same
-    pair again needs no field-by-field comparison; any change of either misses.
+    pair again needs no field-by-field comparison; any change of either misses. A thin
+    copy (:mod:`~reconciler.apply.thin_copies`) the memo does not know cannot be compared:
+    True, and :func:`apply_one` reads it whole before it decides.
     """
     if live is None:
         return True
@@ -143,10 +147,22 @@ def needs_apply(
     key = _verified_key(obj, live, field_manager) if verified is not None else None
     if key is not None and verified is not None and verified.get(key) is True:
         return False
+    if thin_copies.is_thin(live):
+        return True  # nothing to compare: apply_one reads it whole first
     drifted = fields.drifted(obj, live, field_manager=field_manager)
     if not drifted and key is not None and verified is not None:
         verified[key] = True
     return drifted
+
+
+def known_in_sync(live: Manifest, verified: Mapping[str, Any], field_manager: str) -> bool:
+    """True if ``verified`` knows ``live`` in sync with the object whose hash it carries.
+
+    Read as a list is decoded (see :mod:`~reconciler.apply.thin_copies`): the key is the
+    one :func:`needs_apply` will look up when the desired object's hash is the live one's.
+    """
+    key = _verified_key_of(fields.applied_hash(live), live, field_manager)
+    return key is not None and verified.get(key) is True
 
 
 def _verified_key(obj: Manifest, live: Manifest, field_manager: str) -> str | None:
@@ -235,7 +251,8 @@ def apply_one(
     made. In a dry run the server computes the result (``dryRun=All``) and nothing is
     stored; ``diff`` fills the entry's diff for updates. The action is CREATED without a
     live object, CONFIGURED if the result differs from live in more than server-owned
-    fields and bookkeeping, else UNCHANGED.
+    fields and bookkeeping, else UNCHANGED. A thin ``live`` is read again whole first (one
+    GET), and is UNCHANGED without a write if that one is in sync.
     """
     ref = ObjectRef.of(obj)
     if resource is None:
@@ -243,6 +260,15 @@ def apply_one(
             resource = manager.resource_of(obj)
         except MissingCRDError as exc:
             return Applied(ChangeSetEntry(ref, Action.FAILED, str(exc)), None)
+    if live is not None and thin_copies.is_thin(live):
+        try:
+            live = manager.get(ref)  # what the answer is compared with, whole
+        except ClusterError as exc:
+            return Applied(ChangeSetEntry(ref, Action.FAILED, f"read it whole: {exc}"), None)
+        if live is not None and not needs_apply(
+            obj, live, field_manager=manager.field_manager, verified=manager.verified
+        ):
+            return Applied(ChangeSetEntry(ref, Action.UNCHANGED), live)
     if live is not None and not _ours(manager, obj, live):
         return Applied(conflict_entry(ref, live), live)
     query: list[tuple[str, Any]] = [

@@ -1,0 +1,56 @@
+"""Thin copies: live members a full pass holds without what only a comparison reads.
+
+A settled environment's serving objects (a Deployment, Service, HPA or InferenceService
+per pipeline) are in sync pass after pass, and the manager's in-sync memo already knows it
+(:func:`reconciler.apply.manager_apply.known_in_sync`: the applied hash, uid and
+resourceVersion of the live object were found in sync before). Such an object is neither
+compared nor sent; what a pass reads of it is its identity, labels and annotations (prune,
+ApplySet membership, the applied hash), ``status`` and a few ``spec`` fields (health:
+``replicas``, ``paused``). Its ``managedFields`` (read only by the comparison) and its pod
+template (read by nobody) are most of its size: a Deployment's 17 KiB of decoded objects.
+
+The manager thins a listed member only when the memo knows it in sync *and* the caller
+listed with a trim (the engine's full pass: its readers do with what a trim leaves). Where
+a thin copy must be compared or applied after all (the desired object changed, the memo
+dropped the entry), :func:`reconciler.apply.manager_apply.apply_one` reads it again whole
+first: one GET per object that changed, never one per object that exists.
+"""
+
+from __future__ import annotations
+
+from reconciler.structs.manifests import Manifest, group_kind_of
+
+POD_TEMPLATE_KINDS = {
+    ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("apps", "ReplicaSet"),
+}
+"""``(group, kind)`` of the workloads whose ``spec.template`` a thin copy drops (health
+reads their ``spec.replicas`` and ``spec.paused``, never the template)."""
+
+
+def thin(obj: Manifest) -> Manifest:
+    """Drop a live object's ``managedFields`` and, for a workload, its pod template.
+
+    Mutates and returns ``obj`` (a freshly decoded list item nobody else holds). An object
+    whose ``metadata`` or ``spec`` is not a mapping keeps what it has of them.
+    """
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and group_kind_of(obj) in POD_TEMPLATE_KINDS:
+        spec.pop("template", None)
+    return obj
+
+
+def is_thin(obj: Manifest) -> bool:
+    """True if ``obj`` has no ``managedFields``: a thin copy (or a trimmed step object).
+
+    The API server records a manager for every write, so a live object read whole always
+    has them; one someone stripped of them by hand is read again whole when it must be
+    compared (one GET more, no harm).
+    """
+    meta = obj.get("metadata")
+    return isinstance(meta, dict) and "managedFields" not in meta
