@@ -8,7 +8,10 @@ share of it that is ``managedFields``, the Python objects of the decoded JSON as
 engine's trim: step objects without pod templates or ``managedFields``,
 :mod:`reconciler.runs.trimming`; every list's ``managedFields`` compacted:
 :func:`reconciler.apply.fields.compact_managed_fields`), and as the daemon's live cache
-holds them (the same, built here without the manager: the two columns should agree)::
+holds them (the same, built here without the manager: the two columns should agree), and
+as a full pass holds a member its in-sync memo knows (``in sync``: a thin copy,
+:mod:`reconciler.apply.thin_copies`; this tool's manager has no memo, so the thin copies
+are made here)::
 
     python tests/bench/live_object_sizes.py --kubeconfig <kubeconfig> --namespace bench-dev
 """
@@ -27,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 from kubernetes import config
 
-from reconciler.apply import fields
+from reconciler.apply import fields, thin_copies
 from reconciler.apply.manager import ResourceManager
 from reconciler.cluster import api
 from reconciler.runs import trimming
@@ -67,10 +70,10 @@ def main() -> int:
             for kind, _, group in [entry.partition(".")]
         }
     )
-    total = {"objects": 0, "json": 0, "decoded": 0, "held": 0, "cached": 0}
+    total = {"objects": 0, "json": 0, "decoded": 0, "held": 0, "cached": 0, "thin": 0}
     print(
         f"{'kind':36} {'objects':>8} {'JSON':>8} {'managedFields':>14} {'decoded':>9} "
-        f"{'one pass':>9} {'cached':>9}"
+        f"{'one pass':>9} {'cached':>9} {'in sync':>9}"
     )
     for group, kind in kinds:
         resource = manager.discovery.resource_for_group_kind(group, kind)
@@ -106,10 +109,16 @@ def main() -> int:
                 for i in json.loads(raw)["items"]  # noqa: B023
             ]
         )
+        thin, _ = traced(
+            lambda: [
+                thin_copies.thin(trimming.trim(resource.typed(i)))  # noqa: B023
+                for i in json.loads(raw)["items"]  # noqa: B023
+            ]
+        )
         print(
             f"{kind + ('.' + group if group else ''):36} {n:8d} {len(raw) / n:7.0f}B "
             f"{managed / n:13.0f}B {decoded / n / 1024:8.1f}K {held / n / 1024:8.1f}K "
-            f"{cached / n / 1024:8.1f}K"
+            f"{cached / n / 1024:8.1f}K {thin / n / 1024:8.1f}K"
         )
         for key, value in (
             ("objects", n),
@@ -117,14 +126,16 @@ def main() -> int:
             ("decoded", decoded),
             ("held", held),
             ("cached", cached),
+            ("thin", thin),
         ):
             total[key] += value
     n = total["objects"] or 1
     print(
         f"{'all':36} {total['objects']:8d} {total['json'] / n:7.0f}B {'':>14} "
         f"{total['decoded'] / n / 1024:8.1f}K {total['held'] / n / 1024:8.1f}K "
-        f"{total['cached'] / n / 1024:8.1f}K   (decoded {total['decoded'] / 2**20:.0f} MiB, "
-        f"one pass {total['held'] / 2**20:.0f} MiB, cached {total['cached'] / 2**20:.0f} MiB)"
+        f"{total['cached'] / n / 1024:8.1f}K {total['thin'] / n / 1024:8.1f}K   "
+        f"(decoded {total['decoded'] / 2**20:.0f} MiB, one pass {total['held'] / 2**20:.0f} MiB, "
+        f"cached {total['cached'] / 2**20:.0f} MiB, in sync {total['thin'] / 2**20:.0f} MiB)"
     )
     return 0
 
