@@ -27,8 +27,9 @@ otherwise only equality counts, and an expectation that cannot be matched is wai
 and then answered by a LIST: slower, never wrong.
 
 Memory: every cached object stays decoded between passes, as the holder's ``typed`` leaves
-it (the manager compacts ``managedFields``; the engine's full pass trims step objects:
-:mod:`reconciler.runs.trimming`; ``tests/bench/live_object_sizes.py`` measures them).
+it (the manager compacts ``managedFields``; the engine's full pass trims step objects,
+:mod:`reconciler.runs.trimming`, and holds members known in sync as thin copies,
+:mod:`reconciler.apply.thin_copies`; ``tests/bench/live_object_sizes.py`` measures them).
 ``max_objects`` bounds their number (a collection that would pass it is not cached: its
 passes list, as without a cache; one that watch events would take past it is dropped, and
 its next read lists); the daemon's default is no cache at all (``--cache-objects 0``),

@@ -66,7 +66,10 @@ def list_live(manager: ResourceManager, prepared: environments.Prepared) -> Live
 
     Step objects are held trimmed (:func:`reconciler.runs.trimming.trim`: no pod
     templates, no ``managedFields``), as each page is decoded: the sync never sends nor
-    compares them (``frozen``), and recording a run reads its steps again whole.
+    compares them (``frozen``), and recording a run reads its steps again whole. Members
+    the manager's in-sync memo knows are held as thin copies
+    (:mod:`reconciler.apply.thin_copies`: no ``managedFields``, no pod templates), read
+    whole again only where one must be compared or applied.
     """
     from reconciler.apply import applysets
 
