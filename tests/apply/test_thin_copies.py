@@ -23,21 +23,24 @@ DEPLOYMENT = ObjectRef("apps", "Deployment", NS, "resnet50", "v1")
 
 
 def settled(sandbox: Any, verified: dict[str, Any]) -> tuple[ResourceManager, list[dict]]:
-    """Sync one pipeline's environment until the sandbox's controllers stop writing status:
-    then every member's resourceVersion is one the memo knows in sync."""
+    """Sync one pipeline's environment until the cluster's controllers stop writing status
+    (no member's resourceVersion moved over three syncs 0.4 s apart, twice the sandbox's
+    controller step): then every member's resourceVersion is one the memo knows in sync."""
     manager = ResourceManager(sandbox.api_client(), retry=FAST, verified=verified)
     desired = objects.environment(ENV, NS, ["resnet50"])
     assert sync_objects(manager, applyset=APPLYSET, desired=desired).ok
     versions: dict[Any, str] = {}
-    for _ in range(50):
+    still = 0
+    for _ in range(100):
         result = sync_objects(manager, applyset=APPLYSET, desired=desired)
         assert {e.action for e in result.changeset.entries} == {Action.UNCHANGED}
         now = {k: o["metadata"]["resourceVersion"] for k, o in result.live.items()}
-        if now == versions:
+        still = still + 1 if now == versions else 0
+        if still == 3:
             return manager, desired
         versions = now
-        time.sleep(0.1)
-    raise AssertionError("the sandbox's controllers kept writing status")
+        time.sleep(0.4)
+    raise AssertionError("the cluster's controllers kept writing status")
 
 
 def full_pass(manager: ResourceManager) -> LiveObjects:
