@@ -107,11 +107,14 @@ def prepare(
     labelled = {**obj, "metadata": meta}
     text = fields.canonical_json(labelled)
     applied = fields.hash_of_text(text)
-    if live is not None and verified is not None and fields.applied_hash(live) == applied:
-        key = _verified_key_of(applied, live, field_manager)
-        if key is not None and verified.get(key) is True:
-            meta["annotations"] = {**(meta.get("annotations") or {}), labels.SPEC_HASH: applied}
-            return labelled
+    if (
+        live is not None
+        and verified is not None
+        and fields.applied_hash(live) == applied
+        and known_in_sync(live, verified, field_manager)
+    ):
+        meta["annotations"] = {**(meta.get("annotations") or {}), labels.SPEC_HASH: applied}
+        return labelled
     out: Manifest = json.loads(text)
     out["metadata"].setdefault("annotations", {})[labels.SPEC_HASH] = applied
     return out

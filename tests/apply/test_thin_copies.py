@@ -4,7 +4,6 @@ or pod templates by a full pass, and read whole again wherever they must be comp
 from __future__ import annotations
 
 import time
-from collections import Counter
 from typing import Any
 
 from reconciler.apply import thin_copies
@@ -46,10 +45,6 @@ def settled(sandbox: Any, verified: dict[str, Any]) -> tuple[ResourceManager, li
 def full_pass(manager: ResourceManager) -> LiveObjects:
     """List the members as the engine's full pass does (with its trim)."""
     return manager.list_live(APPLYSET, KINDS, trim=trimming.trim)
-
-
-def gets(before: Counter[str], after: Counter[str]) -> int:
-    return delta(before, after)["GET"]
 
 
 def test_a_member_known_in_sync_is_listed_thin_by_a_full_pass_only(sandbox: Any) -> None:
