@@ -9,5 +9,8 @@ Called by the engine (``sync``, the daemon) and by :mod:`reconciler.plan`. Modul
   where they can only be the same).
 - ``manager``: :class:`~reconciler.apply.manager.ResourceManager` (reads), with the verbs
   in ``manager_apply`` (apply, apply_all) and ``manager_delete`` (delete, delete_all).
+- ``in_sync``: the memo of objects found in sync (no comparison, no request for them).
+- ``ownership``: which live objects are ours to apply; conflicts; Namespaces used as they are.
+- ``thin_copies``: members known in sync held without ``managedFields`` or pod templates.
 - ``sync``: :func:`~reconciler.apply.sync.sync_objects`, the whole data path of one sync.
 """

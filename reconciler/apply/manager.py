@@ -22,7 +22,14 @@ from typing import Any
 
 from kubernetes import client as k8s_client
 
-from reconciler.apply import applysets, fields, manager_apply, manager_delete, thin_copies
+from reconciler.apply import (
+    applysets,
+    fields,
+    in_sync,
+    manager_apply,
+    manager_delete,
+    thin_copies,
+)
 from reconciler.apply.applysets import ApplySet
 from reconciler.cluster import api, discovery_cache, livecache
 from reconciler.structs import labels
@@ -90,7 +97,7 @@ class ResourceManager:
     ``workers`` bounds the concurrent requests of ``apply_all``/``delete_all`` (objects of
     one rank of the reconcile order go in parallel; ranks go one after another).
     ``verified`` remembers objects found in sync by content address (desired hash, live
-    uid and resourceVersion; see :func:`~reconciler.apply.manager_apply.needs_apply`);
+    uid and resourceVersion; see :func:`~reconciler.apply.in_sync.needs_apply`);
     None compares every object field by field every time. ``list_chunk``: objects per page
     of a list (:data:`LIST_CHUNK`).
     """
@@ -367,7 +374,7 @@ class ResourceManager:
         if live is None:
             live = self.get(ref)
         owned = live is not None and applyset is not None and applyset.owns(live)
-        if owned and not manager_apply.needs_apply(
+        if owned and not in_sync.needs_apply(
             obj, live, field_manager=self.field_manager, verified=self.verified
         ):
             return ChangeSetEntry(ref, Action.UNCHANGED)
@@ -432,7 +439,7 @@ def _typer(
             out = trim(out)
             if thin_copies.is_thin(out):
                 return out  # a trimmed step object: nothing left to compact or thin
-        if verified is not None and manager_apply.known_in_sync(out, verified, field_manager):
+        if verified is not None and in_sync.known_in_sync(out, verified, field_manager):
             return thin_copies.thin(out)
         return fields.compact_managed_fields(out, field_manager)
 

@@ -5,10 +5,11 @@ Called by :class:`~reconciler.apply.manager.ResourceManager` (``apply``, ``apply
 
 - One field manager; ``force=true`` only when the live object is ours (it carries our
   ApplySet's part-of label). An object of the same name that is not ours is a CONFLICT
-  (naming its managers from managedFields) and is left alone.
+  (naming its managers from managedFields) and is left alone
+  (:mod:`~reconciler.apply.ownership`).
 - No request at all for an object whose applied-hash annotation equals the desired hash
   and whose live fields still hold every desired value exactly (no drift, see
-  :mod:`reconciler.apply.fields`): it is UNCHANGED. Every other object gets a request: a
+  :mod:`reconciler.apply.in_sync`): it is UNCHANGED. Every other object gets a request: a
   server-side apply, or in a dry run a server-side dry-run apply (``dryRun=All``), whose
   answer decides between CONFIGURED and UNCHANGED. A live object held as a thin copy
   (:mod:`~reconciler.apply.thin_copies`) is read again whole before it is compared or
@@ -21,15 +22,14 @@ Called by :class:`~reconciler.apply.manager.ResourceManager` (``apply``, ``apply
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from reconciler.apply import fields, ordering, thin_copies
+from reconciler.apply import fields, in_sync, ordering, ownership, thin_copies
 from reconciler.apply.applysets import ApplySet
 from reconciler.cluster import api, discovery_cache
 from reconciler.structs import labels
@@ -62,7 +62,8 @@ class StageContext:
     ``planned_namespaces`` and ``planned_kinds``: in a dry run, Namespaces and CRDs that
     would be created, so objects inside them are reported as created without a request
     the server could only answer with 404. ``missing``: kinds found not served.
-    ``verified``: the manager's memo of objects found in sync (see :func:`needs_apply`).
+    ``verified``: the manager's memo of objects found in sync (see
+    :func:`~reconciler.apply.in_sync.needs_apply`).
     """
 
     dry_run: bool = False
@@ -89,10 +90,11 @@ def prepare(
     holds JSON data only (tuples become lists); a value JSON cannot hold raises TypeError.
 
     With ``live`` (the object in the cluster) and ``verified`` (the memo of
-    :func:`needs_apply`): when ``verified`` already holds the pair, the object is in sync
-    and will be neither sent nor compared, so it is not copied whole: its top level and
-    metadata are new dicts, what lies below them is the caller's (most of a settled
-    environment's serving objects; copying them was half of this function's cost).
+    :func:`~reconciler.apply.in_sync.needs_apply`): when ``verified`` already holds the
+    pair, the object is in sync and will be neither sent nor compared, so it is not copied
+    whole: its top level and metadata are new dicts, what lies below them is the caller's
+    (most of a settled environment's serving objects; copying them was half of this
+    function's cost).
     """
     meta = obj.get("metadata")
     meta = dict(meta) if isinstance(meta, dict) else {}
@@ -111,105 +113,13 @@ def prepare(
         live is not None
         and verified is not None
         and fields.applied_hash(live) == applied
-        and known_in_sync(live, verified, field_manager)
+        and in_sync.known_in_sync(live, verified, field_manager)
     ):
         meta["annotations"] = {**(meta.get("annotations") or {}), labels.SPEC_HASH: applied}
         return labelled
     out: Manifest = json.loads(text)
     out["metadata"].setdefault("annotations", {})[labels.SPEC_HASH] = applied
     return out
-
-
-DRIFT_VERSION = "drift-1"
-"""Part of every key of ``ResourceManager.verified``: a change of the check invalidates it."""
-
-
-def needs_apply(
-    obj: Manifest,
-    live: Manifest | None,
-    *,
-    field_manager: str = labels.FIELD_MANAGER,
-    verified: MutableMapping[str, Any] | None = None,
-) -> bool:
-    """Return True unless ``live`` already is what we last applied and has not drifted.
-
-    Exact for the fields we own (:func:`~reconciler.apply.fields.drifted`): an object this
-    says True for gets a request, a server-side dry run in a plan.
-
-    ``verified`` remembers the pairs found in sync, by content address: the applied hash of
-    ``obj`` (it covers everything we send) and the live object's uid and resourceVersion
-    (the server changes it with every write to the object, status included). The same
-    pair again needs no field-by-field comparison; any change of either misses. A thin
-    copy (:mod:`~reconciler.apply.thin_copies`) the memo does not know cannot be compared:
-    True, and :func:`apply_one` reads it whole before it decides.
-    """
-    if live is None:
-        return True
-    if fields.applied_hash(live) != fields.applied_hash(obj):
-        return True
-    key = _verified_key(obj, live, field_manager) if verified is not None else None
-    if key is not None and verified is not None and verified.get(key) is True:
-        return False
-    if thin_copies.is_thin(live):
-        return True  # nothing to compare: apply_one reads it whole first
-    drifted = fields.drifted(obj, live, field_manager=field_manager)
-    if not drifted and key is not None and verified is not None:
-        verified[key] = True
-    return drifted
-
-
-def known_in_sync(live: Manifest, verified: Mapping[str, Any], field_manager: str) -> bool:
-    """True if ``verified`` knows ``live`` in sync with the object whose hash it carries.
-
-    Read as a list is decoded (see :mod:`~reconciler.apply.thin_copies`): the key is the
-    one :func:`needs_apply` will look up when the desired object's hash is the live one's.
-    """
-    key = _verified_key_of(fields.applied_hash(live), live, field_manager)
-    return key is not None and verified.get(key) is True
-
-
-def _verified_key(obj: Manifest, live: Manifest, field_manager: str) -> str | None:
-    """Return the content address of a (desired, live) pair, or None if it has none."""
-    return _verified_key_of(fields.applied_hash(obj), live, field_manager)
-
-
-def _verified_key_of(applied: str, live: Manifest, field_manager: str) -> str | None:
-    """:func:`_verified_key` of a desired object whose applied hash is ``applied``."""
-    meta = live.get("metadata") or {}
-    uid, version = meta.get("uid"), meta.get("resourceVersion")
-    if not (isinstance(uid, str) and uid and isinstance(version, str) and version and applied):
-        return None
-    text = f"{DRIFT_VERSION}\0{field_manager}\0{applied}\0{uid}\0{version}"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def owners(live: Manifest) -> str:
-    """Describe who owns a live object we do not: its managers and ApplySet, if any."""
-    meta = live.get("metadata") or {}
-    managers: list[str] = []
-    for entry in meta.get("managedFields") or []:
-        name = str((entry or {}).get("manager") or "")
-        if name and name not in managers and (entry or {}).get("subresource") != "status":
-            managers.append(name)
-    obj_labels = meta.get("labels") or {}
-    parts = []
-    if managers:
-        parts.append("managed by " + ", ".join(managers))
-    if obj_labels.get(labels.APPLYSET_PART_OF):
-        owner = f"ApplySet {obj_labels[labels.APPLYSET_PART_OF]}"
-        if obj_labels.get(labels.ENV):
-            owner += f" of environment {obj_labels[labels.ENV]!r}"
-        parts.append("part of " + owner)
-    return "; ".join(parts) if parts else "no field manager recorded"
-
-
-def conflict_entry(ref: ObjectRef, live: Manifest) -> ChangeSetEntry:
-    """Return the CONFLICT entry for an object of the same name that we do not own."""
-    return ChangeSetEntry(
-        ref,
-        Action.CONFLICT,
-        f"exists and is not owned by this environment ({owners(live)}); left alone",
-    )
 
 
 def _retried(n: int) -> str:
@@ -268,12 +178,12 @@ def apply_one(
             live = manager.get(ref)  # what the answer is compared with, whole
         except ClusterError as exc:
             return Applied(ChangeSetEntry(ref, Action.FAILED, f"read it whole: {exc}"), None)
-        if live is not None and not needs_apply(
+        if live is not None and not in_sync.needs_apply(
             obj, live, field_manager=manager.field_manager, verified=manager.verified
         ):
             return Applied(ChangeSetEntry(ref, Action.UNCHANGED), live)
-    if live is not None and not _ours(manager, obj, live):
-        return Applied(conflict_entry(ref, live), live)
+    if live is not None and not ownership.is_ours(manager, obj, live):
+        return Applied(ownership.conflict_entry(ref, live), live)
     query: list[tuple[str, Any]] = [
         ("fieldManager", manager.field_manager),
         ("force", "true" if live is not None else "false"),
@@ -304,45 +214,6 @@ def apply_one(
     return Applied(ChangeSetEntry(ref, Action.CONFIGURED, message, text), result)
 
 
-FOREIGN_NAMESPACE_NOTE = (
-    "exists and was not created by reconciler: used as it is "
-    "(its labels are left alone; it is never taken over or deleted)"
-)
-"""The note (a SKIPPED entry, never a conflict) for a Namespace someone else created."""
-
-BOOKKEEPING_ANNOTATIONS = (labels.COMMIT, labels.BRANCH)
-"""The only fields written to a Namespace we did not create: what ``status`` and the
-branch-owner check read. Labels (ApplySet membership, Pod Security) are never added."""
-
-
-def prepared_namespace(live: Manifest) -> bool:
-    """True for a Namespace no ApplySet claims: one a platform team or an installer made
-    (``reconciler manifests --environment-namespace``, with its RoleBinding).
-
-    It is used as it is (:func:`use_foreign_namespace`): only our bookkeeping annotations
-    are applied, never a label, so it never becomes an ApplySet member and is never pruned.
-    """
-    meta = live.get("metadata") or {}
-    return (
-        live.get("kind") == "Namespace"
-        and live.get("apiVersion") == "v1"
-        and not (meta.get("labels") or {}).get(labels.APPLYSET_PART_OF)
-    )
-
-
-def _ours(manager: ResourceManager, obj: Manifest, live: Manifest) -> bool:
-    part_of = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.APPLYSET_PART_OF)
-    live_labels = (live.get("metadata") or {}).get("labels") or {}
-    if part_of:
-        return bool(live_labels.get(labels.APPLYSET_PART_OF) == part_of)
-    if prepared_namespace(live):
-        return True
-    return any(
-        (e or {}).get("manager") == manager.field_manager and (e or {}).get("operation") == "Apply"
-        for e in (live.get("metadata") or {}).get("managedFields") or []
-    )
-
-
 def normalise_scope(
     obj: Manifest, resource: discovery_cache.ApiResource, default_ns: str
 ) -> Manifest:
@@ -356,63 +227,24 @@ def normalise_scope(
     return obj
 
 
-def find_unowned(
-    manager: ResourceManager,
-    objs: Iterable[tuple[Manifest, discovery_cache.ApiResource]],
-    applyset: ApplySet,
-    foreign: dict[Key, Manifest] | None = None,
-) -> dict[Key, Manifest]:
-    """Return live objects that share a name with ``objs`` but are not members of the set.
-
-    One LIST per kind and namespace with the selector ``part-of!=<id>`` (objects without the
-    label or with another set's), only for kinds and namespaces that have new objects.
-    A failed list is not fatal: the apply itself then meets whatever is there. Namespaces
-    no ApplySet claims are not returned but put in ``foreign`` (used as they are).
-    """
-    wanted: dict[tuple[discovery_cache.ApiResource, str], set[Key]] = {}
-    for obj, resource in objs:
-        ref = ObjectRef.of(obj)
-        wanted.setdefault((resource, ref.namespace if resource.namespaced else ""), set()).add(
-            ref.key
-        )
-    found: dict[Key, Manifest] = {}
-    for (resource, namespace), keys in wanted.items():
-        try:
-            items = manager.list_resource(
-                resource, namespace=namespace, label_selector=applyset.not_member_selector
-            )
-        except ClusterError:  # best effort: the apply itself reports real errors
-            continue
-        for item in items:
-            key = ObjectRef.of(item).key
-            typed = dict(item, kind=resource.kind, apiVersion=resource.api_version)
-            if key not in keys:
-                continue
-            if prepared_namespace(typed):
-                if foreign is not None:
-                    foreign[key] = typed
-            else:
-                found[key] = item
-    return found
-
-
 def use_foreign_namespace(
     manager: ResourceManager, obj: Manifest, live: Manifest, *, dry_run: bool
 ) -> Applied:
     """Use a Namespace we did not create as it is: a SKIPPED entry with a note.
 
-    Only the bookkeeping annotations (:data:`BOOKKEEPING_ANNOTATIONS`) are applied, with
-    our field manager and without force (a server-side apply of those keys alone, so no
-    label and no other field is touched); nothing is sent when they already hold.
+    Only the bookkeeping annotations
+    (:data:`~reconciler.apply.ownership.BOOKKEEPING_ANNOTATIONS`) are applied, with our
+    field manager and without force (a server-side apply of those keys alone, so no label
+    and no other field is touched); nothing is sent when they already hold.
     """
     ref = ObjectRef.of(obj)
     wanted = {
         k: v
         for k, v in ((obj.get("metadata") or {}).get("annotations") or {}).items()
-        if k in BOOKKEEPING_ANNOTATIONS
+        if k in ownership.BOOKKEEPING_ANNOTATIONS
     }
     have = (live.get("metadata") or {}).get("annotations") or {}
-    note = ChangeSetEntry(ref, Action.SKIPPED, FOREIGN_NAMESPACE_NOTE)
+    note = ChangeSetEntry(ref, Action.SKIPPED, ownership.FOREIGN_NAMESPACE_NOTE)
     if all(have.get(k) == v for k, v in wanted.items()):
         return Applied(note, live)
     if dry_run:
@@ -512,7 +344,7 @@ def apply_stage(
         and not (ctx.dry_run and i.ref.namespace in ctx.planned_namespaces)
     ]
     foreign: dict[Key, Manifest] = {}
-    unowned = find_unowned(manager, new, applyset, foreign) if new else {}
+    unowned = ownership.find_unowned(manager, new, applyset, foreign) if new else {}
 
     for item in items:
         if item.ref.key in foreign:
@@ -563,11 +395,13 @@ def _decide(
     if current is not None:
         return (
             None
-            if needs_apply(item.obj, current, field_manager=field_manager, verified=ctx.verified)
+            if in_sync.needs_apply(
+                item.obj, current, field_manager=field_manager, verified=ctx.verified
+            )
             else Applied(ChangeSetEntry(ref, Action.UNCHANGED), current)
         )
     if ref.key in unowned:
-        return Applied(conflict_entry(ref, unowned[ref.key]), unowned[ref.key])
+        return Applied(ownership.conflict_entry(ref, unowned[ref.key]), unowned[ref.key])
     if ctx.dry_run and ref.namespace in ctx.planned_namespaces:
         return Applied(ChangeSetEntry(ref, Action.CREATED, "once its namespace exists"), None)
     return None

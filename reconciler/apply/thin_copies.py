@@ -2,7 +2,7 @@
 
 A settled environment's serving objects (a Deployment, Service, HPA or InferenceService
 per pipeline) are in sync pass after pass, and the manager's in-sync memo already knows it
-(:func:`reconciler.apply.manager_apply.known_in_sync`: the applied hash, uid and
+(:func:`reconciler.apply.in_sync.known_in_sync`: the applied hash, uid and
 resourceVersion of the live object were found in sync before). Such an object is neither
 compared nor sent; what a pass reads of it is its identity, labels and annotations (prune,
 ApplySet membership, the applied hash), ``status`` and a few ``spec`` fields (health:

@@ -30,7 +30,7 @@ _NOTED_NAMESPACES: set[tuple[str, str]] = set()
 
 def _note_foreign_namespace(prepared: environments.Prepared, result: SyncResult) -> None:
     """Log once per process that an environment uses a Namespace it did not create."""
-    from reconciler.apply.manager_apply import FOREIGN_NAMESPACE_NOTE
+    from reconciler.apply.ownership import FOREIGN_NAMESPACE_NOTE
 
     key = (prepared.env.name, prepared.target.namespace)
     if key in _NOTED_NAMESPACES:

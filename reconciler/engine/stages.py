@@ -325,7 +325,7 @@ def mark_applied(
     The sync itself renders the Namespace with the commit applied before. Costs one
     request when the commit changed, none otherwise; its entry joins the change set.
     """
-    from reconciler.apply import applysets, manager_apply
+    from reconciler.apply import applysets, manager_apply, ownership
 
     if applied_commit(prepared, result.live) == commit:
         return
@@ -337,7 +337,7 @@ def mark_applied(
         applyset,
     )
     live_ns = namespace_of(prepared, result.live)
-    if live_ns is not None and manager_apply.prepared_namespace(live_ns):
+    if live_ns is not None and ownership.prepared_namespace(live_ns):
         # Not ours: only the annotation is written; the sync already said so in its note.
         used = manager_apply.use_foreign_namespace(manager, namespace, live_ns, dry_run=False)
         if used.entry.action is Action.FAILED:

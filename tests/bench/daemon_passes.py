@@ -11,6 +11,11 @@ commit and reads the records); the next ones are no-ops::
     python tests/bench/daemon_passes.py --repo <held repo> --kubeconfig <sandbox kubeconfig> \\
         --state-dir <copy of the benchmark's state dir> --seconds 200 [--cache-objects N]
 
+With ``--memory-report FILE`` the daemon runs under :mod:`tests.bench.memory_report` and is
+sent SIGUSR1 a few seconds after each pass ends, so the report (its caches, the objects the
+collector tracks by type, pymalloc's arenas) is taken between passes, not inside one: give
+it a ``--resync`` longer than a pass and the report (a minute at 10,000 pipelines).
+
 Linux only (reads ``/proc``).
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -37,11 +43,18 @@ def main() -> int:
     parser.add_argument("--resync", default="10s")
     parser.add_argument("--seconds", type=float, default=200.0)
     parser.add_argument("--cache-objects", default="0", help="the daemon's --cache-objects")
+    parser.add_argument("--memory-report", help="append a memory report here after each pass")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
     env["KUBECONFIG"] = args.kubeconfig
+    runner = ["-m", "reconciler"]
+    if args.memory_report:
+        runner = ["-m", "tests.bench.memory_report", str(Path(args.memory_report).resolve())]
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
+        )
     command = [
-        sys.executable, "-m", "reconciler", "run", "--repo", ".", "--env", args.env,
+        sys.executable, *runner, "run", "--repo", ".", "--env", args.env,
         "--resync", args.resync, "--interval", "600s", "--listen", "127.0.0.1:0", "--no-ui",
         "--state-dir", args.state_dir, "--log-format", "json", "--workers", "1",
         "--cache-objects", args.cache_objects,
@@ -65,6 +78,9 @@ def main() -> int:
                     flush=True,
                 )
                 last = cpu
+                if args.memory_report:
+                    time.sleep(3)  # the pass's objects freed, the worker back to waiting
+                    daemon.send_signal(signal.SIGUSR1)
             if time.monotonic() - started > args.seconds:
                 break
     finally:

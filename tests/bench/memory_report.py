@@ -134,9 +134,20 @@ def allocator_stats(path: str) -> None:
             os.close(saved)
 
 
+def _rss() -> str:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        return f"RSS {fields['VmRSS'].strip()} (peak {fields['VmHWM'].strip()})"
+    except (OSError, KeyError):
+        return "RSS unknown"
+
+
 def _report(path: str) -> None:
+    before = _rss()
     gc.collect()
-    lines = ["== caches (deep size, entries)", *census(), *by_type()]
+    lines = [f"== report: {before} before a collection, {_rss()} after"]
+    lines += ["== caches (deep size, entries)", *census(), *by_type()]
     if tracemalloc.is_tracing():
         snapshot = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]

@@ -18,7 +18,7 @@ import pytest
 from click.testing import Result
 from kubernetes import client
 
-from reconciler.apply.manager_apply import FOREIGN_NAMESPACE_NOTE
+from reconciler.apply.ownership import FOREIGN_NAMESPACE_NOTE
 from reconciler.cli.main import cli
 from reconciler.engine import reporting
 from tests.support.clirunner import cli_runner
