@@ -4,7 +4,7 @@ Called by ``reconciler run`` (:mod:`reconciler.cli.run`) and ``reconciler demo``
 itself never reconciles anything and imports nothing of the engine: :func:`daemon_parts`
 builds ``reconcile`` (one environment instance through :mod:`reconciler.engine`),
 ``list_targets``, ``fetch`` (a mirror, or a local repository's refs) and ``flush`` (the
-provenance outbox) around one repository, one set of clusters and one provenance store.
+provenance outbox, the in-sync memo) around one repository, one set of clusters and one provenance store.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 from reconciler.daemon import loop, outcomes
 
 log = logging.getLogger(__name__)
+
+MEMO_SAVE_EVERY = 300.0
+"""Seconds between writes of the daemon's in-sync memo to the state directory (it is also
+written at shutdown); a daemon killed in between loses only the entries of those minutes."""
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,12 +55,21 @@ def daemon_parts(
     api_client = clients.load_client(kubeconfig=options.kubeconfig, context=options.context)
     cache = caches.ContentCache(state / "cache")
 
-    # Objects found in sync are kept in memory only: they change with every status update,
-    # and writing them after each reconcile would cost more than a restart re-checking them.
-    in_memory = caches.ContentCache()
+    # The memo of objects found in sync (by content address: never stale) is read from the
+    # state directory at start, so that a restarted daemon's first pass holds the members
+    # it knows as thin copies and compares none of them again; it changes with every status
+    # update of a member, so it is written at most every MEMO_SAVE_EVERY and at shutdown.
+    memos = caches.ContentCache(state / "cache")
+    memo_names: set[str] = set()
+    unannounced: dict[str, int] = {}  # memos read, logged by the next reconcile (logging is set up)
+    memo_lock = threading.Lock()
 
     def manager_of(client: Any) -> ResourceManager:
-        verified = in_memory.table(f"verified.{clients.server_url(client)}")
+        memo_names.add(name := f"verified.{clients.server_url(client)}")
+        verified = memos.table(name)
+        if len(verified):
+            with memo_lock:
+                unannounced[clients.server_url(client)] = len(verified)
         cache = (
             livecache.LiveCache(
                 clients.pooled_for_watches(client), max_objects=options.cache_objects
@@ -97,10 +110,15 @@ def daemon_parts(
 
     def reconcile(key: str) -> outcomes.ReconcileOutcome:
         env, branch = outcomes.target_of(key)
+        with memo_lock:
+            for server, entries in unannounced.items():
+                log.info("in-sync memo read", extra={"entries": entries, "server": server})
+            unannounced.clear()
         if store.pending():
             store.flush()
         try:
             res = engine.reconcile(ctx, env, branch, interruptible=True, scoped=True)
+            memos.save_at_most_every(MEMO_SAVE_EVERY)
         except engine.Superseded as exc:  # a newer commit: reconcile that one at once
             return outcomes.requeue_after(0.0, superseded=str(exc))
         except ReconcilerError as exc:
@@ -154,7 +172,12 @@ def daemon_parts(
         return out
 
     def flush() -> None:
-        store.flush()
+        try:
+            store.flush()
+        finally:
+            memos.save()
+            entries = sum(len(memos.table(name)) for name in list(memo_names))
+            log.info("in-sync memo saved", extra={"entries": entries})
 
     def cluster_object(obj_path: str, obj: dict[str, Any]) -> None:
         """A step or Namespace about to wake its environment: the pass must see it."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -121,6 +122,7 @@ class ContentCache:
         self.limit = limit
         self._tables: dict[str, Table] = {}
         self._lock = threading.Lock()
+        self._saved_at = time.monotonic()
 
     def table(self, name: str) -> Table:
         """Return the table ``name`` (letters, digits, ``.``, ``-``, ``_``), loading its file once."""
@@ -141,10 +143,26 @@ class ContentCache:
         if self.directory is None:
             return
         with self._lock:
+            self._saved_at = time.monotonic()
             tables = [t for t in self._tables.values() if t.dirty]
         for table in tables:
             with contextlib.suppress(OSError):
                 self._write(table.name, table._snapshot())
+
+    def save_at_most_every(self, seconds: float) -> bool:
+        """:meth:`save`, unless the last save (or, before any, the cache's creation) is less
+        than ``seconds`` old; True if it saved.
+
+        For tables that change at every use (the daemon's memo of objects found in sync:
+        each status update of a member makes a new entry), where writing after every
+        change would cost more than losing the latest entries (a process that reads the
+        file again misses them and derives them anew).
+        """
+        with self._lock:
+            due = time.monotonic() - self._saved_at >= seconds
+        if due:
+            self.save()
+        return due
 
     def stats(self) -> dict[str, tuple[int, int]]:
         """Return ``{table: (hits, misses)}`` (figures for benchmarks and tests)."""

@@ -66,3 +66,17 @@ def test_an_unchanged_table_is_not_written_again(tmp_path: Path) -> None:
     cache.table("t").get("a")
     cache.save()  # nothing stored since the last save: the file is left alone
     assert json.loads(path.read_text())["entries"] == {"a": 5}
+
+
+def test_save_at_most_every_writes_only_once_the_interval_has_passed(tmp_path: Path) -> None:
+    store = caches.ContentCache(tmp_path / "cache")
+    store.table("memo")["a"] = True
+    assert store.save_at_most_every(3600) is False  # created just now: not due
+    assert not (tmp_path / "cache" / "memo.json").exists()
+    assert store.save_at_most_every(0) is True
+    assert caches.ContentCache(tmp_path / "cache").table("memo").get("a") is True
+    store.table("memo")["b"] = True
+    assert store.save_at_most_every(3600) is False  # saved just now
+    assert caches.ContentCache(tmp_path / "cache").table("memo").get("b") is None
+    store.save()  # at shutdown, whatever the interval
+    assert caches.ContentCache(tmp_path / "cache").table("memo").get("b") is True
