@@ -28,7 +28,7 @@ from reconciler.runs import observing, reasons, recording, trimming
 from reconciler.structs import labels
 from reconciler.structs.errors import RecordError, SpecError
 from reconciler.structs.manifests import Manifest, group_kind_of
-from reconciler.structs.runs import RunState
+from reconciler.structs.runs import RunState, split_run_name
 
 if TYPE_CHECKING:
     from reconciler.provenance import records as rec
@@ -213,7 +213,7 @@ class RunTracker:
         if not fin.current and self.applied_commit:  # an older run: its own commit
             source = replace(source, commit=self.applied_commit)
         try:
-            fin = replace(fin, objects={s: self._whole(o) for s, o in fin.objects.items()})
+            fin = replace(fin, objects={s: self._whole(o, s, fin) for s, o in fin.objects.items()})
         except Exception as e:  # the record would lack its steps' images: not this pass
             out.protected |= names
             path = record_path(self.env, pipeline, fin.run)
@@ -241,12 +241,28 @@ class RunTracker:
         out.pending += int(pending)
         self._log_finished(record, fin, pending=pending)
 
-    def _whole(self, obj: Manifest) -> Manifest:
-        """Return ``obj`` whole: read again if it was trimmed (as listed if it is gone)."""
+    def _whole(self, obj: Manifest, step: str, fin: observing.Finishing) -> Manifest:
+        """Return ``obj`` whole: read again if it was trimmed.
+
+        One deleted since it was listed gets the templates its run's spec renders for it
+        (:func:`~reconciler.runs.trimming.with_templates_of`), so its record still names its
+        image and resources; without a run spec that renders it, it stays as listed.
+        """
         if not trimming.is_trimmed(obj):
             return obj
         whole = self.read_whole(obj)
-        return whole if whole is not None else obj
+        if whole is not None:
+            return whole
+        run_spec = fin.run_spec
+        found = (
+            next((s for s in run_spec.ordered_steps() if s.name == step), None)
+            if run_spec
+            else None
+        )
+        if run_spec is None or found is None:
+            return obj
+        rendered = step_objects.step_object(run_spec, found, split_run_name(fin.run)[1])
+        return trimming.with_templates_of(obj, rendered)
 
     def _log_finished(
         self, record: rec.RunRecord, fin: observing.Finishing, *, pending: bool

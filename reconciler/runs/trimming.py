@@ -8,7 +8,8 @@ frozen once live (the sync never sends nor compares it: see
 annotations, ``spec`` outside the template (``suspend``) and ``status`` (health, run
 tracking, prune). Only recording a finished run reads a template (the step's image,
 resources and env): :func:`is_trimmed` tells the tracker to read that object again, whole,
-first (one GET per step of a run that has just finished).
+first (one GET per step of a run that has just finished); one deleted since it was listed
+gets the templates its run's spec renders for it (:func:`with_templates_of`).
 
 :func:`trim` is what the engine hands the manager for the members a full pass lists (the
 live cache then holds them so too: the full pass is their only reader); :func:`trim_pod`
@@ -66,6 +67,45 @@ def is_trimmed(obj: Manifest) -> bool:
     """
     spec = _templated_spec(obj)
     return spec is not None and any("template" not in h for h in _template_holders(obj, spec))
+
+
+def with_templates_of(trimmed: Manifest, rendered: Manifest) -> Manifest:
+    """Return a copy of the trimmed step object with the pod templates of ``rendered``.
+
+    For a step object deleted between the list that trimmed it and the read that would have
+    made it whole again: ``rendered`` is the same object rendered from its run's spec (what
+    it was created from: its name carries the run id, a hash of those inputs), so its
+    templates are the ones the object had. ``trimmed`` itself is returned, unchanged, when
+    ``rendered`` is not that object (another kind, name or namespace) or lacks a template
+    ``trimmed`` misses. Neither argument is modified.
+    """
+    meta, other = trimmed.get("metadata") or {}, rendered.get("metadata") or {}
+    if (trimmed.get("kind"), meta.get("name"), meta.get("namespace")) != (
+        rendered.get("kind"),
+        other.get("name"),
+        other.get("namespace"),
+    ):
+        return trimmed
+    spec, source = _templated_spec(trimmed), rendered.get("spec")
+    if spec is None or not isinstance(source, dict):
+        return trimmed
+    out_spec = dict(spec)
+    if trimmed.get("kind") == "Job":
+        if "template" not in source:
+            return trimmed
+        out_spec["template"] = source["template"]
+    else:
+        replicas, from_replicas = spec.get("pytorchReplicaSpecs"), source.get("pytorchReplicaSpecs")
+        if not isinstance(replicas, dict) or not isinstance(from_replicas, dict):
+            return trimmed
+        filled = {}
+        for role, replica in replicas.items():
+            template = (from_replicas.get(role) or {}).get("template")
+            if not isinstance(replica, dict) or template is None:
+                return trimmed
+            filled[role] = {**replica, "template": template}
+        out_spec["pytorchReplicaSpecs"] = filled
+    return {**trimmed, "spec": out_spec}
 
 
 def _templated_spec(obj: Manifest) -> dict[str, Any] | None:

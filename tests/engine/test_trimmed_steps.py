@@ -19,7 +19,8 @@ from reconciler import engine
 from reconciler.engine import preparing, sources, stages
 from reconciler.runs import trimming
 from reconciler.structs import labels
-from reconciler.structs.manifests import Manifest
+from reconciler.structs.manifests import Manifest, ObjectRef
+from tests.chaos import support
 from tests.workflows.world import GOOD, NS, make_world
 
 JOB = {
@@ -156,3 +157,76 @@ def test_a_full_pass_lists_steps_trimmed_and_records_their_images(
     again = world.reconcile()
     assert not again.records and again.changeset.counts()["unchanged"] >= len(steps)
     assert world.writes() == writes
+
+
+def test_a_trimmed_step_gets_back_the_templates_of_the_same_object_rendered() -> None:
+    trimmed = copy.deepcopy(JOB)
+    trimmed["metadata"]["namespace"] = NS
+    trimming.trim(trimmed)
+    rendered = copy.deepcopy(JOB)
+    rendered["metadata"]["namespace"] = NS
+    template = {"spec": {"containers": [{"name": "step", "image": "train:2"}]}}
+    rendered["spec"]["template"] = template
+    before = copy.deepcopy(trimmed)
+    whole = trimming.with_templates_of(trimmed, rendered)
+    assert whole["spec"]["template"] == template and not trimming.is_trimmed(whole)
+    assert whole["status"] == trimmed["status"] and whole["spec"]["suspend"] is False
+    assert trimmed == before  # neither argument is modified
+    other = copy.deepcopy(rendered)
+    other["metadata"]["name"] = "p-r2-train"  # another run's object: not its template
+    assert trimming.with_templates_of(trimmed, other) is trimmed
+    torch = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "metadata": {"name": "p-r-train", "namespace": NS, "labels": {labels.STEP: "train"}},
+        "spec": {"pytorchReplicaSpecs": {"Master": {"replicas": 1}, "Worker": {"replicas": 2}}},
+    }
+    rendered_torch = copy.deepcopy(torch)
+    for role in ("Master", "Worker"):
+        rendered_torch["spec"]["pytorchReplicaSpecs"][role]["template"] = {"role": role}
+    whole_torch = trimming.with_templates_of(torch, rendered_torch)
+    assert whole_torch["spec"]["pytorchReplicaSpecs"]["Worker"] == {
+        "replicas": 2,
+        "template": {"role": "Worker"},
+    }
+    del rendered_torch["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]
+    assert trimming.with_templates_of(torch, rendered_torch) is torch
+
+
+def test_a_step_deleted_between_the_list_and_its_record_is_recorded_with_its_image(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    """The full pass lists a finished step trimmed; by the time its run is recorded the Job
+    is gone (deleted by hand, a TTL): the record still names the image and resources its
+    run's spec gave it."""
+    world = make_world(tmp_path, sandbox)
+    world.outcomes(GOOD)
+    first = world.reconcile()
+    run = next(p.run for p in first.pipelines if p.name == "llm-finetune")
+    name = f"llm-finetune-{run}-train"
+    batch = client.BatchV1Api(world.api)
+
+    def complete() -> bool:
+        conditions = batch.read_namespaced_job_status(name, NS).status.conditions or []
+        return any(c.type == "Complete" and c.status == "True" for c in conditions)
+
+    assert support.wait_for(complete, 60)
+    job = batch.read_namespaced_job(name, NS)
+    container = next(c for c in job.spec.template.spec.containers if c.name == "step")
+    source = sources.resolve_source(world.ctx.repo, "dev", None, None)
+    prepared = preparing.prepare(world.ctx, source, "dev")
+    manager = world.ctx.manager_for(None)
+    live = stages.list_live(manager, prepared)
+    listed = next(o for o in live.values() if o["metadata"]["name"] == name)
+    assert trimming.is_trimmed(listed)
+    batch.delete_namespaced_job(name, NS, propagation_policy="Background")
+    assert support.wait_for(lambda: manager.get(ObjectRef.of(listed)) is None, 30)
+
+    tracked = stages.track_runs(world.ctx, manager, source, prepared, live, dry_run=False)
+
+    path = f"runs/dev/llm-finetune/{run}.yaml"
+    assert path in tracked.records, tracked
+    record = world.origin_record("experiments/llm-finetune", path)
+    (step,) = record.steps
+    assert step.name == "train" and step.image == container.image and step.image
+    assert step.resources == world.api.sanitize_for_serialization(container.resources)
