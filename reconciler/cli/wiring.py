@@ -54,6 +54,9 @@ def daemon_parts(
     path, fetch = mirrors.refs_fetcher(options.repo, state / "mirrors", follow=options.follow)
     api_client = clients.load_client(kubeconfig=options.kubeconfig, context=options.context)
     cache = caches.ContentCache(state / "cache")
+    # Commits are exported into the state directory's slots (as one-shot commands do), so a
+    # restarted daemon updates the trees it left rather than writing every file again.
+    repos.keep_exports_in(state / "trees")
 
     # The memo of objects found in sync (by content address: never stale) is read from the
     # state directory at start, so that a restarted daemon's first pass holds the members

@@ -12,8 +12,8 @@ Two homes:
 
 - by default, temporary directories of this process: at most ``keep`` free ones are kept,
   the others, one whose update failed, and all of them at exit are removed;
-- after :meth:`Exports.keep_in` (the one-shot commands, with the state directory's
-  ``trees/``), *slots* that outlive the process: ``slot-*/tree`` is the export,
+- after :meth:`Exports.keep_in` (the one-shot commands and the daemon, with the state
+  directory's ``trees/``), *slots* that outlive the process: ``slot-*/tree`` is the export,
   ``slot-*/lock`` is held (``flock``) by the process using or keeping the slot, and
   ``slot-*/written.json`` is the slot's ``Written``, saved when an export gives the slot
   back and removed when one takes it. A process that dies while it uses a slot leaves no

@@ -263,8 +263,9 @@ def keep_exports_in(directory: Path) -> None:
     """Keep the directories commits are exported into in ``directory`` (the state
     directory's ``trees/``), for the next process to update rather than write whole.
 
-    For one-shot commands: each is a new process, and writing every file of a commit
-    (1,000 pipeline files) was most of what preparing a commit cost it. See
+    For one-shot commands (each is a new process, and writing every file of a commit
+    (1,000 pipeline files) was most of what preparing a commit cost it) and the daemon (its
+    first export after a restart). See
     :mod:`reconciler.source.exports`.
     """
     _EXPORTS.keep_in(directory)

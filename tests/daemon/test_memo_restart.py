@@ -1,10 +1,12 @@
-"""``reconciler run`` keeps its memo of objects found in sync across a restart.
+"""``reconciler run`` keeps its memo of objects found in sync, and its exports, across a restart.
 
 The memo (content addresses of desired/live pairs found in sync) lets a pass skip comparing
 a member, and lets a full pass hold it as a thin copy (:mod:`reconciler.apply.thin_copies`).
 The daemon writes it to the state directory at shutdown (and at most every few minutes),
 and reads it at start: a restarted daemon's first pass over a settled environment
-compares nothing it compared before and writes nothing.
+compares nothing it compared before and writes nothing. The commits it exported stay in
+the state directory's slots (``trees/``), so the next start updates a tree rather than
+writing every file again (:mod:`reconciler.source.exports`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ def test_a_restarted_daemon_reads_the_in_sync_memo_it_saved_at_shutdown(
     assert len(files) == 1, files
     on_disk = json.loads(files[0].read_text())["entries"]
     assert len(on_disk) == saved[0]["entries"]
+    kept = list((state / "trees").glob("slot-*/written.json"))
+    assert kept, "the daemon's exports were not kept in the state directory"
+    exported = json.loads(kept[0].read_text())["entries"]
+    assert any(path.startswith("pipelines/") for path in exported), sorted(exported)[:10]
 
     second_log = tmp_path / "second.log"
     daemon = support.spawn(args, cwd=world.work, env=env, log=second_log)
