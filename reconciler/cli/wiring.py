@@ -4,7 +4,8 @@ Called by ``reconciler run`` (:mod:`reconciler.cli.run`) and ``reconciler demo``
 itself never reconciles anything and imports nothing of the engine: :func:`daemon_parts`
 builds ``reconcile`` (one environment instance through :mod:`reconciler.engine`),
 ``list_targets``, ``fetch`` (a mirror, or a local repository's refs) and ``flush`` (the
-provenance outbox, the in-sync memo) around one repository, one set of clusters and one provenance store.
+provenance outbox, the in-sync memo) around one repository, one set of clusters and one
+provenance store.
 """
 
 from __future__ import annotations
