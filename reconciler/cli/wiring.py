@@ -179,9 +179,15 @@ def daemon_parts(
         try:
             store.flush()
         finally:
-            memos.save()
             entries = sum(len(memos.table(name)) for name in list(memo_names))
-            log.info("in-sync memo saved", extra={"entries": entries})
+            if memos.save():
+                log.info("in-sync memo saved", extra={"entries": entries})
+            else:
+                log.warning(
+                    "in-sync memo not saved: %s cannot be written (a restart compares again)",
+                    state / "cache",
+                    extra={"entries": entries},
+                )
 
     def cluster_object(obj_path: str, obj: dict[str, Any]) -> None:
         """A step or Namespace about to wake its environment: the pass must see it."""

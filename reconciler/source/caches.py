@@ -20,7 +20,6 @@ an entry not used for long falls out (least recently used first).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import time
@@ -135,23 +134,30 @@ class ContentCache:
                     found._load(entries)
             return found
 
-    def save(self) -> None:
+    def save(self) -> bool:
         """Write every table changed since it was read or last saved (atomically).
 
         A cache that cannot be written is not an error: the next process derives again.
+        Returns False if a table could not be written; it stays changed, so the next save
+        tries again.
         """
         if self.directory is None:
-            return
+            return True
         with self._lock:
             self._saved_at = time.monotonic()
             tables = [t for t in self._tables.values() if t.dirty]
+        saved = True
         for table in tables:
-            with contextlib.suppress(OSError):
+            try:
                 self._write(table.name, table._snapshot())
+            except OSError:
+                table.dirty = True
+                saved = False
+        return saved
 
     def save_at_most_every(self, seconds: float) -> bool:
         """:meth:`save`, unless the last save (or, before any, the cache's creation) is less
-        than ``seconds`` old; True if it saved.
+        than ``seconds`` old; True if it saved (every changed table written).
 
         For tables that change at every use (the daemon's memo of objects found in sync:
         each status update of a member makes a new entry), where writing after every
@@ -160,9 +166,7 @@ class ContentCache:
         """
         with self._lock:
             due = time.monotonic() - self._saved_at >= seconds
-        if due:
-            self.save()
-        return due
+        return self.save() if due else False
 
     def stats(self) -> dict[str, tuple[int, int]]:
         """Return ``{table: (hits, misses)}`` (figures for benchmarks and tests)."""

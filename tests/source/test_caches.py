@@ -80,3 +80,15 @@ def test_save_at_most_every_writes_only_once_the_interval_has_passed(tmp_path: P
     assert caches.ContentCache(tmp_path / "cache").table("memo").get("b") is None
     store.save()  # at shutdown, whatever the interval
     assert caches.ContentCache(tmp_path / "cache").table("memo").get("b") is True
+
+
+def test_a_table_that_cannot_be_written_stays_changed_for_the_next_save(tmp_path: Path) -> None:
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the directory should be")
+    store = caches.ContentCache(blocked)
+    store.table("memo")["a"] = True
+    assert store.save() is False
+    assert store.table("memo").dirty  # not marked written
+    blocked.unlink()
+    assert store.save() is True
+    assert caches.ContentCache(blocked).table("memo").get("a") is True
