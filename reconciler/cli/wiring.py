@@ -63,17 +63,16 @@ def daemon_parts(
     # state directory at start, so that a restarted daemon's first pass holds the members
     # it knows as thin copies and compares none of them again; it changes with every status
     # update of a member, so it is written at most every MEMO_SAVE_EVERY and at shutdown.
-    memos = caches.ContentCache(state / "cache")
-    memo_names: set[str] = set()
+    memos = caches.ContentCache(state / "cache")  # its only tables: the memos, one per server
     unannounced: dict[str, int] = {}  # memos read, logged by the next reconcile (logging is set up)
     memo_lock = threading.Lock()
 
     def manager_of(client: Any) -> ResourceManager:
-        memo_names.add(name := f"verified.{clients.server_url(client)}")
-        verified = memos.table(name)
+        server = clients.server_url(client)
+        verified = memos.table(f"verified.{server}")
         if len(verified):
             with memo_lock:
-                unannounced[clients.server_url(client)] = len(verified)
+                unannounced[server] = len(verified)
         cache = (
             livecache.LiveCache(
                 clients.pooled_for_watches(client), max_objects=options.cache_objects
@@ -179,7 +178,7 @@ def daemon_parts(
         try:
             store.flush()
         finally:
-            entries = sum(len(memos.table(name)) for name in list(memo_names))
+            entries = memos.entries()
             if memos.save():
                 log.info("in-sync memo saved", extra={"entries": entries})
             else:

@@ -253,15 +253,13 @@ class RunTracker:
         whole = self.read_whole(obj)
         if whole is not None:
             return whole
-        run_spec = fin.run_spec
-        found = (
-            next((s for s in run_spec.ordered_steps() if s.name == step), None)
-            if run_spec
-            else None
-        )
-        if run_spec is None or found is None:
+        if fin.run_spec is None:
             return obj
-        rendered = step_objects.step_object(run_spec, found, split_run_name(fin.run)[1])
+        try:
+            spec_step = fin.run_spec.pipeline.step(step)
+        except KeyError:  # not a step of that spec: nothing renders it
+            return obj
+        rendered = step_objects.step_object(fin.run_spec, spec_step, split_run_name(fin.run)[1])
         return trimming.with_templates_of(obj, rendered)
 
     def _log_finished(

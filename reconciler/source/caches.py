@@ -168,6 +168,11 @@ class ContentCache:
             due = time.monotonic() - self._saved_at >= seconds
         return self.save() if due else False
 
+    def entries(self) -> int:
+        """Return how many entries the tables in use hold, together."""
+        with self._lock:
+            return sum(len(t) for t in self._tables.values())
+
     def stats(self) -> dict[str, tuple[int, int]]:
         """Return ``{table: (hits, misses)}`` (figures for benchmarks and tests)."""
         with self._lock:

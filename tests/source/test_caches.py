@@ -92,3 +92,10 @@ def test_a_table_that_cannot_be_written_stays_changed_for_the_next_save(tmp_path
     blocked.unlink()
     assert store.save() is True
     assert caches.ContentCache(blocked).table("memo").get("a") is True
+
+
+def test_entries_counts_every_table_in_use() -> None:
+    store = caches.ContentCache()
+    store.table("a")["k"] = 1
+    store.table("b").update({"k": 2, "l": 3})
+    assert store.entries() == 3
