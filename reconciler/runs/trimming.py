@@ -5,11 +5,11 @@ Jobs per pipeline of three steps: 30,000 at 10,000 pipelines), and most of a dec
 is what no pass reads of it: its pod template and its ``managedFields``. A step object is
 frozen once live (the sync never sends nor compares it: see
 :func:`reconciler.engine.stages.sync`); what a pass reads of it is its identity, labels,
-annotations, ``spec`` outside the template (``suspend``) and ``status`` (health, run
-tracking, prune). Only recording a finished run reads a template (the step's image,
-resources and env): :func:`is_trimmed` tells the tracker to read that object again, whole,
-first (one GET per step of a run that has just finished); one deleted since it was listed
-gets the templates its run's spec renders for it (:func:`with_templates_of`).
+annotations, a Job's ``spec.suspend`` and ``status`` (health, run tracking, prune). Only
+recording a finished run reads a template (the step's image, resources and env):
+:func:`is_trimmed` tells the tracker to read that object again, whole, first (one GET per
+step of a run that has just finished); one deleted since it was listed gets the templates
+its run's spec renders for it (:func:`with_templates_of`).
 
 :func:`trim` is what the engine hands the manager for the members a full pass lists (the
 live cache then holds them so too: the full pass is their only reader); :func:`trim_pod`
@@ -28,8 +28,17 @@ TEMPLATED_KINDS = {("batch", "Job"), ("kubeflow.org", "PyTorchJob")}
 small and is what its record reads: it is kept)."""
 
 
+JOB_SPEC_READ = frozenset({"suspend"})
+"""The ``spec`` fields a trimmed Job keeps: health and the step phase read ``suspend``;
+nothing else of a Job's ``spec`` outside its template is read (its selector, completions,
+backoff limit: 0.7 KiB of the 4.7 KiB a trimmed Job is held in)."""
+
+
 def trim(obj: Manifest) -> Manifest:
     """Drop a live step object's pod templates and ``managedFields``; return ``obj``.
+
+    A Job keeps only the ``spec`` fields :data:`JOB_SPEC_READ` names; a PyTorchJob its
+    replicas' other fields and its run policy.
 
     Mutates ``obj`` (a freshly decoded list item nobody else holds). Anything that is not a
     step object (no ``reconciler.ml/step`` label), or is not a Job or PyTorchJob, is left as
@@ -39,6 +48,9 @@ def trim(obj: Manifest) -> Manifest:
     if spec is None:
         return obj
     obj["metadata"].pop("managedFields", None)
+    if obj.get("kind") == "Job":
+        obj["spec"] = {k: v for k, v in spec.items() if k in JOB_SPEC_READ}
+        return obj
     for holder in _template_holders(obj, spec):
         holder.pop("template", None)
     return obj

@@ -58,7 +58,12 @@ def test_a_member_known_in_sync_is_listed_thin_by_a_full_pass_only(sandbox: Any)
     assert whole is not None and whole["spec"]["template"] and whole["metadata"]["managedFields"]
     assert health_of(dep) == health_of(whole)  # health reads what a thin copy keeps
     service = listed[("", "Service", NS, "resnet50")]
-    assert thin_copies.is_thin(service) and service["spec"]["ports"]  # only workloads lose spec
+    assert thin_copies.is_thin(service) and service["spec"] == {}  # no pass reads its ports
+    whole_service = manager.get(ObjectRef("", "Service", NS, "resnet50", "v1"))
+    assert whole_service is not None and whole_service["spec"]["ports"]
+    assert health_of(service) == health_of(whole_service)
+    quota = listed[("", "ResourceQuota", NS, "gpu-quota")]  # not a serving kind: spec kept
+    assert thin_copies.is_thin(quota) and quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "8"
     # A list without a trim (a plan's, a status query's) keeps every member whole.
     plain = manager.list_kinds(
         [("apps", "Deployment")], namespaces=[NS], label_selector=APPLYSET.selector
@@ -138,3 +143,18 @@ def test_a_thin_copy_the_memo_dropped_is_read_whole_and_costs_no_write(sandbox: 
     assert spent["GET"] == len(thin) and frozen_steps
     assert not thin_copies.is_thin(result.live[DEPLOYMENT.key])  # held whole from now on
     assert len(verified) == len(thin)  # and known in sync again
+
+
+def test_a_thin_serving_object_keeps_only_the_spec_fields_its_health_reads() -> None:
+    dep = objects.deployment("resnet50", NS, ENV)
+    dep["metadata"]["managedFields"] = [{"manager": "reconciler", "operation": "Apply"}]
+    dep["spec"]["paused"] = True
+    assert thin_copies.thin(dep) is dep
+    assert dep["spec"] == {"replicas": 2, "paused": True}  # no selector, no template
+    assert thin_copies.is_thin(dep)
+    service = objects.service("resnet50", NS, ENV)
+    assert thin_copies.thin(service)["spec"] == {}
+    quota = objects.quota(NS, ENV)  # not a serving kind: its spec is kept
+    assert thin_copies.thin(quota)["spec"] == objects.quota(NS, ENV)["spec"]
+    odd = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": "oops"}
+    assert thin_copies.thin(odd)["spec"] == "oops"  # not a mapping: left as it is

@@ -229,7 +229,8 @@ def test_a_collection_listed_trimmed_is_held_trimmed_its_watch_events_too(
     held = cache.items(JOB_PATH, APPLYSET.selector) or []
     assert [o["metadata"]["name"] for o in held] == ["p-r1-train"]
     assert trimming.is_trimmed(held[0]) and "managedFields" not in held[0]["metadata"]
-    assert held[0]["spec"]["backoffLimit"] == 2
+    assert held[0]["spec"] == {"suspend": True}  # what health reads of a Job's spec
+    assert held[0]["metadata"]["labels"][labels.STEP] == "train"  # and its identity
     annotate_as_someone(sandbox, f"{JOB_PATH}/p-r1-train")
 
     def updated() -> bool:

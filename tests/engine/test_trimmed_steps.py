@@ -40,12 +40,12 @@ def all_recorded(out: engine.Outcome) -> bool:
     return all(p.status in ("Succeeded", "Failed", "Cancelled") for p in out.pipelines)
 
 
-def test_a_step_job_loses_its_template_and_managed_fields_and_keeps_the_rest() -> None:
+def test_a_step_job_keeps_only_what_a_pass_reads_suspend_labels_and_status() -> None:
     job = copy.deepcopy(JOB)
     assert not trimming.is_trimmed(job)
     assert trimming.trim(job) is job
     assert trimming.is_trimmed(job)
-    assert job["spec"] == {"backoffLimit": 2, "suspend": False}
+    assert job["spec"] == {"suspend": False}  # no template, no backoffLimit
     assert "managedFields" not in job["metadata"]
     assert job["metadata"]["labels"] == JOB["metadata"]["labels"]
     assert job["status"] == JOB["status"]
