@@ -92,6 +92,44 @@ def test_finished_steps_and_retry_requests_wake_their_environment(sandbox: Any) 
         watch.stop()
 
 
+def test_a_list_read_in_pages_knows_every_finished_step(sandbox: Any) -> None:
+    """The list comes in pages (here of 2 objects) and every page counts: the deletion of a
+    step it listed finished wakes nothing, on the first page as on the last."""
+    api = sandbox.api_client()
+    core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
+    core.create_namespace({"metadata": {"name": NS}})
+    names = [f"step-{i}" for i in range(5)]
+    for name in names:
+        batch.create_namespaced_job(NS, job(name))
+
+    def all_finished() -> bool:
+        jobs = batch.list_namespaced_job(NS).items
+        return len(jobs) == 5 and all(
+            any(c.type == "Complete" and c.status == "True" for c in j.status.conditions or [])
+            for j in jobs
+        )
+
+    assert wait_for(all_finished, 30)
+    woken: list[str] = []
+    watch = clusterwatch.ClusterWatch(api, woken.append, list_page=2)
+    watch.start()
+    watch.set_namespaces({NS: "dev"})
+    try:
+        assert wait_for(lambda: watch.healthy("dev"), 20)
+        with watch._lock:
+            known = {ident[2]: state for ident, state in watch._steps.items()}
+        assert sorted(known) == names  # three pages, every object summarised
+        assert all(terminal for _, terminal in known.values())
+        for name in names:
+            batch.delete_namespaced_job(name, NS)
+        time.sleep(1.0)
+        assert woken == []  # each was known finished: its removal changes nothing
+        batch.create_namespaced_job(NS, job("step-5"))  # the watch still follows
+        assert wait_for(lambda: woken == ["dev"], 30), woken
+    finally:
+        watch.stop()
+
+
 def test_signatures() -> None:
     running = {"status": {"active": 1, "startTime": "t"}}
     more_pods = {"status": {"active": 2, "startTime": "t2"}}
