@@ -17,8 +17,10 @@ again. The list comes in pages of :data:`LIST_PAGE` objects, each reduced to wha
 stream compares (a step's signature, a Namespace's retry requests) before the next page is
 read: at 10,000 pipelines the step objects are 30,000 Jobs, a 151 MiB body decoded into
 ~700 MiB of Python objects when read whole, at the daemon's start, while it prepares its
-first commit (its peak RSS, and the pools its allocator kept afterwards). A kind the cluster does not serve (404, its operator not installed) is left alone
-and asked again every :data:`RETRY_SECONDS`; so is one the daemon may not watch (403).
+first commit (its peak RSS, and the pools its allocator kept afterwards). Events are
+reduced by the same functions (:func:`step_summary`, :func:`namespace_summary`). A kind
+the cluster does not serve (404, its operator not installed) is left alone and asked
+again every :data:`RETRY_SECONDS`; so is one the daemon may not watch (403).
 :meth:`ClusterWatch.healthy` says whether every stream of a namespace is watching: the
 daemon keeps its short requeue for a namespace that is not.
 """
@@ -407,9 +409,8 @@ class ClusterWatch:
     def _step_event(
         self, namespace: str, kind: WatchedKind, kind_of_event: str, obj: dict[str, Any]
     ) -> None:
-        name = str((obj.get("metadata") or {}).get("name", ""))
+        name, (signature, terminal) = step_summary(obj)
         ident = (namespace, str(kind), name)
-        signature, terminal = step_signature(obj), is_terminal(obj)
         with self._lock:
             old = self._steps.get(ident)
             if kind_of_event == "DELETED":
@@ -431,8 +432,7 @@ class ClusterWatch:
                 self._wake(ns, "retry requested")
 
     def _namespace_event(self, kind_of_event: str, obj: dict[str, Any]) -> None:
-        name = str((obj.get("metadata") or {}).get("name", ""))
-        signature = retry_signature(obj)
+        name, signature = namespace_summary(obj)
         with self._lock:
             old = self._retries.get(name)
             if kind_of_event == "DELETED":
