@@ -24,13 +24,12 @@ from __future__ import annotations
 from reconciler.structs.manifests import Manifest, group_kind_of
 
 POD_TEMPLATE_KINDS = {
-    ("apps", "Deployment"),
     ("apps", "StatefulSet"),
     ("apps", "DaemonSet"),
     ("apps", "ReplicaSet"),
 }
-"""``(group, kind)`` of the workloads whose ``spec.template`` a thin copy drops (health
-reads their ``spec.replicas`` and ``spec.paused``, never the template)."""
+"""``(group, kind)`` of the other workloads (a Deployment is in :data:`SPEC_READ`), whose
+``spec.template`` a thin copy drops: nothing reads it; the rest of their ``spec`` is kept."""
 
 
 SPEC_READ: dict[tuple[str, str], frozenset[str]] = {
