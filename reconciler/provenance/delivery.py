@@ -112,7 +112,11 @@ class Deliverer:
     retry: RetryPolicy
 
     def deliver(self, batches: Batches) -> dict[str, WriteResult]:
-        """Deliver every branch's entries; return a result per outbox key. Never raises for git."""
+        """Deliver every branch's entries; return a result per outbox key. Never raises for git.
+
+        Afterwards git packs what the commits left loose once there is enough of it
+        (:meth:`~reconciler.provenance.plumbing.GitRepo.housekeep`, ``git gc --auto``).
+        """
         todo = {b: list(es) for b, es in batches.items() if es}
         if not todo:
             return {}
@@ -122,6 +126,8 @@ class Deliverer:
             return self._deliver_local(todo)
         except ReconcilerError as exc:  # an unexpected git failure: keep them queued
             return _pending_all(batches, str(exc))
+        finally:  # what was committed here is loose objects and refs until git packs them
+            self.git.housekeep()
 
     def retrying(self, *errors: type[BaseException]) -> Retrying:
         """Return tenacity's loop retrying ``errors`` (default: a lost race) per the policy."""

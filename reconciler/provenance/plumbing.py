@@ -16,6 +16,7 @@ for the branches a delivery needs, one ``push`` for every branch it commits to.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ import pygit2
 from reconciler.source import git as gitcmd
 from reconciler.source import objects
 from reconciler.structs.errors import ProvenanceError, SourceError
+
+log = logging.getLogger(__name__)
 
 NETWORK_TIMEOUT = 120.0
 """Seconds a fetch or push may take before the remote counts as unreachable."""
@@ -146,6 +149,23 @@ class GitRepo(objects.Repository):
     def update_ref(self, ref: str, new: str, old: str | None, *, message: str) -> bool:
         """Move one ref only if it is still at ``old`` (None: must not exist)."""
         return self.update_refs([(ref, new, old)], message=message)
+
+    def housekeep(self) -> None:
+        """Let git pack loose objects and refs, as git does after its own commits.
+
+        Commits built in-process leave every blob, tree and commit as a loose object, and
+        every branch moved as a loose ref: thousands of records are tens of thousands of
+        files, each read (a stat, an open, a read) by every later look-up. ``git gc
+        --auto`` packs them once there are more than ``gc.auto`` (6,700 by default) and
+        costs a directory listing below that; it honours the repository's own settings
+        (``gc.auto=0`` turns it off, ``gc.autoDetach`` runs it in the background, as git
+        does by default). Nothing unreachable is pruned that git would keep
+        (``gc.pruneExpire``). A failure is logged, never raised: the records are written.
+        """
+        try:
+            gitcmd.run(["gc", "--auto", "--quiet"], repo=self.path)
+        except SourceError as exc:
+            log.warning("git gc --auto in %s failed (records are written): %s", self.path, exc)
 
     # ------------------------------------------------------------------ network
 

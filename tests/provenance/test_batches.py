@@ -206,3 +206,46 @@ def test_a_summary_reads_back_exactly_from_json(record_factory: Factory) -> None
     summary = RecordSummary.of(record)
     assert summary.steps and summary.promotion is not None
     assert RecordSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
+
+
+def loose_objects(repo: Path) -> int:
+    counts = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+    return int(counts["count"])
+
+
+def loose_refs(repo: Path) -> list[Path]:
+    return [p for p in (repo / ".git" / "refs").rglob("*") if p.is_file()]
+
+
+def test_git_packs_what_the_records_left_loose_as_its_settings_say(
+    remote: Path, clone: Path, tmp_path: Path, record_factory: Factory
+) -> None:
+    # git decides from one fan-out directory (objects/17) whether there are more loose
+    # objects than gc.auto: write, with packing off (a user's gc.auto=0 is honoured),
+    # until that directory holds two, so that gc.auto=1 certainly asks for packing.
+    git(clone, "config", "gc.auto", "0")
+    git(clone, "config", "gc.autoDetach", "false")  # in the foreground, to look at it after
+    store = store_for(clone, tmp_path / "state")
+    written = 0
+    while len(list((clone / ".git" / "objects" / "17").glob("*"))) < 2:
+        batch = [
+            (f"experiments/p{written + i}", record_factory(f"{written + i:010x}", pipeline="p"))
+            for i in range(20)
+        ]
+        assert {r.outcome for r in store.write_many(batch)} == {Outcome.WRITTEN}
+        written += len(batch)
+        assert written < 2000, "objects/17 never got two loose objects"
+    assert loose_objects(clone) > 0 and loose_refs(clone)  # gc.auto=0: left as written
+
+    git(clone, "config", "gc.auto", "1")
+    last = ("experiments/last", record_factory("f" * 10, pipeline="p"))
+    assert store.write_many([last])[0].outcome is Outcome.WRITTEN
+    assert loose_objects(clone) == 0
+    assert not [p for p in loose_refs(clone) if "experiments" in str(p)]  # packed-refs now
+    # every record is still there, read back from the packs by a new reader
+    branches = [f"experiments/p{i}" for i in range(written)] + ["experiments/last"]
+    names = [f"{i:010x}" for i in range(written)] + ["f" * 10]
+    reader = store_for(clone, tmp_path / "state2")
+    index = reader.load(branches)
+    for branch, name in zip(branches, names, strict=True):
+        assert index.summary(branch, "prod", "p", name) is not None, (branch, name)
