@@ -18,7 +18,7 @@ import copy
 import logging
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from kubernetes import client as k8s_client
 
@@ -43,6 +43,24 @@ Key = tuple[str, str, str, str]
 """``ObjectRef.key``: (group, kind, namespace, name), version-independent."""
 
 Trim = Callable[[Manifest], Manifest]
+
+
+@runtime_checkable
+class Trimmed(Protocol):
+    """A :data:`Trim` that also decodes pages of some kinds trimmed already.
+
+    ``pages`` maps ``(group, kind)`` to a parser of a whole list body that returns it as
+    ``json.loads`` would, with each item as the trim would leave it: what the trim drops
+    is skipped while parsing, never built (most of a page of Jobs is pod templates and
+    ``managedFields``). The trim is still applied to each item after: it must leave an
+    item it trimmed before as it is.
+    """
+
+    pages: Mapping[tuple[str, str], Callable[[bytes], Any]]
+
+    def __call__(self, obj: Manifest, /) -> Manifest: ...
+
+
 """Shrinks a freshly listed object, in place, to what its caller reads of it."""
 
 LIST_CHUNK = 5000
@@ -133,10 +151,12 @@ class ResourceManager:
         query: Sequence[tuple[str, Any]] = (),
         body: Any = None,
         content_type: str | None = None,
+        decoder: Callable[[bytes], Any] | None = None,
     ) -> api.Response:
         """Perform one API call with this manager's retry policy, counted in ``stats``.
 
         A write's answer is reported to the live cache, if any (a dry run's is not).
+        ``decoder``: see :func:`reconciler.cluster.api.call`.
         """
         resp = api.call(
             self.client,
@@ -147,6 +167,7 @@ class ResourceManager:
             content_type=content_type,
             policy=self.retry,
             stats=self.stats,
+            decoder=decoder,
         )
         if self.live_cache is not None and method in api.WRITE_VERBS and api.DRY_RUN not in query:
             self.live_cache.expect_write(method, path, resp.data)
@@ -228,7 +249,8 @@ class ResourceManager:
         as its page is decoded, and what the cache then holds of the collection (its watch
         events' objects too): every reader of a collection listed with ``trim`` must do
         with what it leaves (the engine's full pass reads only step objects' identity and
-        status; see :mod:`reconciler.runs.trimming`). A list with ``trim`` also holds the
+        status; see :mod:`reconciler.runs.trimming`). A :class:`Trimmed` trim's page parser for the
+        kind reads each page (what the trim drops is never decoded). A list with ``trim`` also holds the
         members the in-sync memo knows as thin copies (:mod:`~reconciler.apply.thin_copies`).
         """
         cache = self.live_cache if label_selector else None
@@ -240,6 +262,7 @@ class ResourceManager:
         typed = _typer(
             resource, self.field_manager, trim=trim, verified=self.verified if trim else None
         )
+        pages = self._page_parser(resource, trim)
         items: builtins.list[Manifest] = []
         token = ""
         version = ""
@@ -251,7 +274,7 @@ class ResourceManager:
             if token:
                 query.append(("continue", token))
             try:
-                data = self.call("GET", path, query=query).data or {}
+                data = self.call("GET", path, query=query, decoder=pages).data or {}
             except api.ApiError as exc:
                 if exc.status == 410 and token:
                     log.info("list %s: %s; listing it again whole", path, exc)
@@ -274,6 +297,27 @@ class ResourceManager:
                 if cache is not None:
                     cache.seed(path, label_selector, items, version, typed)
                 return items
+
+    def _page_parser(
+        self, resource: discovery_cache.ApiResource, trim: Trim | None
+    ) -> Callable[[bytes], Any] | None:
+        """Return what parses a page of ``resource`` listed with ``trim`` (None: whole).
+
+        A :class:`Trimmed` trim's parser for the kind; else, for a list with a trim (whose
+        members the memo may thin), :func:`thin_copies.page_parser`: members known in sync
+        are never built whole.
+        """
+        if trim is None:
+            return None
+        gk = (resource.group, resource.kind)
+        if isinstance(trim, Trimmed) and gk in trim.pages:
+            return trim.pages[gk]
+        verified, manager = self.verified, self.field_manager
+        if verified is None:
+            return None
+        return thin_copies.page_parser(
+            *gk, lambda obj: in_sync.known_in_sync(obj, verified, manager)
+        )
 
     def list_kinds(
         self,

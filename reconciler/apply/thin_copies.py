@@ -21,6 +21,10 @@ first: one GET per object that changed, never one per object that exists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.cluster import pages
 from reconciler.structs.manifests import Manifest, group_kind_of
 
 POD_TEMPLATE_KINDS = {
@@ -80,3 +84,31 @@ def is_thin(obj: Manifest) -> bool:
     """
     meta = obj.get("metadata")
     return isinstance(meta, dict) and "managedFields" not in meta
+
+
+def page_parser(
+    group: str, kind: str, known: Callable[[Manifest], bool]
+) -> Callable[[bytes], Any] | None:
+    """Return a parser of list pages of a serving kind that thins what ``known`` knows.
+
+    Each item is first parsed without its ``managedFields`` and with only the ``spec``
+    fields :data:`SPEC_READ` names (:func:`reconciler.cluster.pages.partial`: the rest is
+    skipped, never built); if ``known`` (the manager's in-sync memo, which reads only the
+    metadata) knows it in sync, that is its thin copy, as :func:`thin` would make it of
+    the whole item; else the item is parsed whole. None for a kind not in
+    :data:`SPEC_READ` (parsed whole, as before).
+    """
+    read = SPEC_READ.get((group, kind))
+    if read is None:
+        return None
+
+    def item(raw: Any) -> Any:
+        thin_copy = pages.partial(raw, read)
+        if thin_copy is not None and known(thin_copy):
+            return thin_copy
+        return pages.whole(raw)
+
+    def parse(raw: bytes) -> Any:
+        return pages.parse_page(raw, item)
+
+    return parse

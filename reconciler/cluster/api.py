@@ -23,10 +23,11 @@ import threading
 import urllib.parse
 import weakref
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import tenacity
 import urllib3
 from kubernetes import client as k8s_client
@@ -168,24 +169,41 @@ LARGE_BODY = 256 * 1024
 """Bytes from which :func:`decode` pauses the cyclic garbage collector."""
 
 
-def decode(raw: bytes) -> Any:
+def decode(raw: bytes, parse: Callable[[bytes], Any] | None = None) -> Any:
     """Return the JSON of a response body, the garbage collector paused for a large one.
 
     A list of thousands of objects is millions of new dicts, lists and strings: the
     collector would run its generations over and over while they are made (for a list of
     3,000 Jobs, half the decoding time), and it can free none of them (JSON has no
     cycles). It is switched back on afterwards, unless it was already off (another thread
-    decoding, or the program's own choice).
+    decoding, or the program's own choice). Parsed by ``parse`` (default :func:`loads`).
     """
+    parse = parse or loads
     if len(raw) < LARGE_BODY or not gc.isenabled():
-        return json.loads(raw)
+        return parse(raw)
     gc.disable()
     try:
-        return json.loads(raw)
+        return parse(raw)
     finally:
         if _frozen_blocks:
             gc.freeze()
         gc.enable()
+
+
+def loads(raw: bytes) -> Any:
+    """Parse JSON from the API server: orjson, or the standard library where orjson refuses.
+
+    orjson takes about a third less time for a page of thousands of objects, and shares
+    each repeated key's string. It reads the same values as :func:`json.loads` for what an
+    API server sends (its integers fit 64 bits: the server's own decoding makes anything
+    larger a float, as orjson does); what it refuses and the standard library reads
+    (``NaN``, a lone surrogate in a string) goes to the standard library, which raises
+    ``json.JSONDecodeError`` (a ValueError) for what is not JSON at all.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 _frozen_blocks = 0
@@ -330,6 +348,7 @@ def _once(
     body: Any,
     content_type: str | None,
     timeout: float,
+    decoder: Callable[[bytes], Any],
 ) -> Response:
     headers = {"Accept": "application/json"}
     if body is not None:
@@ -353,7 +372,7 @@ def _once(
         raise _Retryable(_unreachable(client, exc)) from exc
     status = int(resp.status)
     if 200 <= status < 300:
-        data = decode(raw) if raw else None
+        data = decode(raw, decoder) if raw else None
         return Response(status=status, data=data)
     error = _error_from(status, str(resp.reason or ""), raw or b"")
     if status in RETRYABLE_STATUS:
@@ -371,14 +390,18 @@ def call(
     content_type: str | None = None,
     policy: RetryPolicy = DEFAULT_RETRY,
     stats: RequestStats | None = None,
+    decoder: Callable[[bytes], Any] | None = None,
 ) -> Response:
     """Perform one API call and return its parsed JSON body.
 
     Retries 429/5xx/timeouts/dropped connections per ``policy`` (honouring ``Retry-After``
     up to ``policy.maximum``), never a refused connection; raises ApiError (with ``retries`` set) when the call fails
     for good. ``body`` is sent as JSON, whatever ``content_type`` says (JSON is YAML, so
-    ``application/apply-patch+yaml`` bodies are JSON too).
+    ``application/apply-patch+yaml`` bodies are JSON too). ``decoder`` parses a successful
+    answer's body instead of :func:`decode` (a list whose items the caller reads only part
+    of); an error's body is always read whole (:func:`loads`).
     """
+    decoder = decoder or loads
     backoff = tenacity.wait_random_exponential(multiplier=policy.initial, max=policy.maximum)
 
     def wait(state: tenacity.RetryCallState) -> float:
@@ -398,7 +421,9 @@ def call(
         for attempt in retrying:
             with attempt:
                 attempts += 1
-                resp = _once(client, method, path, query, body, content_type, policy.timeout)
+                resp = _once(
+                    client, method, path, query, body, content_type, policy.timeout, decoder
+                )
     except _Retryable as exc:
         if stats is not None:
             stats.record(method, attempts - 1)

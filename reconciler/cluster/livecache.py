@@ -42,7 +42,6 @@ before changing anything, as it always has for listed objects).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -405,7 +404,7 @@ class LiveCache:
             for line in _lines(resp):
                 if coll.stop.is_set():
                     return False
-                event = json.loads(line)
+                event = api.loads(line)
                 if not self._apply(coll, event):
                     return False
             return not coll.stop.is_set()

@@ -37,7 +37,7 @@ from typing import Any
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from reconciler.cluster import discovery_cache
+from reconciler.cluster import api, discovery_cache
 from reconciler.structs import labels
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class _Stream:
             if token:
                 paging["_continue"] = token
             result = self.list_fn(*self.args, **self.kwargs, **paging, _preload_content=False)
-            body = json.loads(result.data)
+            body = api.loads(result.data)
             summaries.extend(self.summary(obj) for obj in body.get("items") or [])
             meta = body.get("metadata") or {}
             version = str(meta.get("resourceVersion", "") or version)

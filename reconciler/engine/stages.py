@@ -74,7 +74,7 @@ def list_live(manager: ResourceManager, prepared: environments.Prepared) -> Live
     from reconciler.apply import applysets
 
     applyset = applysets.applyset_for(prepared.env.name, prepared.target.namespace)
-    live = manager.list_live(applyset, live_kinds(prepared), trim=trimming.trim)
+    live = manager.list_live(applyset, live_kinds(prepared), trim=trimming.STEP_TRIM)
     target = prepared.target
     if ("", "Namespace", "", target.namespace) not in live:
         # Not ours: a Namespace someone else made is used as it is (its annotations still

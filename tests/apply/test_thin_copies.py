@@ -3,10 +3,12 @@ or pod templates by a full pass, and read whole again wherever they must be comp
 
 from __future__ import annotations
 
+import copy
+import json
 import time
 from typing import Any
 
-from reconciler.apply import thin_copies
+from reconciler.apply import in_sync, thin_copies
 from reconciler.apply.manager import LiveObjects, ResourceManager
 from reconciler.apply.sync import SyncOptions, sync_objects
 from reconciler.health import health_of
@@ -158,3 +160,40 @@ def test_a_thin_serving_object_keeps_only_the_spec_fields_its_health_reads() -> 
     assert thin_copies.thin(quota)["spec"] == objects.quota(NS, ENV)["spec"]
     odd = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": "oops"}
     assert thin_copies.thin(odd)["spec"] == "oops"  # not a mapping: left as it is
+
+
+def test_pages_parsed_in_part_hold_what_thinning_each_whole_member_gives(sandbox: Any) -> None:
+    verified: dict[str, Any] = {}
+    manager, _ = settled(sandbox, verified)
+    listed = full_pass(manager)  # pages parsed in part (Deployments, Services, Jobs)
+    whole = manager.list_kinds(KINDS, namespaces=[NS], label_selector=APPLYSET.selector)
+    expected = {}
+    for key, obj in whole.items():  # what trimming and thinning each whole member gives
+        one = trimming.trim(copy.deepcopy(obj))
+        if in_sync.known_in_sync(one, verified, manager.field_manager):
+            one = thin_copies.thin(one)
+        expected[key] = one
+    assert dict(listed) == expected
+    assert thin_copies.is_thin(listed[DEPLOYMENT.key])
+
+
+def test_a_page_parser_thins_only_what_the_memo_knows() -> None:
+    known = objects.deployment("known", NS, ENV)
+    other = objects.deployment("other", NS, ENV)
+    odd = objects.deployment("odd", NS, ENV) | {"spec": "not a mapping"}
+    for obj in (known, other, odd):
+        obj["metadata"]["managedFields"] = [{"manager": "reconciler", "operation": "Apply"}]
+        obj["status"] = {"readyReplicas": 2}
+    parse = thin_copies.page_parser(
+        "apps", "Deployment", lambda o: o["metadata"]["name"] in ("known", "odd")
+    )
+    assert parse is not None
+    items = [known, other, odd]
+    page = json.dumps({"kind": "DeploymentList", "metadata": {}, "items": items}).encode()
+    got = parse(page)
+    assert got["kind"] == "DeploymentList" and got["metadata"] == {}
+    assert got["items"][0] == thin_copies.thin(copy.deepcopy(known))
+    assert got["items"][0]["spec"] == {"replicas": known["spec"]["replicas"]}
+    assert got["items"][1] == other  # not known in sync: whole
+    assert got["items"][2] == odd  # a spec that is no mapping: parsed whole
+    assert thin_copies.page_parser("", "ResourceQuota", lambda o: True) is None  # spec kept

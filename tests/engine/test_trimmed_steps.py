@@ -10,6 +10,7 @@ Real git, the example repository and the sandbox over HTTP.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,59 @@ def test_what_is_no_templated_step_object_is_left_as_it_is() -> None:
         assert not trimming.is_trimmed(obj)
 
 
+def _item(obj: Manifest) -> Manifest:
+    """``obj`` as a list's item: no apiVersion or kind."""
+    return {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+
+
+def _typed_trimmed(item: Manifest) -> Manifest:
+    return trimming.trim({"apiVersion": "batch/v1", "kind": "Job", **copy.deepcopy(item)})
+
+
+def test_a_page_of_jobs_is_parsed_as_trim_would_leave_each_item() -> None:
+    step = _item(JOB)
+    no_status = _item(JOB) | {"status": None}
+    plain = copy.deepcopy(step)  # not a step: whole, managedFields and template included
+    del plain["metadata"]["labels"][labels.STEP]
+    newer = copy.deepcopy(step)  # a metadata field this code does not know: parsed whole
+    newer["metadata"]["someNewField"] = {"x": 1}
+    top = copy.deepcopy(step) | {"extra": [1, 2]}  # likewise at the top
+    malformed = copy.deepcopy(step) | {"spec": "not a mapping"}
+    no_spec = {k: v for k, v in step.items() if k != "spec"}
+    unicode = copy.deepcopy(step)
+    unicode["metadata"]["annotations"] = {"note": "caf\u00e9 \u2603", "n": "1e400"}
+    items = [step, no_status, plain, newer, top, malformed, no_spec, unicode]
+    page = {
+        "kind": "JobList",
+        "apiVersion": "batch/v1",
+        "metadata": {"resourceVersion": "42", "continue": "abc"},
+        "items": items,
+    }
+    raw = json.dumps(page).encode()
+    got = trimming.decode_job_page(raw)
+    assert {k: v for k, v in got.items() if k != "items"} == {
+        k: v for k, v in page.items() if k != "items"
+    }
+    assert len(got["items"]) == len(items)
+    for before, after in zip(items, got["items"], strict=True):
+        assert _typed_trimmed(after) == _typed_trimmed(before), before["metadata"]
+    # What is a step Job comes without what trim drops; the rest exactly as sent.
+    assert got["items"][0] == {k: v for k, v in _typed_trimmed(step).items() if k in step}
+    assert "managedFields" not in got["items"][0]["metadata"]
+    assert got["items"][2] == plain and got["items"][3] == newer and got["items"][4] == top
+    assert got["items"][5] == malformed and got["items"][6] == no_spec
+    assert trimming.decode_job_page(b'{"items": null}')["items"] == []
+
+
+def test_a_body_that_is_no_list_is_a_value_error() -> None:
+    for raw in (b"[1, 2]", b"not json", b'{"items": 3}'):
+        try:
+            trimming.decode_job_page(raw)
+        except ValueError:
+            continue
+        raise AssertionError(f"{raw!r} was parsed")
+
+
 def test_a_pod_keeps_its_labels_and_status_for_the_record() -> None:
     pod: Manifest = {
         "apiVersion": "v1",
@@ -151,6 +205,10 @@ def test_a_full_pass_lists_steps_trimmed_and_records_their_images(
     assert {o["kind"] for o in steps} == {"Job", "PyTorchJob"}
     assert all(trimming.is_trimmed(o) for o in steps)
     assert all("managedFields" not in o["metadata"] for o in steps)
+    # Pages of Jobs parsed trimmed (never built whole) hold what trimming each item gives.
+    with_pages = manager.list("batch/v1", "Job", namespace=NS, trim=trimming.STEP_TRIM)
+    each = manager.list("batch/v1", "Job", namespace=NS, trim=trimming.trim)
+    assert len(with_pages) == len(each) >= 4 and with_pages == each
     assert all("template" in o["spec"] for o in manager.list("batch/v1", "Job", namespace=NS))
     # And the no-op pass over them writes nothing and records nothing again.
     writes = world.writes()
