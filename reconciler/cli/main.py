@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from reconciler import __version__
-from reconciler.cli import output
+from reconciler.cli import contexts, output
 
 # command name -> (module under reconciler.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -104,4 +104,5 @@ allocations) the collector walks the young heap thousands of times and took ~40%
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI (the console script's entry point)."""
     gc.set_threshold(*GC_THRESHOLDS)
+    contexts.PROCESS_ENDS_WITH_COMMAND = True
     return cli.main(args=argv, prog_name="reconciler")

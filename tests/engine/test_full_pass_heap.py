@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.cli import contexts
 from reconciler.cluster import api
 from reconciler.engine import Precedence
 from tests.workflows.world import make_world
@@ -47,3 +48,30 @@ def test_a_full_pass_freezes_what_it_listed_until_it_ends(
     # The boundaries after the listing (before tracking, before rendering) saw it frozen.
     assert max(precedence.frozen_at_boundaries) > 0
     assert gc.get_freeze_count() == 0  # given back when the pass ended
+
+
+def test_a_one_shot_command_runs_without_the_collector_and_gives_it_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bool] = []
+
+    @contexts.one_shot
+    def command() -> int:
+        seen.append(gc.isenabled())
+        return 7
+
+    assert gc.isenabled()
+    try:
+        assert command() == 7
+        assert seen == [False]  # none of its walks during the command
+        assert gc.isenabled()  # an in-process caller (a test's CliRunner) gets it back
+        monkeypatch.setattr(contexts, "PROCESS_ENDS_WITH_COMMAND", True)
+        assert command() == 7
+        assert seen == [False, False]
+        assert not gc.isenabled()  # the console script's process ends: no walk at its end
+        gc.disable()
+        monkeypatch.setattr(contexts, "PROCESS_ENDS_WITH_COMMAND", False)
+        command()
+        assert not gc.isenabled()  # off before the command: left off
+    finally:
+        gc.enable()
