@@ -157,13 +157,15 @@ class GitRepo(objects.Repository):
         every branch moved as a loose ref: thousands of records are tens of thousands of
         files, each read (a stat, an open, a read) by every later look-up. ``git gc
         --auto`` packs them once there are more than ``gc.auto`` (6,700 by default) and
-        costs a directory listing below that; it honours the repository's own settings
-        (``gc.auto=0`` turns it off, ``gc.autoDetach`` runs it in the background, as git
-        does by default). Nothing unreachable is pruned that git would keep
-        (``gc.pruneExpire``). A failure is logged, never raised: the records are written.
+        costs a directory listing below that; it honours the repository's ``gc.auto``
+        (``0`` turns it off) and ``gc.pruneExpire`` (nothing unreachable is pruned that git
+        would keep). It runs in the foreground (``gc.autoDetach=false``; seconds, once per
+        several thousand objects): detached, git's default, it would outlive a one-shot
+        command and, in a container where the reconciler is process 1, end as a zombie
+        nobody reaps. A failure is logged, never raised: the records are written.
         """
         try:
-            gitcmd.run(["gc", "--auto", "--quiet"], repo=self.path)
+            gitcmd.run(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"], repo=self.path)
         except SourceError as exc:
             log.warning("git gc --auto in %s failed (records are written): %s", self.path, exc)
 

@@ -223,8 +223,7 @@ def test_git_packs_what_the_records_left_loose_as_its_settings_say(
     # git decides from one fan-out directory (objects/17) whether there are more loose
     # objects than gc.auto: write, with packing off (a user's gc.auto=0 is honoured),
     # until that directory holds two, so that gc.auto=1 certainly asks for packing.
-    git(clone, "config", "gc.auto", "0")
-    git(clone, "config", "gc.autoDetach", "false")  # in the foreground, to look at it after
+    git(clone, "config", "gc.auto", "0")  # (gc.autoDetach is git's default: true)
     store = store_for(clone, tmp_path / "state")
     written = 0
     while len(list((clone / ".git" / "objects" / "17").glob("*"))) < 2:
