@@ -159,13 +159,12 @@ class GitRepo(objects.Repository):
         --auto`` packs them once there are more than ``gc.auto`` (6,700 by default) and
         costs a directory listing below that; it honours the repository's ``gc.auto``
         (``0`` turns it off) and ``gc.pruneExpire`` (nothing unreachable is pruned that git
-        would keep). It runs in the foreground (``gc.autoDetach=false``; seconds, once per
-        several thousand objects): detached, git's default, it would outlive a one-shot
-        command and, in a container where the reconciler is process 1, end as a zombie
-        nobody reaps. A failure is logged, never raised: the records are written.
+        would keep). It runs in the foreground, as every git the reconciler starts
+        (:mod:`reconciler.source.git`; seconds, once per several thousand objects). A
+        failure is logged, never raised: the records are written.
         """
         try:
-            gitcmd.run(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"], repo=self.path)
+            gitcmd.run(["gc", "--auto", "--quiet"], repo=self.path)
         except SourceError as exc:
             log.warning("git gc --auto in %s failed (records are written): %s", self.path, exc)
 

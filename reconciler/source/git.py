@@ -18,7 +18,11 @@ Every process started here gets:
 - a timeout (:data:`LOCAL_TIMEOUT`, or the caller's), after which its whole process group
   (ssh, remote helpers) is killed;
 - credential redaction: ``user:password@`` in any URL, and every secret registered with
-  :func:`register_secret`, are removed from every message.
+  :func:`register_secret`, are removed from every message;
+- housekeeping in the foreground: ``gc.autoDetach=false`` (``GIT_CONFIG_COUNT``), so the
+  ``gc --auto`` git runs after a fetch (and :meth:`~reconciler.provenance.plumbing.GitRepo.housekeep`
+  after a delivery) never leaves a git process behind to outlive a one-shot command or,
+  where the reconciler is a container's process 1, end as a zombie nobody reaps.
 
 A failure raises :class:`GitError` with git's whole message (every line but ``hint:``
 lines), never only its last line.
@@ -123,9 +127,21 @@ def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     ssh = env.get("GIT_SSH_COMMAND") or "ssh"
     if "BatchMode" not in ssh:
         env["GIT_SSH_COMMAND"] = f"{ssh} -o BatchMode=yes"
+    _add_config(env, "gc.autoDetach", "false")
     if extra:
         env.update(extra)
     return env
+
+
+def _add_config(env: dict[str, str], key: str, value: str) -> None:
+    """Add ``key=value`` to the configuration ``env`` gives git (after any it gives)."""
+    try:
+        count = max(0, int(env.get("GIT_CONFIG_COUNT") or 0))
+    except ValueError:  # not a count: git would refuse it; ours is the only entry
+        count = 0
+    env[f"GIT_CONFIG_KEY_{count}"] = key
+    env[f"GIT_CONFIG_VALUE_{count}"] = value
+    env["GIT_CONFIG_COUNT"] = str(count + 1)
 
 
 def message_of(stderr: bytes | str) -> str:

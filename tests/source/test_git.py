@@ -47,6 +47,22 @@ def test_hook_variables_are_dropped_and_locale_is_c(
     assert os.environ["GIT_DIR"]  # this process's own environment is left alone
 
 
+def test_git_housekeeping_runs_in_the_foreground_after_the_users_own_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "r"
+    gitcmd.run(["init", "-q", str(repo)])
+    gitcmd.run(["config", "gc.autoDetach", "true"], repo=repo)  # git's default, said aloud
+    assert gitcmd.output(["config", "gc.autoDetach"], repo=repo) == "false"
+    # A caller's own GIT_CONFIG_COUNT entries are kept; ours comes after them.
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.name")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "someone")
+    assert gitcmd.output(["config", "user.name"], repo=repo) == "someone"
+    assert gitcmd.output(["config", "gc.autoDetach"], repo=repo) == "false"
+    assert gitcmd.environment()["GIT_CONFIG_COUNT"] == "2"
+
+
 def test_credentials_never_appear_in_messages(tmp_path: Path) -> None:
     url = "http://deploy-bot:ghp_zzSECRETzz@127.0.0.1:9/ml/pipelines.git"
     mirrors.provide_credentials(url)
