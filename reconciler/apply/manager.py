@@ -174,53 +174,11 @@ class ResourceManager:
             resource, namespace=namespace, label_selector=label_selector, trim=trim
         )
 
-    def list_resource(
-        self,
-        resource: discovery_cache.ApiResource,
-        *,
-        namespace: str,
-        label_selector: str,
-        trim: Trim | None = None,
-    ) -> builtins.list[Manifest]:
-        """Return the objects of a resolved kind; see :func:`manager_list.list_resource`."""
-        return manager_list.list_resource(
-            self, resource, namespace=namespace, label_selector=label_selector, trim=trim
-        )
+    # -- lists (see manager_list): its functions, as methods ----------------------------
 
-    def list_kinds(
-        self,
-        kinds: Iterable[tuple[str, str]],
-        *,
-        namespaces: Iterable[str],
-        label_selector: str,
-        versions: Mapping[tuple[str, str], str] | None = None,
-        namespaced_only: bool = False,
-        trim: Trim | None = None,
-    ) -> LiveObjects:
-        """List every kind, one request per kind; see :func:`manager_list.list_kinds`."""
-        return manager_list.list_kinds(
-            self,
-            kinds,
-            namespaces=namespaces,
-            label_selector=label_selector,
-            versions=versions,
-            namespaced_only=namespaced_only,
-            trim=trim,
-        )
-
-    def list_live(
-        self,
-        applyset: ApplySet,
-        kinds: Iterable[tuple[str, str]],
-        *,
-        namespaces: Iterable[str] = (),
-        versions: Mapping[tuple[str, str], str] | None = None,
-        trim: Trim | None = None,
-    ) -> LiveObjects:
-        """Return the live members of ``applyset``; see :func:`manager_list.list_live`."""
-        return manager_list.list_live(
-            self, applyset, kinds, namespaces=namespaces, versions=versions, trim=trim
-        )
+    list_resource = manager_list.list_resource
+    list_kinds = manager_list.list_kinds
+    list_live = manager_list.list_live
 
     # -- writes (see manager_apply, manager_delete) -------------------------------------
 
