@@ -22,12 +22,12 @@ Callers: :mod:`reconciler.runs.trimming` (pages of step Jobs) and
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
-import orjson
+
+from reconciler.cluster import api
 
 Manifest = dict[str, Any]
 
@@ -120,9 +120,5 @@ def partial(raw: msgspec.Raw, spec_fields: Iterable[str]) -> Manifest | None:
 
 
 def whole(raw: msgspec.Raw) -> Any:
-    """Parse one item whole (orjson; the standard library for what orjson refuses)."""
-    data = memoryview(raw)
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(bytes(data))
+    """Parse one item whole, as any other body is (:func:`reconciler.cluster.api.loads`)."""
+    return api.loads(bytes(memoryview(raw)))
