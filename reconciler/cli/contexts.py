@@ -57,13 +57,10 @@ def one_shot(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from reconciler.cluster import api
-
         enabled = gc.isenabled()
         gc.disable()
         try:
-            with api.decoded_bodies_frozen():  # (for a caller that turns it back on)
-                return func(*args, **kwargs)
+            return func(*args, **kwargs)
         finally:
             if enabled and not PROCESS_ENDS_WITH_COMMAND:
                 gc.enable()

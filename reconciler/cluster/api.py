@@ -215,8 +215,8 @@ _frozen_lock = threading.Lock()
 def decoded_bodies_frozen() -> Iterator[None]:
     """Within the block, :func:`decode` freezes what the process holds after a large body.
 
-    For one-shot commands (``sync``, ``plan``, ``status``, the whole command) and the
-    daemon's full passes (each pass): after decoding a large body, ``gc.freeze()`` moves
+    For a reconcile's full pass (the daemon's, each pass; a one-shot command runs without
+    the collector at all: :func:`reconciler.cli.contexts.one_shot`): after decoding a large body, ``gc.freeze()`` moves
     every object the process holds (the decoded items among them) out of the cyclic
     collector's reach, so later collections do not traverse them again. A no-op of 10,000
     pipelines holds about 70,000 listed objects, millions of dicts and strings with no
