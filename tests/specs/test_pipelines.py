@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import dataclasses
 import json
 
@@ -564,3 +565,36 @@ def test_a_known_valid_plain_document_gives_the_model_it_gave_when_checked() -> 
     known = validation.parse_pipeline(fresh, path=P, sha256="d", valid=dict(valid), plain=True)
     assert known is not checked and known == dataclasses.replace(checked, spec_sha256="d")
     assert known.raw is fresh  # handed over, not copied
+
+
+@pytest.mark.parametrize(
+    ("remembered", "other"),
+    [
+        (None, float("nan")),  # orjson writes NaN as null: the key must not
+        (None, float("inf")),
+        ("2024-01-01", datetime.date(2024, 1, 1)),  # orjson writes a date as its text
+        (1, True),
+        (1, 1.0),
+        ("1e-05", 1e-05),
+    ],
+)
+def test_a_value_that_encodes_like_a_remembered_one_is_still_checked(
+    remembered: object, other: object
+) -> None:
+    """The validity key tells apart every value JSON holds and refuses what it cannot hold:
+    a document with ``.nan`` or a YAML date is checked, never taken for a valid one whose
+    fast encoding would have been the same."""
+    plain = json.loads(json.dumps(load(PIPELINE)))
+    valid: dict[str, object] = {}
+    plain["spec"]["params"]["x"] = remembered
+    validation.parse_pipeline(copy.deepcopy(plain), path=P, sha256="a", valid=valid)
+    assert len(valid) == 1
+    plain["spec"]["params"]["x"] = other
+    try:
+        model = validation.parse_pipeline(plain, path=P, sha256="a", valid=valid)
+    except SpecErrors:
+        assert isinstance(other, float | datetime.date)  # not JSON: checked and refused
+        assert len(valid) == 1
+    else:
+        assert dict(model.params)["x"] == other and type(dict(model.params)["x"]) is type(other)
+        assert len(valid) == 2  # a valid document of its own, remembered by its own key
