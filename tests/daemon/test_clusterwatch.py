@@ -120,6 +120,11 @@ def test_a_list_read_in_pages_knows_every_finished_step(sandbox: Any) -> None:
             known = {ident[2]: state for ident, state in watch._steps.items()}
         assert sorted(known) == names  # three pages, every object summarised
         assert all(terminal for _, terminal in known.values())
+        # Each item was parsed without its template: its summary is the whole object's.
+        listed = cluster_api.call(api, "GET", f"/apis/batch/v1/namespaces/{NS}/jobs").data
+        assert known == {
+            clusterwatch.name_of(j): clusterwatch.step_summary(j)[1] for j in listed["items"]
+        }
         for name in names:
             batch.delete_namespaced_job(name, NS)
         time.sleep(1.0)
