@@ -16,7 +16,8 @@ is parsed whole, so a caller's result is what dropping fields from the whole ite
 
 Callers: :mod:`reconciler.runs.trimming` (pages of step Jobs) and
 :mod:`reconciler.apply.thin_copies` (pages of serving objects known in sync), through
-:meth:`reconciler.apply.manager.ResourceManager.list_resource`.
+:meth:`reconciler.apply.manager.ResourceManager.list_resource`; the daemon's
+:mod:`reconciler.daemon.clusterwatch` (its lists of step objects and Namespaces).
 """
 
 from __future__ import annotations
