@@ -65,6 +65,9 @@ def test_the_simulated_controllers_pass_over_finished_jobs_until_they_are_writte
             raise AssertionError("the controllers kept looking at finished Jobs")
 
         rested = at_rest()  # each finished Job found at rest once, then passed over
+        passes = controllers.passes
+        time.sleep(0.5)  # 25 ticks: every object at rest, nothing written, no pass at all
+        assert controllers.passes == passes
         patch = {"metadata": {"labels": {"touched": "yes"}}}
         code = call(server.url, "PATCH", f"{JOBS}/a", patch,
                     content_type="application/merge-patch+json").code  # fmt: skip
