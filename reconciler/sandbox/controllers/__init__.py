@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -115,16 +114,12 @@ class Controllers:
                 return
             if not woken and not due:
                 continue  # nothing written since a pass that found every object at rest
-            started = time.monotonic()
             try:
                 due = self.run_once()
             except Exception:
                 log.exception("sandbox: controller pass failed")
                 due = True
-            # A pass over tens of thousands of objects takes a good part of a second: the
-            # pause after it is at least as long, so that the server's requests (the same
-            # interpreter) get at least half of the time while the controllers are busy.
-            self._stop.wait(max(self.interval, time.monotonic() - started))
+            self._stop.wait(self.interval)
 
     def run_once(self) -> bool:
         """Advance every simulated object one step if it is due; True if any may be due
