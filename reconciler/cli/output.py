@@ -14,6 +14,7 @@ sync); JSON and YAML are never coloured. Piped output is never cut to a terminal
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -148,6 +149,32 @@ def echo_diff(text: str) -> None:
     click.echo(colour_diff(text, colour=colour), color=colour)
 
 
+def echo_all(text: str, *, nl: bool = True) -> None:
+    """Print ``text`` to stdout, every byte of it, however the pipe behind it is read.
+
+    A write of more than a pipe holds (64 KiB) that is stopped and continued while it
+    waits for the reader (Ctrl-Z then ``fg``, a debugger or profiler attaching) returns
+    short, and Python's buffered stdout reports the short count to ``print`` and
+    ``click.echo``, which drop the rest: a 10 MB ``sync -o json`` arrived as its first
+    64 KiB, with exit status 0. Here the bytes are written with ``os.write`` until all
+    are out (as Go's and Rust's writers do). A stdout that is not a file descriptor (a
+    test runner's capture) gets ``click.echo``.
+    """
+    stream = sys.stdout
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        click.echo(text, nl=nl)
+        return
+    data = (text + "\n" if nl else text).encode(
+        getattr(stream, "encoding", None) or "utf-8", getattr(stream, "errors", None) or "strict"
+    )
+    stream.flush()  # what was printed before goes first
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def dump_json(data: Any, *, sort_keys: bool = True) -> None:
     """Print JSON to stdout (keys sorted unless told): indented on a terminal, one line
     when piped.
@@ -159,14 +186,14 @@ def dump_json(data: Any, *, sort_keys: bool = True) -> None:
     """
     isatty = getattr(sys.stdout, "isatty", None)
     indent = 2 if isatty and isatty() else None
-    click.echo(json.dumps(data, indent=indent, sort_keys=sort_keys, default=str))
+    echo_all(json.dumps(data, indent=indent, sort_keys=sort_keys, default=str))
 
 
 def dump(data: Any, fmt: str) -> None:
     """Print data as ``json`` or ``yaml`` (one document)."""
     if fmt == "yaml":
         plain = json.loads(json.dumps(data, default=str))
-        click.echo(dump_yaml_documents([plain]), nl=False)
+        echo_all(dump_yaml_documents([plain]), nl=False)
     else:
         dump_json(data)
 
