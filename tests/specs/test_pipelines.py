@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-import datetime
 import dataclasses
+import datetime
 import json
 
 import pytest
