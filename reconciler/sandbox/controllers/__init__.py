@@ -109,10 +109,14 @@ class Controllers:
         due = True  # whether the last pass left something to advance with time
         while not self._stop.is_set():
             woken = self._wake.wait(timeout=self.interval)
-            self._wake.clear()
             if self._stop.is_set():
                 return
-            if not woken and not due:
+            if woken:
+                # Cleared only when it was seen set: a write that sets it after a wait
+                # timed out is not lost (the next wait returns at once), and one that sets
+                # it now, before the pass, is in what the pass scans.
+                self._wake.clear()
+            elif not due:
                 continue  # nothing written since a pass that found every object at rest
             try:
                 due = self.run_once()
