@@ -105,4 +105,5 @@ def main(argv: list[str] | None = None) -> Any:
     """Run the CLI (the console script's entry point)."""
     gc.set_threshold(*GC_THRESHOLDS)
     contexts.PROCESS_ENDS_WITH_COMMAND = True
+    output.whole_writes_stdout()
     return cli.main(args=argv, prog_name="reconciler")

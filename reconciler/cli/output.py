@@ -13,9 +13,11 @@ sync); JSON and YAML are never coloured. Piped output is never cut to a terminal
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import select
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -173,6 +175,49 @@ def echo_all(text: str, *, nl: bool = True) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+class _WholeWrites(io.FileIO):
+    """A file descriptor's writer that returns only once every byte is written.
+
+    Under a ``BufferedWriter`` written in Python terms (this subclass), a short write is
+    written on: the buffered layer over a plain ``FileIO`` reported it to its callers
+    instead, which dropped the rest (see :func:`echo_all`).
+    """
+
+    def write(self, b: Any) -> int:
+        view = memoryview(b).cast("B")
+        total = len(view)
+        while view:
+            written = super().write(view)
+            if written is None:  # a non-blocking descriptor that is full: wait, retry
+                select.select([], [self.fileno()], [])
+                continue
+            view = view[written:]
+        return total
+
+
+def whole_writes_stdout() -> None:
+    """Make ``sys.stdout`` write every byte it is given (the console script calls this).
+
+    Everything printed (rich's tables, ``click.echo``'s lines, ``print``) then survives a
+    stop and continue on a full pipe, as :func:`echo_all`'s output does. A stdout that is
+    not a file descriptor (a test runner's capture) is left as it is.
+    """
+    stream = sys.stdout
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    if not isinstance(stream, io.TextIOWrapper):
+        return
+    stream.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_WholeWrites(fd, "w", closefd=False)),
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+    )
 
 
 def dump_json(data: Any, *, sort_keys: bool = True) -> None:
