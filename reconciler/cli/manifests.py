@@ -78,4 +78,4 @@ def command(
         f"# Webhook secret (optional): kubectl -n {namespace} create secret generic "
         f"{manifests.WEBHOOK_SECRET_NAME} --from-literal={manifests.WEBHOOK_SECRET_KEY}=...\n"
     )
-    output.echo_all(header + output.dump_yaml_documents(objs), nl=False)
+    click.echo(header + output.dump_yaml_documents(objs), nl=False)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import select
 import sys
@@ -151,38 +150,15 @@ def echo_diff(text: str) -> None:
     click.echo(colour_diff(text, colour=colour), color=colour)
 
 
-def echo_all(text: str, *, nl: bool = True) -> None:
-    """Print ``text`` to stdout, every byte of it, however the pipe behind it is read.
-
-    A write of more than a pipe holds (64 KiB) that is stopped and continued while it
-    waits for the reader (Ctrl-Z then ``fg``, a debugger or profiler attaching) returns
-    short, and Python's buffered stdout reports the short count to ``print`` and
-    ``click.echo``, which drop the rest: a 10 MB ``sync -o json`` arrived as its first
-    64 KiB, with exit status 0. Here the bytes are written with ``os.write`` until all
-    are out (as Go's and Rust's writers do). A stdout that is not a file descriptor (a
-    test runner's capture) gets ``click.echo``.
-    """
-    stream = sys.stdout
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-        click.echo(text, nl=nl)
-        return
-    data = (text + "\n" if nl else text).encode(
-        getattr(stream, "encoding", None) or "utf-8", getattr(stream, "errors", None) or "strict"
-    )
-    stream.flush()  # what was printed before goes first
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 class _WholeWrites(io.FileIO):
     """A file descriptor's writer that returns only once every byte is written.
 
-    Under a ``BufferedWriter`` written in Python terms (this subclass), a short write is
-    written on: the buffered layer over a plain ``FileIO`` reported it to its callers
-    instead, which dropped the rest (see :func:`echo_all`).
+    A write of more than a pipe holds (64 KiB) that is stopped and continued while it
+    waits for the reader (Ctrl-Z then ``fg``, a debugger or profiler attaching) returns
+    short. Python's buffered stdout over a plain ``FileIO`` reported the short count to
+    ``print`` and ``click.echo``, which dropped the rest: a 10 MB ``sync -o json`` arrived
+    as its first 64 KiB, with exit status 0. Under a ``BufferedWriter``, this subclass
+    writes on until every byte is out (as Go's and Rust's writers do).
     """
 
     def write(self, b: Any) -> int:
@@ -200,16 +176,16 @@ class _WholeWrites(io.FileIO):
 def whole_writes_stdout() -> None:
     """Make ``sys.stdout`` write every byte it is given (the console script calls this).
 
-    Everything printed (rich's tables, ``click.echo``'s lines, ``print``) then survives a
-    stop and continue on a full pipe, as :func:`echo_all`'s output does. A stdout that is
-    not a file descriptor (a test runner's capture) is left as it is.
+    Everything printed (JSON, YAML, rich's tables, ``click.echo``'s lines, ``print``)
+    then survives a stop and continue on a full pipe (see :class:`_WholeWrites`). A stdout
+    that is not a file descriptor (a test runner's capture) is left as it is.
     """
     stream = sys.stdout
+    if not isinstance(stream, io.TextIOWrapper):
+        return
     try:
         fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        return
-    if not isinstance(stream, io.TextIOWrapper):
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
         return
     stream.flush()
     sys.stdout = io.TextIOWrapper(
@@ -231,14 +207,14 @@ def dump_json(data: Any, *, sort_keys: bool = True) -> None:
     """
     isatty = getattr(sys.stdout, "isatty", None)
     indent = 2 if isatty and isatty() else None
-    echo_all(json.dumps(data, indent=indent, sort_keys=sort_keys, default=str))
+    click.echo(json.dumps(data, indent=indent, sort_keys=sort_keys, default=str))
 
 
 def dump(data: Any, fmt: str) -> None:
     """Print data as ``json`` or ``yaml`` (one document)."""
     if fmt == "yaml":
         plain = json.loads(json.dumps(data, default=str))
-        echo_all(dump_yaml_documents([plain]), nl=False)
+        click.echo(dump_yaml_documents([plain]), nl=False)
     else:
         dump_json(data)
 

@@ -69,7 +69,7 @@ def command(
     if fmt == "json":
         output.dump_json({"apiVersion": "v1", "kind": "List", "items": objs}, sort_keys=False)
     else:
-        output.echo_all(output.dump_yaml_documents(objs), nl=False)
+        click.echo(output.dump_yaml_documents(objs), nl=False)
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     for note in notes:

@@ -34,4 +34,4 @@ def command(kind: str, fmt: str) -> None:
     if fmt == "yaml":
         output.dump(doc, "yaml")
     else:
-        output.echo_all(json.dumps(doc, indent=2))
+        click.echo(json.dumps(doc, indent=2))

@@ -26,8 +26,7 @@ def _queued(fd: int) -> int:
 
 
 WRITERS = {
-    "echo_all": f"from reconciler.cli.output import echo_all; echo_all('x' * {SIZE})",
-    # What the console script does first, then text printed as rich and click print it.
+    # What the console script does first, then text printed as every command prints it.
     "print": f"from reconciler.cli import output; output.whole_writes_stdout(); print('x' * {SIZE})",
     "click.echo": (
         "import click; from reconciler.cli import output; output.whole_writes_stdout(); "
@@ -40,8 +39,8 @@ WRITERS = {
 def test_output_larger_than_a_pipe_survives_a_stop_and_continue(writer: str) -> None:
     """Ctrl-Z then ``fg`` (SIGSTOP, SIGCONT) while the writer waits on a full pipe makes its
     write return short; Python's buffered stdout then dropped the rest (a 10 MB
-    ``sync -o json`` arrived as 64 KiB, exit status 0). ``echo_all`` writes every byte, and
-    so does any print once the console script has made stdout write whole."""
+    ``sync -o json`` arrived as 64 KiB, exit status 0). Once the console script has made
+    stdout write whole, every byte arrives."""
     code = WRITERS[writer]
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     assert proc.stdout is not None
