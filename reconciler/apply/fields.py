@@ -31,8 +31,7 @@ from typing import Any
 import orjson
 import yaml
 
-from reconciler.apply import canonical
-from reconciler.structs import labels, quantities
+from reconciler.structs import canonical, labels, quantities
 from reconciler.structs.manifests import Manifest, split_api_version
 
 SERVER_METADATA = (
@@ -281,7 +280,7 @@ def canonical_json(obj: Manifest) -> bytes:
     """Return the canonical JSON :func:`hash_of` hashes (TypeError for non-JSON values).
 
     The standard library's ``json.dumps(obj, sort_keys=True, separators=(",", ":"))``,
-    encoded: see :mod:`reconciler.apply.canonical` for how it is made fast.
+    encoded: see :mod:`reconciler.structs.canonical` for how it is made fast.
     """
     return canonical.canonical_bytes(obj)
 

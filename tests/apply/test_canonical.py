@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.apply import canonical, fields
+from reconciler.apply import fields
+from reconciler.structs import canonical
 
 
 def reference(obj: Any, default: Any = None) -> bytes:

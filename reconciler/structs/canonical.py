@@ -1,7 +1,9 @@
 """Canonical JSON of a manifest: the bytes every applied hash is taken of, made fast.
 
 Used by :mod:`reconciler.apply.fields` (the applied hash of each desired object, every
-sync). The reference encoding is the standard library's::
+sync); :func:`orjson_sorted` alone by :mod:`reconciler.specs.validation` (the content
+address of a document found valid, which needs equal texts only for equal documents, not
+the reference's bytes). The reference encoding is the standard library's::
 
     json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
@@ -76,16 +78,27 @@ def _has_float(out: bytes) -> bool:
     return _FLOAT_FIRST.match(out) is not None or any(f.search(out) for f in _FLOATS)
 
 
+def orjson_sorted(obj: Any) -> bytes | None:
+    """Return orjson's sorted compact JSON of ``obj``, or None where it refuses ``obj``.
+
+    Refused: a subclass of a built-in type (a YAML library's scalars and maps), a
+    datetime, a dataclass, an integer beyond 64 bits, nesting deeper than orjson's limit.
+    Its bytes are not always the reference's (see the module docstring): floats, non-ASCII
+    text, and ``NaN`` and ``Infinity``, which it writes as ``null``.
+    """
+    try:
+        return orjson.dumps(obj, default=_refuse, option=_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return None
+
+
 def canonical_bytes(obj: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
     """Return the reference canonical JSON of ``obj`` (see the module docstring), as bytes.
 
     ``default`` is the reference encoder's (``str`` to encode any value as its text);
     without it a value JSON cannot hold raises TypeError, as the reference does.
     """
-    try:
-        out = orjson.dumps(obj, default=_refuse, option=_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        out = b""
-    if out and _same_as_reference(out):
+    out = orjson_sorted(obj)
+    if out is not None and _same_as_reference(out):
         return out
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=default).encode()
