@@ -216,8 +216,9 @@ def decoded_bodies_frozen() -> Iterator[None]:
     """Within the block, :func:`decode` freezes what the process holds after a large body.
 
     For a reconcile's full pass (the daemon's, each pass; a one-shot command runs without
-    the collector at all: :func:`reconciler.cli.contexts.one_shot`): after decoding a large body, ``gc.freeze()`` moves
-    every object the process holds (the decoded items among them) out of the cyclic
+    the collector at all: :func:`reconciler.cli.contexts.one_shot`): after decoding a
+    large body, ``gc.freeze()`` moves every object the process holds (the decoded items
+    among them) out of the cyclic
     collector's reach, so later collections do not traverse them again. A no-op of 10,000
     pipelines holds about 70,000 listed objects, millions of dicts and strings with no
     cycle among them: each full collection that follows (allocation triggers them, more

@@ -15,8 +15,9 @@ Each stream lists first (so the objects that exist make no event), then watches 
 list's resourceVersion; a stream that ends is resumed, one that is too old (410) lists
 again. The list comes in pages of :data:`LIST_PAGE` objects, each reduced to what the
 stream compares (a step's signature, a Namespace's retry requests) before the next page is
-read, each item parsed without what no summary reads (``cluster.pages``): at 10,000 pipelines the step objects are 30,000 Jobs, a 151 MiB body decoded into
-~700 MiB of Python objects when read whole, at the daemon's start, while it prepares its
+read, each item parsed without what no summary reads (``cluster.pages``): at 10,000
+pipelines the step objects are 30,000 Jobs, a 151 MiB body decoded into ~700 MiB of
+Python objects when read whole, at the daemon's start, while it prepares its
 first commit (its peak RSS, and the pools its allocator kept afterwards). Events are
 reduced by the same functions (:func:`step_summary`, :func:`namespace_summary`). A kind
 the cluster does not serve (404, its operator not installed) is left alone and asked

@@ -19,10 +19,11 @@ Every process started here gets:
   (ssh, remote helpers) is killed;
 - credential redaction: ``user:password@`` in any URL, and every secret registered with
   :func:`register_secret`, are removed from every message;
-- housekeeping in the foreground: ``gc.autoDetach=false`` (``GIT_CONFIG_COUNT``), so the
-  ``gc --auto`` git runs after a fetch (and :meth:`~reconciler.provenance.plumbing.GitRepo.housekeep`
-  after a delivery) never leaves a git process behind to outlive a one-shot command or,
-  where the reconciler is a container's process 1, end as a zombie nobody reaps.
+- housekeeping in the foreground: ``gc.autoDetach=false`` (``GIT_CONFIG_COUNT``), so
+  the ``gc --auto`` git runs after a fetch (and
+  :meth:`~reconciler.provenance.plumbing.GitRepo.housekeep` after a delivery) never
+  leaves a git process behind to outlive a one-shot command or, where the reconciler is
+  a container's process 1, end as a zombie nobody reaps.
 
 A failure raises :class:`GitError` with git's whole message (every line but ``hint:``
 lines), never only its last line.

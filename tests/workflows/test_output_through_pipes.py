@@ -27,7 +27,9 @@ def _queued(fd: int) -> int:
 
 WRITERS = {
     # What the console script does first, then text printed as every command prints it.
-    "print": f"from reconciler.cli import output; output.whole_writes_stdout(); print('x' * {SIZE})",
+    "print": (
+        f"from reconciler.cli import output; output.whole_writes_stdout(); print('x' * {SIZE})"
+    ),
     "click.echo": (
         "import click; from reconciler.cli import output; output.whole_writes_stdout(); "
         f"click.echo('x' * {SIZE})"
