@@ -107,6 +107,7 @@ class ListVerbs:
         """
         strip = rt.builtin
         parts: builtins.list[bytes] = []
+        fresh: builtins.list[tuple[Obj, bytes]] = []
         cache = self._encoded
         for o in listing["items"]:
             hit = cache.get(id(o))
@@ -115,12 +116,17 @@ class ListVerbs:
                 continue
             body = {k: v for k, v in o.items() if k not in ("apiVersion", "kind")} if strip else o
             data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-            meta = o.get("metadata") or {}
-            with self.store.lock:  # cache only what is still stored (no stale entries)
-                stored = self.store.get(rt.key, meta.get("namespace") or "", meta.get("name", ""))
-                if stored is not None and stored is o:
-                    cache[id(o)] = (stored, data)
+            fresh.append((o, data))
             parts.append(data)
+        if fresh:
+            # Cached only if still stored (no stale entries), under one hold of the lock:
+            # one per object waited, after a burst of writes, for every other holder in turn.
+            with self.store.lock:
+                for o, data in fresh:
+                    meta = o.get("metadata") or {}
+                    ns, name = meta.get("namespace") or "", meta.get("name", "")
+                    if self.store.get(rt.key, ns, name) is o:
+                        cache[id(o)] = (o, data)
         head = json.dumps(
             {
                 "kind": listing["kind"],

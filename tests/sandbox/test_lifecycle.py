@@ -13,17 +13,30 @@ from tests.sandbox.http import call
 from tests.sandbox.test_api import CM, cm, wait_for
 
 
-def test_the_garbage_collector_walks_the_store_again_only_after_a_write(
+def test_the_garbage_collector_walks_the_store_only_after_a_write_that_may_give_it_work(
     sandbox: SandboxHandle,
 ) -> None:
     lifecycle = sandbox.server.lifecycle
     call(sandbox.url, "POST", CM, cm("quiet"))
-    time.sleep(1.5)  # the write's pass (at the latest on the next tick)
+    time.sleep(1.5)  # a pass the start-up or an earlier test left due, at the latest now
     passes = lifecycle.passes
-    time.sleep(2.5)  # two ticks with nothing written: no walk of the store
+    # Writes of objects with no owner, or owners that are stored: nothing to collect, no
+    # walk of the store (a sync's thousands of writes each held every request up).
+    for i in range(20):
+        call(sandbox.url, "POST", CM, cm(f"plain-{i}"))
+        call(sandbox.url, "PATCH", f"{CM}/plain-{i}", {"data": {"n": str(i)}},
+             content_type="application/merge-patch+json")  # fmt: skip
+    owner = call(sandbox.url, "GET", f"{CM}/quiet").body["metadata"]
+    owned = cm("owned")
+    owned["metadata"]["ownerReferences"] = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "quiet", "uid": owner["uid"]}
+    ]
+    assert call(sandbox.url, "POST", CM, owned).code == 201
+    time.sleep(2.5)  # two ticks
     assert lifecycle.passes == passes
-    # A write that wakes nothing (an object whose owner never existed): the next tick sees
-    # that something was written and collects it.
+    assert call(sandbox.url, "GET", f"{CM}/owned").code == 200
+    # A write that wakes nothing but names an owner that was never stored: the next tick
+    # walks the store and collects it.
     body = cm("stray")
     body["metadata"]["ownerReferences"] = [
         {"apiVersion": "v1", "kind": "ConfigMap", "name": "gone", "uid": "no-such-uid"}
@@ -31,6 +44,44 @@ def test_the_garbage_collector_walks_the_store_again_only_after_a_write(
     assert call(sandbox.url, "POST", CM, body).code == 201
     assert wait_for(lambda: call(sandbox.url, "GET", f"{CM}/stray").code == 404)
     assert lifecycle.passes > passes
+    # Its owner deleted (a deletion wakes the loop): the dependent is collected.
+    assert call(sandbox.url, "DELETE", f"{CM}/quiet").code == 200
+    assert wait_for(lambda: call(sandbox.url, "GET", f"{CM}/owned").code == 404)
+
+
+def test_a_deleting_claim_goes_once_the_pod_using_it_has_stopped(sandbox: SandboxHandle) -> None:
+    """PVC protection waits for a pod, then a write of that pod (no deletion, no owner)
+    is what lets the loop drop the finalizer."""
+    claims, pods = (
+        "/api/v1/namespaces/default/persistentvolumeclaims",
+        "/api/v1/namespaces/default/pods",
+    )
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    assert call(sandbox.url, "POST", claims, claim).code == 201
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "uses-data"},
+        "spec": {
+            "containers": [{"name": "c", "image": "i"}],
+            "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}],
+        },
+    }
+    assert call(sandbox.url, "POST", pods, pod).code == 201
+    assert call(sandbox.url, "DELETE", f"{claims}/data").code == 200
+    time.sleep(1.5)
+    held = call(sandbox.url, "GET", f"{claims}/data").body["metadata"]
+    assert held["deletionTimestamp"] and held["finalizers"] == ["kubernetes.io/pvc-protection"]
+    status = {"status": {"phase": "Succeeded"}}
+    done = call(sandbox.url, "PATCH", f"{pods}/uses-data/status", status,
+                content_type="application/merge-patch+json")  # fmt: skip
+    assert done.code == 200
+    assert wait_for(lambda: call(sandbox.url, "GET", f"{claims}/data").code == 404)
 
 
 def test_the_simulated_controllers_pass_over_finished_jobs_until_they_are_written() -> None:
