@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.sandbox import errors, selectors
+from reconciler.sandbox.encoding import json_bytes
 from reconciler.sandbox.kinds import ResourceType
 from reconciler.sandbox.request_params import Params
 from reconciler.sandbox.storage import Event, Store, Watch
@@ -115,7 +116,7 @@ class ListVerbs:
                 parts.append(hit[1])
                 continue
             body = {k: v for k, v in o.items() if k not in ("apiVersion", "kind")} if strip else o
-            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            data = json_bytes(body)
             fresh.append((o, data))
             parts.append(data)
         if fresh:

@@ -89,13 +89,18 @@ class Result:
     warnings: list[str] = field(default_factory=list)
 
 
+def _not_json(name: str) -> Any:
+    """Refuse ``NaN`` and ``Infinity``, which Python's decoder accepts and JSON has not."""
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
 def parse_body(raw: bytes, content_type: str) -> Any:
     """Decode a request body in JSON (or YAML for apply and yaml types); 400 if malformed."""
     text = raw.decode("utf-8", errors="replace")
     if not text.strip():
         raise errors.bad_request("the body of the request was empty")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except ValueError:
         if "yaml" not in content_type:
             raise errors.bad_request(

@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from reconciler.sandbox import discovery_documents, errors, media_types, tables
+from reconciler.sandbox.encoding import json_bytes
 from reconciler.sandbox.handlers import Api, Params, Result
 from reconciler.sandbox.kinds import ResourceType
 from reconciler.sandbox.request_metrics import Metrics
@@ -91,7 +92,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return json_bytes(obj)
 
 
 def _body_of(obj: Any) -> bytes:

@@ -112,6 +112,13 @@ ON_PURPOSE: tuple[OnPurpose, ...] = (
         "/body/stderr",
         "an immutable field's value is printed from the internal Go type",
     ),
+    # kube-apiserver's message for a body that is not JSON is its Go decoder's.
+    OnPurpose(
+        "test_a_body_with_a_number_json_has_not_is_400",
+        "POST *",
+        "/body/message",
+        "a malformed body's message is the Go JSON decoder's",
+    ),
 )
 """Differences the sandbox keeps on purpose (mirrored in README's fidelity table)."""
 

@@ -181,6 +181,19 @@ def test_invalid_objects_are_422(sandbox: SandboxHandle) -> None:
     assert "`selector` does not match template `labels`" in mismatch.body["message"]
 
 
+def test_a_body_with_a_number_json_has_not_is_400(sandbox: SandboxHandle) -> None:
+    """``NaN`` and ``Infinity`` are not JSON (Python's decoder takes them): refused, and
+    nothing is stored that a list could not encode."""
+    for token in (b"NaN", b"Infinity", b"-Infinity"):
+        raw = (
+            b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"odd"},'
+            b'"metadata2":' + token + b"}"
+        )
+        refused = call(sandbox.url, "POST", CM, raw=raw)
+        assert (refused.code, refused.body["reason"]) == (400, "BadRequest"), token
+    assert call(sandbox.url, "GET", f"{CM}/odd").code == 404
+
+
 def test_defaults_are_filled_in(sandbox: SandboxHandle) -> None:
     dep = {
         "apiVersion": "apps/v1",
