@@ -30,6 +30,7 @@ def command(repo: str, ref: str | None, env: str | None, offline: bool, fmt: str
     try:
         with repos.checkout_tree(Path(repo), ref) as (root, _):
             report = checks.validate_tree(root, check_remote=not offline, only=env)
+            report.errors = repos.explain_errors(root, report.errors)
     except ReconcilerError as e:
         output.fail(str(e))
     if fmt != "text":

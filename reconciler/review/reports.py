@@ -218,10 +218,10 @@ def _prepared(
                 root, env_name, branch=branch, source=repo, commit=sha, files=files
             )
         except SpecErrors as e:
-            return None, [str(x) for x in e.errors]
+            return None, [str(x) for x in repos.explain_errors(root, e.errors)]
         except (RenderError, ReconcilerError) as e:
-            return None, [str(e)]
-    return prepared, [str(x) for x in prepared.errors]
+            return None, [repos.explain_message(root, str(e))]
+        return prepared, [str(x) for x in repos.explain_errors(root, prepared.errors)]
 
 
 def _param_changes(base: RunSpec | None, head: RunSpec | None) -> list[tuple[str, Any, Any]]:

@@ -328,9 +328,36 @@ def _checkout_worktree(repo: Path) -> Iterator[tuple[Path, Commit | None]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_CHECKED_OUT: dict[Path, trees.Tree] = {}
+"""The trees this process has checked out now, by root (for :func:`explain_errors`)."""
+
+
+def explain_errors(root: Path, errors: Sequence[SpecError]) -> list[SpecError]:
+    """Return ``errors`` found in the tree checked out at ``root`` with every refused
+    symlink they name explained (the body of :func:`checkout_tree` only).
+
+    For callers that collect errors rather than raise them (``validate``, ``review``):
+    Kustomize, reading a tree a refused symlink was left out of, says only that the file
+    does not exist. Errors of any other directory are returned as they are.
+    """
+    tree = _CHECKED_OUT.get(root)
+    if tree is None:
+        return list(errors)
+    return _explained_spec_errors(SpecErrors(list(errors)), tree).errors
+
+
+def explain_message(root: Path, message: str) -> str:
+    """Return an error message of the tree checked out at ``root`` with the refused
+    symlinks it names explained first (see :func:`explain_errors`)."""
+    tree = _CHECKED_OUT.get(root)
+    return message if tree is None else _explained(message, tree)
+
+
 @contextlib.contextmanager
 def _explaining(tree: trees.Tree) -> Iterator[None]:
-    """Re-raise an error that names a refused symlink of ``tree`` with why it was refused."""
+    """Re-raise an error that names a refused symlink of ``tree`` with why it was refused;
+    :func:`explain_errors` explains what the body collects meanwhile."""
+    _CHECKED_OUT[tree.root] = tree
     try:
         yield
     except SpecErrors as exc:
@@ -344,6 +371,8 @@ def _explaining(tree: trees.Tree) -> Iterator[None]:
         except TypeError:  # an error type that needs more than a message
             raise exc from None
         raise clearer from exc
+    finally:
+        _CHECKED_OUT.pop(tree.root, None)
 
 
 def _mentioned(text: str, tree: trees.Tree) -> list[str]:

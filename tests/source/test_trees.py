@@ -11,6 +11,7 @@ import pytest
 from reconciler import engine
 from reconciler.source import repos, trees
 from reconciler.structs.errors import RenderError
+from tests.support import dvcrepos
 from tests.support.dvcrepos import commit_all, copy_example_repo
 
 
@@ -133,6 +134,37 @@ def test_the_work_tree_is_copied_under_the_same_rules(tmp_path: Path) -> None:
         "the repository: refused"
     )
     assert "stolen" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_validate_and_review_say_why_a_linked_file_is_missing(tmp_path: Path) -> None:
+    """Commands that collect errors rather than raise them explain a refused link too:
+    Kustomize alone says only that the file does not exist."""
+    from click.testing import CliRunner
+
+    from reconciler.cli.main import cli
+
+    repo = copy_example_repo(tmp_path / "example", origin=False)
+    dvcrepos.git(repo, "branch", "base")
+    os.symlink("/etc/passwd", repo / "overlays" / "dev" / "extra.yaml")
+    kustomization = repo / "overlays" / "dev" / "kustomization.yaml"
+    kustomization.write_text(
+        kustomization.read_text().replace(
+            "  - network-policy.yaml\n", "  - network-policy.yaml\n  - extra.yaml\n"
+        )
+    )
+    commit_all(repo, "a link out")
+    why = "overlays/dev/extra.yaml: symbolic link to '/etc/passwd' is absolute: refused"
+    state = ["--state-dir", str(tmp_path / "state")]
+    for args in (
+        ["validate", "--offline", "--repo", str(repo), "--ref", "HEAD"],
+        ["validate", "--offline", "--repo", str(repo)],  # the work tree
+        ["review", "base..main", "--repo", str(repo), *state],
+    ):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code in (1, 2), result.output
+        assert why in result.output, (args, result.output)
+        assert "root:" not in result.output  # /etc/passwd's content never shows
 
 
 @pytest.mark.slow
