@@ -259,9 +259,16 @@ class Deliverer:
         return rejected
 
     def _follow(self, tracking: list[tuple[str, str, str | None]]) -> None:
-        """Move remote-tracking refs to what was pushed (best effort: a fetch also does)."""
-        if tracking and not self.git.update_refs(tracking, message="reconciler: pushed"):
-            for ref, new, _ in tracking:
+        """Move remote-tracking refs to what was pushed (best effort: a fetch also does).
+
+        ``git push`` to a named remote has moved them already: those are left alone. (Each
+        was expected at its old tip, so one transaction for all failed, and the fallback
+        ran one ``git update-ref`` per branch: 11 s after 4,317 records at 10,000.)
+        """
+        moves = [(ref, new, self.git.tip(ref)) for ref, new, _ in tracking]
+        moves = [(ref, new, current) for ref, new, current in moves if current != new]
+        if moves and not self.git.update_refs(moves, message="reconciler: pushed"):
+            for ref, new, _ in moves:
                 self.git.update_ref(ref, new, self.git.tip(ref), message="reconciler: pushed")
 
     def _advance_local(self, tips: Mapping[str, str]) -> None:

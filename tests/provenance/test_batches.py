@@ -248,3 +248,45 @@ def test_git_packs_what_the_records_left_loose_as_its_settings_say(
     index = reader.load(branches)
     for branch, name in zip(branches, names, strict=True):
         assert index.summary(branch, "prod", "p", name) is not None, (branch, name)
+
+
+def test_a_batch_of_many_branches_runs_a_few_git_processes_not_one_per_branch(
+    remote: Path,
+    clone: Path,
+    tmp_path: Path,
+    record_factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """30 branches: one fetch, one push, and no ``git update-ref`` per branch (the
+    remote-tracking refs ``git push`` has moved already are left as they are)."""
+    import shutil
+
+    real = shutil.which("git")
+    assert real is not None
+    calls = tmp_path / "git-calls"
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}:{Path(real).parent}")
+    store = store_for(clone, tmp_path / "state")
+    items = [(f"experiments/p{i}", record_factory(f"r{i}", pipeline=f"p{i}")) for i in range(30)]
+    results = store.write_many(items)
+    assert {r.outcome for r in results} == {Outcome.WRITTEN}
+    ran = calls.read_text().splitlines()
+    subcommands = [_subcommand(line.split()) for line in ran]
+    assert subcommands.count("push") == 1 and subcommands.count("fetch") <= 1, ran
+    assert subcommands.count("update-ref") <= 1, ran
+    assert len(ran) < 10, ran
+    for i in range(30):  # the remote-tracking refs followed the push
+        assert git(clone, "rev-parse", f"refs/remotes/origin/experiments/p{i}") == git(
+            remote, "rev-parse", f"experiments/p{i}"
+        )
+
+
+def _subcommand(argv: list[str]) -> str:
+    """The git subcommand of an argument list (after ``-C dir``, ``-c key=value``)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] in ("-C", "-c") else 1
+    return argv[i] if i < len(argv) else ""
