@@ -17,7 +17,10 @@ for the branches a delivery needs, one ``push`` for every branch it commits to.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import secrets
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,8 +36,11 @@ log = logging.getLogger(__name__)
 
 NETWORK_TIMEOUT = 120.0
 """Seconds a fetch or push may take before the remote counts as unreachable."""
-PUSH_CHUNK = 500
-"""Refspecs per ``git push`` (keeps the command line short for thousands of branches)."""
+PUSH_BATCH_ENV = "RECONCILER_PUSH_BATCH"
+DEFAULT_PUSH_BATCH = 1000
+"""Branches per ``git push`` unless ``RECONCILER_PUSH_BATCH`` says otherwise."""
+STAGING_REFS = "refs/reconciler/push"
+"""Where a push's commits are named for the length of one ``git push`` (see :meth:`GitRepo.push`)."""
 
 _AUTHOR = re.compile(r"^\s*(?P<name>[^<>]*?)\s*<(?P<email>[^<>]*)>\s*$")
 # Messages of a fetch that lost a race on a local lock: worth retrying, not "unreachable".
@@ -80,6 +86,46 @@ class PushResult:
 
     status: PushStatus
     message: str = ""
+
+
+def push_batch() -> int:
+    """Return ``RECONCILER_PUSH_BATCH`` (branches per ``git push``), else 1,000.
+
+    A server that limits how many branches one push may update (GitHub's push policy)
+    needs a batch no larger than its limit. ProvenanceError if it is not a whole number
+    of at least 1.
+    """
+    raw = os.environ.get(PUSH_BATCH_ENV, "").strip()
+    if not raw:
+        return DEFAULT_PUSH_BATCH
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ProvenanceError(f"{PUSH_BATCH_ENV}={raw!r}: expected a whole number of at least 1")
+    return value
+
+
+def _host() -> str:
+    """This host's name as a ref name component (letters, digits, '.', '_' kept)."""
+    return re.sub(r"[^A-Za-z0-9._]", "_", socket.gethostname()).strip(".") or "host"
+
+
+def _staging_id() -> str:
+    """``<host>-<pid>-<random>``: a staging prefix no other push uses."""
+    return f"{_host()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _alive(pid: int) -> bool:
+    """True if a process with that id exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: alive
+        return True
+    return True
 
 
 def parse_author(author: str) -> tuple[str, str]:
@@ -237,27 +283,44 @@ class GitRepo(objects.Repository):
     def push(self, remote: str, commits: Mapping[str, str]) -> dict[str, PushResult]:
         """Push ``{branch: commit}`` to ``remote``, never forcing; return a result per branch.
 
-        One ``git push`` per :data:`PUSH_CHUNK` branches; each branch succeeds or fails on
+        One ``git push`` per :func:`push_batch` branches; each branch succeeds or fails on
         its own (not atomic). Hooks are skipped (``--no-verify``): these are the
         reconciler's own commits. A cache mirror's ``remote.<name>.mirror`` (which forbids
         pushing single refs) is overridden.
+
+        The commits are named under a staging prefix of this push
+        (:data:`STAGING_REFS`/<host>-<pid>-<random>/<branch>, removed when the push
+        ends) and pushed by one pattern refspec, ``<prefix>/*:refs/heads/*``: git matches
+        each explicit refspec against every ref the remote advertises, a pattern through
+        an index, so thousands of explicit refspecs to a remote of 10,000 branches took
+        about 12 ms per branch (33 s for 2,800), the pattern 2 ms. Staging refs left by a
+        process of this host that has died are removed first.
         """
         results: dict[str, PushResult] = {}
         names = sorted(commits)
-        for start in range(0, len(names), PUSH_CHUNK):
-            chunk = {b: commits[b] for b in names[start : start + PUSH_CHUNK]}
-            results.update(self._push_chunk(remote, chunk))
+        batch = push_batch()
+        self._drop_stale_staging()
+        for start in range(0, len(names), batch):
+            chunk = {b: commits[b] for b in names[start : start + batch]}
+            results.update(self._push_batch(remote, chunk))
         return results
 
-    def _push_chunk(self, remote: str, commits: Mapping[str, str]) -> dict[str, PushResult]:
-        specs = [f"{commit}:refs/heads/{branch}" for branch, commit in commits.items()]
-        proc = gitcmd.run(
-            ["-c", f"remote.{remote}.mirror=false", "push", "--porcelain", "--no-verify",
-             remote, *specs],
-            repo=self.path,
-            check=False,
-            timeout=NETWORK_TIMEOUT,
-        )  # fmt: skip
+    def _push_batch(self, remote: str, commits: Mapping[str, str]) -> dict[str, PushResult]:
+        prefix = f"{STAGING_REFS}/{_staging_id()}"
+        staged = [(f"{prefix}/{b}", c, None) for b, c in commits.items()]
+        if not self.update_refs(staged, message="reconciler: staged for push"):
+            message = f"push to {remote}: could not name the commits under {prefix}"
+            return {b: PushResult(PushStatus.UNREACHABLE, message) for b in commits}
+        try:
+            proc = gitcmd.run(
+                ["-c", f"remote.{remote}.mirror=false", "push", "--porcelain", "--no-verify",
+                 remote, f"{prefix}/*:refs/heads/*"],
+                repo=self.path,
+                check=False,
+                timeout=NETWORK_TIMEOUT,
+            )  # fmt: skip
+        finally:
+            self._delete_refs(ref for ref, _, _ in staged)
         by_ref = {f"refs/heads/{b}": b for b in commits}
         results: dict[str, PushResult] = {}
         for line in proc.stdout.decode(errors="replace").splitlines():
@@ -277,11 +340,35 @@ class GitRepo(objects.Repository):
             else:
                 results[branch] = PushResult(PushStatus.PUSHED, reason)
         message = gitcmd.message_of(proc.stderr) or f"exit {proc.returncode}"
+        if proc.returncode == 0:
+            message = "git push did not report this branch"  # kept pending: delivered later
         for branch in commits:
             if branch not in results:
-                results[branch] = (
-                    PushResult(PushStatus.PUSHED)
-                    if proc.returncode == 0
-                    else PushResult(PushStatus.UNREACHABLE, f"push to {remote}: {message}")
-                )
+                results[branch] = PushResult(PushStatus.UNREACHABLE, f"push to {remote}: {message}")
         return results
+
+    def _drop_stale_staging(self) -> None:
+        """Remove the staging refs of pushes by processes of this host that have died."""
+        host = _host()
+        stale = []
+        for ref in self.handle.references:
+            if not ref.startswith(STAGING_REFS + "/"):
+                continue
+            owner = ref[len(STAGING_REFS) + 1 :].split("/", 1)[0].rsplit("-", 2)
+            mine = len(owner) == 3 and owner[0] == host and owner[1].isdigit()
+            if mine and not _alive(int(owner[1])):
+                stale.append(ref)
+        self._delete_refs(stale)
+
+    def _delete_refs(self, refs: Iterable[str]) -> None:
+        """Delete refs in one transaction (best effort: logged if it fails)."""
+        lines = "".join(f"delete {ref}\0\0" for ref in refs)
+        if not lines:
+            return
+        proc = gitcmd.run(
+            ["update-ref", "-z", "--stdin"], repo=self.path, input=lines.encode(), check=False
+        )
+        if proc.returncode != 0:
+            log.warning(
+                "provenance: could not remove staging refs: %s", gitcmd.message_of(proc.stderr)
+            )

@@ -250,15 +250,9 @@ def test_git_packs_what_the_records_left_loose_as_its_settings_say(
         assert index.summary(branch, "prod", "p", name) is not None, (branch, name)
 
 
-def test_a_batch_of_many_branches_runs_a_few_git_processes_not_one_per_branch(
-    remote: Path,
-    clone: Path,
-    tmp_path: Path,
-    record_factory: Factory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """30 branches: one fetch, one push, and no ``git update-ref`` per branch (the
-    remote-tracking refs ``git push`` has moved already are left as they are)."""
+@pytest.fixture
+def git_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """Put a ``git`` on PATH that notes each call; return a reader of the subcommands."""
     import shutil
 
     real = shutil.which("git")
@@ -269,15 +263,28 @@ def test_a_batch_of_many_branches_runs_a_few_git_processes_not_one_per_branch(
     wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\nexec "{real}" "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{wrapper.parent}:{Path(real).parent}")
+    return lambda: [_subcommand(line.split()) for line in calls.read_text().splitlines()]
+
+
+def test_a_batch_of_many_branches_runs_a_few_git_processes_not_one_per_branch(
+    remote: Path,
+    clone: Path,
+    tmp_path: Path,
+    record_factory: Factory,
+    git_calls: Callable[[], list[str]],
+) -> None:
+    """30 branches: one fetch, one push, and no ``git update-ref`` per branch (the
+    remote-tracking refs ``git push`` has moved already are left as they are; the commits
+    are staged for the push and unstaged in one transaction each)."""
     store = store_for(clone, tmp_path / "state")
     items = [(f"experiments/p{i}", record_factory(f"r{i}", pipeline=f"p{i}")) for i in range(30)]
     results = store.write_many(items)
     assert {r.outcome for r in results} == {Outcome.WRITTEN}
-    ran = calls.read_text().splitlines()
-    subcommands = [_subcommand(line.split()) for line in ran]
-    assert subcommands.count("push") == 1 and subcommands.count("fetch") <= 1, ran
-    assert subcommands.count("update-ref") <= 1, ran
-    assert len(ran) < 10, ran
+    ran = git_calls()
+    assert ran.count("push") == 1 and ran.count("fetch") <= 1, ran
+    assert ran.count("update-ref") <= 3, ran
+    assert len(ran) < 12, ran
+    assert git(clone, "for-each-ref", "refs/reconciler/") == ""  # no staging ref left
     for i in range(30):  # the remote-tracking refs followed the push
         assert git(clone, "rev-parse", f"refs/remotes/origin/experiments/p{i}") == git(
             remote, "rev-parse", f"experiments/p{i}"
@@ -290,3 +297,40 @@ def _subcommand(argv: list[str]) -> str:
     while i < len(argv) and argv[i].startswith("-"):
         i += 2 if argv[i] in ("-C", "-c") else 1
     return argv[i] if i < len(argv) else ""
+
+
+def test_pushes_come_in_batches_of_the_configured_size_and_leave_no_staging_refs(
+    remote: Path,
+    clone: Path,
+    tmp_path: Path,
+    record_factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+    git_calls: Callable[[], list[str]],
+) -> None:
+    import os
+
+    from reconciler.provenance import plumbing
+
+    host = plumbing._host()
+    head = git(clone, "rev-parse", "HEAD")
+    dead = 2**22 + 12345  # above any pid_max a test machine uses: no such process
+    leftovers = {
+        f"refs/reconciler/push/{host}-{dead}-0a0b0c0d/experiments/x": "removed",
+        f"refs/reconciler/push/{host}-{os.getpid()}-0a0b0c0e/experiments/y": "kept (alive)",
+        f"refs/reconciler/push/elsewhere-{dead}-0a0b0c0f/experiments/z": "kept (other host)",
+    }
+    for ref in leftovers:
+        git(clone, "update-ref", ref, head)
+    monkeypatch.setenv("RECONCILER_PUSH_BATCH", "7")
+    store = store_for(clone, tmp_path / "state")
+    items = [(f"experiments/q{i}", record_factory(f"s{i}", pipeline=f"q{i}")) for i in range(30)]
+    assert {r.outcome for r in store.write_many(items)} == {Outcome.WRITTEN}
+    assert git_calls().count("push") == 5  # 30 branches, 7 at a time
+    for i in range(30):
+        assert git(remote, "rev-parse", f"experiments/q{i}")
+    left = set(git(clone, "for-each-ref", "--format=%(refname)", "refs/reconciler/").split())
+    assert left == {ref for ref, fate in leftovers.items() if fate != "removed"}
+    assert "refs/heads/experiments/x" not in git(remote, "for-each-ref")  # never pushed
+    monkeypatch.setenv("RECONCILER_PUSH_BATCH", "lots")
+    with pytest.raises(ProvenanceError, match="RECONCILER_PUSH_BATCH='lots'"):
+        plumbing.push_batch()
