@@ -28,6 +28,17 @@ def make_repo(root: Path, links: dict[str, str], files: dict[str, str]) -> str:
     return commit_all(root, "tree")
 
 
+def link_extra(repo: Path, target: str) -> None:
+    """Make ``overlays/dev/extra.yaml`` a symlink to ``target``, listed by the overlay."""
+    os.symlink(target, repo / "overlays" / "dev" / "extra.yaml")
+    kustomization = repo / "overlays" / "dev" / "kustomization.yaml"
+    kustomization.write_text(
+        kustomization.read_text().replace(
+            "  - network-policy.yaml\n", "  - network-policy.yaml\n  - extra.yaml\n"
+        )
+    )
+
+
 def test_links_inside_are_kept_and_links_out_refused(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     outside = tmp_path / "secret.txt"
@@ -84,13 +95,7 @@ def test_render_refuses_the_file_that_uses_an_escaping_link_and_only_it(tmp_path
     host = tmp_path / "host-secret.yaml"
     host.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stolen}\n")
     os.symlink(str(host), repo / "docs-passwd")  # unrelated, absolute: must not matter
-    os.symlink("../../../host-secret.yaml", repo / "overlays" / "dev" / "extra.yaml")
-    kustomization = repo / "overlays" / "dev" / "kustomization.yaml"
-    kustomization.write_text(
-        kustomization.read_text().replace(
-            "  - network-policy.yaml\n", "  - network-policy.yaml\n  - extra.yaml\n"
-        )
-    )
+    link_extra(repo, "../../../host-secret.yaml")
     commit_all(repo, "links")
     with repos.checkout_tree(repo, "HEAD") as (root, _):
         prepared = engine.prepare_target(root, "prod", branch="main")
@@ -112,13 +117,7 @@ def test_the_work_tree_is_copied_under_the_same_rules(tmp_path: Path) -> None:
     host.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stolen}\n")
     # Uncommitted: an edit, a new file, and a link out of the repository.
     (repo / "notes.txt").write_text("not committed\n")
-    os.symlink("../../../host-secret.yaml", repo / "overlays" / "dev" / "extra.yaml")
-    kustomization = repo / "overlays" / "dev" / "kustomization.yaml"
-    kustomization.write_text(
-        kustomization.read_text().replace(
-            "  - network-policy.yaml\n", "  - network-policy.yaml\n  - extra.yaml\n"
-        )
-    )
+    link_extra(repo, "../../../host-secret.yaml")
     with repos.checkout_tree(repo, None) as (root, commit):
         assert root != repo and commit is not None
         assert (root / "notes.txt").read_text() == "not committed\n"
@@ -146,13 +145,7 @@ def test_validate_and_review_say_why_a_linked_file_is_missing(tmp_path: Path) ->
 
     repo = copy_example_repo(tmp_path / "example", origin=False)
     dvcrepos.git(repo, "branch", "base")
-    os.symlink("/etc/passwd", repo / "overlays" / "dev" / "extra.yaml")
-    kustomization = repo / "overlays" / "dev" / "kustomization.yaml"
-    kustomization.write_text(
-        kustomization.read_text().replace(
-            "  - network-policy.yaml\n", "  - network-policy.yaml\n  - extra.yaml\n"
-        )
-    )
+    link_extra(repo, "/etc/passwd")
     commit_all(repo, "a link out")
     why = "overlays/dev/extra.yaml: symbolic link to '/etc/passwd' is absolute: refused"
     state = ["--state-dir", str(tmp_path / "state")]
