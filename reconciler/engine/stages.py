@@ -197,6 +197,7 @@ def tracking_runs(
             trim=trimming.trim_pod,
         ),
         read_whole=lambda obj: manager.get(ObjectRef.of(obj)),
+        reads_at_once=manager.workers,
         dry_run=dry_run,
         applied_commit=applied,
         run_spec_at_applied=run_specs_at(ctx, source, prepared.env.name, applied, prepared),
