@@ -24,13 +24,13 @@ def command(repo: str, ref: str | None, env: str | None, offline: bool, fmt: str
     Exit 0 when clean, 1 with every error listed (path:line:column: field: message).
     """
     from reconciler.render import checks
-    from reconciler.source import repos
+    from reconciler.source import refusals, repos
     from reconciler.structs.errors import ReconcilerError
 
     try:
         with repos.checkout_tree(Path(repo), ref) as (root, _):
             report = checks.validate_tree(root, check_remote=not offline, only=env)
-            report.errors = repos.explain_errors(root, report.errors)
+            report.errors = refusals.explain_errors(root, report.errors)
     except ReconcilerError as e:
         output.fail(str(e))
     if fmt != "text":

@@ -20,7 +20,7 @@ from typing import Any
 from reconciler.queries import serving
 from reconciler.render import environments
 from reconciler.render.runspecs import RunSpec
-from reconciler.source import repos
+from reconciler.source import refusals, repos
 from reconciler.specs import provenance_branches
 from reconciler.specs.models import Environment
 from reconciler.structs.documents import dump_yaml_documents
@@ -218,10 +218,10 @@ def _prepared(
                 root, env_name, branch=branch, source=repo, commit=sha, files=files
             )
         except SpecErrors as e:
-            return None, [str(x) for x in repos.explain_errors(root, e.errors)]
+            return None, [str(x) for x in refusals.explain_errors(root, e.errors)]
         except (RenderError, ReconcilerError) as e:
-            return None, [repos.explain_message(root, str(e))]
-        return prepared, [str(x) for x in repos.explain_errors(root, prepared.errors)]
+            return None, [refusals.explain_message(root, str(e))]
+        return prepared, [str(x) for x in refusals.explain_errors(root, prepared.errors)]
 
 
 def _param_changes(base: RunSpec | None, head: RunSpec | None) -> list[tuple[str, Any, Any]]:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pygit2
 
-from reconciler.source import exports, objects, trees
+from reconciler.source import exports, objects, refusals, trees
 from reconciler.source import git as gitcmd
-from reconciler.structs.errors import ReconcilerError, SourceError, SpecError, SpecErrors
+from reconciler.structs.errors import SourceError
 
 PROVENANCE_DIR = "runs"
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
@@ -302,7 +302,7 @@ def checkout_tree(repo: Path, ref: str | None) -> Iterator[tuple[Path, Commit | 
             _EXPORTS.give_back(root, written)
             root, written = _EXPORTS.take_new()
             tree = trees.update(open_repo(repo), commit.sha, root, written)
-        with _explaining(tree):
+        with refusals.explaining(tree):
             yield tree.root, commit
     finally:
         if tree is not None:
@@ -320,85 +320,12 @@ def _checkout_worktree(repo: Path) -> Iterator[tuple[Path, Commit | None]]:
         with contextlib.suppress(SourceError):
             commit = commit_info(find_root(repo), "HEAD")
         tree = export_worktree(repo, tmp / "tree")
-        with _explaining(tree):
+        with refusals.explaining(tree):
             yield tree.root, commit
     finally:
         if tree is not None:
             tree.forget()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-_CHECKED_OUT: dict[Path, trees.Tree] = {}
-"""The trees this process has checked out now, by root (for :func:`explain_errors`)."""
-
-
-def explain_errors(root: Path, errors: Sequence[SpecError]) -> list[SpecError]:
-    """Return ``errors`` found in the tree checked out at ``root`` with every refused
-    symlink they name explained (the body of :func:`checkout_tree` only).
-
-    For callers that collect errors rather than raise them (``validate``, ``review``):
-    Kustomize, reading a tree a refused symlink was left out of, says only that the file
-    does not exist. Errors of any other directory are returned as they are.
-    """
-    tree = _CHECKED_OUT.get(root)
-    if tree is None:
-        return list(errors)
-    return _explained_spec_errors(SpecErrors(list(errors)), tree).errors
-
-
-def explain_message(root: Path, message: str) -> str:
-    """Return an error message of the tree checked out at ``root`` with the refused
-    symlinks it names explained first (see :func:`explain_errors`)."""
-    tree = _CHECKED_OUT.get(root)
-    return message if tree is None else _explained(message, tree)
-
-
-@contextlib.contextmanager
-def _explaining(tree: trees.Tree) -> Iterator[None]:
-    """Re-raise an error that names a refused symlink of ``tree`` with why it was refused;
-    :func:`explain_errors` explains what the body collects meanwhile."""
-    _CHECKED_OUT[tree.root] = tree
-    try:
-        yield
-    except SpecErrors as exc:
-        raise _explained_spec_errors(exc, tree) from exc
-    except ReconcilerError as exc:
-        explained = _explained(str(exc), tree)
-        if explained == str(exc):
-            raise
-        try:
-            clearer = type(exc)(explained)
-        except TypeError:  # an error type that needs more than a message
-            raise exc from None
-        raise clearer from exc
-    finally:
-        _CHECKED_OUT.pop(tree.root, None)
-
-
-def _mentioned(text: str, tree: trees.Tree) -> list[str]:
-    """Return the refused symlinks that an error message names."""
-    return [path for path in sorted(tree.refused) if path in text]
-
-
-def _explained(text: str, tree: trees.Tree) -> str:
-    """Return an error message with the refused symlinks it names explained first."""
-    paths = _mentioned(text, tree)
-    if not paths:
-        return text
-    reasons = "; ".join(f"{p}: {tree.refused[p]}" for p in paths)
-    return f"{reasons} ({gitcmd.redact(text.replace(str(tree.root) + '/', ''))})"
-
-
-def _explained_spec_errors(exc: SpecErrors, tree: trees.Tree) -> SpecErrors:
-    errors: list[SpecError] = []
-    for err in exc.errors:
-        paths = _mentioned(f"{err.path} {err.message}", tree)
-        if paths:
-            why = "; ".join(f"{p}: {tree.refused[p]}" for p in paths if p != err.path)
-            message = tree.refused.get(err.path) or why
-            err = SpecError(err.path, err.line, err.column, err.field, message)
-        errors.append(err)
-    return SpecErrors(errors)
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
