@@ -28,7 +28,7 @@ from reconciler.render.runspecs import RunSpec
 from reconciler.runs import observing, reasons, recording, trimming
 from reconciler.structs import labels
 from reconciler.structs.errors import RecordError, SpecError
-from reconciler.structs.manifests import Manifest, group_kind_of
+from reconciler.structs.manifests import Manifest, ObjectRef, group_kind_of
 from reconciler.structs.runs import RunState, split_run_name
 
 if TYPE_CHECKING:
@@ -46,16 +46,6 @@ log = logging.getLogger(__name__)
 
 TRACK_GROUP = 256
 """Declared pipelines observed, read and recorded together (see :meth:`RunTracker.track`)."""
-
-
-def _identity(obj: Manifest) -> tuple[str, str, str, str]:
-    meta = obj.get("metadata") or {}
-    return (
-        str(obj.get("apiVersion", "")),
-        str(obj.get("kind", "")),
-        str(meta.get("namespace", "")),
-        str(meta.get("name", "")),
-    )
 
 
 def object_name(obj: Manifest) -> str:
@@ -130,9 +120,7 @@ class RunTracker:
     reads_at_once: int = 1
     """Step objects read whole concurrently (see :meth:`track`)."""
     _pods: dict[str, list[Manifest]] | None = None
-    _wholes: dict[tuple[str, str, str, str], Manifest | Exception | None] = field(
-        default_factory=dict
-    )
+    _wholes: dict[ObjectRef, Manifest | Exception | None] = field(default_factory=dict)
 
     def run_spec_of(self, pipeline: str) -> observing.RunSpecFn:
         """Return a lookup of an older run's run spec by run name (the applied commit's run spec)."""
@@ -228,7 +216,7 @@ class RunTracker:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 results = list(pool.map(read, trimmed))
         for obj, result in zip(trimmed, results, strict=True):
-            self._wholes[_identity(obj)] = result
+            self._wholes[ObjectRef.of(obj)] = result
 
     def _track_declared(
         self, out: Tracked, run_spec: RunSpec, attempt: int, live: LiveRuns,
@@ -308,7 +296,7 @@ class RunTracker:
         """
         if not trimming.is_trimmed(obj):
             return obj
-        key = _identity(obj)
+        key = ObjectRef.of(obj)
         if key in self._wholes:  # read with its group (None: gone since it was listed)
             read = self._wholes.pop(key)
             if isinstance(read, Exception):
