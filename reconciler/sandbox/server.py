@@ -91,13 +91,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         return f"{host!s}:{port}"
 
 
-def _dumps(obj: Any) -> bytes:
-    return json_bytes(obj)
-
-
 def _body_of(obj: Any) -> bytes:
     """Encode a response body as kube-apiserver's JSON serializer does (newline-ended)."""
-    return _dumps(obj) + b"\n"
+    return json_bytes(obj) + b"\n"
 
 
 class _Route:
@@ -601,7 +597,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._chunk(self._event(rt, ev, form, include))
             if initial_end and bookmarks:
                 self._chunk(
-                    _dumps(
+                    json_bytes(
                         {
                             "type": "BOOKMARK",
                             "object": {
@@ -651,7 +647,7 @@ class Handler(BaseHTTPRequestHandler):
         )
         try:
             self.wfile.write(head.encode())
-            self._chunk(_dumps({"type": "ERROR", "object": exc.status()}) + b"\n")
+            self._chunk(json_bytes({"type": "ERROR", "object": exc.status()}) + b"\n")
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except OSError:
@@ -666,7 +662,7 @@ class Handler(BaseHTTPRequestHandler):
             )
         elif form in ("PartialObjectMetadata", "PartialObjectMetadataList"):
             obj = media_types.partial(obj)
-        return _dumps({"type": ev.type, "object": obj}) + b"\n"
+        return json_bytes({"type": ev.type, "object": obj}) + b"\n"
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -694,4 +690,4 @@ def _as_served(rt: ResourceType, obj: Obj, *, is_list: bool = False) -> Obj:
 
 def _bookmark(rt: ResourceType, rv: int) -> bytes:
     obj = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(rv)}}
-    return _dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
+    return json_bytes({"type": "BOOKMARK", "object": obj}) + b"\n"
