@@ -35,7 +35,7 @@ def explain_errors(root: Path, errors: Sequence[SpecError]) -> list[SpecError]:
     tree = _CHECKED_OUT.get(root)
     if tree is None:
         return list(errors)
-    return _explained_spec_errors(SpecErrors(list(errors)), tree).errors
+    return _explained_errors(errors, tree)
 
 
 def explain_message(root: Path, message: str) -> str:
@@ -53,7 +53,7 @@ def explaining(tree: trees.Tree) -> Iterator[None]:
     try:
         yield
     except SpecErrors as exc:
-        raise _explained_spec_errors(exc, tree) from exc
+        raise SpecErrors(_explained_errors(exc.errors, tree)) from exc
     except ReconcilerError as exc:
         explained = _explained(str(exc), tree)
         if explained == str(exc):
@@ -81,13 +81,14 @@ def _explained(text: str, tree: trees.Tree) -> str:
     return f"{reasons} ({gitcmd.redact(text.replace(str(tree.root) + '/', ''))})"
 
 
-def _explained_spec_errors(exc: SpecErrors, tree: trees.Tree) -> SpecErrors:
-    errors: list[SpecError] = []
-    for err in exc.errors:
+def _explained_errors(errors: Sequence[SpecError], tree: trees.Tree) -> list[SpecError]:
+    """Return ``errors`` in their order, each that names a refused symlink explained."""
+    out: list[SpecError] = []
+    for err in errors:
         paths = _mentioned(f"{err.path} {err.message}", tree)
         if paths:
             why = "; ".join(f"{p}: {tree.refused[p]}" for p in paths if p != err.path)
             message = tree.refused.get(err.path) or why
             err = SpecError(err.path, err.line, err.column, err.field, message)
-        errors.append(err)
-    return SpecErrors(errors)
+        out.append(err)
+    return out
