@@ -39,6 +39,10 @@ NETWORK_TIMEOUT = 120.0
 PUSH_BATCH_ENV = "RECONCILER_PUSH_BATCH"
 DEFAULT_PUSH_BATCH = 1000
 """Branches per ``git push`` unless ``RECONCILER_PUSH_BATCH`` says otherwise."""
+
+_LEARNED_BATCH: dict[tuple[str, str], int] = {}
+"""(repository, remote) -> the most branches one push was seen to be allowed, learned from
+remotes that refused larger pushes (see :meth:`GitRepo.push`); kept for the process."""
 STAGING_REFS = "refs/reconciler/push"
 """Where a push's commits are named for the length of one ``git push`` (see :meth:`GitRepo.push`)."""
 
@@ -295,14 +299,41 @@ class GitRepo(objects.Repository):
         an index, so thousands of explicit refspecs to a remote of 10,000 branches took
         about 12 ms per branch (33 s for 2,800), the pattern 2 ms. Staging refs left by a
         process of this host that has died are removed first.
+
+        A remote that refuses every branch of a push alike (a host's limit on the refs one
+        push may update, such as a pre-receive hook counting them) is asked again with half
+        as many, down to one branch: when fewer pass, the rest of the branches go at that
+        size, and this repository remembers it for this remote for the life of the process.
+        When one branch alone is refused the same way, the refusal is not about the count:
+        the whole batch gets that answer, after at most log2(batch) more pushes, not one
+        push per branch.
         """
         results: dict[str, PushResult] = {}
-        names = sorted(commits)
+        pending = sorted(commits)
+        learned = (str(self.path), remote)
         batch = push_batch()
+        batch = min(batch, _LEARNED_BATCH.get(learned, batch))
         self._drop_stale_staging()
-        for start in range(0, len(names), batch):
-            chunk = {b: commits[b] for b in names[start : start + batch]}
-            results.update(self._push_batch(remote, chunk))
+        while pending:
+            chunk = pending[:batch]
+            got = self._push_batch(remote, {b: commits[b] for b in chunk})
+            size = len(chunk)
+            while size > 1 and _refused_alike(got):
+                reason = next(iter(got.values())).message
+                size //= 2
+                log.warning(
+                    "provenance: %s refused all %d branches of a push (%s); trying %d at a time",
+                    remote, len(chunk), reason, size,
+                )  # fmt: skip
+                tried = self._push_batch(remote, {b: commits[b] for b in chunk[:size]})
+                if not _refused_alike(tried) or next(iter(tried.values())).message != reason:
+                    got, batch = tried, size
+                    _LEARNED_BATCH[learned] = size
+                    break
+                if size == 1:  # refused alone as well: not about how many were pushed
+                    got = {b: PushResult(PushStatus.REFUSED, reason) for b in chunk}
+            results.update(got)
+            pending = [b for b in pending if b not in got]
         return results
 
     def _push_batch(self, remote: str, commits: Mapping[str, str]) -> dict[str, PushResult]:
@@ -372,3 +403,9 @@ class GitRepo(objects.Repository):
             log.warning(
                 "provenance: could not remove staging refs: %s", gitcmd.message_of(proc.stderr)
             )
+
+
+def _refused_alike(results: Mapping[str, PushResult]) -> bool:
+    """Whether the remote refused every branch of a push with one and the same reason."""
+    answers = {(r.status, r.message) for r in results.values()}
+    return len(answers) == 1 and next(iter(answers))[0] == PushStatus.REFUSED

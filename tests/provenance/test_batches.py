@@ -334,3 +334,59 @@ def test_pushes_come_in_batches_of_the_configured_size_and_leave_no_staging_refs
     monkeypatch.setenv("RECONCILER_PUSH_BATCH", "lots")
     with pytest.raises(ProvenanceError, match="RECONCILER_PUSH_BATCH='lots'"):
         plumbing.push_batch()
+
+
+def _refuse_pushes_of_more_than(remote: Path, most: int) -> None:
+    """A pre-receive hook refusing a push that updates more than ``most`` refs, as a Git
+    host's limit on one push does (0: every push refused)."""
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "n=$(wc -l)\n"
+        f'if [ "$n" -gt {most} ]; then echo "error: pushes updating more than {most} refs'
+        ' are not allowed" >&2; exit 1; fi\n'
+    )
+    hook.chmod(0o755)
+
+
+def test_a_remote_refusing_large_pushes_gets_smaller_ones_and_every_record(
+    remote: Path,
+    clone: Path,
+    tmp_path: Path,
+    record_factory: Factory,
+    git_calls: Callable[[], list[str]],
+) -> None:
+    """10 branches to a remote taking at most 3 refs a push: refused at 10 and 5, taken at 2;
+    the rest go 2 at a time, and the next write of the process starts at 2."""
+    _refuse_pushes_of_more_than(remote, 3)
+    store = store_for(clone, tmp_path / "state")
+    items = [(f"experiments/m{i}", record_factory(f"t{i}", pipeline=f"m{i}")) for i in range(10)]
+    assert {r.outcome for r in store.write_many(items)} == {Outcome.WRITTEN}
+    assert git_calls().count("push") == 2 + 5  # 10 and 5 refused, then five pushes of 2
+    for i in range(10):
+        assert git(remote, "rev-parse", f"experiments/m{i}")
+    assert store.pending() == []
+    more = [(f"experiments/m{i}", record_factory(f"u{i}", pipeline=f"m{i}")) for i in range(4)]
+    assert {r.outcome for r in store.write_many(more)} == {Outcome.WRITTEN}
+    assert git_calls().count("push") == 7 + 2  # learned: 2 at a time from the start
+    assert git(clone, "for-each-ref", "refs/reconciler/") == ""
+
+
+def test_a_remote_refusing_every_push_keeps_the_records_after_a_few_tries(
+    remote: Path,
+    clone: Path,
+    tmp_path: Path,
+    record_factory: Factory,
+    git_calls: Callable[[], list[str]],
+) -> None:
+    """Refused at every size down to one branch: not about the count, so the batch is
+    refused as a whole after 10, 5, 2 and 1 (not one push per branch), records kept."""
+    _refuse_pushes_of_more_than(remote, 0)
+    store = store_for(clone, tmp_path / "state")
+    items = [(f"experiments/n{i}", record_factory(f"v{i}", pipeline=f"n{i}")) for i in range(10)]
+    results = store.write_many(items)
+    assert {r.outcome for r in results} == {Outcome.PENDING}
+    assert all("pre-receive hook declined" in r.message for r in results), results[0].message
+    assert git_calls().count("push") == 4
+    assert len(store.pending()) == 10  # nothing lost: delivered when the remote allows it
+    assert git(remote, "for-each-ref", "refs/heads/experiments") == ""
