@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.sandbox import errors
+from reconciler.sandbox import errors, yaml_bodies
 
 Obj = dict[str, Any]
 
@@ -107,6 +107,9 @@ def parse_body(raw: bytes, content_type: str) -> Any:
                 f"error decoding JSON: invalid character in the body: {text[:80]!r}"
             ) from None
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yaml_bodies.load(text)
+    except yaml_bodies.Refused as exc:
+        step = "encoding patch" if "apply-patch" in content_type else "converting YAML to JSON"
+        raise errors.bad_request(f"error {step}: {exc}") from None
     except yaml.YAMLError as exc:
         raise errors.bad_request(f"error converting YAML to JSON: {exc}") from None

@@ -34,7 +34,8 @@ from yaml.representer import SafeRepresenter
 from yaml.resolver import BaseResolver
 
 try:
-    from yaml.cyaml import CEmitter, CParser
+    from yaml.cyaml import CEmitter
+    from yaml.cyaml import CParser as CParser  # re-exported: the sandbox reads YAML with it
 except ImportError:  # PyYAML built without libyaml: the same classes in pure Python, slower
     from yaml.composer import Composer
     from yaml.emitter import Emitter as _PyEmitter

@@ -220,3 +220,43 @@ def test_update_operations_are_recorded(sandbox: SandboxHandle) -> None:
     apply(sandbox, f"{CM}/u", cm("u", {"b": "2"}), "alice")
     out = call(sandbox.url, "GET", f"{CM}/u").body
     assert [m["operation"] for m in out["metadata"]["managedFields"]] == ["Apply", "Update"]
+
+
+ISVCS = "/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices"
+
+
+def test_yaml_scalars_json_has_not_in_fields_kept_as_they_come(sandbox: SandboxHandle) -> None:
+    """An applied YAML body into fields the schema keeps unchecked (KServe's predictor): a
+    timestamp-looking scalar reads back as the string it was written as; ``.nan`` and
+    ``.inf``, which JSON cannot carry, are refused and nothing is stored."""
+    sandbox.install_crds()
+    head = "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: %s}\n"
+    dated = head % "dated" + "spec:\n  predictor:\n    since: 2020-01-02\n    at: 10:20:30\n"
+    made = call(sandbox.url, "PATCH", f"{ISVCS}/dated?fieldManager=t", dated, content_type=APPLY)
+    assert made.code == 201, made.body
+    assert made.body["spec"]["predictor"] == {"since": "2020-01-02", "at": "10:20:30"}
+    read = call(sandbox.url, "GET", f"{ISVCS}/dated").body
+    assert read["spec"]["predictor"] == {"since": "2020-01-02", "at": "10:20:30"}
+    for token in (".nan", ".inf", "-.inf"):
+        odd = head % "odd" + f"spec:\n  predictor:\n    weight: {token}\n"
+        refused = call(sandbox.url, "PATCH", f"{ISVCS}/odd?fieldManager=t", odd, content_type=APPLY)
+        assert (refused.code, refused.body["reason"]) == (400, "BadRequest"), (token, refused.body)
+    assert call(sandbox.url, "GET", f"{ISVCS}/odd").code == 404
+
+
+def test_a_yaml_alias_bomb_is_refused_without_being_expanded(sandbox: SandboxHandle) -> None:
+    """Nine levels of nine aliases (387 million nodes once expanded) in an applied body:
+    refused at once with 400, nothing stored; one alias used twice is taken."""
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: bomb}"]
+    lines.append("x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]")
+    lines += [f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    bomb = call(
+        sandbox.url, "PATCH", f"{CM}/bomb?fieldManager=t", "\n".join(lines), content_type=APPLY
+    )
+    assert (bomb.code, bomb.body["reason"]) == (400, "BadRequest"), bomb.body
+    assert call(sandbox.url, "GET", f"{CM}/bomb").code == 404
+    shared = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, labels: &l {a: b}}\n"
+    shared += "data: *l\n"
+    taken = call(sandbox.url, "PATCH", f"{CM}/shared?fieldManager=t", shared, content_type=APPLY)
+    assert taken.code == 201, taken.body
+    assert taken.body["data"] == taken.body["metadata"]["labels"] == {"a": "b"}
