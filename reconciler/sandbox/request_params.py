@@ -101,6 +101,8 @@ def parse_body(raw: bytes, content_type: str) -> Any:
         raise errors.bad_request("the body of the request was empty")
     try:
         return json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise errors.bad_request("error decoding JSON: exceeded max depth") from None
     except ValueError:
         if "yaml" not in content_type:
             raise errors.bad_request(

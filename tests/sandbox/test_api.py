@@ -194,6 +194,19 @@ def test_a_body_with_a_number_json_has_not_is_400(sandbox: SandboxHandle) -> Non
     assert call(sandbox.url, "GET", f"{CM}/odd").code == 404
 
 
+def test_a_body_nested_deeper_than_json_decoders_go_is_400(sandbox: SandboxHandle) -> None:
+    """20,000 nested arrays (Go's decoder stops at 10,000; Python's recursion sooner):
+    refused as a bad request, not an internal error, and nothing stored."""
+    depth = 20_000
+    raw = (
+        b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep"},"x":'
+        + b"[" * depth + b"]" * depth + b"}"
+    )
+    refused = call(sandbox.url, "POST", CM, raw=raw)
+    assert (refused.code, refused.body["reason"]) == (400, "BadRequest"), refused.body
+    assert call(sandbox.url, "GET", f"{CM}/deep").code == 404
+
+
 def test_defaults_are_filled_in(sandbox: SandboxHandle) -> None:
     dep = {
         "apiVersion": "apps/v1",
