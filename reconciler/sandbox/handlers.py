@@ -219,7 +219,7 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
             meta["name"] = name
         if not name:
             raise errors.invalid(rt.kind, rt.group, "", object_validation.name_causes(rt, ""))
-        manager = params.field_manager(required=False)
+        manager = params.field_manager(required=False, options="CreateOptions")
         with self.store.lock:
             self._namespace_ready(rt, ns, name)
             if self.store.get(rt.key, ns if rt.namespaced else "", name) is not None:
@@ -251,7 +251,7 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
         params.check_dry_run()
         body = self._check_identity(rt, ns, name, body)
         body, warnings = self._fields(rt, clone(body), params, apply_=False)
-        manager = params.field_manager(required=False)
+        manager = params.field_manager(required=False, options="UpdateOptions")
         with self.store.lock:
             live = self._live(rt, ns, name)
             obj = self._replace(rt, ns, name, live, body, sub=sub, manager=manager, params=params)

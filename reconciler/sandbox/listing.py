@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import builtins
 import json
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -41,10 +42,7 @@ class ListVerbs:
             params.get("fieldSelector"), rt.plural, rt.builtin
         )
         limit_s = params.get("limit")
-        try:
-            limit = int(limit_s) if limit_s else 0
-        except ValueError:
-            raise errors.bad_request(f'invalid limit "{limit_s}"') from None
+        limit = _parse_int(limit_s) if limit_s else 0
         self._check_list_version(params)
         token = params.get("continue")
         if token:
@@ -163,10 +161,7 @@ class ListVerbs:
             )
         if not rv_s or rv_s == "0":
             return
-        try:
-            rv = int(rv_s)
-        except ValueError:
-            raise errors.bad_request(f'invalid resource version "{rv_s}"') from None
+        rv = parse_resource_version(rv_s)
         current = self.store.current_rv()
         if rv > current:
             raise errors.ApiError(
@@ -210,15 +205,42 @@ class ListVerbs:
                     if accept(o)
                 ]
                 return w, first, initial
-            try:
-                since = int(rv_s)
-            except ValueError:
-                raise errors.bad_request(f'invalid resource version "{rv_s}"') from None
+            since = parse_resource_version(rv_s)
             try:
                 w, replay = self.store.watch(rt.key, scope, accept, since)
             except LookupError as exc:
                 raise errors.expired(f"too old resource version: {since} ({exc.args[0]})") from None
         return w, replay, False
+
+
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+
+
+def _parse_int(text: str) -> int:
+    """Return ``text`` as Go's ``strconv.ParseInt(text, 10, 64)`` reads it; 400 with its
+    message if it does not (no spaces, underscores or other scripts' digits)."""
+    if not _DECIMAL.fullmatch(text):
+        raise errors.bad_request(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise errors.bad_request(f'strconv.ParseInt: parsing "{text}": value out of range')
+    return value
+
+
+def parse_resource_version(text: str) -> int:
+    """Return a list's or watch's ``resourceVersion`` as kube-apiserver reads it (an
+    unsigned decimal); 400 with its message if it is not one."""
+    why = ""
+    if not text.isascii() or not text.isdigit():
+        why = "invalid syntax"
+    elif int(text) >= 2**64:
+        why = "value out of range"
+    if why:
+        raise errors.bad_request(
+            f'invalid resource version: resourceVersion: Invalid value: "{text}": '
+            f'strconv.ParseUint: parsing "{text}": {why}'
+        )
+    return int(text)
 
 
 _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

@@ -28,12 +28,16 @@ from reconciler.sandbox.validators.common import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
     LABEL_MSG,
+    LABEL_VALUE_MSG,
     SUBDOMAIN_MSG,
     Cause,
+    label_value_errors,
+    qualified_name_errors,
 )
 
-_QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+MAX_ANNOTATION_BYTES = 256 * 1024
+"""The most bytes an object's annotations may hold, keys and values
+(``TotalAnnotationSizeLimitB``)."""
 
 
 def _q(value: Any) -> str:
@@ -99,46 +103,26 @@ def name_causes(rt: ResourceType, name: str) -> list[Cause]:
     return []
 
 
-def _qualified_name_causes(field: str, key: str) -> list[Cause]:
-    prefix, _, name = key.rpartition("/")
-    out: list[Cause] = []
-    if "/" in key and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
-        out.append(
-            ("FieldValueInvalid", field, f'Invalid value: "{key}": prefix part {SUBDOMAIN_MSG}')
-        )
-    if not name or len(name) > 63 or not _QUALIFIED.match(name):
-        out.append(
-            (
-                "FieldValueInvalid",
-                field,
-                f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
-                "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
-                "'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-                "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
-            )
-        )
-    return out
-
-
 def labels_causes(field: str, labels: Any, *, values: bool) -> list[Cause]:
-    """Return causes for invalid label (or annotation, ``values=False``) keys and values."""
+    """Return causes for invalid label (or annotation, ``values=False``) keys and values,
+    one per reason as apimachinery lists them; annotation keys are checked lowercased and
+    annotations may hold :data:`MAX_ANNOTATION_BYTES` in all."""
     out: list[Cause] = []
     if not isinstance(labels, dict):
         return out
     for k, v in labels.items():
-        out += _qualified_name_causes(field, str(k))
-        if values and (not isinstance(v, str) or len(v) > 63 or not _LABEL_VALUE.match(v)):
-            out.append(
-                (
-                    "FieldValueInvalid",
-                    f"{field}",
-                    f"Invalid value: {_q(v)}: a valid label must be "
-                    "an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-                    "must start and end with an alphanumeric character (e.g. 'MyValue',  or "
-                    "'my_value',  or '12345', regex used for validation is "
-                    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
-                )
-            )
+        key = str(k)
+        for msg in qualified_name_errors(key if values else key.lower()):
+            out.append(("FieldValueInvalid", field, f"Invalid value: {_q(key)}: {msg}"))
+        if not values:
+            continue
+        for msg in label_value_errors(v) if isinstance(v, str) else [LABEL_VALUE_MSG]:
+            out.append(("FieldValueInvalid", field, f"Invalid value: {_q(v)}: {msg}"))
+    if not values:
+        size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in labels.items())
+        if size > MAX_ANNOTATION_BYTES:
+            too_long = f"Too long: may not be more than {MAX_ANNOTATION_BYTES} bytes"
+            out.append(("FieldValueTooLong", field, too_long))
     return out
 
 

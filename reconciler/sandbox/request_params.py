@@ -44,8 +44,12 @@ class Params:
         if value not in (None, "", "All"):
             raise errors.bad_request(f'Invalid dryRun value "{value}": supported values are "All"')
 
-    def field_manager(self, *, required: bool) -> str:
-        """Return the field manager (``fieldManager`` or the User-Agent's product)."""
+    def field_manager(self, *, required: bool, options: str = "PatchOptions") -> str:
+        """Return the field manager (``fieldManager`` or the User-Agent's product).
+
+        ``options``: the kind of the request's options (``CreateOptions`` for POST,
+        ``UpdateOptions`` for PUT, ``PatchOptions``), which a 422 names.
+        """
         name = self.query.get("fieldManager", "")
         if not name:
             if required:
@@ -62,9 +66,12 @@ class Params:
                     ],
                 )
             name = self.user_agent.split("/", 1)[0] if self.user_agent else "unknown"
-        if len(name) > 128:
-            raise errors.bad_request(
-                f"fieldManager: Too long: may not be more than 128 bytes (got {len(name)})"
+        if len(name.encode()) > 128:
+            raise errors.invalid(
+                options,
+                "meta.k8s.io",
+                "",
+                [("FieldValueTooLong", "fieldManager", "Too long: may not be more than 128 bytes")],
             )
         return name
 

@@ -21,12 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.sandbox import errors
-
-_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
-_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+from reconciler.sandbox.validators.common import label_value_errors, qualified_name_errors
 
 
 @dataclass(frozen=True)
@@ -82,22 +77,21 @@ def _split_top(text: str) -> list[str]:
     return parts
 
 
-def _check_key(key: str, raw: str) -> str:
-    if not key or not _KEY.match(key) or len(key.rsplit("/", 1)[-1]) > 63:
+def _check_key(key: str) -> str:
+    errs = qualified_name_errors(key)
+    if errs:
         raise errors.bad_request(
-            f'unable to parse requirement: <nil>: Invalid value: "{key}": name part must '
-            f"consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-            f"with an alphanumeric character (in selector {raw!r})"
+            f'unable to parse requirement: <nil>: Invalid value: "{key}": {"; ".join(errs)}'
         )
     return key
 
 
-def _check_value(value: str, raw: str) -> str:
-    if len(value) > 63 or not _VALUE.match(value):
+def _check_value(key: str, value: str) -> str:
+    errs = label_value_errors(value)
+    if errs:  # Go names every value of a requirement values[0]
         raise errors.bad_request(
-            f'unable to parse requirement: values[0]: Invalid value: "{value}": a valid label '
-            f"must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-            f"and must start and end with an alphanumeric character (in selector {raw!r})"
+            f"unable to parse requirement: values[0][{key}]: Invalid value: "
+            f'"{value}": {"; ".join(errs)}'
         )
     return value
 
@@ -119,18 +113,18 @@ def parse_label_selector(text: str | None) -> LabelSelector:
             raise errors.bad_request(f"found '', expected: identifier (in selector {text!r})")
         m = _SET.match(p)
         if m:
-            key = _check_key(m.group(1), text)
-            values = tuple(_check_value(v.strip(), text) for v in m.group(3).split(","))
+            key = _check_key(m.group(1))
+            values = tuple(_check_value(key, v.strip()) for v in m.group(3).split(","))
             out.append(Requirement(key, m.group(2), tuple(sorted(set(values)))))
             continue
         if p.startswith("!"):
-            out.append(Requirement(_check_key(p[1:].strip(), text), "!exists"))
+            out.append(Requirement(_check_key(p[1:].strip()), "!exists"))
             continue
         for op, name in (("!=", "!="), ("==", "="), ("=", "="), (">", "gt"), ("<", "lt")):
             if op in p:
                 key, _, value = p.partition(op)
                 key, value = key.strip(), value.strip()
-                _check_key(key, text)
+                _check_key(key)
                 if name in ("gt", "lt"):
                     if not re.match(r"^-?\d+$", value):
                         raise errors.bad_request(
@@ -138,13 +132,13 @@ def parse_label_selector(text: str | None) -> LabelSelector:
                             f"must be an integer (in selector {text!r})"
                         )
                 else:
-                    _check_value(value, text)
+                    _check_value(key, value)
                 out.append(Requirement(key, name, (value,)))
                 break
         else:
             if " " in p or "(" in p or ")" in p:
                 raise errors.bad_request(f"unable to parse requirement: {p!r} (in {text!r})")
-            out.append(Requirement(_check_key(p, text), "exists"))
+            out.append(Requirement(_check_key(p), "exists"))
     return tuple(out)
 
 

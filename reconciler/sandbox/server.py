@@ -91,6 +91,18 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         return f"{host!s}:{port}"
 
 
+MAX_BODY_BYTES = 3 * 1024 * 1024
+"""The largest request body served, as kube-apiserver's ``MaxRequestBodyBytes``."""
+_DRAIN_BYTES = 4 * MAX_BODY_BYTES
+"""A refused body up to this size is read (and dropped) so the client reads the 413."""
+
+
+def _too_large() -> errors.ApiError:
+    return errors.ApiError(
+        413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY_BYTES}"
+    )
+
+
 def _body_of(obj: Any) -> bytes:
     """Encode a response body as kube-apiserver's JSON serializer does (newline-ended)."""
     return json_bytes(obj) + b"\n"
@@ -155,19 +167,49 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ plumbing
 
     def _body(self) -> bytes:
+        """Read the request's body: at most :data:`MAX_BODY_BYTES`, else 413 as
+        kube-apiserver answers (what is over is read and dropped up to
+        :data:`_DRAIN_BYTES`, then the connection is closed), never held whole."""
         length = self.headers.get("Content-Length")
         if length:
-            return self.rfile.read(int(length))
+            size = int(length)
+            if size > MAX_BODY_BYTES:
+                self._drop(size)
+                raise _too_large()
+            return self.rfile.read(size)
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            out = b""
+            parts: list[bytes] = []
+            total = 0
             while True:
                 size = int(self.rfile.readline().strip() or b"0", 16)
                 if size == 0:
                     self.rfile.readline()
-                    return out
-                out += self.rfile.read(size)
+                    if total > MAX_BODY_BYTES:
+                        raise _too_large()
+                    return b"".join(parts)
+                total += size
+                if total > MAX_BODY_BYTES:
+                    parts.clear()
+                    if total > _DRAIN_BYTES:
+                        self.close_connection = True
+                        raise _too_large()
+                    self._drop(size)
+                else:
+                    parts.append(self.rfile.read(size))
                 self.rfile.readline()
         return b""
+
+    def _drop(self, size: int) -> None:
+        """Read and drop ``size`` bytes of a refused body (up to :data:`_DRAIN_BYTES`; a
+        larger one closes the connection once answered)."""
+        if size > _DRAIN_BYTES:
+            self.close_connection = True
+            return
+        while size > 0:
+            got = self.rfile.read(min(size, 1 << 16))
+            if not got:
+                return
+            size -= len(got)
 
     def _send(
         self,

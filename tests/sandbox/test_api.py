@@ -200,7 +200,9 @@ def test_a_body_nested_deeper_than_json_decoders_go_is_400(sandbox: SandboxHandl
     depth = 20_000
     raw = (
         b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep"},"x":'
-        + b"[" * depth + b"]" * depth + b"}"
+        + b"[" * depth
+        + b"]" * depth
+        + b"}"
     )
     refused = call(sandbox.url, "POST", CM, raw=raw)
     assert (refused.code, refused.body["reason"]) == (400, "BadRequest"), refused.body
@@ -814,3 +816,88 @@ def test_pods_are_stored_pending(sandbox: SandboxHandle) -> None:
         "update",
         "watch",
     ]
+
+
+def _configmap(name: str, **fields: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, **fields}
+
+
+def test_sizes_kube_apiserver_limits_are_limits_here(sandbox: SandboxHandle) -> None:
+    """A ConfigMap's or Secret's values over 1 MiB, annotations over 256 KiB and a
+    fieldManager over 128 bytes are 422; each limit itself is taken. (A body over 3 MiB:
+    ``test_limits``.)"""
+    at = _configmap("at", data={"k": "v" * 1048576}, metadata={"name": "at"})
+    assert call(sandbox.url, "POST", CM, at).code == 201
+    over = call(sandbox.url, "POST", CM, _configmap("over", data={"k": "v" * 1048577}))
+    assert (over.code, over.body["reason"]) == (422, "Invalid")
+    both = _configmap("both", binaryData={"b": "eHh4" * 200_000}, data={"a": "x" * 500_000})
+    assert call(sandbox.url, "POST", CM, both).code == 422  # 600,000 bytes decoded + 500,000
+    secrets = "/api/v1/namespaces/default/secrets"
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}
+    assert (
+        call(sandbox.url, "POST", secrets, {**secret, "stringData": {"a": "x" * 1048577}}).code
+        == 422
+    )
+    assert (
+        call(sandbox.url, "POST", secrets, {**secret, "data": {"a": "eHh4" * 350_000}}).code == 422
+    )
+    fits = {"name": "fits", "annotations": {"k": "v" * 262143}}
+    assert call(sandbox.url, "POST", CM, _configmap("fits", metadata=fits)).code == 201
+    fat = {"name": "fat", "annotations": {"k": "v" * 262144}}
+    assert call(sandbox.url, "POST", CM, _configmap("fat", metadata=fat)).code == 422
+    manager = "m" * 129
+    for method, path, content_type in (
+        ("POST", f"{CM}?fieldManager={manager}", "application/json"),
+        ("PUT", f"{CM}/at?fieldManager={manager}", "application/json"),
+        ("PATCH", f"{CM}/at?fieldManager={manager}", "application/merge-patch+json"),
+    ):
+        long = call(sandbox.url, method, path, _configmap("at"), content_type=content_type)
+        assert (long.code, long.body["reason"]) == (422, "Invalid"), method
+    assert [i["metadata"]["name"] for i in call(sandbox.url, "GET", CM).body["items"]] == [
+        "at", "fits",
+    ]  # fmt: skip
+
+
+def test_label_and_annotation_keys_and_values_get_every_reason(sandbox: SandboxHandle) -> None:
+    """Each reason apimachinery gives is a cause of its own (too long, and not matching
+    the pattern); annotation keys are checked lowercased; a key with two slashes, an
+    empty prefix, a prefix over 253 bytes each get theirs."""
+    cases: list[dict[str, Any]] = [
+        {"labels": {"k": "v" * 64}},
+        {"labels": {"k": "v" * 64 + "-"}},
+        {"labels": {"a" * 64 + "_": "x"}},
+        {"labels": {"x/y/z": "v"}},
+        {"labels": {"/n": "v"}},
+        {"labels": {"p" * 254 + "/k": "v"}},
+        {"annotations": {"Upper/Key": "v"}},
+        {"annotations": {"Upper_/Key": "v"}},
+        {"annotations": {"a" * 64: "v"}},
+        {"annotations": {"": "v"}},
+    ]
+    for i, meta in enumerate(cases):
+        answer = call(
+            sandbox.url, "POST", CM, _configmap(f"m{i}", metadata={"name": f"m{i}", **meta})
+        )
+        assert answer.code == (201 if "Upper/Key" in meta.get("annotations", {}) else 422), meta
+
+
+def test_list_parameters_go_would_not_parse_are_400(sandbox: SandboxHandle) -> None:
+    """Bad label selector keys and values, limits and resourceVersions: 400 with the
+    parser's own words."""
+    for query in (
+        "labelSelector=a_%3Db",
+        "labelSelector=" + "a" * 70 + "%3Db",
+        "labelSelector=" + "a" * 70 + "_%3Db",
+        "labelSelector=x/y/z%3Db",
+        "labelSelector=a%3D-b",
+        "labelSelector=a%3D" + "v" * 70,
+        "labelSelector=a%3D" + "v" * 70 + "-",
+        "labelSelector=a%20in%20(x,-y)",
+        "labelSelector=a%20notin%20(x,y,-z)",
+        "limit=abc",
+        "limit=5_0",
+        "resourceVersion=abc",
+        "resourceVersion=-1",
+    ):
+        refused = call(sandbox.url, "GET", f"{CM}?{query}")
+        assert (refused.code, refused.body["reason"]) == (400, "BadRequest"), query

@@ -1,4 +1,5 @@
-"""core/v1 ConfigMap and Secret: valid keys, and data frozen when ``immutable`` is set."""
+"""core/v1 ConfigMap and Secret: valid keys, at most 1 MiB of data, and data frozen when
+``immutable`` is set."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import re
 from reconciler.sandbox.validators.common import Cause, Obj, quote
 
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+MAX_DATA_BYTES = 1024 * 1024
+"""The most bytes the values of one ConfigMap or Secret may hold (``core.MaxSecretSize``)."""
+_TOO_LONG = f"Too long: may not be more than {MAX_DATA_BYTES} bytes"
 _KEY_MSG = (
     "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
     "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
@@ -21,6 +25,12 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     for k in keys:
         if not _CONFIG_KEY.match(k) or len(k) > 253:
             out.append(("FieldValueInvalid", "data", f"Invalid value: {quote(k)}: {_KEY_MSG}"))
+    size = _bytes(obj.get("binaryData"), encoded=True)
+    if obj.get("kind") == "Secret":
+        if _bytes(obj.get("data"), encoded=True) > MAX_DATA_BYTES:
+            out.append(("FieldValueTooLong", "data", _TOO_LONG))
+    elif size + _bytes(obj.get("data"), encoded=False) > MAX_DATA_BYTES:
+        out.append(("FieldValueTooLong", "[]", _TOO_LONG))  # the whole object, as Go prints it
     if (
         old is not None
         and old.get("immutable")
@@ -30,3 +40,18 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
             ("FieldValueForbidden", "data", "Forbidden: field is immutable when `immutable` is set")
         )
     return out
+
+
+def _bytes(values: object, *, encoded: bool) -> int:
+    """Return the bytes a map's values hold: UTF-8 text, or base64 decoded (``encoded``)."""
+    if not isinstance(values, dict):
+        return 0
+    total = 0
+    for v in values.values():
+        if not isinstance(v, str):
+            continue
+        if encoded:
+            total += len(v) * 3 // 4 - (2 if v.endswith("==") else 1 if v.endswith("=") else 0)
+        else:
+            total += len(v.encode())
+    return total
