@@ -71,31 +71,43 @@ class DeleteVerbs:
             else:
                 policy = "Background"
         if policy not in ("Orphan", "Background", "Foreground"):
-            raise errors.bad_request(
-                f'propagationPolicy: Unsupported value: "{policy}": supported values: '
-                '"Foreground", "Background", "Orphan"'
+            raise errors.invalid(
+                "DeleteOptions",
+                "meta.k8s.io",
+                "",
+                [
+                    (
+                        "FieldValueNotSupported",
+                        "propagationPolicy",
+                        f'Unsupported value: "{policy}": supported values: "Foreground", '
+                        '"Background", "Orphan", "nil"',
+                    )
+                ],
             )
         with self.store.lock:
             live = self._live(rt, ns, name)
             pre = options.get("preconditions") or {}
+            # kube-apiserver's BeforeDelete names the kind, not the resource, here
             if pre.get("uid") and pre["uid"] != live["metadata"].get("uid"):
                 raise errors.conflict(
-                    rt.plural,
+                    rt.kind,
                     rt.group,
                     name,
-                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
-                    f"{live['metadata'].get('uid')}",
+                    f"the UID in the precondition ({pre['uid']}) does not match the UID in "
+                    f"record ({live['metadata'].get('uid')}). The object might have been "
+                    "deleted and then recreated",
                 )
             if pre.get("resourceVersion") and pre["resourceVersion"] != live["metadata"].get(
                 "resourceVersion"
             ):
                 raise errors.conflict(
-                    rt.plural,
+                    rt.kind,
                     rt.group,
                     name,
-                    "Precondition failed: ResourceVersion in precondition: "
-                    f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                    f"{live['metadata'].get('resourceVersion')}",
+                    f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not "
+                    "match the ResourceVersion in record "
+                    f"({live['metadata'].get('resourceVersion')}). The object might have been "
+                    "modified",
                 )
             grace = _pod_grace_period(rt, live, options.get("gracePeriodSeconds"))
             obj, gone = self._delete_locked(rt, live, policy, dry, grace)

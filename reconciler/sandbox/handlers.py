@@ -163,6 +163,9 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
             )
         ]
         type_errs = object_validation.type_errors(body, root) if rt.builtin else []
+        bad_bytes = object_validation.bytes_error(rt, body)
+        if bad_bytes and not type_errs:
+            type_errs = [bad_bytes]
         if type_errs:
             raise errors.bad_request(
                 f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
@@ -306,6 +309,11 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
             if not isinstance(new, dict):
                 raise errors.bad_request("the patched object is not a JSON object")
             new = self._check_identity(rt, ns, name, new)
+            if not (new.get("metadata") or {}).get("name"):  # the patch removed it
+                raise errors.bad_request(
+                    f"the name of the object ({name} based on URL) was undeterminable: "
+                    "name must be provided"
+                )
             new, warnings = self._fields(rt, clone(new), params, apply_=False)
             obj = self._replace(rt, ns, name, live, new, sub=sub, manager=manager, params=params)
         return Result(200, obj, warnings)

@@ -103,6 +103,16 @@ def name_causes(rt: ResourceType, name: str) -> list[Cause]:
     return []
 
 
+def generate_name_causes(rt: ResourceType, prefix: str) -> list[Cause]:
+    """Return the causes why ``prefix`` cannot start this kind's names: validated as a
+    name with a trailing ``-`` taken for a letter, as apimachinery's ``maskTrailingDash``."""
+    masked = prefix[:-1] + "a" if len(prefix) > 1 and prefix.endswith("-") else prefix
+    return [
+        (reason, "metadata.generateName", message.replace(f'"{masked}"', f'"{prefix}"', 1))
+        for reason, _, message in name_causes(rt, masked)
+    ]
+
+
 def labels_causes(field: str, labels: Any, *, values: bool) -> list[Cause]:
     """Return causes for invalid label (or annotation, ``values=False``) keys and values,
     one per reason as apimachinery lists them; annotation keys are checked lowercased and
@@ -393,6 +403,9 @@ def validate(
     name = str(meta.get("name", ""))
     causes: list[Cause] = []
     if old is None:
+        generate = meta.get("generateName")
+        if generate:
+            causes += generate_name_causes(rt, str(generate))
         causes += name_causes(rt, name)
     causes += labels_causes("metadata.labels", meta.get("labels"), values=True)
     causes += labels_causes("metadata.annotations", meta.get("annotations"), values=False)
@@ -422,3 +435,42 @@ def type_errors(obj: dict[str, Any], root: Node) -> list[str]:
         )
         if reason == "FieldValueTypeInvalid"
     ]
+
+
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_BYTES_FIELDS = {("", "ConfigMap"): "binaryData", ("", "Secret"): "data"}
+"""The maps of base64 values (``[]byte`` in Go) among the kinds the sandbox serves."""
+
+
+def bytes_error(rt: ResourceType, obj: dict[str, Any]) -> str:
+    """Return Go's base64 decoder's error for the first value of a ConfigMap's
+    ``binaryData`` or a Secret's ``data`` that is not standard base64, else ""."""
+    name = _BYTES_FIELDS.get((rt.group, rt.kind))
+    values = obj.get(name) if name else None
+    if not isinstance(values, dict):
+        return ""
+    for value in values.values():
+        if isinstance(value, str):
+            at = _base64_error_at(value)
+            if at >= 0:
+                return f"illegal base64 data at input byte {at}"
+    return ""
+
+
+def _base64_error_at(text: str) -> int:
+    """Return where Go's ``StdEncoding.DecodeString`` stops on ``text`` (-1: it decodes):
+    the first byte outside the alphabet, padding before the end, or the start of an
+    incomplete last quantum. Line breaks are skipped, as Go skips them."""
+    clean = [(i, c) for i, c in enumerate(text) if c not in "\r\n"]
+    padding = 0
+    for n, (i, c) in enumerate(clean):
+        if c == "=":
+            padding += 1
+            if padding > 2 or n % 4 < 2:
+                return i
+            continue
+        if padding or c not in _BASE64:
+            return i
+    if len(clean) % 4:
+        return clean[len(clean) - len(clean) % 4][0]
+    return -1

@@ -29,7 +29,7 @@ _SUFFIX = re.compile(r"-[bcdfghjklmnpqrstvwxz2456789]{5}\b")
 _HASH = re.compile(r"\b(sha256:)?[0-9a-f]{64}\b")
 _RV_TEXT = re.compile(r'("?resourceVersion"?\s*[:=]\s*"?)\d+')
 _CONTINUE = re.compile(r"(?<=continue=)[A-Za-z0-9%_=-]+")
-_RV_MESSAGE = re.compile(r"(resource version: |current: )\d+")
+_RV_MESSAGE = re.compile(r"(resource version: |current: |ResourceVersion in record \()\d+")
 _VOLATILE = {
     "uid": "<uid>",
     "resourceVersion": "<rv>",

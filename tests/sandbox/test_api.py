@@ -901,3 +901,39 @@ def test_list_parameters_go_would_not_parse_are_400(sandbox: SandboxHandle) -> N
     ):
         refused = call(sandbox.url, "GET", f"{CM}?{query}")
         assert (refused.code, refused.body["reason"]) == (400, "BadRequest"), query
+
+
+def test_writes_kube_apiserver_refuses_before_storing(sandbox: SandboxHandle) -> None:
+    """A patch removing the name, delete preconditions that do not hold, a delete policy
+    that does not exist, an invalid generateName, a key in both data and binaryData,
+    binaryData or Secret data that is not base64: each refused with kube-apiserver's code,
+    reason and words, and nothing changed."""
+    call(sandbox.url, "POST", CM, _configmap("p", data={"a": "1"}))
+    unnamed = call(
+        sandbox.url, "PATCH", f"{CM}/p", {"metadata": {"name": None}},
+        content_type="application/merge-patch+json",
+    )  # fmt: skip
+    assert (unnamed.code, unnamed.body["reason"]) == (400, "BadRequest")
+    for preconditions in ({"uid": "not-its-uid"}, {"resourceVersion": "1"}):
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions}
+        held = call(sandbox.url, "DELETE", f"{CM}/p", options)
+        assert (held.code, held.body["reason"]) == (409, "Conflict"), preconditions
+    sideways = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Sideways"}
+    policy = call(sandbox.url, "DELETE", f"{CM}/p", sideways)
+    assert (policy.code, policy.body["reason"]) == (422, "Invalid")
+    assert call(sandbox.url, "GET", f"{CM}/p").body["data"] == {"a": "1"}
+    bad_prefix = call(sandbox.url, "POST", CM, _configmap("", metadata={"generateName": "Bad_-"}))
+    assert (bad_prefix.code, bad_prefix.body["reason"]) == (422, "Invalid")
+    assert len(bad_prefix.body["details"]["causes"]) == 2  # the prefix, then the name made
+    ok_prefix = call(sandbox.url, "POST", CM, _configmap("", metadata={"generateName": "ok-"}))
+    assert ok_prefix.code == 201
+    both = _configmap("both", data={"a": "x"}, binaryData={"a": "eA=="})
+    assert call(sandbox.url, "POST", CM, both).code == 422
+    for kind, path, field in (
+        ("ConfigMap", CM, "binaryData"),
+        ("Secret", "/api/v1/namespaces/default/secrets", "data"),
+    ):
+        body = {"apiVersion": "v1", "kind": kind, "metadata": {"name": "b64"}}
+        for value in ("not base64!", "abc", "a=bc"):
+            refused = call(sandbox.url, "POST", path, {**body, field: {"k": value}})
+            assert (refused.code, refused.body["reason"]) == (400, "BadRequest"), (kind, value)

@@ -25,6 +25,12 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     for k in keys:
         if not _CONFIG_KEY.match(k) or len(k) > 253:
             out.append(("FieldValueInvalid", "data", f"Invalid value: {quote(k)}: {_KEY_MSG}"))
+    binary = obj.get("binaryData") or {}
+    if obj.get("kind") == "ConfigMap" and isinstance(binary, dict):
+        for k in obj.get("data") or {}:
+            if k in binary:
+                message = f"Invalid value: {quote(k)}: duplicate of key present in binaryData"
+                out.append(("FieldValueInvalid", f"data[{k}]", message))
     size = _bytes(obj.get("binaryData"), encoded=True)
     if obj.get("kind") == "Secret":
         if _bytes(obj.get("data"), encoded=True) > MAX_DATA_BYTES:
