@@ -536,23 +536,35 @@ KEEP_EMPTY = frozenset({"rules"})
 """Optional list fields Go writes even when empty (no ``omitempty``: a Role's ``rules``)."""
 
 
+_ZERO = {"string": "", "integer": 0, "number": 0, "boolean": False}
+"""Go's zero value of a scalar map value decoded from ``null`` (``labels: {a: null}``)."""
+
+
 def drop_empty(value: Any, node: Any) -> None:
     """Drop empty maps and lists from optional fields, in place, as Go's ``omitempty`` does
     when kube-apiserver decodes an object and writes it back (``annotations: {}`` and
     ``data: {}`` are not stored). Struct-typed fields (``securityContext: {}``) stay:
-    they are pointers that were set."""
+    they are pointers that were set. A field that is ``null`` is dropped (a nil pointer,
+    map or list is not written back); a ``null`` value in a map of scalars becomes the
+    type's zero value (a label ``a: null`` is stored as ``a: ""``)."""
     if not isinstance(value, dict) or node.kind != "struct":
         if isinstance(value, list) and node.kind == "list":
             inode = node.item()
             for item in value:
                 drop_empty(item, inode)
         elif isinstance(value, dict) and node.kind == "map":
-            for item in value.values():
-                drop_empty(item, node.child(""))
+            elem = node.child("")
+            for key, item in value.items():
+                if item is None and elem.kind == "scalar" and len(elem.types) == 1:
+                    value[key] = _ZERO.get(next(iter(elem.types)))
+                drop_empty(item, elem)
         return
     for key in list(value):
         child = node.child(key)
         v = value[key]
+        if v is None and child.kind in ("struct", "map", "list", "scalar"):
+            del value[key]
+            continue
         empty = (isinstance(v, dict) and not v and child.kind == "map") or (
             isinstance(v, list) and not v and child.kind == "list"
         )

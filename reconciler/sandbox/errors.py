@@ -106,9 +106,11 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
     """Return 422 Invalid; each cause is ``(reason, field, message)``.
 
     The message reads ``Job.batch "x" is invalid: spec.template: Invalid value: ...`` with
-    the causes joined by ``, `` (one cause: no brackets), as ``errors.NewInvalid`` does.
+    the causes joined by ``, `` (one cause: no brackets), each text once, as
+    ``errors.NewInvalid`` does; ``details.causes`` keeps them all.
     """
     texts = [f"{field}: {message}" if field else message for _, field, message in causes]
+    texts = list(dict.fromkeys(texts))  # Go's aggregate error prints each message once
     joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     msg = f'{qualified(kind, group)} "{name}" is invalid: {joined}'
     details = _details(name, group, kind)

@@ -27,7 +27,6 @@ import json
 import re
 from typing import Any
 
-import yaml
 from yaml.constructor import SafeConstructor
 from yaml.resolver import BaseResolver
 
@@ -96,9 +95,14 @@ class _Loader(CParser, _Constructor, _Resolver):  # type: ignore[misc]
 
 
 def load(text: str) -> Any:
-    """Return the data of one YAML body; ``yaml.YAMLError`` (with its line) if it does not
-    parse, :class:`Refused` if it aliases too much or holds a value JSON cannot carry."""
-    data = yaml.load(text, Loader=_Loader)
+    """Return the data of a YAML body's first document (go-yaml reads no further);
+    ``yaml.YAMLError`` (with its line) if it does not parse, :class:`Refused` if it aliases
+    too much or holds a value JSON cannot carry."""
+    loader = _Loader(text)
+    try:  # go-yaml reads the first document of a stream and ignores the rest
+        data = loader.get_data() if loader.check_data() else None
+    finally:
+        loader.dispose()
     if "*" not in text:
         return data
     expanded, distinct = _node_counts(data)

@@ -260,3 +260,64 @@ def test_a_yaml_alias_bomb_is_refused_without_being_expanded(sandbox: SandboxHan
     taken = call(sandbox.url, "PATCH", f"{CM}/shared?fieldManager=t", shared, content_type=APPLY)
     assert taken.code == 201, taken.body
     assert taken.body["data"] == taken.body["metadata"]["labels"] == {"a": "b"}
+
+
+def test_applied_bodies_decoded_as_kube_apiserver_decodes_them(sandbox: SandboxHandle) -> None:
+    """An applied configuration without a name, or not an object, is 400; another uid is
+    422 (an update's is a 409 precondition); of a YAML stream the first document counts; a
+    label set to null is stored empty and a map set to null not at all; a ConfigMap made
+    immutable stays so."""
+
+    def cm_applied(name: str, **fields: Any) -> Response:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", **fields}
+        return apply(sandbox, f"{CM}/{name}", body, "m")
+
+    assert cm_applied("nameless").code == 400
+    assert cm_applied("a", metadata={"name": "a"}).code == 201
+    for raw in ("[]", "null", '"text"'):
+        refused = call(sandbox.url, "PATCH", f"{CM}/a?fieldManager=m", raw, content_type=APPLY)
+        assert (refused.code, refused.body["reason"]) == (400, "BadRequest"), raw
+    other_uid = cm_applied("a", metadata={"name": "a", "uid": "not-its-uid"})
+    assert (other_uid.code, other_uid.body["reason"]) == (422, "Invalid")
+    put = cm("a", {})
+    put["metadata"]["uid"] = "not-its-uid"
+    assert call(sandbox.url, "PUT", f"{CM}/a", put).code == 409
+    stream = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {first: '1'}\n---\n"
+    stream += "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+    first = call(sandbox.url, "PATCH", f"{CM}/a?fieldManager=m", stream, content_type=APPLY)
+    assert first.code == 200 and first.body["data"] == {"first": "1"}
+    assert call(sandbox.url, "GET", f"{CM}/b").code == 404
+    nulls = cm_applied("a", metadata={"name": "a", "labels": {"l": None}}, data=None)
+    assert nulls.code == 200 and nulls.body["metadata"]["labels"] == {"l": ""}
+    assert "data" not in nulls.body
+    assert cm_applied("a", metadata={"name": "a"}, immutable=True, data={"q": "1"}).code == 200
+    assert cm_applied("a", metadata={"name": "a"}, immutable=True, data={"q": "2"}).code == 422
+    assert cm_applied("a", metadata={"name": "a"}, immutable=False, data={"q": "1"}).code == 422
+
+
+def test_another_uid_is_refused_for_custom_resources_and_missing_objects(
+    sandbox: SandboxHandle,
+) -> None:
+    """A custom resource patched to another uid: 422 (its metadata validated twice over,
+    both causes listed); an update naming a uid is a precondition, even for an object that
+    does not exist (409, not 404)."""
+    sandbox.install_crds()
+    queues = "/apis/kueue.x-k8s.io/v1beta2/namespaces/default/localqueues"
+    queue = {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "LocalQueue",
+        "metadata": {"name": "q"},
+        "spec": {"clusterQueue": "team"},
+    }
+    assert call(sandbox.url, "POST", queues, queue).code == 201
+    moved = call(
+        sandbox.url, "PATCH", f"{queues}/q", {"metadata": {"uid": "not-its-uid"}},
+        content_type="application/merge-patch+json",
+    )  # fmt: skip
+    assert (moved.code, len(moved.body["details"]["causes"])) == (422, 2)
+    put = {**queue, "metadata": {"name": "q", "uid": "not-its-uid"}}
+    assert call(sandbox.url, "PUT", f"{queues}/q", put).code == 409
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "uid": "x"}}
+    service["spec"] = {"ports": [{"port": 80}]}
+    missing = call(sandbox.url, "PUT", "/api/v1/namespaces/default/services/s", service)
+    assert (missing.code, missing.body["reason"]) == (409, "Conflict")

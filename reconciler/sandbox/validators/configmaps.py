@@ -37,6 +37,14 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
             out.append(("FieldValueTooLong", "data", _TOO_LONG))
     elif size + _bytes(obj.get("data"), encoded=False) > MAX_DATA_BYTES:
         out.append(("FieldValueTooLong", "[]", _TOO_LONG))  # the whole object, as Go prints it
+    if old is not None and old.get("immutable") and not obj.get("immutable"):
+        out.append(
+            (
+                "FieldValueForbidden",
+                "immutable",
+                "Forbidden: field is immutable when `immutable` is set",
+            )
+        )
     if (
         old is not None
         and old.get("immutable")
