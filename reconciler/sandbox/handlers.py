@@ -163,9 +163,11 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
             )
         ]
         type_errs = object_validation.type_errors(body, root) if rt.builtin else []
-        bad_bytes = object_validation.bytes_error(rt, body)
-        if bad_bytes and not type_errs:
-            type_errs = [bad_bytes]
+        if rt.builtin and not type_errs:
+            decoding = object_validation.bytes_error(rt, body) or (
+                object_validation.quantity_error(body, root)
+            )
+            type_errs = [decoding] if decoding else []
         if type_errs:
             raise errors.bad_request(
                 f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '

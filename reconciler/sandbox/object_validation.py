@@ -34,6 +34,7 @@ from reconciler.sandbox.validators.common import (
     label_value_errors,
     qualified_name_errors,
 )
+from reconciler.structs.quantities import quantity_value
 
 MAX_ANNOTATION_BYTES = 256 * 1024
 """The most bytes an object's annotations may hold, keys and values
@@ -474,3 +475,41 @@ def _base64_error_at(text: str) -> int:
     if len(clean) % 4:
         return clean[len(clean) - len(clean) % 4][0]
     return -1
+
+
+_GO_QUANTITY = re.compile(r"([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)")
+_QUANTITY_FORMAT = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
+
+
+def quantity_error(obj: Any, node: Node) -> str:
+    """Return Go's error for the first resource quantity in ``obj`` that does not parse
+    (``cpu: abc``), else "": kube-apiserver refuses it when it decodes the body (400)."""
+    stack: list[tuple[Any, Node]] = [(obj, node)]
+    while stack:
+        value, n = stack.pop()
+        if n.quantity and isinstance(value, str):
+            why = _quantity_error(value)
+            if why:
+                return why
+        elif n.kind in ("struct", "map") and isinstance(value, dict):
+            stack.extend((v, n.child(k)) for k, v in value.items())
+        elif n.kind == "list" and isinstance(value, list):
+            item = n.item()
+            stack.extend((v, item) for v in value)
+    return ""
+
+
+def _quantity_error(text: str) -> str:
+    """Go's ``ParseQuantity`` error: the shape (a number, then suffix letters and an
+    exponent) before the suffix's meaning."""
+    m = _GO_QUANTITY.fullmatch(text)
+    if m is None or not _GO_NUMBER.fullmatch(m.group(1)):
+        return _QUANTITY_FORMAT
+    if quantity_value(text) is not None:
+        return ""
+    return "unable to parse quantity's suffix"
+
+
+_GO_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")

@@ -22,6 +22,7 @@ Callers: :mod:`.fieldsets`, :mod:`.patches`, :mod:`.object_validation`, :mod:`.k
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -54,6 +55,7 @@ class Node:
     patch_merge_key: str = ""
     limits: dict[str, Any] = field(default_factory=dict)  # maxLength, minimum, pattern...
     resolver: Resolver | None = None
+    quantity: bool = False  # a resource.Quantity (``500m``, ``16Gi``), parsed when decoded
 
     def child(self, name: str) -> Node:
         """Return the node of field/key ``name`` (struct field, map value, deduced)."""
@@ -116,6 +118,8 @@ class Resolver:
             return hit
         self._keep.append(schema)
         out = self._build(self.deref(schema))
+        if str(schema.get("$ref", "")).endswith(".resource.Quantity"):
+            out = dataclasses.replace(out, quantity=True)
         self._cache[key] = out
         return out
 

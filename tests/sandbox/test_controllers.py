@@ -302,3 +302,80 @@ def test_a_pass_lists_the_pods_once_however_many_jobs_finish() -> None:
     assert sorted(p["status"]["phase"] for p in pods) == ["Succeeded"] * 50
     owners = {p["metadata"]["ownerReferences"][0]["uid"] for p in pods}
     assert owners == {j["metadata"]["uid"] for j in jobs}  # each Job's own pod ended
+
+
+def test_jobs_refused_as_kube_apiserver_refuses_them(sandbox: SandboxHandle) -> None:
+    """Job rules a step's author can break: requests over limits (and a GPU's not equal to
+    its limit), a quantity that does not parse (400), an env var with both a value and a
+    source, restartPolicy Always, negative counts, an unknown completionMode, a changed
+    selector; and the status rules a controller must keep: counts not negative nor going
+    back, a finished Job with its startTime. (A status that is taken is not compared: the
+    Job controllers of the two servers write their own conditions meanwhile.)"""
+    jobs = "/apis/batch/v1/namespaces/default/jobs"
+
+    def job(name: str, container: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+        pod = {
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "i", **(container or {})}],
+        }
+        pod.update(spec.pop("pod", {}))
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": name},
+            "spec": {"suspend": True, "template": {"spec": pod}, **spec},
+        }
+
+    refused = {
+        "cpu-over": job("a", {"resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "2"}}}),
+        "gpu-under": job(
+            "b",
+            {"resources": {"limits": {"nvidia.com/gpu": "2"}, "requests": {"nvidia.com/gpu": "1"}}},
+        ),
+        "gpu-no-limit": job("c", {"resources": {"requests": {"nvidia.com/gpu": "1"}}}),
+        "env-both": job(
+            "d",
+            {
+                "env": [
+                    {
+                        "name": "A",
+                        "value": "x",
+                        "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}},
+                    }
+                ]
+            },
+        ),
+        "always": job("e", pod={"restartPolicy": "Always"}),
+        "negative": job("f", backoffLimit=-1),
+        "mode": job("g", completionMode="Bogus"),
+    }
+    for why, body in refused.items():
+        answer = call(sandbox.url, "POST", jobs, body)
+        assert (answer.code, answer.body["reason"]) == (422, "Invalid"), why
+    for bad in ("abc", "1Ki2", "1.2.3"):
+        undecoded = call(
+            sandbox.url, "POST", jobs, job("h", {"resources": {"requests": {"cpu": bad}}})
+        )
+        assert (undecoded.code, undecoded.body["reason"]) == (400, "BadRequest"), bad
+    fine = job(
+        "ok",
+        {
+            "resources": {
+                "limits": {"cpu": "2", "nvidia.com/gpu": "1"},
+                "requests": {"cpu": "500m", "nvidia.com/gpu": "1"},
+            }
+        },
+    )
+    assert call(sandbox.url, "POST", jobs, fine).code == 201
+    merge = "application/merge-patch+json"
+    for patch in (
+        {"spec": {"ttlSecondsAfterFinished": -5}},
+        {"spec": {"selector": {"matchLabels": {"a": "b"}}}},
+    ):
+        answer = call(sandbox.url, "PATCH", f"{jobs}/ok", patch, content_type=merge)
+        assert answer.code == 422, patch
+    for status in ({"succeeded": -1}, {"conditions": [{"type": "Complete", "status": "True"}]}):
+        answer = call(
+            sandbox.url, "PATCH", f"{jobs}/ok/status", {"status": status}, content_type=merge
+        )
+        assert answer.code == 422, status

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from reconciler.structs.quantities import quantity_value
+
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]  # (reason, field, message)
 
@@ -139,6 +141,66 @@ def containers(path: str, spec: Any) -> list[Cause]:
                 seen.add(str(name))
             if not c.get("image"):
                 out.append(("FieldValueRequired", f"{p}.image", "Required value"))
+            out += _env(f"{p}.env", c.get("env"))
+            out += _resources(f"{p}.resources", c.get("resources"))
+    return out
+
+
+def _env(path: str, env: Any) -> list[Cause]:
+    """An env var's ``valueFrom`` beside a non-empty ``value``: refused, as Go refuses it."""
+    out: list[Cause] = []
+    for i, var in enumerate(env if isinstance(env, list) else []):
+        if isinstance(var, dict) and var.get("value") and var.get("valueFrom") is not None:
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    f"{path}[{i}].valueFrom",
+                    'Invalid value: "": may not be specified when `value` is not empty',
+                )
+            )
+    return out
+
+
+def _overcommit_allowed(resource: str) -> bool:
+    """apimachinery's ``IsOvercommitAllowed``: native resources but huge pages."""
+    native = "/" not in resource or resource.startswith("kubernetes.io/")
+    return native and not resource.startswith("hugepages-")
+
+
+def _resources(path: str, resources: Any) -> list[Cause]:
+    """A container's requests against its limits (``ValidateResourceRequirements``): no
+    more than the limit, and equal to it for a resource that cannot be overcommitted (GPUs
+    and other extended resources, huge pages), whose limit must be set."""
+    if not isinstance(resources, dict):
+        return []
+    requests, limits = resources.get("requests"), resources.get("limits")
+    requests = requests if isinstance(requests, dict) else {}
+    limits = limits if isinstance(limits, dict) else {}
+    out: list[Cause] = []
+    for name, asked in requests.items():
+        wanted = quantity_value(asked)
+        if name not in limits:
+            if not _overcommit_allowed(name):
+                out.append(
+                    (
+                        "FieldValueRequired",
+                        f"{path}.limits",
+                        "Required value: Limit must be set for non overcommitable resources",
+                    )
+                )
+            continue
+        limit = quantity_value(limits[name])
+        if wanted is None or limit is None:
+            continue
+        if wanted != limit and not _overcommit_allowed(name):
+            why = f"must be equal to {name} limit of {limits[name]}"
+        elif wanted > limit:
+            why = f"must be less than or equal to {name} limit of {limits[name]}"
+        else:
+            continue
+        out.append(
+            ("FieldValueInvalid", f"{path}.requests", f"Invalid value: {quote(asked)}: {why}")
+        )
     return out
 
 

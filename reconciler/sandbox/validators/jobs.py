@@ -1,18 +1,30 @@
 """batch/v1 Job: the pod template's rules, immutable fields, and status transitions.
 
-Spec (``ValidateJob``/``ValidateJobUpdate``): containers, ``restartPolicy`` OnFailure
-or Never (required: kube-apiserver 1.37 does not default it for Jobs); ``template``,
-``selector`` and ``completions`` immutable. Status (``ValidateJobUpdateStatus``, as the
-Job controller must respect it): a finished Job has no active pods, Complete needs
-``completionTime`` and SuccessCriteriaMet, Failed needs FailureTarget, terminal
-conditions cannot be taken back, ``completionTime`` only on a Complete Job.
+Spec (``ValidateJob``/``ValidateJobUpdate``): containers (with their resources),
+``restartPolicy`` OnFailure or Never (required: kube-apiserver 1.37 does not default it
+for Jobs), counts not negative, ``completionMode`` NonIndexed or Indexed, a selector that
+selects the template; ``template``, ``selector``, ``completions`` and ``completionMode``
+immutable. Status (``ValidateJobUpdateStatus``, as the Job controller must respect it):
+counts not negative and ``succeeded``/``failed`` never decreasing, a finished Job has no
+active pods and a ``startTime``, Complete needs ``completionTime`` and SuccessCriteriaMet,
+Failed needs FailureTarget, terminal conditions cannot be taken back, ``completionTime``
+only on a Complete Job.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox.validators.common import Cause, Obj, containers, immutable, quote, spec_of
+from reconciler.sandbox.validators.common import (
+    Cause,
+    Obj,
+    containers,
+    immutable,
+    quote,
+    selector_matches,
+    selector_mismatch,
+    spec_of,
+)
 
 _RESTART = '"OnFailure", "Never"'
 _TERMINAL = ("Complete", "SuccessCriteriaMet", "Failed", "FailureTarget")
@@ -26,7 +38,15 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     pspec = (spec.get("template") or {}).get("spec") or {}
     out = containers("spec.template.spec", pspec)
     rp = pspec.get("restartPolicy")
-    if rp is None:
+    if rp is not None and rp not in ("OnFailure", "Never", "Always"):
+        out.append(
+            (
+                "FieldValueNotSupported",
+                "spec.template.spec.restartPolicy",
+                f'Unsupported value: {quote(rp)}: supported values: "Always", {_RESTART}',
+            )
+        )
+    if rp not in ("OnFailure", "Never"):  # Always too: "required", in kube-apiserver's words
         out.append(
             (
                 "FieldValueRequired",
@@ -34,18 +54,43 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
                 f"Required value: valid values: {_RESTART}",
             )
         )
-    elif rp not in ("OnFailure", "Never"):
+    for field in _NONNEGATIVE:
+        out += nonnegative(f"spec.{field}", spec.get(field))
+    mode = spec.get("completionMode")
+    if mode is not None and mode not in ("NonIndexed", "Indexed"):
         out.append(
             (
                 "FieldValueNotSupported",
-                "spec.template.spec.restartPolicy",
-                f"Unsupported value: {quote(rp)}: supported values: {_RESTART}",
+                "spec.completionMode",
+                f'Unsupported value: {quote(mode)}: supported values: "NonIndexed", "Indexed"',
             )
         )
+    sel = spec.get("selector")
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+    if old is not None and isinstance(sel, dict) and not selector_matches(sel, labels):
+        out.append(selector_mismatch(labels))
     if old is not None:
-        for field in ("template", "selector", "completions"):
+        for field in ("template", "selector", "completions", "completionMode"):
             out += immutable(f"spec.{field}", spec.get(field), old_spec.get(field))
     return out
+
+
+_NONNEGATIVE = ("parallelism", "completions", "backoffLimit", "ttlSecondsAfterFinished")
+"""Job spec counts that may not be negative (``ValidateNonnegativeField``)."""
+_STATUS_COUNTS = ("active", "succeeded", "failed", "ready", "terminating")
+
+
+def nonnegative(path: str, value: Any) -> list[Cause]:
+    """The cause of a count below zero (none for a count that is absent)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        return [
+            (
+                "FieldValueInvalid",
+                path,
+                f"Invalid value: {value}: must be greater than or equal to 0",
+            )
+        ]
+    return []
 
 
 def _true(status: Obj) -> set[Any]:
@@ -56,6 +101,18 @@ def status_causes(status: Obj, old_status: Obj) -> list[Cause]:
     """Return the causes of a Job status update."""
     now, before = _true(status), _true(old_status)
     out: list[Cause] = []
+    for count in _STATUS_COUNTS:
+        out += nonnegative(f"status.{count}", status.get(count))
+    for count in ("succeeded", "failed"):
+        value, was = status.get(count) or 0, old_status.get(count) or 0
+        if isinstance(value, int) and isinstance(was, int) and value < was:
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    f"status.{count}",
+                    f"Invalid value: {value}: cannot decrease the {count} counter",
+                )
+            )
     finished = bool(now & {"Complete", "Failed"})
     active = status.get("active") or 0
     if finished and active:
@@ -92,6 +149,14 @@ def status_causes(status: Obj, old_status: Obj) -> list[Cause]:
     if "Failed" in now and "FailureTarget" not in now:
         out.append(
             _condition("cannot set Failed=True condition without the FailureTarget=true condition")
+        )
+    if finished and not status.get("startTime"):
+        out.append(
+            (
+                "FieldValueRequired",
+                "status.startTime",
+                "Required value: startTime is required for finished job",
+            )
         )
     for t in _TERMINAL:
         if t in before and t not in now:
