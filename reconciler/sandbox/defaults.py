@@ -292,14 +292,21 @@ def role_binding(obj: Obj) -> None:
 
 
 def limit_range(obj: Obj) -> None:
-    """Default container limits: ``default`` from ``max``, ``defaultRequest`` from default."""
+    """Default container limits per resource, as ``SetDefaults_LimitRangeItem``: a
+    ``default`` from ``max``, then a ``defaultRequest`` from ``default``, then from ``min``."""
     for item in (obj.get("spec") or {}).get("limits") or []:
         if not isinstance(item, dict) or item.get("type") != "Container":
             continue
-        if item.get("max") and not item.get("default"):
-            item["default"] = dict(item["max"])
-        if item.get("default") and not item.get("defaultRequest"):
-            item["defaultRequest"] = dict(item["default"])
+        default = dict(item.get("default") or {})
+        request = dict(item.get("defaultRequest") or {})
+        for source, target in (("max", default), ("default", request), ("min", request)):
+            values = default if source == "default" else item.get(source) or {}
+            for name, value in values.items():
+                target.setdefault(name, value)
+        if default:
+            item["default"] = default
+        if request:
+            item["defaultRequest"] = request
 
 
 def crd(obj: Obj) -> None:

@@ -424,7 +424,9 @@ def validate(
 
 def _builtin_required(rt: ResourceType, body: dict[str, Any], root: Node) -> list[Cause]:
     # Built-in kinds: types are checked at decode (a 400); required fields and enums here.
-    return [c for c in schema_causes(body, root) if c[0] != "FieldValueTypeInvalid"]
+    # Duplicates in keyed lists are the kind's own rules (validators), in their words.
+    skip = ("FieldValueTypeInvalid", "FieldValueDuplicate")
+    return [c for c in schema_causes(body, root) if c[0] not in skip]
 
 
 def type_errors(obj: dict[str, Any], root: Node) -> list[str]:

@@ -937,3 +937,145 @@ def test_writes_kube_apiserver_refuses_before_storing(sandbox: SandboxHandle) ->
         for value in ("not base64!", "abc", "a=bc"):
             refused = call(sandbox.url, "POST", path, {**body, field: {"k": value}})
             assert (refused.code, refused.body["reason"]) == (400, "BadRequest"), (kind, value)
+
+
+def test_overlay_kinds_refused_as_kube_apiserver_refuses_them(sandbox: SandboxHandle) -> None:
+    """What an environment's overlay adds beside its pipelines (ResourceQuota, LimitRange)
+    and what serving renders (Deployment, Service), refused for what kube-apiserver
+    refuses: unknown or negative quota, unknown scope, limits out of order, negative
+    replicas, ports out of range, unnamed or repeated service ports, a bad target port
+    name; and the usual forms taken."""
+    ns = "/api/v1/namespaces/default"
+    deps = "/apis/apps/v1/namespaces/default/deployments"
+
+    def obj(kind: str, name: str, spec: dict[str, Any], api: str = "v1") -> dict[str, Any]:
+        return {"apiVersion": api, "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+    def deployment(name: str, pod: dict[str, Any], **spec: Any) -> dict[str, Any]:
+        tpl = {"metadata": {"labels": {"a": "b"}}, "spec": pod}
+        body = {"selector": {"matchLabels": {"a": "b"}}, "template": tpl, **spec}
+        return obj("Deployment", name, body, "apps/v1")
+
+    container = {"name": "c", "image": "i"}
+    cases = [
+        (f"{ns}/resourcequotas", obj("ResourceQuota", "q1", {"hard": {"cpu": "-1"}}), 422),
+        (f"{ns}/resourcequotas", obj("ResourceQuota", "q2", {"hard": {"gpu": "4"}}), 422),
+        (f"{ns}/resourcequotas", obj("ResourceQuota", "q3", {"hard": {"storage": "4"}}), 422),
+        (
+            f"{ns}/resourcequotas",
+            obj("ResourceQuota", "q4", {"hard": {"pods": "1"}, "scopes": ["Bogus"]}),
+            422,
+        ),
+        (
+            f"{ns}/resourcequotas",
+            obj(
+                "ResourceQuota",
+                "ok",
+                {
+                    "hard": {
+                        "requests.nvidia.com/gpu": "4",
+                        "limits.cpu": "64",
+                        "requests.memory": "256Gi",
+                        "pods": "100",
+                        "count/jobs.batch": "50",
+                        "persistentvolumeclaims": "10",
+                        "requests.storage": "1Ti",
+                        "services.loadbalancers": "0",
+                    }
+                },
+            ),
+            201,
+        ),
+        (
+            f"{ns}/limitranges",
+            obj(
+                "LimitRange",
+                "l1",
+                {"limits": [{"type": "Container", "max": {"cpu": "1"}, "default": {"cpu": "2"}}]},
+            ),
+            422,
+        ),
+        (
+            f"{ns}/limitranges",
+            obj(
+                "LimitRange",
+                "l2",
+                {
+                    "limits": [
+                        {"type": "Container", "min": {"memory": "2Gi"}, "max": {"memory": "1Gi"}}
+                    ]
+                },
+            ),
+            422,
+        ),
+        (f"{ns}/limitranges", obj("LimitRange", "l3", {"limits": [{"type": "Bogus"}]}), 422),
+        (
+            f"{ns}/limitranges",
+            obj(
+                "LimitRange",
+                "l4",
+                {
+                    "limits": [
+                        {
+                            "type": "Container",
+                            "defaultRequest": {"cpu": "2"},
+                            "default": {"cpu": "1"},
+                        }
+                    ]
+                },
+            ),
+            422,
+        ),
+        (
+            f"{ns}/limitranges",
+            obj(
+                "LimitRange",
+                "ok",
+                {
+                    "limits": [
+                        {
+                            "type": "Container",
+                            "min": {"cpu": "100m"},
+                            "max": {"cpu": "8", "nvidia.com/gpu": "4"},
+                        }
+                    ]
+                },
+            ),
+            201,
+        ),
+        (deps, deployment("d1", {"containers": [container]}, replicas=-1), 422),
+        (
+            deps,
+            deployment("d2", {"containers": [{**container, "ports": [{"containerPort": 70000}]}]}),
+            422,
+        ),
+        (f"{ns}/services", obj("Service", "s1", {"ports": [{"port": 0}]}), 422),
+        (f"{ns}/services", obj("Service", "s2", {"ports": [{"port": 80}, {"port": 80}]}), 422),
+        (
+            f"{ns}/services",
+            obj("Service", "s3", {"ports": [{"port": 80, "targetPort": "Bad_Name"}]}),
+            422,
+        ),
+        (
+            f"{ns}/services",
+            obj("Service", "s4", {"ports": [{"name": "a", "port": 80}, {"name": "a", "port": 81}]}),
+            422,
+        ),
+        (
+            f"{ns}/services",
+            obj(
+                "Service",
+                "ok",
+                {
+                    "ports": [
+                        {"name": "http", "port": 80, "targetPort": "http"},
+                        {"name": "grpc", "port": 9000, "targetPort": 9000},
+                    ]
+                },
+            ),
+            201,
+        ),
+    ]
+    for path, body, code in cases:
+        answer = call(sandbox.url, "POST", path, body)
+        assert answer.code == code, (body["metadata"]["name"], answer.body)

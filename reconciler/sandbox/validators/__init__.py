@@ -16,7 +16,9 @@ from reconciler.sandbox.validators import (
     crds,
     deployments,
     jobs,
+    limitranges,
     pods,
+    resourcequotas,
     services,
     templates,
 )
@@ -33,6 +35,8 @@ VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "Service"): services.causes,
     ("", "ConfigMap"): configmaps.causes,
     ("", "Secret"): configmaps.causes,
+    ("", "ResourceQuota"): resourcequotas.causes,
+    ("", "LimitRange"): limitranges.causes,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crds.causes,
 }
 """(group, kind) -> the kind's validator."""

@@ -141,6 +141,12 @@ def containers(path: str, spec: Any) -> list[Cause]:
                 seen.add(str(name))
             if not c.get("image"):
                 out.append(("FieldValueRequired", f"{p}.image", "Required value"))
+            ports = c.get("ports")
+            for j, port in enumerate(ports if isinstance(ports, list) else []):
+                if isinstance(port, dict):
+                    out += port_causes(f"{p}.ports[{j}].containerPort", port.get("containerPort"))
+                    if port.get("hostPort"):
+                        out += port_causes(f"{p}.ports[{j}].hostPort", port.get("hostPort"))
             out += _env(f"{p}.env", c.get("env"))
             out += _resources(f"{p}.resources", c.get("resources"))
     return out
@@ -221,3 +227,96 @@ def selector_mismatch(labels: Any) -> Cause:
         "spec.template.metadata.labels",
         f"Invalid value: {go_value(labels or {})}: `selector` does not match template `labels`",
     )
+
+
+STANDARD_RESOURCES = frozenset(
+    {
+        "cpu", "memory", "ephemeral-storage", "storage", "pods", "services",
+        "replicationcontrollers", "resourcequotas", "secrets", "configmaps",
+        "persistentvolumeclaims", "services.nodeports", "services.loadbalancers",
+        "requests.cpu", "requests.memory", "requests.storage", "requests.ephemeral-storage",
+        "limits.cpu", "limits.memory", "limits.ephemeral-storage",
+    }
+)  # fmt: skip
+"""apimachinery's standard resource names (``IsStandardResourceName``), huge pages aside."""
+
+
+def huge_pages(name: str) -> bool:
+    """A huge-page resource as quota names it (``hugepages-2Mi``, ``requests.hugepages-…``)."""
+    return name.startswith(("hugepages-", "requests.hugepages-"))
+
+
+def resource_name_causes(path: str, name: str) -> list[Cause]:
+    """``validateResourceName``: a qualified name, and a standard one unless it has a
+    domain (``nvidia.com/gpu``)."""
+    out = [
+        ("FieldValueInvalid", path, f"Invalid value: {quote(name)}: {msg}")
+        for msg in qualified_name_errors(name)
+    ]
+    if "/" not in name and name not in STANDARD_RESOURCES and not huge_pages(name):
+        out.append(
+            (
+                "FieldValueInvalid",
+                path,
+                f"Invalid value: {quote(name)}: must be a standard resource type or fully qualified",
+            )
+        )
+    return out
+
+
+def quantity_causes(path: str, name: str, value: Any) -> list[Cause]:
+    """``ValidateResourceQuantityValue``: not negative (whole for integer resources is not
+    checked)."""
+    amount = quantity_value(value)
+    if amount is not None and amount < 0:
+        shown = value if isinstance(value, str) else str(value)
+        return [
+            (
+                "FieldValueInvalid",
+                f"{path}[{name}]",
+                f"Invalid value: {quote(shown)}: must be greater than or equal to 0",
+            )
+        ]
+    return []
+
+
+def nonnegative(path: str, value: Any) -> list[Cause]:
+    """The cause of a count below zero (none for a count that is absent)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        return [
+            (
+                "FieldValueInvalid",
+                path,
+                f"Invalid value: {value}: must be greater than or equal to 0",
+            )
+        ]
+    return []
+
+
+def port_causes(path: str, port: Any) -> list[Cause]:
+    """A port number outside 1 to 65535 (``IsValidPortNum``)."""
+    if isinstance(port, int) and not isinstance(port, bool) and not 1 <= port <= 65535:
+        return [
+            (
+                "FieldValueInvalid",
+                path,
+                f"Invalid value: {port}: must be between 1 and 65535, inclusive",
+            )
+        ]
+    return []
+
+
+def port_name_errors(name: str) -> list[str]:
+    """Why ``name`` is not an IANA service name (``IsValidPortName``), each reason apart."""
+    errs: list[str] = []
+    if len(name) > 15:
+        errs.append("must be no more than 15 characters")
+    if not re.fullmatch(r"[-a-z0-9]+", name):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not re.search(r"[a-z]", name):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in name:
+        errs.append("must not contain consecutive hyphens")
+    if name.startswith("-") or name.endswith("-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs

@@ -1,5 +1,6 @@
-"""apps/v1 Deployment: containers, a selector that selects the template, restartPolicy
-Always, and an immutable selector (``ValidateDeployment``/``ValidateDeploymentUpdate``)."""
+"""apps/v1 Deployment: counts not negative, containers, a selector that selects the
+template, restartPolicy Always, and an immutable selector
+(``ValidateDeployment``/``ValidateDeploymentUpdate``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from reconciler.sandbox.validators.common import (
     containers,
     go_value,
     immutable,
+    nonnegative,
     quote,
     selector_matches,
     selector_mismatch,
@@ -22,7 +24,10 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
         return []
     spec = spec_of(obj)
     tpl = spec.get("template") or {}
-    out = containers("spec.template.spec", tpl.get("spec") or {})
+    out: list[Cause] = []
+    for count in ("replicas", "minReadySeconds", "revisionHistoryLimit"):
+        out += nonnegative(f"spec.{count}", spec.get(count))
+    out += containers("spec.template.spec", tpl.get("spec") or {})
     sel = spec.get("selector")
     labels = (tpl.get("metadata") or {}).get("labels")
     if isinstance(sel, dict):

@@ -20,6 +20,7 @@ from reconciler.sandbox.validators.common import (
     Obj,
     containers,
     immutable,
+    nonnegative,
     quote,
     selector_matches,
     selector_mismatch,
@@ -78,19 +79,6 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
 _NONNEGATIVE = ("parallelism", "completions", "backoffLimit", "ttlSecondsAfterFinished")
 """Job spec counts that may not be negative (``ValidateNonnegativeField``)."""
 _STATUS_COUNTS = ("active", "succeeded", "failed", "ready", "terminating")
-
-
-def nonnegative(path: str, value: Any) -> list[Cause]:
-    """The cause of a count below zero (none for a count that is absent)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-        return [
-            (
-                "FieldValueInvalid",
-                path,
-                f"Invalid value: {value}: must be greater than or equal to 0",
-            )
-        ]
-    return []
 
 
 def _true(status: Obj) -> set[Any]:

@@ -1,9 +1,23 @@
-"""core/v1 Service: ports unless headless or ExternalName, a known type, and a clusterIP
-that never changes once allocated (``ValidateService``/``ValidateServiceUpdate``)."""
+"""core/v1 Service: ports unless headless or ExternalName, each valid and none twice, a
+known type, and a clusterIP that never changes once allocated
+(``ValidateService``/``ValidateServiceUpdate``)."""
 
 from __future__ import annotations
 
-from reconciler.sandbox.validators.common import Cause, Obj, go_value, quote, spec_of
+import json
+from typing import Any
+
+from reconciler.sandbox.validators.common import (
+    DNS1123_LABEL,
+    LABEL_MSG,
+    Cause,
+    Obj,
+    go_value,
+    port_causes,
+    port_name_errors,
+    quote,
+    spec_of,
+)
 
 _TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 
@@ -26,6 +40,9 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
                 '"ClusterIP", "ExternalName", "LoadBalancer", "NodePort"',
             )
         )
+    ports = spec.get("ports")
+    ports = [port for port in ports if isinstance(port, dict)] if isinstance(ports, list) else []
+    out += _ports(ports)
     if (
         old is not None
         and old_spec.get("clusterIP")
@@ -39,4 +56,54 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
                 f"Invalid value: {go_value(spec.get('clusterIPs'))}: may not change once set",
             )
         )
+    return out
+
+
+def _ports(ports: list[Obj]) -> list[Cause]:
+    """Each port as ``validateServicePort`` checks it (a name when there are several, a
+    DNS label used once; numbers in range; a target port number or IANA name), then the
+    (protocol, port) pairs used twice."""
+    out: list[Cause] = []
+    names: set[str] = set()
+    for i, port in enumerate(ports):
+        path = f"spec.ports[{i}]"
+        name = port.get("name") or ""
+        if len(ports) > 1 and not name:
+            out.append(("FieldValueRequired", f"{path}.name", "Required value"))
+        elif name:
+            if not DNS1123_LABEL.fullmatch(name) or len(name) > 63:
+                out.append(
+                    (
+                        "FieldValueInvalid",
+                        f"{path}.name",
+                        f"Invalid value: {quote(name)}: {LABEL_MSG}",
+                    )
+                )
+            elif name in names:
+                out.append(
+                    ("FieldValueDuplicate", f"{path}.name", f"Duplicate value: {quote(name)}")
+                )
+            names.add(name)
+        out += port_causes(f"{path}.port", port.get("port"))
+        target = port.get("targetPort")
+        if isinstance(target, str):
+            out += [
+                (
+                    "FieldValueInvalid",
+                    f"{path}.targetPort",
+                    f"Invalid value: {quote(target)}: {msg}",
+                )
+                for msg in port_name_errors(target)
+            ]
+        else:
+            out += port_causes(f"{path}.targetPort", target)
+    seen: set[tuple[Any, Any]] = set()
+    for i, port in enumerate(ports):
+        key = (port.get("protocol") or "TCP", port.get("port"))
+        if key in seen:
+            value = {"Name": "", "Protocol": key[0], "AppProtocol": None, "Port": key[1]}
+            value.update({"TargetPort": 0, "NodePort": 0})
+            shown = json.dumps(value, separators=(",", ":"))
+            out.append(("FieldValueDuplicate", f"spec.ports[{i}]", f"Duplicate value: {shown}"))
+        seen.add(key)
     return out
