@@ -25,6 +25,7 @@ from typing import Any
 from reconciler.sandbox import (
     apply,
     errors,
+    identity,
     object_validation,
     patches,
     reviews,
@@ -108,42 +109,6 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
             raise errors.not_found(rt.plural, rt.group, name)
         return obj
 
-    @staticmethod
-    def _check_identity(rt: ResourceType, ns: str, name: str | None, body: Any) -> Obj:
-        if not isinstance(body, dict):
-            raise errors.bad_request(
-                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
-                "the body must be a JSON object"
-            )
-        api_version, kind = body.get("apiVersion"), body.get("kind")
-        if (api_version not in (None, "") and api_version != rt.api_version) or kind not in (
-            None,
-            "",
-            rt.kind,
-        ):
-            raise errors.bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API "
-                f"version ({rt.api_version})"
-                if api_version != rt.api_version
-                else f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
-            )
-        meta = body.get("metadata")
-        if meta is not None and not isinstance(meta, dict):
-            raise errors.bad_request("metadata: must be an object")
-        meta = meta or {}
-        body_ns = meta.get("namespace")
-        if rt.namespaced and body_ns and body_ns != ns:
-            raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the "
-                "request"
-            )
-        if name is not None and meta.get("name") and meta.get("name") != name:
-            raise errors.bad_request(
-                f"the name of the object ({meta.get('name')}) does not match the name on the URL "
-                f"({name})"
-            )
-        return body
-
     def _fields(
         self, rt: ResourceType, body: Obj, params: Params, *, apply_: bool
     ) -> tuple[Obj, list[str]]:
@@ -211,7 +176,7 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
         if "create" not in rt.verbs:
             raise errors.method_not_supported("create", rt.plural, rt.group)
         params.check_dry_run()
-        body = self._check_identity(rt, ns, None, body)
+        body = identity.check(rt, ns, None, body)
         body, warnings = self._fields(rt, clone(body), params, apply_=False)
         if rt.virtual:
             return Result(201, reviews.answer(rt, body, self.now()), warnings)
@@ -254,13 +219,15 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
         if "update" not in rt.verbs and sub != "status":
             raise errors.method_not_supported("update", rt.plural, rt.group)
         params.check_dry_run()
-        body = self._check_identity(rt, ns, name, body)
+        body = identity.check(rt, ns, name, body)
         body, warnings = self._fields(rt, clone(body), params, apply_=False)
         manager = params.field_manager(required=False, options="UpdateOptions")
         with self.store.lock:
             if (body.get("metadata") or {}).get("uid"):  # a precondition, even on nothing
                 found = self.store.get(rt.key, ns if rt.namespaced else "", name)
-                _uid_kept(rt, name, found or {"metadata": {"namespace": ns}}, body, put=True)
+                identity.uid_kept(
+                    rt, name, found or {"metadata": {"namespace": ns}}, body, put=True
+                )
             live = self._live(rt, ns, name)
             obj = self._replace(rt, ns, name, live, body, sub=sub, manager=manager, params=params)
         return Result(200, obj, warnings)
@@ -313,13 +280,9 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
                 new = patches.strategic_merge_patch(base, patch, rt.root())
             if not isinstance(new, dict):
                 raise errors.bad_request("the patched object is not a JSON object")
-            new = self._check_identity(rt, ns, name, new)
-            if not (new.get("metadata") or {}).get("name"):  # the patch removed it
-                raise errors.bad_request(
-                    f"the name of the object ({name} based on URL) was undeterminable: "
-                    "name must be provided"
-                )
-            _uid_kept(rt, name, live, new, put=False)
+            new = identity.check(rt, ns, name, new)
+            identity.require_name(name, new)  # the patch may have removed it
+            identity.uid_kept(rt, name, live, new, put=False)
             new, warnings = self._fields(rt, clone(new), params, apply_=False)
             obj = self._replace(rt, ns, name, live, new, sub=sub, manager=manager, params=params)
         return Result(200, obj, warnings)
@@ -350,20 +313,9 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
     def _apply(
         self, rt: ResourceType, ns: str, name: str, raw: bytes, sub: str, params: Params
     ) -> Result:
-        config = parse_body(raw, "application/apply-patch+yaml")
-        if config is None:
-            raise errors.bad_request("invalid object type: /, Kind=")
-        if not isinstance(config, dict):
-            raise errors.bad_request(
-                "error decoding patch: error unmarshaling JSON: while decoding JSON: json: cannot "
-                f"unmarshal {_go_json_type(config)} into Go value of type map[string]interface {{}}"
-            )
-        config = self._check_identity(rt, ns, name, config)
-        if not (config.get("metadata") or {}).get("name"):
-            raise errors.bad_request(
-                f"the name of the object ({name} based on URL) was undeterminable: "
-                "name must be provided"
-            )
+        config = identity.require_object(parse_body(raw, "application/apply-patch+yaml"))
+        config = identity.check(rt, ns, name, config)
+        identity.require_name(name, config)
         if not config.get("apiVersion") or not config.get("kind"):
             raise errors.bad_request("apiVersion and kind must be set in the applied configuration")
         manager = params.field_manager(required=True)
@@ -386,7 +338,7 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
             if rv and (live is None or rv != live["metadata"]["resourceVersion"]):
                 raise errors.stale(rt.plural, rt.group, name)
             if live is not None:
-                _uid_kept(rt, name, live, config, put=False)
+                identity.uid_kept(rt, name, live, config, put=False)
             try:
                 new, managers = apply.apply_config(
                     rt,
@@ -555,51 +507,3 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
             return self._commit(
                 rt, ns, name, cur, clone(new), sub=sub, manager=manager, applied=None, dry_run=False
             )
-
-
-def _uid_kept(rt: ResourceType, name: str, live: Obj, new: Obj, *, put: bool) -> None:
-    """Refuse a write naming another uid than the live object's, as kube-apiserver does: an
-    update (``put``) takes it for a precondition (409), a patch or an apply for a change of
-    an immutable field (422)."""
-    uid = (new.get("metadata") or {}).get("uid")
-    live_uid = live["metadata"].get("uid", "")
-    if not uid or uid == live_uid:
-        return
-    if put:  # etcd3's store checks it, and its error reaches the client whole
-        ns = live["metadata"].get("namespace", "")
-        raise errors.conflict(
-            rt.plural,
-            rt.group,
-            name,
-            f"StorageError: invalid object, Code: 4, Key: {_storage_key(rt, ns, name)}, "
-            "ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: "
-            f"{uid}, UID in object meta: {live_uid}",
-        )
-    cause = ("FieldValueInvalid", "metadata.uid", f'Invalid value: "{uid}": field is immutable')
-    # a custom resource's metadata is validated twice over (generic and CRD strategy)
-    raise errors.invalid(rt.kind, rt.group, name, [cause] * (1 if rt.builtin else 2))
-
-
-def _go_json_type(value: Any) -> str:
-    """The word Go's JSON decoder uses for a value's type in an unmarshal error."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-_STORAGE_PREFIXES = {("", "services"): "services/specs", ("", "nodes"): "minions"}
-"""Built-in resources kube-apiserver keeps in etcd under another name than their own."""
-
-
-def _storage_key(rt: ResourceType, ns: str, name: str) -> str:
-    """Return the etcd key kube-apiserver keeps an object under, as its storage errors
-    print it: ``/registry/<resource>`` for built-in kinds, ``/registry/<group>/<resource>``
-    for custom resources, then the namespace (if any) and the name."""
-    prefix = _STORAGE_PREFIXES.get((rt.group, rt.plural), rt.plural)
-    if not rt.builtin:
-        prefix = f"{rt.group}/{rt.plural}"
-    return "/".join(["/registry", prefix, *([ns] if ns else []), name])
