@@ -581,6 +581,26 @@ def drop_empty(value: Any, node: Any) -> None:
             drop_empty(v, child)
 
 
+def prune_nulls(value: Any, node: Any) -> None:
+    """Drop ``null`` from the fields and map values a custom resource's schema declares, in
+    place, as apiextensions prunes nulls that are not ``nullable`` before validating (where
+    the schema keeps unknown fields, a ``null`` stays)."""
+    if isinstance(value, list) and node.kind == "list":
+        item = node.item()
+        for v in value:
+            prune_nulls(v, item)
+        return
+    if not isinstance(value, dict) or node.kind not in ("struct", "map"):
+        return
+    for key in list(value):
+        child = node.child(key)
+        if value[key] is None:
+            if (node.kind == "map" or node.knows(key)) and child.kind != "deduced":
+                del value[key]
+            continue
+        prune_nulls(value[key], child)
+
+
 _SIMPLE_DEFAULTS = {
     ("apps", "ReplicaSet"): replica_set,
     ("apps", "StatefulSet"): stateful_set,

@@ -238,10 +238,12 @@ def _type_name(v: Any) -> str:
     return "null"
 
 
-def schema_causes(obj: Any, node: Node, path: str = "") -> list[Cause]:
-    """Return causes for wrong JSON types, missing required fields and enum violations."""
+def schema_causes(obj: Any, node: Node, path: str = "", *, formats: bool = False) -> list[Cause]:
+    """Return causes for wrong JSON types, missing required fields and enum violations;
+    with ``formats`` (a custom resource's schema) also for values their ``format``
+    refuses (``int32``, ``int64``, ``date-time``), as apiextensions checks them."""
     out: list[Cause] = []
-    _schema(obj, node, path, out)
+    _schema(obj, node, path, out, formats)
     return out
 
 
@@ -255,11 +257,13 @@ def _type_invalid(v: Any, path: str, want: str) -> Cause:
     )
 
 
-def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
+def _schema(v: Any, node: Node, path: str, out: list[Cause], formats: bool) -> None:
     if v is None:
         return
     k = node.kind
     if k == "scalar":
+        if formats and node.limits.get("format") and _format_causes(v, node, path, out):
+            return
         if (
             node.types
             and not any(
@@ -292,14 +296,14 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
                 out.append(("FieldValueRequired", f"{path}.{r}" if path else r, "Required value"))
         for key, val in v.items():
             if node.knows(key):
-                _schema(val, node.child(key), f"{path}.{key}" if path else key, out)
+                _schema(val, node.child(key), f"{path}.{key}" if path else key, out, formats)
         return
     if k == "map":
         if not isinstance(v, dict):
             out.append(_type_invalid(v, path, "object"))
             return
         for key, val in v.items():
-            _schema(val, node.child(key), f"{path}.{key}" if path else key, out)
+            _schema(val, node.child(key), f"{path}.{key}" if path else key, out, formats)
         return
     if k == "list":
         if not isinstance(v, list):
@@ -309,7 +313,7 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause]) -> None:
         if node.limits:
             out.extend(_limit_causes(v, node.limits, path))
         for i, item in enumerate(v):
-            _schema(item, inode, f"{path}[{i}]", out)
+            _schema(item, inode, f"{path}[{i}]", out, formats)
         if node.list_type == "map" and all(isinstance(x, dict) for x in v):
             seen: set[str] = set()
             for i, item in enumerate(v):
@@ -416,7 +420,9 @@ def validate(
     if rt.builtin:
         causes += _builtin_required(rt, body, root)
     else:
-        causes += schema_causes(body, root)
+        if "status" in obj:  # a custom resource's status is checked against its schema too
+            body["status"] = obj["status"]
+        causes += schema_causes(body, root, formats=True)
     causes += validators.causes(rt.group, rt.kind, obj, old, sub)
     if causes:
         raise errors.invalid(rt.kind, rt.group, name, causes)
@@ -515,3 +521,31 @@ def _quantity_error(text: str) -> str:
 
 
 _GO_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_INT_RANGE = {"int32": 2**31, "int64": 2**63}
+
+
+def _format_causes(v: Any, node: Node, path: str, out: list[Cause]) -> bool:
+    """Add the causes of a value its ``format`` refuses; True if there were any (the type
+    cause, if any, is then the format's)."""
+    fmt = node.limits["format"]
+    name = path.rsplit(".", 1)[-1]
+    if fmt in _INT_RANGE and "integer" in node.types and not isinstance(v, bool):
+        if isinstance(v, int) and -_INT_RANGE[fmt] <= v < _INT_RANGE[fmt]:
+            return False
+        if isinstance(v, float) and not v.is_integer():
+            got = _q("float64")
+            message = f"Invalid value: {got}: {path} in body must be of type {fmt}: {got}"
+            out.append(("FieldValueTypeInvalid", path, message))
+        elif not isinstance(v, int | float):
+            return False  # the type cause says it
+        checked = f"Checked value must be of type integer with format {fmt} in {path}"
+        out.append(("FieldValueInvalid", "<nil>", f'Invalid value: "": {checked}'))
+        return True
+    if fmt == "date-time" and isinstance(v, str) and not _DATE_TIME.fullmatch(v):
+        message = f"Invalid value: {_q(v)}: {name} in body must be of type date-time: {_q(v)}"
+        out.append(("FieldValueTypeInvalid", path, message))
+        return True
+    return False

@@ -197,6 +197,7 @@ _LIMIT_KEYS = (
     "exclusiveMaximum",
     "maxItems",
     "minItems",
+    "format",
 )
 
 

@@ -166,14 +166,15 @@ def forbid_new_finalizers(w: Write) -> None:
 
 def default(w: Write) -> None:
     """Decode as Go would (empty optional maps and lists dropped: in the whole object of a
-    built-in kind, in the metadata of a custom resource), then fill the kind's
-    server-side defaults (built-in kinds)."""
+    built-in kind, in the metadata of a custom resource; a custom resource's declared
+    nulls pruned), then fill the kind's server-side defaults (built-in kinds)."""
     root = w.rt.root()
     if w.rt.builtin:
         defaults.drop_empty(w.new, root)
         defaults.apply_defaults(w.rt.group, w.rt.kind, w.new, w.live, create=False)
     else:
         defaults.drop_empty(w.meta, root.child("metadata"))
+        defaults.prune_nulls(w.new, root)
 
 
 def record_managed_fields(w: Write) -> None:

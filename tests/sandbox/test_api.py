@@ -1079,3 +1079,52 @@ def test_overlay_kinds_refused_as_kube_apiserver_refuses_them(sandbox: SandboxHa
     for path, body, code in cases:
         answer = call(sandbox.url, "POST", path, body)
         assert answer.code == code, (body["metadata"]["name"], answer.body)
+
+
+def test_custom_resources_checked_against_their_schema_as_apiextensions_does(
+    sandbox: SandboxHandle,
+) -> None:
+    """A PyTorchJob (the CRD this project ships): integers beyond their format or not
+    whole, a status written through its subresource that its schema refuses (a date that
+    is not one, a condition without its status), a declared field set to null pruned (an
+    unknown one kept where the schema keeps unknown fields)."""
+    sandbox.install_crds()
+    jobs = "/apis/kubeflow.org/v1/namespaces/default/pytorchjobs"
+    worker = {"replicas": 1, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}
+
+    def job(name: str, **spec: Any) -> dict[str, Any]:
+        spec.setdefault("pytorchReplicaSpecs", {"Worker": worker})
+        meta = {"name": name}
+        return {
+            "apiVersion": "kubeflow.org/v1",
+            "kind": "PyTorchJob",
+            "metadata": meta,
+            "spec": spec,
+        }
+
+    for name, run_policy in (
+        ("float", {"backoffLimit": 2.5}),
+        ("big", {"backoffLimit": 3_000_000_000}),
+    ):
+        refused = call(sandbox.url, "POST", jobs, job(name, runPolicy=run_policy))
+        assert (refused.code, refused.body["reason"]) == (422, "Invalid"), name
+    wide = call(
+        sandbox.url, "POST", jobs, job("wide", runPolicy={"activeDeadlineSeconds": 3_000_000_000})
+    )
+    assert wide.code == 201  # int64
+    assert call(sandbox.url, "POST", jobs, job("k")).code == 201
+    merge = "application/merge-patch+json"
+    for status in (
+        {"completionTime": "not a date"},
+        {"completionTime": "2026-12-05T10:00:00"},  # no zone
+        {"conditions": [{"type": "Running"}]},
+    ):
+        answer = call(
+            sandbox.url, "PATCH", f"{jobs}/k/status", {"status": status}, content_type=merge
+        )
+        assert (answer.code, answer.body["reason"]) == (422, "Invalid"), status
+    nulls = job("nulls", pytorchReplicaSpecs={"Worker": None}, elasticPolicy={"x": None})
+    made = call(sandbox.url, "POST", jobs, nulls)
+    assert made.code == 201
+    assert made.body["spec"]["pytorchReplicaSpecs"] == {}
+    assert made.body["spec"]["elasticPolicy"] == {"x": None}
