@@ -167,6 +167,7 @@ def strategic_merge_patch(target: Any, patch: Any, node: Node) -> Any:
 def _smp(target: Any, patch: Any, node: Node) -> Any:
     if not isinstance(patch, dict):
         return patch
+    _known_directive(patch)
     directive = patch.pop("$patch", None)
     if directive == "replace":
         return patch
@@ -235,10 +236,11 @@ def _smp_list(live: Any, patch: list[Any], node: Node, order: list[Any] | None =
     for item in patch:
         if not isinstance(item, dict):
             raise errors.bad_request(f"expected a map in list with merge key {key!r}")
-        if key not in item:
-            raise errors.bad_request(
-                f"map: {json.dumps(item)} does not contain declared merge key: {key}"
+        if key not in item:  # kube-apiserver's strategic merge fails with a bare 500
+            raise errors.storage_error(
+                f"map: {go_print(item)} does not contain declared merge key: {key}"
             )
+        _known_directive(item)
         idx = next(
             (i for i, x in enumerate(out) if isinstance(x, dict) and x.get(key) == item[key]), None
         )
@@ -286,3 +288,27 @@ def _normalize_order(merged: list[Any], order: list[Any], live: list[Any], ident
                 out.append(right[j])
                 j += 1
     return out
+
+
+def _known_directive(patch: dict[str, Any]) -> None:
+    """A ``$patch`` other than replace, delete or merge: the bare 500 Go's strategic merge
+    gives, naming the map."""
+    directive = patch.get("$patch")
+    if directive is not None and directive not in ("replace", "delete", "merge"):
+        raise errors.storage_error(f"unknown patch type: {directive} in map: {go_print(patch)}")
+
+
+def go_print(value: Any) -> str:
+    """Return ``value`` as Go's ``%v`` prints decoded JSON (``map[a:1 b:[x y]]``, keys
+    sorted, numbers as float64 print them)."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_print(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_print(v) for v in value) + "]"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import time
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from kubernetes import client, dynamic
 
 from tests.conftest import SandboxHandle
-from tests.sandbox.http import call
+from tests.sandbox.http import Response, call
 
 CM = "/api/v1/namespaces/default/configmaps"
 
@@ -1128,3 +1129,41 @@ def test_custom_resources_checked_against_their_schema_as_apiextensions_does(
     assert made.code == 201
     assert made.body["spec"]["pytorchReplicaSpecs"] == {}
     assert made.body["spec"]["elasticPolicy"] == {"x": None}
+
+
+def test_strategic_merge_patches_refused_as_kube_apiserver_refuses_them(
+    sandbox: SandboxHandle,
+) -> None:
+    """kubectl patch's strategic merge: an unknown ``$patch`` directive and a list item
+    without its merge key fail (kube-apiserver's bare 500, naming the map); a patch that
+    removes a volume a container still mounts is refused (422), so is a Deployment
+    created with such a mount; the directives themselves work."""
+    deps = "/apis/apps/v1/namespaces/default/deployments"
+    pod = {
+        "containers": [
+            {"name": "c", "image": "i", "volumeMounts": [{"name": "v", "mountPath": "/v"}]},
+            {"name": "s", "image": "j", "ports": [{"containerPort": 80}]},
+        ],
+        "volumes": [{"name": "v", "emptyDir": {}}],
+    }
+    tpl = {"metadata": {"labels": {"a": "b"}}, "spec": pod}
+    spec = {"selector": {"matchLabels": {"a": "b"}}, "template": tpl}
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": spec}
+    assert call(sandbox.url, "POST", deps, body).code == 201
+    unmounted = json.loads(json.dumps(body))
+    unmounted["metadata"]["name"] = "e"
+    del unmounted["spec"]["template"]["spec"]["volumes"]
+    assert call(sandbox.url, "POST", deps, unmounted).code == 422
+
+    def patched(pod_patch: dict[str, Any]) -> Response:
+        patch = {"spec": {"template": {"spec": pod_patch}}}
+        return call(
+            sandbox.url, "PATCH", f"{deps}/d", patch,
+            content_type="application/strategic-merge-patch+json",
+        )  # fmt: skip
+
+    assert patched({"containers": [{"name": "c", "$patch": "bogus"}]}).code == 500
+    assert patched({"containers": [{"image": "no-name"}]}).code == 500
+    assert patched({"volumes": [{"name": "v", "$patch": "delete"}]}).code == 422
+    removed = patched({"containers": [{"name": "s", "$patch": "delete"}]})
+    assert [c["name"] for c in removed.body["spec"]["template"]["spec"]["containers"]] == ["c"]

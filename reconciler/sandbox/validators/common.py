@@ -123,6 +123,7 @@ def containers(path: str, spec: Any) -> list[Cause]:
     if not spec.get("containers"):
         out.append(("FieldValueRequired", f"{path}.containers", "Required value"))
     seen: set[str] = set()
+    volumes = {v.get("name") for v in spec.get("volumes") or [] if isinstance(v, dict)}
     for key in ("initContainers", "containers"):
         for i, c in enumerate(spec.get(key) or []):
             if not isinstance(c, dict):
@@ -147,6 +148,13 @@ def containers(path: str, spec: Any) -> list[Cause]:
                     out += port_causes(f"{p}.ports[{j}].containerPort", port.get("containerPort"))
                     if port.get("hostPort"):
                         out += port_causes(f"{p}.ports[{j}].hostPort", port.get("hostPort"))
+            mounts = c.get("volumeMounts")
+            for j, mount in enumerate(mounts if isinstance(mounts, list) else []):
+                if isinstance(mount, dict) and mount.get("name") not in volumes:
+                    name_path = f"{p}.volumeMounts[{j}].name"
+                    out.append(
+                        ("FieldValueNotFound", name_path, f"Not found: {quote(mount.get('name'))}")
+                    )
             out += _env(f"{p}.env", c.get("env"))
             out += _resources(f"{p}.resources", c.get("resources"))
     return out
