@@ -404,6 +404,7 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
         write_phases.restore_server_fields(w)
         write_phases.forbid_new_finalizers(w)
         write_phases.default(w)
+        write_phases.check_owner_references(w)
         write_phases.record_managed_fields(w)
         write_phases.prepare_for_create(w)
         write_phases.validate(w)

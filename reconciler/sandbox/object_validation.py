@@ -114,6 +114,65 @@ def generate_name_causes(rt: ResourceType, prefix: str) -> list[Cause]:
     ]
 
 
+_OWNER_FIELDS = ("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion")
+
+
+def owner_reference_causes(refs: Any) -> list[Cause]:
+    """``ValidateOwnerReferences``: apiVersion, kind, name and uid given, one controller."""
+    if not isinstance(refs, list):
+        return []
+    out: list[Cause] = []
+    controllers: list[str] = []
+    for i, ref in enumerate(refs):
+        if not isinstance(ref, dict):
+            continue
+        for field in ("apiVersion", "kind", "name", "uid"):
+            if not ref.get(field):
+                path = f"metadata.ownerReferences[{i}].{field}"
+                out.append(("FieldValueRequired", path, "Required value: must not be empty"))
+        if ref.get("controller") is True:
+            controllers.append(f"{ref.get('kind')}/{ref.get('name')}")
+    if len(controllers) > 1:
+        shown = json.dumps(
+            [{f: r[f] for f in _OWNER_FIELDS if f in r} for r in refs if isinstance(r, dict)],
+            separators=(",", ":"),
+        )
+        out.append(
+            (
+                "FieldValueInvalid",
+                "metadata.ownerReferences",
+                f"Invalid value: {shown}: Only one reference can have Controller set to true. "
+                f'Found "true" in references for {" and ".join(controllers)}',
+            )
+        )
+    return out
+
+
+_STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion")
+
+
+def finalizer_causes(finalizers: Any) -> list[Cause]:
+    """``ValidateFinalizers``: each a qualified name, and standard or with a domain."""
+    out: list[Cause] = []
+    for i, name in enumerate(finalizers if isinstance(finalizers, list) else []):
+        if not isinstance(name, str):
+            continue
+        for msg in qualified_name_errors(name):
+            out.append(
+                ("FieldValueInvalid", "metadata.finalizers", f"Invalid value: {_q(name)}: {msg}")
+            )
+        if "/" not in name and name not in _STANDARD_FINALIZERS:
+            out.append(
+                (
+                    "FieldValueInvalid",
+                    f"metadata.finalizers[{i}]",
+                    f"Invalid value: {_q(name)}: name is neither a standard finalizer name nor "
+                    "is it fully qualified",
+                )
+            )
+    return out
+
+
 def labels_causes(field: str, labels: Any, *, values: bool) -> list[Cause]:
     """Return causes for invalid label (or annotation, ``values=False``) keys and values,
     one per reason as apimachinery lists them; annotation keys are checked lowercased and
@@ -414,6 +473,8 @@ def validate(
         causes += name_causes(rt, name)
     causes += labels_causes("metadata.labels", meta.get("labels"), values=True)
     causes += labels_causes("metadata.annotations", meta.get("annotations"), values=False)
+    causes += owner_reference_causes(meta.get("ownerReferences"))
+    causes += finalizer_causes(meta.get("finalizers"))
     body = {k: v for k, v in obj.items() if k != "status"}
     body["metadata"] = {}
     root = rt.root()

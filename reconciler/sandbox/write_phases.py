@@ -9,13 +9,15 @@
    creationTimestamp and deletion fields are the server's (new on create, kept on update).
 3. :func:`forbid_new_finalizers`: a deleting object takes no new finalizer (422).
 4. :func:`default`: the kind's server-side defaults.
-5. :func:`record_managed_fields`: who owns which field (Apply results are given),
+5. :func:`check_owner_references`: owner references without their keys (422), before
+   the field managers key that list by uid.
+6. :func:`record_managed_fields`: who owns which field (Apply results are given),
    computed before the create strategy so what it adds belongs to nobody.
-6. :func:`prepare_for_create`: the create strategy (a Job's selector, a Pod's status).
-7. :func:`validate`: 422 Invalid with every cause.
-8. :func:`bump_generation`: ``metadata.generation`` +1 when anything outside metadata
+7. :func:`prepare_for_create`: the create strategy (a Job's selector, a Pod's status).
+8. :func:`validate`: 422 Invalid with every cause.
+9. :func:`bump_generation`: ``metadata.generation`` +1 when anything outside metadata
    and status changed.
-9. :func:`finish_metadata`: managedFields encoded, metadata keys in the server's order.
+10. :func:`finish_metadata`: managedFields encoded, metadata keys in the server's order.
 
 Storing (or not: a no-op or a dry run) is the caller's. Callers: :mod:`.handlers`.
 """
@@ -175,6 +177,14 @@ def default(w: Write) -> None:
     else:
         defaults.drop_empty(w.meta, root.child("metadata"))
         defaults.prune_nulls(w.new, root)
+
+
+def check_owner_references(w: Write) -> None:
+    """Refuse owner references without their keys before the field managers are computed
+    (they key the list by uid): 422 as kube-apiserver's validation says it."""
+    causes = object_validation.owner_reference_causes(w.meta.get("ownerReferences"))
+    if causes:
+        raise errors.invalid(w.rt.kind, w.rt.group, w.name, causes)
 
 
 def record_managed_fields(w: Write) -> None:

@@ -1167,3 +1167,39 @@ def test_strategic_merge_patches_refused_as_kube_apiserver_refuses_them(
     assert patched({"volumes": [{"name": "v", "$patch": "delete"}]}).code == 422
     removed = patched({"containers": [{"name": "s", "$patch": "delete"}]})
     assert [c["name"] for c in removed.body["spec"]["template"]["spec"]["containers"]] == ["c"]
+
+
+def test_owner_references_and_finalizers_checked_as_kube_apiserver_does(
+    sandbox: SandboxHandle,
+) -> None:
+    """An owner reference without its uid (or apiVersion, kind, name) is 422, not a
+    field-manager error; two controllers are one too many; a finalizer is a qualified name,
+    standard or with a domain (the same one twice is taken)."""
+
+    def cm_with(name: str, **meta: Any) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, **meta}}
+
+    owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "u1"}
+    refused = {
+        "no-uid": cm_with("a", ownerReferences=[{k: v for k, v in owner.items() if k != "uid"}]),
+        "empty": cm_with(
+            "b", ownerReferences=[{"apiVersion": "", "kind": "", "name": "", "uid": "u"}]
+        ),
+        "two-controllers": cm_with(
+            "c",
+            ownerReferences=[
+                {**owner, "controller": True},
+                {**owner, "name": "y", "uid": "u2", "controller": True},
+            ],
+        ),
+        "spaced": cm_with("d", finalizers=["Bad Finalizer"]),
+        "no-domain": cm_with("e", finalizers=["nodomain"]),
+    }
+    for why, body in refused.items():
+        answer = call(sandbox.url, "POST", CM, body)
+        assert (answer.code, answer.body["reason"]) == (422, "Invalid"), why
+    taken = cm_with(
+        "ok", ownerReferences=[{**owner, "controller": True}],
+        finalizers=["example.com/ok", "example.com/ok", "kubernetes"],
+    )  # fmt: skip
+    assert call(sandbox.url, "POST", CM, taken).code == 201
