@@ -432,6 +432,10 @@ def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
         obj["status"] = {"replicas": 0, "availableReplicas": 0}  # not omitempty in Go
     elif kind == "ReplicaSet" and group == "apps":
         obj["status"] = {"replicas": 0}  # not omitempty in Go
+    elif kind == "HorizontalPodAutoscaler":
+        obj["status"] = {"currentMetrics": None, "desiredReplicas": 0}  # not omitempty in Go
+    elif kind == "Ingress" and group == "networking.k8s.io":
+        obj["status"] = {"loadBalancer": {}}  # a struct, always written
     elif kind == "CustomResourceDefinition":
         stored = [v.get("name") for v in _d(obj, "spec").get("versions") or [] if v.get("storage")]
         obj["status"] = {

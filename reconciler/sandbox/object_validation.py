@@ -484,7 +484,10 @@ def validate(
         if "status" in obj:  # a custom resource's status is checked against its schema too
             body["status"] = obj["status"]
         causes += schema_causes(body, root, formats=True)
-    causes += validators.causes(rt.group, rt.kind, obj, old, sub)
+    own = validators.causes(rt.group, rt.kind, obj, old, sub)
+    said = {(reason, field) for reason, field, _ in own}  # the kind's words win
+    causes = [c for c in causes if c[0] != "FieldValueRequired" or (c[0], c[1]) not in said]
+    causes += own
     if causes:
         raise errors.invalid(rt.kind, rt.group, name, causes)
 

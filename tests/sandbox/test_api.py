@@ -1203,3 +1203,74 @@ def test_owner_references_and_finalizers_checked_as_kube_apiserver_does(
         finalizers=["example.com/ok", "example.com/ok", "kubernetes"],
     )  # fmt: skip
     assert call(sandbox.url, "POST", CM, taken).code == 201
+
+
+def test_serving_objects_refused_as_kube_apiserver_refuses_them(sandbox: SandboxHandle) -> None:
+    """What serving renders beside its Deployment and Service: a HorizontalPodAutoscaler
+    (replica bounds, a scale target with its group, a utilization to aim at) and an Ingress
+    (a DNS host, not an IP; absolute paths; a known path type, given; a backend port by
+    name or number, not both); the forms serving renders are taken."""
+    hpas = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
+    ingresses = "/apis/networking.k8s.io/v1/namespaces/default/ingresses"
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}
+
+    def hpa(name: str, **spec: Any) -> dict[str, Any]:
+        body = {"scaleTargetRef": target, "maxReplicas": 3, **spec}
+        meta = {"name": name}
+        return {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": meta,
+            "spec": body,
+        }
+
+    def cpu(**goal: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", **goal}},
+            }
+        ]
+
+    backend = {"service": {"name": "s", "port": {"number": 80}}}
+
+    def ingress(name: str, host: str = "ok.example.com", **path: Any) -> dict[str, Any]:
+        item = {"path": "/", "pathType": "Prefix", "backend": backend, **path}
+        item = {k: v for k, v in item.items() if v is not None}
+        rules = [{"host": host, "http": {"paths": [item]}}]
+        meta = {"name": name}
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": meta,
+            "spec": {"rules": rules},
+        }
+
+    cases = [
+        (hpas, hpa("to-zero", minReplicas=0), 422),
+        (hpas, hpa("min-over-max", minReplicas=5), 422),
+        (hpas, hpa("no-max", maxReplicas=0), 422),
+        (hpas, hpa("zero-goal", metrics=cpu(averageUtilization=0)), 422),
+        (hpas, hpa("no-goal", metrics=cpu()), 422),
+        (hpas, hpa("no-target", scaleTargetRef={"kind": "", "name": ""}), 422),
+        (hpas, hpa("ok", minReplicas=1, maxReplicas=8, metrics=cpu(averageUtilization=70)), 201),
+        (ingresses, ingress("bad-host", host="Bad_Host"), 422),
+        (ingresses, ingress("ip-host", host="1.2.3.4"), 422),
+        (ingresses, ingress("relative", path="nope"), 422),
+        (ingresses, ingress("untyped", pathType=None), 422),
+        (ingresses, ingress("bogus-type", pathType="Bogus"), 422),
+        (ingresses, ingress("no-port", backend={"service": {"name": "s", "port": {}}}), 422),
+        (
+            ingresses,
+            ingress(
+                "two-ports",
+                backend={"service": {"name": "s", "port": {"number": 80, "name": "http"}}},
+            ),
+            422,
+        ),
+        (ingresses, ingress("wildcard", host="*.example.com"), 201),
+        (ingresses, ingress("ok"), 201),
+    ]
+    for path, body, code in cases:
+        answer = call(sandbox.url, "POST", path, body)
+        assert answer.code == code, (body["metadata"]["name"], answer.body)

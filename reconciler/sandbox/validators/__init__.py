@@ -15,6 +15,8 @@ from reconciler.sandbox.validators import (
     configmaps,
     crds,
     deployments,
+    hpas,
+    ingresses,
     jobs,
     limitranges,
     pods,
@@ -36,6 +38,8 @@ VALIDATORS: dict[tuple[str, str], Validator] = {
     ("", "ConfigMap"): configmaps.causes,
     ("", "Secret"): configmaps.causes,
     ("", "ResourceQuota"): resourcequotas.causes,
+    ("autoscaling", "HorizontalPodAutoscaler"): hpas.causes,
+    ("networking.k8s.io", "Ingress"): ingresses.causes,
     ("", "LimitRange"): limitranges.causes,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crds.causes,
 }
