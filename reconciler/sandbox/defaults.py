@@ -436,6 +436,13 @@ def prepare_for_create(group: str, kind: str, obj: Obj) -> None:
         obj["status"] = {"currentMetrics": None, "desiredReplicas": 0}  # not omitempty in Go
     elif kind == "Ingress" and group == "networking.k8s.io":
         obj["status"] = {"loadBalancer": {}}  # a struct, always written
+    elif kind == "PodDisruptionBudget" and group == "policy":
+        obj["status"] = {  # not omitempty in Go
+            "disruptionsAllowed": 0,
+            "currentHealthy": 0,
+            "desiredHealthy": 0,
+            "expectedPods": 0,
+        }
     elif kind == "CustomResourceDefinition":
         stored = [v.get("name") for v in _d(obj, "spec").get("versions") or [] if v.get("storage")]
         obj["status"] = {

@@ -1274,3 +1274,59 @@ def test_serving_objects_refused_as_kube_apiserver_refuses_them(sandbox: Sandbox
     for path, body, code in cases:
         answer = call(sandbox.url, "POST", path, body)
         assert answer.code == code, (body["metadata"]["name"], answer.body)
+
+
+def test_disruption_budgets_and_network_policies_checked_as_kube_apiserver_does(
+    sandbox: SandboxHandle,
+) -> None:
+    """The PodDisruptionBudget and NetworkPolicy that serving renders: one of minAvailable
+    and maxUnavailable, counts or percentages up to 100%, a known eviction policy, a valid
+    selector; ports in range and an end port not below them, known protocols and policy
+    types, peers that name something, CIDRs; the forms serving renders taken (with a
+    budget's status zero values)."""
+    budgets = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+    policies = "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies"
+    selector = {"matchLabels": {"a": "b"}}
+
+    def budget(name: str, **spec: Any) -> dict[str, Any]:
+        body = {"selector": selector, **spec}
+        return {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": name},
+            "spec": body,
+        }
+
+    def policy(name: str, *rules: dict[str, Any], **spec: Any) -> dict[str, Any]:
+        body = {"podSelector": selector, **({"ingress": list(rules)} if rules else {}), **spec}
+        meta = {"name": name}
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta,
+            "spec": body,
+        }
+
+    cases = [
+        (budgets, budget("both", minAvailable=1, maxUnavailable=1), 422),
+        (budgets, budget("negative", minAvailable=-1), 422),
+        (budgets, budget("over", minAvailable="150%"), 422),
+        (budgets, budget("word", maxUnavailable="abc"), 422),
+        (budgets, budget("policy", minAvailable=1, unhealthyPodEvictionPolicy="Bogus"), 422),
+        (budgets, budget("labels", minAvailable=1, selector={"matchLabels": {"a": "-bad"}}), 422),
+        (budgets, budget("ok", minAvailable="50%"), 201),
+        (policies, policy("port", {"ports": [{"port": 70000}]}), 422),
+        (policies, policy("protocol", {"ports": [{"port": 80, "protocol": "Bogus"}]}), 422),
+        (policies, policy("cidr", {"from": [{"ipBlock": {"cidr": "not-a-cidr"}}]}), 422),
+        (policies, policy("peer", {"from": [{}]}), 422),
+        (policies, policy("types", policyTypes=["Sideways"]), 422),
+        (policies, policy("range", {"ports": [{"port": 80, "endPort": 70}]}), 422),
+        (
+            policies,
+            policy("ok", {"from": [{"podSelector": selector}], "ports": [{"port": 8080}]}),
+            201,
+        ),
+    ]
+    for path, body, code in cases:
+        answer = call(sandbox.url, "POST", path, body)
+        assert answer.code == code, (body["metadata"]["name"], answer.body)

@@ -328,3 +328,21 @@ def port_name_errors(name: str) -> list[str]:
     if name.startswith("-") or name.endswith("-"):
         errs.append("must not begin or end with a hyphen")
     return errs
+
+
+def label_selector_causes(path: str, selector: Any) -> list[Cause]:
+    """``ValidateLabelSelector`` for ``matchLabels``: keys and values as labels'."""
+    labels = selector.get("matchLabels") if isinstance(selector, dict) else None
+    out: list[Cause] = []
+    for key, value in (labels if isinstance(labels, dict) else {}).items():
+        where = f"{path}.matchLabels"
+        out += [
+            ("FieldValueInvalid", where, f"Invalid value: {quote(key)}: {msg}")
+            for msg in qualified_name_errors(str(key))
+        ]
+        if isinstance(value, str):
+            out += [
+                ("FieldValueInvalid", where, f"Invalid value: {quote(value)}: {msg}")
+                for msg in label_value_errors(value)
+            ]
+    return out
