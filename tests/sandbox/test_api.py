@@ -1077,9 +1077,7 @@ def test_overlay_kinds_refused_as_kube_apiserver_refuses_them(sandbox: SandboxHa
             201,
         ),
     ]
-    for path, body, code in cases:
-        answer = call(sandbox.url, "POST", path, body)
-        assert answer.code == code, (body["metadata"]["name"], answer.body)
+    _posted_as_expected(sandbox, cases)
 
 
 def test_custom_resources_checked_against_their_schema_as_apiextensions_does(
@@ -1271,9 +1269,7 @@ def test_serving_objects_refused_as_kube_apiserver_refuses_them(sandbox: Sandbox
         (ingresses, ingress("wildcard", host="*.example.com"), 201),
         (ingresses, ingress("ok"), 201),
     ]
-    for path, body, code in cases:
-        answer = call(sandbox.url, "POST", path, body)
-        assert answer.code == code, (body["metadata"]["name"], answer.body)
+    _posted_as_expected(sandbox, cases)
 
 
 def test_disruption_budgets_and_network_policies_checked_as_kube_apiserver_does(
@@ -1327,6 +1323,13 @@ def test_disruption_budgets_and_network_policies_checked_as_kube_apiserver_does(
             201,
         ),
     ]
+    _posted_as_expected(sandbox, cases)
+
+
+def _posted_as_expected(
+    sandbox: SandboxHandle, cases: list[tuple[str, dict[str, Any], int]]
+) -> None:
+    """POST each ``(path, body, code)`` and check the code it was answered with."""
     for path, body, code in cases:
         answer = call(sandbox.url, "POST", path, body)
         assert answer.code == code, (body["metadata"]["name"], answer.body)

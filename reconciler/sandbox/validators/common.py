@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from reconciler.structs.quantities import quantity_value
@@ -346,3 +347,11 @@ def label_selector_causes(path: str, selector: Any) -> list[Cause]:
                 for msg in label_value_errors(value)
             ]
     return out
+
+
+def objects_in(items: Any) -> Iterator[tuple[int, Obj]]:
+    """Yield ``(index, item)`` for the items of a list that are objects (a value that is
+    not a list yields nothing: its type is the schema's to refuse)."""
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict):
+            yield i, item

@@ -12,6 +12,7 @@ from reconciler.sandbox.validators.common import (
     SUBDOMAIN_MSG,
     Cause,
     Obj,
+    objects_in,
     quote,
     spec_of,
 )
@@ -24,10 +25,8 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     if sub:
         return []
     out: list[Cause] = []
-    rules = spec_of(obj).get("rules")
-    for i, rule in enumerate(rules if isinstance(rules, list) else []):
-        if isinstance(rule, dict):
-            out += _rule(f"spec.rules[{i}]", rule)
+    for i, rule in objects_in(spec_of(obj).get("rules")):
+        out += _rule(f"spec.rules[{i}]", rule)
     return out
 
 
@@ -37,9 +36,8 @@ def _rule(path: str, rule: dict[str, Any]) -> list[Cause]:
     if isinstance(host, str) and host:
         out += _host(f"{path}.host", host)
     paths = (rule.get("http") or {}).get("paths") if isinstance(rule.get("http"), dict) else None
-    for j, item in enumerate(paths if isinstance(paths, list) else []):
-        if isinstance(item, dict):
-            out += _path(f"{path}.http.paths[{j}]", item)
+    for j, item in objects_in(paths):
+        out += _path(f"{path}.http.paths[{j}]", item)
     return out
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from reconciler.sandbox.validators.common import (
     Cause,
     Obj,
+    objects_in,
     quantity_causes,
     quote,
     resource_name_causes,
@@ -24,10 +25,8 @@ _BOUNDS = ("max", "min", "default", "defaultRequest")
 def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     """Return the causes of a LimitRange write."""
     out: list[Cause] = []
-    items = spec_of(obj).get("limits")
-    for i, item in enumerate(items if isinstance(items, list) else []):
-        if isinstance(item, dict):
-            out += _item(f"spec.limits[{i}]", item)
+    for i, item in objects_in(spec_of(obj).get("limits")):
+        out += _item(f"spec.limits[{i}]", item)
     return out
 
 

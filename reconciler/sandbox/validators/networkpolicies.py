@@ -11,6 +11,7 @@ from reconciler.sandbox.validators.common import (
     Cause,
     Obj,
     label_selector_causes,
+    objects_in,
     port_causes,
     port_name_errors,
     quote,
@@ -27,10 +28,8 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     spec = spec_of(obj)
     out = label_selector_causes("spec.podSelector", spec.get("podSelector"))
     for direction, peers in (("ingress", "from"), ("egress", "to")):
-        rules = spec.get(direction)
-        for i, rule in enumerate(rules if isinstance(rules, list) else []):
-            if isinstance(rule, dict):
-                out += _rule(f"spec.{direction}[{i}]", rule, peers)
+        for i, rule in objects_in(spec.get(direction)):
+            out += _rule(f"spec.{direction}[{i}]", rule, peers)
     types = spec.get("policyTypes")
     for i, kind in enumerate(types if isinstance(types, list) else []):
         if kind not in ("Ingress", "Egress"):
@@ -46,14 +45,10 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
 
 def _rule(path: str, rule: dict[str, Any], peers: str) -> list[Cause]:
     out: list[Cause] = []
-    ports = rule.get("ports")
-    for j, port in enumerate(ports if isinstance(ports, list) else []):
-        if isinstance(port, dict):
-            out += _port(f"{path}.ports[{j}]", port)
-    listed = rule.get(peers)
-    for j, peer in enumerate(listed if isinstance(listed, list) else []):
-        if isinstance(peer, dict):
-            out += _peer(f"{path}.{peers}[{j}]", peer)
+    for j, port in objects_in(rule.get("ports")):
+        out += _port(f"{path}.ports[{j}]", port)
+    for j, peer in objects_in(rule.get(peers)):
+        out += _peer(f"{path}.{peers}[{j}]", peer)
     return out
 
 
