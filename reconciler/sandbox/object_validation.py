@@ -21,8 +21,7 @@ from typing import Any
 
 from reconciler.sandbox import errors, validators
 from reconciler.sandbox.kinds import ResourceType
-from reconciler.sandbox.schemas import Node
-from reconciler.sandbox.validators.common import (
+from reconciler.sandbox.names import (
     DNS1035_LABEL,
     DNS1035_MSG,
     DNS1123_LABEL,
@@ -30,9 +29,12 @@ from reconciler.sandbox.validators.common import (
     LABEL_MSG,
     LABEL_VALUE_MSG,
     SUBDOMAIN_MSG,
-    Cause,
     label_value_errors,
     qualified_name_errors,
+)
+from reconciler.sandbox.schemas import Node
+from reconciler.sandbox.validators.common import (
+    Cause,
 )
 from reconciler.structs.quantities import quantity_value
 

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.sandbox import errors
-from reconciler.sandbox.validators.common import label_value_errors, qualified_name_errors
+from reconciler.sandbox.names import (
+    label_value_errors,
+    qualified_name_errors,
+)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from reconciler.sandbox.validators.common import (
+from reconciler.sandbox.names import (
     DNS1123_SUBDOMAIN,
     SUBDOMAIN_MSG,
+)
+from reconciler.sandbox.validators.common import (
     Cause,
     Obj,
     objects_in,

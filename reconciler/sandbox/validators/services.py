@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.sandbox.validators.common import (
+from reconciler.sandbox.names import (
     DNS1123_LABEL,
     LABEL_MSG,
+)
+from reconciler.sandbox.validators.common import (
     Cause,
     Obj,
     go_value,
