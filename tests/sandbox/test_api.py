@@ -1333,3 +1333,139 @@ def _posted_as_expected(
     for path, body, code in cases:
         answer = call(sandbox.url, "POST", path, body)
         assert answer.code == code, (body["metadata"]["name"], answer.body)
+
+
+def test_install_and_storage_kinds_checked_as_kube_apiserver_does(sandbox: SandboxHandle) -> None:
+    """What the in-cluster install writes (Roles and bindings, the leader election's
+    Lease) and storage kinds: rules that say what they allow, bindings to a known kind of
+    role, named subjects, a role reference that never changes; a Lease's duration and
+    transitions; typed Secrets' keys, config keys named in the path; a claim's access modes
+    and storage request."""
+    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default"
+    ns = "/api/v1/namespaces/default"
+    leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+
+    def role(name: str, *rules: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": name},
+            "rules": list(rules),
+        }
+
+    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}
+    subject = {"kind": "ServiceAccount", "name": "sa"}
+
+    def binding(
+        name: str, role_ref: dict[str, Any] = ref, *subjects: dict[str, Any]
+    ) -> dict[str, Any]:
+        meta = {"name": name}
+        body = {"roleRef": role_ref, "subjects": list(subjects) or [subject]}
+        return {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": meta,
+            **body,
+        }
+
+    def lease(name: str, **spec: Any) -> dict[str, Any]:
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+
+    def secret(name: str, kind: str, **data: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name},
+            "type": kind,
+            "data": data,
+        }
+
+    def claim(name: str, **spec: Any) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+
+    storage = {"requests": {"storage": "1Gi"}}
+    cases = [
+        (f"{rbac}/roles", role("no-groups", {"verbs": ["get"]}), 422),
+        (
+            f"{rbac}/roles",
+            role(
+                "urls",
+                {
+                    "verbs": ["get"],
+                    "apiGroups": [""],
+                    "resources": ["pods"],
+                    "nonResourceURLs": ["/x"],
+                },
+            ),
+            422,
+        ),
+        (
+            f"{rbac}/roles",
+            role("ok", {"verbs": ["get", "list"], "apiGroups": ["batch"], "resources": ["jobs"]}),
+            201,
+        ),
+        (f"{rbac}/rolebindings", binding("kind", {**ref, "kind": "Bogus"}), 422),
+        (f"{rbac}/rolebindings", binding("subject", ref, {"kind": "Bogus", "name": "x"}), 422),
+        (
+            f"{rbac}/rolebindings",
+            binding("unnamed", ref, {"kind": "ServiceAccount", "name": ""}),
+            422,
+        ),
+        (f"{rbac}/rolebindings", binding("b"), 201),
+        (
+            leases,
+            lease("zero", leaseDurationSeconds=0),
+            422,
+        ),
+        (
+            leases,
+            lease("back", leaseTransitions=-1),
+            422,
+        ),
+        (
+            leases,
+            lease("ok", leaseDurationSeconds=15),
+            201,
+        ),
+        (f"{ns}/secrets", secret("tls", "kubernetes.io/tls"), 422),
+        (f"{ns}/secrets", secret("docker", "kubernetes.io/dockerconfigjson"), 422),
+        (f"{ns}/secrets", secret("key", "Opaque", **{"bad key": "eA=="}), 422),
+        (
+            f"{ns}/configmaps",
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "key"},
+                "data": {"bad key": "x"},
+            },
+            422,
+        ),
+        (f"{ns}/persistentvolumeclaims", claim("modeless", resources=storage), 422),
+        (f"{ns}/persistentvolumeclaims", claim("sizeless", accessModes=["ReadWriteOnce"]), 422),
+        (
+            f"{ns}/persistentvolumeclaims",
+            claim("mode", accessModes=["Bogus"], resources=storage),
+            422,
+        ),
+        (
+            f"{ns}/persistentvolumeclaims",
+            claim("ok", accessModes=["ReadWriteOnce"], resources=storage),
+            201,
+        ),
+    ]
+    _posted_as_expected(sandbox, cases)
+    moved = call(
+        sandbox.url, "PATCH", f"{rbac}/rolebindings/b", {"roleRef": {"name": "other"}},
+        content_type="application/merge-patch+json",
+    )  # fmt: skip
+    assert (moved.code, moved.body["reason"]) == (422, "Invalid")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reconciler.sandbox.validators import (
+    claims,
     configmaps,
     crds,
     deployments,
@@ -19,9 +20,11 @@ from reconciler.sandbox.validators import (
     hpas,
     ingresses,
     jobs,
+    leases,
     limitranges,
     networkpolicies,
     pods,
+    rbac,
     resourcequotas,
     services,
     templates,
@@ -44,6 +47,12 @@ VALIDATORS: dict[tuple[str, str], Validator] = {
     ("networking.k8s.io", "Ingress"): ingresses.causes,
     ("networking.k8s.io", "NetworkPolicy"): networkpolicies.causes,
     ("policy", "PodDisruptionBudget"): disruptionbudgets.causes,
+    ("", "PersistentVolumeClaim"): claims.causes,
+    ("coordination.k8s.io", "Lease"): leases.causes,
+    ("rbac.authorization.k8s.io", "Role"): rbac.role_causes,
+    ("rbac.authorization.k8s.io", "ClusterRole"): rbac.role_causes,
+    ("rbac.authorization.k8s.io", "RoleBinding"): rbac.binding_causes,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): rbac.binding_causes,
     ("", "LimitRange"): limitranges.causes,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crds.causes,
 }

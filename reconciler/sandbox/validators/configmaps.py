@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+from typing import Any
 
 from reconciler.sandbox.validators.common import Cause, Obj, quote
 
@@ -24,7 +27,11 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     keys = list((obj.get("data") or {}).keys()) + list((obj.get("binaryData") or {}).keys())
     for k in keys:
         if not _CONFIG_KEY.match(k) or len(k) > 253:
-            out.append(("FieldValueInvalid", "data", f"Invalid value: {quote(k)}: {_KEY_MSG}"))
+            out.append(
+                ("FieldValueInvalid", f"data[{k}]", f"Invalid value: {quote(k)}: {_KEY_MSG}")
+            )
+    if obj.get("kind") == "Secret":
+        out += _typed_secret(obj)
     binary = obj.get("binaryData") or {}
     if obj.get("kind") == "ConfigMap" and isinstance(binary, dict):
         for k in obj.get("data") or {}:
@@ -69,3 +76,29 @@ def _bytes(values: object, *, encoded: bool) -> int:
         else:
             total += len(v.encode())
     return total
+
+
+_REQUIRED_KEYS = {
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+}
+"""The keys a typed Secret must hold (``ValidateSecret``)."""
+
+
+def _typed_secret(obj: Obj) -> list[Cause]:
+    """A typed Secret's required keys, and docker configs that are JSON."""
+    given = obj.get("data")
+    data: dict[str, Any] = given if isinstance(given, dict) else {}
+    out: list[Cause] = []
+    for key in _REQUIRED_KEYS.get(str(obj.get("type") or ""), ()):
+        if key not in data:
+            out.append(("FieldValueRequired", f"data[{key}]", "Required value"))
+        elif key in (".dockerconfigjson", ".dockercfg"):
+            try:
+                json.loads(base64.b64decode(str(data[key])))
+            except ValueError as exc:
+                message = f'Invalid value: "<secret contents redacted>": {exc}'
+                out.append(("FieldValueInvalid", f"data[{key}]", message))
+    return out
