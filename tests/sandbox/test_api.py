@@ -1346,12 +1346,7 @@ def test_install_and_storage_kinds_checked_as_kube_apiserver_does(sandbox: Sandb
     leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
 
     def role(name: str, *rules: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": name},
-            "rules": list(rules),
-        }
+        return _manifest("rbac.authorization.k8s.io/v1", "Role", name, rules=list(rules))
 
     ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}
     subject = {"kind": "ServiceAccount", "name": "sa"}
@@ -1359,39 +1354,17 @@ def test_install_and_storage_kinds_checked_as_kube_apiserver_does(sandbox: Sandb
     def binding(
         name: str, role_ref: dict[str, Any] = ref, *subjects: dict[str, Any]
     ) -> dict[str, Any]:
-        meta = {"name": name}
         body = {"roleRef": role_ref, "subjects": list(subjects) or [subject]}
-        return {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": meta,
-            **body,
-        }
+        return _manifest("rbac.authorization.k8s.io/v1", "RoleBinding", name, **body)
 
     def lease(name: str, **spec: Any) -> dict[str, Any]:
-        return {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": name},
-            "spec": spec,
-        }
+        return _manifest("coordination.k8s.io/v1", "Lease", name, spec=spec)
 
     def secret(name: str, kind: str, **data: str) -> dict[str, Any]:
-        return {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": name},
-            "type": kind,
-            "data": data,
-        }
+        return _manifest("v1", "Secret", name, type=kind, data=data)
 
     def claim(name: str, **spec: Any) -> dict[str, Any]:
-        return {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name},
-            "spec": spec,
-        }
+        return _manifest("v1", "PersistentVolumeClaim", name, spec=spec)
 
     storage = {"requests": {"storage": "1Gi"}}
     cases = [
@@ -1469,3 +1442,8 @@ def test_install_and_storage_kinds_checked_as_kube_apiserver_does(sandbox: Sandb
         content_type="application/merge-patch+json",
     )  # fmt: skip
     assert (moved.code, moved.body["reason"]) == (422, "Invalid")
+
+
+def _manifest(api_version: str, kind: str, name: str, **fields: Any) -> dict[str, Any]:
+    """An object to write: its apiVersion, kind and name, then ``fields``."""
+    return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, **fields}
