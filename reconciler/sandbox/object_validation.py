@@ -27,24 +27,12 @@ from reconciler.sandbox.names import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
     LABEL_MSG,
-    LABEL_VALUE_MSG,
     SUBDOMAIN_MSG,
-    label_value_errors,
     qualified_name_errors,
 )
 from reconciler.sandbox.schemas import Node
-from reconciler.sandbox.validators.common import (
-    Cause,
-)
+from reconciler.sandbox.validators.common import Cause, labels_causes, quote
 from reconciler.structs.quantities import quantity_value
-
-MAX_ANNOTATION_BYTES = 256 * 1024
-"""The most bytes an object's annotations may hold, keys and values
-(``TotalAnnotationSizeLimitB``)."""
-
-
-def _q(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def name_causes(rt: ResourceType, name: str) -> list[Cause]:
@@ -161,40 +149,17 @@ def finalizer_causes(finalizers: Any) -> list[Cause]:
             continue
         for msg in qualified_name_errors(name):
             out.append(
-                ("FieldValueInvalid", "metadata.finalizers", f"Invalid value: {_q(name)}: {msg}")
+                ("FieldValueInvalid", "metadata.finalizers", f"Invalid value: {quote(name)}: {msg}")
             )
         if "/" not in name and name not in _STANDARD_FINALIZERS:
             out.append(
                 (
                     "FieldValueInvalid",
                     f"metadata.finalizers[{i}]",
-                    f"Invalid value: {_q(name)}: name is neither a standard finalizer name nor "
+                    f"Invalid value: {quote(name)}: name is neither a standard finalizer name nor "
                     "is it fully qualified",
                 )
             )
-    return out
-
-
-def labels_causes(field: str, labels: Any, *, values: bool) -> list[Cause]:
-    """Return causes for invalid label (or annotation, ``values=False``) keys and values,
-    one per reason as apimachinery lists them; annotation keys are checked lowercased and
-    annotations may hold :data:`MAX_ANNOTATION_BYTES` in all."""
-    out: list[Cause] = []
-    if not isinstance(labels, dict):
-        return out
-    for k, v in labels.items():
-        key = str(k)
-        for msg in qualified_name_errors(key if values else key.lower()):
-            out.append(("FieldValueInvalid", field, f"Invalid value: {_q(key)}: {msg}"))
-        if not values:
-            continue
-        for msg in label_value_errors(v) if isinstance(v, str) else [LABEL_VALUE_MSG]:
-            out.append(("FieldValueInvalid", field, f"Invalid value: {_q(v)}: {msg}"))
-    if not values:
-        size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in labels.items())
-        if size > MAX_ANNOTATION_BYTES:
-            too_long = f"Too long: may not be more than {MAX_ANNOTATION_BYTES} bytes"
-            out.append(("FieldValueTooLong", field, too_long))
     return out
 
 
@@ -310,7 +275,7 @@ def schema_causes(obj: Any, node: Node, path: str = "", *, formats: bool = False
 
 def _type_invalid(v: Any, path: str, want: str) -> Cause:
     """Return kube-apiserver's cause for a value of the wrong JSON type."""
-    got = _q(_type_name(v))
+    got = quote(_type_name(v))
     return (
         "FieldValueTypeInvalid",
         path,
@@ -337,12 +302,12 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause], formats: bool) -> N
             want = " or ".join(sorted(node.types))
             out.append(_type_invalid(v, path, want))
         elif node.enum and v not in node.enum:
-            allowed = ", ".join(_q(e) for e in node.enum)
+            allowed = ", ".join(quote(e) for e in node.enum)
             out.append(
                 (
                     "FieldValueNotSupported",
                     path,
-                    f"Unsupported value: {_q(v)}: supported values: {allowed}",
+                    f"Unsupported value: {quote(v)}: supported values: {allowed}",
                 )
             )
         elif node.limits:
@@ -407,7 +372,7 @@ def _limit_causes(v: Any, lim: dict[str, Any], path: str) -> list[Cause]:
                 (
                     "FieldValueInvalid",
                     path,
-                    f"Invalid value: {_q(v)}: {path} in body should be at least "
+                    f"Invalid value: {quote(v)}: {path} in body should be at least "
                     f"{int(lim['minLength'])} chars long",
                 )
             )
@@ -416,7 +381,7 @@ def _limit_causes(v: Any, lim: dict[str, Any], path: str) -> list[Cause]:
                 (
                     "FieldValueInvalid",
                     path,
-                    f"Invalid value: {_q(v)}: {path} in body should match '{lim['pattern']}'",
+                    f"Invalid value: {quote(v)}: {path} in body should match '{lim['pattern']}'",
                 )
             )
     elif isinstance(v, int | float) and not isinstance(v, bool):
@@ -427,7 +392,7 @@ def _limit_causes(v: Any, lim: dict[str, Any], path: str) -> list[Cause]:
                 (
                     "FieldValueInvalid",
                     path,
-                    f"Invalid value: {_q(v)}: {path} in body should be {word} {lo}",
+                    f"Invalid value: {quote(v)}: {path} in body should be {word} {lo}",
                 )
             )
         if hi is not None and (v > hi or (lim.get("exclusiveMaximum") and v == hi)):
@@ -436,7 +401,7 @@ def _limit_causes(v: Any, lim: dict[str, Any], path: str) -> list[Cause]:
                 (
                     "FieldValueInvalid",
                     path,
-                    f"Invalid value: {_q(v)}: {path} in body should be {word} {hi}",
+                    f"Invalid value: {quote(v)}: {path} in body should be {word} {hi}",
                 )
             )
     elif isinstance(v, list):
@@ -475,7 +440,6 @@ def validate(
         causes += name_causes(rt, name)
     causes += labels_causes("metadata.labels", meta.get("labels"), values=True)
     causes += labels_causes("metadata.annotations", meta.get("annotations"), values=False)
-    causes += owner_reference_causes(meta.get("ownerReferences"))
     causes += finalizer_causes(meta.get("finalizers"))
     body = {k: v for k, v in obj.items() if k != "status"}
     body["metadata"] = {}
@@ -602,7 +566,7 @@ def _format_causes(v: Any, node: Node, path: str, out: list[Cause]) -> bool:
         if isinstance(v, int) and -_INT_RANGE[fmt] <= v < _INT_RANGE[fmt]:
             return False
         if isinstance(v, float) and not v.is_integer():
-            got = _q("float64")
+            got = quote("float64")
             message = f"Invalid value: {got}: {path} in body must be of type {fmt}: {got}"
             out.append(("FieldValueTypeInvalid", path, message))
         elif not isinstance(v, int | float):
@@ -611,7 +575,7 @@ def _format_causes(v: Any, node: Node, path: str, out: list[Cause]) -> bool:
         out.append(("FieldValueInvalid", "<nil>", f'Invalid value: "": {checked}'))
         return True
     if fmt == "date-time" and isinstance(v, str) and not _DATE_TIME.fullmatch(v):
-        message = f"Invalid value: {_q(v)}: {name} in body must be of type date-time: {_q(v)}"
+        message = f"Invalid value: {quote(v)}: {name} in body must be of type date-time: {quote(v)}"
         out.append(("FieldValueTypeInvalid", path, message))
         return True
     return False

@@ -180,8 +180,9 @@ def default(w: Write) -> None:
 
 
 def check_owner_references(w: Write) -> None:
-    """Refuse owner references without their keys before the field managers are computed
-    (they key the list by uid): 422 as kube-apiserver's validation says it."""
+    """Refuse owner references without their keys, or with two controllers, before the
+    field managers are computed (they key the list by uid): 422 as kube-apiserver's
+    validation says it. (:func:`validate` does not check them again.)"""
     causes = object_validation.owner_reference_causes(w.meta.get("ownerReferences"))
     if causes:
         raise errors.invalid(w.rt.kind, w.rt.group, w.name, causes)

@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.sandbox.names import (
     DNS1123_LABEL,
     LABEL_MSG,
+    LABEL_VALUE_MSG,
     label_value_errors,
     qualified_name_errors,
 )
@@ -56,7 +57,7 @@ def containers(path: str, spec: Any) -> list[Cause]:
     if not spec.get("containers"):
         out.append(("FieldValueRequired", f"{path}.containers", "Required value"))
     seen: set[str] = set()
-    volumes = {v.get("name") for v in spec.get("volumes") or [] if isinstance(v, dict)}
+    volumes = {v.get("name") for _, v in objects_in(spec.get("volumes"))}
     for key in ("initContainers", "containers"):
         for i, c in enumerate(spec.get(key) or []):
             if not isinstance(c, dict):
@@ -75,15 +76,12 @@ def containers(path: str, spec: Any) -> list[Cause]:
                 seen.add(str(name))
             if not c.get("image"):
                 out.append(("FieldValueRequired", f"{p}.image", "Required value"))
-            ports = c.get("ports")
-            for j, port in enumerate(ports if isinstance(ports, list) else []):
-                if isinstance(port, dict):
-                    out += port_causes(f"{p}.ports[{j}].containerPort", port.get("containerPort"))
-                    if port.get("hostPort"):
-                        out += port_causes(f"{p}.ports[{j}].hostPort", port.get("hostPort"))
-            mounts = c.get("volumeMounts")
-            for j, mount in enumerate(mounts if isinstance(mounts, list) else []):
-                if isinstance(mount, dict) and mount.get("name") not in volumes:
+            for j, port in objects_in(c.get("ports")):
+                out += port_causes(f"{p}.ports[{j}].containerPort", port.get("containerPort"))
+                if port.get("hostPort"):
+                    out += port_causes(f"{p}.ports[{j}].hostPort", port.get("hostPort"))
+            for j, mount in objects_in(c.get("volumeMounts")):
+                if mount.get("name") not in volumes:
                     name_path = f"{p}.volumeMounts[{j}].name"
                     out.append(
                         ("FieldValueNotFound", name_path, f"Not found: {quote(mount.get('name'))}")
@@ -247,6 +245,16 @@ def port_causes(path: str, port: Any) -> list[Cause]:
     return []
 
 
+def port_number_or_name_causes(path: str, port: Any) -> list[Cause]:
+    """A port given by number (1 to 65535) or by IANA name (``ValidatePortNumOrName``)."""
+    if isinstance(port, str):
+        return [
+            ("FieldValueInvalid", path, f"Invalid value: {quote(port)}: {msg}")
+            for msg in port_name_errors(port)
+        ]
+    return port_causes(path, port)
+
+
 def port_name_errors(name: str) -> list[str]:
     """Why ``name`` is not an IANA service name (``IsValidPortName``), each reason apart."""
     errs: list[str] = []
@@ -263,22 +271,38 @@ def port_name_errors(name: str) -> list[str]:
     return errs
 
 
+MAX_ANNOTATION_BYTES = 256 * 1024
+"""The most bytes an object's annotations may hold, keys and values
+(``TotalAnnotationSizeLimitB``)."""
+
+
+def labels_causes(field: str, labels: Any, *, values: bool) -> list[Cause]:
+    """Return causes for invalid label (or annotation, ``values=False``) keys and values,
+    one per reason as apimachinery lists them; annotation keys are checked lowercased and
+    annotations may hold :data:`MAX_ANNOTATION_BYTES` in all."""
+    out: list[Cause] = []
+    if not isinstance(labels, dict):
+        return out
+    for k, v in labels.items():
+        key = str(k)
+        for msg in qualified_name_errors(key if values else key.lower()):
+            out.append(("FieldValueInvalid", field, f"Invalid value: {quote(key)}: {msg}"))
+        if not values:
+            continue
+        for msg in label_value_errors(v) if isinstance(v, str) else [LABEL_VALUE_MSG]:
+            out.append(("FieldValueInvalid", field, f"Invalid value: {quote(v)}: {msg}"))
+    if not values:
+        size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in labels.items())
+        if size > MAX_ANNOTATION_BYTES:
+            too_long = f"Too long: may not be more than {MAX_ANNOTATION_BYTES} bytes"
+            out.append(("FieldValueTooLong", field, too_long))
+    return out
+
+
 def label_selector_causes(path: str, selector: Any) -> list[Cause]:
     """``ValidateLabelSelector`` for ``matchLabels``: keys and values as labels'."""
     labels = selector.get("matchLabels") if isinstance(selector, dict) else None
-    out: list[Cause] = []
-    for key, value in (labels if isinstance(labels, dict) else {}).items():
-        where = f"{path}.matchLabels"
-        out += [
-            ("FieldValueInvalid", where, f"Invalid value: {quote(key)}: {msg}")
-            for msg in qualified_name_errors(str(key))
-        ]
-        if isinstance(value, str):
-            out += [
-                ("FieldValueInvalid", where, f"Invalid value: {quote(value)}: {msg}")
-                for msg in label_value_errors(value)
-            ]
-    return out
+    return labels_causes(f"{path}.matchLabels", labels, values=True)
 
 
 def objects_in(items: Any) -> Iterator[tuple[int, Obj]]:

@@ -12,8 +12,7 @@ from reconciler.sandbox.validators.common import (
     Obj,
     label_selector_causes,
     objects_in,
-    port_causes,
-    port_name_errors,
+    port_number_or_name_causes,
     quote,
     spec_of,
 )
@@ -65,13 +64,7 @@ def _port(path: str, port: dict[str, Any]) -> list[Cause]:
             )
         )
     number = port.get("port")
-    if isinstance(number, str):
-        out += [
-            ("FieldValueInvalid", f"{path}.port", f"Invalid value: {quote(number)}: {msg}")
-            for msg in port_name_errors(number)
-        ]
-    else:
-        out += port_causes(f"{path}.port", number)
+    out += port_number_or_name_causes(f"{path}.port", number)
     end = port.get("endPort")
     if isinstance(end, int) and isinstance(number, int) and end < number:
         out.append(

@@ -16,7 +16,7 @@ from reconciler.sandbox.validators.common import (
     Obj,
     go_value,
     port_causes,
-    port_name_errors,
+    port_number_or_name_causes,
     quote,
     spec_of,
 )
@@ -87,18 +87,7 @@ def _ports(ports: list[Obj]) -> list[Cause]:
                 )
             names.add(name)
         out += port_causes(f"{path}.port", port.get("port"))
-        target = port.get("targetPort")
-        if isinstance(target, str):
-            out += [
-                (
-                    "FieldValueInvalid",
-                    f"{path}.targetPort",
-                    f"Invalid value: {quote(target)}: {msg}",
-                )
-                for msg in port_name_errors(target)
-            ]
-        else:
-            out += port_causes(f"{path}.targetPort", target)
+        out += port_number_or_name_causes(f"{path}.targetPort", port.get("targetPort"))
     seen: set[tuple[Any, Any]] = set()
     for i, port in enumerate(ports):
         key = (port.get("protocol") or "TCP", port.get("port"))
