@@ -225,9 +225,7 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
         with self.store.lock:
             if (body.get("metadata") or {}).get("uid"):  # a precondition, even on nothing
                 found = self.store.get(rt.key, ns if rt.namespaced else "", name)
-                identity.uid_kept(
-                    rt, name, found or {"metadata": {"namespace": ns}}, body, put=True
-                )
+                identity.uid_kept(rt, ns, name, found, body, put=True)
             live = self._live(rt, ns, name)
             obj = self._replace(rt, ns, name, live, body, sub=sub, manager=manager, params=params)
         return Result(200, obj, warnings)
@@ -282,7 +280,7 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
                 raise errors.bad_request("the patched object is not a JSON object")
             new = identity.check(rt, ns, name, new)
             identity.require_name(name, new)  # the patch may have removed it
-            identity.uid_kept(rt, name, live, new, put=False)
+            identity.uid_kept(rt, ns, name, live, new, put=False)
             new, warnings = self._fields(rt, clone(new), params, apply_=False)
             obj = self._replace(rt, ns, name, live, new, sub=sub, manager=manager, params=params)
         return Result(200, obj, warnings)
@@ -338,7 +336,7 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
             if rv and (live is None or rv != live["metadata"]["resourceVersion"]):
                 raise errors.stale(rt.plural, rt.group, name)
             if live is not None:
-                identity.uid_kept(rt, name, live, config, put=False)
+                identity.uid_kept(rt, ns, name, live, config, put=False)
             try:
                 new, managers = apply.apply_config(
                     rt,

@@ -73,16 +73,19 @@ def require_object(config: Any) -> Obj:
     return config
 
 
-def uid_kept(rt: ResourceType, name: str, live: Obj, new: Obj, *, put: bool) -> None:
-    """Refuse a write naming another uid than the live object's, as kube-apiserver does: an
-    update (``put``) takes it for a precondition (409), a patch or an apply for a change of
-    an immutable field (422)."""
+def uid_kept(
+    rt: ResourceType, ns: str, name: str, live: Obj | None, new: Obj, *, put: bool
+) -> None:
+    """Refuse a write naming another uid than the live object's (``live`` None: there is
+    none), as kube-apiserver does: an update (``put``) takes it for a precondition (409,
+    also when the object does not exist), a patch or an apply for a change of an immutable
+    field (422)."""
     uid = (new.get("metadata") or {}).get("uid")
-    live_uid = live["metadata"].get("uid", "")
+    live_uid = (live or {}).get("metadata", {}).get("uid", "")
     if not uid or uid == live_uid:
         return
     if put:  # etcd3's store checks it, and its error reaches the client whole
-        ns = live["metadata"].get("namespace", "")
+        ns = ns if rt.namespaced else ""
         raise errors.conflict(
             rt.plural,
             rt.group,
