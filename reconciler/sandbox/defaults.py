@@ -573,9 +573,10 @@ def drop_empty(value: Any, node: Any) -> None:
         elif isinstance(value, dict) and node.kind == "map":
             elem = node.child("")
             for key, item in value.items():
-                if item is None and elem.kind == "scalar" and len(elem.types) == 1:
+                if item is not None:
+                    drop_empty(item, elem)
+                elif elem.kind == "scalar" and len(elem.types) == 1:
                     value[key] = _ZERO.get(next(iter(elem.types)))
-                drop_empty(item, elem)
         return
     for key in list(value):
         child = node.child(key)

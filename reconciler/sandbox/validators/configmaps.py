@@ -32,18 +32,17 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
             )
     if obj.get("kind") == "Secret":
         out += _typed_secret(obj)
-    binary = obj.get("binaryData") or {}
-    if obj.get("kind") == "ConfigMap" and isinstance(binary, dict):
-        for k in obj.get("data") or {}:
-            if k in binary:
-                message = f"Invalid value: {quote(k)}: duplicate of key present in binaryData"
-                out.append(("FieldValueInvalid", f"data[{k}]", message))
-    size = _bytes(obj.get("binaryData"), encoded=True)
-    if obj.get("kind") == "Secret":
         if _bytes(obj.get("data"), encoded=True) > MAX_DATA_BYTES:
             out.append(("FieldValueTooLong", "data", _TOO_LONG))
-    elif size + _bytes(obj.get("data"), encoded=False) > MAX_DATA_BYTES:
-        out.append(("FieldValueTooLong", "[]", _TOO_LONG))  # the whole object, as Go prints it
+    else:
+        binary = obj.get("binaryData") or {}
+        for k in obj.get("data") or {}:
+            if isinstance(binary, dict) and k in binary:
+                message = f"Invalid value: {quote(k)}: duplicate of key present in binaryData"
+                out.append(("FieldValueInvalid", f"data[{k}]", message))
+        size = _bytes(binary, encoded=True) + _bytes(obj.get("data"), encoded=False)
+        if size > MAX_DATA_BYTES:  # the whole object's, as Go prints its path
+            out.append(("FieldValueTooLong", "[]", _TOO_LONG))
     if old is not None and old.get("immutable") and not obj.get("immutable"):
         out.append(
             (
