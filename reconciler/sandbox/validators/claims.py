@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
-from reconciler.sandbox.validators.common import Cause, Obj, quote, spec_of
+from reconciler.sandbox.validators.common import (
+    Cause,
+    Obj,
+    not_supported,
+    spec_of,
+)
 
 _MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
 
@@ -25,14 +30,7 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
         )
     for mode in modes if isinstance(modes, list) else []:
         if mode not in _MODES:
-            supported = ", ".join(quote(m) for m in _MODES)
-            out.append(
-                (
-                    "FieldValueNotSupported",
-                    "spec.accessModes",
-                    f"Unsupported value: {quote(mode)}: supported values: {supported}",
-                )
-            )
+            out.append(not_supported("spec.accessModes", mode, _MODES))
     requests = (
         (spec.get("resources") or {}).get("requests")
         if isinstance(spec.get("resources"), dict)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from reconciler.sandbox.names import (
@@ -34,6 +34,16 @@ def quote(value: Any) -> str:
 def go_value(value: Any) -> str:
     """Return a structured value as field errors print it (compact JSON, sorted keys)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def not_supported(path: str, value: Any, supported: Sequence[str]) -> Cause:
+    """``field.NotSupported``: the value and the values supported there, each quoted."""
+    listed = ", ".join(quote(s) for s in supported)
+    return (
+        "FieldValueNotSupported",
+        path,
+        f"Unsupported value: {quote(value)}: supported values: {listed}",
+    )
 
 
 def spec_of(obj: Obj | None) -> Obj:

@@ -3,7 +3,14 @@ storage version, and an immutable group."""
 
 from __future__ import annotations
 
-from reconciler.sandbox.validators.common import Cause, Obj, go_value, quote, spec_of
+from reconciler.sandbox.validators.common import (
+    Cause,
+    Obj,
+    go_value,
+    not_supported,
+    quote,
+    spec_of,
+)
 
 _ONE_STORAGE = "must have exactly one version marked as storage version"
 
@@ -26,14 +33,7 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
             )
         )
     if spec.get("scope") not in ("Namespaced", "Cluster"):
-        out.append(
-            (
-                "FieldValueNotSupported",
-                "spec.scope",
-                f"Unsupported value: {quote(spec.get('scope'))}: supported values: "
-                '"Cluster", "Namespaced"',
-            )
-        )
+        out.append(not_supported("spec.scope", spec.get("scope"), ("Cluster", "Namespaced")))
     versions = spec.get("versions") or []
     if not versions:
         out.append(("FieldValueRequired", "spec.versions", f"Required value: {_ONE_STORAGE}"))

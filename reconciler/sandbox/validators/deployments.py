@@ -11,7 +11,7 @@ from reconciler.sandbox.validators.common import (
     go_value,
     immutable,
     nonnegative,
-    quote,
+    not_supported,
     selector_matches,
     selector_mismatch,
     spec_of,
@@ -43,13 +43,7 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
             out.append(selector_mismatch(labels))
     rp = (tpl.get("spec") or {}).get("restartPolicy")
     if rp not in (None, "Always"):
-        out.append(
-            (
-                "FieldValueNotSupported",
-                "spec.template.spec.restartPolicy",
-                f'Unsupported value: {quote(rp)}: supported values: "Always"',
-            )
-        )
+        out.append(not_supported("spec.template.spec.restartPolicy", rp, ("Always",)))
     if old is not None:
         out += immutable("spec.selector", sel, spec_of(old).get("selector"))
     return out

@@ -12,6 +12,8 @@ from reconciler.sandbox.validators.common import (
     Cause,
     Obj,
     label_selector_causes,
+    nonnegative,
+    not_supported,
     quote,
     spec_of,
 )
@@ -48,29 +50,15 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
         out += _int_or_percent(f"spec.{field}", spec.get(field))
     policy = spec.get("unhealthyPodEvictionPolicy")
     if policy is not None and policy not in ("AlwaysAllow", "IfHealthyBudget"):
-        out.append(
-            (
-                "FieldValueNotSupported",
-                "spec.unhealthyPodEvictionPolicy",
-                f'Unsupported value: {quote(policy)}: supported values: "AlwaysAllow", '
-                '"IfHealthyBudget"',
-            )
-        )
+        supported = ("AlwaysAllow", "IfHealthyBudget")
+        out.append(not_supported("spec.unhealthyPodEvictionPolicy", policy, supported))
     out += label_selector_causes("spec.selector", spec.get("selector"))
     return out
 
 
 def _int_or_percent(path: str, value: Any) -> list[Cause]:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            return [
-                (
-                    "FieldValueInvalid",
-                    path,
-                    f"Invalid value: {value}: must be greater than or equal to 0",
-                )
-            ]
-        return []
+        return nonnegative(path, value)
     if not isinstance(value, str):
         return []
     if not _PERCENT.fullmatch(value):

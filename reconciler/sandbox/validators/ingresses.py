@@ -14,6 +14,7 @@ from reconciler.sandbox.names import (
 from reconciler.sandbox.validators.common import (
     Cause,
     Obj,
+    not_supported,
     objects_in,
     quote,
     spec_of,
@@ -70,14 +71,7 @@ def _path(path: str, item: dict[str, Any]) -> list[Cause]:
             ("FieldValueRequired", f"{path}.pathType", "Required value: pathType must be specified")
         )
     elif kind not in _PATH_TYPES:
-        supported = ", ".join(quote(t) for t in _PATH_TYPES)
-        out.append(
-            (
-                "FieldValueNotSupported",
-                f"{path}.pathType",
-                f"Unsupported value: {quote(kind)}: supported values: {supported}",
-            )
-        )
+        out.append(not_supported(f"{path}.pathType", kind, _PATH_TYPES))
     value = item.get("path")
     if kind in ("Exact", "Prefix") and isinstance(value, str) and not value.startswith("/"):
         out.append(

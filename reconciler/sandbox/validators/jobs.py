@@ -21,6 +21,7 @@ from reconciler.sandbox.validators.common import (
     containers,
     immutable,
     nonnegative,
+    not_supported,
     quote,
     selector_matches,
     selector_mismatch,
@@ -40,13 +41,8 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     out = containers("spec.template.spec", pspec)
     rp = pspec.get("restartPolicy")
     if rp is not None and rp not in ("OnFailure", "Never", "Always"):
-        out.append(
-            (
-                "FieldValueNotSupported",
-                "spec.template.spec.restartPolicy",
-                f'Unsupported value: {quote(rp)}: supported values: "Always", {_RESTART}',
-            )
-        )
+        supported = ("Always", "OnFailure", "Never")
+        out.append(not_supported("spec.template.spec.restartPolicy", rp, supported))
     if rp not in ("OnFailure", "Never"):  # Always too: "required", in kube-apiserver's words
         out.append(
             (
@@ -59,13 +55,7 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
         out += nonnegative(f"spec.{field}", spec.get(field))
     mode = spec.get("completionMode")
     if mode is not None and mode not in ("NonIndexed", "Indexed"):
-        out.append(
-            (
-                "FieldValueNotSupported",
-                "spec.completionMode",
-                f'Unsupported value: {quote(mode)}: supported values: "NonIndexed", "Indexed"',
-            )
-        )
+        out.append(not_supported("spec.completionMode", mode, ("NonIndexed", "Indexed")))
     sel = spec.get("selector")
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
     if old is not None and isinstance(sel, dict) and not selector_matches(sel, labels):

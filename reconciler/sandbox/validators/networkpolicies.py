@@ -11,6 +11,7 @@ from reconciler.sandbox.validators.common import (
     Cause,
     Obj,
     label_selector_causes,
+    not_supported,
     objects_in,
     port_number_or_name_causes,
     quote,
@@ -32,13 +33,7 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     types = spec.get("policyTypes")
     for i, kind in enumerate(types if isinstance(types, list) else []):
         if kind not in ("Ingress", "Egress"):
-            out.append(
-                (
-                    "FieldValueNotSupported",
-                    f"spec.policyTypes[{i}]",
-                    f'Unsupported value: {quote(kind)}: supported values: "Ingress", "Egress"',
-                )
-            )
+            out.append(not_supported(f"spec.policyTypes[{i}]", kind, ("Ingress", "Egress")))
     return out
 
 
@@ -55,14 +50,7 @@ def _port(path: str, port: dict[str, Any]) -> list[Cause]:
     out: list[Cause] = []
     protocol = port.get("protocol")
     if protocol is not None and protocol not in _PROTOCOLS:
-        supported = ", ".join(quote(p) for p in _PROTOCOLS)
-        out.append(
-            (
-                "FieldValueNotSupported",
-                f"{path}.protocol",
-                f"Unsupported value: {quote(protocol)}: supported values: {supported}",
-            )
-        )
+        out.append(not_supported(f"{path}.protocol", protocol, _PROTOCOLS))
     number = port.get("port")
     out += port_number_or_name_causes(f"{path}.port", number)
     end = port.get("endPort")

@@ -7,7 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.sandbox.validators.common import Cause, Obj, objects_in, quote
+from reconciler.sandbox.validators.common import (
+    Cause,
+    Obj,
+    not_supported,
+    objects_in,
+)
 
 _GROUP = "rbac.authorization.k8s.io"
 
@@ -78,22 +83,9 @@ def binding_causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     kinds = ("Role", "ClusterRole") if obj.get("kind") == "RoleBinding" else ("ClusterRole",)
     out: list[Cause] = []
     if ref.get("apiGroup") != _GROUP:
-        out.append(
-            (
-                "FieldValueNotSupported",
-                "roleRef.apiGroup",
-                f'Unsupported value: {quote(ref.get("apiGroup", ""))}: supported values: "{_GROUP}"',
-            )
-        )
+        out.append(not_supported("roleRef.apiGroup", ref.get("apiGroup", ""), (_GROUP,)))
     if ref.get("kind") not in kinds:
-        supported = ", ".join(quote(k) for k in kinds)
-        out.append(
-            (
-                "FieldValueNotSupported",
-                "roleRef.kind",
-                f"Unsupported value: {quote(ref.get('kind', ''))}: supported values: {supported}",
-            )
-        )
+        out.append(not_supported("roleRef.kind", ref.get("kind", ""), kinds))
     if not ref.get("name"):
         out.append(("FieldValueRequired", "roleRef.name", "Required value"))
     for i, subject in objects_in(obj.get("subjects")):
@@ -115,14 +107,7 @@ def binding_causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
 def _subject(path: str, subject: dict[str, Any]) -> list[Cause]:
     kind = subject.get("kind")
     if kind not in ("ServiceAccount", "User", "Group"):
-        return [
-            (
-                "FieldValueNotSupported",
-                f"{path}.kind",
-                f'Unsupported value: {quote(kind or "")}: supported values: "ServiceAccount", '
-                '"User", "Group"',
-            )
-        ]
+        return [not_supported(f"{path}.kind", kind or "", ("ServiceAccount", "User", "Group"))]
     if not subject.get("name"):
         return [("FieldValueRequired", f"{path}.name", "Required value")]
     return []

@@ -15,6 +15,7 @@ from reconciler.sandbox.validators.common import (
     Cause,
     Obj,
     go_value,
+    not_supported,
     port_causes,
     port_number_or_name_causes,
     quote,
@@ -34,14 +35,7 @@ def causes(obj: Obj, old: Obj | None, sub: str) -> list[Cause]:
     if typ != "ExternalName" and spec.get("clusterIP") != "None" and not spec.get("ports"):
         out.append(("FieldValueRequired", "spec.ports", "Required value"))
     if typ not in _TYPES:
-        out.append(
-            (
-                "FieldValueNotSupported",
-                "spec.type",
-                f"Unsupported value: {quote(typ)}: supported values: "
-                '"ClusterIP", "ExternalName", "LoadBalancer", "NodePort"',
-            )
-        )
+        out.append(not_supported("spec.type", typ, sorted(_TYPES)))
     ports = spec.get("ports")
     ports = [port for port in ports if isinstance(port, dict)] if isinstance(ports, list) else []
     out += _ports(ports)
