@@ -129,10 +129,8 @@ class Api(ListVerbs, ScaleVerbs, DeleteVerbs):
         ]
         type_errs = object_validation.type_errors(body, root) if rt.builtin else []
         if rt.builtin and not type_errs:
-            decoding = object_validation.bytes_error(rt, body) or (
-                object_validation.quantity_error(body, root)
-            )
-            type_errs = [decoding] if decoding else []
+            undecodable = object_validation.bytes_error(rt, body)
+            type_errs = [undecodable] if undecodable else []
         if type_errs:
             raise errors.bad_request(
                 f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '

@@ -290,6 +290,9 @@ def _schema(v: Any, node: Node, path: str, out: list[Cause], formats: bool) -> N
     if k == "scalar":
         if formats and node.limits.get("format") and _format_causes(v, node, path, out):
             return
+        if node.quantity and isinstance(v, str) and (why := _quantity_error(v)):
+            out.append((_QUANTITY_INVALID, path, why))
+            return
         if (
             node.types
             and not any(
@@ -461,19 +464,21 @@ def validate(
 def _builtin_required(rt: ResourceType, body: dict[str, Any], root: Node) -> list[Cause]:
     # Built-in kinds: types are checked at decode (a 400); required fields and enums here.
     # Duplicates in keyed lists are the kind's own rules (validators), in their words.
-    skip = ("FieldValueTypeInvalid", "FieldValueDuplicate")
+    skip = ("FieldValueTypeInvalid", "FieldValueDuplicate", _QUANTITY_INVALID)
     return [c for c in schema_causes(body, root) if c[0] not in skip]
 
 
 def type_errors(obj: dict[str, Any], root: Node) -> list[str]:
-    """Return messages for values of the wrong JSON type (a decode error on built-ins)."""
-    return [
+    """Return what a built-in kind's decoder refuses, from one walk of the object: values
+    of the wrong JSON type outside the status (``field: message`` each), else the first
+    resource quantity that does not parse (``cpu: abc``; Go's message names no field)."""
+    causes = schema_causes(obj, root)
+    wrong = [
         f"{field}: {msg}"
-        for reason, field, msg in schema_causes(
-            {k: v for k, v in obj.items() if k != "status"}, root
-        )
-        if reason == "FieldValueTypeInvalid"
+        for reason, field, msg in causes
+        if reason == "FieldValueTypeInvalid" and field.split(".", 1)[0].split("[", 1)[0] != "status"
     ]
+    return wrong or [msg for reason, _, msg in causes if reason == _QUANTITY_INVALID][:1]
 
 
 _BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
@@ -515,28 +520,13 @@ def _base64_error_at(text: str) -> int:
     return -1
 
 
+_QUANTITY_INVALID = "QuantityInvalid"
+"""The reason :func:`schema_causes` gives a quantity that does not parse: never a cause of
+a 422, :func:`type_errors` makes it the 400 Go's decoder answers."""
 _GO_QUANTITY = re.compile(r"([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)")
 _QUANTITY_FORMAT = (
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 )
-
-
-def quantity_error(obj: Any, node: Node) -> str:
-    """Return Go's error for the first resource quantity in ``obj`` that does not parse
-    (``cpu: abc``), else "": kube-apiserver refuses it when it decodes the body (400)."""
-    stack: list[tuple[Any, Node]] = [(obj, node)]
-    while stack:
-        value, n = stack.pop()
-        if n.quantity and isinstance(value, str):
-            why = _quantity_error(value)
-            if why:
-                return why
-        elif n.kind in ("struct", "map") and isinstance(value, dict):
-            stack.extend((v, n.child(k)) for k, v in value.items())
-        elif n.kind == "list" and isinstance(value, list):
-            item = n.item()
-            stack.extend((v, item) for v in value)
-    return ""
 
 
 def _quantity_error(text: str) -> str:
